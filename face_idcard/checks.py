@@ -1,0 +1,134 @@
+"""Django system checks for ``FACE_IDCARD``, with stable ids (face_idcard.E0xx / W0xx)."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from .conf import face_idcard_settings as fs
+
+BUILTIN_BACKENDS = ("legacy", "simulator")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+@register(Tags.security, "face_idcard")
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    fs.reload()  # checks must see the settings as they are now
+    messages: list[CheckMessage] = []
+
+    backend = fs.BACKEND
+    if not isinstance(backend, str) or not (backend in BUILTIN_BACKENDS or "." in backend):
+        messages.append(
+            Error(
+                f"FACE_IDCARD['BACKEND'] is {backend!r}.",
+                hint=f"Use one of {', '.join(BUILTIN_BACKENDS)} or a dotted path to a backend class.",
+                id="face_idcard.E001",
+            )
+        )
+    if backend == "legacy":
+        missing = [key for key in ("APPID", "SECRET_ID", "SECRET_KEY") if not fs.__getattr__(key)]
+        if missing:
+            messages.append(
+                Error(
+                    "The legacy backend has no credentials: missing " + ", ".join(missing) + ".",
+                    hint="Set them in FACE_IDCARD or as FACE_IDCARD_APPID, FACE_IDCARD_SECRET_ID "
+                    "and FACE_IDCARD_SECRET_KEY in the environment.",
+                    id="face_idcard.E002",
+                )
+            )
+    if backend == "simulator" and not settings.DEBUG:
+        messages.append(
+            Warning(
+                "FACE_IDCARD['BACKEND'] is 'simulator' while DEBUG is off.",
+                hint="The simulator is not face recognition; never use it in production.",
+                id="face_idcard.W001",
+            )
+        )
+
+    threshold = fs.THRESHOLD
+    if threshold is not None and (not _is_number(threshold) or not 0 <= threshold <= 100):
+        messages.append(
+            Error(
+                f"FACE_IDCARD['THRESHOLD'] is {threshold!r}; it must be a number from 0 to 100.",
+                id="face_idcard.E003",
+            )
+        )
+    band = fs.REVIEW_BAND
+    if not _is_number(band) or not 0 <= band <= 50:
+        messages.append(
+            Error(
+                f"FACE_IDCARD['REVIEW_BAND'] is {band!r}; it must be a number from 0 to 50.",
+                id="face_idcard.E004",
+            )
+        )
+
+    keys = fs.PII_ENCRYPTION_KEYS
+    if not keys and not settings.DEBUG:
+        messages.append(
+            Error(
+                "No PII encryption key: FACE_IDCARD['PII_ENCRYPTION_KEYS'] is empty while DEBUG is off.",
+                hint="Generate one with `python -m face_idcard.crypto` (or "
+                "cryptography.fernet.Fernet.generate_key()) and keep it out of the repository.",
+                id="face_idcard.E005",
+            )
+        )
+    elif keys:
+        from cryptography.fernet import Fernet
+
+        for index, key in enumerate(keys if isinstance(keys, list | tuple) else [keys]):
+            try:
+                Fernet(key)
+            except (ValueError, TypeError):
+                messages.append(
+                    Error(
+                        f"FACE_IDCARD['PII_ENCRYPTION_KEYS'][{index}] is not a valid Fernet key.",
+                        id="face_idcard.E006",
+                    )
+                )
+
+    for name in ("CONNECT_TIMEOUT", "READ_TIMEOUT"):
+        value = fs.__getattr__(name)
+        if not _is_number(value) or value <= 0:
+            messages.append(
+                Error(
+                    f"FACE_IDCARD['{name}'] must be a positive number of seconds.",
+                    id="face_idcard.E007",
+                )
+            )
+    retention = {
+        name: fs.__getattr__(name) for name in ("SELFIE_RETENTION_DAYS", "PII_RETENTION_DAYS")
+    }
+    for name, value in retention.items():
+        if not isinstance(value, int) or value < 0:
+            messages.append(
+                Error(
+                    f"FACE_IDCARD['{name}'] must be a whole number of days >= 0.",
+                    id="face_idcard.E008",
+                )
+            )
+    if all(isinstance(v, int) for v in retention.values()) and (
+        retention["SELFIE_RETENTION_DAYS"] > retention["PII_RETENTION_DAYS"]
+    ):
+        messages.append(
+            Warning(
+                "Selfies are kept longer than the ID number and name they belong to.",
+                id="face_idcard.W002",
+            )
+        )
+
+    unknown = fs.unknown_keys()
+    if unknown:
+        messages.append(
+            Warning(
+                "Unknown FACE_IDCARD keys: " + ", ".join(unknown) + ".",
+                hint="Check for typos; unknown keys are ignored.",
+                id="face_idcard.W003",
+            )
+        )
+    return messages

@@ -1,0 +1,147 @@
+"""Settings for face_idcard: one ``FACE_IDCARD`` dict in the host site's settings.
+
+Modelled on DRF's ``api_settings``: every key has a default, values are read lazily on first
+use (never frozen at import, so ``override_settings`` works) and the cache is dropped when
+``FACE_IDCARD`` changes. Credentials may also come from the environment, so they need not be
+written into a settings file.
+
+Usage::
+
+    from face_idcard.conf import face_idcard_settings
+    face_idcard_settings.THRESHOLD
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from django.conf import settings as django_settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+SETTING_NAME = "FACE_IDCARD"
+
+#: Keys that fall back to an environment variable ``FACE_IDCARD_<KEY>`` when not in settings.
+ENV_KEYS = ("APPID", "SECRET_ID", "SECRET_KEY", "BUCKET", "ENDPOINT", "SIMULATOR_URL")
+
+DEFAULTS: dict[str, Any] = {
+    # --- Provider ----------------------------------------------------------------------
+    # Which backend the pipeline calls: "legacy" (idcardcompare), "simulator" (the same client
+    # pointed at SIMULATOR_URL), or a dotted path to a Backend subclass.
+    "BACKEND": "legacy",
+    # Legacy API account (env: FACE_IDCARD_APPID, FACE_IDCARD_SECRET_ID, FACE_IDCARD_SECRET_KEY).
+    "APPID": "",
+    "SECRET_ID": "",
+    "SECRET_KEY": "",
+    "BUCKET": "",
+    "ENDPOINT": "https://recognition.image.myqcloud.com",
+    # Where the "simulator" backend sends its calls; these are the simulator's default account.
+    "SIMULATOR_URL": "http://127.0.0.1:8701",
+    # Seconds to wait for the TCP connection and for the response.
+    "CONNECT_TIMEOUT": 3.05,
+    "READ_TIMEOUT": 15.0,
+    # Lifetime of each request signature, seconds (Tencent allows up to 90 days; keep it short).
+    "SIGNATURE_LIFETIME": 300,
+    # --- Decision ------------------------------------------------------------------------
+    # Similarity (0..100) at or above which a photo matches. None: the backend's default
+    # (75 for legacy, per Tencent's recommendation; 70 for FaceID V2).
+    "THRESHOLD": None,
+    # Scores within this many points of the threshold (either side) go to human review.
+    # 0 disables the review band.
+    "REVIEW_BAND": 5.0,
+    # --- Input ---------------------------------------------------------------------------
+    "NAME_MIN_LENGTH": 2,
+    "NAME_MAX_LENGTH": 30,
+    # Allow Latin letters in names (some foreigners' permanent residence cards); off by default.
+    "NAME_ALLOW_LATIN": False,
+    "IMAGE_MIN_SIDE": 64,
+    "IMAGE_MAX_SIDE": 4096,
+    # Decoded pixels above which an image is refused before decoding (decompression bombs).
+    "IMAGE_MAX_PIXELS": 40_000_000,
+    # Largest upload accepted from a client, bytes, before any re-encoding.
+    "UPLOAD_MAX_BYTES": 15 * 1024 * 1024,
+    "URL_MAX_LENGTH": 2048,
+    # --- Pipeline ------------------------------------------------------------------------
+    # Transient failures are retried this many times with exponential backoff and jitter.
+    "MAX_RETRIES": 5,
+    "RETRY_BACKOFF_BASE": 2.0,
+    "RETRY_BACKOFF_MAX": 300.0,
+    # A worker's claim on an attempt lapses after this many seconds; the sweeper re-queues it.
+    "CLAIM_LEASE_SECONDS": 120,
+    # A queued attempt untouched for this long is considered lost and re-queued by the sweeper.
+    "QUEUED_STALE_SECONDS": 600,
+    # Provider requests per second shared by all workers (None: no limit). Uses Django's cache.
+    "RATE_LIMIT_PER_SECOND": None,
+    "RATE_LIMIT_CACHE": "default",
+    # Celery queue for the task (None: Celery's default queue).
+    "CELERY_QUEUE": None,
+    # --- Limits against enumeration --------------------------------------------------------
+    "MAX_ATTEMPTS_PER_ID_PER_DAY": 5,
+    "MAX_ATTEMPTS_PER_USER_PER_DAY": 10,
+    # --- Personal information ---------------------------------------------------------------
+    # Fernet keys (urlsafe base64, 32 bytes), newest first. The first encrypts; all decrypt.
+    # Required when DEBUG is off (system check face_idcard.E004).
+    "PII_ENCRYPTION_KEYS": [],
+    # Key for the keyed hash of ID numbers (lookups and limits). Empty: derived from SECRET_KEY.
+    "PII_HASH_KEY": "",
+    # Django storage alias (Django >= 4.2 STORAGES) for encrypted selfies; never served publicly.
+    "SELFIE_STORAGE": "default",
+    "SELFIE_UPLOAD_TO": "face_idcard/selfies",
+    # Days after the decision before selfies, then the encrypted ID number and name, are purged.
+    "SELFIE_RETENTION_DAYS": 7,
+    "PII_RETENTION_DAYS": 180,
+    # Version of the privacy notice the end user consented to (stored with each attempt).
+    "NOTICE_VERSION": "",
+    # Mask style for display: "default" hides the birth date (110105********002X).
+    "ID_MASK": "default",
+}
+
+
+class FaceIdcardSettings:
+    """Attribute access to ``FACE_IDCARD`` with defaults, read on first use and cached."""
+
+    def __init__(self, defaults: dict[str, Any] | None = None) -> None:
+        self.defaults = defaults if defaults is not None else DEFAULTS
+        self._cached: set[str] = set()
+        self._user: dict[str, Any] | None = None
+
+    @property
+    def user_settings(self) -> dict[str, Any]:
+        if self._user is None:
+            value = getattr(django_settings, SETTING_NAME, None) or {}
+            if not isinstance(value, dict):
+                raise TypeError(f"settings.{SETTING_NAME} must be a dict")
+            self._user = value
+        return self._user
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_") or attr not in self.defaults:
+            raise AttributeError(f"Invalid face_idcard setting: {attr!r}")
+        if attr in self.user_settings:
+            value = self.user_settings[attr]
+        elif attr in ENV_KEYS and os.environ.get(f"FACE_IDCARD_{attr}"):
+            value = os.environ[f"FACE_IDCARD_{attr}"]
+        else:
+            value = self.defaults[attr]
+        self._cached.add(attr)
+        setattr(self, attr, value)
+        return value
+
+    def unknown_keys(self) -> list[str]:
+        return sorted(set(self.user_settings) - set(self.defaults))
+
+    def reload(self) -> None:
+        for attr in self._cached:
+            delattr(self, attr)
+        self._cached.clear()
+        self._user = None
+
+
+face_idcard_settings = FaceIdcardSettings(DEFAULTS)
+
+
+@receiver(setting_changed)
+def _reload_face_idcard_settings(*, setting: str, **kwargs: Any) -> None:
+    if setting == SETTING_NAME:
+        face_idcard_settings.reload()

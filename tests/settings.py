@@ -1,0 +1,99 @@
+"""Settings for the test suite.
+
+SQLite with no server by default (a newcomer's laptop). ``FACE_IDCARD_TEST_DB=postgres`` runs
+against PostgreSQL on 127.0.0.1:5432; ``FACE_IDCARD_TEST_BROKER=redis://…`` makes the Celery
+tests use that broker instead of the in-memory transport.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+SECRET_KEY = "face-idcard-tests-not-secret"
+DEBUG = False
+ALLOWED_HOSTS = ["*"]
+USE_TZ = True
+TIME_ZONE = "Asia/Shanghai"
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+USE_I18N = True
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "rest_framework",
+    "face_idcard",
+]
+MIDDLEWARE = [
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+ROOT_URLCONF = "tests.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+
+TEST_DB = os.environ.get("FACE_IDCARD_TEST_DB", "sqlite")
+if TEST_DB == "postgres":
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.postgresql",
+            "NAME": os.environ.get("FACE_IDCARD_PG_NAME", "face_idcard"),
+            "USER": os.environ.get("FACE_IDCARD_PG_USER", "postgres"),
+            "HOST": os.environ.get("FACE_IDCARD_PG_HOST", "127.0.0.1"),
+            "PORT": os.environ.get("FACE_IDCARD_PG_PORT", "5432"),
+        }
+    }
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+
+TEST_BROKER = os.environ.get("FACE_IDCARD_TEST_BROKER", "memory://")
+
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+if TEST_BROKER.startswith("redis://"):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": TEST_BROKER,
+            "KEY_PREFIX": "face_idcard_tests",
+        }
+    }
+
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(BASE_DIR / ".media")},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+
+FACE_IDCARD = {
+    "BACKEND": "simulator",
+    "PII_ENCRYPTION_KEYS": ["3D6h9bCh8Tj7hYxXcP1o7fIhGq6f1b8oVZ0iA2cT4xE="],
+    "PII_HASH_KEY": "face-idcard-tests-hash-key",
+    "CONNECT_TIMEOUT": 2.0,
+    "READ_TIMEOUT": 5.0,
+}
+
+SILENCED_SYSTEM_CHECKS = ["face_idcard.W001"]  # the simulator backend with DEBUG off, on purpose
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

@@ -1,0 +1,83 @@
+"""The lazy settings object and the system checks."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.checks import run_checks
+from django.test import override_settings
+
+from face_idcard.conf import DEFAULTS, face_idcard_settings
+
+BASE = {
+    "BACKEND": "legacy",
+    "APPID": "1",
+    "SECRET_ID": "id",
+    "SECRET_KEY": "key",
+    "PII_ENCRYPTION_KEYS": ["3D6h9bCh8Tj7hYxXcP1o7fIhGq6f1b8oVZ0iA2cT4xE="],
+}
+
+
+def check_ids(**overrides: object) -> set[str]:
+    with override_settings(FACE_IDCARD=BASE | overrides):
+        return {
+            m.id
+            for m in run_checks(tags=["face_idcard"])
+            if m.id and m.id.startswith("face_idcard")
+        }
+
+
+def test_defaults_and_override() -> None:
+    assert face_idcard_settings.REVIEW_BAND == DEFAULTS["REVIEW_BAND"]
+    with override_settings(FACE_IDCARD={"REVIEW_BAND": 2.5}):
+        assert face_idcard_settings.REVIEW_BAND == 2.5
+    assert face_idcard_settings.REVIEW_BAND == DEFAULTS["REVIEW_BAND"]
+
+
+def test_unknown_attribute_raises() -> None:
+    with pytest.raises(AttributeError):
+        face_idcard_settings.NOT_A_SETTING  # noqa: B018
+
+
+def test_credentials_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FACE_IDCARD_SECRET_ID", "AKIDenv")
+    with override_settings(FACE_IDCARD={}):
+        assert face_idcard_settings.SECRET_ID == "AKIDenv"
+    with override_settings(FACE_IDCARD={"SECRET_ID": "AKIDsettings"}):
+        assert face_idcard_settings.SECRET_ID == "AKIDsettings"
+
+
+def test_valid_configuration_has_no_messages() -> None:
+    assert check_ids() == set()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        ({"BACKEND": "nope"}, "face_idcard.E001"),
+        ({"SECRET_KEY": ""}, "face_idcard.E002"),
+        ({"THRESHOLD": 101}, "face_idcard.E003"),
+        ({"THRESHOLD": -1}, "face_idcard.E003"),
+        ({"THRESHOLD": "75"}, "face_idcard.E003"),
+        ({"REVIEW_BAND": -1}, "face_idcard.E004"),
+        ({"PII_ENCRYPTION_KEYS": []}, "face_idcard.E005"),
+        ({"PII_ENCRYPTION_KEYS": ["short"]}, "face_idcard.E006"),
+        ({"READ_TIMEOUT": 0}, "face_idcard.E007"),
+        ({"PII_RETENTION_DAYS": -3}, "face_idcard.E008"),
+        ({"SELFIE_RETENTION_DAYS": 400}, "face_idcard.W002"),
+        ({"THRESHLOD": 80}, "face_idcard.W003"),
+    ],
+)
+def test_checks(overrides: dict[str, object], expected: str) -> None:
+    assert expected in check_ids(**overrides)
+
+
+def test_missing_key_allowed_in_debug() -> None:
+    with override_settings(DEBUG=True):
+        assert "face_idcard.E005" not in check_ids(PII_ENCRYPTION_KEYS=[])
+
+
+def test_simulator_in_production_warns() -> None:
+    with override_settings(FACE_IDCARD=BASE | {"BACKEND": "simulator"}, SILENCED_SYSTEM_CHECKS=[]):
+        ids = {m.id for m in run_checks(tags=["face_idcard"])}
+    assert "face_idcard.W001" in ids
+    assert "face_idcard.E002" not in ids
