@@ -1,0 +1,265 @@
+"""face_idcard.images.prepare_image: format, integrity, bombs, orientation, size."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import pickle
+import time
+from collections.abc import Callable
+
+import pytest
+from PIL import Image, ImageFile
+
+from face_idcard.images import ImageLimits, ImageRejected, PreparedImage, prepare_image
+from tests import imagefactory as factory
+
+LIMITS = ImageLimits()
+
+
+def decode(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    image.load()
+    return image
+
+
+def near(pixel: tuple[int, ...], colour: tuple[int, int, int], tolerance: int = 40) -> bool:
+    return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], colour, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("make", "image_format", "content_type", "extension"),
+    [
+        (factory.jpeg, "JPEG", "image/jpeg", ".jpg"),
+        (factory.png, "PNG", "image/png", ".png"),
+        (factory.bmp, "BMP", "image/bmp", ".bmp"),
+    ],
+)
+def test_good_image_passes_through_byte_for_byte(
+    make: Callable[[], bytes], image_format: str, content_type: str, extension: str
+) -> None:
+    data = make()
+    prepared = prepare_image(data)
+    assert prepared.data == data
+    assert prepared.transformed is False
+    assert (prepared.format, prepared.content_type, prepared.extension) == (
+        image_format,
+        content_type,
+        extension,
+    )
+    assert (prepared.width, prepared.height) == (320, 240)
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"),
+    [
+        (lambda: b"", "empty"),
+        (lambda: b"not an image at all", "undecodable"),
+        (factory.truncated_jpeg, "undecodable"),
+        (factory.truncated_png, "undecodable"),
+        (factory.gif, "format"),
+        (factory.webp, "format"),
+        (factory.tiff, "format"),
+        (factory.animated_png, "animated"),
+        (lambda: factory.png(10, 10), "too_small"),
+        (lambda: factory.jpeg(600, 63), "too_small"),
+    ],
+    ids=[
+        "empty",
+        "garbage",
+        "truncated-jpeg",
+        "truncated-png",
+        "gif",
+        "webp",
+        "tiff",
+        "apng",
+        "tiny-10x10",
+        "shorter-side-63",
+    ],
+)
+def test_refused(make: Callable[[], bytes], reason: str) -> None:
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(make())
+    assert caught.value.reason == reason
+
+
+def test_format_is_decided_by_content_not_name() -> None:
+    # A GIF renamed .jpg or sent as image/jpeg is still a GIF: the function never sees the
+    # name or the client's content type, only the bytes.
+    gif_bytes = factory.gif()
+    assert gif_bytes.startswith(b"GIF8")
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(gif_bytes)
+    assert caught.value.reason == "format"
+
+
+@pytest.mark.parametrize("make", [factory.truncated_jpeg, factory.truncated_png])
+def test_truncation_caught_even_if_host_allows_truncated_images(
+    make: Callable[[], bytes], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A host project may set this global; Pillow then pads truncated files with grey.
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(make())
+    assert caught.value.reason == "undecodable"
+
+
+def test_prepare_image_does_not_change_pillow_globals() -> None:
+    before = (ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS)
+    for data in (factory.jpeg(), factory.truncated_jpeg(), factory.huge_png_header(9000, 9000)):
+        with contextlib.suppress(ImageRejected):
+            prepare_image(data)
+    assert (ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS) == before
+
+
+def test_decompression_bomb_refused_quickly() -> None:
+    data = factory.huge_png_header(20000, 20000)
+    assert len(data) < 200_000  # the point of a bomb: tiny file, 400 million pixels
+    started = time.perf_counter()
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(data)
+    elapsed = time.perf_counter() - started
+    assert caught.value.reason == "too_many_pixels"
+    # Decoding 400 Mpx (1.2 GB as RGB) would take many seconds; reading a header takes ms.
+    assert elapsed < 0.5
+
+
+def test_pixel_limit_is_ours_not_only_pillows() -> None:
+    # 7000 x 6000 = 42 Mpx: under Pillow's own bomb threshold (~89 Mpx), over our 40 Mpx.
+    data = factory.huge_png_header(7000, 6000)
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(data)
+    assert caught.value.reason == "too_many_pixels"
+
+
+def test_pixel_limit_boundary() -> None:
+    data = factory.huge_png_header(3000, 2000)
+    assert prepare_image(data, ImageLimits(max_pixels=6_000_000)).width == 3000
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(data, ImageLimits(max_pixels=5_999_999))
+    assert caught.value.reason == "too_many_pixels"
+
+
+def test_large_jpeg_is_recompressed_under_the_body_limit() -> None:
+    data = factory.noise_jpeg(1800, 1800)
+    assert len(data) > 7 * 1024 * 1024 > LIMITS.max_bytes
+    prepared = prepare_image(data)
+    assert prepared.transformed is True
+    assert prepared.format == "JPEG"
+    assert len(prepared.data) <= LIMITS.max_bytes
+    image = decode(prepared.data)
+    assert image.format == "JPEG"
+    assert image.size == (prepared.width, prepared.height)
+
+
+def test_tight_byte_limit_shrinks_the_image() -> None:
+    # Quality alone cannot bring noise under 100 KB at this size: the image must shrink.
+    limits = ImageLimits(max_bytes=100_000)
+    prepared = prepare_image(factory.noise_jpeg(800, 600, quality=90), limits)
+    assert len(prepared.data) <= 100_000
+    assert prepared.width < 800
+    # Aspect ratio kept (within rounding).
+    assert abs(prepared.width / prepared.height - 800 / 600) < 0.01
+    assert decode(prepared.data).size == (prepared.width, prepared.height)
+
+
+def test_long_side_is_downscaled_keeping_aspect() -> None:
+    limits = ImageLimits(max_side=500)
+    prepared = prepare_image(factory.png(1000, 400), limits)
+    assert (prepared.width, prepared.height) == (500, 200)
+    assert prepared.format == "JPEG"
+    assert decode(prepared.data).size == (500, 200)
+
+
+def test_exif_orientation_applied_and_metadata_stripped() -> None:
+    # Stored 400 x 200 with the red block top-left; orientation 6 means "rotate 90° clockwise
+    # to display", which carries the stored top-left corner to the top-right.
+    data = factory.exif_jpeg(400, 200, orientation=6, gps=True)
+    original_exif = Image.open(io.BytesIO(data)).getexif()
+    assert original_exif.get_ifd(factory.GPS_IFD_TAG)  # the fixture really has GPS
+
+    prepared = prepare_image(data)
+    assert prepared.transformed is True
+    assert (prepared.width, prepared.height) == (200, 400)
+    image = decode(prepared.data).convert("RGB")
+    assert image.size == (200, 400)
+    assert near(image.getpixel((150, 50)), factory.RED)  # top-right: red
+    assert near(image.getpixel((50, 50)), factory.BLUE)  # top-left: blue
+    assert near(image.getpixel((150, 350)), factory.BLUE)
+
+    exif = image.getexif()
+    assert not exif.get_ifd(factory.GPS_IFD_TAG)
+    assert factory.ORIENTATION_TAG not in exif
+    assert b"Exif" not in prepared.data[:2048]
+
+
+def test_upright_photo_with_exif_is_passed_through() -> None:
+    data = factory.exif_jpeg(400, 200, orientation=1, gps=False)
+    prepared = prepare_image(data)
+    assert prepared.transformed is False
+    assert prepared.data == data
+
+
+@pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "L", "I;16"])
+def test_modes_are_converted_for_jpeg(mode: str) -> None:
+    image = factory.picture(600, 300, mode if mode != "I;16" else "L")
+    if mode == "I;16":
+        image = image.convert("I").point(lambda value: value * 256).convert("I;16")
+    data = factory.encode(image, "PNG")
+    prepared = prepare_image(data, ImageLimits(max_side=300))
+    assert prepared.format == "JPEG"
+    decoded = decode(prepared.data)
+    assert decoded.mode == "RGB"
+    assert decoded.size == (300, 150)
+    # The red/blue split survives conversion (as two distinct shades in greyscale modes).
+    top_left, bottom_right = decoded.getpixel((20, 20)), decoded.getpixel((280, 130))
+    assert isinstance(top_left, tuple) and isinstance(bottom_right, tuple)
+    assert sum(abs(a - b) for a, b in zip(top_left, bottom_right, strict=True)) > 30
+    assert max(bottom_right) > 10  # not clipped to black
+
+
+def test_transparent_areas_become_white() -> None:
+    image = Image.new("RGBA", (200, 200), (0, 0, 0, 0))
+    data = factory.encode(image, "PNG")
+    prepared = prepare_image(data, ImageLimits(max_side=100))
+    assert near(decode(prepared.data).convert("RGB").getpixel((50, 50)), (255, 255, 255), 5)
+
+
+def test_input_over_the_upload_limit_refused_without_decoding() -> None:
+    limits = ImageLimits(max_input_bytes=1000)
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(b"\xff\xd8" + b"\x00" * 2000, limits)
+    assert caught.value.reason == "too_large_input"
+
+
+def test_texts_and_reprs_carry_no_image_data() -> None:
+    data = factory.jpeg()
+    prepared = prepare_image(data)
+    text = repr(prepared)
+    assert "JPEG" in text and str(len(data)) in text
+    assert "\\x" not in text and "b'" not in text and len(text) < 200
+
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(factory.png(10, 10))
+    message = str(caught.value)
+    assert message.startswith("too_small")
+    assert "10" not in message.replace(str(LIMITS.min_side), "")
+
+
+def test_image_rejected_pickles_with_reason() -> None:
+    error = ImageRejected("format", "only JPEG")
+    copy = pickle.loads(pickle.dumps(error))
+    assert isinstance(copy, ImageRejected)
+    assert (copy.reason, str(copy)) == ("format", str(error))
+
+
+def test_unknown_reason_is_a_programming_error() -> None:
+    with pytest.raises(ValueError, match="unknown"):
+        ImageRejected("blurry")
+
+
+def test_prepared_image_is_frozen() -> None:
+    prepared = prepare_image(factory.png())
+    assert isinstance(prepared, PreparedImage)
+    with pytest.raises(AttributeError):
+        prepared.width = 1  # type: ignore[misc]
