@@ -1,0 +1,227 @@
+"""Verification attempts and their append-only audit trail.
+
+Personal information is stored encrypted (see :mod:`face_idcard.crypto`): the ID number, the
+name and the image url as Fernet tokens, the selfie as an encrypted blob under a random name
+in a private storage. For display there are masked forms; for counting attempts per person a
+keyed hash. Nothing here decrypts on its own: reading the clear text goes through
+``services.reveal_pii`` (audited) or the pipeline.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, NoReturn
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .exceptions import FaceIdcardError
+from .states import (
+    DECISION_CHOICES,
+    REVIEW_DECISION_CHOICES,
+    STATUS_CHOICES,
+    Decision,
+    Status,
+)
+
+
+class VerificationAttempt(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        # Deleting a user never deletes verification history.
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="face_idcard_attempts",
+        verbose_name=_("user"),
+    )
+    backend = models.CharField(_("backend"), max_length=200)
+
+    # --- Personal information (encrypted; masked copies for display) -----------------------
+    idcard_number_encrypted = models.TextField(blank=True, editable=False)
+    idcard_name_encrypted = models.TextField(blank=True, editable=False)
+    idcard_hash = models.CharField(_("ID number hash"), max_length=64, blank=True, editable=False)
+    idcard_number_masked = models.CharField(_("ID number"), max_length=32, blank=True)
+    idcard_name_masked = models.CharField(_("name"), max_length=64, blank=True)
+    # Relative name inside SELFIE_STORAGE of the encrypted image; random, no PII in it.
+    selfie_name = models.CharField(max_length=255, blank=True, editable=False)
+    selfie_content_type = models.CharField(max_length=50, blank=True)
+    url_encrypted = models.TextField(blank=True, editable=False)
+    consent_at = models.DateTimeField(_("consent given at"))
+    notice_version = models.CharField(_("privacy notice version"), max_length=64, blank=True)
+
+    # --- Outcome ---------------------------------------------------------------------------
+    status = models.CharField(
+        _("status"), max_length=16, choices=STATUS_CHOICES, default=Status.QUEUED.value
+    )
+    decision = models.CharField(
+        _("decision"), max_length=16, choices=DECISION_CHOICES, default=Decision.NONE.value
+    )
+    similarity = models.FloatField(_("similarity"), null=True, blank=True)
+    threshold = models.FloatField(_("threshold"), null=True, blank=True)
+    provider_session_id = models.CharField(_("provider session id"), max_length=128, blank=True)
+    # A string: holds both "-5803" and "FailedOperation.IdNameMisMatch".
+    error_code = models.CharField(_("error code"), max_length=64, blank=True)
+    error_class = models.CharField(_("error class"), max_length=16, blank=True)
+    error_message = models.CharField(_("error message"), max_length=255, blank=True)
+    raw_response = models.JSONField(_("provider response (PII removed)"), null=True, blank=True)
+    provider_calls = models.PositiveIntegerField(_("provider calls"), default=0)
+    provider_latency_ms = models.FloatField(_("provider latency (ms)"), null=True, blank=True)
+    retry_count = models.PositiveSmallIntegerField(default=0)
+    resign_count = models.PositiveSmallIntegerField(default=0)
+    url_fetch_count = models.PositiveSmallIntegerField(default=0)
+    external_reference = models.CharField(_("external reference"), max_length=255, blank=True)
+
+    # --- Times and the worker's claim --------------------------------------------------------
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    claim_token = models.UUIDField(null=True, blank=True, editable=False)
+
+    # --- Human review ------------------------------------------------------------------------
+    review_decision = models.CharField(
+        _("review decision"), max_length=16, choices=REVIEW_DECISION_CHOICES, blank=True
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewer"),
+    )
+    review_reason = models.TextField(_("review reason"), blank=True)
+    reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+
+    # --- Retention -----------------------------------------------------------------------------
+    legal_hold = models.BooleanField(_("legal hold"), default=False)
+    selfie_purged_at = models.DateTimeField(null=True, blank=True)
+    pii_purged_at = models.DateTimeField(null=True, blank=True)
+    redacted_at = models.DateTimeField(_("redacted"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("verification attempt")
+        verbose_name_plural = _("verification attempts")
+        ordering = ("-created_at",)
+        indexes = [  # noqa: RUF012
+            # Admin filters.
+            models.Index(fields=["status", "-created_at"], name="face_idcard_status_idx"),
+            models.Index(fields=["decision", "-created_at"], name="face_idcard_decision_idx"),
+            models.Index(fields=["error_class"], name="face_idcard_errclass_idx"),
+            models.Index(fields=["backend"], name="face_idcard_backend_idx"),
+            models.Index(fields=["external_reference"], name="face_idcard_extref_idx"),
+            # Limits against enumeration (per ID number / per user per day).
+            models.Index(fields=["idcard_hash", "created_at"], name="face_idcard_hash_idx"),
+            models.Index(fields=["user", "created_at"], name="face_idcard_user_idx"),
+            # The sweeper: expired leases, lost messages.
+            models.Index(fields=["status", "lease_expires_at"], name="face_idcard_lease_idx"),
+            models.Index(fields=["status", "queued_at"], name="face_idcard_queued_idx"),
+            models.Index(fields=["status", "next_attempt_at"], name="face_idcard_retry_idx"),
+            # Retention.
+            models.Index(fields=["legal_hold", "finished_at"], name="face_idcard_purge_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pk} ({self.status})"
+
+    def __repr__(self) -> str:
+        # Never PII: id, status and decision only.
+        return f"<VerificationAttempt {self.pk} status={self.status} decision={self.decision}>"
+
+    @property
+    def is_terminal(self) -> bool:
+        from .states import is_terminal
+
+        return is_terminal(self.status)
+
+    @property
+    def final_decision(self) -> str:
+        """The reviewer's decision where there is one, else the machine's."""
+        return self.review_decision or self.decision
+
+    @property
+    def has_pii(self) -> bool:
+        return bool(
+            self.idcard_number_encrypted
+            or self.idcard_name_encrypted
+            or self.selfie_name
+            or self.url_encrypted
+        )
+
+
+class AuditLogError(FaceIdcardError):
+    """Audit events are append-only: they cannot be changed or deleted."""
+
+
+class AttemptEventQuerySet(models.QuerySet["AttemptEvent"]):
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AuditLogError("audit events cannot be updated")
+
+    def delete(self) -> NoReturn:
+        raise AuditLogError("audit events cannot be deleted")
+
+
+class EventKind(models.TextChoices):
+    CREATED = "created", _("Created")
+    QUEUED = "queued", _("Queued")
+    PROVIDER_CALL = "provider_call", _("Provider call")
+    RETRY_SCHEDULED = "retry_scheduled", _("Retry scheduled")
+    DECIDED = "decided", _("Decided")
+    FINISHED = "finished", _("Finished")
+    REVIEWED = "reviewed", _("Reviewed")
+    PII_VIEWED = "pii_viewed", _("Personal information viewed")
+    REDACTED = "redacted", _("Redacted")
+    PURGED = "purged", _("Purged")
+    CANCELED = "canceled", _("Canceled")
+    REQUEUED_BY_SWEEPER = "requeued_by_sweeper", _("Re-queued by the sweeper")
+    KEYS_ROTATED = "keys_rotated", _("Keys rotated")
+
+
+class AttemptEvent(models.Model):
+    """One line of an attempt's history. Never PII in ``data``; never updated or deleted."""
+
+    attempt = models.ForeignKey(
+        VerificationAttempt,
+        # History is never cascaded away: an attempt with events cannot be deleted.
+        on_delete=models.PROTECT,
+        related_name="events",
+        verbose_name=_("attempt"),
+    )
+    kind = models.CharField(_("kind"), max_length=32, choices=EventKind.choices)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    objects = AttemptEventQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("attempt event")
+        verbose_name_plural = _("attempt events")
+        ordering = ("created_at", "id")
+        indexes = [  # noqa: RUF012
+            models.Index(fields=["attempt", "created_at"], name="face_idcard_event_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditLogError("audit events cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditLogError("audit events cannot be deleted")

@@ -1,0 +1,19 @@
+"""Signals for the host site's onboarding flow.
+
+Each is sent with ``sender=VerificationAttempt`` (the model class) and ``attempt=`` the instance,
+after the change is committed. The instance carries masked and encrypted fields only; a receiver
+that really needs the clear text calls ``services.reveal_pii`` (audited).
+
+- ``attempt_finished``: the attempt reached a terminal state (completed, rejected, failed,
+  canceled).
+- ``attempt_decided``: the comparison produced a decision (match, no match, review).
+- ``attempt_reviewed``: a reviewer confirmed or overrode the decision; also ``reviewer=``.
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+attempt_finished = Signal()
+attempt_decided = Signal()
+attempt_reviewed = Signal()

@@ -1,0 +1,78 @@
+"""The model: append-only events, history kept when users go, no PII in reprs."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db.models import ProtectedError
+from django.utils import timezone
+
+from face_idcard import audit
+from face_idcard.models import AttemptEvent, AuditLogError, EventKind, VerificationAttempt
+
+pytestmark = pytest.mark.django_db
+
+
+def make_attempt(**fields: object) -> VerificationAttempt:
+    return VerificationAttempt.objects.create(
+        backend="simulator", consent_at=timezone.now(), **fields
+    )
+
+
+def test_events_cannot_be_updated_or_deleted() -> None:
+    attempt = make_attempt()
+    item = audit.record(attempt, EventKind.CREATED, source="test")
+    item.data = {"changed": True}
+    with pytest.raises(AuditLogError):
+        item.save()
+    with pytest.raises(AuditLogError):
+        item.delete()
+    with pytest.raises(AuditLogError):
+        AttemptEvent.objects.filter(pk=item.pk).update(kind="queued")
+    with pytest.raises(AuditLogError):
+        AttemptEvent.objects.filter(pk=item.pk).delete()
+    stored = AttemptEvent.objects.get(pk=item.pk)
+    assert stored.kind == EventKind.CREATED
+    assert stored.data == {"source": "test"}
+
+
+def test_attempt_with_history_cannot_be_deleted() -> None:
+    attempt = make_attempt()
+    audit.record(attempt, EventKind.CREATED)
+    with pytest.raises(ProtectedError):
+        attempt.delete()
+    assert VerificationAttempt.objects.filter(pk=attempt.pk).exists()
+
+
+def test_deleting_a_user_keeps_attempts_and_events() -> None:
+    user = get_user_model().objects.create_user("alice", password="x")
+    staff = get_user_model().objects.create_user("bob", password="x")
+    attempt = make_attempt(user=user)
+    audit.record(attempt, EventKind.PII_VIEWED, actor=staff)
+    user.delete()
+    staff.delete()
+    attempt.refresh_from_db()
+    assert attempt.user is None
+    event = attempt.events.get()
+    assert event.actor is None
+    assert event.kind == EventKind.PII_VIEWED
+
+
+def test_repr_and_str_show_no_personal_information() -> None:
+    attempt = make_attempt(
+        idcard_number_masked="110105********002X",
+        idcard_name_masked="*三",
+        idcard_number_encrypted="token",
+    )
+    for text in (repr(attempt), str(attempt)):
+        assert str(attempt.pk) in text
+        assert "002X" not in text and "三" not in text and "token" not in text
+
+
+def test_error_code_holds_both_code_styles() -> None:
+    attempt = make_attempt(error_code="FailedOperation.IdNameMisMatch")
+    other = make_attempt(error_code="-5803")
+    attempt.refresh_from_db()
+    other.refresh_from_db()
+    assert attempt.error_code == "FailedOperation.IdNameMisMatch"
+    assert other.error_code == "-5803"
