@@ -235,9 +235,13 @@ def _reencode(image: Image.Image, limits: ImageLimits) -> PreparedImage:
     rgb = _to_rgb(image)
     width, height = rgb.size
     scale = min(1.0, limits.max_side / max(width, height))
+    size_from_max_side = True
     while True:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         if min(size) < limits.min_side:
+            if size_from_max_side:
+                # So elongated that bringing the long side down leaves too short a short side.
+                raise ImageRejected("too_small", f"shorter side below {limits.min_side} pixels")
             # Only reachable with limits that contradict each other (a tiny max_bytes).
             raise ImageRejected("too_large_input", f"cannot fit in {limits.max_bytes} bytes")
         resized = rgb if size == rgb.size else rgb.resize(size, Image.Resampling.LANCZOS)
@@ -256,6 +260,7 @@ def _reencode(image: Image.Image, limits: ImageLimits) -> PreparedImage:
                     transformed=True,
                 )
         scale *= SHRINK_FACTOR
+        size_from_max_side = False
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:

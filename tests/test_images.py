@@ -171,6 +171,16 @@ def test_long_side_is_downscaled_keeping_aspect() -> None:
     assert decode(prepared.data).size == (500, 200)
 
 
+def test_elongated_image_too_thin_after_downscale_is_too_small() -> None:
+    # 5000 x 100: fitting the long side into 4096 leaves a short side of 82; with a minimum
+    # of 90 that is too small (refused as such, not as "too large").
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(factory.png(5000, 100), ImageLimits(min_side=90))
+    assert caught.value.reason == "too_small"
+    prepared = prepare_image(factory.png(5000, 100), ImageLimits(min_side=80))
+    assert (prepared.width, prepared.height) == (4096, 82)
+
+
 def test_exif_orientation_applied_and_metadata_stripped() -> None:
     # Stored 400 x 200 with the red block top-left; orientation 6 means "rotate 90° clockwise
     # to display", which carries the stored top-left corner to the top-right.
