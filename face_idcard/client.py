@@ -51,8 +51,8 @@ class CompareResult:
     message: str = field(repr=False)
     similarity: float | None
     session_id: str
-    #: The parsed JSON body exactly as received.
-    raw: dict[str, Any] = field(repr=False)
+    #: The parsed JSON body exactly as received. Left out of the hash (a dict is unhashable).
+    raw: dict[str, Any] = field(repr=False, hash=False)
     http_status: int
     #: Seconds of wall time for the HTTP exchange.
     elapsed: float

@@ -97,6 +97,7 @@ def test_success_parses_similarity_and_echoes_session_id(
     assert result.message == "OK"
     assert 0 < result.elapsed < 2
     result.raise_for_code()  # no exception on success
+    assert hash(result) == hash(result)  # frozen results can go into sets and dict keys
 
 
 # Expected classes copied from PROTOCOLS.md §2.4, not derived from the catalogue.
