@@ -1,0 +1,89 @@
+"""A small site that installs face_idcard. Development settings: never deploy these."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-site-development-only")
+DEBUG = True
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
+USE_TZ = True
+TIME_ZONE = "Asia/Shanghai"
+LANGUAGE_CODE = "zh-hans"
+LANGUAGES = [("zh-hans", "简体中文"), ("en", "English")]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "face_idcard",
+    "demo",
+]
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+ROOT_URLCONF = "example_site.urls"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ]
+        },
+    }
+]
+DATABASES = {
+    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+}
+STORAGES = {
+    # Selfies go here, encrypted; this folder is never served.
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(BASE_DIR / "media")},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+STATIC_URL = "static/"
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Celery: Redis when REDIS_URL is set, otherwise the demo runs tasks in its own worker thread
+# over the in-memory transport.
+CELERY_BROKER_URL = os.environ.get("REDIS_URL", "memory://")
+CELERY_TASK_ACKS_LATE = True
+
+FACE_IDCARD = {
+    # The demo talks to the local simulator; a real site sets "legacy" and its credentials
+    # (FACE_IDCARD_APPID, FACE_IDCARD_SECRET_ID, FACE_IDCARD_SECRET_KEY in the environment).
+    "BACKEND": "simulator",
+    "SIMULATOR_URL": os.environ.get("FACE_IDCARD_SIMULATOR_URL", "http://127.0.0.1:8701"),
+    # Development only: a real site loads its keys from a secret store.
+    "PII_ENCRYPTION_KEYS": [
+        os.environ.get("FACE_IDCARD_PII_KEY", "Zm9yLWRlbW8tb25seS1uZXZlci1pbi1wcm9kdWN0aW8=")
+    ],
+    "NOTICE_VERSION": "demo-2026-11",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"face_idcard": {"handlers": ["console"], "level": "WARNING"}},
+}
