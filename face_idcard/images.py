@@ -37,11 +37,6 @@ SHRINK_FACTOR = 0.75
 _CONTENT_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "BMP": "image/bmp"}
 _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp"}
 
-# The IEND chunk of a PNG never varies: zero length, type, CRC.
-_PNG_IEND_CHUNK = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-_JPEG_SOS = b"\xff\xda"
-_JPEG_EOI = b"\xff\xd9"
-
 
 @dataclass(frozen=True)
 class ImageLimits:
@@ -194,18 +189,75 @@ def _looks_truncated(data: bytes, image_format: str) -> bool:
     """A structural end-of-file check that does not depend on Pillow's global settings.
 
     With ``ImageFile.LOAD_TRUNCATED_IMAGES`` set (a host project may do that), Pillow pads a
-    truncated file with grey and reports success; these checks still catch it.
+    truncated file with grey and reports success; these checks still catch it. Bytes after
+    the end of the image are allowed: phones append videos ("motion photos") and extra
+    pictures there.
     """
     if image_format == "JPEG":
-        # Entropy-coded data never holds FF D9 (FF is byte-stuffed), so the end-of-image marker
-        # must come after the last start-of-scan. An EXIF thumbnail sits before both.
-        return data.rfind(_JPEG_EOI) < data.rfind(_JPEG_SOS)
+        return not _jpeg_reaches_end(data)
     if image_format == "PNG":
-        return _PNG_IEND_CHUNK not in data[-4096:]
+        return not _png_reaches_end(data)
     if image_format == "BMP" and len(data) >= 6:
         # bfSize, the declared file size; some writers leave it at 0.
         declared = int.from_bytes(data[2:6], "little")
         return declared > len(data)
+    return False
+
+
+def _jpeg_reaches_end(data: bytes) -> bool:
+    """Walk the JPEG's segments from SOI; True if the end-of-image marker is reached."""
+    size = len(data)
+    position = 2  # after SOI (FF D8), which Pillow has already matched
+    while position < size:
+        marker_start = data.find(b"\xff", position)
+        if marker_start < 0:
+            return False
+        position = marker_start
+        while position < size and data[position] == 0xFF:  # FF fill bytes before a marker
+            position += 1
+        if position >= size:
+            return False
+        marker = data[position]
+        position += 1
+        if marker == 0xD9:  # EOI
+            return True
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # TEM, RSTn: no length field
+            continue
+        if position + 2 > size:
+            return False
+        position += int.from_bytes(data[position : position + 2], "big")
+        if position > size:
+            return False
+        if marker == 0xDA:  # SOS: entropy-coded data follows, up to the next real marker
+            position = _end_of_entropy_data(data, position)
+            if position < 0:
+                return False
+    return False
+
+
+def _end_of_entropy_data(data: bytes, position: int) -> int:
+    """Index of the first marker after entropy-coded data, or -1 if the data just stops."""
+    while True:
+        index = data.find(b"\xff", position)
+        if index < 0 or index + 1 >= len(data):
+            return -1
+        following = data[index + 1]
+        # FF 00 is a stuffed FF, FF D0..D7 a restart marker, FF FF fill: all part of the scan.
+        if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
+            position = index + 1
+            continue
+        return index
+
+
+def _png_reaches_end(data: bytes) -> bool:
+    """Walk the PNG's chunks; True if the IEND chunk is there in full."""
+    position = 8  # after the signature
+    while position + 12 <= len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kind = data[position + 4 : position + 8]
+        position += 12 + length  # length, type, payload, CRC
+        if kind == b"IEND":
+            return position <= len(data)
     return False
 
 

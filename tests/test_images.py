@@ -104,6 +104,36 @@ def test_truncation_caught_even_if_host_allows_truncated_images(
     assert caught.value.reason == "undecodable"
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        factory.jpeg(progressive=True),
+        factory.noise_jpeg(200, 150, quality=80, restart_marker_rows=1),
+        factory.noise_jpeg(200, 150, quality=80, progressive=True),
+    ],
+    ids=["progressive", "restart-markers", "noise-progressive"],
+)
+def test_jpeg_variants_pass_and_their_truncations_do_not(
+    data: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    assert prepare_image(data).data == data
+    for cut in (len(data) - 2, len(data) * 3 // 4, len(data) // 2):
+        with pytest.raises(ImageRejected) as caught:
+            prepare_image(data[:cut])
+        assert caught.value.reason == "undecodable"
+
+
+def test_bytes_after_the_end_of_the_image_are_allowed() -> None:
+    # Motion photos carry a video after the JPEG's end marker; the trailer may hold any bytes,
+    # markers included.
+    trailer = b"\x00\x00\x00\x18ftypmp42" + b"\xff\xda\x00\x08" + bytes(range(256)) * 40
+    jpeg_with_video = factory.jpeg() + trailer
+    assert prepare_image(jpeg_with_video).data == jpeg_with_video
+    png_with_trailer = factory.png() + bytes(range(256)) * 40
+    assert prepare_image(png_with_trailer).data == png_with_trailer
+
+
 def test_prepare_image_does_not_change_pillow_globals() -> None:
     before = (ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS)
     for data in (factory.jpeg(), factory.truncated_jpeg(), factory.huge_png_header(9000, 9000)):
