@@ -93,7 +93,8 @@ DEFAULTS: dict[str, Any] = {
     "PII_RETENTION_DAYS": 180,
     # Version of the privacy notice the end user consented to (stored with each attempt).
     "NOTICE_VERSION": "",
-    # Mask style for display: "default" hides the birth date (110105********002X).
+    # Mask style for display: "default" hides the county and the birth date
+    # (1101**********002X); see face_idcard.masking.
     "ID_MASK": "default",
 }
 
