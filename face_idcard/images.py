@@ -122,8 +122,6 @@ def prepare_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIma
     if orientation != 1:
         image = ImageOps.exif_transpose(image)
         width, height = image.size
-    if min(width, height) < limits.min_side:
-        raise ImageRejected("too_small", f"shorter side below {limits.min_side} pixels")
 
     fits = max(width, height) <= limits.max_side and len(data) <= limits.max_bytes
     if orientation == 1 and fits:
@@ -145,13 +143,17 @@ def _inspect(data: bytes, limits: ImageLimits) -> tuple[str, int, int, int]:
         with Image.open(io.BytesIO(data)) as image:
             image_format = image.format or ""
             width, height = image.size
-            frames = getattr(image, "n_frames", 1)
             if image_format == "MPO":
                 # Many phone cameras write MPO: a plain JPEG with extra pictures (depth map,
                 # preview) after its end marker. Every JPEG decoder reads it as the JPEG it is,
                 # and its extra frames are not an animation.
                 image_format, frames = "JPEG", 1
-            orientation = _orientation(image)
+            elif image_format in limits.formats:
+                # Only now: counting frames walks the whole file for some formats (GIF, TIFF).
+                frames = getattr(image, "n_frames", 1)
+            else:
+                frames = 1
+            orientation = _orientation(image) if image_format in limits.formats else 1
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         # Pillow's own guard fired while reading the header (its limit is far above ours
         # unless the host lowered it, or turned its warning into an error).
@@ -172,6 +174,8 @@ def _inspect(data: bytes, limits: ImageLimits) -> tuple[str, int, int, int]:
         raise ImageRejected("animated")
     if width * height > limits.max_pixels:
         raise ImageRejected("too_many_pixels", f"more than {limits.max_pixels} pixels")
+    if min(width, height) < limits.min_side:  # a rotation does not change the shorter side
+        raise ImageRejected("too_small", f"shorter side below {limits.min_side} pixels")
     if _looks_truncated(data, image_format):
         raise ImageRejected("undecodable", "the file is truncated")
     return image_format, width, height, orientation

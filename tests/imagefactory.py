@@ -57,6 +57,17 @@ def tiff(width: int = 320, height: int = 240) -> bytes:
     return encode(picture(width, height), "TIFF")
 
 
+def mpo(width: int = 320, height: int = 240) -> bytes:
+    """A multi-picture JPEG, as some phone cameras write (a JPEG plus pictures after it)."""
+    second = Image.new("RGB", (width // 2, height // 2), (90, 90, 90))
+    return encode(picture(width, height), "MPO", save_all=True, append_images=[second])
+
+
+def animated_gif(width: int = 320, height: int = 240, frames: int = 3) -> bytes:
+    images = [Image.new("P", (width, height), i * 40) for i in range(frames)]
+    return encode(images[0], "GIF", save_all=True, append_images=images[1:], duration=100)
+
+
 def animated_png(width: int = 320, height: int = 240, frames: int = 3) -> bytes:
     """An APNG: Pillow reports format PNG with n_frames > 1."""
     images = [Image.new("RGB", (width, height), (i * 60, 40, 200 - i * 60)) for i in range(frames)]

@@ -58,6 +58,7 @@ def test_good_image_passes_through_byte_for_byte(
         (factory.truncated_jpeg, "undecodable"),
         (factory.truncated_png, "undecodable"),
         (factory.gif, "format"),
+        (factory.animated_gif, "format"),  # GIF is refused as a format, animated or not
         (factory.webp, "format"),
         (factory.tiff, "format"),
         (factory.animated_png, "animated"),
@@ -70,6 +71,7 @@ def test_good_image_passes_through_byte_for_byte(
         "truncated-jpeg",
         "truncated-png",
         "gif",
+        "animated-gif",
         "webp",
         "tiff",
         "apng",
@@ -81,6 +83,18 @@ def test_refused(make: Callable[[], bytes], reason: str) -> None:
     with pytest.raises(ImageRejected) as caught:
         prepare_image(make())
     assert caught.value.reason == reason
+
+
+def test_multi_picture_jpeg_is_a_jpeg() -> None:
+    data = factory.mpo()
+    assert Image.open(io.BytesIO(data)).format == "MPO"  # Pillow's view of it
+    prepared = prepare_image(data)
+    assert (prepared.format, prepared.content_type, prepared.transformed) == (
+        "JPEG",
+        "image/jpeg",
+        False,
+    )
+    assert prepared.data == data
 
 
 def test_format_is_decided_by_content_not_name() -> None:
