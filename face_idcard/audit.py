@@ -38,7 +38,7 @@ def event(
     """Build (not save) one event."""
     return AttemptEvent(
         attempt=attempt,
-        kind=str(kind),
+        kind=str(kind),  # the value, for enum members too
         actor=_actor(actor),
         data=data,
         created_at=timezone.now(),

@@ -43,6 +43,8 @@ DEFAULTS: dict[str, Any] = {
     "READ_TIMEOUT": 15.0,
     # Lifetime of each request signature, seconds (Tencent allows up to 90 days; keep it short).
     "SIGNATURE_LIFETIME": 300,
+    # Pooled HTTP connections per process to the provider: at least the worker's thread count.
+    "HTTP_POOL_MAXSIZE": 10,
     # --- Decision ------------------------------------------------------------------------
     # Similarity (0..100) at or above which a photo matches. None: the backend's default
     # (75 for legacy, per Tencent's recommendation; 70 for FaceID V2).

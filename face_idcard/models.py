@@ -10,7 +10,7 @@ keyed hash. Nothing here decrypts on its own: reading the clear text goes throug
 from __future__ import annotations
 
 import uuid
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from django.conf import settings
 from django.db import models
@@ -18,12 +18,17 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import FaceIdcardError
+
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
+
 from .states import (
     DECISION_CHOICES,
     REVIEW_DECISION_CHOICES,
     STATUS_CHOICES,
     Decision,
     Status,
+    StrChoice,
 )
 
 
@@ -167,20 +172,37 @@ class AttemptEventQuerySet(models.QuerySet["AttemptEvent"]):
         raise AuditLogError("audit events cannot be deleted")
 
 
-class EventKind(models.TextChoices):
-    CREATED = "created", _("Created")
-    QUEUED = "queued", _("Queued")
-    PROVIDER_CALL = "provider_call", _("Provider call")
-    RETRY_SCHEDULED = "retry_scheduled", _("Retry scheduled")
-    DECIDED = "decided", _("Decided")
-    FINISHED = "finished", _("Finished")
-    REVIEWED = "reviewed", _("Reviewed")
-    PII_VIEWED = "pii_viewed", _("Personal information viewed")
-    REDACTED = "redacted", _("Redacted")
-    PURGED = "purged", _("Purged")
-    CANCELED = "canceled", _("Canceled")
-    REQUEUED_BY_SWEEPER = "requeued_by_sweeper", _("Re-queued by the sweeper")
-    KEYS_ROTATED = "keys_rotated", _("Keys rotated")
+class EventKind(StrChoice):
+    CREATED = "created"
+    QUEUED = "queued"
+    PROVIDER_CALL = "provider_call"
+    RETRY_SCHEDULED = "retry_scheduled"
+    DECIDED = "decided"
+    FINISHED = "finished"
+    REVIEWED = "reviewed"
+    PII_VIEWED = "pii_viewed"
+    REDACTED = "redacted"
+    PURGED = "purged"
+    CANCELED = "canceled"
+    REQUEUED_BY_SWEEPER = "requeued_by_sweeper"
+    KEYS_ROTATED = "keys_rotated"
+
+
+EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
+    (EventKind.CREATED.value, _("Created")),
+    (EventKind.QUEUED.value, _("Queued")),
+    (EventKind.PROVIDER_CALL.value, _("Provider call")),
+    (EventKind.RETRY_SCHEDULED.value, _("Retry scheduled")),
+    (EventKind.DECIDED.value, _("Decided")),
+    (EventKind.FINISHED.value, _("Finished")),
+    (EventKind.REVIEWED.value, _("Reviewed")),
+    (EventKind.PII_VIEWED.value, _("Personal information viewed")),
+    (EventKind.REDACTED.value, _("Redacted")),
+    (EventKind.PURGED.value, _("Purged")),
+    (EventKind.CANCELED.value, _("Canceled")),
+    (EventKind.REQUEUED_BY_SWEEPER.value, _("Re-queued by the sweeper")),
+    (EventKind.KEYS_ROTATED.value, _("Keys rotated")),
+]
 
 
 class AttemptEvent(models.Model):
@@ -193,7 +215,7 @@ class AttemptEvent(models.Model):
         related_name="events",
         verbose_name=_("attempt"),
     )
-    kind = models.CharField(_("kind"), max_length=32, choices=EventKind.choices)
+    kind = models.CharField(_("kind"), max_length=32, choices=EVENT_KIND_CHOICES)
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from .models import VerificationAttempt
 
 
-class _Choice(str, enum.Enum):
+class StrChoice(str, enum.Enum):
     """A string enum whose ``str()`` is its value (what the database stores)."""
 
     def __str__(self) -> str:
@@ -46,7 +46,7 @@ class _Choice(str, enum.Enum):
         return [member.value for member in cls]
 
 
-class Status(_Choice):
+class Status(StrChoice):
     QUEUED = "queued"
     PROCESSING = "processing"
     RETRY_WAIT = "retry_wait"
@@ -56,14 +56,14 @@ class Status(_Choice):
     CANCELED = "canceled"
 
 
-class Decision(_Choice):
+class Decision(StrChoice):
     MATCH = "match"
     NO_MATCH = "no_match"
     REVIEW = "review"
     NONE = "none"
 
 
-class ReviewDecision(_Choice):
+class ReviewDecision(StrChoice):
     """What a reviewer concluded; the attempt's ``decision`` keeps what the machine said."""
 
     MATCH = "match"
@@ -155,21 +155,21 @@ def transition(
     attempt: VerificationAttempt,
     target: str,
     *,
-    claim_token: Any = None,
+    expected_claim_token: Any = None,
     **fields: Any,
 ) -> None:
     """Move ``attempt`` to ``target`` and write ``fields`` in one conditional UPDATE.
 
     The UPDATE only matches while the row still has the status this instance was loaded with
-    (and, when given, the worker's ``claim_token``); otherwise nothing is written and
+    (and, when given, the worker's ``expected_claim_token``); otherwise nothing is written and
     :class:`ConcurrentTransition` is raised. On success the instance is updated in place.
     """
     current = str(attempt.status)
     target = str(target)
     check_transition(current, target)
     queryset = type(attempt)._base_manager.filter(pk=attempt.pk, status=current)
-    if claim_token is not None:
-        queryset = queryset.filter(claim_token=claim_token)
+    if expected_claim_token is not None:
+        queryset = queryset.filter(claim_token=expected_claim_token)
     updated = queryset.update(status=target, **fields)
     if updated != 1:
         raise ConcurrentTransition(current, target, detail="the attempt changed meanwhile")

@@ -85,7 +85,7 @@ def test_claim_token_must_match() -> None:
     attempt = make_attempt(Status.PROCESSING)
     VerificationAttempt.objects.filter(pk=attempt.pk).update(claim_token=token)
     with pytest.raises(ConcurrentTransition):
-        transition(attempt, Status.COMPLETED, claim_token=uuid.uuid4())
-    transition(attempt, Status.COMPLETED, claim_token=token)
+        transition(attempt, Status.COMPLETED, expected_claim_token=uuid.uuid4())
+    transition(attempt, Status.COMPLETED, expected_claim_token=token)
     attempt.refresh_from_db()
     assert attempt.status == Status.COMPLETED

@@ -1,0 +1,43 @@
+"""The services layer: plain functions, usable without Celery.
+
+- :func:`submit` validates, stores (encrypted) and enqueues on commit;
+- :func:`run` claims an attempt, calls the backend and records the outcome (the Celery task
+  is a thin wrapper around it);
+- :func:`review`, :func:`cancel`, :func:`redact`, :func:`reveal_pii` for staff and the host site;
+- :func:`sweep` and :func:`purge` for the periodic tasks, :func:`rotate_keys` for key rotation.
+"""
+
+from __future__ import annotations
+
+from .common import (
+    AttemptLimitExceeded,
+    ConsentRequired,
+    LegalHoldActive,
+    PersonalInformationUnavailable,
+    enqueue,
+)
+from .operations import cancel, reveal_pii, review
+from .pipeline import RunOutcome, backoff, decide, run
+from .retention import purge, redact, rotate_keys
+from .submission import submit
+from .sweeper import sweep
+
+__all__ = [
+    "AttemptLimitExceeded",
+    "ConsentRequired",
+    "LegalHoldActive",
+    "PersonalInformationUnavailable",
+    "RunOutcome",
+    "backoff",
+    "cancel",
+    "decide",
+    "enqueue",
+    "purge",
+    "redact",
+    "reveal_pii",
+    "review",
+    "rotate_keys",
+    "run",
+    "submit",
+    "sweep",
+]

@@ -1,0 +1,113 @@
+"""Pieces shared by the service modules: errors, the selfie storage, signals, enqueueing."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID, uuid4
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, storages
+from django.db import transaction
+from django.dispatch import Signal
+from django.utils.translation import gettext_lazy as _
+
+from .. import crypto
+from ..conf import face_idcard_settings
+from ..exceptions import FaceIdcardError
+from ..models import VerificationAttempt
+
+logger = logging.getLogger("face_idcard.services")
+
+
+class AttemptLimitExceeded(FaceIdcardError):
+    """Too many attempts for this ID number or this user today.
+
+    The message is the same whichever limit was hit and whether or not the number is known,
+    so it cannot be used to find out anything about an ID number.
+    """
+
+    message = _("Too many verification attempts. Please try again tomorrow.")
+
+    def __init__(self) -> None:
+        super().__init__(str(self.message))
+
+
+class ConsentRequired(FaceIdcardError):
+    """The end user has not consented to the processing of their personal information."""
+
+    message = _("Consent to the processing of your personal information is required.")
+
+    def __init__(self) -> None:
+        super().__init__(str(self.message))
+
+
+class LegalHoldActive(FaceIdcardError):
+    """The attempt is under legal hold: its personal information must not be erased."""
+
+
+class PersonalInformationUnavailable(FaceIdcardError):
+    """The personal information was purged or redacted."""
+
+
+def selfie_storage() -> Storage:
+    return storages[str(face_idcard_settings.SELFIE_STORAGE)]
+
+
+def save_selfie(data: bytes) -> str:
+    """Encrypt ``data`` and store it under a random name; return the stored name."""
+    folder = str(face_idcard_settings.SELFIE_UPLOAD_TO).strip("/")
+    name = f"{folder}/{uuid4().hex}.bin" if folder else f"{uuid4().hex}.bin"
+    return selfie_storage().save(name, ContentFile(crypto.encrypt_bytes(data)))
+
+
+def load_selfie(name: str) -> bytes:
+    with selfie_storage().open(name, "rb") as handle:
+        encrypted = handle.read()
+    return crypto.decrypt_bytes(encrypted)
+
+
+def delete_selfie(name: str) -> None:
+    if name:
+        selfie_storage().delete(name)
+
+
+def send_after_commit(signal: Signal, attempt: VerificationAttempt, **kwargs: Any) -> None:
+    """Send ``signal`` once the current transaction commits; a failing receiver is logged,
+    never allowed to undo or break the pipeline."""
+
+    def send() -> None:
+        for receiver, response in signal.send_robust(
+            sender=VerificationAttempt, attempt=attempt, **kwargs
+        ):
+            if isinstance(response, Exception):
+                logger.error(
+                    "attempt %s: signal receiver %r raised %s",
+                    attempt.pk,
+                    getattr(receiver, "__qualname__", receiver),
+                    type(response).__name__,
+                )
+
+    transaction.on_commit(send)
+
+
+def enqueue(attempt_id: UUID | str) -> None:
+    """Publish the Celery message for ``attempt_id`` (only the id travels)."""
+    from ..tasks import verify_attempt
+
+    options: dict[str, Any] = {}
+    queue = face_idcard_settings.CELERY_QUEUE
+    if queue:
+        options["queue"] = queue
+    try:
+        verify_attempt.apply_async((str(attempt_id),), **options)
+    except Exception as exc:
+        # The row is committed and queued: the sweeper publishes again after
+        # QUEUED_STALE_SECONDS, so a broker outage delays the attempt but never loses it.
+        logger.error("attempt %s: could not publish the task (%s)", attempt_id, type(exc).__name__)
+
+
+def enqueue_on_commit(attempt_id: UUID | str) -> None:
+    callback: Callable[[], None] = lambda: enqueue(attempt_id)  # noqa: E731
+    transaction.on_commit(callback)

@@ -1,0 +1,99 @@
+"""Human review, cancel, and reading the personal information (audited)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from .. import audit, crypto
+from ..models import EventKind, VerificationAttempt
+from ..signals import attempt_finished, attempt_reviewed
+from ..states import IllegalTransition, ReviewDecision, Status, transition
+from .common import PersonalInformationUnavailable, send_after_commit
+
+logger = logging.getLogger("face_idcard.services")
+
+
+def review(
+    attempt: VerificationAttempt, *, reviewer: Any, decision: str, reason: str
+) -> VerificationAttempt:
+    """A staff member confirms or overrides the decision of a completed attempt, once."""
+    try:
+        verdict = ReviewDecision(str(decision))
+    except ValueError:
+        raise ValidationError(
+            _("Choose match or no match."), code="review_decision_invalid"
+        ) from None
+    if not reason or not reason.strip():
+        raise ValidationError(_("Give a reason for the review."), code="review_reason_required")
+    if reviewer is None or not getattr(reviewer, "pk", None):
+        raise ValidationError(_("A review needs a reviewer."), code="reviewer_required")
+    if attempt.status != Status.COMPLETED.value:
+        raise IllegalTransition(attempt.status, "reviewed", detail="only completed attempts")
+    now = timezone.now()
+    action = "confirmed" if verdict.value == attempt.decision else "overridden"
+    with transaction.atomic():
+        updated = VerificationAttempt._base_manager.filter(
+            pk=attempt.pk, status=Status.COMPLETED.value, reviewed_at__isnull=True
+        ).update(
+            review_decision=verdict.value,
+            reviewer=reviewer,
+            review_reason=reason.strip(),
+            reviewed_at=now,
+        )
+        if updated != 1:
+            raise IllegalTransition(attempt.status, "reviewed", detail="already reviewed")
+        attempt.review_decision = verdict.value
+        attempt.reviewer = reviewer
+        attempt.review_reason = reason.strip()
+        attempt.reviewed_at = now
+        audit.record(
+            attempt,
+            EventKind.REVIEWED,
+            actor=reviewer,
+            action=action,
+            decision=verdict.value,
+            machine_decision=attempt.decision,
+            reason=reason.strip(),
+        )
+        send_after_commit(attempt_reviewed, attempt, reviewer=reviewer)
+    logger.info("attempt %s: review %s (%s)", attempt.pk, action, verdict.value)
+    return attempt
+
+
+def cancel(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAttempt:
+    """Cancel a queued or waiting attempt. A call in flight cannot be canceled."""
+    now = timezone.now()
+    with transaction.atomic():
+        transition(
+            attempt,
+            Status.CANCELED,
+            finished_at=now,
+            next_attempt_at=None,
+            lease_expires_at=None,
+            claim_token=None,
+        )
+        audit.record(attempt, EventKind.CANCELED, actor=actor)
+        send_after_commit(attempt_finished, attempt)
+    logger.info("attempt %s: canceled", attempt.pk)
+    return attempt
+
+
+def reveal_pii(attempt: VerificationAttempt, *, viewer: Any) -> tuple[str, str]:
+    """The clear ID number and name, for a staff screen. Every call is in the audit trail."""
+    if not attempt.idcard_number_encrypted and not attempt.idcard_name_encrypted:
+        raise PersonalInformationUnavailable("the personal information was erased")
+    number = crypto.decrypt_text(attempt.idcard_number_encrypted)
+    name = crypto.decrypt_text(attempt.idcard_name_encrypted)
+    audit.record(attempt, EventKind.PII_VIEWED, actor=viewer)
+    logger.info(
+        "attempt %s: personal information viewed by user id %s",
+        attempt.pk,
+        getattr(viewer, "pk", None),
+    )
+    return number, name

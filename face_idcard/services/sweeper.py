@@ -1,0 +1,110 @@
+"""The sweeper: recovers attempts whose worker died (lease expired) or whose message was lost.
+
+Run it periodically (``face_idcard.tasks.sweep`` or ``manage.py face_idcard_sweep``). Every
+change is conditional on what the sweeper saw, so two sweepers, or a sweeper and a worker, never
+both act on one attempt; the claim in ``run`` makes a message sent twice harmless anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import audit, errors
+from ..conf import face_idcard_settings
+from ..errors import ErrorClass
+from ..models import EventKind, VerificationAttempt
+from ..signals import attempt_finished
+from ..states import ConcurrentTransition, Status, transition
+from .common import enqueue_on_commit, send_after_commit
+from .pipeline import CODE_WORKER_LOST
+
+logger = logging.getLogger("face_idcard.sweeper")
+
+BATCH = 1000
+
+
+def _recover_expired_lease(attempt: VerificationAttempt, now: datetime) -> str:
+    """Take an attempt back from a worker that stopped answering: requeue or give up."""
+    token = attempt.claim_token
+    with transaction.atomic():
+        if attempt.retry_count >= int(face_idcard_settings.MAX_RETRIES):
+            transition(
+                attempt,
+                Status.FAILED,
+                expected_claim_token=token,
+                error_code=CODE_WORKER_LOST,
+                error_class=ErrorClass.TRANSIENT.value,
+                error_message=errors.lookup(CODE_WORKER_LOST).en,
+                finished_at=now,
+                lease_expires_at=None,
+                claim_token=None,
+            )
+            audit.record(attempt, EventKind.FINISHED, status=attempt.status, code=CODE_WORKER_LOST)
+            send_after_commit(attempt_finished, attempt)
+            return "failed"
+        # A lost lease counts as a transient failure: a message that kills its worker every
+        # time must not loop forever.
+        transition(
+            attempt,
+            Status.QUEUED,
+            expected_claim_token=token,
+            queued_at=now,
+            lease_expires_at=None,
+            claim_token=None,
+            retry_count=attempt.retry_count + 1,
+        )
+        audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lease_expired")
+        enqueue_on_commit(attempt.pk)
+    return "requeued"
+
+
+def sweep(now: datetime | None = None) -> dict[str, int]:
+    """Requeue expired leases and resend lost messages. Returns counts."""
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=float(face_idcard_settings.QUEUED_STALE_SECONDS))
+    counts = {"expired_leases": 0, "failed": 0, "lost_queued": 0, "lost_retries": 0}
+    manager = VerificationAttempt.objects
+
+    expired = manager.filter(status=Status.PROCESSING.value, lease_expires_at__lt=now)
+    for attempt in list(expired.order_by("lease_expires_at")[:BATCH]):
+        try:
+            result = _recover_expired_lease(attempt, now)
+        except ConcurrentTransition:
+            continue  # the worker finished after all, or another sweeper got there first
+        counts["failed" if result == "failed" else "expired_leases"] += 1
+
+    lost = manager.filter(status=Status.QUEUED.value, queued_at__lt=stale)
+    for attempt in list(lost.order_by("queued_at")[:BATCH]):
+        with transaction.atomic():
+            resent = manager.filter(
+                pk=attempt.pk, status=Status.QUEUED.value, queued_at=attempt.queued_at
+            ).update(queued_at=now)
+            if resent:
+                audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lost_message")
+                enqueue_on_commit(attempt.pk)
+                counts["lost_queued"] += 1
+
+    waiting = manager.filter(status=Status.RETRY_WAIT.value, next_attempt_at__lt=stale)
+    for attempt in list(waiting.order_by("next_attempt_at")[:BATCH]):
+        with transaction.atomic():
+            resent = manager.filter(
+                pk=attempt.pk,
+                status=Status.RETRY_WAIT.value,
+                next_attempt_at=attempt.next_attempt_at,
+            ).update(next_attempt_at=now)
+            if resent:
+                audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lost_retry")
+                enqueue_on_commit(attempt.pk)
+                counts["lost_retries"] += 1
+
+    if any(counts.values()):
+        logger.warning(
+            "sweep: %(expired_leases)d expired leases requeued, %(failed)d failed, "
+            "%(lost_queued)d queued and %(lost_retries)d waiting attempts resent",
+            counts,
+        )
+    return counts
