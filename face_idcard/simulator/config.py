@@ -1,0 +1,60 @@
+"""The simulator's configuration: one account, a registry, fault injection, limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import faults
+from .registry import Registry
+
+__all__ = ["DEFAULT_APPID", "DEFAULT_SECRET_ID", "DEFAULT_SECRET_KEY", "SimulatorConfig"]
+
+#: Well-known dummy credentials the simulator accepts by default. They open nothing anywhere
+#: else; the Django "simulator" backend uses them when no credentials are configured.
+DEFAULT_APPID = "1000000001"
+DEFAULT_SECRET_ID = "AKIDfaceidcardSimulatorDummySecretId"  # noqa: S105 (public dummy)
+DEFAULT_SECRET_KEY = "faceidcardSimulatorDummySecretKey"  # noqa: S105 (public dummy)
+
+#: Legacy API body limit (idcardcompare.md: 6 MB per request).
+LEGACY_MAX_BODY_BYTES = 6 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SimulatorConfig:
+    host: str = "127.0.0.1"
+    #: 0: a free port chosen by the system (read it back from ``SimulatorServer.port``).
+    port: int = 0
+    appid: str = DEFAULT_APPID
+    secret_id: str = DEFAULT_SECRET_ID
+    secret_key: str = field(default=DEFAULT_SECRET_KEY, repr=False)
+    #: Bucket the account owns; a signature or body naming another one answers 6. Empty: any.
+    bucket: str = ""
+    #: A :class:`Registry`, a path to a JSON file or directory, or None for the demo registry.
+    registry: Registry | str | Path | None = None
+    #: Added latency: milliseconds, or a spec such as ``"normal:50,10"`` (see :mod:`.faults`).
+    latency: float | str | faults.LatencySpec = 0.0
+    #: Injected error rates per class name of :data:`faults.FAULT_CLASSES`.
+    error_rates: Mapping[str, float] = field(default_factory=dict)
+    hang_rate: float = 0.0
+    #: Account quota, requests per second (None: unlimited).
+    qps: float | None = None
+    #: Seed of the fault generator (None: unpredictable).
+    seed: int | None = None
+    #: url mode: seconds to wait for the image server, and the largest image accepted.
+    url_fetch_timeout: float = 5.0
+    url_fetch_max_bytes: int = LEGACY_MAX_BODY_BYTES
+    #: A hang (magic HANG, hang rate) ends after this many seconds, or at shutdown.
+    max_hang_seconds: float = 60.0
+    max_body_bytes: int = LEGACY_MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        faults.validate_rates(self.error_rates, self.hang_rate)
+        faults.parse_latency(self.latency)
+        if self.qps is not None and self.qps <= 0:
+            raise ValueError("qps must be positive (or None for no quota)")
+
+    @property
+    def uses_default_secret(self) -> bool:
+        return self.secret_key == DEFAULT_SECRET_KEY

@@ -1,0 +1,55 @@
+"""Protocol-neutral outcomes of one simulated call, and the billing rule.
+
+A protocol module maps each outcome to its own wire format (the legacy API's integer codes,
+FaceID V2's ``FailedOperation.*`` strings …); the ledger records the outcome's name.
+
+Billing rule: a call is billable when the service looked the person up, i.e. the request was
+authenticated, admitted by the quota, well formed, carried a decodable image, and reached the
+identity database: a comparison (code 0), a name that does not match the number (-5803), a
+number with no registered photo (-4009) and no face in the photo (-4015). Nothing else is
+billable: signature and account errors, rate limiting, internal errors, malformed input,
+missing or undecodable images, and every injected fault.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Outcome(str, enum.Enum):
+    COMPARED = "compared"
+    NAME_MISMATCH = "name_mismatch"
+    NOT_REGISTERED = "not_registered"
+    NO_FACE = "no_face"
+    MISSING_FIELDS = "missing_fields"
+    INVALID_ID = "invalid_id"
+    NO_IMAGE = "no_image"
+    URL_FETCH_FAILED = "url_fetch_failed"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    UNDECODABLE_IMAGE = "undecodable_image"
+    BAD_REQUEST = "bad_request"
+    BODY_TOO_LARGE = "body_too_large"
+    SIGNATURE_EMPTY = "signature_empty"
+    SIGNATURE_MALFORMED = "signature_malformed"
+    SIGNATURE_TARGET_MISMATCH = "signature_target_mismatch"
+    SIGNATURE_EXPIRED = "signature_expired"
+    UNKNOWN_SECRET_ID = "unknown_secret_id"  # noqa: S105 (a name, not a secret)
+    APPID_SECRET_ID_MISMATCH = "appid_secret_id_mismatch"  # noqa: S105
+    SIGNATURE_MISMATCH = "signature_mismatch"
+    RATE_LIMITED = "rate_limited"
+    INTERNAL_ERROR = "internal_error"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    ARREARS = "arrears"
+    # Transport-level misbehaviour: no JSON answer at all.
+    BAD_GATEWAY = "bad_gateway"
+    DROP = "drop"
+    HANG = "hang"
+
+    @property
+    def billable(self) -> bool:
+        return self in _BILLABLE
+
+
+_BILLABLE = frozenset(
+    {Outcome.COMPARED, Outcome.NAME_MISMATCH, Outcome.NOT_REGISTERED, Outcome.NO_FACE}
+)

@@ -1,0 +1,81 @@
+"""What a protocol module provides to the server: one class per endpoint.
+
+A protocol answers one (method, path). The server reads the body (refusing it by
+Content-Length when it is over :meth:`ProtocolHandler.max_body_bytes`), calls
+:meth:`ProtocolHandler.handle`, applies the delay and the transport action of the
+:class:`Reply`, and writes its :class:`PendingRecord` to the ledger. Adding FaceID V2 is one
+more subclass in one more module, registered with the server.
+"""
+
+from __future__ import annotations
+
+import abc
+import enum
+from dataclasses import dataclass, field
+from email.message import Message
+from typing import TYPE_CHECKING, ClassVar
+
+if TYPE_CHECKING:
+    from ..core import SimulatorCore
+
+__all__ = ["PendingRecord", "ProtocolHandler", "Reply", "ReplyAction", "Request"]
+
+
+class ReplyAction(str, enum.Enum):
+    RESPOND = "respond"
+    #: Close the connection without writing anything.
+    DROP = "drop"
+    #: Write nothing until the server stops or the hang cap passes, then close.
+    HANG = "hang"
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    headers: Message = field(repr=False)
+    body: bytes = field(repr=False)
+    #: Unix time (UTC epoch seconds) when the request line arrived.
+    received_at: float
+
+
+@dataclass(frozen=True)
+class PendingRecord:
+    """What a protocol tells the ledger about a call (the server adds time and latency)."""
+
+    session_id: str
+    code: int | str | None
+    outcome: str
+    billable: bool
+    injected: bool
+    idcard_masked: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: bytes = field(default=b"", repr=False)
+    content_type: str = "application/json"
+    action: ReplyAction = ReplyAction.RESPOND
+    #: Milliseconds to wait before answering (on top of the server-wide injected latency).
+    delay_ms: float = 0.0
+    #: Close the connection after answering.
+    close: bool = False
+    record: PendingRecord | None = None
+
+
+class ProtocolHandler(abc.ABC):
+    name: ClassVar[str]
+    method: ClassVar[str] = "POST"
+    path: ClassVar[str]
+
+    def max_body_bytes(self, core: SimulatorCore) -> int:
+        return core.config.max_body_bytes
+
+    @abc.abstractmethod
+    def too_large(self, core: SimulatorCore, received_at: float) -> Reply:
+        """The answer to a body over :meth:`max_body_bytes` (decided before reading it)."""
+
+    @abc.abstractmethod
+    def handle(self, request: Request, core: SimulatorCore) -> Reply:
+        """Answer one request whose body has been read."""

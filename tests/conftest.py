@@ -1,0 +1,43 @@
+"""Shared pytest fixtures. Append new fixtures in their own section; keep each one small."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from face_idcard.simulator import SimulatorConfig, SimulatorServer
+
+# --- Simulator -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def simulator_server() -> Iterator[SimulatorServer]:
+    """One simulator with the default config (demo registry, default account) per test run."""
+    with SimulatorServer(SimulatorConfig()) as server:
+        yield server
+
+
+@pytest.fixture
+def simulator(simulator_server: SimulatorServer) -> SimulatorServer:
+    """The shared simulator with an empty ledger, fresh flaky counters and quota window."""
+    simulator_server.reset()
+    return simulator_server
+
+
+@pytest.fixture
+def simulator_factory() -> Iterator[Callable[..., SimulatorServer]]:
+    """``simulator_factory(qps=5, latency=20, ...)``: a running simulator with a custom config
+    (``SimulatorConfig`` keyword arguments, or ``config=SimulatorConfig(...)``); stopped after
+    the test."""
+    servers: list[SimulatorServer] = []
+
+    def make(config: SimulatorConfig | None = None, **overrides: Any) -> SimulatorServer:
+        server = SimulatorServer(config or SimulatorConfig(**overrides)).start()
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.shutdown()
