@@ -8,6 +8,7 @@ tests use that broker instead of the in-memory transport.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent
@@ -65,7 +66,17 @@ if TEST_DB == "postgres":
         }
     }
 else:
-    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+    # The test database is a file (in RAM where /dev/shm exists), not shared-cache memory: the
+    # Celery worker thread writes while the test reads, and shared-cache in-memory SQLite
+    # answers "table is locked" at once where a file database waits (busy timeout).
+    _TEST_DB_DIR = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": ":memory:",
+            "TEST": {"NAME": os.path.join(_TEST_DB_DIR, f"face_idcard_test_{os.getpid()}.sqlite3")},
+        }
+    }
 
 TEST_BROKER = os.environ.get("FACE_IDCARD_TEST_BROKER", "memory://")
 

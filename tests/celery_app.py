@@ -1,0 +1,132 @@
+"""A Celery app and worker for the pipeline tests, plus helpers shared by those tests.
+
+The worker is real (``celery.contrib.testing.worker.start_worker``, solo pool in a thread of
+this process), talking to the in-memory transport by default, or to Redis when
+``FACE_IDCARD_TEST_BROKER`` is a redis URL. No ``task_always_eager`` anywhere.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from celery import Celery
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+
+from face_idcard.models import VerificationAttempt
+from face_idcard.states import is_terminal
+
+app = Celery("face_idcard_tests", set_as_current=True)
+app.conf.update(
+    broker_url=settings.TEST_BROKER,
+    broker_connection_retry_on_startup=True,
+    task_always_eager=False,
+    task_ignore_result=True,
+    worker_hijack_root_logger=False,
+    worker_prefetch_multiplier=4,
+    # Redis: an unacknowledged message comes back after this long (a killed worker's message).
+    # polling_interval: the in-memory transport polls its queue (1 s by default).
+    broker_transport_options={"visibility_timeout": 30, "polling_interval": 0.02},
+)
+app.set_default()
+
+# Register the tasks with this app.
+import face_idcard.tasks  # noqa: E402, F401
+
+#: Settings for fast pipeline tests: short backoff and timeouts, limits out of the way.
+FAST: dict[str, Any] = {
+    "RETRY_BACKOFF_BASE": 0.02,
+    "RETRY_BACKOFF_MAX": 0.1,
+    "MAX_RETRIES": 3,
+    "CONNECT_TIMEOUT": 1.0,
+    "READ_TIMEOUT": 2.0,
+    "MAX_ATTEMPTS_PER_ID_PER_DAY": 1000,
+    "MAX_ATTEMPTS_PER_USER_PER_DAY": 1000,
+    "REVIEW_BAND": 2.0,
+}
+
+
+def purge_broker() -> None:
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        with contextlib.suppress(Exception):  # the queue may not exist yet
+            channel.queue_purge(app.conf.task_default_queue)
+
+
+@pytest.fixture(scope="session")
+def celery_worker_thread(django_db_blocker: Any) -> Iterator[Celery]:
+    """One real worker for the whole session (solo pool, its own thread)."""
+    purge_broker()
+    with (
+        django_db_blocker.unblock(),
+        start_worker(
+            app,
+            pool="solo",
+            concurrency=1,
+            perform_ping_check=False,
+            loglevel="WARNING",
+            shutdown_timeout=10.0,
+        ),
+    ):
+        yield app
+
+
+@pytest.fixture
+def face_settings(settings: Any, simulator: Any) -> Callable[..., None]:
+    """Point the pipeline at the simulator with fast settings; call to override more keys."""
+
+    def apply(**overrides: Any) -> None:
+        settings.FACE_IDCARD = {
+            **settings.FACE_IDCARD,
+            "BACKEND": "simulator",
+            "SIMULATOR_URL": simulator.base_url,
+            **FAST,
+            **overrides,
+        }
+
+    apply()
+    return apply
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, interval: float = 0.02) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(interval)
+    raise AssertionError("condition not reached in time")
+
+
+def wait_terminal(attempt_id: Any, timeout: float = 15.0) -> VerificationAttempt:
+    def done() -> bool:
+        status = (
+            VerificationAttempt.objects.filter(pk=attempt_id)
+            .values_list("status", flat=True)
+            .first()
+        )
+        return status is not None and is_terminal(status)
+
+    wait_for(done, timeout)
+    return VerificationAttempt.objects.get(pk=attempt_id)
+
+
+def ledger_calls(sim: Any, attempt_id: Any, expect: int = 1) -> list[Any]:
+    """The simulator's records of calls for one attempt (session_id = the attempt's UUID hex).
+
+    The simulator writes its ledger just after it has answered, so wait (briefly) until at
+    least ``expect`` records are there, then a little longer for any unexpected extra one.
+    """
+    hex_id = attempt_id.hex if hasattr(attempt_id, "hex") else str(attempt_id).replace("-", "")
+
+    def calls() -> list[Any]:
+        return [call for call in sim.ledger.calls() if call.session_id == hex_id]
+
+    deadline = time.monotonic() + 3.0
+    while len(calls()) < expect and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    return calls()
