@@ -12,10 +12,18 @@ What it guarantees about its output:
   ``ImageFile.LOAD_TRUNCATED_IMAGES``);
 * no decompression bomb was decoded: the pixel count is read from the header first;
 * phone photos are turned upright (EXIF orientation), because face detection fails on
-  sideways faces, and re-encoded without any metadata (EXIF may carry GPS coordinates);
-* the result fits the legacy API's body limit, downscaled and re-encoded as JPEG if needed.
+  sideways faces;
+* the result fits the legacy API's body limit, downscaled and re-encoded as JPEG if needed;
+* it carries no metadata: no EXIF (GPS coordinates, camera serial numbers, embedded
+  thumbnails), no XMP, IPTC or comments, no PNG text chunks, and nothing after the end of the
+  image (motion photos append a video there, MPO files more pictures). Data minimisation under
+  PIPL: the provider gets, and we store, the picture and nothing else.
 
-Input that is already fine is passed through byte for byte.
+Re-encoding loses quality, so it happens only for a rotation or to fit the limits. Otherwise the
+metadata is cut out of the file as it is: JPEG segments and PNG chunks are dropped whole, and
+what is kept (the compressed image data, quantisation and Huffman tables, the colour profile)
+is copied byte for byte, so the pixels decode exactly as before. A file that carries no
+metadata comes out byte for byte as it went in.
 """
 
 from __future__ import annotations
@@ -24,10 +32,22 @@ import io
 import struct
 from dataclasses import dataclass, field
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
 #: EXIF tag 0x0112: how the camera was held. 1 means upright, 2..8 need a transpose.
 EXIF_ORIENTATION_TAG = 0x0112
+#: The transpose that shows a picture stored with each EXIF orientation upright, as a viewer
+#: does (the same table as ``PIL.ImageOps.exif_transpose``). Applied by hand because the
+#: EXIF block is already gone from the bytes that are decoded.
+_UPRIGHT = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
 
 #: JPEG qualities tried, best first, before the image is shrunk further.
 JPEG_QUALITY_STEPS = (90, 80, 70, 60)
@@ -58,7 +78,13 @@ class ImageLimits:
 
 @dataclass(frozen=True)
 class PreparedImage:
-    """An image ready to send. ``transformed`` is True if it was rotated, scaled or re-encoded."""
+    """An image ready to send, without metadata.
+
+    ``transformed`` is about pixels: True if the image was rotated, scaled or re-encoded (so
+    it is no longer exactly what the user sent). ``metadata_removed`` is about the rest: True
+    if the input carried metadata or data after the image's end that the output does not.
+    Both may be True; when only ``metadata_removed`` is, the pixels are exactly the input's.
+    """
 
     data: bytes
     format: str
@@ -68,12 +94,14 @@ class PreparedImage:
     #: With the leading dot, like ``mimetypes.guess_extension``: ``.jpg``, ``.png``, ``.bmp``.
     extension: str
     transformed: bool
+    metadata_removed: bool = False
 
     def __repr__(self) -> str:
         # Never the bytes: a repr ends up in logs and tracebacks, and this is a face.
         return (
             f"PreparedImage(format={self.format!r}, width={self.width}, height={self.height}, "
-            f"size={len(self.data)} bytes, transformed={self.transformed})"
+            f"size={len(self.data)} bytes, transformed={self.transformed}, "
+            f"metadata_removed={self.metadata_removed})"
         )
 
 
@@ -118,23 +146,29 @@ def prepare_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIma
         raise ImageRejected("too_large_input", f"more than {limits.max_input_bytes} bytes")
 
     image_format, width, height, orientation = _inspect(data, limits)
-    image = _decode(data)
+    cleaned = strip_metadata(data, image_format)
+    metadata_removed = cleaned != data
+    # Decode what will be sent, not what came in: that is the file that must be whole.
+    image = _decode(cleaned)
     if orientation != 1:
-        image = ImageOps.exif_transpose(image)
+        image = image.transpose(_UPRIGHT[orientation])
         width, height = image.size
 
-    fits = max(width, height) <= limits.max_side and len(data) <= limits.max_bytes
+    # Measured without the metadata: a motion photo whose video alone breaks the body limit
+    # needs no re-encoding.
+    fits = max(width, height) <= limits.max_side and len(cleaned) <= limits.max_bytes
     if orientation == 1 and fits:
         return PreparedImage(
-            data=data,
+            data=cleaned,
             format=image_format,
             width=width,
             height=height,
             content_type=_CONTENT_TYPES[image_format],
             extension=_EXTENSIONS[image_format],
             transformed=False,
+            metadata_removed=metadata_removed,
         )
-    return _reencode(image, limits)
+    return _reencode(image, limits, metadata_removed=metadata_removed)
 
 
 def _inspect(data: bytes, limits: ImageLimits) -> tuple[str, int, int, int]:
@@ -209,34 +243,67 @@ def _looks_truncated(data: bytes, image_format: str) -> bool:
 
 
 def _jpeg_reaches_end(data: bytes) -> bool:
-    """Walk the JPEG's segments from SOI; True if the end-of-image marker is reached."""
+    return _walk_jpeg(data)[1] >= 0
+
+
+def _png_reaches_end(data: bytes) -> bool:
+    return _walk_png(data)[1] >= 0
+
+
+@dataclass(frozen=True)
+class _JpegSegment:
+    """A JPEG marker segment by its offsets in the file."""
+
+    marker: int  # the byte after FF: 0xE1 for APP1, 0xDA for SOS...
+    start: int  # the first FF, fill bytes included
+    payload_start: int  # after the length field
+    end: int  # after the payload; for SOS, after the entropy-coded data that follows it
+
+
+@dataclass(frozen=True)
+class _PngChunk:
+    kind: bytes  # the four-letter type
+    start: int  # the length field
+    end: int  # after the CRC
+
+
+def _walk_jpeg(data: bytes) -> tuple[list[_JpegSegment], int]:
+    """The segments between SOI and EOI, and the offset just past EOI (-1 if never reached).
+
+    Bytes between segments that belong to none (stray bytes some writers leave) are not
+    listed; whoever copies the file keeps them.
+    """
+    segments: list[_JpegSegment] = []
     size = len(data)
     position = 2  # after SOI (FF D8), which Pillow has already matched
     while position < size:
         marker_start = data.find(b"\xff", position)
         if marker_start < 0:
-            return False
+            return segments, -1
         position = marker_start
         while position < size and data[position] == 0xFF:  # FF fill bytes before a marker
             position += 1
         if position >= size:
-            return False
+            return segments, -1
         marker = data[position]
         position += 1
         if marker == 0xD9:  # EOI
-            return True
+            return segments, position
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # TEM, RSTn: no length field
+            segments.append(_JpegSegment(marker, marker_start, position, position))
             continue
         if position + 2 > size:
-            return False
+            return segments, -1
+        payload_start = position + 2
         position += int.from_bytes(data[position : position + 2], "big")
         if position > size:
-            return False
+            return segments, -1
         if marker == 0xDA:  # SOS: entropy-coded data follows, up to the next real marker
             position = _end_of_entropy_data(data, position)
             if position < 0:
-                return False
-    return False
+                return segments, -1
+        segments.append(_JpegSegment(marker, marker_start, payload_start, position))
+    return segments, -1
 
 
 def _end_of_entropy_data(data: bytes, position: int) -> int:
@@ -253,16 +320,143 @@ def _end_of_entropy_data(data: bytes, position: int) -> int:
         return index
 
 
-def _png_reaches_end(data: bytes) -> bool:
-    """Walk the PNG's chunks; True if the IEND chunk is there in full."""
+def _walk_png(data: bytes) -> tuple[list[_PngChunk], int]:
+    """The chunks up to and including IEND, and the offset just past IEND (-1 if cut short)."""
+    chunks: list[_PngChunk] = []
     position = 8  # after the signature
     while position + 12 <= len(data):
         length = int.from_bytes(data[position : position + 4], "big")
         kind = data[position + 4 : position + 8]
-        position += 12 + length  # length, type, payload, CRC
+        chunk = _PngChunk(kind, position, position + 12 + length)  # length, type, data, CRC
+        if chunk.end > len(data):
+            return chunks, -1
+        chunks.append(chunk)
+        position = chunk.end
         if kind == b"IEND":
-            return position <= len(data)
-    return False
+            return chunks, position
+    return chunks, -1
+
+
+def strip_metadata(data: bytes, image_format: str) -> bytes:
+    """``data`` without metadata and without anything after the end of the image.
+
+    Nothing is decoded or re-encoded: whole JPEG segments and PNG chunks are left out, and
+    everything kept is copied byte for byte, so the pixels decode exactly as before. A file
+    with nothing to remove is returned as it is. ``data`` must be a whole image of
+    ``image_format`` (as :func:`prepare_image` has checked by then); BMP has no metadata.
+
+    Raises ``ValueError`` if the file stops before the end of the image.
+    """
+    if image_format == "JPEG":
+        return _strip_jpeg(data)
+    if image_format == "PNG":
+        return _strip_png(data)
+    return data
+
+
+_APP0, _APP2, _APP14, _COM = 0xE0, 0xE2, 0xEE, 0xFE
+_JFIF_ID = b"JFIF\x00"
+_ICC_PROFILE_ID = b"ICC_PROFILE\x00"
+_ADOBE_ID = b"Adobe"
+#: A JFIF APP0 payload up to the thumbnail: identifier (5), version (2), density unit (1),
+#: densities (2 + 2); then the thumbnail's width and height (1 + 1) and its RGB pixels.
+_JFIF_HEADER_SIZE = 12
+
+
+def _strip_jpeg(data: bytes) -> bytes:
+    segments, end = _walk_jpeg(data)
+    if end < 0:
+        raise ValueError("the JPEG stops before its end marker")
+    pieces = [data[:2]]  # SOI
+    copied_to = 2
+    for segment in segments:
+        replacement = _jpeg_replacement(data, segment)
+        if replacement is None:
+            continue  # kept as it is: copied with the bytes around it
+        pieces.append(data[copied_to : segment.start])
+        pieces.append(replacement)
+        copied_to = segment.end
+    # The MPO's further pictures and a motion photo's video come after `end`.
+    pieces.append(data[copied_to:end])
+    return b"".join(pieces)
+
+
+def _jpeg_replacement(data: bytes, segment: _JpegSegment) -> bytes | None:
+    """None to keep this segment as it is, else what to write instead (``b""`` to drop it).
+
+    Application segments (APPn) and comments hold metadata: EXIF with GPS and serial numbers
+    and a thumbnail in APP1, XMP in APP1, IPTC in APP13, MPF (the index of an MPO's further
+    pictures) and FlashPix in APP2, vendors' notes elsewhere. Three are kept because the
+    picture's look depends on them: JFIF (APP0: colour space, pixel density), the ICC colour
+    profile (APP2) and Adobe (APP14: tells the decoder whether to convert YCbCr/YCCK colour).
+    Every other segment is image structure and is kept.
+    """
+    marker = segment.marker
+    if marker == _COM:
+        return b""
+    if not 0xE0 <= marker <= 0xEF:
+        return None
+    payload = data[segment.payload_start : segment.end]
+    if marker == _APP0 and payload.startswith(_JFIF_ID):
+        return _jfif_without_thumbnail(payload)
+    if (marker == _APP2 and payload.startswith(_ICC_PROFILE_ID)) or (
+        marker == _APP14 and payload.startswith(_ADOBE_ID)
+    ):
+        return None
+    return b""
+
+
+def _jfif_without_thumbnail(payload: bytes) -> bytes | None:
+    """None if the JFIF segment has no thumbnail, else the segment without it.
+
+    The thumbnail is a small copy of the picture, and not always of the same picture: editors
+    that crop a photo have been known to leave the uncropped thumbnail behind.
+    """
+    if len(payload) <= _JFIF_HEADER_SIZE + 2:
+        return None  # no thumbnail (or a short, odd header: left alone)
+    trimmed = payload[:_JFIF_HEADER_SIZE] + b"\x00\x00"  # thumbnail 0 x 0
+    return b"\xff\xe0" + (len(trimmed) + 2).to_bytes(2, "big") + trimmed
+
+
+#: PNG chunks other than the critical ones (IHDR, PLTE, IDAT, IEND) that are kept: those that
+#: change how the pixels are read or shown. Every other ancillary chunk goes: text (tEXt, zTXt,
+#: iTXt: author, software, comments, often full XMP), eXIf, tIME, and any private or unknown
+#: chunk, which decoders ignore by the PNG specification, so leaving it out cannot change
+#: the picture.
+_PNG_ANCILLARY_KEPT = frozenset(
+    {
+        b"tRNS",  # transparency
+        b"gAMA",
+        b"cHRM",
+        b"sRGB",
+        b"iCCP",
+        b"cICP",
+        b"mDCv",
+        b"cLLi",  # colour space and profile, gamma, HDR
+        b"sBIT",  # significant bits per sample
+        b"bKGD",  # background colour
+        b"pHYs",  # pixel density (aspect ratio)
+        b"acTL",
+        b"fcTL",
+        b"fdAT",  # APNG control: a one-frame APNG is accepted and must stay the same
+    }
+)
+
+
+def _strip_png(data: bytes) -> bytes:
+    chunks, end = _walk_png(data)
+    if end < 0:
+        raise ValueError("the PNG stops before its IEND chunk")
+    pieces = [data[:8]]  # signature
+    copied_to = 8
+    for chunk in chunks:
+        critical = not chunk.kind[0] & 0x20  # an upper-case first letter
+        if critical or chunk.kind in _PNG_ANCILLARY_KEPT:
+            continue  # copied with its neighbours
+        pieces.append(data[copied_to : chunk.start])
+        copied_to = chunk.end
+    pieces.append(data[copied_to:end])
+    return b"".join(pieces)
 
 
 def _decode(data: bytes) -> Image.Image:
@@ -286,7 +480,7 @@ def _decode(data: bytes) -> Image.Image:
     return image
 
 
-def _reencode(image: Image.Image, limits: ImageLimits) -> PreparedImage:
+def _reencode(image: Image.Image, limits: ImageLimits, *, metadata_removed: bool) -> PreparedImage:
     """JPEG, no metadata, longer side at most ``max_side``, at most ``max_bytes``."""
     rgb = _to_rgb(image)
     width, height = rgb.size
@@ -314,6 +508,7 @@ def _reencode(image: Image.Image, limits: ImageLimits) -> PreparedImage:
                     content_type=_CONTENT_TYPES["JPEG"],
                     extension=_EXTENSIONS["JPEG"],
                     transformed=True,
+                    metadata_removed=metadata_removed,
                 )
         scale *= SHRINK_FACTOR
         size_from_max_side = False

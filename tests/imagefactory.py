@@ -130,3 +130,102 @@ def huge_png_header(width: int = 20000, height: int = 20000) -> bytes:
 def _chunk(kind: bytes, payload: bytes) -> bytes:
     crc = zlib.crc32(kind + payload) & 0xFFFFFFFF
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", crc)
+
+
+# --- Metadata ------------------------------------------------------------------------------
+
+#: Words planted in metadata so a test can search the output for them.
+SECRET_COMMENT = b"taken at Zhongguancun, serial 12345"
+SECRET_XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+    b"<rdf:Description>planted-xmp-secret</rdf:Description></rdf:RDF></x:xmpmeta>"
+)
+SECRET_TEXT = "planted-png-secret"
+
+
+def srgb_profile() -> bytes:
+    from PIL import ImageCms
+
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def gps_exif(orientation: int | None = None) -> Image.Exif:
+    exif = Image.Exif()
+    exif[0x010F] = "PlantedCamera"  # Make
+    exif[0xA431] = "SERIAL-0042"  # BodySerialNumber (in the main IFD: Pillow writes it there)
+    if orientation is not None:
+        exif[ORIENTATION_TAG] = orientation
+    gps_ifd = exif.get_ifd(GPS_IFD_TAG)
+    gps_ifd[1] = "N"
+    gps_ifd[2] = (39.0, 54.0, 27.0)
+    gps_ifd[3] = "E"
+    gps_ifd[4] = (116.0, 23.0, 17.0)
+    return exif
+
+
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    return bytes([0xFF, marker]) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def insert_jpeg_segments(data: bytes, *segments: bytes) -> bytes:
+    """``data`` with ``segments`` written right after its first segment (JFIF or Adobe)."""
+    first_end = 4 + int.from_bytes(data[4:6], "big")
+    return data[:first_end] + b"".join(segments) + data[first_end:]
+
+
+def metadata_jpeg(
+    width: int = 320, height: int = 240, icc_profile: bytes | None = None, **options: object
+) -> bytes:
+    """A noisy JPEG carrying what phones and editors write: EXIF with GPS and a serial number,
+    XMP, a comment, an ICC profile, plus IPTC (APP13), a vendor APP segment, a JFXX thumbnail
+    extension and a FlashPix APP2."""
+    data = encode(
+        noise_image(width, height),
+        "JPEG",
+        quality=90,
+        exif=gps_exif().tobytes(),
+        xmp=SECRET_XMP,
+        comment=SECRET_COMMENT,
+        icc_profile=icc_profile if icc_profile is not None else srgb_profile(),
+        **options,
+    )
+    return insert_jpeg_segments(
+        data,
+        jpeg_segment(0xED, b"Photoshop 3.0\x008BIM\x04\x04\x00\x00\x00\x00\x00\x0cplanted-iptc"),
+        jpeg_segment(0xE3, b"Vendor\x00planted-vendor-note"),
+        jpeg_segment(0xE0, b"JFXX\x00\x13" + b"\x01" * 40),  # JFIF extension: a thumbnail
+        jpeg_segment(0xE2, b"FPXR\x00planted-flashpix"),
+    )
+
+
+def jfif_thumbnail_jpeg(width: int = 320, height: int = 240) -> bytes:
+    """A JPEG whose JFIF header carries a 2 x 2 RGB thumbnail, and a 300 dpi density."""
+    data = jpeg(width, height)
+    assert data[6:11] == b"JFIF\x00"
+    thumbnail = bytes([200, 10, 10] * 4)
+    header = b"JFIF\x00\x01\x02\x01" + (300).to_bytes(2, "big") * 2 + b"\x02\x02"
+    app0_end = 4 + int.from_bytes(data[4:6], "big")
+    return data[:2] + jpeg_segment(0xE0, header + thumbnail) + data[app0_end:]
+
+
+def metadata_png(width: int = 320, height: int = 240) -> bytes:
+    """A PNG with text chunks (plain, compressed, international), EXIF, a timestamp and a
+    private chunk, and with the chunks that matter for colour: iCCP, gAMA... (pHYs too)."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", SECRET_TEXT)
+    info.add_text("Author", SECRET_TEXT, zip=True)
+    info.add_itxt("Description", SECRET_TEXT, lang="zh", tkey="描述")
+    info.add(b"tIME", bytes.fromhex("07EA0B18050A2A"))
+    info.add(b"prVt", SECRET_TEXT.encode())
+    info.add(b"gAMA", (45455).to_bytes(4, "big"))
+    return encode(
+        noise_image(width, height),
+        "PNG",
+        pnginfo=info,
+        exif=gps_exif().tobytes(),
+        icc_profile=srgb_profile(),
+        dpi=(300, 300),
+    )

@@ -1,17 +1,24 @@
-"""face_idcard.images.prepare_image: format, integrity, bombs, orientation, size."""
+"""face_idcard.images.prepare_image: format, integrity, bombs, orientation, size, metadata."""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import pickle
+import random
 import time
 from collections.abc import Callable
 
 import pytest
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
-from face_idcard.images import ImageLimits, ImageRejected, PreparedImage, prepare_image
+from face_idcard.images import (
+    ImageLimits,
+    ImageRejected,
+    PreparedImage,
+    prepare_image,
+    strip_metadata,
+)
 from tests import imagefactory as factory
 
 LIMITS = ImageLimits()
@@ -23,7 +30,39 @@ def decode(data: bytes) -> Image.Image:
     return image
 
 
-def near(pixel: tuple[int, ...], colour: tuple[int, int, int], tolerance: int = 40) -> bool:
+def same_pixels(first: bytes, second: bytes) -> bool:
+    one, other = decode(first), decode(second)
+    return (one.mode, one.size, one.tobytes()) == (other.mode, other.size, other.tobytes())
+
+
+def jpeg_header_markers(data: bytes) -> list[tuple[int, bytes]]:
+    """(marker, first bytes of the payload) for each segment before the first scan.
+
+    Deliberately naive (no fill bytes, stops at SOS): enough for files Pillow wrote.
+    """
+    assert data[:2] == b"\xff\xd8"
+    markers, position = [], 2
+    while True:
+        assert data[position] == 0xFF
+        marker = data[position + 1]
+        length = int.from_bytes(data[position + 2 : position + 4], "big")
+        markers.append((marker, data[position + 4 : position + 4 + min(length - 2, 12)]))
+        if marker == 0xDA:
+            return markers
+        position += 2 + length
+
+
+def png_chunk_types(data: bytes) -> list[bytes]:
+    kinds, position = [], 8
+    while position < len(data):
+        length = int.from_bytes(data[position : position + 4], "big")
+        kinds.append(data[position + 4 : position + 8])
+        position += 12 + length
+    return kinds
+
+
+def near(pixel: object, colour: tuple[int, ...], tolerance: int = 40) -> bool:
+    assert isinstance(pixel, tuple), pixel  # getpixel gives a number for one-band images
     return all(abs(a - b) <= tolerance for a, b in zip(pixel[:3], colour, strict=True))
 
 
@@ -38,10 +77,12 @@ def near(pixel: tuple[int, ...], colour: tuple[int, int, int], tolerance: int = 
 def test_good_image_passes_through_byte_for_byte(
     make: Callable[[], bytes], image_format: str, content_type: str, extension: str
 ) -> None:
+    # Pillow writes no metadata unless asked: nothing to remove, nothing changed.
     data = make()
     prepared = prepare_image(data)
     assert prepared.data == data
     assert prepared.transformed is False
+    assert prepared.metadata_removed is False
     assert (prepared.format, prepared.content_type, prepared.extension) == (
         image_format,
         content_type,
@@ -85,7 +126,7 @@ def test_refused(make: Callable[[], bytes], reason: str) -> None:
     assert caught.value.reason == reason
 
 
-def test_multi_picture_jpeg_is_a_jpeg() -> None:
+def test_multi_picture_jpeg_is_a_jpeg_and_only_its_first_picture_is_kept() -> None:
     data = factory.mpo()
     assert Image.open(io.BytesIO(data)).format == "MPO"  # Pillow's view of it
     prepared = prepare_image(data)
@@ -94,7 +135,16 @@ def test_multi_picture_jpeg_is_a_jpeg() -> None:
         "image/jpeg",
         False,
     )
-    assert prepared.data == data
+    assert prepared.metadata_removed is True
+    # A plain JPEG now: no MPF index, no second picture, the first one's pixels unchanged.
+    with Image.open(io.BytesIO(prepared.data)) as image:
+        assert image.format == "JPEG"
+        assert getattr(image, "n_frames", 1) == 1
+    assert b"MPF\x00" not in prepared.data
+    assert prepared.data.count(b"\xff\xd8") == 1  # one start-of-image marker
+    assert prepared.data.endswith(b"\xff\xd9")
+    assert len(prepared.data) < len(data)
+    assert same_pixels(prepared.data, data)  # Pillow decodes an MPO's first picture
 
 
 def test_format_is_decided_by_content_not_name() -> None:
@@ -138,14 +188,28 @@ def test_jpeg_variants_pass_and_their_truncations_do_not(
         assert caught.value.reason == "undecodable"
 
 
-def test_bytes_after_the_end_of_the_image_are_allowed() -> None:
+MOTION_PHOTO_VIDEO = b"\x00\x00\x00\x18ftypmp42" + b"\xff\xda\x00\x08" + bytes(range(256)) * 40
+
+
+def test_bytes_after_the_end_of_the_image_are_accepted_and_dropped() -> None:
     # Motion photos carry a video after the JPEG's end marker; the trailer may hold any bytes,
-    # markers included.
-    trailer = b"\x00\x00\x00\x18ftypmp42" + b"\xff\xda\x00\x08" + bytes(range(256)) * 40
-    jpeg_with_video = factory.jpeg() + trailer
-    assert prepare_image(jpeg_with_video).data == jpeg_with_video
-    png_with_trailer = factory.png() + bytes(range(256)) * 40
-    assert prepare_image(png_with_trailer).data == png_with_trailer
+    # markers included. The provider needs none of it, and a video is more personal data.
+    jpeg = factory.jpeg()
+    prepared = prepare_image(jpeg + MOTION_PHOTO_VIDEO)
+    assert prepared.data == jpeg
+    assert (prepared.transformed, prepared.metadata_removed) == (False, True)
+    png = factory.png()
+    prepared = prepare_image(png + bytes(range(256)) * 40)
+    assert prepared.data == png
+    assert (prepared.transformed, prepared.metadata_removed) == (False, True)
+
+
+def test_motion_photo_over_the_body_limit_only_because_of_its_video_is_not_reencoded() -> None:
+    jpeg = factory.jpeg()
+    limits = ImageLimits(max_bytes=len(jpeg) + 100)
+    prepared = prepare_image(jpeg + MOTION_PHOTO_VIDEO * 10, limits)
+    assert prepared.data == jpeg
+    assert prepared.transformed is False
 
 
 def test_prepare_image_does_not_change_pillow_globals() -> None:
@@ -247,11 +311,184 @@ def test_exif_orientation_applied_and_metadata_stripped() -> None:
     assert b"Exif" not in prepared.data[:2048]
 
 
-def test_upright_photo_with_exif_is_passed_through() -> None:
-    data = factory.exif_jpeg(400, 200, orientation=1, gps=False)
+def test_upright_photo_with_exif_keeps_its_pixels_and_loses_its_exif() -> None:
+    data = factory.exif_jpeg(400, 200, orientation=1, gps=True)
+    assert decode(data).getexif().get_ifd(factory.GPS_IFD_TAG)
     prepared = prepare_image(data)
-    assert prepared.transformed is False
-    assert prepared.data == data
+    assert (prepared.transformed, prepared.metadata_removed) == (False, True)
+    assert (prepared.width, prepared.height) == (400, 200)
+    assert same_pixels(prepared.data, data)
+    assert not decode(prepared.data).getexif()
+    assert b"Exif" not in prepared.data
+
+
+@pytest.mark.parametrize("orientation", range(2, 9))
+def test_every_exif_orientation_is_turned_like_pillow_does(orientation: int) -> None:
+    # Pillow's exif_transpose is the reference: prepare_image applies the same table by hand
+    # (the EXIF block is gone from the bytes it decodes).
+    data = factory.exif_jpeg(400, 200, orientation=orientation, gps=True)
+    expected = ImageOps.exif_transpose(decode(data))
+    prepared = prepare_image(data)
+    assert (prepared.width, prepared.height) == expected.size
+    assert prepared.transformed is True and prepared.metadata_removed is True
+    image = decode(prepared.data).convert("RGB")
+    width, height = expected.size
+    for x, y in [
+        (width // 4, height // 4),
+        (3 * width // 4, height // 4),
+        (width // 4, 3 * height // 4),
+        (3 * width // 4, 3 * height // 4),
+    ]:
+        expected_pixel = expected.getpixel((x, y))
+        assert isinstance(expected_pixel, tuple)
+        assert near(image.getpixel((x, y)), expected_pixel[:3])
+    assert not image.getexif()
+
+
+def test_jpeg_metadata_removed_without_reencoding() -> None:
+    profile = factory.srgb_profile()
+    data = factory.metadata_jpeg(icc_profile=profile)
+    original = decode(data)
+    assert original.getexif().get_ifd(factory.GPS_IFD_TAG)  # the fixture carries it all
+    assert {"exif", "xmp", "comment", "photoshop", "flashpix", "icc_profile"} <= set(original.info)
+
+    prepared = prepare_image(data)
+    assert (prepared.transformed, prepared.metadata_removed) == (False, True)
+    assert (prepared.format, prepared.width, prepared.height) == ("JPEG", 320, 240)
+    assert len(prepared.data) < len(data)
+    assert same_pixels(prepared.data, data)
+
+    image = decode(prepared.data)
+    assert not image.getexif()
+    assert not {"exif", "xmp", "comment", "photoshop", "flashpix"} & set(image.info)
+    assert image.info["icc_profile"] == profile
+    for planted in (
+        b"Exif\x00\x00",
+        b"http://ns.adobe.com/xap/1.0/",
+        b"planted-xmp-secret",
+        factory.SECRET_COMMENT,
+        b"PlantedCamera",
+        b"SERIAL-0042",
+        b"planted-iptc",
+        b"planted-vendor-note",
+        b"planted-flashpix",
+        b"JFXX",
+    ):
+        assert planted not in prepared.data, planted
+    # Exactly JFIF and the ICC profile are left before the image structure...
+    markers = jpeg_header_markers(prepared.data)
+    application = [(marker, payload[:5]) for marker, payload in markers if marker >= 0xE0]
+    assert application == [(0xE0, b"JFIF\x00"), (0xE2, b"ICC_P")]
+    # ...and everything from the first quantisation table on is the input's, byte for byte.
+    tables_from = prepared.data.index(b"\xff\xdb")
+    assert data.endswith(prepared.data[tables_from:])
+
+
+def test_icc_profile_split_over_several_segments_is_kept_whole() -> None:
+    # JPEG segments hold at most 64 KB: a larger profile is written in numbered pieces.
+    # Pillow does not check the profile's contents, so random bytes serve.
+    profile = random.Random(7).randbytes(150_000)
+    data = factory.metadata_jpeg(icc_profile=profile)
+    prepared = prepare_image(data)
+    assert decode(prepared.data).info["icc_profile"] == profile
+    assert same_pixels(prepared.data, data)
+    assert b"Exif\x00\x00" not in prepared.data
+
+
+def test_cmyk_jpeg_keeps_its_adobe_segment_and_colours() -> None:
+    # Adobe's APP14 tells the decoder how the channels are stored; without it CMYK inverts.
+    data = factory.encode(
+        factory.picture().convert("CMYK"), "JPEG", exif=factory.gps_exif().tobytes()
+    )
+    prepared = prepare_image(data)
+    assert prepared.metadata_removed is True
+    assert (0xEE, b"Adobe\x00d\x00\x00\x00\x00\x00"[:12]) in jpeg_header_markers(prepared.data)
+    assert decode(prepared.data).mode == "CMYK"
+    assert same_pixels(prepared.data, data)
+    assert b"Exif" not in prepared.data
+
+
+def test_jfif_thumbnail_removed_density_kept() -> None:
+    data = factory.jfif_thumbnail_jpeg()
+    prepared = prepare_image(data)
+    assert prepared.metadata_removed is True
+    assert len(prepared.data) == len(data) - 12  # the 2 x 2 RGB thumbnail
+    app0 = jpeg_header_markers(prepared.data)[0]
+    assert app0[0] == 0xE0
+    assert app0[1] == b"JFIF\x00\x01\x02\x01\x01\x2c\x01\x2c"  # version 1.2, 300 dpi
+    assert prepared.data[4:6] == (16).to_bytes(2, "big")  # no thumbnail bytes follow
+    assert decode(prepared.data).info["dpi"] == decode(data).info["dpi"]
+    assert same_pixels(prepared.data, data)
+
+
+def test_png_metadata_removed_colour_chunks_kept() -> None:
+    data = factory.metadata_png() + b"trailing" * 100
+    before = png_chunk_types(factory.metadata_png())
+    assert {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME", b"prVt"} <= set(before)
+
+    prepared = prepare_image(data)
+    assert (prepared.format, prepared.transformed, prepared.metadata_removed) == (
+        "PNG",
+        False,
+        True,
+    )
+    after = png_chunk_types(prepared.data)
+    assert after == [
+        kind
+        for kind in before
+        if kind not in {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME", b"prVt"}
+    ]
+    assert {b"IHDR", b"iCCP", b"gAMA", b"pHYs", b"IDAT", b"IEND"} <= set(after)
+    assert prepared.data.endswith(b"IEND\xaeB`\x82")  # nothing after IEND
+    assert factory.SECRET_TEXT.encode() not in prepared.data
+    assert b"SERIAL-0042" not in prepared.data
+    assert same_pixels(prepared.data, data)
+    image = decode(prepared.data)
+    assert image.info["icc_profile"] == decode(data).info["icc_profile"]
+    assert not image.getexif()
+    assert image.text == {}  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("make", "image_format"),
+    [
+        (factory.metadata_jpeg, "JPEG"),
+        (lambda: factory.metadata_jpeg(progressive=True), "JPEG"),
+        (lambda: factory.metadata_jpeg(restart_marker_rows=1), "JPEG"),
+        (factory.jfif_thumbnail_jpeg, "JPEG"),
+        (factory.mpo, "JPEG"),
+        (factory.metadata_png, "PNG"),
+    ],
+    ids=["jpeg", "progressive", "restart-markers", "jfif-thumbnail", "mpo", "png"],
+)
+def test_stripped_output_is_whole_and_stripping_it_again_changes_nothing(
+    make: Callable[[], bytes], image_format: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    stripped = prepare_image(make()).data
+    assert strip_metadata(stripped, image_format) == stripped
+    again = prepare_image(stripped)
+    assert again.data == stripped
+    assert again.metadata_removed is False
+    # The structural truncation check still works on the output.
+    for cut in (len(stripped) - 2, len(stripped) // 2):
+        with pytest.raises(ImageRejected) as caught:
+            prepare_image(stripped[:cut])
+        assert caught.value.reason == "undecodable"
+
+
+def test_truncated_photo_with_metadata_is_still_refused() -> None:
+    data = factory.metadata_jpeg()
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(data[: len(data) * 3 // 4])
+    assert caught.value.reason == "undecodable"
+    with pytest.raises(ValueError, match="stops"):
+        strip_metadata(data[: len(data) * 3 // 4], "JPEG")
+
+
+def test_bmp_is_passed_through() -> None:
+    data = factory.bmp()
+    assert strip_metadata(data, "BMP") is data
 
 
 @pytest.mark.parametrize("mode", ["RGBA", "LA", "P", "L", "I;16"])
@@ -290,7 +527,7 @@ def test_texts_and_reprs_carry_no_image_data() -> None:
     data = factory.jpeg()
     prepared = prepare_image(data)
     text = repr(prepared)
-    assert "JPEG" in text and str(len(data)) in text
+    assert "JPEG" in text and str(len(data)) in text and "metadata_removed=False" in text
     assert "\\x" not in text and "b'" not in text and len(text) < 200
 
     with pytest.raises(ImageRejected) as caught:
