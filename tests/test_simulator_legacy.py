@@ -73,7 +73,7 @@ def post_form(
 ) -> requests.Response:
     fields = {"appid": DEFAULT_APPID, "idcard_number": number, "idcard_name": name, **(extra or {})}
     # Always multipart: plain text parts (no filename), plus the image part when there is one.
-    parts: dict[str, tuple[str | None, bytes, str | None]] = {
+    parts: dict[str, Any] = {
         key: (None, value.encode("utf-8"), None) for key, value in fields.items()
     }
     if image is not None:
@@ -214,7 +214,7 @@ def test_multipart_with_file_like_text_parts_as_qcloud_image_sends_them(
     prepared = requests.Request(
         "POST", simulator.base_url + PATH, files=files, headers={"Authorization": authorization()}
     ).prepare()
-    assert prepared.body is not None and b'filename="appid"' in bytes(prepared.body)
+    assert isinstance(prepared.body, bytes) and b'filename="appid"' in prepared.body
     with requests.Session() as session:
         response = session.send(prepared, timeout=10)
     body = answer(response)
