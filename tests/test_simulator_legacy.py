@@ -138,6 +138,8 @@ class _ImageHandler(BaseHTTPRequestHandler):
     images: ClassVar[dict[str, bytes]] = {}
 
     def do_GET(self) -> None:
+        if self.path == "/slow.jpg":
+            time.sleep(1.5)  # longer than the simulator's fetch timeout in the test
         data = self.images.get(self.path)
         if data is None:
             self.send_error(404)
@@ -165,6 +167,7 @@ def image_server() -> Iterator[str]:
                 "/zhang.jpg": ZHANG.photo_bytes,
                 "/li.jpg": LI.photo_bytes,
                 "/big.jpg": ZHANG.photo_bytes + b"\0" * (7 * 1024 * 1024),
+                "/slow.jpg": ZHANG.photo_bytes,
             }
         },
     )
@@ -313,6 +316,52 @@ def test_url_that_cannot_be_downloaded_answers_5805(
     }
     assert code_of(post_json(simulator, body)) == -5805
     assert simulator.ledger.billable == 0
+
+
+def test_url_download_times_out(simulator_factory: Any, image_server: str) -> None:
+    sim = simulator_factory(url_fetch_timeout=0.3)
+    body = {
+        "appid": DEFAULT_APPID,
+        "idcard_number": ZHANG.idcard_number,
+        "idcard_name": ZHANG.idcard_name,
+        "url": image_server + "/slow.jpg",
+    }
+    started = time.perf_counter()
+    assert code_of(post_json(sim, body)) == -5805
+    assert time.perf_counter() - started < 1.4
+
+
+def test_chunked_request_body_is_read(simulator: SimulatorServer) -> None:
+    prepared = requests.Request(
+        "POST",
+        simulator.base_url + PATH,
+        files={
+            "appid": (None, DEFAULT_APPID),
+            "idcard_number": (None, ZHANG.idcard_number),
+            "idcard_name": (None, ZHANG.idcard_name),
+            "image": ("a.jpg", ZHANG.photo_bytes, "image/jpeg"),
+        },
+        headers={"Authorization": authorization()},
+    ).prepare()
+    assert isinstance(prepared.body, bytes)
+    content = prepared.body
+
+    def pieces() -> Iterator[bytes]:
+        for start in range(0, len(content), 4096):
+            yield content[start : start + 4096]
+
+    response = requests.post(
+        simulator.base_url + PATH,
+        data=pieces(),
+        headers={
+            "Authorization": authorization(),
+            "Content-Type": prepared.headers["Content-Type"],
+        },
+        timeout=10,
+    )
+    assert response.request.headers.get("Transfer-Encoding") == "chunked"
+    body = answer(response)
+    assert body["code"] == 0 and body["data"]["similarity"] > 90
 
 
 def test_url_to_a_closed_port_answers_5805(simulator: SimulatorServer) -> None:
