@@ -181,6 +181,19 @@ def test_demo_people_are_valid_and_their_repr_shows_nothing_personal() -> None:
     assert mask_idcard("110101190001010014") == "110***********0014"
 
 
+def test_reprs_show_nothing_personal() -> None:
+    from face_idcard.simulator.core import SimulatorCore, VerificationInput
+
+    person = PEOPLE[0]
+    request = VerificationInput(person.idcard_number, person.idcard_name, person.photo_bytes)
+    verdict = SimulatorCore(SimulatorConfig()).verify(request)
+    assert verdict.similarity == 100.0
+    with_url = VerificationInput(person.idcard_number, person.idcard_name, url="http://x/y")
+    text = repr(request) + repr(verdict) + str(request) + str(verdict) + repr(with_url)
+    assert person.idcard_number not in text and person.idcard_name not in text
+    assert "http://x/y" not in text
+
+
 def test_registry_from_a_json_file(tmp_path: Path) -> None:
     (tmp_path / "a.jpg").write_bytes(PEOPLE[0].photo_bytes)
     entries = [

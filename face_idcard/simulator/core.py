@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from stdnum.cn import ric
 
@@ -56,10 +56,12 @@ def unescape_name(name: str) -> str:
 
 @dataclass(frozen=True)
 class VerificationInput:
-    idcard_number: str
-    idcard_name: str
-    image: bytes | None = None
-    url: str | None = None
+    """One comparison request, protocol-neutral. Its repr shows nothing personal."""
+
+    idcard_number: str = field(repr=False)
+    idcard_name: str = field(repr=False)
+    image: bytes | None = field(default=None, repr=False)
+    url: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
