@@ -68,6 +68,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # over the in-memory transport.
 CELERY_BROKER_URL = os.environ.get("REDIS_URL", "memory://")
 CELERY_TASK_ACKS_LATE = True
+# Keep database connections across tasks (Celery closes them after every task otherwise).
+CELERY_DB_REUSE_MAX = 1000
 
 FACE_IDCARD = {
     # The demo talks to the local simulator; a real site sets "legacy" and its credentials

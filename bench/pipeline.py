@@ -1,0 +1,153 @@
+"""Pipeline throughput against a bare loop of client calls, same machine, same run.
+
+1,000 attempts go through the whole pipeline (submit -> Redis -> Celery prefork worker with
+concurrency 8 -> claim -> simulator with 50 ms latency -> record in PostgreSQL). The baseline is
+the same number of ``IdCardCompareClient.compare`` calls from 8 threads against the same
+simulator. Prints both throughputs, their ratio (target >= 0.8) and the median per-attempt
+overhead outside the provider call.
+
+    .venv/bin/python bench/pipeline.py            # BENCH_N=1000 BENCH_LATENCY_MS=50
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import harness  # noqa: E402
+
+N = int(os.environ.get("BENCH_N", "1000"))
+LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "50"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
+POOL = os.environ.get("BENCH_POOL", "prefork")
+BARE_ROUNDS = int(os.environ.get("BENCH_BARE_ROUNDS", "3"))
+NAME = "张三"
+
+
+def bare_round(base_url: str, number: str, image: bytes) -> float:
+    from face_idcard.client import IdCardCompareClient
+    from face_idcard.simulator import DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+
+    client = IdCardCompareClient(
+        DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, endpoint=base_url,
+        pool_maxsize=CONCURRENCY,
+    )
+
+    def one(index: int) -> str:
+        return client.compare(number, NAME, image=image, session_id=f"bare{index}").code
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        codes = list(pool.map(one, range(N)))
+    elapsed = time.perf_counter() - started
+    client.close()
+    assert codes.count("0") == N, f"bare loop: {N - codes.count('0')} calls failed"
+    return N / elapsed
+
+
+def main() -> None:
+    harness.require_services()
+    with harness.simulator("--latency-ms", str(LATENCY_MS)) as base_url:
+        from face_idcard.simulator import magic
+        from face_idcard.simulator.registry import demo_people
+
+        image = demo_people()[0].photo_bytes
+        number = magic.MATCH
+
+        bare = [bare_round(base_url, number, image) for _ in range(BARE_ROUNDS)]
+        bare_rps = harness.median(bare)
+        print(f"bare client loop, {CONCURRENCY} threads, {N} calls: "
+              f"{', '.join(f'{r:.1f}' for r in bare)} calls/s (median {bare_rps:.1f})")
+
+        harness.setup_django(base_url)
+        from django.conf import settings
+        from django.utils import timezone
+
+        from face_idcard import services
+        from face_idcard.models import VerificationAttempt
+        from face_idcard.states import TERMINAL
+
+        import bench.celery_app  # noqa: F401  (the publisher's Celery app: Redis broker)
+
+        harness.reset_state(settings.CELERY_BROKER_URL)
+        harness.post(base_url + "/__simulator__/reset")
+        started = time.perf_counter()
+        for _ in range(N):
+            services.submit(
+                idcard_number=number, idcard_name=NAME, image=image, consent_at=timezone.now()
+            )
+        submit_seconds = time.perf_counter() - started
+        print(f"submitted {N} attempts in {submit_seconds:.1f} s "
+              f"({N / submit_seconds:.0f}/s, validation + encryption + storage + enqueue)")
+
+        wall_started = time.perf_counter()
+        busy_before = harness.machine_busy()
+        cpu_before = harness.cpu_by_command()
+        workers = harness.start_workers(1, CONCURRENCY, pool=POOL)
+        try:
+            deadline = time.monotonic() + 600
+            while VerificationAttempt.objects.exclude(status__in=TERMINAL).exists():
+                if time.monotonic() > deadline:
+                    raise SystemExit("pipeline did not finish within 600 s")
+                time.sleep(0.2)
+            worker_cpu = sum(harness.cpu_seconds(proc.pid) for proc in workers)
+            busy_after = harness.machine_busy()
+            cpu_after = harness.cpu_by_command()
+        finally:
+            harness.stop_workers(workers)
+        wall = time.perf_counter() - wall_started
+
+        rows = list(
+            VerificationAttempt.objects.values_list(
+                "status", "started_at", "finished_at", "provider_latency_ms", "provider_calls"
+            )
+        )
+        statuses = {row[0] for row in rows}
+        assert statuses == {"completed"}, f"unexpected statuses {statuses}"
+        first = min(row[1] for row in rows)
+        last = max(row[2] for row in rows)
+        window = (last - first).total_seconds()
+        pipeline_rps = N / window
+        latency_by_id = dict(
+            VerificationAttempt.objects.values_list("id", "provider_latency_ms")
+        )
+        import redis
+
+        timings = redis.Redis.from_url(settings.CELERY_BROKER_URL).lrange(
+            bench.celery_app.TIMINGS_KEY, 0, -1
+        )
+        overheads = []
+        for line in timings:
+            attempt_id, action, task_ms = line.decode().split()
+            if action == "done":
+                overheads.append(float(task_ms) - latency_by_id[uuid.UUID(attempt_id)])
+        overhead = harness.median(overheads)
+        stats = harness.get_json(base_url + "/__simulator__/stats")
+        ratio = pipeline_rps / bare_rps
+        print(f"pipeline, 1 worker x {CONCURRENCY} {POOL}: {N} attempts, first claim to last "
+              f"record {window:.2f} s = {pipeline_rps:.1f} attempts/s "
+              f"(wall incl. worker start-up {wall:.1f} s)")
+        print(f"median per-attempt overhead outside the provider call: {overhead:.1f} ms "
+              f"(task wall time minus provider latency, {len(overheads)} tasks)")
+        utilisation = (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1])
+        print(f"machine CPU busy during the pipeline run: {utilisation:.0%} of {os.cpu_count()} cores")
+        spent = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_after.items()}
+        top = sorted(spent.items(), key=lambda item: -item[1])[:6]
+        print("CPU ms per attempt by process: "
+              + ", ".join(f"{name} {seconds / N * 1000:.1f}" for name, seconds in top))
+        print(f"worker CPU: {worker_cpu:.1f} s in all, {worker_cpu / N * 1000:.1f} ms per attempt "
+              "(including start-up)")
+        print(f"simulator ledger: {stats['total']} calls, {stats['billable']} billable, "
+              f"max provider calls per attempt {max(row[4] for row in rows)}")
+        print(f"RESULT pipeline_rps={pipeline_rps:.1f} bare_rps={bare_rps:.1f} "
+              f"ratio={ratio:.2f} overhead_ms={overhead:.1f}")
+
+
+if __name__ == "__main__":
+    main()
