@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import harness  # noqa: E402
+from bench import harness
 
 N = int(os.environ.get("BENCH_N", "1000"))
 PROCESSES = 4
@@ -44,8 +44,11 @@ def main() -> None:
         image = demo_people()[0].photo_bytes
         ids = [
             services.submit(
-                idcard_number=magic.MATCH, idcard_name=NAME, image=image,
-                consent_at=timezone.now(), enqueue=False,
+                idcard_number=magic.MATCH,
+                idcard_name=NAME,
+                image=image,
+                consent_at=timezone.now(),
+                enqueue=False,
             ).pk.hex
             for _ in range(N)
         ]
@@ -72,10 +75,14 @@ def main() -> None:
         never_called = len(set(ids) - set(per_attempt))
         completed = VerificationAttempt.objects.filter(status="completed").count()
         print(f"{N} attempts, {2 * N} messages, {PROCESSES} worker processes: {elapsed:.1f} s")
-        print(f"ledger: {len(calls)} calls for {len(per_attempt)} attempts; "
-              f"called twice: {called_twice}; never called: {never_called}; completed: {completed}")
-        print(f"RESULT attempts={N} messages={2 * N} workers={PROCESSES} ledger_calls={len(calls)} "
-              f"double_calls={called_twice} completed={completed}")
+        print(
+            f"ledger: {len(calls)} calls for {len(per_attempt)} attempts; "
+            f"called twice: {called_twice}; never called: {never_called}; completed: {completed}"
+        )
+        print(
+            f"RESULT attempts={N} messages={2 * N} workers={PROCESSES} ledger_calls={len(calls)} "
+            f"double_calls={called_twice} completed={completed}"
+        )
         if called_twice or never_called or completed != N:
             raise SystemExit(1)
 

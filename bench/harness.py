@@ -135,13 +135,15 @@ def reset_state(redis_url: str) -> None:
 
     redis.Redis.from_url(redis_url).flushdb()
     with connection.cursor() as cursor:
-        cursor.execute(
-            "TRUNCATE face_idcard_attemptevent, face_idcard_verificationattempt CASCADE"
-        )
+        cursor.execute("TRUNCATE face_idcard_attemptevent, face_idcard_verificationattempt CASCADE")
 
 
 def start_workers(
-    processes: int, concurrency: int, *, pool: str = "prefork", extra_env: dict[str, str] | None = None
+    processes: int,
+    concurrency: int,
+    *,
+    pool: str = "prefork",
+    extra_env: dict[str, str] | None = None,
 ) -> list[subprocess.Popen[Any]]:
     """``processes`` Celery worker processes, each with ``concurrency`` execution slots."""
     workers = []

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import harness  # noqa: E402
+from bench import harness
 
 N = int(os.environ.get("BENCH_N", "1000"))
 LATENCY_MS = float(os.environ.get("BENCH_LATENCY_MS", "50"))
@@ -35,7 +35,10 @@ def bare_round(base_url: str, number: str, image: bytes) -> float:
     from face_idcard.simulator import DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
 
     client = IdCardCompareClient(
-        DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, endpoint=base_url,
+        DEFAULT_APPID,
+        DEFAULT_SECRET_ID,
+        DEFAULT_SECRET_KEY,
+        endpoint=base_url,
         pool_maxsize=CONCURRENCY,
     )
 
@@ -62,18 +65,19 @@ def main() -> None:
 
         bare = [bare_round(base_url, number, image) for _ in range(BARE_ROUNDS)]
         bare_rps = harness.median(bare)
-        print(f"bare client loop, {CONCURRENCY} threads, {N} calls: "
-              f"{', '.join(f'{r:.1f}' for r in bare)} calls/s (median {bare_rps:.1f})")
+        print(
+            f"bare client loop, {CONCURRENCY} threads, {N} calls: "
+            f"{', '.join(f'{r:.1f}' for r in bare)} calls/s (median {bare_rps:.1f})"
+        )
 
         harness.setup_django(base_url)
         from django.conf import settings
         from django.utils import timezone
 
+        import bench.celery_app
         from face_idcard import services
         from face_idcard.models import VerificationAttempt
         from face_idcard.states import TERMINAL
-
-        import bench.celery_app  # noqa: F401  (the publisher's Celery app: Redis broker)
 
         harness.reset_state(settings.CELERY_BROKER_URL)
         harness.post(base_url + "/__simulator__/reset")
@@ -83,8 +87,10 @@ def main() -> None:
                 idcard_number=number, idcard_name=NAME, image=image, consent_at=timezone.now()
             )
         submit_seconds = time.perf_counter() - started
-        print(f"submitted {N} attempts in {submit_seconds:.1f} s "
-              f"({N / submit_seconds:.0f}/s, validation + encryption + storage + enqueue)")
+        print(
+            f"submitted {N} attempts in {submit_seconds:.1f} s "
+            f"({N / submit_seconds:.0f}/s, validation + encryption + storage + enqueue)"
+        )
 
         wall_started = time.perf_counter()
         busy_before = harness.machine_busy()
@@ -114,9 +120,7 @@ def main() -> None:
         last = max(row[2] for row in rows)
         window = (last - first).total_seconds()
         pipeline_rps = N / window
-        latency_by_id = dict(
-            VerificationAttempt.objects.values_list("id", "provider_latency_ms")
-        )
+        latency_by_id = dict(VerificationAttempt.objects.values_list("id", "provider_latency_ms"))
         import redis
 
         timings = redis.Redis.from_url(settings.CELERY_BROKER_URL).lrange(
@@ -130,23 +134,37 @@ def main() -> None:
         overhead = harness.median(overheads)
         stats = harness.get_json(base_url + "/__simulator__/stats")
         ratio = pipeline_rps / bare_rps
-        print(f"pipeline, 1 worker x {CONCURRENCY} {POOL}: {N} attempts, first claim to last "
-              f"record {window:.2f} s = {pipeline_rps:.1f} attempts/s "
-              f"(wall incl. worker start-up {wall:.1f} s)")
-        print(f"median per-attempt overhead outside the provider call: {overhead:.1f} ms "
-              f"(task wall time minus provider latency, {len(overheads)} tasks)")
+        print(
+            f"pipeline, 1 worker x {CONCURRENCY} {POOL}: {N} attempts, first claim to last "
+            f"record {window:.2f} s = {pipeline_rps:.1f} attempts/s "
+            f"(wall incl. worker start-up {wall:.1f} s)"
+        )
+        print(
+            f"median per-attempt overhead outside the provider call: {overhead:.1f} ms "
+            f"(task wall time minus provider latency, {len(overheads)} tasks)"
+        )
         utilisation = (busy_after[0] - busy_before[0]) / (busy_after[1] - busy_before[1])
-        print(f"machine CPU busy during the pipeline run: {utilisation:.0%} of {os.cpu_count()} cores")
+        print(
+            f"machine CPU busy during the pipeline run: {utilisation:.0%} of {os.cpu_count()} cores"
+        )
         spent = {k: v - cpu_before.get(k, 0.0) for k, v in cpu_after.items()}
         top = sorted(spent.items(), key=lambda item: -item[1])[:6]
-        print("CPU ms per attempt by process: "
-              + ", ".join(f"{name} {seconds / N * 1000:.1f}" for name, seconds in top))
-        print(f"worker CPU: {worker_cpu:.1f} s in all, {worker_cpu / N * 1000:.1f} ms per attempt "
-              "(including start-up)")
-        print(f"simulator ledger: {stats['total']} calls, {stats['billable']} billable, "
-              f"max provider calls per attempt {max(row[4] for row in rows)}")
-        print(f"RESULT pipeline_rps={pipeline_rps:.1f} bare_rps={bare_rps:.1f} "
-              f"ratio={ratio:.2f} overhead_ms={overhead:.1f}")
+        print(
+            "CPU ms per attempt by process: "
+            + ", ".join(f"{name} {seconds / N * 1000:.1f}" for name, seconds in top)
+        )
+        print(
+            f"worker CPU: {worker_cpu:.1f} s in all, {worker_cpu / N * 1000:.1f} ms per attempt "
+            "(including start-up)"
+        )
+        print(
+            f"simulator ledger: {stats['total']} calls, {stats['billable']} billable, "
+            f"max provider calls per attempt {max(row[4] for row in rows)}"
+        )
+        print(
+            f"RESULT pipeline_rps={pipeline_rps:.1f} bare_rps={bare_rps:.1f} "
+            f"ratio={ratio:.2f} overhead_ms={overhead:.1f}"
+        )
 
 
 if __name__ == "__main__":

@@ -34,7 +34,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": os.environ.get("FACE_IDCARD_BENCH_MEDIA", "/tmp/face_idcard_bench")},
+        "OPTIONS": {
+            "location": os.environ.get("FACE_IDCARD_BENCH_MEDIA", "/tmp/face_idcard_bench")
+        },
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
