@@ -64,7 +64,7 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Celery: Redis when REDIS_URL is set, otherwise the demo runs tasks in its own worker thread
 # over the in-memory transport.
-CELERY_BROKER_URL = os.environ.get("REDIS_URL", "memory://")
+CELERY_BROKER_URL = os.environ.get("REDIS_URL", "memory://localhost/")
 CELERY_TASK_ACKS_LATE = True
 # Keep database connections across tasks (Celery closes them after every task otherwise).
 CELERY_DB_REUSE_MAX = 1000
