@@ -38,6 +38,27 @@ DEFAULT_ENDPOINT = "https://recognition.image.myqcloud.com"
 DEFAULT_TIMEOUT: tuple[float, float] = (3.05, 15.0)
 
 _INTEGER_CODE = re.compile(r"[+-]?\d+")
+#: The documented response is about 100 bytes. A larger body is not the API's; reading no more
+#: than this keeps a broken or hostile endpoint from making a worker buffer without bound.
+MAX_RESPONSE_BYTES = 64 * 1024
+
+
+class _ResponseTooLarge(Exception):
+    """The body went past MAX_RESPONSE_BYTES; the connection is dropped, not reused."""
+
+
+def _read_capped(response: requests.Response, limit: int) -> bytes:
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _ResponseTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=16 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise _ResponseTooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 @dataclass(frozen=True)
@@ -312,13 +333,36 @@ class IdCardCompareClient:
         auth = _LegacySignatureAuth(self._sign())
         started = time.perf_counter()
         failure: requests.RequestException | None = None
+        too_large = False
+        status = 0
+        content = b""
         try:
-            response = self._session.post(
-                self.url, auth=auth, timeout=self.timeout, allow_redirects=False, **request_kwargs
-            )
+            # Streamed so that the body is read with a cap (see MAX_RESPONSE_BYTES).
+            with self._session.post(
+                self.url,
+                auth=auth,
+                timeout=self.timeout,
+                allow_redirects=False,
+                stream=True,
+                **request_kwargs,
+            ) as response:
+                status = response.status_code
+                try:
+                    content = _read_capped(response, MAX_RESPONSE_BYTES)
+                except _ResponseTooLarge:
+                    too_large = True
         except requests.RequestException as exc:
             failure = exc
         elapsed = time.perf_counter() - started
+        if too_large:
+            logger.debug(
+                "idcardcompare oversized body http_status=%s elapsed=%.3f", status, elapsed
+            )
+            raise exceptions.ProviderBadResponse(
+                errors.TRANSPORT_BAD_RESPONSE,
+                elapsed=elapsed,
+                detail=f"HTTP {status}, body over {MAX_RESPONSE_BYTES} bytes",
+            )
         if failure is not None:
             # Raised outside the except block so the requests exception (which holds the
             # prepared request, body and Authorization header included) is not chained.
@@ -333,7 +377,7 @@ class IdCardCompareClient:
             )
             raise error
 
-        result = self._parse(response, elapsed=elapsed, url_mode=url_mode)
+        result = self._parse(status, content, elapsed=elapsed, url_mode=url_mode)
         logger.debug(
             "idcardcompare code=%s http_status=%s elapsed=%.3f session_id=%s url_mode=%s",
             result.code,
@@ -345,11 +389,10 @@ class IdCardCompareClient:
         return result
 
     @staticmethod
-    def _parse(response: requests.Response, *, elapsed: float, url_mode: bool) -> CompareResult:
-        status = response.status_code
+    def _parse(status: int, body: bytes, *, elapsed: float, url_mode: bool) -> CompareResult:
         payload: object = None
         try:
-            payload = json.loads(response.content)
+            payload = json.loads(body)
         except (ValueError, RecursionError):
             payload = None
         code = _parse_code(payload.get("code")) if isinstance(payload, dict) else None

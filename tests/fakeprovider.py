@@ -79,6 +79,8 @@ class RawReply:
     body: bytes
     status: int = 200
     content_type: str = "text/html; charset=utf-8"
+    #: Send the body with chunked transfer encoding (no Content-Length announced).
+    chunked: bool = False
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _send(self, reply: Reply, stopping: threading.Event) -> None:
         if isinstance(reply, JsonReply):
             self._write(reply.status, json.dumps(reply.payload).encode("utf-8"), "application/json")
+        elif isinstance(reply, RawReply) and reply.chunked:
+            self.send_response(reply.status)
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(reply.body), 8192):
+                chunk = reply.body[start : start + 8192]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
         elif isinstance(reply, RawReply):
             self._write(reply.status, reply.body, reply.content_type)
         elif isinstance(reply, Hang):

@@ -696,3 +696,31 @@ def test_fake_multipart_parser_is_byte_exact() -> None:
     assert parts["image"].content == b"\r\n\x00\r\n"
     assert parts["image"].filename == "f.jpg"
     assert json.dumps(sorted(parts)) == '["a", "image"]'
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "unannounced"])
+def test_oversized_body_is_bad_response_and_not_buffered(
+    fake: FakeProvider, client: IdCardCompareClient, declared: bool
+) -> None:
+    from face_idcard.client import MAX_RESPONSE_BYTES
+
+    padding = b" " * (MAX_RESPONSE_BYTES + 1)
+    body = b'{"code": 0, "message": "OK", "data": {"similarity": 99.0, "session_id": "s"}}'
+    fake.script(RawReply(body + padding, content_type="application/json", chunked=not declared))
+    with pytest.raises(exceptions.ProviderBadResponse) as raised:
+        client.compare(NUMBER, NAME, image=IMAGE)
+    assert "over" in raised.value.detail
+    # The pool stays usable after the dropped connection.
+    fake.script(
+        JsonReply({"code": 0, "message": "OK", "data": {"similarity": 90.0, "session_id": "t"}})
+    )
+    assert client.compare(NUMBER, NAME, image=IMAGE).ok
+
+
+def test_chunked_body_within_the_cap_is_read(
+    fake: FakeProvider, client: IdCardCompareClient
+) -> None:
+    body = b'{"code": 0, "message": "OK", "data": {"similarity": 88.5, "session_id": "c"}}'
+    fake.script(RawReply(body + b" " * 20000, content_type="application/json", chunked=True))
+    result = client.compare(NUMBER, NAME, image=IMAGE)
+    assert result.ok and result.similarity == 88.5
