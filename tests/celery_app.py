@@ -8,11 +8,11 @@ this process), talking to the in-memory transport by default, or to Redis when
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-import pytest
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
@@ -23,6 +23,9 @@ from face_idcard.states import is_terminal
 app = Celery("face_idcard_tests", set_as_current=True)
 app.conf.update(
     broker_url=settings.TEST_BROKER,
+    # A queue of our own: concurrent test runs may share the Redis database, and their workers
+    # must not take our messages (or we theirs).
+    task_default_queue=f"face_idcard_tests_{os.getpid()}",
     broker_connection_retry_on_startup=True,
     task_always_eager=False,
     task_ignore_result=True,
@@ -57,39 +60,35 @@ def purge_broker() -> None:
             channel.queue_purge(app.conf.task_default_queue)
 
 
-@pytest.fixture(scope="session")
-def celery_worker_thread(django_db_blocker: Any) -> Iterator[Celery]:
-    """One real worker for the whole session (solo pool, its own thread)."""
+@contextlib.contextmanager
+def running_worker() -> Iterator[Celery]:
+    """A real worker (solo pool, in its own thread) until the block ends.
+
+    Start it once per test session (conftest's ``celery_worker_thread``): two workers in one
+    process share kombu's event loop, and the second one's timers (countdowns) never fire.
+    """
     purge_broker()
-    with (
-        django_db_blocker.unblock(),
-        start_worker(
-            app,
-            pool="solo",
-            concurrency=1,
-            perform_ping_check=False,
-            loglevel="WARNING",
-            shutdown_timeout=10.0,
-        ),
+    with start_worker(
+        app,
+        pool="solo",
+        concurrency=1,
+        perform_ping_check=False,
+        # DEBUG: every record the worker can emit exists, so the privacy test sees them all.
+        loglevel="DEBUG",
+        shutdown_timeout=10.0,
     ):
         yield app
 
 
-@pytest.fixture
-def face_settings(settings: Any, simulator: Any) -> Callable[..., None]:
-    """Point the pipeline at the simulator with fast settings; call to override more keys."""
-
-    def apply(**overrides: Any) -> None:
-        settings.FACE_IDCARD = {
-            **settings.FACE_IDCARD,
-            "BACKEND": "simulator",
-            "SIMULATOR_URL": simulator.base_url,
-            **FAST,
-            **overrides,
-        }
-
-    apply()
-    return apply
+def apply_face_settings(settings: Any, simulator: Any, **overrides: Any) -> None:
+    """Point the pipeline at ``simulator`` with the FAST settings plus ``overrides``."""
+    settings.FACE_IDCARD = {
+        **settings.FACE_IDCARD,
+        "BACKEND": "simulator",
+        "SIMULATOR_URL": simulator.base_url,
+        **FAST,
+        **overrides,
+    }
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 15.0, interval: float = 0.02) -> None:

@@ -41,3 +41,25 @@ def simulator_factory() -> Iterator[Callable[..., SimulatorServer]]:
     yield make
     for server in servers:
         server.shutdown()
+
+
+# --- Celery pipeline (see tests/celery_app.py) ------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def celery_worker_thread(django_db_blocker: Any) -> Iterator[Any]:
+    """One real Celery worker for the whole run, started on first use (here, not in a test
+    module: a fixture defined in several modules would start several workers)."""
+    from tests.celery_app import running_worker
+
+    with django_db_blocker.unblock(), running_worker() as app:
+        yield app
+
+
+@pytest.fixture
+def face_settings(settings: Any, simulator: SimulatorServer) -> Callable[..., None]:
+    """FACE_IDCARD pointed at the simulator with fast retries; call it to override more keys."""
+    from tests.celery_app import apply_face_settings
+
+    apply_face_settings(settings, simulator)
+    return lambda **overrides: apply_face_settings(settings, simulator, **overrides)

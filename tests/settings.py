@@ -55,6 +55,7 @@ TEMPLATES = [
 ]
 
 TEST_DB = os.environ.get("FACE_IDCARD_TEST_DB", "sqlite")
+DATABASES: dict[str, dict[str, object]]
 if TEST_DB == "postgres":
     DATABASES = {
         "default": {
@@ -63,6 +64,9 @@ if TEST_DB == "postgres":
             "USER": os.environ.get("FACE_IDCARD_PG_USER", "postgres"),
             "HOST": os.environ.get("FACE_IDCARD_PG_HOST", "127.0.0.1"),
             "PORT": os.environ.get("FACE_IDCARD_PG_PORT", "5432"),
+            # One test database per test process: concurrent runs on one server would otherwise
+            # drop each other's "test_face_idcard" mid-run.
+            "TEST": {"NAME": f"test_face_idcard_{os.getpid()}"},
         }
     }
 else:
@@ -86,7 +90,8 @@ if TEST_BROKER.startswith("redis://"):
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": TEST_BROKER,
-            "KEY_PREFIX": "face_idcard_tests",
+            # Per test process: concurrent runs share this Redis database.
+            "KEY_PREFIX": f"face_idcard_tests_{os.getpid()}",
         }
     }
 

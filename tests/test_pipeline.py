@@ -16,12 +16,8 @@ from face_idcard.signals import attempt_decided, attempt_finished
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, Status
 from face_idcard.tasks import verify_attempt
-from tests import celery_app, imagefactory
+from tests import imagefactory
 from tests.celery_app import ledger_calls, wait_terminal
-
-# Fixtures shared by the pipeline tests.
-celery_worker_thread = celery_app.celery_worker_thread
-face_settings = celery_app.face_settings
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

@@ -17,10 +17,8 @@ from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
 from face_idcard.signals import attempt_decided, attempt_finished, attempt_reviewed
 from face_idcard.simulator import magic
 from face_idcard.states import ConcurrentTransition, Decision, IllegalTransition, Status
-from tests import celery_app, imagefactory
+from tests import imagefactory
 from tests.celery_app import ledger_calls
-
-face_settings = celery_app.face_settings  # fixture
 
 pytestmark = pytest.mark.django_db
 
