@@ -340,3 +340,70 @@ def test_reveal_pii_is_audited(face_settings: Any) -> None:
     event = attempt.events.get(kind=EventKind.PII_VIEWED.value)
     assert event.actor == staff
     assert magic.MATCH not in str(event.data) and NAME not in str(event.data)
+
+
+def test_claim_without_update_returning(
+    face_settings: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Databases that cannot return rows from an UPDATE read first, then claim."""
+    from face_idcard.services import claim
+
+    monkeypatch.setattr(claim, "supports_update_returning", lambda alias: False)
+    attempt = submit(magic.MATCH)
+    stale = VerificationAttempt.objects.get(pk=attempt.pk)
+    outcome = services.run(attempt.pk)
+    assert (outcome.action, outcome.status) == ("done", Status.COMPLETED)
+    assert services.run(attempt.pk).action == "done"
+    assert len(ledger_calls(simulator, attempt.pk)) == 1
+    # A copy read before the first claim cannot claim again.
+    assert not claim.claim_loaded(stale, timezone.now())
+
+
+def test_early_duplicate_of_a_waiting_attempt_is_deferred(face_settings: Any) -> None:
+    attempt = submit(magic.INTERNAL_ERROR)
+    assert services.run(attempt.pk).action == "retry"
+    VerificationAttempt.objects.filter(pk=attempt.pk).update(
+        next_attempt_at=timezone.now() + timedelta(seconds=30)
+    )
+    outcome = services.run(attempt.pk)
+    assert outcome.action == "defer"
+    assert 29 < outcome.countdown <= 30
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.provider_calls) == (Status.RETRY_WAIT, 1)
+
+
+def test_url_fetch_failure_is_retried_once(face_settings: Any, simulator: Any) -> None:
+    # Nothing listens on the discard port of loopback: the provider cannot fetch the image.
+    attempt = submit(magic.MATCH, image=None, url="http://127.0.0.1:9/selfie.jpg")
+    first = services.run(attempt.pk)
+    attempt.refresh_from_db()
+    assert first.action == "retry", attempt.error_code
+    assert (attempt.error_class, attempt.url_fetch_count) == ("url_fetch", 1)
+    VerificationAttempt.objects.filter(pk=attempt.pk).update(next_attempt_at=None)
+    assert services.run(attempt.pk).action == "done"
+    attempt.refresh_from_db()
+    assert attempt.status == Status.FAILED
+    assert len(ledger_calls(simulator, attempt.pk, expect=2)) == 2
+
+
+@pytest.mark.parametrize(
+    ("error_class", "counters", "expected"),
+    [
+        ("resign", {}, ("retry_wait", 0.0, {"resign_count": 1})),
+        ("resign", {"resign_count": 1}, ("failed", 0.0, {})),
+        ("url_fetch", {"url_fetch_count": 1}, ("failed", 0.0, {})),
+        ("configuration", {}, ("failed", 0.0, {})),
+        ("unknown", {}, ("failed", 0.0, {})),
+        ("input", {}, ("rejected", 0.0, {})),
+        ("transient", {"retry_count": 3}, ("failed", 0.0, {})),  # FAST: MAX_RETRIES=3
+    ],
+)
+def test_next_step_by_error_class(
+    face_settings: Any, error_class: str, counters: dict[str, int], expected: tuple[Any, ...]
+) -> None:
+    from face_idcard.errors import ErrorClass
+    from face_idcard.services.pipeline import _CallResult, _next_step
+
+    attempt = VerificationAttempt(backend="simulator", **counters)
+    status, countdown, writes = _next_step(attempt, _CallResult("x", ErrorClass(error_class)))
+    assert (status.value, countdown, writes) == expected

@@ -14,12 +14,9 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
-from uuid import UUID, uuid4
+from uuid import UUID
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, Q
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from .. import audit, crypto, errors, ratelimit
@@ -30,6 +27,7 @@ from ..exceptions import ProviderError
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..signals import attempt_decided, attempt_finished
 from ..states import CLAIMABLE, ConcurrentTransition, Decision, Status, transition
+from .claim import claim
 from .common import load_selfie, send_after_commit
 
 logger = logging.getLogger("face_idcard.pipeline")
@@ -118,40 +116,19 @@ class _CallResult:
     raw: dict[str, Any] | None = None
 
 
-def _load(attempt_id: UUID | str) -> VerificationAttempt | None:
+def _load(attempt_id: UUID) -> VerificationAttempt | None:
     try:
         attempt: VerificationAttempt = VerificationAttempt.objects.get(pk=attempt_id)
-    except (VerificationAttempt.DoesNotExist, ValidationError, ValueError):
+    except VerificationAttempt.DoesNotExist:
         return None
     return attempt
 
 
-def _claim(attempt: VerificationAttempt, now: datetime) -> UUID | None:
-    """Conditional UPDATE to processing; the claim token when this caller won, else None."""
-    token = uuid4()
-    lease = timedelta(seconds=float(face_idcard_settings.CLAIM_LEASE_SECONDS))
-    won = (
-        VerificationAttempt._base_manager.filter(
-            pk=attempt.pk, status=attempt.status, status__in=CLAIMABLE
-        )
-        .filter(Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now))
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-        .update(
-            status=Status.PROCESSING.value,
-            claim_token=token,
-            lease_expires_at=now + lease,
-            started_at=Coalesce(F("started_at"), now),
-            provider_calls=F("provider_calls") + 1,
-        )
-    )
-    if won != 1:
+def _as_uuid(value: UUID | str) -> UUID | None:
+    try:
+        return value if isinstance(value, UUID) else UUID(str(value))
+    except ValueError:
         return None
-    attempt.status = Status.PROCESSING.value
-    attempt.claim_token = token
-    attempt.lease_expires_at = now + lease
-    attempt.started_at = attempt.started_at or now
-    attempt.provider_calls += 1
-    return token
 
 
 def _call(attempt: VerificationAttempt, number: str, name: str) -> _CallResult:
@@ -202,26 +179,22 @@ def _threshold(attempt: VerificationAttempt) -> float:
 
 def run(attempt_id: UUID | str) -> RunOutcome:
     """Process one attempt once. Safe to call any number of times, concurrently."""
-    attempt = _load(attempt_id)
-    if attempt is None:
-        logger.warning("attempt %s: not found, nothing to do", attempt_id)
+    pk = _as_uuid(attempt_id)
+    if pk is None:
+        logger.warning("run: %r is not an attempt id", type(attempt_id).__name__)
         return RunOutcome("done")
-    now = timezone.now()
-    if attempt.status not in CLAIMABLE:
-        logger.debug("attempt %s: %s, nothing to do", attempt.pk, attempt.status)
-        return RunOutcome("done", status=attempt.status)
-    if attempt.next_attempt_at is not None and attempt.next_attempt_at > now:
-        wait = (attempt.next_attempt_at - now).total_seconds()
-        return RunOutcome("defer", wait, attempt.status)
+    # The quota first: a deferred run costs no database work at all.
     permit = ratelimit.acquire()
     if not permit.allowed:
-        logger.debug("attempt %s: rate limited, deferred %.2fs", attempt.pk, permit.retry_after)
-        return RunOutcome("defer", permit.retry_after, attempt.status)
-    calls_before = attempt.provider_calls
-    token = _claim(attempt, now)
-    if token is None:
-        logger.info("attempt %s: claimed by another worker", attempt.pk)
-        return RunOutcome("done", status=attempt.status)
+        logger.debug("attempt %s: rate limited, deferred %.2fs", pk, permit.retry_after)
+        return RunOutcome("defer", permit.retry_after)
+    now = timezone.now()
+    attempt = claim(pk, now)
+    if attempt is None:
+        return _not_claimed(pk, now)
+    token = attempt.claim_token
+    assert token is not None
+    calls_before = attempt.provider_calls - 1
 
     try:
         number = crypto.decrypt_text(attempt.idcard_number_encrypted)
@@ -241,6 +214,19 @@ def run(attempt_id: UUID | str) -> RunOutcome:
         logger.error("attempt %s: unexpected %s during the call", attempt.pk, type(exc).__name__)
         call = _CallResult(CODE_INTERNAL, ErrorClass.UNKNOWN)
     return _record(attempt, token, call)
+
+
+def _not_claimed(pk: UUID, now: datetime) -> RunOutcome:
+    """Why the claim failed, and what the caller should do about it."""
+    attempt = _load(pk)
+    if attempt is None:
+        logger.warning("attempt %s: not found, nothing to do", pk)
+        return RunOutcome("done")
+    if attempt.status in CLAIMABLE and attempt.next_attempt_at and attempt.next_attempt_at > now:
+        # An early message (a duplicate, or the sweeper): come back when the backoff is over.
+        return RunOutcome("defer", (attempt.next_attempt_at - now).total_seconds(), attempt.status)
+    logger.info("attempt %s: %s, not claimed", pk, attempt.status)
+    return RunOutcome("done", status=attempt.status)
 
 
 def _record_local_failure(
