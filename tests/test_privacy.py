@@ -173,3 +173,26 @@ def test_admin_shows_masked_values_only(face_settings: Any) -> None:
         == 403
     )
     assert VerificationAttempt.objects.filter(pk=attempt.pk).exists()
+
+
+@pytest.mark.django_db
+def test_admin_search_by_id_or_reference(face_settings: Any) -> None:
+    attempt = services.submit(
+        idcard_number=magic.MATCH,
+        idcard_name=NAME,
+        image=IMAGE,
+        consent_at=timezone.now(),
+        external_reference="onboarding-42",
+        enqueue=False,
+    )
+    admin = get_user_model().objects.create_superuser("root2", "root2@example.com", "pw")
+    client = Client()
+    client.force_login(admin)
+    url = "/admin/face_idcard/verificationattempt/"
+    assert str(attempt.pk) in client.get(url, {"q": str(attempt.pk)}).content.decode()
+    assert str(attempt.pk) in client.get(url, {"q": "onboarding-42"}).content.decode()
+    # Not an id: no match, and no error. Searching by ID number finds nothing (not stored).
+    for query in ("not-a-uuid", magic.MATCH):
+        page = client.get(url, {"q": query})
+        assert page.status_code == 200
+        assert str(attempt.pk) not in page.content.decode()
