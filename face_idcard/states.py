@@ -30,9 +30,11 @@ from django.utils.translation import gettext_lazy as _
 from .exceptions import FaceIdcardError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from django.utils.functional import _StrOrPromise as StrOrPromise
 
-    from .models import VerificationAttempt
+    from .models import AttemptEvent, VerificationAttempt
 
 
 class StrChoice(str, enum.Enum):
@@ -176,3 +178,114 @@ def transition(
     attempt.status = target
     for name, value in fields.items():
         setattr(attempt, name, value)
+
+
+def transition_with_events(
+    attempt: VerificationAttempt,
+    target: str,
+    events: Sequence[AttemptEvent],
+    *,
+    expected_claim_token: Any = None,
+    **fields: Any,
+) -> None:
+    """:func:`transition` plus audit events, atomically: both are written or neither.
+
+    On PostgreSQL this is ONE statement (``WITH moved AS (UPDATE … RETURNING id) INSERT …
+    SELECT … FROM moved``): the pipeline's hot path pays one round trip instead of four
+    (BEGIN, UPDATE, INSERT, COMMIT). Elsewhere it is a transaction around the same UPDATE.
+    """
+    from django.db import connections, router, transaction
+
+    current = str(attempt.status)
+    target = str(target)
+    check_transition(current, target)
+    model = type(attempt)
+    alias = router.db_for_write(model)
+    if connections[alias].vendor != "postgresql" or not events:
+        with transaction.atomic(using=alias):
+            transition(attempt, target, expected_claim_token=expected_claim_token, **fields)
+            if events:
+                type(events[0]).objects.using(alias).bulk_create(list(events))
+        return
+    sql, params = _update_and_insert_sql(
+        attempt, current, target, events, expected_claim_token, fields, alias
+    )
+    with connections[alias].cursor() as cursor:
+        cursor.execute(sql, params)
+        inserted = cursor.fetchall()
+    if len(inserted) != len(events):
+        raise ConcurrentTransition(current, target, detail="the attempt changed meanwhile")
+    attempt.status = target
+    for name, value in fields.items():
+        setattr(attempt, name, value)
+
+
+def _update_and_insert_sql(
+    attempt: VerificationAttempt,
+    current: str,
+    target: str,
+    events: Sequence[AttemptEvent],
+    expected_claim_token: Any,
+    fields: dict[str, Any],
+    alias: str,
+) -> tuple[str, list[Any]]:
+    from django.db import connections
+
+    connection = connections[alias]
+    quote = connection.ops.quote_name
+    meta = type(attempt)._meta
+    event_meta = type(events[0])._meta
+    params: list[Any] = []
+
+    def column(options: Any, name: str) -> str:
+        return quote(str(options.get_field(name).column))
+
+    def value(options: Any, name: str, raw: Any) -> str:
+        params.append(options.get_field(name).get_db_prep_save(raw, connection))
+        return "%s"
+
+    assignments = ", ".join(
+        f"{column(meta, name)} = {value(meta, name, raw)}"
+        for name, raw in {"status": target, **fields}.items()
+    )
+    conditions = [
+        f"{column(meta, 'id')} = {value(meta, 'id', attempt.pk)}",
+        f"{column(meta, 'status')} = {value(meta, 'status', current)}",
+    ]
+    if expected_claim_token is not None:
+        conditions.append(
+            f"{column(meta, 'claim_token')} = {value(meta, 'claim_token', expected_claim_token)}"
+        )
+    names = ("kind", "created_at", "actor", "data")
+
+    def typed(name: str, raw: Any) -> str:
+        # Typed explicitly: in a UNION the parameters' types are not taken from the table.
+        db_type = event_meta.get_field(name).db_type(connection)
+        return f"CAST({value(event_meta, name, raw)} AS {db_type})"
+
+    selects = []
+    for item in events:
+        row = [
+            typed("kind", item.kind),
+            typed("created_at", item.created_at),
+            typed("actor", item.actor_id),
+            typed("data", item.data),
+        ]
+        selects.append(" ".join(["SELECT moved.id,", ", ".join(row), "FROM moved"]))
+    insert_columns = ", ".join(
+        [column(event_meta, "attempt"), *(column(event_meta, n) for n in names)]
+    )
+    # Identifiers come from the models' metadata, every value is a parameter.
+    sql = " ".join(
+        [
+            "WITH moved AS (",
+            "UPDATE", quote(meta.db_table), "SET", assignments,
+            "WHERE", " AND ".join(conditions),
+            "RETURNING", column(meta, "id"), "AS id",
+            ")",
+            "INSERT INTO", quote(event_meta.db_table), f"({insert_columns})",
+            " UNION ALL ".join(selects),
+            "RETURNING", column(event_meta, "id"),
+        ]
+    )  # fmt: skip
+    return sql, params

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.utils import timezone
 
@@ -89,3 +91,51 @@ def test_claim_token_must_match() -> None:
     transition(attempt, Status.COMPLETED, expected_claim_token=token)
     attempt.refresh_from_db()
     assert attempt.status == Status.COMPLETED
+
+
+@pytest.mark.django_db
+def test_transition_with_events_writes_both_or_neither() -> None:
+    from django.contrib.auth import get_user_model
+
+    from face_idcard import audit
+    from face_idcard.models import AttemptEvent, EventKind
+    from face_idcard.states import transition_with_events
+
+    staff = get_user_model().objects.create_user("events")
+    token = uuid.uuid4()
+    attempt = make_attempt(Status.PROCESSING)
+    VerificationAttempt.objects.filter(pk=attempt.pk).update(claim_token=token)
+    events = [
+        audit.event(attempt, EventKind.PROVIDER_CALL, code="0", latency_ms=1.5, billable=None),
+        audit.event(attempt, EventKind.DECIDED, actor=staff, decision="match", nested={"a": [1]}),
+    ]
+    # Wrong token: nothing is written.
+    with pytest.raises(ConcurrentTransition):
+        transition_with_events(
+            attempt, Status.COMPLETED, events, expected_claim_token=uuid.uuid4(), similarity=1.0
+        )
+    assert AttemptEvent.objects.count() == 0
+    assert VerificationAttempt.objects.get(pk=attempt.pk).status == Status.PROCESSING
+    # Illegal: refused before the database.
+    with pytest.raises(IllegalTransition):
+        transition_with_events(attempt, Status.CANCELED, events, expected_claim_token=token)
+
+    transition_with_events(
+        attempt,
+        Status.COMPLETED,
+        events,
+        expected_claim_token=token,
+        similarity=88.5,
+        raw_response={"code": 0, "data": {"similarity": 88.5}},
+        claim_token=None,
+    )
+    stored = VerificationAttempt.objects.get(pk=attempt.pk)
+    assert (stored.status, stored.similarity, stored.claim_token) == (Status.COMPLETED, 88.5, None)
+    assert stored.raw_response == {"code": 0, "data": {"similarity": 88.5}}
+    assert attempt.status == Status.COMPLETED
+    rows = list(AttemptEvent.objects.filter(attempt=attempt).order_by("id"))
+    assert [(r.kind, r.actor_id, r.data) for r in rows] == [
+        ("provider_call", None, {"code": "0", "latency_ms": 1.5, "billable": None}),
+        ("decided", staff.pk, {"decision": "match", "nested": {"a": [1]}}),
+    ]
+    assert rows[0].created_at == events[0].created_at

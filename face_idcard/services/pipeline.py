@@ -26,7 +26,14 @@ from ..errors import ErrorClass
 from ..exceptions import ProviderError
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..signals import attempt_decided, attempt_finished
-from ..states import CLAIMABLE, ConcurrentTransition, Decision, Status, transition
+from ..states import (
+    CLAIMABLE,
+    ConcurrentTransition,
+    Decision,
+    Status,
+    transition,
+    transition_with_events,
+)
 from .claim import claim
 from .common import load_selfie, send_after_commit
 
@@ -341,13 +348,9 @@ def _record(attempt: VerificationAttempt, token: UUID, call: _CallResult) -> Run
         events.append(audit.event(attempt, EventKind.FINISHED, status=target.value, code=call.code))
 
     try:
-        with transaction.atomic():
-            transition(attempt, target, expected_claim_token=token, **fields)
-            audit.record_many([call_event, *events])
-            if target is Status.COMPLETED:
-                send_after_commit(attempt_decided, attempt)
-            if target is not Status.RETRY_WAIT:
-                send_after_commit(attempt_finished, attempt)
+        transition_with_events(
+            attempt, target, [call_event, *events], expected_claim_token=token, **fields
+        )
     except ConcurrentTransition:
         # The sweeper took the attempt back while we were calling (our lease expired). Keep
         # the record of the call we made; the outcome belongs to whoever holds the claim now.
@@ -356,6 +359,10 @@ def _record(attempt: VerificationAttempt, token: UUID, call: _CallResult) -> Run
         logger.warning("attempt %s: lease lost during the call; result discarded", attempt.pk)
         return RunOutcome("done", status=attempt.status)
 
+    if target is Status.COMPLETED:
+        send_after_commit(attempt_decided, attempt)
+    if target is not Status.RETRY_WAIT:
+        send_after_commit(attempt_finished, attempt)
     logger.info(
         "attempt %s: %s code=%s class=%s latency_ms=%s",
         attempt.pk,
