@@ -73,6 +73,11 @@ DEFAULTS: dict[str, Any] = {
     "CLAIM_LEASE_SECONDS": 120,
     # A queued attempt untouched for this long is considered lost and re-queued by the sweeper.
     "QUEUED_STALE_SECONDS": 600,
+    # What the sweeper does with an attempt whose worker died during the provider call (the
+    # provider may have answered, and charged, after all): "requeue" calls again (the person
+    # gets a result; the account may pay twice), "fail" records it as failed with code
+    # internal.worker_lost (never a second charge; the person starts a new attempt).
+    "LOST_CALL_POLICY": "requeue",
     # Provider requests per second shared by all workers (None: no limit). Uses Django's cache.
     "RATE_LIMIT_PER_SECOND": None,
     "RATE_LIMIT_CACHE": "default",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -125,3 +126,19 @@ def test_sweep_task_runs_on_the_worker(face_settings: Any) -> None:
     )
     sweep.delay()
     assert wait_terminal(attempt.pk).status == Status.COMPLETED
+
+
+def test_lost_call_policy_fail_never_calls_again(face_settings: Any, simulator: Any) -> None:
+    face_settings(LOST_CALL_POLICY="fail")
+    attempt = submit()
+    as_if_a_worker_died_mid_call(attempt, lease_left=-10)
+    assert services.sweep()["failed"] == 1
+    attempt.refresh_from_db()
+    assert attempt.status == Status.FAILED
+    assert (attempt.error_code, attempt.error_class) == ("internal.worker_lost", "unknown")
+    finished = attempt.events.get(kind=EventKind.FINISHED.value)
+    assert finished.data["reason"] == "lost_call"
+    # The message redelivered after the crash finds nothing to do.
+    assert services.run(attempt.pk).action == "done"
+    time.sleep(0.05)
+    assert simulator.ledger.total == 0

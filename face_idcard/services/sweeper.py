@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
@@ -30,22 +31,17 @@ BATCH = 1000
 def _recover_expired_lease(attempt: VerificationAttempt, now: datetime) -> str:
     """Take an attempt back from a worker that stopped answering: requeue or give up."""
     token = attempt.claim_token
+    policy = str(face_idcard_settings.LOST_CALL_POLICY)
+    if policy not in ("requeue", "fail"):
+        raise ImproperlyConfigured(
+            f"FACE_IDCARD['LOST_CALL_POLICY'] is {policy!r}; use 'requeue' or 'fail'."
+        )
+    if policy == "fail":
+        # The provider may have answered (and charged) the lost call: never call it again.
+        return _fail(attempt, token, now, ErrorClass.UNKNOWN, reason="lost_call")
+    if attempt.retry_count >= int(face_idcard_settings.MAX_RETRIES):
+        return _fail(attempt, token, now, ErrorClass.TRANSIENT, reason="retries_exhausted")
     with transaction.atomic():
-        if attempt.retry_count >= int(face_idcard_settings.MAX_RETRIES):
-            transition(
-                attempt,
-                Status.FAILED,
-                expected_claim_token=token,
-                error_code=CODE_WORKER_LOST,
-                error_class=ErrorClass.TRANSIENT.value,
-                error_message=errors.lookup(CODE_WORKER_LOST).en,
-                finished_at=now,
-                lease_expires_at=None,
-                claim_token=None,
-            )
-            audit.record(attempt, EventKind.FINISHED, status=attempt.status, code=CODE_WORKER_LOST)
-            send_after_commit(attempt_finished, attempt)
-            return "failed"
         # A lost lease counts as a transient failure: a message that kills its worker every
         # time must not loop forever.
         transition(
@@ -60,6 +56,33 @@ def _recover_expired_lease(attempt: VerificationAttempt, now: datetime) -> str:
         audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lease_expired")
         enqueue_on_commit(attempt.pk)
     return "requeued"
+
+
+def _fail(
+    attempt: VerificationAttempt,
+    token: object,
+    now: datetime,
+    error_class: ErrorClass,
+    *,
+    reason: str,
+) -> str:
+    with transaction.atomic():
+        transition(
+            attempt,
+            Status.FAILED,
+            expected_claim_token=token,
+            error_code=CODE_WORKER_LOST,
+            error_class=error_class.value,
+            error_message=errors.lookup(CODE_WORKER_LOST).en,
+            finished_at=now,
+            lease_expires_at=None,
+            claim_token=None,
+        )
+        audit.record(
+            attempt, EventKind.FINISHED, status=attempt.status, code=CODE_WORKER_LOST, reason=reason
+        )
+        send_after_commit(attempt_finished, attempt)
+    return "failed"
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
