@@ -407,3 +407,22 @@ def test_next_step_by_error_class(
     attempt = VerificationAttempt(backend="simulator", **counters)
     status, countdown, writes = _next_step(attempt, _CallResult("x", ErrorClass(error_class)))
     assert (status.value, countdown, writes) == expected
+
+
+def test_account_problems_alert_operators(
+    face_settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    attempt = submit(magic.ARREARS)
+    with caplog.at_level("ERROR", logger="face_idcard"):
+        assert services.run(attempt.pk).action == "done"
+    alerts = [
+        r for r in caplog.records if r.levelname == "ERROR" and r.name == "face_idcard.pipeline"
+    ]
+    assert len(alerts) == 1
+    assert "code=3" in alerts[0].getMessage()
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.error_class, attempt.retry_count) == (
+        "failed",
+        "configuration",
+        0,
+    )

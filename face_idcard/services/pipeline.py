@@ -363,6 +363,15 @@ def _record(attempt: VerificationAttempt, token: UUID, call: _CallResult) -> Run
         send_after_commit(attempt_decided, attempt)
     if target is not Status.RETRY_WAIT:
         send_after_commit(attempt_finished, attempt)
+    if call.error_class is ErrorClass.CONFIGURATION:
+        # Credentials, account (arrears, quota) or service setup: not the user's fault, and
+        # every further attempt will fail the same way until an operator acts.
+        logger.error(
+            "attempt %s: provider refused the account or configuration, code=%s (%s)",
+            attempt.pk,
+            call.code,
+            errors.lookup(call.code).en,
+        )
     logger.info(
         "attempt %s: %s code=%s class=%s latency_ms=%s",
         attempt.pk,
