@@ -426,3 +426,43 @@ def test_account_problems_alert_operators(
         "configuration",
         0,
     )
+
+
+# --- backends ----------------------------------------------------------------------------------
+
+
+def test_backend_registry(settings: Any) -> None:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from face_idcard.backends import get_backend
+    from face_idcard.backends.legacy import LegacyBackend
+    from face_idcard.backends.simulator import SimulatorBackend
+
+    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "SIMULATOR_URL": "http://127.0.0.1:1"}
+    simulator_backend = get_backend("simulator")
+    assert isinstance(simulator_backend, SimulatorBackend)
+    assert simulator_backend.default_threshold == 75.0
+    assert get_backend("simulator") is simulator_backend  # one pooled client per process
+    assert get_backend("face_idcard.backends.simulator.SimulatorBackend") is not simulator_backend
+    assert "GIF" not in simulator_backend.image_limits.formats
+    # A settings change builds a new client from the new settings.
+    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "SIMULATOR_URL": "http://127.0.0.1:2"}
+    rebuilt = get_backend("simulator")
+    assert rebuilt is not simulator_backend
+    assert rebuilt.client.endpoint == "http://127.0.0.1:2"  # type: ignore[attr-defined]
+    # legacy needs credentials; unknown names and non-backends are refused.
+    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "APPID": "", "SECRET_ID": "", "SECRET_KEY": ""}
+    with pytest.raises(ImproperlyConfigured):
+        get_backend("legacy")
+    settings.FACE_IDCARD = {
+        **settings.FACE_IDCARD,
+        "APPID": "1250000000",
+        "SECRET_ID": "AKIDexample",
+        "SECRET_KEY": "example-secret",
+    }
+    legacy = get_backend("legacy")
+    assert isinstance(legacy, LegacyBackend)
+    assert "example-secret" not in repr(legacy.client)  # type: ignore[attr-defined]
+    for name in ("faceid", "face_idcard.models.VerificationAttempt", "no.such.Backend"):
+        with pytest.raises(ImproperlyConfigured):
+            get_backend(name)
