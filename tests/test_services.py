@@ -466,3 +466,22 @@ def test_backend_registry(settings: Any) -> None:
     for name in ("faceid", "face_idcard.models.VerificationAttempt", "no.such.Backend"):
         with pytest.raises(ImproperlyConfigured):
             get_backend(name)
+
+
+def test_broker_outage_keeps_the_attempt_queued(
+    face_settings: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from face_idcard.tasks import verify_attempt
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise ConnectionError("broker unreachable")
+
+    monkeypatch.setattr(verify_attempt, "apply_async", broker_down)
+    with django_capture_on_commit_callbacks(execute=True):
+        attempt = submit(enqueue=True)
+    attempt.refresh_from_db()
+    assert attempt.status == Status.QUEUED  # stored; the sweeper will publish it again
+    assert any("could not publish" in r.getMessage() for r in caplog.records)

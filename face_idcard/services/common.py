@@ -94,13 +94,14 @@ def send_after_commit(signal: Signal, attempt: VerificationAttempt, **kwargs: An
 
 def enqueue(attempt_id: UUID | str) -> None:
     """Publish the Celery message for ``attempt_id`` (only the id travels)."""
-    from ..tasks import verify_attempt
-
     options: dict[str, Any] = {}
     queue = face_idcard_settings.CELERY_QUEUE
     if queue:
         options["queue"] = queue
     try:
+        # Imported here: the services work without Celery installed (enqueue=False).
+        from ..tasks import verify_attempt
+
         verify_attempt.apply_async((str(attempt_id),), **options)
     except Exception as exc:
         # The row is committed and queued: the sweeper publishes again after
