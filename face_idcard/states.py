@@ -201,7 +201,8 @@ def transition_with_events(
     check_transition(current, target)
     model = type(attempt)
     alias = router.db_for_write(model)
-    if connections[alias].vendor != "postgresql" or not events:
+    plain_values = not any(hasattr(v, "resolve_expression") for v in fields.values())
+    if connections[alias].vendor != "postgresql" or not events or not plain_values:
         with transaction.atomic(using=alias):
             transition(attempt, target, expected_claim_token=expected_claim_token, **fields)
             if events:
