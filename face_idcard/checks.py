@@ -6,7 +6,10 @@ import numbers
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import caches
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.core.files.storage import storages
+from django.utils.module_loading import import_string
 
 from .conf import face_idcard_settings as fs
 
@@ -122,6 +125,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
 
+    messages += _check_pipeline_settings()
+
     unknown = fs.unknown_keys()
     if unknown:
         messages.append(
@@ -131,4 +136,112 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="face_idcard.W003",
             )
         )
+    return messages
+
+
+LOST_CALL_POLICIES = ("requeue", "fail")
+
+
+def _is_whole(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _check_pipeline_settings() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    if fs.LOST_CALL_POLICY not in LOST_CALL_POLICIES:
+        messages.append(
+            Error(
+                f"FACE_IDCARD['LOST_CALL_POLICY'] is {fs.LOST_CALL_POLICY!r}.",
+                hint="Use 'requeue' (call again; the account may pay twice for a call that was "
+                "in flight) or 'fail' (never pay twice; the person starts a new attempt).",
+                id="face_idcard.E009",
+            )
+        )
+    for name, minimum in (
+        ("MAX_RETRIES", 0),
+        ("HTTP_POOL_MAXSIZE", 1),
+        ("CLAIM_LEASE_SECONDS", 1),
+        ("QUEUED_STALE_SECONDS", 1),
+        ("SIGNATURE_LIFETIME", 1),
+    ):
+        if not _is_whole(fs.__getattr__(name), minimum):
+            messages.append(
+                Error(
+                    f"FACE_IDCARD['{name}'] must be a whole number >= {minimum}.",
+                    id="face_idcard.E010",
+                )
+            )
+    call_bound = (
+        fs.CONNECT_TIMEOUT + fs.READ_TIMEOUT
+        if _is_number(fs.CONNECT_TIMEOUT) and _is_number(fs.READ_TIMEOUT)
+        else None
+    )
+    if _is_whole(fs.CLAIM_LEASE_SECONDS, 1) and call_bound and fs.CLAIM_LEASE_SECONDS <= call_bound:
+        messages.append(
+            Error(
+                "FACE_IDCARD['CLAIM_LEASE_SECONDS'] is not longer than a provider call can "
+                "take (CONNECT_TIMEOUT + READ_TIMEOUT): the sweeper would take attempts back "
+                "from workers that are still waiting for an answer, and pay twice.",
+                id="face_idcard.E011",
+            )
+        )
+
+    rate = fs.RATE_LIMIT_PER_SECOND
+    if rate is not None and (not _is_number(rate) or rate < 1):
+        messages.append(
+            Error(
+                f"FACE_IDCARD['RATE_LIMIT_PER_SECOND'] is {rate!r}; use None or a number >= 1.",
+                id="face_idcard.E012",
+            )
+        )
+    if rate is not None and fs.RATE_LIMIT_CACHE not in settings.CACHES:
+        messages.append(
+            Error(
+                f"FACE_IDCARD['RATE_LIMIT_CACHE'] names {fs.RATE_LIMIT_CACHE!r}, which is not in "
+                "CACHES.",
+                id="face_idcard.E013",
+            )
+        )
+    elif rate is not None:
+        backend = type(caches[fs.RATE_LIMIT_CACHE]).__name__
+        if backend in ("LocMemCache", "DummyCache", "FileBasedCache"):
+            messages.append(
+                Warning(
+                    f"The rate limit is kept in a {backend}, which worker processes do not share.",
+                    hint="Point RATE_LIMIT_CACHE at a Redis (or Memcached) cache so that all "
+                    "workers together stay under the account's quota.",
+                    id="face_idcard.W005",
+                )
+            )
+
+    alias = fs.SELFIE_STORAGE
+    if alias not in storages.backends:
+        messages.append(
+            Error(
+                f"FACE_IDCARD['SELFIE_STORAGE'] names {alias!r}, which is not in STORAGES.",
+                id="face_idcard.E014",
+            )
+        )
+    elif alias == "default":
+        messages.append(
+            Warning(
+                "Selfies (encrypted) are kept in the 'default' storage, which sites usually "
+                "serve publicly at MEDIA_URL.",
+                hint="Add a private storage to STORAGES (a folder no web server serves, or a "
+                "private bucket) and name it in FACE_IDCARD['SELFIE_STORAGE'].",
+                id="face_idcard.W004",
+            )
+        )
+
+    backend_name = fs.BACKEND
+    if isinstance(backend_name, str) and "." in backend_name:
+        try:
+            import_string(backend_name)
+        except ImportError:
+            messages.append(
+                Error(
+                    f"FACE_IDCARD['BACKEND'] {backend_name!r} cannot be imported.",
+                    id="face_idcard.E001",
+                )
+            )
     return messages

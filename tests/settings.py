@@ -84,12 +84,22 @@ else:
 
 TEST_BROKER = os.environ.get("FACE_IDCARD_TEST_BROKER", "memory://")
 
+
+def _redis_neighbour_db(url: str) -> str:
+    base, _, db = url.rstrip("/").rpartition("/")
+    if base.startswith("redis:") and db.isdigit():
+        return f"{base}/{(int(db) - 1) % 16}"
+    return url.rstrip("/") + "/1"
+
+
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 if TEST_BROKER.startswith("redis://"):
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": TEST_BROKER,
+            # Its own Redis database: cache.clear() is FLUSHDB, which must not empty the
+            # broker's queues (broker db N, cache db N-1).
+            "LOCATION": _redis_neighbour_db(TEST_BROKER),
             # Per test process: concurrent runs share this Redis database.
             "KEY_PREFIX": f"face_idcard_tests_{os.getpid()}",
         }
@@ -100,11 +110,17 @@ STORAGES = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(BASE_DIR / ".media")},
     },
+    # Encrypted selfies: a private folder, never served (system check face_idcard.W004).
+    "face_idcard": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(BASE_DIR / ".private"), "base_url": None},
+    },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
 FACE_IDCARD = {
     "BACKEND": "simulator",
+    "SELFIE_STORAGE": "face_idcard",
     "PII_ENCRYPTION_KEYS": ["3D6h9bCh8Tj7hYxXcP1o7fIhGq6f1b8oVZ0iA2cT4xE="],
     "PII_HASH_KEY": "face-idcard-tests-hash-key",
     "CONNECT_TIMEOUT": 2.0,

@@ -14,6 +14,7 @@ BASE = {
     "SECRET_ID": "id",
     "SECRET_KEY": "key",
     "PII_ENCRYPTION_KEYS": ["3D6h9bCh8Tj7hYxXcP1o7fIhGq6f1b8oVZ0iA2cT4xE="],
+    "SELFIE_STORAGE": "face_idcard",
 }
 
 
@@ -65,6 +66,16 @@ def test_valid_configuration_has_no_messages() -> None:
         ({"PII_RETENTION_DAYS": -3}, "face_idcard.E008"),
         ({"SELFIE_RETENTION_DAYS": 400}, "face_idcard.W002"),
         ({"THRESHLOD": 80}, "face_idcard.W003"),
+        ({"BACKEND": "no.such.Backend"}, "face_idcard.E001"),
+        ({"LOST_CALL_POLICY": "retry"}, "face_idcard.E009"),
+        ({"MAX_RETRIES": -1}, "face_idcard.E010"),
+        ({"HTTP_POOL_MAXSIZE": 0}, "face_idcard.E010"),
+        ({"CLAIM_LEASE_SECONDS": 10}, "face_idcard.E011"),
+        ({"RATE_LIMIT_PER_SECOND": 0}, "face_idcard.E012"),
+        ({"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "nope"}, "face_idcard.E013"),
+        ({"SELFIE_STORAGE": "nope"}, "face_idcard.E014"),
+        ({"SELFIE_STORAGE": "default"}, "face_idcard.W004"),
+        ({"RATE_LIMIT_PER_SECOND": 20}, "face_idcard.W005"),
     ],
 )
 def test_checks(overrides: dict[str, object], expected: str) -> None:

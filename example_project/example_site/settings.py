@@ -52,10 +52,14 @@ TEMPLATES = [
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}}
 STORAGES = {
-    # Selfies go here, encrypted; this folder is never served.
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(BASE_DIR / "media")},
+    },
+    # Encrypted selfies: a folder that no web server serves (FACE_IDCARD["SELFIE_STORAGE"]).
+    "face_idcard": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(BASE_DIR / "private"), "base_url": None},
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
@@ -73,6 +77,7 @@ FACE_IDCARD = {
     # The demo talks to the local simulator; a real site sets "legacy" and its credentials
     # (FACE_IDCARD_APPID, FACE_IDCARD_SECRET_ID, FACE_IDCARD_SECRET_KEY in the environment).
     "BACKEND": "simulator",
+    "SELFIE_STORAGE": "face_idcard",
     "SIMULATOR_URL": os.environ.get("FACE_IDCARD_SIMULATOR_URL", "http://127.0.0.1:8701"),
     # Development only: a real site loads its keys from a secret store.
     "PII_ENCRYPTION_KEYS": [
