@@ -52,7 +52,10 @@ FACE_IDCARD = {
     "MAX_RETRIES": int(os.environ.get("FACE_IDCARD_BENCH_MAX_RETRIES", "8")),
     "CLAIM_LEASE_SECONDS": int(os.environ.get("FACE_IDCARD_BENCH_LEASE", "120")),
     "QUEUED_STALE_SECONDS": int(os.environ.get("FACE_IDCARD_BENCH_STALE", "600")),
+    "LOST_CALL_POLICY": os.environ.get("FACE_IDCARD_BENCH_LOST_CALL_POLICY", "requeue"),
+    "SELFIE_STORAGE": "default",
 }
+SILENCED_SYSTEM_CHECKS = ["face_idcard.W001", "face_idcard.W004"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
