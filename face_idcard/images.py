@@ -105,6 +105,10 @@ class PreparedImage:
         )
 
 
+#: What Pillow raises for bytes that are not a whole image of a format it knows.
+_UNDECODABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error, EOFError)
+
+
 class ImageRejected(ValueError):
     """The image cannot be used. ``reason`` is a stable code:
 
@@ -192,14 +196,7 @@ def _inspect(data: bytes, limits: ImageLimits) -> tuple[str, int, int, int]:
         # Pillow's own guard fired while reading the header (its limit is far above ours
         # unless the host lowered it, or turned its warning into an error).
         raise ImageRejected("too_many_pixels", f"more than {limits.max_pixels} pixels") from exc
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        struct.error,
-        EOFError,
-    ) as exc:
+    except _UNDECODABLE as exc:
         raise ImageRejected("undecodable") from exc
 
     if image_format not in limits.formats:
@@ -468,14 +465,7 @@ def _decode(data: bytes) -> Image.Image:
         image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected("too_many_pixels") from exc
-    except (
-        UnidentifiedImageError,
-        OSError,
-        SyntaxError,
-        ValueError,
-        struct.error,
-        EOFError,
-    ) as exc:
+    except _UNDECODABLE as exc:
         raise ImageRejected("undecodable") from exc
     return image
 
