@@ -1,4 +1,4 @@
-"""``submit``: validate, refuse over the daily limits, store encrypted, enqueue on commit."""
+"""``submit``: validate, store encrypted, refuse over the daily limits, enqueue on commit."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 from uuid import uuid4
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -36,19 +36,75 @@ def _user_or_none(user: Any) -> Any:
     return user
 
 
-def check_limits(*, idcard_hash: str, user: Any, now: datetime) -> None:
-    """Raise :class:`AttemptLimitExceeded` when the ID number or the user used up the day.
+#: Namespaces (first key of the two-key form of ``pg_advisory_xact_lock``) so that our locks
+#: cannot collide with a host site's advisory locks, nor an ID hash with a user id.
+_PG_LOCK_NAMESPACE_ID = 0x46494431  # "FID1"
+_PG_LOCK_NAMESPACE_USER = 0x46495531  # "FIU1"
 
-    A rolling 24 hours, counted over every attempt stored, whatever its outcome.
+
+def _limits_in_force(user: Any) -> tuple[int, int]:
+    """The daily limits that apply to this submission (0: no limit)."""
+    per_id = int(face_idcard_settings.MAX_ATTEMPTS_PER_ID_PER_DAY or 0)
+    per_user = int(face_idcard_settings.MAX_ATTEMPTS_PER_USER_PER_DAY or 0)
+    return per_id, per_user if user is not None else 0
+
+
+def lock_limit_keys(*, using: str, idcard_hash: str, user: Any, per_id: int, per_user: int) -> None:
+    """Serialise, until the current transaction ends, the submissions that share a limit key.
+
+    Must be called inside the transaction that stores the attempt. Without it two concurrent
+    submits count the same rows and both pass the limit (the count-then-insert race), which
+    is exactly what an enumeration burst does.
+
+    PostgreSQL: transaction-level advisory locks on the ID hash and on the user, one
+    statement. Each lock is released at commit, after which the next holder's count (a new
+    READ COMMITTED snapshot per statement) sees the stored row. The locks are always taken in
+    the same order (ID, then user), so two submits cannot deadlock each other. This relies
+    on READ COMMITTED, Django's default: under REPEATABLE READ the snapshot would be taken
+    before the lock is granted. A caller that submits several attempts in one transaction
+    of its own holds every lock until it commits; should that deadlock with another such
+    caller, PostgreSQL aborts one of them: an error, never an attempt over the limit.
+
+    SQLite serialises writers: :func:`submit` makes the INSERT the first statement of its
+    transaction, so the write lock is taken (waiting out the busy timeout) before anything is
+    read, and the count that follows sees every committed attempt. Nothing to do here.
+    (Inside a caller's transaction that has already read, SQLite answers "database is
+    locked" to the second writer instead of waiting: an error, never an attempt over the
+    limit.)
+
+    Other databases get no lock: there the limit holds for sequential submits only.
+    """
+    connection = connections[using]
+    if connection.vendor != "postgresql":
+        return
+    calls: list[str] = []
+    params: list[object] = []
+    if per_id:
+        calls.append("pg_advisory_xact_lock(%s::integer, hashtext(%s))")
+        params += [_PG_LOCK_NAMESPACE_ID, idcard_hash]
+    if per_user:
+        calls.append("pg_advisory_xact_lock(%s::integer, hashtext(%s))")
+        params += [_PG_LOCK_NAMESPACE_USER, str(user.pk)]
+    if calls:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(calls), params)
+
+
+def check_limits(
+    *, using: str, idcard_hash: str, user: Any, now: datetime, per_id: int, per_user: int
+) -> None:
+    """Raise :class:`AttemptLimitExceeded` when the ID number or the user is over the day.
+
+    A rolling 24 hours, counted over every attempt stored, whatever its outcome, INCLUDING
+    the one being submitted: :func:`submit` calls this after its INSERT, inside the same
+    transaction and under :func:`lock_limit_keys`, and the raise rolls the INSERT back.
     """
     since = now - timedelta(days=1)
-    attempts = VerificationAttempt.objects.filter(created_at__gte=since)
-    per_id = face_idcard_settings.MAX_ATTEMPTS_PER_ID_PER_DAY
-    if per_id and attempts.filter(idcard_hash=idcard_hash).count() >= int(per_id):
+    attempts = VerificationAttempt.objects.using(using).filter(created_at__gte=since)
+    if per_id and attempts.filter(idcard_hash=idcard_hash).count() > per_id:
         logger.warning("attempt refused: daily limit per ID number reached")
         raise AttemptLimitExceeded()
-    per_user = face_idcard_settings.MAX_ATTEMPTS_PER_USER_PER_DAY
-    if per_user and user is not None and attempts.filter(user=user).count() >= int(per_user):
+    if per_user and attempts.filter(user=user).count() > per_user:
         logger.warning("attempt refused: daily limit per user reached (user id %s)", user.pk)
         raise AttemptLimitExceeded()
 
@@ -88,7 +144,7 @@ def submit(
     now = timezone.now()
     user = _user_or_none(user)
     idcard_hash = crypto.id_number_hash(number)
-    check_limits(idcard_hash=idcard_hash, user=user, now=now)
+    per_id, per_user = _limits_in_force(user)
 
     attempt = VerificationAttempt(
         id=uuid4(),
@@ -113,9 +169,24 @@ def submit(
     if prepared is not None:
         attempt.selfie_name = save_selfie(prepared.data)
         attempt.selfie_content_type = prepared.content_type
+    using = router.db_for_write(VerificationAttempt)
     try:
-        with transaction.atomic():
-            attempt.save(force_insert=True)
+        with transaction.atomic(using=using):
+            # The order matters for the limits to hold under concurrent submits: lock (where
+            # the database has advisory locks), INSERT as the first write, then count
+            # including this row; over the limit, the raise rolls the INSERT back.
+            lock_limit_keys(
+                using=using, idcard_hash=idcard_hash, user=user, per_id=per_id, per_user=per_user
+            )
+            attempt.save(force_insert=True, using=using)
+            check_limits(
+                using=using,
+                idcard_hash=idcard_hash,
+                user=user,
+                now=now,
+                per_id=per_id,
+                per_user=per_user,
+            )
             audit.record_many(
                 [
                     audit.event(
@@ -132,7 +203,8 @@ def submit(
             if enqueue:
                 enqueue_on_commit(attempt.pk)
     except BaseException:
-        # The row was not stored: do not leave an orphaned encrypted selfie behind.
+        # The row was not stored (refused over a limit, or failed): do not leave an orphaned
+        # encrypted selfie behind.
         delete_selfie(attempt.selfie_name)
         raise
     logger.info("attempt %s: created (backend %s)", attempt.pk, backend_name)
