@@ -81,6 +81,10 @@ DEFAULTS: dict[str, Any] = {
     # Provider requests per second shared by all workers (None: no limit). Uses Django's cache.
     "RATE_LIMIT_PER_SECOND": None,
     "RATE_LIMIT_CACHE": "default",
+    # Seconds added to the one-second window the limit is kept over (face_idcard.ratelimit):
+    # covers clock skew between hosts (keep them NTP-synchronised) and the varying delay
+    # between taking a permit and the request reaching the provider.
+    "RATE_LIMIT_MARGIN": 0.1,
     # Celery queue for the task (None: Celery's default queue).
     "CELERY_QUEUE": None,
     # --- Limits against enumeration --------------------------------------------------------
