@@ -130,7 +130,8 @@ def limit_per_second() -> int | None:
 
 def span_seconds() -> float:
     """The interval the limit is kept over: one second plus the configured margin."""
-    return 1.0 + max(0.0, float(face_idcard_settings.RATE_LIMIT_MARGIN))
+    margin = face_idcard_settings.RATE_LIMIT_MARGIN
+    return 1.0 + max(0.0, float(margin or 0.0))
 
 
 def acquire(now: float | None = None) -> Permit:
