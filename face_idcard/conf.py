@@ -14,6 +14,7 @@ Usage::
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 from django.conf import settings as django_settings
@@ -111,43 +112,60 @@ DEFAULTS: dict[str, Any] = {
 
 
 class FaceIdcardSettings:
-    """Attribute access to ``FACE_IDCARD`` with defaults, read on first use and cached."""
+    """Attribute access to ``FACE_IDCARD`` with defaults, read on first use and cached.
+
+    Thread-safe against reloads: a value computed from settings that changed meanwhile (a
+    worker thread reading while a test overrides FACE_IDCARD) is returned but never cached.
+    """
 
     def __init__(self, defaults: dict[str, Any] | None = None) -> None:
         self.defaults = defaults if defaults is not None else DEFAULTS
         self._cached: set[str] = set()
         self._user: dict[str, Any] | None = None
+        self._generation = 0
+        self._lock = threading.Lock()
 
     @property
     def user_settings(self) -> dict[str, Any]:
-        if self._user is None:
+        user = self._user
+        if user is None:
+            generation = self._generation
             value = getattr(django_settings, SETTING_NAME, None) or {}
             if not isinstance(value, dict):
                 raise TypeError(f"settings.{SETTING_NAME} must be a dict")
-            self._user = value
-        return self._user
+            with self._lock:
+                if generation == self._generation:
+                    self._user = value
+            user = value
+        return user
 
     def __getattr__(self, attr: str) -> Any:
         if attr.startswith("_") or attr not in self.defaults:
             raise AttributeError(f"Invalid face_idcard setting: {attr!r}")
-        if attr in self.user_settings:
-            value = self.user_settings[attr]
+        generation = self._generation
+        user = self.user_settings
+        if attr in user:
+            value = user[attr]
         elif attr in ENV_KEYS and os.environ.get(f"FACE_IDCARD_{attr}"):
             value = os.environ[f"FACE_IDCARD_{attr}"]
         else:
             value = self.defaults[attr]
-        self._cached.add(attr)
-        setattr(self, attr, value)
+        with self._lock:
+            if generation == self._generation:
+                self._cached.add(attr)
+                setattr(self, attr, value)
         return value
 
     def unknown_keys(self) -> list[str]:
         return sorted(set(self.user_settings) - set(self.defaults))
 
     def reload(self) -> None:
-        for attr in self._cached:
-            delattr(self, attr)
-        self._cached.clear()
-        self._user = None
+        with self._lock:
+            self._generation += 1
+            for attr in self._cached:
+                self.__dict__.pop(attr, None)
+            self._cached.clear()
+            self._user = None
 
 
 face_idcard_settings = FaceIdcardSettings(DEFAULTS)

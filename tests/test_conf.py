@@ -92,3 +92,40 @@ def test_simulator_in_production_warns() -> None:
         ids = {m.id for m in run_checks(tags=["face_idcard"])}
     assert "face_idcard.W001" in ids
     assert "face_idcard.E002" not in ids
+
+
+def test_a_value_read_during_a_reload_is_not_cached() -> None:
+    """A reader that took the old settings must not leave them cached after a reload.
+
+    The reader thread is paused right after reading FACE_IDCARD; meanwhile the settings change
+    and the object is reloaded; then the reader finishes. Its stale value must not stick.
+    """
+    import threading
+
+    from face_idcard.conf import DEFAULTS, FaceIdcardSettings
+
+    class PausedReader(FaceIdcardSettings):
+        def __init__(self) -> None:
+            super().__init__(DEFAULTS)
+            self.has_read = threading.Event()
+            self.may_finish = threading.Event()
+
+        @property
+        def user_settings(self) -> dict[str, object]:
+            value = FaceIdcardSettings.user_settings.fget(self)  # type: ignore[attr-defined]
+            if threading.current_thread() is not threading.main_thread():
+                self.has_read.set()
+                self.may_finish.wait(5)
+            return value  # type: ignore[no-any-return]
+
+    fresh = PausedReader()
+    seen: list[object] = []
+    with override_settings(FACE_IDCARD={"REVIEW_BAND": 1.0}):
+        reader = threading.Thread(target=lambda: seen.append(fresh.REVIEW_BAND))
+        reader.start()
+        assert fresh.has_read.wait(5)
+    fresh.reload()  # the override has ended: FACE_IDCARD changed while the reader was paused
+    fresh.may_finish.set()
+    reader.join(5)
+    assert seen == [1.0]  # the reader itself saw the settings of its time
+    assert fresh.REVIEW_BAND == DEFAULTS["REVIEW_BAND"]  # but did not cache them
