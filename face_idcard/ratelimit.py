@@ -40,6 +40,10 @@ the capacity of a slot (``x`` from 0) is sent ``x // c`` open slots further on (
 :data:`MAX_LOOKAHEAD_SECONDS` ahead), so that a backlog spreads over the coming slots instead
 of every waiting task coming back, and being deferred again, at each one. The pipeline defers,
 never fails. With LocMemCache the count is per process (fine for tests and one-process sites).
+
+The slot keys include the limit and the span: while a changed ``RATE_LIMIT_PER_SECOND`` or
+``RATE_LIMIT_MARGIN`` rolls out, workers on the old and the new setting count apart, so lower
+the limit (or stop the old workers) first if that moment must stay under the quota too.
 """
 
 from __future__ import annotations
