@@ -194,6 +194,14 @@ def _check_pipeline_settings() -> list[CheckMessage]:
                 id="face_idcard.E012",
             )
         )
+    margin = fs.RATE_LIMIT_MARGIN
+    if margin is not None and (not _is_number(margin) or margin < 0):
+        messages.append(
+            Error(
+                f"FACE_IDCARD['RATE_LIMIT_MARGIN'] is {margin!r}; use None or seconds >= 0.",
+                id="face_idcard.E012",
+            )
+        )
     if rate is not None and fs.RATE_LIMIT_CACHE not in settings.CACHES:
         messages.append(
             Error(

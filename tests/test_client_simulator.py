@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+
 import pytest
 
 from face_idcard import exceptions, signing

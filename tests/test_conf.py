@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.conf import settings
 from django.core.checks import run_checks
 from django.test import override_settings
 
@@ -18,8 +19,12 @@ BASE = {
 }
 
 
+LOCAL_CACHE = {"local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
 def check_ids(**overrides: object) -> set[str]:
-    with override_settings(FACE_IDCARD=BASE | overrides):
+    caches = {**settings.CACHES, **LOCAL_CACHE}
+    with override_settings(FACE_IDCARD=BASE | overrides, CACHES=caches):
         return {
             m.id
             for m in run_checks(tags=["face_idcard"])
@@ -75,7 +80,8 @@ def test_valid_configuration_has_no_messages() -> None:
         ({"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "nope"}, "face_idcard.E013"),
         ({"SELFIE_STORAGE": "nope"}, "face_idcard.E014"),
         ({"SELFIE_STORAGE": "default"}, "face_idcard.W004"),
-        ({"RATE_LIMIT_PER_SECOND": 20}, "face_idcard.W005"),
+        ({"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "local"}, "face_idcard.W005"),
+        ({"RATE_LIMIT_MARGIN": -0.5}, "face_idcard.E012"),
     ],
 )
 def test_checks(overrides: dict[str, object], expected: str) -> None:
