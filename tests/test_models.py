@@ -76,3 +76,18 @@ def test_error_code_holds_both_code_styles() -> None:
     other.refresh_from_db()
     assert attempt.error_code == "FailedOperation.IdNameMisMatch"
     assert other.error_code == "-5803"
+
+
+def test_migrations_match_the_models() -> None:
+    """A model change without its migration would ship a schema the code does not expect."""
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    output = StringIO()
+    try:
+        call_command(
+            "makemigrations", "face_idcard", "--check", "--dry-run", stdout=output, stderr=output
+        )
+    except SystemExit as exit_:  # --check exits 1 when a migration is missing
+        raise AssertionError("missing migration:\n" + output.getvalue()) from exit_
