@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
 
 from .models import AttemptEvent, VerificationAttempt
 
@@ -66,7 +67,7 @@ class VerificationAttemptAdmin(_ReadOnly, _AdminBase):
     fieldsets = (
         (None, {"fields": ("id", "user", "backend", "external_reference", "status", "decision")}),
         (
-            "Personal information (masked)",
+            _("Personal information (masked)"),
             {
                 "fields": (
                     "idcard_number_masked",
@@ -77,7 +78,7 @@ class VerificationAttemptAdmin(_ReadOnly, _AdminBase):
             },
         ),
         (
-            "Provider",
+            _("Provider"),
             {
                 "fields": (
                     "similarity",
@@ -94,12 +95,12 @@ class VerificationAttemptAdmin(_ReadOnly, _AdminBase):
             },
         ),
         (
-            "Times",
+            _("Times"),
             {"fields": ("created_at", "queued_at", "started_at", "finished_at", "next_attempt_at")},
         ),
-        ("Review", {"fields": ("review_decision", "reviewer", "review_reason", "reviewed_at")}),
+        (_("Review"), {"fields": ("review_decision", "reviewer", "review_reason", "reviewed_at")}),
         (
-            "Retention",
+            _("Retention"),
             {"fields": ("legal_hold", "selfie_purged_at", "pii_purged_at", "redacted_at")},
         ),
     )
