@@ -95,8 +95,52 @@ def purge(now: datetime | None = None) -> dict[str, int]:
             if _erase(attempt, selfie_only=True, now=now) and had_selfie:
                 audit.record(attempt, EventKind.PURGED, what="selfie")
                 counts["selfies"] += 1
-    logger.info("purge: %(selfies)d selfies, %(pii)d PII records, %(held)d on legal hold", counts)
+    counts["orphans"] = _delete_orphaned_selfies(now)
+    logger.info(
+        "purge: %(selfies)d selfies, %(pii)d PII records, %(held)d on legal hold, "
+        "%(orphans)d orphaned selfie files",
+        counts,
+    )
     return counts
+
+
+#: An unreferenced selfie younger than this may belong to a submit still in its transaction.
+ORPHAN_GRACE = timedelta(days=1)
+
+
+def _delete_orphaned_selfies(now: datetime) -> int:
+    """Delete selfie files that no attempt references (their submit rolled back).
+
+    ``submit`` writes the encrypted selfie before its row commits; when the caller's own
+    transaction rolls back, nothing points at the file any more. Storages that cannot list
+    their files or tell their age are skipped.
+    """
+    storage = selfie_storage()
+    folder = str(face_idcard_settings.SELFIE_UPLOAD_TO).strip("/")
+    try:
+        _, files = storage.listdir(folder)
+    except (NotImplementedError, FileNotFoundError):
+        return 0
+    deleted = 0
+    names = [f"{folder}/{file}" if folder else file for file in files if file.endswith(".bin")]
+    for start in range(0, len(names), 500):
+        batch = names[start : start + 500]
+        referenced = set(
+            VerificationAttempt._base_manager.filter(selfie_name__in=batch).values_list(
+                "selfie_name", flat=True
+            )
+        )
+        for name in batch:
+            if name in referenced:
+                continue
+            try:
+                if storage.get_modified_time(name) > now - ORPHAN_GRACE:
+                    continue
+            except (NotImplementedError, FileNotFoundError):
+                continue
+            delete_selfie(name)
+            deleted += 1
+    return deleted
 
 
 def rotate_keys() -> dict[str, int]:
