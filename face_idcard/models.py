@@ -75,7 +75,7 @@ class VerificationAttempt(models.Model):
     raw_response = models.JSONField(_("provider response (PII removed)"), null=True, blank=True)
     provider_calls = models.PositiveIntegerField(_("provider calls"), default=0)
     provider_latency_ms = models.FloatField(_("provider latency (ms)"), null=True, blank=True)
-    retry_count = models.PositiveSmallIntegerField(default=0)
+    retry_count = models.PositiveSmallIntegerField(_("retries"), default=0)
     resign_count = models.PositiveSmallIntegerField(default=0)
     url_fetch_count = models.PositiveSmallIntegerField(default=0)
     external_reference = models.CharField(_("external reference"), max_length=255, blank=True)
@@ -85,7 +85,7 @@ class VerificationAttempt(models.Model):
     queued_at = models.DateTimeField(_("queued"), null=True, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(_("next try"), null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
 
@@ -106,8 +106,8 @@ class VerificationAttempt(models.Model):
 
     # --- Retention -----------------------------------------------------------------------------
     legal_hold = models.BooleanField(_("legal hold"), default=False)
-    selfie_purged_at = models.DateTimeField(null=True, blank=True)
-    pii_purged_at = models.DateTimeField(null=True, blank=True)
+    selfie_purged_at = models.DateTimeField(_("selfie purged"), null=True, blank=True)
+    pii_purged_at = models.DateTimeField(_("personal information purged"), null=True, blank=True)
     redacted_at = models.DateTimeField(_("redacted"), null=True, blank=True)
 
     class Meta:
