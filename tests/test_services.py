@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -340,6 +341,15 @@ def test_reveal_pii_is_audited(face_settings: Any) -> None:
     event = attempt.events.get(kind=EventKind.PII_VIEWED.value)
     assert event.actor == staff
     assert magic.MATCH not in str(event.data) and NAME not in str(event.data)
+
+
+def test_reveal_pii_needs_a_named_viewer(face_settings: Any) -> None:
+    attempt = submit()
+    for anonymous in (None, AnonymousUser()):
+        with pytest.raises(ValidationError) as raised:
+            services.reveal_pii(attempt, viewer=anonymous)
+        assert raised.value.code == "viewer_required"
+    assert not attempt.events.filter(kind=EventKind.PII_VIEWED.value).exists()
 
 
 def test_claim_without_update_returning(

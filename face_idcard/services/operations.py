@@ -85,7 +85,12 @@ def cancel(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAt
 
 
 def reveal_pii(attempt: VerificationAttempt, *, viewer: Any) -> tuple[str, str]:
-    """The clear ID number and name, for a staff screen. Every call is in the audit trail."""
+    """The clear ID number and name, for a staff screen. Every call is in the audit trail,
+    with who asked: a viewer (a saved user) is required."""
+    if viewer is None or not getattr(viewer, "pk", None):
+        raise ValidationError(
+            _("Reading personal information needs a named viewer."), code="viewer_required"
+        )
     if not attempt.idcard_number_encrypted and not attempt.idcard_name_encrypted:
         raise PersonalInformationUnavailable("the personal information was erased")
     number = crypto.decrypt_text(attempt.idcard_number_encrypted)
