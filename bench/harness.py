@@ -197,16 +197,21 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
+def _stat_cpu(stat: str) -> float:
+    """User + system CPU seconds from the text of a /proc/<pid>/stat file."""
+    # The command name (in parentheses) may hold spaces: split after its closing parenthesis.
+    fields = stat.rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds of ``pid`` and all its descendants (Linux /proc)."""
-    ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     pending = [pid]
     while pending:
         current = pending.pop()
         try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / ticks
+            total += _stat_cpu(Path(f"/proc/{current}/stat").read_text())
             for task in Path(f"/proc/{current}/task").iterdir():
                 children = (task / "children").read_text().split()
                 pending.extend(int(child) for child in children)
@@ -225,7 +230,6 @@ def machine_busy() -> tuple[float, float]:
 
 def cpu_by_command() -> dict[str, float]:
     """CPU seconds used so far by every live process, summed per command name."""
-    ticks = os.sysconf("SC_CLK_TCK")
     usage: dict[str, float] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -242,6 +246,5 @@ def cpu_by_command() -> dict[str, float]:
                 (w for w in words[1:] if "simulator" in w or "celery" in w or w.endswith(".py")),
                 name,
             ).rsplit("/", 1)[-1]
-        fields = stat.rsplit(")", 1)[1].split()
-        usage[name] = usage.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / ticks
+        usage[name] = usage.get(name, 0.0) + _stat_cpu(stat)
     return usage
