@@ -28,8 +28,15 @@ ENV_KEYS = ("APPID", "SECRET_ID", "SECRET_KEY", "BUCKET", "ENDPOINT", "SIMULATOR
 
 DEFAULTS: dict[str, Any] = {
     # --- Provider ----------------------------------------------------------------------
-    # Which backend the pipeline calls: "legacy" (idcardcompare), "simulator" (the same client
-    # pointed at SIMULATOR_URL), or a dotted path to a Backend subclass.
+    # Backends by alias, like Django's CACHES (see face_idcard.backends.config): each alias a
+    # dict with "BACKEND" (a built-in name or a dotted path) and its credentials, "ENDPOINT",
+    # "REGION", "THRESHOLD", "REVIEW_BAND", "RATE_LIMIT_PER_SECOND", timeouts. None: the flat
+    # keys below make one backend whose alias is the BACKEND value.
+    "BACKENDS": None,
+    # The alias new attempts use. None: "default" with BACKENDS, else the BACKEND value.
+    "DEFAULT_BACKEND": None,
+    # Without BACKENDS: which backend the pipeline calls: "legacy" (idcardcompare),
+    # "simulator" (the same client pointed at SIMULATOR_URL), or a dotted path.
     "BACKEND": "legacy",
     # Legacy API account (env: FACE_IDCARD_APPID, FACE_IDCARD_SECRET_ID, FACE_IDCARD_SECRET_KEY).
     "APPID": "",

@@ -1,18 +1,36 @@
-"""One exception hierarchy for everything a provider call can end in.
+"""Every exception face_idcard raises on purpose, in one module.
 
-Free of Django so the client can raise these. Exception texts carry the code and the
-catalogue's meaning, never the ID number, the name, the image, the provider's raw message or a
-secret: exception texts end up in logs, Celery results and error trackers.
+Free of Django so provider clients can raise these (messages meant for people are translated
+lazily, when read). Exception texts carry a code and its catalogue meaning, never the ID number,
+the name, the image, the provider's raw message or a secret: exception texts end up in logs,
+Celery results and error trackers.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from .errors import ErrorClass, lookup
+from .outcome import GENERIC, ErrorClass
 
-if TYPE_CHECKING:
-    from .client import CompareResult
+
+class _TranslatedMessage:
+    """A class attribute that reads as Django's lazily translated text of ``msgid``.
+
+    Keeps this module importable without Django; Django is imported when the text is read.
+    """
+
+    def __init__(self, msgid: str) -> None:
+        self.msgid = msgid
+
+    def __get__(self, instance: object, owner: type | None = None) -> Any:
+        from django.utils.translation import gettext_lazy
+
+        return gettext_lazy(self.msgid)
+
+
+def _(msgid: str) -> Any:
+    """Marks ``msgid`` for makemessages and translates it when read."""
+    return _TranslatedMessage(msgid)
 
 
 class FaceIdcardError(Exception):
@@ -22,9 +40,10 @@ class FaceIdcardError(Exception):
 class ProviderError(FaceIdcardError):
     """A call to the comparison service did not end in a usable result.
 
-    ``code`` is the catalogue key (provider code or a ``transport.*`` pseudo-code) and
-    ``error_class`` says what to do about it. ``result`` is the parsed response where there
-    was one.
+    ``code`` is the provider's code (or a ``transport.*`` pseudo-code) and ``error_class``
+    says what to do about it. ``meaning`` is the provider catalogue's English meaning of the
+    code (the shared pseudo-codes' meanings are found without it). ``result`` is the parsed
+    response where there was one.
     """
 
     error_class: ErrorClass = ErrorClass.UNKNOWN
@@ -33,30 +52,32 @@ class ProviderError(FaceIdcardError):
         self,
         code: str,
         *,
-        result: CompareResult | None = None,
+        meaning: str = "",
+        result: Any = None,
         elapsed: float | None = None,
         detail: str = "",
     ) -> None:
         self.code = code
+        self.meaning = meaning or (GENERIC.lookup(code).en if code in GENERIC else "")
         self.result = result
         self.elapsed = elapsed
         # ``detail`` is for our own wording (an exception type, an HTTP status), never for
         # data from the request.
         self.detail = detail
-        text = f"[{code}] {lookup(code).en}"
+        text = f"[{code}] {self.meaning}" if self.meaning else f"[{code}]"
         if detail:
             text = f"{text} ({detail})"
         super().__init__(text)
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keep pickling (Celery result backends) working with keyword-only arguments.
-        return (_rebuild, (type(self), self.code, self.elapsed, self.detail))
+        return (_rebuild, (type(self), self.code, self.meaning, self.elapsed, self.detail))
 
 
 def _rebuild(
-    cls: type[ProviderError], code: str, elapsed: float | None, detail: str
+    cls: type[ProviderError], code: str, meaning: str, elapsed: float | None, detail: str
 ) -> ProviderError:
-    return cls(code, elapsed=elapsed, detail=detail)
+    return cls(code, meaning=meaning, elapsed=elapsed, detail=detail)
 
 
 class TransientProviderError(ProviderError):
@@ -119,3 +140,57 @@ EXCEPTION_FOR_CLASS: dict[ErrorClass, type[ProviderError]] = {
     ErrorClass.INPUT: ProviderRejected,
     ErrorClass.UNKNOWN: UnknownProviderError,
 }
+
+
+# --- The lifecycle ---------------------------------------------------------------------------
+
+
+class IllegalTransition(FaceIdcardError):
+    """The lifecycle does not allow this change (or the attempt is not in a state for it)."""
+
+    def __init__(self, current: str, target: str, *, detail: str = "") -> None:
+        self.current = current
+        self.target = target
+        text = f"illegal transition {current} -> {target}"
+        super().__init__(f"{text}: {detail}" if detail else text)
+
+
+class ConcurrentTransition(IllegalTransition):
+    """Someone else changed the attempt first (another worker, the sweeper, a cancel)."""
+
+
+class AuditLogError(FaceIdcardError):
+    """Audit events are append-only: they cannot be changed or deleted."""
+
+
+# --- The services ----------------------------------------------------------------------------
+
+
+class AttemptLimitExceeded(FaceIdcardError):
+    """Too many attempts for this ID number or this user today.
+
+    The message is the same whichever limit was hit and whether or not the number is known,
+    so it cannot be used to find out anything about an ID number.
+    """
+
+    message = _("Too many verification attempts. Please try again tomorrow.")
+
+    def __init__(self) -> None:
+        super().__init__(str(self.message))
+
+
+class ConsentRequired(FaceIdcardError):
+    """The end user has not consented to the processing of their personal information."""
+
+    message = _("Consent to the processing of your personal information is required.")
+
+    def __init__(self) -> None:
+        super().__init__(str(self.message))
+
+
+class LegalHoldActive(FaceIdcardError):
+    """The attempt is under legal hold: its personal information must not be erased."""
+
+
+class PersonalInformationUnavailable(FaceIdcardError):
+    """The personal information was purged or redacted."""

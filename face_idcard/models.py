@@ -17,7 +17,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .exceptions import FaceIdcardError
+from .exceptions import AuditLogError
+from .reasons import REASON_CHOICES
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise as StrOrPromise
@@ -43,6 +44,8 @@ class VerificationAttempt(models.Model):
         related_name="face_idcard_attempts",
         verbose_name=_("user"),
     )
+    # The alias of FACE_IDCARD["BACKENDS"] the attempt runs on (it finishes there, whatever
+    # the default becomes meanwhile).
     backend = models.CharField(_("backend"), max_length=200)
 
     # --- Personal information (encrypted; masked copies for display) -----------------------
@@ -72,6 +75,9 @@ class VerificationAttempt(models.Model):
     error_code = models.CharField(_("error code"), max_length=64, blank=True)
     error_class = models.CharField(_("error class"), max_length=16, blank=True)
     error_message = models.CharField(_("error message"), max_length=255, blank=True)
+    # The neutral reason (face_idcard.outcome.Reason), the same vocabulary for every provider.
+    reason = models.CharField(_("reason"), max_length=32, choices=REASON_CHOICES, blank=True)
+    provider_request_id = models.CharField(_("provider request id"), max_length=128, blank=True)
     raw_response = models.JSONField(_("provider response (PII removed)"), null=True, blank=True)
     provider_calls = models.PositiveIntegerField(_("provider calls"), default=0)
     provider_latency_ms = models.FloatField(_("provider latency (ms)"), null=True, blank=True)
@@ -119,6 +125,7 @@ class VerificationAttempt(models.Model):
             models.Index(fields=["status", "-created_at"], name="face_idcard_status_idx"),
             models.Index(fields=["decision", "-created_at"], name="face_idcard_decision_idx"),
             models.Index(fields=["error_class"], name="face_idcard_errclass_idx"),
+            models.Index(fields=["reason", "-created_at"], name="face_idcard_reason_idx"),
             models.Index(fields=["backend"], name="face_idcard_backend_idx"),
             models.Index(fields=["external_reference"], name="face_idcard_extref_idx"),
             # Limits against enumeration (per ID number / per user per day).
@@ -158,10 +165,6 @@ class VerificationAttempt(models.Model):
             or self.selfie_name
             or self.url_encrypted
         )
-
-
-class AuditLogError(FaceIdcardError):
-    """Audit events are append-only: they cannot be changed or deleted."""
 
 
 class AttemptEventQuerySet(models.QuerySet["AttemptEvent"]):

@@ -138,18 +138,28 @@ def span_seconds() -> float:
     return 1.0 + max(0.0, float(margin or 0.0))
 
 
-def acquire(now: float | None = None) -> Permit:
-    """Take one request from the current open slot, or say how long to wait."""
-    limit = limit_per_second()
+_FROM_SETTINGS: int | None = -1
+
+
+def acquire(
+    now: float | None = None, *, limit: int | None = _FROM_SETTINGS, scope: str = ""
+) -> Permit:
+    """Take one request from the current open slot, or say how long to wait.
+
+    ``limit`` is the requests per second for ``scope`` (a backend alias: each account has
+    its own quota); left out, ``RATE_LIMIT_PER_SECOND``. None means no limit.
+    """
+    if limit == _FROM_SETTINGS:
+        limit = limit_per_second()
     if limit is None:
         return ALLOWED
-    plan = schedule(limit, span_seconds())
+    plan = schedule(max(1, int(limit)), span_seconds())
     now = time.time() if now is None else now
     index = math.floor(now / plan.slot)
     if index % plan.period:
         # A closed slot: no cache round trip, come back when the next one opens.
         return _defer(plan, now, _next_open(plan, index), 0)
-    count = _take(plan, index)
+    count = _take(plan, index, scope)
     if count <= plan.capacity:
         return ALLOWED
     # Spread the overflow: the x-th request too many goes x // capacity open slots further.
@@ -161,14 +171,14 @@ def _next_open(plan: Schedule, index: int) -> int:
     return index + (-index % plan.period)
 
 
-def _key(plan: Schedule, index: int) -> str:
+def _key(plan: Schedule, index: int, scope: str = "") -> str:
     # The plan is part of the key: a changed limit or margin starts counts of its own.
-    return f"{KEY_PREFIX}{plan.limit}:{plan.span:g}:{index}"
+    return f"{KEY_PREFIX}{scope}:{plan.limit}:{plan.span:g}:{index}"
 
 
-def _take(plan: Schedule, index: int) -> int:
+def _take(plan: Schedule, index: int, scope: str = "") -> int:
     cache = caches[str(face_idcard_settings.RATE_LIMIT_CACHE)]
-    key = _key(plan, index)
+    key = _key(plan, index, scope)
     ttl = math.ceil(plan.slot) + _KEY_TTL_EXTRA
     # add() is a no-op when the key exists, so exactly one caller starts the count.
     cache.add(key, 0, timeout=ttl)

@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
-from .exceptions import FaceIdcardError
+# Re-exported: the lifecycle exceptions lived here before face_idcard.exceptions held them all.
+from .exceptions import ConcurrentTransition as ConcurrentTransition
+from .exceptions import IllegalTransition as IllegalTransition
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -124,20 +126,6 @@ ALLOWED: Mapping[str, frozenset[str]] = MappingProxyType(
         _S.CANCELED.value: frozenset(),
     }
 )
-
-
-class IllegalTransition(FaceIdcardError):
-    """The lifecycle does not allow this change (or the attempt is not in a state for it)."""
-
-    def __init__(self, current: str, target: str, *, detail: str = "") -> None:
-        self.current = current
-        self.target = target
-        text = f"illegal transition {current} -> {target}"
-        super().__init__(f"{text}: {detail}" if detail else text)
-
-
-class ConcurrentTransition(IllegalTransition):
-    """Someone else changed the attempt first (another worker, the sweeper, a cancel)."""
 
 
 def can_transition(current: str, target: str) -> bool:

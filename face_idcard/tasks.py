@@ -1,7 +1,7 @@
 """Celery tasks: thin wrappers around :mod:`face_idcard.services`.
 
-``verify_attempt`` carries only the attempt id (a string); everything else is read from the
-database, so no personal information ever passes through the broker or the result backend.
+``verify_attempt`` carries only the attempt id and its backend alias (strings); everything
+else is read from the database, so no personal information ever passes through the broker or the result backend.
 ``acks_late`` with ``reject_on_worker_lost``: a worker killed mid-call leaves the message to be
 delivered again, and the claim (plus the sweeper, for an expired lease) keeps that from paying
 twice.
@@ -40,14 +40,15 @@ def _publish_options() -> dict[str, Any]:
     reject_on_worker_lost=True,
     ignore_result=True,
 )
-def verify_attempt(attempt_id: str) -> str:
+def verify_attempt(attempt_id: str, backend: str | None = None) -> str:
     """Run one attempt; schedule the next try when it must wait (retry or rate limit)."""
-    outcome = services.run(attempt_id)
+    outcome = services.run(attempt_id, backend)
     if outcome.again:
         # A new message rather than Task.retry(): the retry budget lives on the attempt row
         # (one place, shared with the sweeper), and a rate-limit deferral is not a retry.
+        args = (str(attempt_id), backend) if backend else (str(attempt_id),)
         verify_attempt.apply_async(
-            (str(attempt_id),), countdown=max(0.0, outcome.countdown), **_publish_options()
+            args, countdown=max(0.0, outcome.countdown), **_publish_options()
         )
     return outcome.action
 

@@ -193,7 +193,8 @@ def test_message_carries_only_the_attempt_id(
     assert ours
     for message in ours:
         args, kwargs, _embed = message["body"]
-        assert list(args) == [str(attempt.pk)]
+        # The id and the backend alias: nothing about the person.
+        assert list(args) == [str(attempt.pk), attempt.backend]
         assert kwargs == {}
         text = repr(message)
         for secret in (NAME, magic.MATCH, "0014"):

@@ -113,7 +113,7 @@ def test_scrub_removes_pii_keys_and_echoed_values() -> None:
         "data": {"similarity": 0, "session_id": "abc", "idcard_number": magic.MATCH},
         "list": [magic.MATCH, "fine"],
     }
-    assert scrub(raw, (magic.MATCH, NAME)) == {
+    assert scrub(raw, (magic.MATCH, NAME), frozenset({"idcard_number"})) == {
         "code": -5803,
         "message": "[removed]",
         "data": {"similarity": 0, "session_id": "abc"},

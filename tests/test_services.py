@@ -411,11 +411,18 @@ def test_url_fetch_failure_is_retried_once(face_settings: Any, simulator: Any) -
 def test_next_step_by_error_class(
     face_settings: Any, error_class: str, counters: dict[str, int], expected: tuple[Any, ...]
 ) -> None:
-    from face_idcard.errors import ErrorClass
-    from face_idcard.services.pipeline import _CallResult, _next_step
+    from face_idcard.outcome import ErrorClass, ProviderOutcome, Reason, unknown_code
+    from face_idcard.services.pipeline import _next_step
 
     attempt = VerificationAttempt(backend="simulator", **counters)
-    status, countdown, writes = _next_step(attempt, _CallResult("x", ErrorClass(error_class)))
+    outcome = ProviderOutcome(
+        code="x",
+        error_class=ErrorClass(error_class),
+        reason=Reason.UNKNOWN,
+        billable=None,
+        description=unknown_code("x"),
+    )
+    status, countdown, writes = _next_step(attempt, outcome)
     assert (status.value, countdown, writes) == expected
 
 

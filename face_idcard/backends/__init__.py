@@ -1,8 +1,8 @@
-"""Backends: which comparison service the pipeline calls.
+"""Backends: which comparison service the pipeline calls, by alias.
 
-``get_backend(name)`` accepts ``"legacy"``, ``"simulator"`` or a dotted path to a
-:class:`~face_idcard.backends.base.Backend` subclass. One instance (one pooled HTTP client) per
-name per process, rebuilt when ``FACE_IDCARD`` changes.
+``get_backend(alias)`` returns the shared instance for an alias of ``FACE_IDCARD["BACKENDS"]``
+(see :mod:`face_idcard.backends.config`); with no alias, the default one. One instance (one
+pooled HTTP client) per alias per process, rebuilt when ``FACE_IDCARD`` changes.
 """
 
 from __future__ import annotations
@@ -15,21 +15,26 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from ..conf import face_idcard_settings
-from .base import Backend
+from .base import Backend, VerificationRequest
+from .config import BUILTIN, BackendSettings, default_alias, resolve
 
-__all__ = ["BUILTIN", "Backend", "get_backend", "reset_backends"]
-
-BUILTIN = {
-    "legacy": "face_idcard.backends.legacy.LegacyBackend",
-    "simulator": "face_idcard.backends.simulator.SimulatorBackend",
-}
+__all__ = [
+    "BUILTIN",
+    "Backend",
+    "BackendSettings",
+    "VerificationRequest",
+    "backend_class",
+    "default_alias",
+    "get_backend",
+    "reset_backends",
+]
 
 _lock = threading.Lock()
 _instances: dict[str, Backend] = {}
 
 
 def backend_class(name: str) -> type[Backend]:
+    """The class for a built-in name or a dotted path."""
     path = BUILTIN.get(name, name)
     if "." not in path:
         raise ImproperlyConfigured(f"face_idcard: unknown backend {name!r}")
@@ -42,16 +47,17 @@ def backend_class(name: str) -> type[Backend]:
     return cls
 
 
-def get_backend(name: str | None = None) -> Backend:
-    """The shared instance of backend ``name`` (default: the ``BACKEND`` setting)."""
-    key = name or str(face_idcard_settings.BACKEND)
+def get_backend(alias: str | None = None) -> Backend:
+    """The shared instance of backend ``alias`` (default: ``DEFAULT_BACKEND``)."""
+    key = alias or default_alias()
     instance = _instances.get(key)
     if instance is not None:
         return instance
     with _lock:
         instance = _instances.get(key)
         if instance is None:
-            instance = backend_class(key)()
+            config = resolve(key)
+            instance = backend_class(config.backend)(config)
             _instances[key] = instance
         return instance
 

@@ -11,44 +11,18 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.dispatch import Signal
-from django.utils.translation import gettext_lazy as _
 
 from .. import crypto
 from ..conf import face_idcard_settings
-from ..exceptions import FaceIdcardError
+
+# Re-exported: these exceptions lived here before face_idcard.exceptions held them all.
+from ..exceptions import AttemptLimitExceeded as AttemptLimitExceeded
+from ..exceptions import ConsentRequired as ConsentRequired
+from ..exceptions import LegalHoldActive as LegalHoldActive
+from ..exceptions import PersonalInformationUnavailable as PersonalInformationUnavailable
 from ..models import VerificationAttempt
 
 logger = logging.getLogger("face_idcard.services")
-
-
-class AttemptLimitExceeded(FaceIdcardError):
-    """Too many attempts for this ID number or this user today.
-
-    The message is the same whichever limit was hit and whether or not the number is known,
-    so it cannot be used to find out anything about an ID number.
-    """
-
-    message = _("Too many verification attempts. Please try again tomorrow.")
-
-    def __init__(self) -> None:
-        super().__init__(str(self.message))
-
-
-class ConsentRequired(FaceIdcardError):
-    """The end user has not consented to the processing of their personal information."""
-
-    message = _("Consent to the processing of your personal information is required.")
-
-    def __init__(self) -> None:
-        super().__init__(str(self.message))
-
-
-class LegalHoldActive(FaceIdcardError):
-    """The attempt is under legal hold: its personal information must not be erased."""
-
-
-class PersonalInformationUnavailable(FaceIdcardError):
-    """The personal information was purged or redacted."""
 
 
 def selfie_storage() -> Storage:
@@ -92,8 +66,9 @@ def send_after_commit(signal: Signal, attempt: VerificationAttempt, **kwargs: An
     transaction.on_commit(send)
 
 
-def enqueue(attempt_id: UUID | str) -> None:
-    """Publish the Celery message for ``attempt_id`` (only the id travels)."""
+def enqueue(attempt_id: UUID | str, backend: str | None = None) -> None:
+    """Publish the Celery message for ``attempt_id``: its id and its backend alias travel,
+    nothing else (the alias lets the worker check the right quota before any database work)."""
     options: dict[str, Any] = {}
     queue = face_idcard_settings.CELERY_QUEUE
     if queue:
@@ -102,13 +77,14 @@ def enqueue(attempt_id: UUID | str) -> None:
         # Imported here: the services work without Celery installed (enqueue=False).
         from ..tasks import verify_attempt
 
-        verify_attempt.apply_async((str(attempt_id),), **options)
+        args = (str(attempt_id), backend) if backend else (str(attempt_id),)
+        verify_attempt.apply_async(args, **options)
     except Exception as exc:
         # The row is committed and queued: the sweeper publishes again after
         # QUEUED_STALE_SECONDS, so a broker outage delays the attempt but never loses it.
         logger.error("attempt %s: could not publish the task (%s)", attempt_id, type(exc).__name__)
 
 
-def enqueue_on_commit(attempt_id: UUID | str) -> None:
-    callback: Callable[[], None] = lambda: enqueue(attempt_id)  # noqa: E731
+def enqueue_on_commit(attempt_id: UUID | str, backend: str | None = None) -> None:
+    callback: Callable[[], None] = lambda: enqueue(attempt_id, backend)  # noqa: E731
     transaction.on_commit(callback)

@@ -9,22 +9,31 @@ back by the sweeper cannot overwrite what the next worker recorded.
 from __future__ import annotations
 
 import logging
-import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, crypto, errors, ratelimit
-from ..backends import get_backend
-from ..conf import face_idcard_settings
-from ..errors import ErrorClass
+from .. import audit, crypto, ratelimit
+from ..backends import Backend, VerificationRequest, get_backend
 from ..exceptions import ProviderError
 from ..models import AttemptEvent, EventKind, VerificationAttempt
+from ..outcome import (
+    GENERIC,
+    INTERNAL_BACKEND_UNAVAILABLE,
+    INTERNAL_ERROR,
+    INTERNAL_PII_UNREADABLE,
+    INTERNAL_WORKER_LOST,
+    TRANSPORT_BAD_RESPONSE,
+    ErrorClass,
+    ProviderOutcome,
+    Reason,
+)
 from ..signals import attempt_decided, attempt_finished
 from ..states import (
     CLAIMABLE,
@@ -34,22 +43,20 @@ from ..states import (
     transition,
     transition_with_events,
 )
+from . import retries
 from .claim import claim
 from .common import load_selfie, send_after_commit
+from .retries import backoff
 
 logger = logging.getLogger("face_idcard.pipeline")
 
-#: Pseudo-codes for outcomes that happen on our side, not the provider's.
-CODE_INTERNAL = "internal.error"
-CODE_PII_UNREADABLE = "internal.pii_unreadable"
-CODE_WORKER_LOST = "internal.worker_lost"
+#: Pseudo-codes for outcomes that happen on our side (kept here under their old names).
+CODE_INTERNAL = INTERNAL_ERROR
+CODE_PII_UNREADABLE = INTERNAL_PII_UNREADABLE
+CODE_WORKER_LOST = INTERNAL_WORKER_LOST
 
-#: Re-sign (9, 13) and url-fetch outcomes are retried at most this many times.
-RESIGN_RETRIES = 1
-URL_FETCH_RETRIES = 1
+__all__ = ["RunOutcome", "backoff", "decide", "run", "scrub"]
 
-# Keys of a provider response (or our request) that may carry personal information.
-_PII_KEYS = frozenset({"idcard_number", "idcard_name", "url", "image", "IdCard", "Name"})
 _REMOVED = "[removed]"
 
 
@@ -75,60 +82,24 @@ def decide(similarity: float, threshold: float, review_band: float) -> Decision:
     return Decision.MATCH if similarity >= threshold else Decision.NO_MATCH
 
 
-def backoff(retry_number: int) -> float:
-    """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**n)) seconds."""
-    base = float(face_idcard_settings.RETRY_BACKOFF_BASE)
-    cap = float(face_idcard_settings.RETRY_BACKOFF_MAX)
-    ceiling = min(cap, base * (2 ** min(retry_number, 32)))
-    return random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
-
-
-def scrub(value: Any, secrets: tuple[str, ...]) -> Any:
-    """``value`` with PII keys dropped and any string containing one of ``secrets`` removed."""
+def scrub(value: Any, secrets: tuple[str, ...], pii_keys: frozenset[str] = frozenset()) -> Any:
+    """``value`` with ``pii_keys`` dropped and any string containing one of ``secrets`` removed."""
     if isinstance(value, dict):
-        return {key: scrub(item, secrets) for key, item in value.items() if key not in _PII_KEYS}
+        return {
+            key: scrub(item, secrets, pii_keys)
+            for key, item in value.items()
+            if key not in pii_keys
+        }
     if isinstance(value, list):
-        return [scrub(item, secrets) for item in value]
+        return [scrub(item, secrets, pii_keys) for item in value]
     if isinstance(value, str) and any(secret and secret in value for secret in secrets):
         return _REMOVED
     return value
 
 
-#: Refusals that come after the provider looked the person up, so were probably charged.
-_LOOKUP_CODES = frozenset({"-5803", "-4009", "-4010", "-4015", "-4017", "-4018"})
-
-
-def billable_guess(code: str, error_class: ErrorClass) -> bool | None:
-    """Whether the provider probably charged for this call (None: cannot tell).
-
-    Tencent does not document it; our guess: a comparison, or a refusal made after the
-    identity lookup (name mismatch, no face), is charged; errors before it are not.
-    """
-    if error_class is ErrorClass.SUCCESS or code in _LOOKUP_CODES:
-        return True
-    if code == errors.TRANSPORT_TIMEOUT:
-        # The provider may have finished (and charged) the call after we stopped waiting.
-        return None
-    return False
-
-
-@dataclass
-class _CallResult:
-    code: str
-    error_class: ErrorClass
-    similarity: float | None = None
-    session_id: str = ""
-    http_status: int | None = None
-    latency_ms: float | None = None
-    raw: dict[str, Any] | None = None
-
-
-def _load(attempt_id: UUID) -> VerificationAttempt | None:
-    try:
-        attempt: VerificationAttempt = VerificationAttempt.objects.get(pk=attempt_id)
-    except VerificationAttempt.DoesNotExist:
-        return None
-    return attempt
+def _local(code: str, **fields: Any) -> ProviderOutcome:
+    """An outcome of our own making (no provider answer), from the shared pseudo-codes."""
+    return ProviderOutcome.from_code(GENERIC, code, **fields)
 
 
 def _as_uuid(value: UUID | str) -> UUID | None:
@@ -138,69 +109,84 @@ def _as_uuid(value: UUID | str) -> UUID | None:
         return None
 
 
-def _call(attempt: VerificationAttempt, number: str, name: str) -> _CallResult:
+def _backend_or_none(alias: str) -> Backend | None:
+    try:
+        return get_backend(alias)
+    except ImproperlyConfigured as exc:
+        # Recorded on the attempt as a configuration failure when it is claimed.
+        logger.error("backend %r cannot be built: %s", alias, exc)
+        return None
+
+
+def _call(
+    attempt: VerificationAttempt, backend: Backend | None, number: str, name: str
+) -> ProviderOutcome:
     """One provider call, never raising: transport failures become pseudo-codes."""
-    backend = get_backend(attempt.backend)
+    if backend is None:
+        return _local(INTERNAL_BACKEND_UNAVAILABLE)
     url = crypto.decrypt_text(attempt.url_encrypted) or None
     image = load_selfie(attempt.selfie_name) if url is None and attempt.selfie_name else None
+    request = VerificationRequest(
+        idcard_number=number,
+        idcard_name=name,
+        image=image,
+        image_content_type=attempt.selfie_content_type or "image/jpeg",
+        url=url,
+        correlation_id=attempt.pk.hex,
+    )
     started = time.monotonic()
     try:
-        result = backend.compare(
-            idcard_number=number,
-            idcard_name=name,
-            image=image,
-            url=url,
-            session_id=attempt.pk.hex,
-            image_content_type=attempt.selfie_content_type or "image/jpeg",
-            image_filename="image" + _extension(attempt.selfie_content_type),
-        )
+        outcome = backend.verify(request)
     except ProviderError as exc:
         elapsed = exc.elapsed if exc.elapsed is not None else time.monotonic() - started
-        return _CallResult(exc.code, exc.error_class, latency_ms=elapsed * 1000)
-    error_class = result.error_class
-    code = result.code
-    if error_class is ErrorClass.SUCCESS and result.similarity is None:
-        # Code 0 without a score is not a usable answer: treat it like a garbled response.
-        code, error_class = errors.TRANSPORT_BAD_RESPONSE, ErrorClass.TRANSIENT
-    return _CallResult(
-        code=code,
-        error_class=error_class,
-        similarity=result.similarity,
-        session_id=result.session_id or "",
-        http_status=result.http_status,
-        latency_ms=result.elapsed * 1000,
-        raw=scrub(result.raw, (number, name)),
+        return ProviderOutcome.from_code(
+            backend.catalogue, exc.code, error_class=exc.error_class, elapsed=elapsed
+        )
+    if outcome.error_class is ErrorClass.SUCCESS and outcome.similarity is None:
+        # A success without a score is not a usable answer: treat it like a garbled response.
+        return _local(TRANSPORT_BAD_RESPONSE, elapsed=outcome.elapsed)
+    if outcome.raw is None:
+        return outcome
+    return replace(outcome, raw=scrub(outcome.raw, (number, name), backend.pii_keys))
+
+
+def _alias_of(pk: UUID) -> str | None:
+    alias: str | None = (
+        VerificationAttempt.objects.filter(pk=pk).values_list("backend", flat=True).first()
     )
+    return alias
 
 
-def _extension(content_type: str) -> str:
-    return {"image/png": ".png", "image/bmp": ".bmp"}.get(content_type, ".jpg")
+def run(attempt_id: UUID | str, backend: str | None = None) -> RunOutcome:
+    """Process one attempt once. Safe to call any number of times, concurrently.
 
-
-def _threshold(attempt: VerificationAttempt) -> float:
-    configured = face_idcard_settings.THRESHOLD
-    if configured is not None:
-        return float(configured)
-    return float(get_backend(attempt.backend).default_threshold)
-
-
-def run(attempt_id: UUID | str) -> RunOutcome:
-    """Process one attempt once. Safe to call any number of times, concurrently."""
+    ``backend`` is the attempt's alias, carried by the task message so that the quota of the
+    right account is checked before any database work; without it, it is read first.
+    """
     pk = _as_uuid(attempt_id)
     if pk is None:
         logger.warning("run: %r is not an attempt id", type(attempt_id).__name__)
         return RunOutcome("done")
-    # The quota first: a deferred run costs no database work at all.
-    permit = ratelimit.acquire()
-    if not permit.allowed:
-        logger.debug("attempt %s: rate limited, deferred %.2fs", pk, permit.retry_after)
-        return RunOutcome("defer", permit.retry_after)
+    alias = backend or _alias_of(pk)
+    if alias is None:
+        logger.warning("attempt %s: not found, nothing to do", pk)
+        return RunOutcome("done")
+    service = _backend_or_none(alias)
+    if service is not None:
+        # The quota first: a deferred run costs no database work at all.
+        permit = ratelimit.acquire(limit=service.rate_limit_per_second, scope=alias)
+        if not permit.allowed:
+            logger.debug("attempt %s: rate limited, deferred %.2fs", pk, permit.retry_after)
+            return RunOutcome("defer", permit.retry_after)
     now = timezone.now()
     attempt = claim(pk, now)
     if attempt is None:
         return _not_claimed(pk, now)
     token = attempt.claim_token
     assert token is not None
+    if attempt.backend != alias:
+        # A message that named another alias (it cannot normally happen): the row decides.
+        service = _backend_or_none(attempt.backend)
     calls_before = attempt.provider_calls - 1
 
     try:
@@ -210,22 +196,24 @@ def run(attempt_id: UUID | str) -> RunOutcome:
         logger.error(
             "attempt %s: personal information unreadable (%s)", attempt.pk, type(exc).__name__
         )
-        return _record_local_failure(attempt, token, calls_before, CODE_PII_UNREADABLE)
+        return _record_local_failure(attempt, token, calls_before, INTERNAL_PII_UNREADABLE)
     if not number or not name:
-        return _record_local_failure(attempt, token, calls_before, CODE_PII_UNREADABLE)
+        return _record_local_failure(attempt, token, calls_before, INTERNAL_PII_UNREADABLE)
+    if service is None:
+        return _record_local_failure(attempt, token, calls_before, INTERNAL_BACKEND_UNAVAILABLE)
 
     try:
-        call = _call(attempt, number, name)
+        outcome = _call(attempt, service, number, name)
     except Exception as exc:
         # A bug or a storage failure on our side: recorded, never retried automatically.
         logger.error("attempt %s: unexpected %s during the call", attempt.pk, type(exc).__name__)
-        call = _CallResult(CODE_INTERNAL, ErrorClass.UNKNOWN)
-    return _record(attempt, token, call)
+        outcome = _local(INTERNAL_ERROR)
+    return _record(attempt, token, service, outcome)
 
 
 def _not_claimed(pk: UUID, now: datetime) -> RunOutcome:
     """Why the claim failed, and what the caller should do about it."""
-    attempt = _load(pk)
+    attempt = VerificationAttempt.objects.filter(pk=pk).first()
     if attempt is None:
         logger.warning("attempt %s: not found, nothing to do", pk)
         return RunOutcome("done")
@@ -240,6 +228,7 @@ def _record_local_failure(
     attempt: VerificationAttempt, token: UUID, calls_before: int, code: str
 ) -> RunOutcome:
     """Fail without a provider call (the claim counted one; take it back)."""
+    outcome = _local(code)
     now = timezone.now()
     with transaction.atomic():
         transition(
@@ -248,8 +237,9 @@ def _record_local_failure(
             expected_claim_token=token,
             provider_calls=calls_before,
             error_code=code,
-            error_class=ErrorClass.CONFIGURATION.value,
-            error_message=errors.lookup(code).en,
+            error_class=outcome.error_class.value,
+            error_message=outcome.description.en,
+            reason=outcome.reason.value,
             finished_at=now,
             lease_expires_at=None,
             claim_token=None,
@@ -260,67 +250,71 @@ def _record_local_failure(
 
 
 def _next_step(
-    attempt: VerificationAttempt, call: _CallResult
+    attempt: VerificationAttempt, outcome: ProviderOutcome
 ) -> tuple[Status, float, dict[str, Any]]:
     """The status to move to, the retry countdown and the counters to write."""
-    error_class = call.error_class
-    max_retries = int(face_idcard_settings.MAX_RETRIES)
+    error_class = outcome.error_class
     if error_class is ErrorClass.SUCCESS:
         return Status.COMPLETED, 0.0, {}
     if error_class is ErrorClass.INPUT:
         return Status.REJECTED, 0.0, {}
-    if error_class is ErrorClass.TRANSIENT and attempt.retry_count < max_retries:
+    if error_class.retryable and retries.may_retry(attempt, error_class):
         return (
             Status.RETRY_WAIT,
-            backoff(attempt.retry_count),
-            {"retry_count": attempt.retry_count + 1},
+            retries.countdown(attempt, error_class),
+            retries.next_counters(attempt, error_class),
         )
-    if error_class is ErrorClass.RESIGN and attempt.resign_count < RESIGN_RETRIES:
-        # A new signature is made for every call: try again straight away.
-        return Status.RETRY_WAIT, 0.0, {"resign_count": attempt.resign_count + 1}
-    if error_class is ErrorClass.URL_FETCH and attempt.url_fetch_count < URL_FETCH_RETRIES:
-        return Status.RETRY_WAIT, backoff(0), {"url_fetch_count": attempt.url_fetch_count + 1}
     # Configuration/account, unknown, or retries used up.
     return Status.FAILED, 0.0, {}
 
 
-def _record(attempt: VerificationAttempt, token: UUID, call: _CallResult) -> RunOutcome:
+def _record(
+    attempt: VerificationAttempt, token: UUID, backend: Backend, outcome: ProviderOutcome
+) -> RunOutcome:
     now = timezone.now()
-    target, countdown, counters = _next_step(attempt, call)
+    target, countdown, counters = _next_step(attempt, outcome)
+    latency_ms = outcome.elapsed * 1000 if outcome.elapsed is not None else None
     fields: dict[str, Any] = {
-        "error_code": call.code,
-        "error_class": call.error_class.value,
+        "error_code": outcome.code,
+        "error_class": outcome.error_class.value,
         "error_message": ""
-        if call.error_class is ErrorClass.SUCCESS
-        else errors.lookup(call.code).en,
-        "provider_latency_ms": call.latency_ms,
+        if outcome.error_class is ErrorClass.SUCCESS
+        else outcome.description.en[:255],
+        "reason": outcome.reason.value,
+        "provider_latency_ms": latency_ms,
         "lease_expires_at": None,
         "claim_token": None,
         **counters,
     }
-    if call.session_id:
-        fields["provider_session_id"] = call.session_id[:128]
-    if call.raw is not None:
-        fields["raw_response"] = call.raw
+    if outcome.session_id:
+        fields["provider_session_id"] = outcome.session_id[:128]
+    if outcome.request_id:
+        fields["provider_request_id"] = outcome.request_id[:128]
+    if outcome.raw is not None:
+        fields["raw_response"] = outcome.raw
     events: list[AttemptEvent] = []
     call_event = audit.event(
         attempt,
         EventKind.PROVIDER_CALL,
         call=attempt.provider_calls,
-        code=call.code,
-        error_class=call.error_class.value,
-        latency_ms=round(call.latency_ms, 1) if call.latency_ms is not None else None,
-        http_status=call.http_status,
-        billable=billable_guess(call.code, call.error_class),
+        code=outcome.code,
+        error_class=outcome.error_class.value,
+        reason=outcome.reason.value,
+        latency_ms=round(latency_ms, 1) if latency_ms is not None else None,
+        http_status=outcome.http_status,
+        billable=outcome.billable,
     )
     if target is Status.COMPLETED:
-        assert call.similarity is not None
-        threshold = _threshold(attempt)
-        decision = decide(call.similarity, threshold, float(face_idcard_settings.REVIEW_BAND))
+        assert outcome.similarity is not None
+        threshold = backend.threshold
+        decision = decide(outcome.similarity, threshold, backend.review_band)
         fields.update(
-            similarity=call.similarity,
+            similarity=outcome.similarity,
             threshold=threshold,
             decision=decision.value,
+            reason=(
+                Reason.MATCH if outcome.similarity >= threshold else Reason.LOW_SIMILARITY
+            ).value,
             finished_at=now,
         )
         events.append(
@@ -328,8 +322,9 @@ def _record(attempt: VerificationAttempt, token: UUID, call: _CallResult) -> Run
                 attempt,
                 EventKind.DECIDED,
                 decision=decision.value,
-                similarity=call.similarity,
+                similarity=outcome.similarity,
                 threshold=threshold,
+                backend=backend.alias,
             )
         )
     elif target is Status.RETRY_WAIT:
@@ -339,13 +334,15 @@ def _record(attempt: VerificationAttempt, token: UUID, call: _CallResult) -> Run
                 attempt,
                 EventKind.RETRY_SCHEDULED,
                 countdown=round(countdown, 3),
-                error_class=call.error_class.value,
-                retry=attempt.retry_count + attempt.resign_count + attempt.url_fetch_count + 1,
+                error_class=outcome.error_class.value,
+                retry=retries.total_retries(attempt) + 1,
             )
         )
     else:
         fields["finished_at"] = now
-        events.append(audit.event(attempt, EventKind.FINISHED, status=target.value, code=call.code))
+        events.append(
+            audit.event(attempt, EventKind.FINISHED, status=target.value, code=outcome.code)
+        )
 
     try:
         transition_with_events(
@@ -363,22 +360,24 @@ def _record(attempt: VerificationAttempt, token: UUID, call: _CallResult) -> Run
         send_after_commit(attempt_decided, attempt)
     if target is not Status.RETRY_WAIT:
         send_after_commit(attempt_finished, attempt)
-    if call.error_class is ErrorClass.CONFIGURATION:
+    if outcome.error_class is ErrorClass.CONFIGURATION:
         # Credentials, account (arrears, quota) or service setup: not the user's fault, and
         # every further attempt will fail the same way until an operator acts.
         logger.error(
-            "attempt %s: provider refused the account or configuration, code=%s (%s)",
+            "attempt %s: provider refused the account or configuration, backend=%s code=%s (%s)",
             attempt.pk,
-            call.code,
-            errors.lookup(call.code).en,
+            backend.alias,
+            outcome.code,
+            outcome.description.en,
         )
     logger.info(
-        "attempt %s: %s code=%s class=%s latency_ms=%s",
+        "attempt %s: %s code=%s class=%s reason=%s latency_ms=%s",
         attempt.pk,
         target.value,
-        call.code,
-        call.error_class.value,
-        f"{call.latency_ms:.1f}" if call.latency_ms is not None else "-",
+        outcome.code,
+        outcome.error_class.value,
+        outcome.reason.value,
+        f"{latency_ms:.1f}" if latency_ms is not None else "-",
     )
     if target is Status.RETRY_WAIT:
         return RunOutcome("retry", countdown, target.value)

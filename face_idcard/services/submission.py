@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import audit, crypto
-from ..backends import get_backend
+from ..backends import default_alias, get_backend
 from ..conf import face_idcard_settings
 from ..masking import mask_id_number, mask_name
 from ..models import EventKind, VerificationAttempt
@@ -134,8 +134,13 @@ def submit(
         raise ValidationError(
             _("Send either a photo or the address of a photo."), code="image_or_url"
         )
-    backend_name = backend or str(face_idcard_settings.BACKEND)
+    backend_name = backend or default_alias()
     service = get_backend(backend_name)
+    if url is not None and not service.accepts_url:
+        raise ValidationError(
+            _("This verification service does not take a photo address. Upload the photo."),
+            code="url_not_accepted",
+        )
     number = validate_id_number(idcard_number)
     name = validate_name(idcard_name)
     prepared = validate_image(image, service.image_limits) if image is not None else None
@@ -201,7 +206,7 @@ def submit(
                 ]
             )
             if enqueue:
-                enqueue_on_commit(attempt.pk)
+                enqueue_on_commit(attempt.pk, backend_name)
     except BaseException:
         # The row was not stored (refused over a limit, or failed): do not leave an orphaned
         # encrypted selfie behind.

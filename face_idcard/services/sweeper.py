@@ -14,14 +14,14 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, errors
+from .. import audit
 from ..conf import face_idcard_settings
-from ..errors import ErrorClass
 from ..models import EventKind, VerificationAttempt
+from ..outcome import GENERIC, INTERNAL_WORKER_LOST, ErrorClass
 from ..signals import attempt_finished
 from ..states import ConcurrentTransition, Status, transition
+from . import retries
 from .common import enqueue_on_commit, send_after_commit
-from .pipeline import CODE_WORKER_LOST
 
 logger = logging.getLogger("face_idcard.sweeper")
 
@@ -39,7 +39,7 @@ def _recover_expired_lease(attempt: VerificationAttempt, now: datetime) -> str:
     if policy == "fail":
         # The provider may have answered (and charged) the lost call: never call it again.
         return _fail(attempt, token, now, ErrorClass.UNKNOWN, reason="lost_call")
-    if attempt.retry_count >= int(face_idcard_settings.MAX_RETRIES):
+    if not retries.may_retry(attempt, ErrorClass.TRANSIENT):
         return _fail(attempt, token, now, ErrorClass.TRANSIENT, reason="retries_exhausted")
     with transaction.atomic():
         # A lost lease counts as a transient failure: a message that kills its worker every
@@ -51,10 +51,10 @@ def _recover_expired_lease(attempt: VerificationAttempt, now: datetime) -> str:
             queued_at=now,
             lease_expires_at=None,
             claim_token=None,
-            retry_count=attempt.retry_count + 1,
+            **retries.next_counters(attempt, ErrorClass.TRANSIENT),
         )
         audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lease_expired")
-        enqueue_on_commit(attempt.pk)
+        enqueue_on_commit(attempt.pk, attempt.backend)
     return "requeued"
 
 
@@ -71,15 +71,20 @@ def _fail(
             attempt,
             Status.FAILED,
             expected_claim_token=token,
-            error_code=CODE_WORKER_LOST,
+            error_code=INTERNAL_WORKER_LOST,
             error_class=error_class.value,
-            error_message=errors.lookup(CODE_WORKER_LOST).en,
+            error_message=GENERIC.lookup(INTERNAL_WORKER_LOST).en,
+            reason=GENERIC.lookup(INTERNAL_WORKER_LOST).reason.value,
             finished_at=now,
             lease_expires_at=None,
             claim_token=None,
         )
         audit.record(
-            attempt, EventKind.FINISHED, status=attempt.status, code=CODE_WORKER_LOST, reason=reason
+            attempt,
+            EventKind.FINISHED,
+            status=attempt.status,
+            code=INTERNAL_WORKER_LOST,
+            reason=reason,
         )
         send_after_commit(attempt_finished, attempt)
     return "failed"
@@ -108,7 +113,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             ).update(queued_at=now)
             if resent:
                 audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lost_message")
-                enqueue_on_commit(attempt.pk)
+                enqueue_on_commit(attempt.pk, attempt.backend)
                 counts["lost_queued"] += 1
 
     waiting = manager.filter(status=Status.RETRY_WAIT.value, next_attempt_at__lt=stale)
@@ -121,7 +126,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             ).update(next_attempt_at=now)
             if resent:
                 audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lost_retry")
-                enqueue_on_commit(attempt.pk)
+                enqueue_on_commit(attempt.pk, attempt.backend)
                 counts["lost_retries"] += 1
 
     if any(counts.values()):

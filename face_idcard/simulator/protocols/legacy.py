@@ -33,7 +33,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ... import errors, signing
+from ...providers.legacy import codes as errors
+from ...providers.legacy import signing
 from ..core import Verdict, VerificationInput
 from ..multipart import MultipartError, parse_form_data
 from ..outcomes import Outcome

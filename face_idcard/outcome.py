@@ -1,0 +1,298 @@
+"""The neutral result every backend turns its provider's answer into.
+
+Generic code (the pipeline, the sweeper, exceptions, messages shown to people, the admin and
+the API) reads only what is here: an :class:`ErrorClass` (what to do about it), a
+:class:`Reason` from one taxonomy shared by all providers (what happened, in words a person
+understands) and a billing flag. The provider's own code, message and request id travel
+beside them, for staff and for audits, but nothing generic branches on them.
+
+Each provider keeps its codes as data in a :class:`Catalogue`: a code the catalogue does not
+know passes through as UNKNOWN (recorded as it came, never retried automatically), never an
+error. Free of Django, so provider clients and the simulator can import it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+
+class ErrorClass(str, enum.Enum):
+    """What a caller should do about an outcome."""
+
+    SUCCESS = "success"
+    #: Retry with backoff and jitter, bounded (network faults, 5xx, rate limits, internal errors).
+    TRANSIENT = "transient"
+    #: Sign again and retry once (expired signature, replay).
+    RESIGN = "resign"
+    #: The provider could not download the image from the url: at most one retry, then fail.
+    URL_FETCH = "url_fetch"
+    #: Credentials, account or service configuration: no retry, alert operators, not the user's fault.
+    CONFIGURATION = "configuration"
+    #: The input or the person: final result for this attempt, no retry.
+    INPUT = "input"
+    #: A code the catalogue does not know: recorded as it came, never retried automatically.
+    UNKNOWN = "unknown"
+
+    @property
+    def retryable(self) -> bool:
+        return self in (ErrorClass.TRANSIENT, ErrorClass.RESIGN, ErrorClass.URL_FETCH)
+
+
+class Reason(str, enum.Enum):
+    """What happened, in one vocabulary for every provider (stored on each attempt)."""
+
+    MATCH = "match"
+    LOW_SIMILARITY = "low_similarity"
+    NAME_MISMATCH = "name_mismatch"
+    ID_NOT_FOUND = "id_not_found"
+    NO_REGISTRY_PHOTO = "no_registry_photo"
+    NO_FACE = "no_face"
+    MULTIPLE_FACES = "multiple_faces"
+    POOR_QUALITY = "poor_quality"
+    SPOOF_SUSPECTED = "spoof_suspected"
+    IMAGE_UNREADABLE = "image_unreadable"
+    IMAGE_FETCH_FAILED = "image_fetch_failed"
+    INVALID_INPUT = "invalid_input"
+    RATE_LIMITED = "rate_limited"
+    PROVIDER_UNAVAILABLE = "provider_unavailable"
+    SIGNATURE_REJECTED = "signature_rejected"
+    ACCOUNT_PROBLEM = "account_problem"
+    CONFIGURATION = "configuration"
+    INTERNAL = "internal"
+    UNKNOWN = "unknown"
+
+    @property
+    def user_fixable(self) -> bool:
+        """The person can get a different result by trying again with other input."""
+        return self in _USER_FIXABLE
+
+
+_USER_FIXABLE = frozenset(
+    {
+        Reason.LOW_SIMILARITY,
+        Reason.NAME_MISMATCH,
+        Reason.NO_FACE,
+        Reason.MULTIPLE_FACES,
+        Reason.POOR_QUALITY,
+        Reason.IMAGE_UNREADABLE,
+        Reason.IMAGE_FETCH_FAILED,
+        Reason.INVALID_INPUT,
+    }
+)
+
+
+@dataclass(frozen=True)
+class CodeInfo:
+    """One provider code as data: its class, its neutral reason, billing and meanings."""
+
+    code: str
+    error_class: ErrorClass
+    reason: Reason
+    #: Whether the provider charges for a call that ends so (None: it cannot be known).
+    billable: bool | None
+    zh_hans: str
+    en: str
+
+    def message(self, language: str | None = None) -> str:
+        """The meaning in ``language`` (``zh-hans`` or ``en``; English for anything else)."""
+        if language and language.lower().replace("_", "-").startswith("zh"):
+            return self.zh_hans
+        return self.en
+
+
+def normalise_code(code: int | str | None) -> str:
+    """The catalogue key for a code as it came from a provider (int, str or missing)."""
+    if code is None:
+        return ""
+    return str(code).strip()
+
+
+class Catalogue:
+    """A provider's codes, looked up by their string form; unknown codes pass through.
+
+    ``fallback`` (usually :data:`GENERIC`) answers for codes this catalogue does not list, so
+    every provider shares the transport and internal pseudo-codes.
+    """
+
+    def __init__(self, entries: Iterable[CodeInfo], *, fallback: Catalogue | None = None) -> None:
+        self._entries: Mapping[str, CodeInfo] = MappingProxyType(
+            {entry.code: entry for entry in entries}
+        )
+        self._fallback = fallback
+
+    def __contains__(self, code: object) -> bool:
+        key = normalise_code(code)  # type: ignore[arg-type]
+        return key in self._entries or (self._fallback is not None and key in self._fallback)
+
+    def __iter__(self) -> Any:
+        return iter(self._entries.values())
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def entries(self) -> Mapping[str, CodeInfo]:
+        return self._entries
+
+    def lookup(self, code: int | str | None) -> CodeInfo:
+        key = normalise_code(code)
+        info = self._entries.get(key)
+        if info is not None:
+            return info
+        if self._fallback is not None and key in self._fallback:
+            return self._fallback.lookup(key)
+        return unknown_code(key)
+
+
+def unknown_code(key: str) -> CodeInfo:
+    return CodeInfo(
+        key,
+        ErrorClass.UNKNOWN,
+        Reason.UNKNOWN,
+        None,
+        f"未知错误码 {key}",
+        f"Unknown error code {key}",
+    )
+
+
+# Pseudo-codes for outcomes that have no provider code: the transport failed before a usable
+# body arrived, or something went wrong on our side. They are stored in the same column so
+# every attempt has a code to filter on.
+TRANSPORT_TIMEOUT = "transport.timeout"
+TRANSPORT_CONNECTION = "transport.connection"
+TRANSPORT_BAD_RESPONSE = "transport.bad_response"
+INTERNAL_ERROR = "internal.error"
+INTERNAL_PII_UNREADABLE = "internal.pii_unreadable"
+INTERNAL_WORKER_LOST = "internal.worker_lost"
+INTERNAL_BACKEND_UNAVAILABLE = "internal.backend_unavailable"
+
+_T = ErrorClass.TRANSIENT
+
+#: The codes every provider shares. The timeout's billing is unknown: the provider may have
+#: finished, and charged, the call after we stopped waiting.
+GENERIC = Catalogue(
+    [
+        CodeInfo(
+            TRANSPORT_TIMEOUT,
+            _T,
+            Reason.PROVIDER_UNAVAILABLE,
+            None,
+            "请求超时",
+            "The request timed out",
+        ),
+        CodeInfo(
+            TRANSPORT_CONNECTION,
+            _T,
+            Reason.PROVIDER_UNAVAILABLE,
+            False,
+            "无法连接服务器",
+            "Could not connect to the service",
+        ),
+        CodeInfo(
+            TRANSPORT_BAD_RESPONSE,
+            _T,
+            Reason.PROVIDER_UNAVAILABLE,
+            False,
+            "服务器返回了无法解析的应答",
+            "The service sent a response that is not valid JSON",
+        ),
+        CodeInfo(
+            INTERNAL_ERROR,
+            ErrorClass.UNKNOWN,
+            Reason.INTERNAL,
+            False,
+            "内部错误",
+            "Internal error",
+        ),
+        CodeInfo(
+            INTERNAL_PII_UNREADABLE,
+            ErrorClass.CONFIGURATION,
+            Reason.CONFIGURATION,
+            False,
+            "个人信息无法解密",
+            "The personal information could not be decrypted",
+        ),
+        CodeInfo(
+            INTERNAL_WORKER_LOST,
+            ErrorClass.UNKNOWN,
+            Reason.INTERNAL,
+            None,
+            "处理该请求的进程中断",
+            "The worker processing the attempt was lost",
+        ),
+        CodeInfo(
+            INTERNAL_BACKEND_UNAVAILABLE,
+            ErrorClass.CONFIGURATION,
+            Reason.CONFIGURATION,
+            False,
+            "该认证服务的配置不可用",
+            "The attempt's backend is not configured",
+        ),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ProviderOutcome:
+    """One call's result, in the neutral form: what to do, why, and whether it was billed.
+
+    Backends build it from their catalogue (:meth:`from_code`); the pipeline reads nothing
+    else. ``raw`` is the provider's parsed body; callers remove PII before storing it.
+    """
+
+    code: str
+    error_class: ErrorClass
+    reason: Reason
+    billable: bool | None
+    #: The catalogue's meaning of ``code`` (zh-hans and en).
+    description: CodeInfo = field(repr=False)
+    similarity: float | None = None
+    #: The provider's id for the comparison (legacy session_id) and for the request (RequestId).
+    session_id: str = ""
+    request_id: str = ""
+    #: The provider's own message and result field (FaceID ``Result``): staff screens only,
+    #: never exception texts, and out of the repr (we do not control what providers echo).
+    message: str = field(default="", repr=False)
+    provider_result: str = ""
+    raw: dict[str, Any] | None = field(default=None, repr=False, hash=False, compare=False)
+    http_status: int | None = None
+    #: Seconds of wall time for the exchange.
+    elapsed: float | None = None
+
+    @property
+    def retryable(self) -> bool:
+        return self.error_class.retryable
+
+    @property
+    def user_fixable(self) -> bool:
+        return self.reason.user_fixable
+
+    @property
+    def usable(self) -> bool:
+        """A comparison the threshold can be applied to."""
+        return self.error_class is ErrorClass.SUCCESS and self.similarity is not None
+
+    @classmethod
+    def from_code(
+        cls,
+        catalogue: Catalogue,
+        code: int | str | None,
+        *,
+        error_class: ErrorClass | None = None,
+        **fields: Any,
+    ) -> ProviderOutcome:
+        """The outcome for ``code`` as ``catalogue`` describes it (``error_class`` overrides
+        the catalogue's where the provider's context changes it, e.g. url mode)."""
+        info = catalogue.lookup(code)
+        return cls(
+            code=info.code,
+            error_class=error_class or info.error_class,
+            reason=info.reason,
+            billable=info.billable,
+            description=info,
+            **fields,
+        )

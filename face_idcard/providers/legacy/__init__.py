@@ -1,0 +1,1 @@
+"""Tencent's legacy ``/face/idcardcompare`` API: client, signature, codes and backend."""
