@@ -9,11 +9,8 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.files.storage import storages
-from django.utils.module_loading import import_string
 
 from .conf import face_idcard_settings as fs
-
-BUILTIN_BACKENDS = ("legacy", "simulator")
 
 
 def _is_number(value: Any) -> bool:
@@ -25,34 +22,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     fs.reload()  # checks must see the settings as they are now
     messages: list[CheckMessage] = []
 
-    backend = fs.BACKEND
-    if not isinstance(backend, str) or not (backend in BUILTIN_BACKENDS or "." in backend):
-        messages.append(
-            Error(
-                f"FACE_IDCARD['BACKEND'] is {backend!r}.",
-                hint=f"Use one of {', '.join(BUILTIN_BACKENDS)} or a dotted path to a backend class.",
-                id="face_idcard.E001",
-            )
-        )
-    if backend == "legacy":
-        missing = [key for key in ("APPID", "SECRET_ID", "SECRET_KEY") if not fs.__getattr__(key)]
-        if missing:
-            messages.append(
-                Error(
-                    "The legacy backend has no credentials: missing " + ", ".join(missing) + ".",
-                    hint="Set them in FACE_IDCARD or as FACE_IDCARD_APPID, FACE_IDCARD_SECRET_ID "
-                    "and FACE_IDCARD_SECRET_KEY in the environment.",
-                    id="face_idcard.E002",
-                )
-            )
-    if backend == "simulator" and not settings.DEBUG:
-        messages.append(
-            Warning(
-                "FACE_IDCARD['BACKEND'] is 'simulator' while DEBUG is off.",
-                hint="The simulator is not face recognition; never use it in production.",
-                id="face_idcard.W001",
-            )
-        )
+    messages += _check_backends()
 
     threshold = fs.THRESHOLD
     if threshold is not None and (not _is_number(threshold) or not 0 <= threshold <= 100):
@@ -202,7 +172,12 @@ def _check_pipeline_settings() -> list[CheckMessage]:
                 id="face_idcard.E012",
             )
         )
-    if rate is not None and fs.RATE_LIMIT_CACHE not in settings.CACHES:
+    aliases = fs.BACKENDS if isinstance(fs.BACKENDS, dict) else {}
+    limited = rate is not None or any(
+        isinstance(entry, dict) and entry.get("RATE_LIMIT_PER_SECOND") is not None
+        for entry in aliases.values()
+    )
+    if limited and fs.RATE_LIMIT_CACHE not in settings.CACHES:
         messages.append(
             Error(
                 f"FACE_IDCARD['RATE_LIMIT_CACHE'] names {fs.RATE_LIMIT_CACHE!r}, which is not in "
@@ -210,7 +185,7 @@ def _check_pipeline_settings() -> list[CheckMessage]:
                 id="face_idcard.E013",
             )
         )
-    elif rate is not None:
+    elif limited:
         backend = type(caches[fs.RATE_LIMIT_CACHE]).__name__
         if backend in ("LocMemCache", "DummyCache", "FileBasedCache"):
             messages.append(
@@ -241,15 +216,114 @@ def _check_pipeline_settings() -> list[CheckMessage]:
             )
         )
 
-    backend_name = fs.BACKEND
-    if isinstance(backend_name, str) and "." in backend_name:
+    return messages
+
+
+def _check_backends() -> list[CheckMessage]:
+    """Every alias of BACKENDS (or the one the flat keys imply): class, credentials, values."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .backends import backend_class
+    from .backends.config import ALIAS_KEYS, BUILTIN, configured, default_alias, resolve
+
+    messages: list[CheckMessage] = []
+    try:
+        entries = configured()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="face_idcard.E001")]
+    where = "FACE_IDCARD['BACKEND']" if fs.BACKENDS is None else "FACE_IDCARD['BACKENDS'][{!r}]"
+    default = default_alias()
+    if default not in entries:
+        messages.append(
+            Error(
+                f"FACE_IDCARD['DEFAULT_BACKEND'] is {default!r}, which is not in BACKENDS.",
+                id="face_idcard.E001",
+            )
+        )
+    for alias, entry in entries.items():
+        label = where.format(alias)
+        name = entry.get("BACKEND")
         try:
-            import_string(backend_name)
-        except ImportError:
+            if not isinstance(name, str):
+                raise ImproperlyConfigured(f"{label} has no 'BACKEND'")
+            cls = backend_class(name)
+        except ImproperlyConfigured:
             messages.append(
                 Error(
-                    f"FACE_IDCARD['BACKEND'] {backend_name!r} cannot be imported.",
+                    f"{label}: backend {name!r} cannot be used.",
+                    hint=f"Use one of {', '.join(BUILTIN)} or a dotted path to a Backend subclass.",
                     id="face_idcard.E001",
                 )
             )
+            continue
+        config = resolve(alias)
+        missing = [key for key in cls.required_options if not config.option(key)]
+        if missing:
+            messages.append(
+                Error(
+                    f"Backend {alias!r} has no credentials: missing " + ", ".join(missing) + ".",
+                    hint="Set them in FACE_IDCARD (or, without BACKENDS, as FACE_IDCARD_APPID, "
+                    "FACE_IDCARD_SECRET_ID and FACE_IDCARD_SECRET_KEY in the environment).",
+                    id="face_idcard.E002",
+                )
+            )
+        if cls.development_only and not settings.DEBUG:
+            messages.append(
+                Warning(
+                    f"Backend {alias!r} is the simulator while DEBUG is off.",
+                    hint="The simulator is not face recognition; never use it in production.",
+                    id="face_idcard.W001",
+                )
+            )
+        if fs.BACKENDS is not None:
+            messages += _check_alias_values(alias, entry, ALIAS_KEYS)
+    return messages
+
+
+def _check_alias_values(
+    alias: str, entry: dict[str, Any], known: frozenset[str]
+) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    label = f"FACE_IDCARD['BACKENDS'][{alias!r}]"
+    threshold = entry.get("THRESHOLD")
+    if threshold is not None and (not _is_number(threshold) or not 0 <= threshold <= 100):
+        messages.append(
+            Error(
+                f"{label}['THRESHOLD'] is {threshold!r}; it must be a number from 0 to 100.",
+                id="face_idcard.E003",
+            )
+        )
+    band = entry.get("REVIEW_BAND", 0)
+    if not _is_number(band) or not 0 <= band <= 50:
+        messages.append(
+            Error(
+                f"{label}['REVIEW_BAND'] is {band!r}; it must be a number from 0 to 50.",
+                id="face_idcard.E004",
+            )
+        )
+    for key in ("CONNECT_TIMEOUT", "READ_TIMEOUT"):
+        value = entry.get(key, 1)
+        if not _is_number(value) or value <= 0:
+            messages.append(
+                Error(
+                    f"{label}['{key}'] must be a positive number of seconds.", id="face_idcard.E007"
+                )
+            )
+    rate = entry.get("RATE_LIMIT_PER_SECOND")
+    if rate is not None and (not _is_number(rate) or rate < 1):
+        messages.append(
+            Error(
+                f"{label}['RATE_LIMIT_PER_SECOND'] is {rate!r}; use None or a number >= 1.",
+                id="face_idcard.E012",
+            )
+        )
+    unknown = sorted(set(entry) - known)
+    if unknown:
+        messages.append(
+            Warning(
+                f"Unknown keys in {label}: " + ", ".join(unknown) + ".",
+                hint="Check for typos; unknown keys are ignored.",
+                id="face_idcard.W006",
+            )
+        )
     return messages

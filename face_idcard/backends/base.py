@@ -64,6 +64,8 @@ class Backend(abc.ABC):
     catalogue: ClassVar[Catalogue] = GENERIC
     #: How the provider bills, in one sentence (each code's ``billable`` says it per outcome).
     billing_rule: ClassVar[str] = ""
+    #: For development and tests only (warned about when DEBUG is off).
+    development_only: ClassVar[bool] = False
     #: Options the alias must set (credentials); a missing one is a system check Error.
     required_options: ClassVar[tuple[str, ...]] = ()
 

@@ -113,6 +113,7 @@ class SimulatorBackend(LegacyBackend):
     """
 
     provider = "legacy"
+    development_only = True
     required_options: ClassVar[tuple[str, ...]] = ()
 
     @classmethod

@@ -19,7 +19,7 @@ from django.core.management.base import BaseCommand
 from django.test import override_settings
 from django.utils import timezone, translation
 
-from face_idcard import errors, services
+from face_idcard import services
 from face_idcard.models import VerificationAttempt
 from face_idcard.simulator import SimulatorConfig, SimulatorServer, magic
 from face_idcard.simulator.registry import demo_people
@@ -134,7 +134,16 @@ class Command(BaseCommand):
         raise SystemExit("the demo attempts did not finish within a minute")
 
     def show(self, scenario: Scenario, attempt: VerificationAttempt) -> None:
-        info = errors.lookup(attempt.error_code)
+        from django.utils import translation
+
+        from face_idcard.backends import get_backend
+        from face_idcard.reasons import user_message
+
+        info = get_backend(attempt.backend).describe(attempt.error_code)
+        with translation.override("zh-hans"):
+            told_zh = user_message(attempt.reason)
+        with translation.override("en"):
+            told_en = user_message(attempt.reason)
         score = "-" if attempt.similarity is None else f"{attempt.similarity:.1f}"
         self.stdout.write(
             f"\n{scenario.title}\n"
@@ -142,5 +151,6 @@ class Command(BaseCommand):
             f"status {attempt.status}, decision {attempt.decision or '-'}, similarity {score}, "
             f"threshold {attempt.threshold if attempt.threshold is not None else '-'}, "
             f"provider calls {attempt.provider_calls}\n"
-            f"  code {attempt.error_code} ({info.error_class.value}): {info.zh_hans} / {info.en}"
+            f"  code {attempt.error_code} ({info.error_class.value}): {info.zh_hans} / {info.en}\n"
+            f"  reason {attempt.reason}: {told_zh} / {told_en}"
         )
