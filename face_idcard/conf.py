@@ -18,6 +18,7 @@ import threading
 from typing import Any
 
 from django.conf import settings as django_settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -93,7 +94,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ATTEMPTS_PER_USER_PER_DAY": 10,
     # --- Personal information ---------------------------------------------------------------
     # Fernet keys (urlsafe base64, 32 bytes), newest first. The first encrypts; all decrypt.
-    # Required when DEBUG is off (system check face_idcard.E004).
+    # Required when DEBUG is off (system check face_idcard.E005).
     "PII_ENCRYPTION_KEYS": [],
     # Key for the keyed hash of ID numbers (lookups and limits). Empty: derived from SECRET_KEY.
     "PII_HASH_KEY": "",
@@ -175,3 +176,24 @@ face_idcard_settings = FaceIdcardSettings(DEFAULTS)
 def _reload_face_idcard_settings(*, setting: str, **kwargs: Any) -> None:
     if setting == SETTING_NAME:
         face_idcard_settings.reload()
+
+
+#: How to make a value for :func:`secret_from_env`: a Fernet key, which is also a good hash key.
+GENERATE_SECRET_COMMAND = "python -m face_idcard.crypto"
+
+
+def secret_from_env(name: str) -> str:
+    """The value of the environment variable ``name``, for a settings file.
+
+    Missing or blank, it raises ``ImproperlyConfigured`` naming the variable and the command
+    that generates a value, so a site started without its secrets stops at once with a clear
+    message instead of a ``KeyError``. The message never contains a value.
+    """
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise ImproperlyConfigured(
+            f"The environment variable {name} is not set. Generate a value with "
+            f"`{GENERATE_SECRET_COMMAND}`, keep it in your secret store (never in the "
+            f"repository) and export it as {name} before starting the site."
+        )
+    return value
