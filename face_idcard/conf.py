@@ -179,7 +179,7 @@ def _reload_face_idcard_settings(*, setting: str, **kwargs: Any) -> None:
 
 
 #: How to make a value for :func:`secret_from_env`: a Fernet key, which is also a good hash key.
-GENERATE_SECRET_COMMAND = "python -m face_idcard.crypto"
+KEYGEN_COMMAND = "python -m face_idcard.crypto"
 
 
 def secret_from_env(name: str) -> str:
@@ -193,7 +193,7 @@ def secret_from_env(name: str) -> str:
     if not value:
         raise ImproperlyConfigured(
             f"The environment variable {name} is not set. Generate a value with "
-            f"`{GENERATE_SECRET_COMMAND}`, keep it in your secret store (never in the "
+            f"`{KEYGEN_COMMAND}`, keep it in your secret store (never in the "
             f"repository) and export it as {name} before starting the site."
         )
     return value

@@ -153,7 +153,7 @@ def test_secret_from_env_missing_says_which_and_how(
 ) -> None:
     from django.core.exceptions import ImproperlyConfigured
 
-    from face_idcard.conf import GENERATE_SECRET_COMMAND, secret_from_env
+    from face_idcard.conf import KEYGEN_COMMAND, secret_from_env
 
     if value is None:
         monkeypatch.delenv("FACE_IDCARD_TEST_SECRET", raising=False)
@@ -163,7 +163,7 @@ def test_secret_from_env_missing_says_which_and_how(
         secret_from_env("FACE_IDCARD_TEST_SECRET")
     message = str(caught.value)
     assert "FACE_IDCARD_TEST_SECRET" in message
-    assert GENERATE_SECRET_COMMAND in message
+    assert KEYGEN_COMMAND in message
 
 
 def test_secret_from_env_never_shows_another_secret(monkeypatch: pytest.MonkeyPatch) -> None:

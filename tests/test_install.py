@@ -179,14 +179,29 @@ def _build_and_install(root: Path) -> Path:
     wheels = root / "wheels"
     _ok(
         _run(
-            [*pip, "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-w", str(wheels), "."],
+            [
+                *pip,
+                "wheel",
+                "--no-deps",
+                "--no-build-isolation",
+                "--no-index",
+                "-w",
+                str(wheels),
+                ".",
+            ],
             env=env,
             cwd=source,
         )
     )
     (wheel,) = wheels.glob("django_face_idcard-*.whl")
     target = root / "site-packages"
-    _ok(_run([*pip, "install", "--no-deps", "--no-index", "--target", str(target), str(wheel)], env=env, cwd=root))
+    _ok(
+        _run(
+            [*pip, "install", "--no-deps", "--no-index", "--target", str(target), str(wheel)],
+            env=env,
+            cwd=root,
+        )
+    )
     return target
 
 
