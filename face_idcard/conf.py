@@ -18,7 +18,6 @@ import threading
 from typing import Any
 
 from django.conf import settings as django_settings
-from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 
@@ -182,16 +181,28 @@ def _reload_face_idcard_settings(*, setting: str, **kwargs: Any) -> None:
 KEYGEN_COMMAND = "python -m face_idcard.crypto"
 
 
+class MissingSecret(RuntimeError):
+    """A secret the settings file reads from the environment is not set.
+
+    Deliberately not ``ImproperlyConfigured``: ``manage.py`` takes that one, raised while the
+    settings module is imported, for "no settings yet", sets it aside, and then runs the
+    command unconfigured, so ``check`` or ``migrate`` may die of ``AppRegistryNotReady:
+    Models aren't loaded yet`` without ever showing the message (seen with Django 4.2, when a
+    model check runs first; 5.2 has the same code). Any other exception stops ``manage.py``
+    at once, with its message.
+    """
+
+
 def secret_from_env(name: str) -> str:
     """The value of the environment variable ``name``, for a settings file.
 
-    Missing or blank, it raises ``ImproperlyConfigured`` naming the variable and the command
-    that generates a value, so a site started without its secrets stops at once with a clear
+    Missing or blank, it raises :class:`MissingSecret` naming the variable and the command that
+    generates a value, so a site started without its secrets stops at once with a clear
     message instead of a ``KeyError``. The message never contains a value.
     """
     value = os.environ.get(name, "").strip()
     if not value:
-        raise ImproperlyConfigured(
+        raise MissingSecret(
             f"The environment variable {name} is not set. Generate a value with "
             f"`{KEYGEN_COMMAND}`, keep it in your secret store (never in the "
             f"repository) and export it as {name} before starting the site."

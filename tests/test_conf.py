@@ -151,15 +151,13 @@ def test_secret_from_env_returns_the_value(monkeypatch: pytest.MonkeyPatch) -> N
 def test_secret_from_env_missing_says_which_and_how(
     monkeypatch: pytest.MonkeyPatch, value: str | None
 ) -> None:
-    from django.core.exceptions import ImproperlyConfigured
-
-    from face_idcard.conf import KEYGEN_COMMAND, secret_from_env
+    from face_idcard.conf import KEYGEN_COMMAND, MissingSecret, secret_from_env
 
     if value is None:
         monkeypatch.delenv("FACE_IDCARD_TEST_SECRET", raising=False)
     else:
         monkeypatch.setenv("FACE_IDCARD_TEST_SECRET", value)
-    with pytest.raises(ImproperlyConfigured) as caught:
+    with pytest.raises(MissingSecret) as caught:
         secret_from_env("FACE_IDCARD_TEST_SECRET")
     message = str(caught.value)
     assert "FACE_IDCARD_TEST_SECRET" in message
@@ -168,12 +166,10 @@ def test_secret_from_env_missing_says_which_and_how(
 
 def test_secret_from_env_never_shows_another_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     """The message names the variable only: no value from the environment leaks into it."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    from face_idcard.conf import secret_from_env
+    from face_idcard.conf import MissingSecret, secret_from_env
 
     monkeypatch.setenv("FACE_IDCARD_PII_KEY", "a-real-key-that-must-not-leak")
     monkeypatch.delenv("FACE_IDCARD_HASH_KEY", raising=False)
-    with pytest.raises(ImproperlyConfigured) as caught:
+    with pytest.raises(MissingSecret) as caught:
         secret_from_env("FACE_IDCARD_HASH_KEY")
     assert "a-real-key-that-must-not-leak" not in str(caught.value)
