@@ -100,7 +100,7 @@ DEFAULTS: dict[str, Any] = {
     "MAX_ATTEMPTS_PER_USER_PER_DAY": 10,
     # --- Personal information ---------------------------------------------------------------
     # Fernet keys (urlsafe base64, 32 bytes), newest first. The first encrypts; all decrypt.
-    # Required when DEBUG is off (system check face_idcard.E004).
+    # Required when DEBUG is off (system check face_idcard.E005).
     "PII_ENCRYPTION_KEYS": [],
     # Key for the keyed hash of ID numbers (lookups and limits). Empty: derived from SECRET_KEY.
     "PII_HASH_KEY": "",
@@ -182,3 +182,36 @@ face_idcard_settings = FaceIdcardSettings(DEFAULTS)
 def _reload_face_idcard_settings(*, setting: str, **kwargs: Any) -> None:
     if setting == SETTING_NAME:
         face_idcard_settings.reload()
+
+
+#: How to make a value for :func:`secret_from_env`: a Fernet key, which is also a good hash key.
+KEYGEN_COMMAND = "python -m face_idcard.crypto"
+
+
+class MissingSecret(RuntimeError):
+    """A secret the settings file reads from the environment is not set.
+
+    Deliberately not ``ImproperlyConfigured``: ``manage.py`` takes that one, raised while the
+    settings module is imported, for "no settings yet", sets it aside, and then runs the
+    command unconfigured, so ``check`` or ``migrate`` may die of ``AppRegistryNotReady:
+    Models aren't loaded yet`` without ever showing the message (seen with Django 4.2, when a
+    model check runs first; 5.2 has the same code). Any other exception stops ``manage.py``
+    at once, with its message.
+    """
+
+
+def secret_from_env(name: str) -> str:
+    """The value of the environment variable ``name``, for a settings file.
+
+    Missing or blank, it raises :class:`MissingSecret` naming the variable and the command that
+    generates a value, so a site started without its secrets stops at once with a clear
+    message instead of a ``KeyError``. The message never contains a value.
+    """
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise MissingSecret(
+            f"The environment variable {name} is not set. Generate a value with "
+            f"`{KEYGEN_COMMAND}`, keep it in your secret store (never in the "
+            f"repository) and export it as {name} before starting the site."
+        )
+    return value

@@ -135,3 +135,41 @@ def test_a_value_read_during_a_reload_is_not_cached() -> None:
     reader.join(5)
     assert seen == [1.0]  # the reader itself saw the settings of its time
     assert fresh.REVIEW_BAND == DEFAULTS["REVIEW_BAND"]  # but did not cache them
+
+
+# --- secret_from_env: the README's settings snippet reads its secrets with it -----------------
+
+
+def test_secret_from_env_returns_the_value(monkeypatch: pytest.MonkeyPatch) -> None:
+    from face_idcard.conf import secret_from_env
+
+    monkeypatch.setenv("FACE_IDCARD_TEST_SECRET", "  s3cr3t-value\n")
+    assert secret_from_env("FACE_IDCARD_TEST_SECRET") == "s3cr3t-value"
+
+
+@pytest.mark.parametrize("value", [None, "", "   \n"])
+def test_secret_from_env_missing_says_which_and_how(
+    monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    from face_idcard.conf import KEYGEN_COMMAND, MissingSecret, secret_from_env
+
+    if value is None:
+        monkeypatch.delenv("FACE_IDCARD_TEST_SECRET", raising=False)
+    else:
+        monkeypatch.setenv("FACE_IDCARD_TEST_SECRET", value)
+    with pytest.raises(MissingSecret) as caught:
+        secret_from_env("FACE_IDCARD_TEST_SECRET")
+    message = str(caught.value)
+    assert "FACE_IDCARD_TEST_SECRET" in message
+    assert KEYGEN_COMMAND in message
+
+
+def test_secret_from_env_never_shows_another_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The message names the variable only: no value from the environment leaks into it."""
+    from face_idcard.conf import MissingSecret, secret_from_env
+
+    monkeypatch.setenv("FACE_IDCARD_PII_KEY", "a-real-key-that-must-not-leak")
+    monkeypatch.delenv("FACE_IDCARD_HASH_KEY", raising=False)
+    with pytest.raises(MissingSecret) as caught:
+        secret_from_env("FACE_IDCARD_HASH_KEY")
+    assert "a-real-key-that-must-not-leak" not in str(caught.value)
