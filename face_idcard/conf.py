@@ -188,16 +188,8 @@ def _reload_face_idcard_settings(*, setting: str, **kwargs: Any) -> None:
 KEYGEN_COMMAND = "python -m face_idcard.crypto"
 
 
-class MissingSecret(RuntimeError):
-    """A secret the settings file reads from the environment is not set.
-
-    Deliberately not ``ImproperlyConfigured``: ``manage.py`` takes that one, raised while the
-    settings module is imported, for "no settings yet", sets it aside, and then runs the
-    command unconfigured, so ``check`` or ``migrate`` may die of ``AppRegistryNotReady:
-    Models aren't loaded yet`` without ever showing the message (seen with Django 4.2, when a
-    model check runs first; 5.2 has the same code). Any other exception stops ``manage.py``
-    at once, with its message.
-    """
+# Defined with the other public exceptions; importable from here too.
+from .exceptions import MissingSecret as MissingSecret  # noqa: E402
 
 
 def secret_from_env(name: str) -> str:

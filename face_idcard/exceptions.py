@@ -37,6 +37,18 @@ class FaceIdcardError(Exception):
     """Base class of every exception this package raises on purpose."""
 
 
+class MissingSecret(FaceIdcardError, RuntimeError):
+    """A secret the settings file reads from the environment is not set.
+
+    Deliberately not ``ImproperlyConfigured``: ``manage.py`` takes that one, raised while the
+    settings module is imported, for "no settings yet", sets it aside, and then runs the
+    command unconfigured, so ``check`` or ``migrate`` may die of ``AppRegistryNotReady:
+    Models aren't loaded yet`` without ever showing the message (seen with Django 4.2, when a
+    model check runs first; 5.2 has the same code). Any other exception stops ``manage.py``
+    at once, with its message.
+    """
+
+
 class ProviderError(FaceIdcardError):
     """A call to the comparison service did not end in a usable result.
 

@@ -74,6 +74,9 @@ SCENARIOS: dict[str, Scenario] = {
     "W005": Scenario(
         "RATE_LIMIT_CACHE", {"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "local"}
     ),
+    "W006": Scenario(
+        "BACKENDS", {"BACKENDS": {"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}}
+    ),
 }
 
 

@@ -279,7 +279,7 @@ def test_a_missing_secret_stops_the_site_with_a_clear_message(site: Site, comman
     result = _run([sys.executable, "manage.py", command], env=env, cwd=site.project)
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.startswith("face_idcard.conf.MissingSecret: "), result.stderr
+    assert last_line.startswith("face_idcard.exceptions.MissingSecret: "), result.stderr
     assert "FACE_IDCARD_HASH_KEY is not set" in last_line
     assert "python -m face_idcard.crypto" in last_line
     assert site.env["FACE_IDCARD_PII_KEY"] not in result.stderr
