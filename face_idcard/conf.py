@@ -65,6 +65,13 @@ DEFAULTS: dict[str, Any] = {
     # Largest upload accepted from a client, bytes, before any re-encoding.
     "UPLOAD_MAX_BYTES": 15 * 1024 * 1024,
     "URL_MAX_LENGTH": 2048,
+    # Allow photo urls that point at loopback, private, link-local... addresses (and names
+    # resolving to them). Off: the provider must never be made to fetch from inside a network.
+    # Only for a private deployment whose provider and image server share such a network.
+    "URL_ALLOW_PRIVATE": False,
+    # Dotted path to a callable host -> iterable of address strings used to resolve url host
+    # names (None: the system resolver). Raises OSError when the name does not resolve.
+    "URL_RESOLVER": None,
     # --- Pipeline ------------------------------------------------------------------------
     # Transient failures are retried this many times with exponential backoff and jitter.
     "MAX_RETRIES": 5,

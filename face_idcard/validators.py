@@ -11,14 +11,17 @@ from __future__ import annotations
 import re
 import unicodedata
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 
+from . import netpolicy
 from .conf import face_idcard_settings
 from .images import ImageLimits, ImageRejected, PreparedImage, prepare_image
 
@@ -260,14 +263,35 @@ URL_MESSAGES: dict[str, Any] = {
     "url_host": _("The image address has no host name."),
     "url_spaces": _("The image address must not contain spaces or control characters."),
     "url_credentials": _("The image address must not contain a user name or password."),
+    "url_not_public": _(
+        "The image address must point to a public internet server, not to a local or "
+        "private network address."
+    ),
+    "url_unresolvable": _("The host name of the image address could not be found."),
 }
 
 
-def validate_url(value: str) -> str:
+def _url_resolver() -> netpolicy.Resolver | None:
+    path = face_idcard_settings.URL_RESOLVER
+    if not path:
+        return None
+    resolver: netpolicy.Resolver = import_string(str(path)) if isinstance(path, str) else path
+    return resolver
+
+
+def _refused(exc: netpolicy.DestinationRefused) -> ValidationError:
+    code = "url_unresolvable" if exc.reason == "unresolvable" else "url_not_public"
+    return ValidationError(URL_MESSAGES[code], code=code)
+
+
+def validate_url(value: str, *, resolver: netpolicy.Resolver | None = None) -> str:
     """An ``http``/``https`` address the provider will download the photo from.
 
     Codes: ``url_scheme``, ``url_length``, ``url_invalid`` (no host, credentials, spaces or
-    control characters, malformed). Returns the address with surrounding whitespace removed.
+    control characters, malformed), ``url_not_public`` (an address or a name resolving to one
+    outside the public internet, unless ``URL_ALLOW_PRIVATE``), ``url_unresolvable``. Names
+    are resolved with ``resolver``, else ``URL_RESOLVER``, else the system's resolver.
+    Returns the address with surrounding whitespace removed.
     """
     url = (value or "").strip()
     maximum = int(face_idcard_settings.URL_MAX_LENGTH)
@@ -290,6 +314,20 @@ def validate_url(value: str) -> str:
         raise ValidationError(URL_MESSAGES["url_credentials"], code="url_invalid")
     if not authority or authority.startswith(":"):
         raise ValidationError(URL_MESSAGES["url_host"], code="url_invalid")
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # an unbalanced "[" in the host
+        raise ValidationError(URL_MESSAGES["url_invalid"], code="url_invalid") from None
+    check_destination = not face_idcard_settings.URL_ALLOW_PRIVATE
+    if check_destination:
+        # Address literals first, whatever their spelling: URLValidator refuses some of them
+        # with a less helpful message, and lets others (127.1, [::ffff:127.0.0.1]) through.
+        try:
+            literal = netpolicy.ip_literal(host)
+        except netpolicy.DestinationRefused as exc:
+            raise _refused(exc) from None
+        if literal is not None and not netpolicy.is_public_address(literal):
+            raise _refused(netpolicy.DestinationRefused("not_public"))
     structure = URLValidator(schemes=list(URL_SCHEMES))
     # Django >= 5.1 has its own 2048 cap; ours is the setting, already checked above.
     structure.max_length = maximum
@@ -297,4 +335,9 @@ def validate_url(value: str) -> str:
         structure(url)
     except ValidationError:
         raise ValidationError(URL_MESSAGES["url_invalid"], code="url_invalid") from None
+    if check_destination:  # last: resolving a name is the slowest check
+        try:
+            netpolicy.check_host(host, resolver=resolver or _url_resolver())
+        except netpolicy.DestinationRefused as exc:
+            raise _refused(exc) from None
     return url
