@@ -54,6 +54,15 @@ DEFAULTS: dict[str, Any] = {
     # 0 disables the review band.
     "REVIEW_BAND": 5.0,
     # --- Input ---------------------------------------------------------------------------
+    # ID numbers with a birth year before this are refused (no such person is alive; a
+    # typo or a made-up number, and the provider would bill the call).
+    "ID_EARLIEST_BIRTH_YEAR": 1900,
+    # Age in full years below which submit refuses a person unless the caller states that a
+    # guardian consented (PIPL Art. 31: under 14, the guardian's consent is required).
+    # 0: no minimum age.
+    "MINIMUM_AGE": 14,
+    # Seconds a consent time may lie in the future (clocks of the hosts drift apart).
+    "CONSENT_CLOCK_SKEW_SECONDS": 300,
     "NAME_MIN_LENGTH": 2,
     "NAME_MAX_LENGTH": 30,
     # Allow Latin letters in names (some foreigners' permanent residence cards); off by default.
