@@ -286,7 +286,7 @@ IMAGE_MESSAGES: dict[str, Any] = {
     "image_empty": _("The image file is empty."),
     "image_too_large": _("The image file is too large: at most %(max_mb).1f MB."),
     "image_undecodable": _("The image could not be read: the file is damaged or incomplete."),
-    "image_format": _("The image must be a JPEG, PNG or BMP file (GIF is not accepted)."),
+    "image_format": _("The image must be a file in one of these formats: %(formats)s."),
     "image_animated": _("Animated images are not accepted: send a single photo."),
     "image_too_many_pixels": _("The image has too many pixels: at most %(max_mp).0f megapixels."),
     "image_too_small": _(
@@ -375,6 +375,7 @@ def validate_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIm
             "max_mb": limits.max_input_bytes / (1024 * 1024),
             "max_mp": limits.max_pixels / 1_000_000,
             "min_side": limits.min_side,
+            "formats": ", ".join(sorted(limits.formats)),
         }
         raise ValidationError(IMAGE_MESSAGES[code], code=code, params=params) from None
 

@@ -333,7 +333,7 @@ def test_credentials_message_names_the_rule() -> None:
         (lambda: validate_id_number("110105491231002"), "18 characters", "18"),
         (lambda: validate_name("张三1"), "Chinese characters", "汉字"),
         (lambda: validate_name("·张三"), "middle dot", "间隔号"),
-        (lambda: validate_image(factory.gif()), "JPEG, PNG or BMP", "GIF"),
+        (lambda: validate_image(factory.gif()), "BMP, JPEG, PNG", "格式之一"),
         (lambda: validate_url("ftp://example.com/a.jpg"), "http://", "http://"),
     ],
 )
@@ -454,3 +454,11 @@ def test_url_refusals_are_translated() -> None:
         unknown = error_of(lambda: validate_url("http://a.example.invalid/a.jpg"))
         assert "公" in str(private.messages[0])
         assert "找不到" in str(unknown.messages[0])
+
+
+def test_a_webp_refusal_names_the_accepted_formats_not_gif() -> None:
+    message = str(error_of(lambda: validate_image(factory.webp())).messages[0])
+    assert "GIF" not in message
+    assert "BMP, JPEG, PNG" in message
+    only_jpeg = ImageLimits(formats=frozenset({"JPEG"}))
+    assert "PNG" not in str(error_of(lambda: validate_image(factory.png(), only_jpeg)).messages[0])
