@@ -70,7 +70,7 @@ DEFAULTS: dict[str, Any] = {
     "IMAGE_MIN_SIDE": 64,
     "IMAGE_MAX_SIDE": 4096,
     # Decoded pixels above which an image is refused before decoding (decompression bombs).
-    "IMAGE_MAX_PIXELS": 40_000_000,
+    "IMAGE_MAX_PIXELS": 25_000_000,  # a phone's full-resolution photo (24 MP) fits
     # Largest upload accepted from a client, bytes, before any re-encoding.
     "UPLOAD_MAX_BYTES": 15 * 1024 * 1024,
     "URL_MAX_LENGTH": 2048,

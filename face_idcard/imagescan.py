@@ -129,6 +129,9 @@ class Scan:
     chunks: tuple[PngChunk, ...] = ()
     #: A PNG's eXIf payload (JPEG EXIF is read by Pillow from the header).
     exif: bytes | None = None
+    #: Bytes the decoder must produce for the full-size pixels (for PNG and BMP, which
+    #: cannot be decoded at reduced scale; 0 for JPEG, which can).
+    decoded_bytes: int = 0
 
 
 def scan(data: bytes) -> Scan:
@@ -301,6 +304,7 @@ def _scan_png(data: bytes) -> Scan:
         frames=max(frames, 1),
         chunks=tuple(chunks),
         exif=exif,
+        decoded_bytes=raw_bytes,
     )
 
 
@@ -330,5 +334,10 @@ def _scan_bmp(data: bytes) -> Scan:
     if declared > len(data) or offset + row * height > len(data):
         raise _truncated()
     return Scan(
-        format="BMP", width=width, height=height, end=len(data), needs_conversion=bits != 24
+        format="BMP",
+        width=width,
+        height=height,
+        end=len(data),
+        needs_conversion=bits != 24,
+        decoded_bytes=row * height,
     )

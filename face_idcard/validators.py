@@ -288,6 +288,7 @@ IMAGE_MESSAGES: dict[str, Any] = {
     "image_undecodable": _("The image could not be read: the file is damaged or incomplete."),
     "image_format": _("The image must be a file in one of these formats: %(formats)s."),
     "image_animated": _("Animated images are not accepted: send a single photo."),
+    "image_bmp_compressed": _("Compressed BMP files are not accepted: send a JPEG or PNG photo."),
     "image_too_many_pixels": _("The image has too many pixels: at most %(max_mp).0f megapixels."),
     "image_too_small": _(
         "The image is too small: its shorter side must be at least %(min_side)d pixels."
@@ -301,6 +302,7 @@ _IMAGE_CODES = {
     "animated": "image_animated",
     "too_many_pixels": "image_too_many_pixels",
     "too_small": "image_too_small",
+    "bmp_compressed": "image_bmp_compressed",
 }
 
 
