@@ -161,6 +161,12 @@ def prepare_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIma
         )
     else:
         target = min(1.0, limits.max_side / max(width, height))
+        if len(cleaned) > limits.max_bytes:
+            # Over the body limit: the bytes shrink about with the pixel count, so start
+            # at the power of two below the scale that fits (the decoder's cheap draft
+            # scales) rather than re-encoding the full size at every quality in turn.
+            fitting = math.sqrt(limits.max_bytes / len(cleaned))
+            target = min(target, 2.0 ** math.floor(math.log2(fitting)))
         image = _decode(cleaned, scale=target)
         if orientation != 1:
             image = image.transpose(_UPRIGHT[orientation])

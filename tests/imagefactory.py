@@ -278,7 +278,10 @@ def png_header_bomb(width: int, height: int, depth: int = 8, colour: int = 6) ->
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
     row = b"\x00" * (1 + (width * channels * depth + 7) // 8)
     compressor = zlib.compressobj(9)
-    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    block = row * 64  # 64 rows per call: the loop, not zlib, was the cost
+    pieces = [compressor.compress(block) for _ in range(height // 64)]
+    pieces.append(compressor.compress(row * (height % 64)))
+    idat = b"".join(pieces) + compressor.flush()
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
