@@ -61,6 +61,15 @@ DEFAULTS: dict[str, Any] = {
     # 0 disables the review band.
     "REVIEW_BAND": 5.0,
     # --- Input ---------------------------------------------------------------------------
+    # ID numbers with a birth year before this are refused (no such person is alive; a
+    # typo or a made-up number, and the provider would bill the call).
+    "ID_EARLIEST_BIRTH_YEAR": 1900,
+    # Age in full years below which submit refuses a person unless the caller states that a
+    # guardian consented (PIPL Art. 31: under 14, the guardian's consent is required).
+    # 0: no minimum age.
+    "MINIMUM_AGE": 14,
+    # Seconds a consent time may lie in the future (clocks of the hosts drift apart).
+    "CONSENT_CLOCK_SKEW_SECONDS": 300,
     "NAME_MIN_LENGTH": 2,
     "NAME_MAX_LENGTH": 30,
     # Allow Latin letters in names (some foreigners' permanent residence cards); off by default.
@@ -68,10 +77,17 @@ DEFAULTS: dict[str, Any] = {
     "IMAGE_MIN_SIDE": 64,
     "IMAGE_MAX_SIDE": 4096,
     # Decoded pixels above which an image is refused before decoding (decompression bombs).
-    "IMAGE_MAX_PIXELS": 40_000_000,
+    "IMAGE_MAX_PIXELS": 25_000_000,  # a phone's full-resolution photo (24 MP) fits
     # Largest upload accepted from a client, bytes, before any re-encoding.
     "UPLOAD_MAX_BYTES": 15 * 1024 * 1024,
     "URL_MAX_LENGTH": 2048,
+    # Allow photo urls that point at loopback, private, link-local... addresses (and names
+    # resolving to them). Off: the provider must never be made to fetch from inside a network.
+    # Only for a private deployment whose provider and image server share such a network.
+    "URL_ALLOW_PRIVATE": False,
+    # Dotted path to a callable host -> iterable of address strings used to resolve url host
+    # names (None: the system resolver). Raises OSError when the name does not resolve.
+    "URL_RESOLVER": None,
     # --- Pipeline ------------------------------------------------------------------------
     # Transient failures are retried this many times with exponential backoff and jitter.
     "MAX_RETRIES": 5,

@@ -29,10 +29,15 @@ metadata comes out byte for byte as it went in.
 from __future__ import annotations
 
 import io
+import math
 import struct
 from dataclasses import dataclass, field
 
 from PIL import Image, UnidentifiedImageError
+
+from .imagescan import ImageRejected, JpegSegment, Scan, scan
+
+__all__ = ["ImageLimits", "ImageRejected", "PreparedImage", "prepare_image", "strip_metadata"]
 
 #: EXIF tag 0x0112: how the camera was held. 1 means upright, 2..8 need a transpose.
 EXIF_ORIENTATION_TAG = 0x0112
@@ -70,8 +75,14 @@ class ImageLimits:
     min_side: int = 64
     #: Longer side beyond which the image is downscaled (not refused).
     max_side: int = 4096
-    #: Refused BEFORE decoding (decompression-bomb guard).
-    max_pixels: int = 40_000_000
+    #: Refused BEFORE decoding (decompression-bomb guard), from the header's dimensions.
+    #: 25 MP: a phone's full-resolution photo (24 MP) fits; decoding more costs memory and
+    #: time that no face comparison needs.
+    max_pixels: int = 25_000_000
+    #: PNG and BMP cannot be decoded at reduced scale: the raw pixel data they declare
+    #: (width x height x bytes per pixel, 16-bit samples counting double) is capped too,
+    #: which bounds the decoder's time and memory. 32 MB: 11 MP of 8-bit RGB.
+    max_decoded_bytes: int = 32 * 1024 * 1024
     #: Uploads larger than this are refused outright, without opening them.
     max_input_bytes: int = 15 * 1024 * 1024
 
@@ -109,60 +120,36 @@ class PreparedImage:
 _UNDECODABLE = (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error, EOFError)
 
 
-class ImageRejected(ValueError):
-    """The image cannot be used. ``reason`` is a stable code:
-
-    ``empty``, ``too_large_input``, ``undecodable``, ``format``, ``animated``,
-    ``too_many_pixels``, ``too_small``.
-
-    The text carries the reason and our limits only, never anything read from the image.
-    """
-
-    REASONS = frozenset(
-        {
-            "empty",
-            "too_large_input",
-            "undecodable",
-            "format",
-            "animated",
-            "too_many_pixels",
-            "too_small",
-        }
-    )
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        if reason not in self.REASONS:
-            raise ValueError(f"unknown ImageRejected reason {reason!r}")
-        self.reason = reason
-        self.detail = detail
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-
-    def __reduce__(self) -> tuple[type[ImageRejected], tuple[str, str]]:
-        return (type(self), (self.reason, self.detail))
-
-
 def prepare_image(data: bytes, limits: ImageLimits | None = None) -> PreparedImage:
-    """Check ``data`` and return it ready to send, or raise :class:`ImageRejected`."""
+    """Check ``data`` and return it ready to send, or raise :class:`ImageRejected`.
+
+    The order bounds the cost of hostile input: a capped structural scan of the bytes
+    (:func:`scan`) before any decoder sees them, the pixel count from the header before
+    anything decodes, decoding at reduced scale when the image is to be downscaled, and a
+    last check on the bytes that will be sent.
+    """
     limits = limits if limits is not None else ImageLimits()
     if not data:
         raise ImageRejected("empty")
     if len(data) > limits.max_input_bytes:
         raise ImageRejected("too_large_input", f"more than {limits.max_input_bytes} bytes")
 
-    image_format, width, height, orientation = _inspect(data, limits)
-    cleaned = strip_metadata(data, image_format)
+    structure = scan(data)
+    if structure.format not in limits.formats:
+        raise ImageRejected("format", "only " + ", ".join(sorted(limits.formats)))
+    image_format = structure.format
+    orientation = _inspect(data, structure, limits)
+    cleaned = strip_metadata(data, image_format, structure)
     metadata_removed = cleaned != data
-    # Decode what will be sent, not what came in: that is the file that must be whole.
-    image = _decode(cleaned)
-    if orientation != 1:
-        image = image.transpose(_UPRIGHT[orientation])
-        width, height = image.size
+    width, height = structure.width, structure.height
+    upright_width, upright_height = (height, width) if orientation >= 5 else (width, height)
 
     # Measured without the metadata: a motion photo whose video alone breaks the body limit
     # needs no re-encoding.
     fits = max(width, height) <= limits.max_side and len(cleaned) <= limits.max_bytes
-    if orientation == 1 and fits:
-        return PreparedImage(
+    if orientation == 1 and fits and not structure.needs_conversion:
+        _decode(cleaned)  # what will be sent, not what came in, must be whole
+        prepared = PreparedImage(
             data=cleaned,
             format=image_format,
             width=width,
@@ -172,169 +159,73 @@ def prepare_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIma
             transformed=False,
             metadata_removed=metadata_removed,
         )
-    return _reencode(image, limits, metadata_removed=metadata_removed)
+    else:
+        target = min(1.0, limits.max_side / max(width, height))
+        if len(cleaned) > limits.max_bytes:
+            # Over the body limit: the bytes shrink about with the pixel count, so start
+            # at the power of two below the scale that fits (the decoder's cheap draft
+            # scales) rather than re-encoding the full size at every quality in turn.
+            fitting = math.sqrt(limits.max_bytes / len(cleaned))
+            target = min(target, 2.0 ** math.floor(math.log2(fitting)))
+        image = _decode(cleaned, scale=target)
+        if orientation != 1:
+            image = image.transpose(_UPRIGHT[orientation])
+        del upright_width, upright_height
+        prepared = _reencode(image, limits, metadata_removed=metadata_removed)
+    return _without_metadata(prepared, limits)
 
 
-def _inspect(data: bytes, limits: ImageLimits) -> tuple[str, int, int, int]:
-    """Read the header only: format, size, orientation. Nothing is decoded here."""
+def _inspect(data: bytes, structure: Scan, limits: ImageLimits) -> int:
+    """The header checks, then Pillow's view of the header; returns the EXIF orientation.
+
+    Nothing is decoded here, and the scan has already capped what Pillow's header parsers
+    will walk through.
+    """
+    if (
+        structure.width * structure.height > limits.max_pixels
+        or structure.decoded_bytes > limits.max_decoded_bytes
+    ):
+        raise ImageRejected("too_many_pixels", f"more than {limits.max_pixels} pixels")
+    if min(structure.width, structure.height) < limits.min_side:
+        raise ImageRejected("too_small", f"shorter side below {limits.min_side} pixels")
+    if structure.frames > 1:
+        raise ImageRejected("animated")
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image_format = image.format or ""
-            width, height = image.size
-            if image_format == "MPO":
-                # Many phone cameras write MPO: a plain JPEG with extra pictures (depth map,
-                # preview) after its end marker. Every JPEG decoder reads it as the JPEG it is,
-                # and its extra frames are not an animation.
-                image_format, frames = "JPEG", 1
-            elif image_format in limits.formats:
-                # Only now: counting frames walks the whole file for some formats (GIF, TIFF).
-                frames = getattr(image, "n_frames", 1)
-            else:
-                frames = 1
-            orientation = _orientation(image) if image_format in limits.formats else 1
+            pillow_format = "JPEG" if image.format == "MPO" else image.format
+            if pillow_format != structure.format or image.size != (
+                structure.width,
+                structure.height,
+            ):
+                # Pillow reads the header differently from the scan: trust neither.
+                raise ImageRejected("undecodable")
+            # JPEG's EXIF is a header segment; PNG's eXIf is taken from the scan, because
+            # Pillow's getexif() on a PNG decodes the whole image to look for it.
+            if structure.format == "JPEG":
+                return _orientation(image.getexif())
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        # Pillow's own guard fired while reading the header (its limit is far above ours
-        # unless the host lowered it, or turned its warning into an error).
         raise ImageRejected("too_many_pixels", f"more than {limits.max_pixels} pixels") from exc
     except _UNDECODABLE as exc:
         raise ImageRejected("undecodable") from exc
-
-    if image_format not in limits.formats:
-        raise ImageRejected("format", "only " + ", ".join(sorted(limits.formats)))
-    if frames > 1:
-        raise ImageRejected("animated")
-    if width * height > limits.max_pixels:
-        raise ImageRejected("too_many_pixels", f"more than {limits.max_pixels} pixels")
-    if min(width, height) < limits.min_side:  # a rotation does not change the shorter side
-        raise ImageRejected("too_small", f"shorter side below {limits.min_side} pixels")
-    if _looks_truncated(data, image_format):
-        raise ImageRejected("undecodable", "the file is truncated")
-    return image_format, width, height, orientation
+    if structure.exif is not None:
+        exif = Image.Exif()
+        try:
+            exif.load(structure.exif)
+        except Exception:  # a broken EXIF block must not refuse a good photo
+            return 1
+        return _orientation(exif)
+    return 1
 
 
-def _orientation(image: Image.Image) -> int:
+def _orientation(exif: Image.Exif) -> int:
     try:
-        value = image.getexif().get(EXIF_ORIENTATION_TAG, 1)
+        value = exif.get(EXIF_ORIENTATION_TAG, 1)
     except Exception:  # a broken EXIF block must not refuse a good photo
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
 
 
-def _looks_truncated(data: bytes, image_format: str) -> bool:
-    """A structural end-of-file check that does not depend on Pillow's global settings.
-
-    With ``ImageFile.LOAD_TRUNCATED_IMAGES`` set (a host project may do that), Pillow pads a
-    truncated file with grey and reports success; these checks still catch it. Bytes after
-    the end of the image are allowed: phones append videos ("motion photos") and extra
-    pictures there.
-    """
-    if image_format == "JPEG":
-        return not _jpeg_reaches_end(data)
-    if image_format == "PNG":
-        return not _png_reaches_end(data)
-    if image_format == "BMP" and len(data) >= 6:
-        # bfSize, the declared file size; some writers leave it at 0.
-        declared = int.from_bytes(data[2:6], "little")
-        return declared > len(data)
-    return False
-
-
-def _jpeg_reaches_end(data: bytes) -> bool:
-    return _walk_jpeg(data)[1] >= 0
-
-
-def _png_reaches_end(data: bytes) -> bool:
-    return _walk_png(data)[1] >= 0
-
-
-@dataclass(frozen=True)
-class _JpegSegment:
-    """A JPEG marker segment by its offsets in the file."""
-
-    marker: int  # the byte after FF: 0xE1 for APP1, 0xDA for SOS...
-    start: int  # the first FF, fill bytes included
-    payload_start: int  # after the length field
-    end: int  # after the payload; for SOS, after the entropy-coded data that follows it
-
-
-@dataclass(frozen=True)
-class _PngChunk:
-    kind: bytes  # the four-letter type
-    start: int  # the length field
-    end: int  # after the CRC
-
-
-def _walk_jpeg(data: bytes) -> tuple[list[_JpegSegment], int]:
-    """The segments between SOI and EOI, and the offset just past EOI (-1 if never reached).
-
-    Bytes between segments that belong to none (stray bytes some writers leave) are not
-    listed; whoever copies the file keeps them.
-    """
-    segments: list[_JpegSegment] = []
-    size = len(data)
-    position = 2  # after SOI (FF D8), which Pillow has already matched
-    while position < size:
-        marker_start = data.find(b"\xff", position)
-        if marker_start < 0:
-            return segments, -1
-        position = marker_start
-        while position < size and data[position] == 0xFF:  # FF fill bytes before a marker
-            position += 1
-        if position >= size:
-            return segments, -1
-        marker = data[position]
-        position += 1
-        if marker == 0xD9:  # EOI
-            return segments, position
-        if marker == 0x01 or 0xD0 <= marker <= 0xD7:  # TEM, RSTn: no length field
-            segments.append(_JpegSegment(marker, marker_start, position, position))
-            continue
-        if position + 2 > size:
-            return segments, -1
-        payload_start = position + 2
-        position += int.from_bytes(data[position : position + 2], "big")
-        if position > size:
-            return segments, -1
-        if marker == 0xDA:  # SOS: entropy-coded data follows, up to the next real marker
-            position = _end_of_entropy_data(data, position)
-            if position < 0:
-                return segments, -1
-        segments.append(_JpegSegment(marker, marker_start, payload_start, position))
-    return segments, -1
-
-
-def _end_of_entropy_data(data: bytes, position: int) -> int:
-    """Index of the first marker after entropy-coded data, or -1 if the data just stops."""
-    while True:
-        index = data.find(b"\xff", position)
-        if index < 0 or index + 1 >= len(data):
-            return -1
-        following = data[index + 1]
-        # FF 00 is a stuffed FF, FF D0..D7 a restart marker, FF FF fill: all part of the scan.
-        if following == 0x00 or 0xD0 <= following <= 0xD7 or following == 0xFF:
-            position = index + 1
-            continue
-        return index
-
-
-def _walk_png(data: bytes) -> tuple[list[_PngChunk], int]:
-    """The chunks up to and including IEND, and the offset just past IEND (-1 if cut short)."""
-    chunks: list[_PngChunk] = []
-    position = 8  # after the signature
-    while position + 12 <= len(data):
-        length = int.from_bytes(data[position : position + 4], "big")
-        kind = data[position + 4 : position + 8]
-        chunk = _PngChunk(kind, position, position + 12 + length)  # length, type, data, CRC
-        if chunk.end > len(data):
-            return chunks, -1
-        chunks.append(chunk)
-        position = chunk.end
-        if kind == b"IEND":
-            return chunks, position
-    return chunks, -1
-
-
-def strip_metadata(data: bytes, image_format: str) -> bytes:
+def strip_metadata(data: bytes, image_format: str, structure: Scan | None = None) -> bytes:
     """``data`` without metadata and without anything after the end of the image.
 
     Nothing is decoded or re-encoded: whole JPEG segments and PNG chunks are left out, and
@@ -342,13 +233,16 @@ def strip_metadata(data: bytes, image_format: str) -> bytes:
     with nothing to remove is returned as it is. ``data`` must be a whole image of
     ``image_format`` (as :func:`prepare_image` has checked by then); BMP has no metadata.
 
-    Raises ``ValueError`` if the file stops before the end of the image.
+    ``structure`` is :func:`~face_idcard.imagescan.scan`'s result for ``data`` when the
+    caller has it (the file is not scanned twice). Raises ``ValueError``
+    (:class:`ImageRejected`) if the file stops before the end of the image.
     """
+    if image_format not in ("JPEG", "PNG"):
+        return data
+    structure = structure if structure is not None else scan(data)
     if image_format == "JPEG":
-        return _strip_jpeg(data)
-    if image_format == "PNG":
-        return _strip_png(data)
-    return data
+        return _strip_jpeg(data, structure)
+    return _strip_png(data, structure)
 
 
 _APP0, _APP2, _APP14, _COM = 0xE0, 0xE2, 0xEE, 0xFE
@@ -360,10 +254,8 @@ _ADOBE_ID = b"Adobe"
 _JFIF_HEADER_SIZE = 12
 
 
-def _strip_jpeg(data: bytes) -> bytes:
-    segments, end = _walk_jpeg(data)
-    if end < 0:
-        raise ValueError("the JPEG stops before its end marker")
+def _strip_jpeg(data: bytes, structure: Scan) -> bytes:
+    segments, end = structure.segments, structure.end
     pieces = [data[:2]]  # SOI
     copied_to = 2
     for segment in segments:
@@ -378,7 +270,7 @@ def _strip_jpeg(data: bytes) -> bytes:
     return b"".join(pieces)
 
 
-def _jpeg_replacement(data: bytes, segment: _JpegSegment) -> bytes | None:
+def _jpeg_replacement(data: bytes, segment: JpegSegment) -> bytes | None:
     """None to keep this segment as it is, else what to write instead (``b""`` to drop it).
 
     Application segments (APPn) and comments hold metadata: EXIF with GPS and serial numbers
@@ -440,15 +332,17 @@ _PNG_ANCILLARY_KEPT = frozenset(
 )
 
 
-def _strip_png(data: bytes) -> bytes:
-    chunks, end = _walk_png(data)
-    if end < 0:
-        raise ValueError("the PNG stops before its IEND chunk")
+def _png_chunk_kept(kind: bytes) -> bool:
+    critical = not kind[0] & 0x20  # an upper-case first letter
+    return critical or kind in _PNG_ANCILLARY_KEPT
+
+
+def _strip_png(data: bytes, structure: Scan) -> bytes:
+    chunks, end = structure.chunks, structure.end
     pieces = [data[:8]]  # signature
     copied_to = 8
     for chunk in chunks:
-        critical = not chunk.kind[0] & 0x20  # an upper-case first letter
-        if critical or chunk.kind in _PNG_ANCILLARY_KEPT:
+        if _png_chunk_kept(chunk.kind):
             continue  # copied with its neighbours
         pieces.append(data[copied_to : chunk.start])
         copied_to = chunk.end
@@ -456,18 +350,71 @@ def _strip_png(data: bytes) -> bytes:
     return b"".join(pieces)
 
 
-def _decode(data: bytes) -> Image.Image:
-    """Verify, then decode every pixel from a fresh handle (``verify`` spends the first)."""
+#: Modes Pillow's ``reduce`` works on (others are resized after their conversion to RGB).
+_REDUCIBLE_MODES = frozenset({"L", "LA", "RGB", "RGBA", "CMYK", "I", "F"})
+
+
+def _decode(data: bytes, scale: float = 1.0) -> Image.Image:
+    """Verify, then decode every pixel from a fresh handle (``verify`` spends the first).
+
+    With ``scale`` below 1 the image is about to be downscaled by that factor: a JPEG is
+    decoded at the smallest of 1/2, 1/4, 1/8 that is still at least that large (``draft``,
+    done by the decoder, far cheaper), other formats are reduced by a whole factor right
+    after decoding, before any conversion copies them.
+    """
     try:
         with Image.open(io.BytesIO(data)) as probe:
             probe.verify()
-        image = Image.open(io.BytesIO(data))
-        image.load()
+        opened = Image.open(io.BytesIO(data))
+        width, height = opened.size
+        wanted = (max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale)))
+        if scale < 1 and opened.format in ("JPEG", "MPO"):
+            opened.draft(opened.mode if opened.mode in ("RGB", "L") else None, wanted)
+        opened.load()
+        image: Image.Image = opened
+        factor = min(image.size[0] // wanted[0], image.size[1] // wanted[1])
+        if factor >= 2 and image.mode in _REDUCIBLE_MODES:
+            image = image.reduce(factor)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected("too_many_pixels") from exc
     except _UNDECODABLE as exc:
         raise ImageRejected("undecodable") from exc
     return image
+
+
+#: What Pillow reports in ``info`` for metadata it read from a file.
+_PILLOW_METADATA_KEYS = frozenset({"exif", "xmp", "comment", "photoshop", "XML:com.adobe.xmp"})
+
+
+def _metadata_left(data: bytes) -> bool:
+    """Does ``data`` (about to be sent) still carry EXIF, XMP, a comment or text?
+
+    Checked by two readers that do not share code: the scan (a segment or chunk that
+    stripping would drop) and Pillow (what it reports in ``info`` and ``getexif``).
+    """
+    structure = scan(data)
+    dropped = [_jpeg_replacement(data, segment) is not None for segment in structure.segments]
+    dropped += [not _png_chunk_kept(chunk.kind) for chunk in structure.chunks]
+    if any(dropped):
+        return True
+    with Image.open(io.BytesIO(data)) as image:
+        if structure.format == "PNG":
+            image.load()  # text chunks after IDAT are only read with the pixels
+        if _PILLOW_METADATA_KEYS & set(image.info) or len(image.getexif()):
+            return True
+        text = getattr(image, "text", None)
+        return bool(text)
+
+
+def _without_metadata(prepared: PreparedImage, limits: ImageLimits) -> PreparedImage:
+    """``prepared``, re-encoded from its pixels if any metadata is found in its bytes."""
+    if not _metadata_left(prepared.data):
+        return prepared
+    image = _decode(prepared.data)
+    again = _reencode(image, limits, metadata_removed=True)
+    if _metadata_left(again.data):  # cannot happen with Pillow's writer; never send it
+        raise ImageRejected("undecodable", "metadata could not be removed")
+    return again
 
 
 def _reencode(image: Image.Image, limits: ImageLimits, *, metadata_removed: bool) -> PreparedImage:
@@ -484,7 +431,12 @@ def _reencode(image: Image.Image, limits: ImageLimits, *, metadata_removed: bool
                 raise ImageRejected("too_small", f"shorter side below {limits.min_side} pixels")
             # Only reachable with limits that contradict each other (a tiny max_bytes).
             raise ImageRejected("too_large_input", f"cannot fit in {limits.max_bytes} bytes")
-        resized = rgb if size == rgb.size else rgb.resize(size, Image.Resampling.LANCZOS)
+        # reducing_gap: a cheap box reduction first, LANCZOS over the last factor of 3 only.
+        resized = (
+            rgb
+            if size == rgb.size
+            else rgb.resize(size, Image.Resampling.LANCZOS, reducing_gap=3.0)
+        )
         for quality in JPEG_QUALITY_STEPS:
             buffer = io.BytesIO()
             # No exif=, icc_profile= or comment=: Pillow then writes no metadata at all.

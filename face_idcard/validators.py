@@ -8,27 +8,38 @@ URLs are personal data and validation messages end up in logs and API responses.
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
+from datetime import date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.core.validators import URLValidator
 from django.utils import timezone
+from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 
+from . import netpolicy
 from .conf import face_idcard_settings
 from .images import ImageLimits, ImageRejected, PreparedImage, prepare_image
 
 __all__ = [
+    "check_minimum_age",
+    "check_upload_type",
     "image_limits_from_settings",
     "normalize_id_number",
     "normalize_name",
+    "read_upload",
+    "validate_consent_time",
     "validate_id_number",
     "validate_image",
     "validate_name",
+    "validate_text_length",
     "validate_url",
 ]
 
@@ -51,6 +62,13 @@ ID_MESSAGES: dict[str, Any] = {
     ),
     "id_birth_date": _("The ID card number does not contain a real date of birth."),
     "id_birth_future": _("The date of birth in the ID card number is in the future."),
+    "id_birth_early": _(
+        "The date of birth in the ID card number is before %(year)d: check the number."
+    ),
+    "id_minor": _(
+        "The holder of this ID card is younger than %(age)d: a parent or guardian must "
+        "consent to the verification."
+    ),
     "id_address": _("The ID card number starts with an unknown region code."),
 }
 
@@ -87,6 +105,11 @@ def validate_id_number(value: str) -> str:
         raise _id_error("id_birth_date") from None
     if birth_date > timezone.localdate():
         raise _id_error("id_birth_future")
+    earliest = int(face_idcard_settings.ID_EARLIEST_BIRTH_YEAR)
+    if birth_date.year < earliest:
+        raise ValidationError(
+            ID_MESSAGES["id_birth_early"], code="id_birth_early", params={"year": earliest}
+        )
     try:
         ric.get_birth_place(number)
     except InvalidComponent:
@@ -97,6 +120,68 @@ def validate_id_number(value: str) -> str:
 
 def _id_error(code: str) -> ValidationError:
     return ValidationError(ID_MESSAGES[code], code=code)
+
+
+def age_on(birth_date: date, today: date) -> int:
+    """Age in full years on ``today`` (someone born on 29 February turns a year older on
+    1 March in common years)."""
+    before_birthday = (today.month, today.day) < (birth_date.month, birth_date.day)
+    return today.year - birth_date.year - before_birthday
+
+
+def check_minimum_age(number: str, *, guardian_consent: bool) -> None:
+    """Refuse (code ``id_minor``) a valid ID number whose holder is younger than
+    ``MINIMUM_AGE``, unless ``guardian_consent`` says a parent or guardian consented."""
+    minimum = int(face_idcard_settings.MINIMUM_AGE or 0)
+    if not minimum or guardian_consent:
+        return
+    if age_on(ric.get_birth_date(number), timezone.localdate()) < minimum:
+        raise ValidationError(ID_MESSAGES["id_minor"], code="id_minor", params={"age": minimum})
+
+
+# --- Other fields of a submission -----------------------------------------------------------
+
+FIELD_MESSAGES: dict[str, Any] = {
+    "text_type": _("%(field)s must be text."),
+    "text_length": _("%(field)s is too long: at most %(max)d characters."),
+    "consent_type": _("The consent time must be a date and time."),
+    "consent_naive": _("The consent time must include its time zone."),
+    "consent_future": _("The consent time is in the future."),
+}
+
+
+def validate_text_length(value: object, *, field: Any, max_length: int) -> str:
+    """``value`` if it is a ``str`` of at most ``max_length`` characters.
+
+    Codes: ``text_type``, ``text_length``; ``field`` (a translatable label) names the field.
+    """
+    if not isinstance(value, str):
+        raise ValidationError(
+            FIELD_MESSAGES["text_type"], code="text_type", params={"field": field}
+        )
+    if len(value) > max_length:
+        raise ValidationError(
+            FIELD_MESSAGES["text_length"],
+            code="text_length",
+            params={"field": field, "max": max_length},
+        )
+    return value
+
+
+def validate_consent_time(value: object, *, now: datetime | None = None) -> datetime:
+    """An aware ``datetime`` not later than now plus ``CONSENT_CLOCK_SKEW_SECONDS``.
+
+    Codes: ``consent_type``, ``consent_naive``, ``consent_future``. A naive time is refused
+    rather than guessed: in which zone it was meant is exactly what is unknown.
+    """
+    if not isinstance(value, datetime):
+        raise ValidationError(FIELD_MESSAGES["consent_type"], code="consent_type")
+    if timezone.is_naive(value):
+        raise ValidationError(FIELD_MESSAGES["consent_naive"], code="consent_naive")
+    skew = timedelta(seconds=float(face_idcard_settings.CONSENT_CLOCK_SKEW_SECONDS))
+    if value > (now or timezone.now()) + skew:
+        raise ValidationError(FIELD_MESSAGES["consent_future"], code="consent_future")
+    return value
 
 
 # --- Names ---------------------------------------------------------------------------------
@@ -201,8 +286,9 @@ IMAGE_MESSAGES: dict[str, Any] = {
     "image_empty": _("The image file is empty."),
     "image_too_large": _("The image file is too large: at most %(max_mb).1f MB."),
     "image_undecodable": _("The image could not be read: the file is damaged or incomplete."),
-    "image_format": _("The image must be a JPEG, PNG or BMP file (GIF is not accepted)."),
+    "image_format": _("The image must be a file in one of these formats: %(formats)s."),
     "image_animated": _("Animated images are not accepted: send a single photo."),
+    "image_bmp_compressed": _("Compressed BMP files are not accepted: send a JPEG or PNG photo."),
     "image_too_many_pixels": _("The image has too many pixels: at most %(max_mp).0f megapixels."),
     "image_too_small": _(
         "The image is too small: its shorter side must be at least %(min_side)d pixels."
@@ -216,6 +302,7 @@ _IMAGE_CODES = {
     "animated": "image_animated",
     "too_many_pixels": "image_too_many_pixels",
     "too_small": "image_too_small",
+    "bmp_compressed": "image_bmp_compressed",
 }
 
 
@@ -226,6 +313,52 @@ def image_limits_from_settings() -> ImageLimits:
         max_side=int(face_idcard_settings.IMAGE_MAX_SIDE),
         max_pixels=int(face_idcard_settings.IMAGE_MAX_PIXELS),
         max_input_bytes=int(face_idcard_settings.UPLOAD_MAX_BYTES),
+    )
+
+
+def check_upload_type(image: object) -> None:
+    """``TypeError`` unless ``image`` is bytes or has a ``read`` method (file, UploadedFile).
+
+    Separate from :func:`read_upload` so a caller can refuse a wrong type before any
+    other work."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return
+    if not callable(getattr(image, "read", None)) or isinstance(image, io.TextIOBase):
+        raise TypeError(
+            "image must be bytes, a binary file object or an UploadedFile, "
+            f"not {type(image).__name__}"
+        )
+
+
+def read_upload(image: object, max_bytes: int) -> bytes:
+    """The bytes of a photo given as ``bytes``, a binary file object or an ``UploadedFile``.
+
+    Never reads more than ``max_bytes + 1`` bytes: a larger upload is refused (code
+    ``image_too_large``) without being held in memory. Anything else is a ``TypeError``.
+    """
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        if len(image) > max_bytes:
+            raise _too_large(max_bytes)
+        return bytes(image)
+    if isinstance(image, UploadedFile):
+        if image.size is not None and image.size > max_bytes:
+            raise _too_large(max_bytes)  # known from the upload handler: nothing to read
+        if image.seekable():
+            image.seek(0)  # a form may already have read it
+    check_upload_type(image)
+    data = image.read(max_bytes + 1)  # type: ignore[attr-defined]
+    if not isinstance(data, bytes):
+        raise TypeError("image must be opened in binary mode: its read() returned no bytes")
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
+    return data
+
+
+def _too_large(max_bytes: int) -> ValidationError:
+    return ValidationError(
+        IMAGE_MESSAGES["image_too_large"],
+        code="image_too_large",
+        params={"max_mb": max_bytes / (1024 * 1024)},
     )
 
 
@@ -244,6 +377,7 @@ def validate_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIm
             "max_mb": limits.max_input_bytes / (1024 * 1024),
             "max_mp": limits.max_pixels / 1_000_000,
             "min_side": limits.min_side,
+            "formats": ", ".join(sorted(limits.formats)),
         }
         raise ValidationError(IMAGE_MESSAGES[code], code=code, params=params) from None
 
@@ -260,14 +394,35 @@ URL_MESSAGES: dict[str, Any] = {
     "url_host": _("The image address has no host name."),
     "url_spaces": _("The image address must not contain spaces or control characters."),
     "url_credentials": _("The image address must not contain a user name or password."),
+    "url_not_public": _(
+        "The image address must point to a public internet server, not to a local or "
+        "private network address."
+    ),
+    "url_unresolvable": _("The host name of the image address could not be found."),
 }
 
 
-def validate_url(value: str) -> str:
+def _url_resolver() -> netpolicy.Resolver | None:
+    path = face_idcard_settings.URL_RESOLVER
+    if not path:
+        return None
+    resolver: netpolicy.Resolver = import_string(str(path)) if isinstance(path, str) else path
+    return resolver
+
+
+def _refused(exc: netpolicy.DestinationRefused) -> ValidationError:
+    code = "url_unresolvable" if exc.reason == "unresolvable" else "url_not_public"
+    return ValidationError(URL_MESSAGES[code], code=code)
+
+
+def validate_url(value: str, *, resolver: netpolicy.Resolver | None = None) -> str:
     """An ``http``/``https`` address the provider will download the photo from.
 
     Codes: ``url_scheme``, ``url_length``, ``url_invalid`` (no host, credentials, spaces or
-    control characters, malformed). Returns the address with surrounding whitespace removed.
+    control characters, malformed), ``url_not_public`` (an address or a name resolving to one
+    outside the public internet, unless ``URL_ALLOW_PRIVATE``), ``url_unresolvable``. Names
+    are resolved with ``resolver``, else ``URL_RESOLVER``, else the system's resolver.
+    Returns the address with surrounding whitespace removed.
     """
     url = (value or "").strip()
     maximum = int(face_idcard_settings.URL_MAX_LENGTH)
@@ -290,6 +445,20 @@ def validate_url(value: str) -> str:
         raise ValidationError(URL_MESSAGES["url_credentials"], code="url_invalid")
     if not authority or authority.startswith(":"):
         raise ValidationError(URL_MESSAGES["url_host"], code="url_invalid")
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # an unbalanced "[" in the host
+        raise ValidationError(URL_MESSAGES["url_invalid"], code="url_invalid") from None
+    check_destination = not face_idcard_settings.URL_ALLOW_PRIVATE
+    if check_destination:
+        # Address literals first, whatever their spelling: URLValidator refuses some of them
+        # with a less helpful message, and lets others (127.1, [::ffff:127.0.0.1]) through.
+        try:
+            literal = netpolicy.ip_literal(host)
+        except netpolicy.DestinationRefused as exc:
+            raise _refused(exc) from None
+        if literal is not None and not netpolicy.is_public_address(literal):
+            raise _refused(netpolicy.DestinationRefused("not_public"))
     structure = URLValidator(schemes=list(URL_SCHEMES))
     # Django >= 5.1 has its own 2048 cap; ours is the setting, already checked above.
     structure.max_length = maximum
@@ -297,4 +466,9 @@ def validate_url(value: str) -> str:
         structure(url)
     except ValidationError:
         raise ValidationError(URL_MESSAGES["url_invalid"], code="url_invalid") from None
+    if check_destination:  # last: resolving a name is the slowest check
+        try:
+            netpolicy.check_host(host, resolver=resolver or _url_resolver())
+        except netpolicy.DestinationRefused as exc:
+            raise _refused(exc) from None
     return url

@@ -14,8 +14,9 @@ from face_idcard.simulator import SimulatorConfig, SimulatorServer
 
 @pytest.fixture(scope="session")
 def simulator_server() -> Iterator[SimulatorServer]:
-    """One simulator with the default config (demo registry, default account) per test run."""
-    with SimulatorServer(SimulatorConfig()) as server:
+    """One simulator with the default config (demo registry, default account) per test run,
+    except that it downloads urls from 127.0.0.1 (the suite's image servers live there)."""
+    with SimulatorServer(SimulatorConfig(url_allow_private=True)) as server:
         yield server
 
 
@@ -30,10 +31,12 @@ def simulator(simulator_server: SimulatorServer) -> SimulatorServer:
 def simulator_factory() -> Iterator[Callable[..., SimulatorServer]]:
     """``simulator_factory(qps=5, latency=20, ...)``: a running simulator with a custom config
     (``SimulatorConfig`` keyword arguments, or ``config=SimulatorConfig(...)``); stopped after
-    the test."""
+    the test. Like ``simulator`` it downloads urls from 127.0.0.1 unless the test passes
+    ``url_allow_private=False`` (the simulator's own default)."""
     servers: list[SimulatorServer] = []
 
     def make(config: SimulatorConfig | None = None, **overrides: Any) -> SimulatorServer:
+        overrides.setdefault("url_allow_private", True)
         server = SimulatorServer(config or SimulatorConfig(**overrides)).start()
         servers.append(server)
         return server

@@ -229,3 +229,87 @@ def metadata_png(width: int = 320, height: int = 240) -> bytes:
         icc_profile=srgb_profile(),
         dpi=(300, 300),
     )
+
+
+# --- Crafted input (hostile files; small to make, costly for a naive reader) --------------------
+
+
+def jpeg_with_fill_before_sos(fill: int = 2_000_000) -> bytes:
+    """FF fill bytes (legal in the standard, in any number) before the SOS marker."""
+    data = jpeg()
+    sos = data.index(b"\xff\xda")
+    return data[:sos] + b"\xff" * fill + data[sos:]
+
+
+def jpeg_with_fill_in_scan(fill: int = 2_000_000) -> bytes:
+    """Fill bytes between the entropy-coded data and EOI."""
+    data = jpeg()
+    return data[:-2] + b"\xff" * fill + data[-2:]
+
+
+def jpeg_with_stuffing(pairs: int = 1_000_000) -> bytes:
+    """``FF 00`` (a stuffed data byte) repeated at the end of the scan."""
+    data = jpeg()
+    return data[:-2] + b"\xff\x00" * pairs + data[-2:]
+
+
+def jpeg_with_empty_app_segments(count: int = 1_000_000) -> bytes:
+    return insert_jpeg_segments(jpeg(), b"\xff\xe5\x00\x02" * count)
+
+
+def jpeg_with_marker_trick_before_app1() -> bytes:
+    """``FF 00`` and two bytes before an APP1 with GPS EXIF: a reader that takes FF 00 for
+    a segment with a length skips the APP1 and keeps it."""
+    exif = b"Exif\x00\x00" + gps_exif().tobytes()
+    app1 = jpeg_segment(0xE1, exif)
+    return insert_jpeg_segments(jpeg(), b"\xff\x00" + (len(app1) + 2).to_bytes(2, "big") + app1)
+
+
+def png_with_chunks(count: int = 1_000_000, before_idat: bool = True) -> bytes:
+    data = png()
+    empty = _chunk(b"prVt", b"")
+    at = data.index(b"IDAT") - 4 if before_idat else data.index(b"IEND") - 4
+    return data[:at] + empty * count + data[at:]
+
+
+def png_header_bomb(width: int, height: int, depth: int = 8, colour: int = 6) -> bytes:
+    """A PNG declaring width x height whose IDAT is a tiny all-zero deflate stream: costs
+    nothing to make, width x height x channels bytes to decode."""
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
+    row = b"\x00" * (1 + (width * channels * depth + 7) // 8)
+    compressor = zlib.compressobj(9)
+    block = row * 64  # 64 rows per call: the loop, not zlib, was the cost
+    pieces = [compressor.compress(block) for _ in range(height // 64)]
+    pieces.append(compressor.compress(row * (height % 64)))
+    idat = b"".join(pieces) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")
+    )
+
+
+def png_16bit(width: int = 320, height: int = 240) -> bytes:
+    image = picture(width, height, "L").convert("I").point(lambda value: value * 256)
+    return encode(image.convert("I;16"), "PNG")
+
+
+def rle8_bmp(width: int = 4000, height: int = 4000) -> bytes:
+    """An 8-bit RLE BMP: runs of 255 pixels, two bytes each."""
+    rows = []
+    for _ in range(height):
+        row = bytearray()
+        left = width
+        while left:
+            run = min(255, left)
+            row += bytes([run, 1])
+            left -= run
+        rows.append(bytes(row) + b"\x00\x00")  # end of line
+    pixels = b"".join(rows) + b"\x00\x01"  # end of bitmap
+    palette = b"".join(bytes([i, i, i, 0]) for i in range(256))
+    offset = 14 + 40 + len(palette)
+    header = struct.pack(
+        "<IiiHHIIiiII", 40, width, height, 1, 8, 1, len(pixels), 2835, 2835, 256, 0
+    )
+    return (
+        b"BM" + struct.pack("<IHHI", offset + len(pixels), 0, 0, offset) + header + palette + pixels
+    )

@@ -125,6 +125,8 @@ FACE_IDCARD = {
     "PII_HASH_KEY": "face-idcard-tests-hash-key",
     "CONNECT_TIMEOUT": 2.0,
     "READ_TIMEOUT": 5.0,
+    # No DNS in the suite; the default url policy (public destinations only) stays in force.
+    "URL_RESOLVER": "tests.resolver.resolve",
 }
 
 SILENCED_SYSTEM_CHECKS = ["face_idcard.W001"]  # the simulator backend with DEBUG off, on purpose

@@ -267,8 +267,9 @@ def test_explicit_image_limits_win() -> None:
         "http://example.com/a.jpg",
         "https://example.com/photos/a.jpg?sig=abc&t=1#x",
         "HTTPS://cdn.example.com:8443/a.jpg",
-        "https://127.0.0.1/a.jpg",
-        "https://[2001:db8::1]/a.jpg",
+        "https://93.184.215.14/a.jpg",
+        "https://[2606:4700::6810:84e5]/a.jpg",
+        "https://v6.example.com/a.jpg",
     ],
 )
 def test_valid_urls(value: str) -> None:
@@ -332,7 +333,7 @@ def test_credentials_message_names_the_rule() -> None:
         (lambda: validate_id_number("110105491231002"), "18 characters", "18"),
         (lambda: validate_name("张三1"), "Chinese characters", "汉字"),
         (lambda: validate_name("·张三"), "middle dot", "间隔号"),
-        (lambda: validate_image(factory.gif()), "JPEG, PNG or BMP", "GIF"),
+        (lambda: validate_image(factory.gif()), "BMP, JPEG, PNG", "格式之一"),
         (lambda: validate_url("ftp://example.com/a.jpg"), "http://", "http://"),
     ],
 )
@@ -356,3 +357,108 @@ def test_app_name_is_translated() -> None:
     verbose_name = apps.get_app_config("face_idcard").verbose_name
     with translation.override("zh-hans"):
         assert str(verbose_name) == "人脸核身"
+
+
+#: Every spelling of a destination outside the public internet that a fetcher would connect to.
+NOT_PUBLIC_HOSTS = [
+    "127.0.0.1",
+    "127.1",  # short form
+    "2130706433",  # one integer
+    "0x7f000001",
+    "0x7f.0.0.1",  # hex part
+    "0177.0.0.1",  # octal part
+    "127.0.0.1.",  # trailing dot
+    "localhost",
+    "LOCALHOST",
+    "app.localhost",
+    "0.0.0.0",
+    "0",
+    "[::]",
+    "[::1]",
+    "[::ffff:127.0.0.1]",  # IPv4-mapped
+    "[::ffff:7f00:1]",
+    "[::ffff:a9fe:a9fe]",  # mapped 169.254.169.254
+    "[64:ff9b::a00:1]",  # NAT64 of 10.0.0.1
+    "[2002:c0a8:101::]",  # 6to4 of 192.168.1.1
+    "[fe80::1%25eth0]",
+    "169.254.169.254",  # cloud metadata
+    "10.0.0.1",
+    "172.16.0.1",
+    "172.31.255.255",
+    "192.168.1.1",
+    "100.64.0.1",  # shared address space (CGNAT)
+    "[fd00::1]",  # unique local
+    "[fc00::1]",
+    "224.0.0.1",  # multicast
+    "[ff02::1]",
+    "240.0.0.1",  # reserved
+    "255.255.255.255",
+    "192.0.2.1",  # documentation
+    "198.18.0.1",  # benchmarking
+    "1.2.3.999",  # numeric but no address: refused, never resolved as a name
+    "intranet.example.com",  # names resolving to such addresses
+    "metadata.example.com",
+    "mapped.example.com",
+    "rebind.example.com",  # one public and one private address
+]
+
+
+@pytest.mark.parametrize("host", NOT_PUBLIC_HOSTS)
+def test_urls_to_non_public_destinations_are_refused(host: str) -> None:
+    error = error_of(lambda: validate_url(f"https://{host}:8443/a.jpg"))
+    assert error.code == "url_not_public"
+    assert host not in str(error.messages)
+
+
+def test_a_name_that_does_not_resolve_has_its_own_message() -> None:
+    error = error_of(lambda: validate_url("https://photos.example.invalid/a.jpg"))
+    assert error.code == "url_unresolvable"
+    assert "could not be found" in str(error.messages[0])
+
+
+def test_the_resolver_is_injectable_and_wins_over_the_setting() -> None:
+    asked: list[str] = []
+
+    def resolver(host: str) -> list[str]:
+        asked.append(host)
+        return ["10.0.0.7"]
+
+    error = error_of(lambda: validate_url("https://CDN.Example.com./a.jpg", resolver=resolver))
+    assert (error.code, asked) == ("url_not_public", ["cdn.example.com"])
+    # An address literal is never resolved.
+    assert validate_url("https://8.8.8.8/a.jpg", resolver=resolver) == "https://8.8.8.8/a.jpg"
+    assert asked == ["cdn.example.com"]
+
+
+def test_a_resolver_that_fails_oddly_means_unresolvable() -> None:
+    def broken(host: str) -> list[str]:
+        raise UnicodeError("label too long")
+
+    error = error_of(lambda: validate_url("https://example.com/a.jpg", resolver=broken))
+    assert error.code == "url_unresolvable"
+
+
+def test_private_destinations_allowed_by_the_setting_without_resolving() -> None:
+    def no_dns(host: str) -> list[str]:
+        raise AssertionError("resolved although private destinations are allowed")
+
+    with override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": True}):
+        for host in ("127.0.0.1", "[::1]", "intranet.example.com", "photos.internal"):
+            url = f"http://{host}:8080/a.jpg"
+            assert validate_url(url, resolver=no_dns) == url
+
+
+def test_url_refusals_are_translated() -> None:
+    with translation.override("zh-hans"):
+        private = error_of(lambda: validate_url("http://10.0.0.1/a.jpg"))
+        unknown = error_of(lambda: validate_url("http://a.example.invalid/a.jpg"))
+        assert "公" in str(private.messages[0])
+        assert "找不到" in str(unknown.messages[0])
+
+
+def test_a_webp_refusal_names_the_accepted_formats_not_gif() -> None:
+    message = str(error_of(lambda: validate_image(factory.webp())).messages[0])
+    assert "GIF" not in message
+    assert "BMP, JPEG, PNG" in message
+    only_jpeg = ImageLimits(formats=frozenset({"JPEG"}))
+    assert "PNG" not in str(error_of(lambda: validate_image(factory.png(), only_jpeg)).messages[0])

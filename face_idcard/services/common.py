@@ -66,9 +66,12 @@ def send_after_commit(signal: Signal, attempt: VerificationAttempt, **kwargs: An
     transaction.on_commit(send)
 
 
-def enqueue(attempt_id: UUID | str, backend: str | None = None) -> None:
+def enqueue(attempt_id: UUID | str, backend: str | None = None) -> str | None:
     """Publish the Celery message for ``attempt_id``: its id and its backend alias travel,
-    nothing else (the alias lets the worker check the right quota before any database work)."""
+    nothing else (the alias lets the worker check the right quota before any database work).
+
+    Returns None once published, else the class name of the error that prevented it.
+    """
     options: dict[str, Any] = {}
     queue = face_idcard_settings.CELERY_QUEUE
     if queue:
@@ -83,8 +86,28 @@ def enqueue(attempt_id: UUID | str, backend: str | None = None) -> None:
         # The row is committed and queued: the sweeper publishes again after
         # QUEUED_STALE_SECONDS, so a broker outage delays the attempt but never loses it.
         logger.error("attempt %s: could not publish the task (%s)", attempt_id, type(exc).__name__)
+        return type(exc).__name__
+    return None
 
 
-def enqueue_on_commit(attempt_id: UUID | str, backend: str | None = None) -> None:
-    callback: Callable[[], None] = lambda: enqueue(attempt_id, backend)  # noqa: E731
-    transaction.on_commit(callback)
+def enqueue_on_commit(
+    attempt_id: UUID | str,
+    backend: str | None = None,
+    on_failure: Callable[[str], None] | None = None,
+) -> None:
+    """Publish once the current transaction commits; ``on_failure(error_class)`` is called
+    if the publish fails (a failure of the hook itself is logged, never raised)."""
+
+    def publish() -> None:
+        error = enqueue(attempt_id, backend)
+        if error is not None and on_failure is not None:
+            try:
+                on_failure(error)
+            except Exception as exc:
+                logger.error(
+                    "attempt %s: could not record the failed publish (%s)",
+                    attempt_id,
+                    type(exc).__name__,
+                )
+
+    transaction.on_commit(publish)

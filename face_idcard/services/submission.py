@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import Any
+from typing import IO, Any
 from uuid import uuid4
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from django.db import connections, router, transaction
+from django.db.models import CharField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -18,7 +24,17 @@ from ..conf import face_idcard_settings
 from ..masking import mask_id_number, mask_name
 from ..models import EventKind, VerificationAttempt
 from ..states import Decision, Status
-from ..validators import validate_id_number, validate_image, validate_name, validate_url
+from ..validators import (
+    check_minimum_age,
+    check_upload_type,
+    read_upload,
+    validate_consent_time,
+    validate_id_number,
+    validate_image,
+    validate_name,
+    validate_text_length,
+    validate_url,
+)
 from .common import (
     AttemptLimitExceeded,
     ConsentRequired,
@@ -31,9 +47,28 @@ logger = logging.getLogger("face_idcard.services")
 
 
 def _user_or_none(user: Any) -> Any:
-    if user is None or not getattr(user, "is_authenticated", False) or not user.pk:
+    """The user the attempt belongs to, or None for AnonymousUser and None.
+
+    Anything else is a programming error that must not pass silently: a user name or id in
+    place of the user would drop the per-user daily limit without a word.
+    """
+    if user is None or isinstance(user, AnonymousUser):
         return None
+    if not isinstance(user, get_user_model()):
+        raise TypeError(
+            f"user must be a {get_user_model().__name__} instance, AnonymousUser or None, "
+            f"not {type(user).__name__}"
+        )
+    if user.pk is None:
+        raise TypeError("user must be a saved user (it has no primary key yet)")
     return user
+
+
+def _field_limit(name: str) -> int:
+    """The column's max_length: the one place each length rule lives."""
+    field = VerificationAttempt._meta.get_field(name)
+    assert isinstance(field, CharField) and field.max_length is not None
+    return field.max_length
 
 
 #: Namespaces (first key of the two-key form of ``pg_advisory_xact_lock``) so that our locks
@@ -91,20 +126,33 @@ def lock_limit_keys(*, using: str, idcard_hash: str, user: Any, per_id: int, per
 
 
 def check_limits(
-    *, using: str, idcard_hash: str, user: Any, now: datetime, per_id: int, per_user: int
+    *,
+    using: str,
+    idcard_hash: str,
+    user: Any,
+    now: datetime,
+    per_id: int,
+    per_user: int,
+    stored: bool = True,
 ) -> None:
     """Raise :class:`AttemptLimitExceeded` when the ID number or the user is over the day.
 
     A rolling 24 hours, counted over every attempt stored, whatever its outcome, INCLUDING
     the one being submitted: :func:`submit` calls this after its INSERT, inside the same
     transaction and under :func:`lock_limit_keys`, and the raise rolls the INSERT back.
+    That is the check that holds under concurrency. With ``stored=False`` it is the early
+    check before anything costly (image work, encryption): the submitted attempt is not
+    counted yet, and concurrent submits may both pass it (the later check then decides).
     """
+    # Before the INSERT (the cheap early refusal), the new attempt is not among the rows yet.
+    allowed_per_id = per_id if stored else per_id - 1
+    allowed_per_user = per_user if stored else per_user - 1
     since = now - timedelta(days=1)
     attempts = VerificationAttempt.objects.using(using).filter(created_at__gte=since)
-    if per_id and attempts.filter(idcard_hash=idcard_hash).count() > per_id:
+    if per_id and attempts.filter(idcard_hash=idcard_hash).count() > allowed_per_id:
         logger.warning("attempt refused: daily limit per ID number reached")
         raise AttemptLimitExceeded()
-    if per_user and attempts.filter(user=user).count() > per_user:
+    if per_user and attempts.filter(user=user).count() > allowed_per_user:
         logger.warning("attempt refused: daily limit per user reached (user id %s)", user.pk)
         raise AttemptLimitExceeded()
 
@@ -113,7 +161,7 @@ def submit(
     *,
     idcard_number: str,
     idcard_name: str,
-    image: bytes | None = None,
+    image: bytes | IO[bytes] | UploadedFile[Any] | None = None,
     url: str | None = None,
     user: Any = None,
     consent_at: datetime | None,
@@ -121,19 +169,43 @@ def submit(
     external_reference: str = "",
     backend: str | None = None,
     enqueue: bool = True,
+    guardian_consent: bool = False,
 ) -> VerificationAttempt:
     """Store a new attempt and (on commit) queue it for the pipeline.
 
-    Validates everything first: bad input is refused with a ``ValidationError`` before
-    anything is stored or sent. Raises :class:`ConsentRequired` without ``consent_at`` and
-    :class:`AttemptLimitExceeded` over the daily limits.
+    Validates everything first, cheapest checks first (types, lengths, consent, the ID number
+    and name, the daily limits), the image last: bad input is refused with a
+    ``ValidationError`` before anything is stored, sent or paid for. Raises
+    :class:`ConsentRequired` without ``consent_at``, :class:`AttemptLimitExceeded` over the
+    daily limits, ``TypeError`` for a ``user`` or ``image`` of the wrong type.
+    ``guardian_consent``: the caller states that a parent or guardian consented, which a
+    person under ``MINIMUM_AGE`` needs.
     """
+    user = _user_or_none(user)
+    if image is not None:
+        check_upload_type(image)
     if consent_at is None:
         raise ConsentRequired()
+    consent_at = validate_consent_time(consent_at)
     if (image is None) == (url is None):
         raise ValidationError(
             _("Send either a photo or the address of a photo."), code="image_or_url"
         )
+    if notice_version is None:
+        notice_version = str(face_idcard_settings.NOTICE_VERSION)
+    notice_version = validate_text_length(
+        notice_version,
+        field=_("The privacy notice version"),
+        max_length=_field_limit("notice_version"),
+    )
+    external_reference = validate_text_length(
+        external_reference,
+        field=_("The external reference"),
+        max_length=_field_limit("external_reference"),
+    )
+    number = validate_id_number(idcard_number)
+    name = validate_name(idcard_name)
+    check_minimum_age(number, guardian_consent=guardian_consent)
     backend_name = backend or default_alias()
     service = get_backend(backend_name)
     if url is not None and not service.accepts_url:
@@ -141,15 +213,28 @@ def submit(
             _("This verification service does not take a photo address. Upload the photo."),
             code="url_not_accepted",
         )
-    number = validate_id_number(idcard_number)
-    name = validate_name(idcard_name)
-    prepared = validate_image(image, service.image_limits) if image is not None else None
-    clean_url = validate_url(url) if url is not None else ""
 
     now = timezone.now()
-    user = _user_or_none(user)
     idcard_hash = crypto.id_number_hash(number)
     per_id, per_user = _limits_in_force(user)
+    using = router.db_for_write(VerificationAttempt)
+    # Early and lock-free: over the limit, refuse before the costly work below.
+    check_limits(
+        using=using,
+        idcard_hash=idcard_hash,
+        user=user,
+        now=now,
+        per_id=per_id,
+        per_user=per_user,
+        stored=False,
+    )
+    prepared = None
+    if image is not None:
+        # One upload limit, whatever the backend's own defaults say.
+        upload_max = int(face_idcard_settings.UPLOAD_MAX_BYTES)
+        limits = replace(service.image_limits, max_input_bytes=upload_max)
+        prepared = validate_image(read_upload(image, upload_max), limits)
+    clean_url = validate_url(url) if url is not None else ""
 
     attempt = VerificationAttempt(
         id=uuid4(),
@@ -162,9 +247,7 @@ def submit(
         idcard_name_masked=mask_name(name),
         url_encrypted=crypto.encrypt_text(clean_url),
         consent_at=consent_at,
-        notice_version=(
-            notice_version if notice_version is not None else face_idcard_settings.NOTICE_VERSION
-        ),
+        notice_version=notice_version,
         external_reference=external_reference,
         status=Status.QUEUED.value,
         decision=Decision.NONE.value,
@@ -174,7 +257,6 @@ def submit(
     if prepared is not None:
         attempt.selfie_name = save_selfie(prepared.data)
         attempt.selfie_content_type = prepared.content_type
-    using = router.db_for_write(VerificationAttempt)
     try:
         with transaction.atomic(using=using):
             # The order matters for the limits to hold under concurrent submits: lock (where
@@ -201,12 +283,19 @@ def submit(
                         backend=backend_name,
                         mode="url" if clean_url else "image",
                         notice_version=attempt.notice_version,
+                        guardian_consent=guardian_consent,
                     ),
-                    audit.event(attempt, EventKind.QUEUED, enqueued=enqueue),
+                    # What is known now: the message is published after the commit (or by
+                    # the caller); a publish that fails records its own event then.
+                    audit.event(
+                        attempt, EventKind.QUEUED, publish="after_commit" if enqueue else "caller"
+                    ),
                 ]
             )
             if enqueue:
-                enqueue_on_commit(attempt.pk, backend_name)
+                enqueue_on_commit(
+                    attempt.pk, backend_name, on_failure=_record_failed_publish(attempt)
+                )
     except BaseException:
         # The row was not stored (refused over a limit, or failed): do not leave an orphaned
         # encrypted selfie behind.
@@ -214,3 +303,13 @@ def submit(
         raise
     logger.info("attempt %s: created (backend %s)", attempt.pk, backend_name)
     return attempt
+
+
+def _record_failed_publish(attempt: VerificationAttempt) -> Callable[[str], None]:
+    def record(error_class: str) -> None:
+        # The attempt stays queued; the sweeper publishes it after QUEUED_STALE_SECONDS.
+        audit.record(
+            attempt, EventKind.QUEUED, published=False, error=error_class, recovery="sweeper"
+        )
+
+    return record

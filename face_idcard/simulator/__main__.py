@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--qps", type=float, help="account quota, requests per second (answers 15 above)"
     )
     parser.add_argument("--seed", type=int, help="seed of the fault generator")
+    parser.add_argument(
+        "--allow-private-urls",
+        action="store_true",
+        help="url mode: also download from loopback and private addresses (local tests)",
+    )
     return parser
 
 
@@ -78,6 +83,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         hang_rate=args.hang_rate,
         qps=args.qps,
         seed=args.seed,
+        url_allow_private=args.allow_private_urls,
     )
 
 

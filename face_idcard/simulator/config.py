@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +45,11 @@ class SimulatorConfig:
     #: url mode: seconds to wait for the image server, and the largest image accepted.
     url_fetch_timeout: float = 5.0
     url_fetch_max_bytes: int = LEGACY_MAX_BODY_BYTES
+    #: url mode: also fetch from loopback, private, link-local... destinations. Off, as the
+    #: real service is on the internet; tests whose image server is on 127.0.0.1 turn it on.
+    url_allow_private: bool = False
+    #: url mode: host name -> addresses (None: the system resolver); for tests without DNS.
+    url_resolver: Callable[[str], Iterable[str]] | None = field(default=None, repr=False)
     #: A hang (magic HANG, hang rate) ends after this many seconds, or at shutdown.
     max_hang_seconds: float = 60.0
     max_body_bytes: int = LEGACY_MAX_BODY_BYTES

@@ -184,6 +184,8 @@ class SimulatorCore:
                     request.url,
                     timeout=self.config.url_fetch_timeout,
                     max_bytes=self.config.url_fetch_max_bytes,
+                    allow_private=self.config.url_allow_private,
+                    resolver=self.config.url_resolver,
                 )
             except FetchError:
                 return None, Outcome.URL_FETCH_FAILED
