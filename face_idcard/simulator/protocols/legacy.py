@@ -51,6 +51,17 @@ LEGACY_CODES: dict[Outcome, int] = {
     Outcome.NAME_MISMATCH: -5803,
     Outcome.NOT_REGISTERED: -4009,
     Outcome.NO_FACE: -4015,
+    # The legacy API has no finer codes for these (they exist for FaceID's codes).
+    Outcome.ID_PHOTO_MISSING: -4009,
+    Outcome.MULTIPLE_FACES: -1101,
+    Outcome.SPOOFED: -1101,
+    Outcome.POOR_QUALITY: -1101,
+    Outcome.NOT_ACTIVATED: 24,
+    # Never produced by this protocol; mapped so that every outcome has a code.
+    Outcome.INVALID_NAME: 21,
+    Outcome.IMAGE_TOO_LARGE: 23,
+    Outcome.DECRYPT_FAILED: 21,
+    Outcome.INVALID_SECRET_ID: 11,
     Outcome.MISSING_FIELDS: -5801,
     Outcome.INVALID_ID: -5804,
     Outcome.NO_IMAGE: -5805,
