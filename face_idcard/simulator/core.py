@@ -145,9 +145,9 @@ class SimulatorCore:
         if failure is not None:
             return Verdict(failure, idcard_number=number)
         assert image is not None
-        if request.image_formats is not None:
-            if similarity.sniff_format(image) not in request.image_formats:
-                return Verdict(Outcome.UNSUPPORTED_FORMAT, idcard_number=number)
+        formats = request.image_formats
+        if formats is not None and similarity.sniff_format(image) not in formats:
+            return Verdict(Outcome.UNSUPPORTED_FORMAT, idcard_number=number)
         try:
             uploaded = similarity.fingerprint(image)
         except similarity.UnsupportedImageFormat:

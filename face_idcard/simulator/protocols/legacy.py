@@ -38,7 +38,7 @@ from ..core import Verdict, VerificationInput
 from ..multipart import MultipartError, parse_form_data
 from ..outcomes import Outcome
 from ..registry import mask_idcard
-from .base import PendingRecord, ProtocolHandler, Reply, ReplyAction, Request
+from .base import PendingRecord, ProtocolHandler, Reply, Request, transport_reply
 
 if TYPE_CHECKING:
     from ..core import SimulatorCore
@@ -85,10 +85,6 @@ LEGACY_CODES: dict[Outcome, int] = {
 ARREARS_MESSAGE = "account abnormal,errorno is:2"
 _REQUIRED_SIGNATURE_FIELDS = ("a", "k", "e", "t", "r")
 _NUMERIC_SIGNATURE_FIELDS = ("e", "t", "r")
-_BAD_GATEWAY_BODY = (
-    b"<html><head><title>502 Bad Gateway</title></head>"
-    b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>simulator</center></body></html>"
-)
 
 
 class _BadRequest(Exception):
@@ -180,18 +176,9 @@ class LegacyIdCardCompare(ProtocolHandler):
             injected=verdict.injected,
             idcard_masked=mask_idcard(verdict.idcard_number) if verdict.idcard_number else "",
         )
-        if outcome is Outcome.BAD_GATEWAY:
-            return Reply(
-                status=502,
-                body=_BAD_GATEWAY_BODY,
-                content_type="text/html",
-                close=True,
-                record=record,
-            )
-        if outcome is Outcome.DROP:
-            return Reply(action=ReplyAction.DROP, record=record)
-        if outcome is Outcome.HANG:
-            return Reply(action=ReplyAction.HANG, record=record)
+        transport = transport_reply(outcome, record)
+        if transport is not None:
+            return transport
         code = LEGACY_CODES[outcome]
         body = {
             "data": {"similarity": float(verdict.similarity), "session_id": session_id},
