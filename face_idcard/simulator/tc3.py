@@ -21,6 +21,7 @@ from .outcomes import Outcome
 __all__ = [
     "ALGORITHM",
     "TIMESTAMP_WINDOW_SECONDS",
+    "UNSIGNED_PAYLOAD",
     "Credentials",
     "MalformedAuthorization",
     "ParsedAuthorization",
