@@ -576,3 +576,20 @@ def test_a_bad_private_key_fails_at_start() -> None:
 
     with pytest.raises(ValueError, match="PEM"):
         SimulatorConfig(faceid_private_key=b"-----BEGIN PRIVATE KEY-----\nnope\n")
+
+
+def test_deeply_nested_json_is_a_parameter_error(simulator: SimulatorServer) -> None:
+    assert error_code(post(simulator, b"[" * 100_000)) == "InvalidParameter"
+
+
+def test_a_blob_of_many_rsa_blocks_is_refused_without_decrypting_them(
+    simulator_factory: Callable[..., SimulatorServer], key_pair: rsa.RSAPrivateKey
+) -> None:
+    sim = simulator_factory(faceid_private_key=pem(key_pair))
+    encrypted, spec = tencent_encrypt(key_pair.public_key(), {"Name": "张三"})
+    one_block = base64.b64decode(spec.CiphertextBlob)
+    spec.CiphertextBlob = b64(one_block * 2000)  # 2000 private-key operations if unchecked
+    started = time.perf_counter()
+    response = ask(sdk(sim), magic.MATCH, encrypted["Name"], Encryption=spec)
+    assert response.Result == "FailedOperation.DecryptSystemError"
+    assert time.perf_counter() - started < 1.0

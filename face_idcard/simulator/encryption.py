@@ -3,10 +3,11 @@
 Source: Tencent's "敏感数据加密指引" (https://cloud.tencent.com/document/product/1007/47180)
 and the official crypto tool it links to (github.com/TencentCloud/faceid-api-crypto-golang):
 the client draws a random 32-byte AES-256 key, wraps it with the RSA public key from the
-FaceID console using RSA PKCS#1 v1.5 (in blocks of the key size less 11 bytes, so a 2048-bit
-key wraps it in one block) and sends it Base64-encoded as ``CiphertextBlob``. Each field named
-in ``EncryptList`` (``IdCard``, ``Name``) is replaced by Base64(AES-256-CBC(UTF-8 value)) with
-PKCS#7 padding, under one initialisation vector sent as ``Iv``. The crypto tool draws 16
+FaceID console using RSA PKCS#1 v1.5 (the tool splits longer input into blocks of the key
+size less 11 bytes; a 32-byte key is always one block) and sends it Base64-encoded as
+``CiphertextBlob``. Each field named in ``EncryptList`` (``IdCard``, ``Name``) is replaced by
+Base64(AES-256-CBC(UTF-8 value)) with PKCS#7 padding, under one initialisation vector sent as
+``Iv``. The crypto tool draws 16
 random bytes and sends them Base64-encoded (24 characters); the SDK's model page describes
 ``Iv`` as "a 16-character string" taken as is. Both readings are accepted: a 16-character
 ``Iv`` is its own UTF-8 bytes, anything else must be Base64 of 16 bytes.
@@ -137,14 +138,12 @@ def _b64decode(text: str) -> bytes:
 
 def _unwrap_key(private_key: rsa.RSAPrivateKey, blob: str) -> bytes:
     wrapped = _b64decode(blob)
-    block = private_key.key_size // 8
-    if not wrapped or len(wrapped) % block:
-        raise DecryptionError("CiphertextBlob is not a whole number of RSA blocks")
+    # A 32-byte key fits one PKCS#1 v1.5 block of any usable RSA key; refusing more keeps a
+    # hostile blob from costing one private-key operation per block.
+    if len(wrapped) != private_key.key_size // 8:
+        raise DecryptionError("CiphertextBlob is not one RSA block")
     try:
-        key = b"".join(
-            private_key.decrypt(wrapped[i : i + block], asymmetric_padding.PKCS1v15())
-            for i in range(0, len(wrapped), block)
-        )
+        key = private_key.decrypt(wrapped, asymmetric_padding.PKCS1v15())
     except ValueError as exc:
         raise DecryptionError("CiphertextBlob does not open with this key") from exc
     if len(key) != _KEY_BYTES:

@@ -176,7 +176,7 @@ def _check_headers(headers: dict[str, str]) -> tuple[_Refusal | None, int | None
 def _parse_body(body: bytes) -> dict[str, Any] | _Refusal:
     try:
         document: Any = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # deep nesting: RecursionError
         return _Refusal("InvalidParameter", "The body is not valid UTF-8 JSON.")
     if not isinstance(document, dict):
         return _Refusal("InvalidParameter", "The body must be a JSON object.")

@@ -216,7 +216,7 @@ def _parse_body(request: Request) -> _Form:
     if media_type == "application/json":
         try:
             document: Any = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # deep nesting
             raise _BadRequest from exc
         if not isinstance(document, dict):
             raise _BadRequest
