@@ -593,3 +593,31 @@ def test_a_blob_of_many_rsa_blocks_is_refused_without_decrypting_them(
     response = ask(sdk(sim), magic.MATCH, encrypted["Name"], Encryption=spec)
     assert response.Result == "FailedOperation.DecryptSystemError"
     assert time.perf_counter() - started < 1.0
+
+
+def test_injected_faults_answer_faceid_codes(
+    simulator_factory: Callable[..., SimulatorServer],
+) -> None:
+    client = sdk(simulator_factory(error_rates={"transient": 1.0}))
+    assert refused(client, magic.MATCH) == "InternalError"
+    sim = simulator_factory(error_rates={"arrears": 1.0})
+    assert refused(sdk(sim), magic.MATCH) == "UnauthorizedOperation.Arrears"
+    (call,) = sim.ledger.calls()
+    assert call.injected and not call.billable
+
+
+def test_the_command_line_reads_the_private_key(tmp_path: Any, key_pair: rsa.RSAPrivateKey) -> None:
+    from face_idcard.simulator.__main__ import build_parser, config_from_args
+
+    path = tmp_path / "faceid.pem"
+    path.write_bytes(pem(key_pair))
+    args = build_parser().parse_args(
+        ["--faceid-private-key", str(path), "--faceid-business-answer", "error"]
+    )
+    config = config_from_args(args)
+    assert config.faceid_private_key == pem(key_pair)
+    assert config.faceid_business_answer == "error"
+    assert "PRIVATE" not in repr(config)
+    missing = build_parser().parse_args(["--faceid-private-key", str(tmp_path / "absent.pem")])
+    with pytest.raises(ValueError, match="cannot read"):
+        config_from_args(missing)
