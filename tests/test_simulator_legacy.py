@@ -741,3 +741,13 @@ def test_registered_person_answers_with_registry_semantics(simulator: SimulatorS
     near_copy = jpeg_of(Image.open(io.BytesIO(person.photo_bytes)).resize((150, 200)), quality=60)
     body = answer(post_form(simulator, person.idcard_number, person.idcard_name, near_copy))
     assert body["code"] == 0 and body["data"]["similarity"] > 90
+
+
+def test_deeply_nested_json_is_code_21(simulator: SimulatorServer) -> None:
+    response = requests.post(
+        simulator.base_url + PATH,
+        data=b"[" * 100_000,
+        headers={"Authorization": authorization(), "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert code_of(response) == 21

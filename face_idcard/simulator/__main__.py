@@ -11,7 +11,13 @@ from collections.abc import Sequence
 from types import FrameType
 
 from . import faults
-from .config import DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, SimulatorConfig
+from .config import (
+    DEFAULT_APPID,
+    DEFAULT_SECRET_ID,
+    DEFAULT_SECRET_KEY,
+    FACEID_BUSINESS_ANSWERS,
+    SimulatorConfig,
+)
 from .registry import RegistryError
 from .server import SimulatorServer
 
@@ -21,7 +27,10 @@ ENV_PREFIX = "FACE_IDCARD_SIMULATOR_"
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m face_idcard.simulator",
-        description="A local simulator of Tencent's idcardcompare API (not face recognition).",
+        description=(
+            "A local simulator of Tencent's idcardcompare API and FaceID ImageRecognitionV2 "
+            "(not face recognition)."
+        ),
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8701)
@@ -60,6 +69,18 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="url mode: also download from loopback and private addresses (local tests)",
     )
+    parser.add_argument(
+        "--faceid-private-key",
+        metavar="PEM_FILE",
+        default=os.environ.get(ENV_PREFIX + "FACEID_PRIVATE_KEY"),
+        help="RSA private key (PEM) that opens FaceID Encryption keys wrapped with its public key",
+    )
+    parser.add_argument(
+        "--faceid-business-answer",
+        choices=FACEID_BUSINESS_ANSWERS,
+        default="result",
+        help="FaceID FailedOperation.* in Response.Result (default) or as Response.Error",
+    )
     return parser
 
 
@@ -70,6 +91,13 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
     elif args.latency:
         latency = args.latency
     error_rates = dict(faults.parse_error_rate(item) for item in args.error_rate)
+    private_key = None
+    if args.faceid_private_key:
+        try:
+            with open(args.faceid_private_key, "rb") as pem:
+                private_key = pem.read()
+        except OSError as exc:
+            raise ValueError(f"cannot read the FaceID private key: {exc.strerror}") from exc
     return SimulatorConfig(
         host=args.host,
         port=args.port,
@@ -84,6 +112,8 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         qps=args.qps,
         seed=args.seed,
         url_allow_private=args.allow_private_urls,
+        faceid_private_key=private_key,
+        faceid_business_answer=args.faceid_business_answer,
     )
 
 
@@ -109,6 +139,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     secret = config.secret_key if config.uses_default_secret else "(as configured, not shown)"
     print(f"face_idcard simulator listening on {server.base_url}", flush=True)
+    print("  protocols  POST /face/idcardcompare (legacy), POST / (FaceID V2)", flush=True)
     print(f"  appid      {config.appid}", flush=True)
     print(f"  secret id  {config.secret_id}", flush=True)
     print(f"  secret key {secret}", flush=True)

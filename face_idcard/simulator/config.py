@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import faults
+from .encryption import load_private_key
 from .registry import Registry
 
 __all__ = ["DEFAULT_APPID", "DEFAULT_SECRET_ID", "DEFAULT_SECRET_KEY", "SimulatorConfig"]
@@ -19,6 +20,9 @@ DEFAULT_SECRET_KEY = "faceidcardSimulatorDummySecretKey"  # noqa: S105 (public d
 
 #: Legacy API body limit (idcardcompare.md: 6 MB per request).
 LEGACY_MAX_BODY_BYTES = 6 * 1024 * 1024
+#: How FaceID answers Success / FailedOperation.*: in Response.Result (the SDK's model) or as
+#: Response.Error.Code (PROTOCOLS.md §3 leaves it OPEN).
+FACEID_BUSINESS_ANSWERS = ("result", "error")
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,17 @@ class SimulatorConfig:
     #: A hang (magic HANG, hang rate) ends after this many seconds, or at shutdown.
     max_hang_seconds: float = 60.0
     max_body_bytes: int = LEGACY_MAX_BODY_BYTES
+    #: PEM of the RSA private key whose public half clients wrap FaceID ``Encryption`` keys
+    #: with (None: every encrypted request answers DecryptSystemError).
+    faceid_private_key: bytes | None = field(default=None, repr=False)
+    #: ``"result"`` or ``"error"``: see :data:`FACEID_BUSINESS_ANSWERS`.
+    faceid_business_answer: str = "result"
 
     def __post_init__(self) -> None:
+        if self.faceid_business_answer not in FACEID_BUSINESS_ANSWERS:
+            raise ValueError("faceid_business_answer must be 'result' or 'error'")
+        if self.faceid_private_key is not None:
+            load_private_key(self.faceid_private_key)  # ValueError at start, not per request
         faults.validate_rates(self.error_rates, self.hang_rate)
         faults.parse_latency(self.latency)
         if self.qps is not None and self.qps <= 0:

@@ -32,9 +32,18 @@ _BEFORE_IMAGE: dict[magic.Behaviour, Outcome] = {
     magic.Behaviour.INTERNAL_ERROR: Outcome.INTERNAL_ERROR,
     magic.Behaviour.SERVICE_UNAVAILABLE: Outcome.SERVICE_UNAVAILABLE,
     magic.Behaviour.ARREARS: Outcome.ARREARS,
+    magic.Behaviour.NOT_ACTIVATED: Outcome.NOT_ACTIVATED,
     magic.Behaviour.HANG: Outcome.HANG,
     magic.Behaviour.BAD_GATEWAY: Outcome.BAD_GATEWAY,
     magic.Behaviour.DROP: Outcome.DROP,
+}
+_MAGIC_PERSON_FAILURES: dict[magic.Behaviour, Outcome] = {
+    magic.Behaviour.NAME_MISMATCH: Outcome.NAME_MISMATCH,
+    magic.Behaviour.NO_FACE: Outcome.NO_FACE,
+    magic.Behaviour.ID_PHOTO_MISSING: Outcome.ID_PHOTO_MISSING,
+    magic.Behaviour.MULTIPLE_FACES: Outcome.MULTIPLE_FACES,
+    magic.Behaviour.SPOOFED: Outcome.SPOOFED,
+    magic.Behaviour.POOR_QUALITY: Outcome.POOR_QUALITY,
 }
 _MAGIC_SCORES: dict[magic.Behaviour, float] = {
     magic.Behaviour.MATCH: magic.MATCH_SIMILARITY,
@@ -62,6 +71,9 @@ class VerificationInput:
     idcard_name: str = field(repr=False)
     image: bytes | None = field(default=None, repr=False)
     url: str | None = field(default=None, repr=False)
+    #: Image formats the protocol accepts (:func:`.similarity.sniff_format` names); None: any
+    #: format Pillow decodes except GIF.
+    image_formats: frozenset[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +145,9 @@ class SimulatorCore:
         if failure is not None:
             return Verdict(failure, idcard_number=number)
         assert image is not None
+        formats = request.image_formats
+        if formats is not None and similarity.sniff_format(image) not in formats:
+            return Verdict(Outcome.UNSUPPORTED_FORMAT, idcard_number=number)
         try:
             uploaded = similarity.fingerprint(image)
         except similarity.UnsupportedImageFormat:
@@ -165,10 +180,8 @@ class SimulatorCore:
 
     def _magic_person(self, magic_number: magic.MagicNumber, number: str) -> Verdict:
         behaviour = magic_number.behaviour
-        if behaviour is magic.Behaviour.NAME_MISMATCH:
-            return Verdict(Outcome.NAME_MISMATCH, idcard_number=number)
-        if behaviour is magic.Behaviour.NO_FACE:
-            return Verdict(Outcome.NO_FACE, idcard_number=number)
+        if behaviour in _MAGIC_PERSON_FAILURES:
+            return Verdict(_MAGIC_PERSON_FAILURES[behaviour], idcard_number=number)
         delay = float(magic_number.parameter) if behaviour is magic.Behaviour.SLOW else 0.0
         return Verdict(
             Outcome.COMPARED,

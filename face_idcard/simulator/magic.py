@@ -4,7 +4,8 @@ Like Stripe's test card numbers. Every number below is a syntactically valid res
 number (18 characters, valid address code and birth date, correct check character), so it
 passes every client-side validation; the simulator recognises it before looking at its
 registry. Any name is accepted with a magic number, except with ``NAME_MISMATCH`` which
-always answers -5803.
+always answers -5803. The FaceID protocol answers the same numbers with its own codes (see
+:mod:`.faceid_codes`); the last five exist for FaceID codes the legacy API has no match for.
 
 ==========================  ======================  ==========================================
 Constant                    ID number               Legacy answer (``idcardcompare``)
@@ -21,15 +22,20 @@ Constant                    ID number               Legacy answer (``idcardcompa
 ``HANG``                    ``110101190001010102``  no answer until the server stops (or 60 s)
 ``BAD_GATEWAY``             ``110101190001010110``  HTTP 502 with an HTML body (not JSON)
 ``DROP``                    ``110101190001010129``  connection closed without any response
+``ID_PHOTO_MISSING``        ``110101190001010137``  code -4009 (the registry has no photo)
+``MULTIPLE_FACES``          ``110101190001010145``  code -1101 (several faces in the photo)
+``SPOOFED``                 ``110101190001010153``  code -1101 (a photo of a photo, a mask)
+``POOR_QUALITY``            ``110101190001010161``  code -1101 (resolution too low)
+``NOT_ACTIVATED``           ``11010119000101017X``  code 24 (the service is not activated)
 ``flaky(n)``                ``110102…`` (computed)  code 213 ``n`` times, then a match (95.0)
 ``slow(ms)``                ``110105…`` (computed)  a match (95.0) after ``ms`` milliseconds
 ==========================  ======================  ==========================================
 
 Order of checks: the outcomes of the service side (rate limited, internal error, service
-unavailable, arrears, hang, 502, drop and the failures of a flaky number) come right after
-the ID number is validated, before the image is looked at, so they need no image. The
-person outcomes (match, no match, review, name mismatch, no face, a flaky number's final
-success, slow) come after the image has been received and decoded, as on the real service:
+unavailable, arrears, not activated, hang, 502, drop and the failures of a flaky number)
+come right after the ID number is validated, before the image is looked at, so they need no
+image. The person outcomes (match, no match, review, name mismatch, no face, no registered
+photo, several faces, spoofed, poor quality, a flaky number's final success, slow) come after the image has been received and decoded, as on the real service:
 a request without an image still gets -5805.
 
 ``flaky(n)`` counts failures per ID number (not per session_id, because a retrying client
@@ -53,17 +59,22 @@ __all__ = [
     "BAD_GATEWAY",
     "DROP",
     "HANG",
+    "ID_PHOTO_MISSING",
     "INTERNAL_ERROR",
     "MATCH",
     "MATCH_SIMILARITY",
+    "MULTIPLE_FACES",
     "NAME_MISMATCH",
+    "NOT_ACTIVATED",
     "NO_FACE",
     "NO_MATCH",
     "NO_MATCH_SIMILARITY",
+    "POOR_QUALITY",
     "RATE_LIMITED",
     "REVIEW",
     "REVIEW_SIMILARITY",
     "SERVICE_UNAVAILABLE",
+    "SPOOFED",
     "Behaviour",
     "MagicNumber",
     "flaky",
@@ -103,6 +114,11 @@ class Behaviour(str, enum.Enum):
     HANG = "hang"
     BAD_GATEWAY = "bad_gateway"
     DROP = "drop"
+    ID_PHOTO_MISSING = "id_photo_missing"
+    MULTIPLE_FACES = "multiple_faces"
+    SPOOFED = "spoofed"
+    POOR_QUALITY = "poor_quality"
+    NOT_ACTIVATED = "not_activated"
     FLAKY = "flaky"
     SLOW = "slow"
 
@@ -119,6 +135,10 @@ _PERSON_BEHAVIOURS = frozenset(
         Behaviour.REVIEW,
         Behaviour.NAME_MISMATCH,
         Behaviour.NO_FACE,
+        Behaviour.ID_PHOTO_MISSING,
+        Behaviour.MULTIPLE_FACES,
+        Behaviour.SPOOFED,
+        Behaviour.POOR_QUALITY,
         Behaviour.SLOW,
     }
 )
@@ -166,6 +186,11 @@ ARREARS = _complete(f"{_FIXED_ADDRESS}19000101009")
 HANG = _complete(f"{_FIXED_ADDRESS}19000101010")
 BAD_GATEWAY = _complete(f"{_FIXED_ADDRESS}19000101011")
 DROP = _complete(f"{_FIXED_ADDRESS}19000101012")
+ID_PHOTO_MISSING = _complete(f"{_FIXED_ADDRESS}19000101013")
+MULTIPLE_FACES = _complete(f"{_FIXED_ADDRESS}19000101014")
+SPOOFED = _complete(f"{_FIXED_ADDRESS}19000101015")
+POOR_QUALITY = _complete(f"{_FIXED_ADDRESS}19000101016")
+NOT_ACTIVATED = _complete(f"{_FIXED_ADDRESS}19000101017")
 
 _FIXED: dict[str, Behaviour] = {
     MATCH: Behaviour.MATCH,
@@ -180,6 +205,11 @@ _FIXED: dict[str, Behaviour] = {
     HANG: Behaviour.HANG,
     BAD_GATEWAY: Behaviour.BAD_GATEWAY,
     DROP: Behaviour.DROP,
+    ID_PHOTO_MISSING: Behaviour.ID_PHOTO_MISSING,
+    MULTIPLE_FACES: Behaviour.MULTIPLE_FACES,
+    SPOOFED: Behaviour.SPOOFED,
+    POOR_QUALITY: Behaviour.POOR_QUALITY,
+    NOT_ACTIVATED: Behaviour.NOT_ACTIVATED,
 }
 
 

@@ -5,10 +5,14 @@ FaceID V2's ``FailedOperation.*`` strings …); the ledger records the outcome's
 
 Billing rule: a call is billable when the service looked the person up, i.e. the request was
 authenticated, admitted by the quota, well formed, carried a decodable image, and reached the
-identity database: a comparison (code 0), a name that does not match the number (-5803), a
-number with no registered photo (-4009) and no face in the photo (-4015). Nothing else is
-billable: signature and account errors, rate limiting, internal errors, malformed input,
-missing or undecodable images, and every injected fault.
+identity database: a comparison (legacy code 0; FaceID ``Success`` or
+``CompareLowSimilarity``), a name that does not match the number (-5803, ``IdNameMisMatch``),
+a number with no registered person (-4009, ``IdNoExistSystem``) or no registered photo
+(``IdPhotoNoExist``), and a photo in which the face cannot be used: no face (-4015,
+``LifePhotoDetectNoFaces``), several faces (``LifePhotoDetectFaces``), a fake
+(``LifePhotoDetectFake``), poor quality (``LifePhotoPoorQuality``). Nothing else is billable:
+signature and account errors, rate limiting, internal errors, malformed, undecryptable or
+oversized input, missing or undecodable images, and every injected fault.
 """
 
 from __future__ import annotations
@@ -21,25 +25,34 @@ class Outcome(str, enum.Enum):
     NAME_MISMATCH = "name_mismatch"
     NOT_REGISTERED = "not_registered"
     NO_FACE = "no_face"
+    ID_PHOTO_MISSING = "id_photo_missing"
+    MULTIPLE_FACES = "multiple_faces"
+    SPOOFED = "spoofed"
+    POOR_QUALITY = "poor_quality"
     MISSING_FIELDS = "missing_fields"
     INVALID_ID = "invalid_id"
+    INVALID_NAME = "invalid_name"
     NO_IMAGE = "no_image"
     URL_FETCH_FAILED = "url_fetch_failed"
     UNSUPPORTED_FORMAT = "unsupported_format"
     UNDECODABLE_IMAGE = "undecodable_image"
     BAD_REQUEST = "bad_request"
     BODY_TOO_LARGE = "body_too_large"
+    IMAGE_TOO_LARGE = "image_too_large"
+    DECRYPT_FAILED = "decrypt_failed"
     SIGNATURE_EMPTY = "signature_empty"
     SIGNATURE_MALFORMED = "signature_malformed"
     SIGNATURE_TARGET_MISMATCH = "signature_target_mismatch"
     SIGNATURE_EXPIRED = "signature_expired"
     UNKNOWN_SECRET_ID = "unknown_secret_id"  # noqa: S105 (a name, not a secret)
+    INVALID_SECRET_ID = "invalid_secret_id"  # noqa: S105
     APPID_SECRET_ID_MISMATCH = "appid_secret_id_mismatch"  # noqa: S105
     SIGNATURE_MISMATCH = "signature_mismatch"
     RATE_LIMITED = "rate_limited"
     INTERNAL_ERROR = "internal_error"
     SERVICE_UNAVAILABLE = "service_unavailable"
     ARREARS = "arrears"
+    NOT_ACTIVATED = "not_activated"
     # Transport-level misbehaviour: no JSON answer at all.
     BAD_GATEWAY = "bad_gateway"
     DROP = "drop"
@@ -51,5 +64,14 @@ class Outcome(str, enum.Enum):
 
 
 _BILLABLE = frozenset(
-    {Outcome.COMPARED, Outcome.NAME_MISMATCH, Outcome.NOT_REGISTERED, Outcome.NO_FACE}
+    {
+        Outcome.COMPARED,
+        Outcome.NAME_MISMATCH,
+        Outcome.NOT_REGISTERED,
+        Outcome.ID_PHOTO_MISSING,
+        Outcome.NO_FACE,
+        Outcome.MULTIPLE_FACES,
+        Outcome.SPOOFED,
+        Outcome.POOR_QUALITY,
+    }
 )

@@ -62,8 +62,25 @@ class Fingerprint:
         return self.contrast < NO_FACE_CONTRAST
 
 
+#: Leading bytes of the formats a protocol may restrict itself to.
+_SIGNATURES: tuple[tuple[bytes, str], ...] = (
+    (b"\xff\xd8\xff", "JPEG"),
+    (b"\x89PNG\r\n\x1a\n", "PNG"),
+    (b"GIF87a", "GIF"),
+    (b"GIF89a", "GIF"),
+)
+
+
+def sniff_format(data: bytes) -> str | None:
+    """``"JPEG"``, ``"PNG"`` or ``"GIF"`` from the leading bytes, None for anything else."""
+    for signature, name in _SIGNATURES:
+        if data.startswith(signature):
+            return name
+    return None
+
+
 def is_gif(data: bytes) -> bool:
-    return data[:6] in (b"GIF87a", b"GIF89a")
+    return sniff_format(data) == "GIF"
 
 
 def fingerprint(data: bytes) -> Fingerprint:

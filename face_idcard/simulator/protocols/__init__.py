@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from .base import PendingRecord, ProtocolHandler, Reply, ReplyAction, Request
+from .faceid import FaceIdImageRecognitionV2
 from .legacy import LegacyIdCardCompare
 
 __all__ = [
+    "FaceIdImageRecognitionV2",
     "LegacyIdCardCompare",
     "PendingRecord",
     "ProtocolHandler",
@@ -17,4 +19,4 @@ __all__ = [
 
 
 def default_protocols() -> list[ProtocolHandler]:
-    return [LegacyIdCardCompare()]
+    return [LegacyIdCardCompare(), FaceIdImageRecognitionV2()]

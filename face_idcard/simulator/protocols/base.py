@@ -18,7 +18,21 @@ from typing import TYPE_CHECKING, ClassVar
 if TYPE_CHECKING:
     from ..core import SimulatorCore
 
-__all__ = ["PendingRecord", "ProtocolHandler", "Reply", "ReplyAction", "Request"]
+from ..outcomes import Outcome
+
+__all__ = [
+    "PendingRecord",
+    "ProtocolHandler",
+    "Reply",
+    "ReplyAction",
+    "Request",
+    "transport_reply",
+]
+
+_BAD_GATEWAY_BODY = (
+    b"<html><head><title>502 Bad Gateway</title></head>"
+    b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>simulator</center></body></html>"
+)
 
 
 class ReplyAction(str, enum.Enum):
@@ -79,3 +93,17 @@ class ProtocolHandler(abc.ABC):
     @abc.abstractmethod
     def handle(self, request: Request, core: SimulatorCore) -> Reply:
         """Answer one request whose body has been read."""
+
+
+def transport_reply(outcome: Outcome, record: PendingRecord) -> Reply | None:
+    """The reply of a transport outcome (a gateway's HTML 502, a drop, a hang), whatever the
+    protocol; None for an outcome the protocol answers itself."""
+    if outcome is Outcome.BAD_GATEWAY:
+        return Reply(
+            status=502, body=_BAD_GATEWAY_BODY, content_type="text/html", close=True, record=record
+        )
+    if outcome is Outcome.DROP:
+        return Reply(action=ReplyAction.DROP, record=record)
+    if outcome is Outcome.HANG:
+        return Reply(action=ReplyAction.HANG, record=record)
+    return None

@@ -39,7 +39,7 @@ from ..core import Verdict, VerificationInput
 from ..multipart import MultipartError, parse_form_data
 from ..outcomes import Outcome
 from ..registry import mask_idcard
-from .base import PendingRecord, ProtocolHandler, Reply, ReplyAction, Request
+from .base import PendingRecord, ProtocolHandler, Reply, Request, transport_reply
 
 if TYPE_CHECKING:
     from ..core import SimulatorCore
@@ -52,6 +52,17 @@ LEGACY_CODES: dict[Outcome, int] = {
     Outcome.NAME_MISMATCH: -5803,
     Outcome.NOT_REGISTERED: -4009,
     Outcome.NO_FACE: -4015,
+    # The legacy API has no finer codes for these (they exist for FaceID's codes).
+    Outcome.ID_PHOTO_MISSING: -4009,
+    Outcome.MULTIPLE_FACES: -1101,
+    Outcome.SPOOFED: -1101,
+    Outcome.POOR_QUALITY: -1101,
+    Outcome.NOT_ACTIVATED: 24,
+    # Never produced by this protocol; mapped so that every outcome has a code.
+    Outcome.INVALID_NAME: 21,
+    Outcome.IMAGE_TOO_LARGE: 23,
+    Outcome.DECRYPT_FAILED: 21,
+    Outcome.INVALID_SECRET_ID: 11,
     Outcome.MISSING_FIELDS: -5801,
     Outcome.INVALID_ID: -5804,
     Outcome.NO_IMAGE: -5805,
@@ -75,10 +86,6 @@ LEGACY_CODES: dict[Outcome, int] = {
 ARREARS_MESSAGE = "account abnormal,errorno is:2"
 _REQUIRED_SIGNATURE_FIELDS = ("a", "k", "e", "t", "r")
 _NUMERIC_SIGNATURE_FIELDS = ("e", "t", "r")
-_BAD_GATEWAY_BODY = (
-    b"<html><head><title>502 Bad Gateway</title></head>"
-    b"<body><center><h1>502 Bad Gateway</h1></center><hr><center>simulator</center></body></html>"
-)
 
 
 class _BadRequest(Exception):
@@ -170,18 +177,9 @@ class LegacyIdCardCompare(ProtocolHandler):
             injected=verdict.injected,
             idcard_masked=mask_idcard(verdict.idcard_number) if verdict.idcard_number else "",
         )
-        if outcome is Outcome.BAD_GATEWAY:
-            return Reply(
-                status=502,
-                body=_BAD_GATEWAY_BODY,
-                content_type="text/html",
-                close=True,
-                record=record,
-            )
-        if outcome is Outcome.DROP:
-            return Reply(action=ReplyAction.DROP, record=record)
-        if outcome is Outcome.HANG:
-            return Reply(action=ReplyAction.HANG, record=record)
+        transport = transport_reply(outcome, record)
+        if transport is not None:
+            return transport
         code = LEGACY_CODES[outcome]
         body = {
             "data": {"similarity": float(verdict.similarity), "session_id": session_id},
@@ -219,7 +217,7 @@ def _parse_body(request: Request) -> _Form:
     if media_type == "application/json":
         try:
             document: Any = json.loads(request.body.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as exc:
+        except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # deep nesting
             raise _BadRequest from exc
         if not isinstance(document, dict):
             raise _BadRequest
