@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import unicodedata
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +36,7 @@ __all__ = [
     "normalize_id_number",
     "normalize_name",
     "read_upload",
+    "site_image_limits",
     "validate_consent_time",
     "validate_id_number",
     "validate_image",
@@ -306,14 +308,25 @@ _IMAGE_CODES = {
 }
 
 
-def image_limits_from_settings() -> ImageLimits:
-    """The limits configured in ``FACE_IDCARD`` (the provider's body limit is not a setting)."""
-    return ImageLimits(
+def site_image_limits(provider: ImageLimits | None = None) -> ImageLimits:
+    """A provider's image limits narrowed by the site's ``FACE_IDCARD`` image settings.
+
+    The one place where the two meet: every backend's limits and the default ones are built
+    here. The provider keeps its body limit and formats; the site decides the rest.
+    """
+    base = provider if provider is not None else ImageLimits()
+    return replace(
+        base,
         min_side=int(face_idcard_settings.IMAGE_MIN_SIDE),
-        max_side=int(face_idcard_settings.IMAGE_MAX_SIDE),
+        max_side=min(base.max_side, int(face_idcard_settings.IMAGE_MAX_SIDE)),
         max_pixels=int(face_idcard_settings.IMAGE_MAX_PIXELS),
         max_input_bytes=int(face_idcard_settings.UPLOAD_MAX_BYTES),
     )
+
+
+def image_limits_from_settings() -> ImageLimits:
+    """The limits configured in ``FACE_IDCARD`` (the provider's body limit is not a setting)."""
+    return site_image_limits()
 
 
 def check_upload_type(image: object) -> None:

@@ -86,15 +86,9 @@ class BackendSettings:
 
     def image_limits(self, base: ImageLimits) -> ImageLimits:
         """The provider's limits, narrowed by the site's image settings."""
-        fs = face_idcard_settings
-        return ImageLimits(
-            max_bytes=base.max_bytes,
-            formats=base.formats,
-            min_side=int(fs.IMAGE_MIN_SIDE),
-            max_side=min(base.max_side, int(fs.IMAGE_MAX_SIDE)),
-            max_pixels=int(fs.IMAGE_MAX_PIXELS),
-            max_input_bytes=int(fs.UPLOAD_MAX_BYTES),
-        )
+        from ..validators import site_image_limits
+
+        return site_image_limits(base)
 
 
 def configured() -> dict[str, dict[str, Any]]:
