@@ -102,7 +102,12 @@ DEFAULTS: dict[str, Any] = {
     # Fernet keys (urlsafe base64, 32 bytes), newest first. The first encrypts; all decrypt.
     # Required when DEBUG is off (system check face_idcard.E004).
     "PII_ENCRYPTION_KEYS": [],
-    # Key for the keyed hash of ID numbers (lookups and limits). Empty: derived from SECRET_KEY.
+    # Keys for the keyed hash of ID numbers (look-ups and limits), newest first: the first
+    # hashes, all are matched. Each entry a secret string (its id is its fingerprint) or
+    # {"id": "2025a", "key": "..."}. Never derived from SECRET_KEY; keep them out of the
+    # database and its backups. Required when DEBUG is off (system check face_idcard.E015).
+    "PII_HASH_KEYS": [],
+    # The single-key form, still read when PII_HASH_KEYS is empty (a one-element list).
     "PII_HASH_KEY": "",
     # Django storage alias (Django >= 4.2 STORAGES) for encrypted selfies; never served publicly.
     "SELFIE_STORAGE": "default",

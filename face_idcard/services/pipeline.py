@@ -125,7 +125,11 @@ def _call(
     if backend is None:
         return _local(INTERNAL_BACKEND_UNAVAILABLE)
     url = crypto.decrypt_text(attempt.url_encrypted) or None
-    image = load_selfie(attempt.selfie_name) if url is None and attempt.selfie_name else None
+    image = (
+        load_selfie(attempt.selfie_name, attempt.selfie_storage)
+        if url is None and attempt.selfie_name
+        else None
+    )
     request = VerificationRequest(
         idcard_number=number,
         idcard_name=name,

@@ -22,6 +22,7 @@ from ..validators import validate_id_number, validate_image, validate_name, vali
 from .common import (
     AttemptLimitExceeded,
     ConsentRequired,
+    current_selfie_storage_alias,
     delete_selfie,
     enqueue_on_commit,
     save_selfie,
@@ -91,17 +92,26 @@ def lock_limit_keys(*, using: str, idcard_hash: str, user: Any, per_id: int, per
 
 
 def check_limits(
-    *, using: str, idcard_hash: str, user: Any, now: datetime, per_id: int, per_user: int
+    *,
+    using: str,
+    idcard_hash: str | list[str],
+    user: Any,
+    now: datetime,
+    per_id: int,
+    per_user: int,
 ) -> None:
     """Raise :class:`AttemptLimitExceeded` when the ID number or the user is over the day.
 
     A rolling 24 hours, counted over every attempt stored, whatever its outcome, INCLUDING
     the one being submitted: :func:`submit` calls this after its INSERT, inside the same
     transaction and under :func:`lock_limit_keys`, and the raise rolls the INSERT back.
+    ``idcard_hash`` is the number's hash under every live key (``crypto.id_number_hashes``),
+    so attempts hashed before a key rotation still count.
     """
+    hashes = [idcard_hash] if isinstance(idcard_hash, str) else list(idcard_hash)
     since = now - timedelta(days=1)
     attempts = VerificationAttempt.objects.using(using).filter(created_at__gte=since)
-    if per_id and attempts.filter(idcard_hash=idcard_hash).count() > per_id:
+    if per_id and attempts.filter(idcard_hash__in=hashes).count() > per_id:
         logger.warning("attempt refused: daily limit per ID number reached")
         raise AttemptLimitExceeded()
     if per_user and attempts.filter(user=user).count() > per_user:
@@ -148,7 +158,8 @@ def submit(
 
     now = timezone.now()
     user = _user_or_none(user)
-    idcard_hash = crypto.id_number_hash(number)
+    hash_key_id, idcard_hash = crypto.id_number_hash_with_key(number)
+    every_hash = crypto.id_number_hashes(number)
     per_id, per_user = _limits_in_force(user)
 
     attempt = VerificationAttempt(
@@ -158,6 +169,7 @@ def submit(
         idcard_number_encrypted=crypto.encrypt_text(number),
         idcard_name_encrypted=crypto.encrypt_text(name),
         idcard_hash=idcard_hash,
+        idcard_hash_key_id=hash_key_id,
         idcard_number_masked=mask_id_number(number),
         idcard_name_masked=mask_name(name),
         url_encrypted=crypto.encrypt_text(clean_url),
@@ -172,6 +184,7 @@ def submit(
         queued_at=now,
     )
     if prepared is not None:
+        attempt.selfie_storage = current_selfie_storage_alias()
         attempt.selfie_name = save_selfie(prepared.data)
         attempt.selfie_content_type = prepared.content_type
     using = router.db_for_write(VerificationAttempt)
@@ -186,7 +199,7 @@ def submit(
             attempt.save(force_insert=True, using=using)
             check_limits(
                 using=using,
-                idcard_hash=idcard_hash,
+                idcard_hash=every_hash,
                 user=user,
                 now=now,
                 per_id=per_id,
@@ -210,7 +223,7 @@ def submit(
     except BaseException:
         # The row was not stored (refused over a limit, or failed): do not leave an orphaned
         # encrypted selfie behind.
-        delete_selfie(attempt.selfie_name)
+        delete_selfie(attempt.selfie_name, attempt.selfie_storage)
         raise
     logger.info("attempt %s: created (backend %s)", attempt.pk, backend_name)
     return attempt
