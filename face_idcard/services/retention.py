@@ -222,8 +222,13 @@ def _rotate_one(attempt: VerificationAttempt) -> int | None:
     del number
     old_selfie, old_alias = attempt.selfie_name, attempt.selfie_storage
     if old_selfie:
-        fields["selfie_name"] = save_selfie(load_selfie(old_selfie, old_alias))
+        try:
+            clear = load_selfie(old_selfie, old_alias)
+        except FileNotFoundError:
+            return None  # erased meanwhile: read the row again
+        fields["selfie_name"] = save_selfie(clear)
         fields["selfie_storage"] = current_selfie_storage_alias()
+        del clear
     unchanged = VerificationAttempt._base_manager.filter(
         pk=attempt.pk,
         idcard_number_encrypted=attempt.idcard_number_encrypted,
