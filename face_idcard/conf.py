@@ -109,6 +109,9 @@ DEFAULTS: dict[str, Any] = {
     "PII_HASH_KEYS": [],
     # The single-key form, still read when PII_HASH_KEYS is empty (a one-element list).
     "PII_HASH_KEY": "",
+    # Drop DEBUG records of requests/urllib3 and the Tencent SDK, which may write request
+    # bodies (face_idcard.logfilters). Read at start-up.
+    "QUIET_HTTP_LOGGERS": True,
     # Django storage alias (Django >= 4.2 STORAGES) for encrypted selfies; never served publicly.
     "SELFIE_STORAGE": "default",
     "SELFIE_UPLOAD_TO": "face_idcard/selfies",

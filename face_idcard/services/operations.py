@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import audit, crypto, permissions
 from ..models import EventKind, VerificationAttempt
+from ..sensitive import forget_locals_on_error
 from ..signals import attempt_finished, attempt_reviewed
 from ..states import IllegalTransition, ReviewDecision, Status, transition
 from .common import PersonalInformationUnavailable, send_after_commit
@@ -96,6 +97,7 @@ def cancel(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAt
     return attempt
 
 
+@forget_locals_on_error
 def reveal_pii(attempt: VerificationAttempt, *, viewer: Any) -> tuple[str, str]:
     """The clear ID number and name, for a staff screen. Every call is in the audit trail,
     with who asked: a viewer (a saved user) with ``face_idcard.view_pii`` is required."""

@@ -17,6 +17,7 @@ from ..backends import default_alias, get_backend
 from ..conf import face_idcard_settings
 from ..masking import mask_id_number, mask_name
 from ..models import EventKind, VerificationAttempt
+from ..sensitive import Sensitive, forget_locals_on_error
 from ..states import Decision, Status
 from ..validators import validate_id_number, validate_image, validate_name, validate_url
 from .common import (
@@ -119,6 +120,7 @@ def check_limits(
         raise AttemptLimitExceeded()
 
 
+@forget_locals_on_error
 def submit(
     *,
     idcard_number: str,
@@ -151,28 +153,31 @@ def submit(
             _("This verification service does not take a photo address. Upload the photo."),
             code="url_not_accepted",
         )
-    number = validate_id_number(idcard_number)
-    name = validate_name(idcard_name)
+    # From here on the values are Sensitive (masked in every repr); the clear arguments are
+    # dropped so that no frame of ours holds them (see face_idcard.sensitive).
+    number = Sensitive.id_number(validate_id_number(idcard_number))
+    name = Sensitive.name(validate_name(idcard_name))
     prepared = validate_image(image, service.image_limits) if image is not None else None
-    clean_url = validate_url(url) if url is not None else ""
+    clean_url = Sensitive(validate_url(url) if url is not None else "")
+    del idcard_number, idcard_name, image, url
 
     now = timezone.now()
     user = _user_or_none(user)
-    hash_key_id, idcard_hash = crypto.id_number_hash_with_key(number)
-    every_hash = crypto.id_number_hashes(number)
+    hash_key_id, idcard_hash = crypto.id_number_hash_with_key(number.reveal())
+    every_hash = crypto.id_number_hashes(number.reveal())
     per_id, per_user = _limits_in_force(user)
 
     attempt = VerificationAttempt(
         id=uuid4(),
         user=user,
         backend=backend_name,
-        idcard_number_encrypted=crypto.encrypt_text(number),
-        idcard_name_encrypted=crypto.encrypt_text(name),
+        idcard_number_encrypted=crypto.encrypt_text(number.reveal()),
+        idcard_name_encrypted=crypto.encrypt_text(name.reveal()),
         idcard_hash=idcard_hash,
         idcard_hash_key_id=hash_key_id,
-        idcard_number_masked=mask_id_number(number),
-        idcard_name_masked=mask_name(name),
-        url_encrypted=crypto.encrypt_text(clean_url),
+        idcard_number_masked=mask_id_number(number.reveal()),
+        idcard_name_masked=mask_name(name.reveal()),
+        url_encrypted=crypto.encrypt_text(clean_url.reveal()),
         consent_at=consent_at,
         notice_version=(
             notice_version if notice_version is not None else face_idcard_settings.NOTICE_VERSION
