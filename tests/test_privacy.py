@@ -17,9 +17,9 @@ from face_idcard.backends import get_backend
 from face_idcard.models import AttemptEvent, VerificationAttempt
 from face_idcard.services.pipeline import scrub
 from face_idcard.simulator import DEFAULT_SECRET_KEY, magic
-from tests.users import user_with
 from tests import imagefactory
 from tests.celery_app import wait_terminal
+from tests.users import user_with
 
 NAME = "欧阳娜娜"
 IMAGE = imagefactory.noise_jpeg(320, 240, seed=4242)

@@ -16,8 +16,8 @@ from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
 from face_idcard.services.common import load_selfie, selfie_storage
 from face_idcard.simulator import magic
 from face_idcard.states import IllegalTransition, Status
-from tests.users import user_with
 from tests import imagefactory
+from tests.users import user_with
 
 pytestmark = pytest.mark.django_db
 

@@ -18,9 +18,9 @@ from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
 from face_idcard.signals import attempt_decided, attempt_finished, attempt_reviewed
 from face_idcard.simulator import magic
 from face_idcard.states import ConcurrentTransition, Decision, IllegalTransition, Status
-from tests.users import user_with
 from tests import imagefactory
 from tests.celery_app import ledger_calls
+from tests.users import user_with
 
 pytestmark = pytest.mark.django_db
 
