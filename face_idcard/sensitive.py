@@ -86,7 +86,7 @@ class SensitiveBytes(Sensitive[bytes]):
 def _forget(tb: TracebackType | None) -> None:
     # The first frame is the one still running (the wrapper): frame.clear() refuses it, and
     # traceback.clear_frames() skips it.
-    traceback.clear_frames(tb)  # type: ignore[arg-type]
+    traceback.clear_frames(tb)
 
 
 def _forget_chain(exc: BaseException) -> None:

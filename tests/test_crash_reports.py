@@ -167,7 +167,8 @@ def test_sensitive_values_hide_themselves() -> None:
     import pickle
 
     number, name = Sensitive.id_number(NUMBER), Sensitive.name(NAME)
-    for text in (repr(number), str(number), f"{number}", f"{name!r}", "%s" % (name,))  # noqa: UP031 - the %-style a logger uses:
+    logged = "%s" % (name,)  # noqa: UP031 - the %-style a logger uses
+    for text in (repr(number), str(number), f"{number}", f"{name!r}", logged):
         assert NUMBER not in text and NAME not in text
     assert repr(number) == f"<Sensitive {NUMBER[:4]}{'*' * 10}{NUMBER[-4:]}>"
     assert number.reveal() == NUMBER and name.reveal() == NAME
