@@ -11,4 +11,7 @@ class FaceIdcardConfig(AppConfig):
 
     def ready(self) -> None:
         # Registers the system checks and the settings-reload receiver.
-        from . import checks, conf  # noqa: F401
+        from . import checks, conf, logfilters  # noqa: F401
+
+        if conf.face_idcard_settings.QUIET_HTTP_LOGGERS:
+            logfilters.install()

@@ -327,3 +327,60 @@ def _check_alias_values(
             )
         )
     return messages
+
+
+@register(Tags.security, "face_idcard")
+def check_hash_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``PII_HASH_KEYS``: present outside DEBUG, well formed, unique ids, not SECRET_KEY."""
+    from . import crypto
+
+    fs.reload()
+    entries = crypto.configured_hash_keys()
+    if not entries:
+        if settings.DEBUG:
+            return [
+                Warning(
+                    "No ID number hash key: FACE_IDCARD['PII_HASH_KEYS'] is empty, so the public "
+                    "development key is used (DEBUG only).",
+                    hint="Set PII_HASH_KEYS before storing real attempts.",
+                    id="face_idcard.W007",
+                )
+            ]
+        return [
+            Error(
+                "No ID number hash key: FACE_IDCARD['PII_HASH_KEYS'] is empty while DEBUG is off.",
+                hint="Generate a long random secret (`python -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))'`), keep it apart from the database and "
+                "from SECRET_KEY.",
+                id="face_idcard.E015",
+            )
+        ]
+    messages: list[CheckMessage] = []
+    seen: set[str] = set()
+    secret_key = str(settings.SECRET_KEY).encode("utf-8")
+    for index, entry in enumerate(entries):
+        try:
+            key = crypto.parse_hash_key(entry)
+        except (TypeError, ValueError) as exc:
+            messages.append(
+                Error(f"FACE_IDCARD['PII_HASH_KEYS'][{index}]: {exc}.", id="face_idcard.E016")
+            )
+            continue
+        if key.key_id in seen:
+            messages.append(
+                Error(
+                    f"FACE_IDCARD['PII_HASH_KEYS'][{index}] repeats the key id {key.key_id!r}.",
+                    id="face_idcard.E016",
+                )
+            )
+        seen.add(key.key_id)
+        if key.secret == secret_key:
+            messages.append(
+                Error(
+                    f"FACE_IDCARD['PII_HASH_KEYS'][{index}] is Django's SECRET_KEY.",
+                    hint="The hash key must be a secret of its own: rotating SECRET_KEY must "
+                    "not reset the limits, and SECRET_KEY sits in more places.",
+                    id="face_idcard.E016",
+                )
+            )
+    return messages

@@ -118,8 +118,16 @@ DEFAULTS: dict[str, Any] = {
     # Fernet keys (urlsafe base64, 32 bytes), newest first. The first encrypts; all decrypt.
     # Required when DEBUG is off (system check face_idcard.E005).
     "PII_ENCRYPTION_KEYS": [],
-    # Key for the keyed hash of ID numbers (lookups and limits). Empty: derived from SECRET_KEY.
+    # Keys for the keyed hash of ID numbers (look-ups and limits), newest first: the first
+    # hashes, all are matched. Each entry a secret string (its id is its fingerprint) or
+    # {"id": "2025a", "key": "..."}. Never derived from SECRET_KEY; keep them out of the
+    # database and its backups. Required when DEBUG is off (system check face_idcard.E015).
+    "PII_HASH_KEYS": [],
+    # The single-key form, still read when PII_HASH_KEYS is empty (a one-element list).
     "PII_HASH_KEY": "",
+    # Drop DEBUG records of requests/urllib3 and the Tencent SDK, which may write request
+    # bodies (face_idcard.logfilters). Read at start-up.
+    "QUIET_HTTP_LOGGERS": True,
     # Django storage alias (Django >= 4.2 STORAGES) for encrypted selfies; never served publicly.
     "SELFIE_STORAGE": "default",
     "SELFIE_UPLOAD_TO": "face_idcard/selfies",

@@ -6,7 +6,11 @@ With no key configured a development key is derived from ``SECRET_KEY`` when DEB
 (with a warning, once); with DEBUG off the app refuses to store personal information at all.
 
 The keyed hash (HMAC-SHA256) lets the app count attempts per ID number without storing the
-number in the clear; a plain hash of an 18-digit number with a checksum is trivially reversed.
+number in the clear; a plain hash of an 18-digit number with a checksum is trivially reversed,
+and so is the keyed one by whoever holds the key (the stored mask leaves about 10^5
+candidates). So the hash keys, ``PII_HASH_KEYS``, are their own secrets, kept apart from the
+database and never derived from ``SECRET_KEY``: the first hashes, every one is matched, each
+hash is stored with its key's id, and ``rotate_keys`` re-hashes under the newest.
 
 Generate a key with ``python -m face_idcard.crypto``.
 """
@@ -20,6 +24,7 @@ import logging
 import threading
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -30,7 +35,10 @@ __all__ = [
     "encrypt_bytes",
     "encrypt_text",
     "get_fernet",
+    "hash_keys",
     "id_number_hash",
+    "id_number_hash_with_key",
+    "id_number_hashes",
     "rotate_token",
 ]
 
@@ -126,20 +134,114 @@ def rotate_token(token: str) -> str:
     return get_fernet().rotate(token.encode("ascii")).decode("ascii")
 
 
-def _hash_key() -> bytes:
-    from django.conf import settings
+#: Used for the keyed hash when DEBUG is on and no hash key is configured (with a warning).
+#: A constant, never derived from SECRET_KEY: rotating SECRET_KEY must not change a hash.
+DEVELOPMENT_HASH_KEY = b"face_idcard development hash key - not a secret, never in production"
+_warned_dev_hash_key = False
 
+
+class DevelopmentHashKeyWarning(UserWarning):
+    """ID numbers are hashed with the public development key (DEBUG only)."""
+
+
+@dataclass(frozen=True)
+class HashKey:
+    """One entry of ``PII_HASH_KEYS``: a stable id (stored beside each hash) and the secret."""
+
+    key_id: str
+    secret: bytes = field(repr=False)
+
+
+def hash_key_id(secret: bytes) -> str:
+    """The id of a key given without one: a fingerprint (not a list position, which would
+    shift when a key is added). 48 bits of an HMAC: names the key, tells nothing of it."""
+    return "k" + hmac.new(secret, b"face_idcard:hash-key-id", hashlib.sha256).hexdigest()[:12]
+
+
+def _as_bytes(value: object) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise TypeError("a hash key is a str or bytes")
+
+
+def parse_hash_key(entry: object) -> HashKey:
+    """``"secret"`` (id: its fingerprint) or ``{"id": "2025a", "key": "secret"}``."""
+    if isinstance(entry, dict):
+        key_id, secret = str(entry.get("id") or ""), _as_bytes(entry.get("key") or "")
+        if not key_id or len(key_id) > 32:
+            raise ValueError("a hash key id is 1 to 32 characters")
+    else:
+        secret = _as_bytes(entry)
+        key_id = hash_key_id(secret) if secret else ""
+    if not secret:
+        raise ValueError("a hash key must not be empty")
+    return HashKey(key_id, secret)
+
+
+def configured_hash_keys() -> list[object]:
+    """``PII_HASH_KEYS`` as configured, or the single ``PII_HASH_KEY`` as a one-element list."""
     from .conf import face_idcard_settings
 
-    configured = face_idcard_settings.PII_HASH_KEY
-    if configured:
-        return configured.encode("utf-8") if isinstance(configured, str) else bytes(configured)
-    return _derive("hash", str(settings.SECRET_KEY))
+    keys = face_idcard_settings.PII_HASH_KEYS
+    if isinstance(keys, str | bytes | dict):
+        keys = [keys]
+    if keys:
+        return list(keys)
+    single = face_idcard_settings.PII_HASH_KEY
+    return [single] if single else []
+
+
+def hash_keys() -> list[HashKey]:
+    """The live hash keys, newest (the one that hashes) first.
+
+    None configured: the development key when DEBUG is on (warned about once), else
+    ``ImproperlyConfigured`` (system check face_idcard.E015).
+    """
+    global _warned_dev_hash_key
+    from django.conf import settings
+
+    entries = configured_hash_keys()
+    if entries:
+        return [parse_hash_key(entry) for entry in entries]
+    if not settings.DEBUG:
+        from django.core.exceptions import ImproperlyConfigured
+
+        raise ImproperlyConfigured(
+            "FACE_IDCARD['PII_HASH_KEYS'] is empty while DEBUG is off: refusing to hash ID "
+            "numbers (see system check face_idcard.E015)."
+        )
+    if not _warned_dev_hash_key:
+        _warned_dev_hash_key = True
+        warnings.warn(
+            "FACE_IDCARD['PII_HASH_KEYS'] is empty: ID numbers are hashed with the public "
+            "development key.",
+            DevelopmentHashKeyWarning,
+            stacklevel=2,
+        )
+        logger.warning("using the public development key for the ID number hash")
+    return [HashKey("dev", DEVELOPMENT_HASH_KEY)]
+
+
+def _hmac(secret: bytes, normalised_id_number: str) -> str:
+    return hmac.new(secret, normalised_id_number.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 def id_number_hash(normalised_id_number: str) -> str:
-    """Hex HMAC-SHA256 of an already normalised ID number (uppercase X)."""
-    return hmac.new(_hash_key(), normalised_id_number.encode("utf-8"), hashlib.sha256).hexdigest()
+    """Hex HMAC-SHA256 of an already normalised ID number (uppercase X), newest key."""
+    return _hmac(hash_keys()[0].secret, normalised_id_number)
+
+
+def id_number_hash_with_key(normalised_id_number: str) -> tuple[str, str]:
+    """``(key id, hash)`` under the newest key: what is stored."""
+    newest = hash_keys()[0]
+    return newest.key_id, _hmac(newest.secret, normalised_id_number)
+
+
+def id_number_hashes(normalised_id_number: str) -> list[str]:
+    """The number's hash under every live key: what look-ups and limits match."""
+    return [_hmac(key.secret, normalised_id_number) for key in hash_keys()]
 
 
 def generate_keys(count: int = 1) -> Sequence[str]:

@@ -206,3 +206,18 @@ class LegalHoldActive(FaceIdcardError):
 
 class PersonalInformationUnavailable(FaceIdcardError):
     """The personal information was purged or redacted."""
+
+
+# --- Permissions -----------------------------------------------------------------------------
+
+
+class PermissionRequired(FaceIdcardError):
+    """The acting user lacks the app permission a service needs (``permission``, e.g.
+    ``"face_idcard.view_pii"``). A view should answer 403; the text names the permission,
+    never the attempt's personal information."""
+
+    message = _TranslatedMessage("You do not have permission to do this.")
+
+    def __init__(self, permission: str) -> None:
+        self.permission = permission
+        super().__init__(f"permission required: {permission}")

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import AuditLogError
+from .permissions import PERMISSIONS
 from .reasons import REASON_CHOICES
 
 if TYPE_CHECKING:
@@ -52,10 +53,18 @@ class VerificationAttempt(models.Model):
     idcard_number_encrypted = models.TextField(blank=True, editable=False)
     idcard_name_encrypted = models.TextField(blank=True, editable=False)
     idcard_hash = models.CharField(_("ID number hash"), max_length=64, blank=True, editable=False)
+    # The stable id of the PII_HASH_KEYS entry that made idcard_hash (never a list position,
+    # which shifts when a key is added); "" for hashes made before key ids existed.
+    idcard_hash_key_id = models.CharField(
+        _("ID number hash key"), max_length=32, blank=True, editable=False
+    )
     idcard_number_masked = models.CharField(_("ID number"), max_length=32, blank=True)
     idcard_name_masked = models.CharField(_("name"), max_length=64, blank=True)
     # Relative name inside SELFIE_STORAGE of the encrypted image; random, no PII in it.
     selfie_name = models.CharField(max_length=255, blank=True, editable=False)
+    # The STORAGES alias holding the selfie: it is read and deleted there even after
+    # SELFIE_STORAGE changes.
+    selfie_storage = models.CharField(max_length=100, blank=True, editable=False)
     selfie_content_type = models.CharField(max_length=50, blank=True)
     url_encrypted = models.TextField(blank=True, editable=False)
     consent_at = models.DateTimeField(_("consent given at"))
@@ -120,6 +129,8 @@ class VerificationAttempt(models.Model):
         verbose_name = _("verification attempt")
         verbose_name_plural = _("verification attempts")
         ordering = ("-created_at",)
+        # The app's own permissions (face_idcard.permissions), for every entry point.
+        permissions = PERMISSIONS
         indexes = [  # noqa: RUF012
             # Admin filters.
             models.Index(fields=["status", "-created_at"], name="face_idcard_status_idx"),
@@ -189,6 +200,8 @@ class EventKind(StrChoice):
     CANCELED = "canceled"
     REQUEUED_BY_SWEEPER = "requeued_by_sweeper"
     KEYS_ROTATED = "keys_rotated"
+    LEGAL_HOLD_SET = "legal_hold_set"
+    LEGAL_HOLD_RELEASED = "legal_hold_released"
 
 
 EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
@@ -205,6 +218,8 @@ EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
     (EventKind.CANCELED.value, _("Canceled")),
     (EventKind.REQUEUED_BY_SWEEPER.value, _("Re-queued by the sweeper")),
     (EventKind.KEYS_ROTATED.value, _("Keys rotated")),
+    (EventKind.LEGAL_HOLD_SET.value, _("Legal hold set")),
+    (EventKind.LEGAL_HOLD_RELEASED.value, _("Legal hold lifted")),
 ]
 
 

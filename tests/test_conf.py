@@ -15,6 +15,7 @@ BASE = {
     "SECRET_ID": "id",
     "SECRET_KEY": "key",
     "PII_ENCRYPTION_KEYS": ["3D6h9bCh8Tj7hYxXcP1o7fIhGq6f1b8oVZ0iA2cT4xE="],
+    "PII_HASH_KEYS": ["a-hash-key-of-its-own"],
     "SELFIE_STORAGE": "face_idcard",
 }
 

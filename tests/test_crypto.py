@@ -80,6 +80,72 @@ def test_keyed_hash_depends_on_the_key() -> None:
         assert first != hashlib.sha256(b"11010519491231002X").hexdigest()
     with settings_with(PII_HASH_KEY="k2"):
         assert crypto.id_number_hash("11010519491231002X") != first
-    with settings_with(PII_HASH_KEY=""):
-        derived = crypto.id_number_hash("11010519491231002X")
-        assert derived not in (first, hashlib.sha256(b"11010519491231002X").hexdigest())
+
+
+NUMBER = "11010519491231002X"
+
+
+def test_the_single_hash_key_is_a_one_element_list_with_a_stable_id() -> None:
+    with settings_with(PII_HASH_KEY="single-secret"):
+        (key,) = crypto.hash_keys()
+        assert key.secret == b"single-secret"
+        assert key.key_id == crypto.hash_key_id(b"single-secret")
+        assert "single-secret" not in repr(key)
+        assert crypto.id_number_hash_with_key(NUMBER) == (key.key_id, crypto.id_number_hash(NUMBER))
+
+
+def test_the_first_hash_key_hashes_every_key_matches_and_ids_do_not_shift() -> None:
+    with settings_with(PII_HASH_KEYS=["old-secret"]):
+        old_id, old_hash = crypto.id_number_hash_with_key(NUMBER)
+    with settings_with(PII_HASH_KEYS=["new-secret", "old-secret"]):
+        new_id, new_hash = crypto.id_number_hash_with_key(NUMBER)
+        assert new_hash != old_hash and new_id != old_id
+        assert crypto.id_number_hashes(NUMBER) == [new_hash, old_hash]
+        # The old key kept its id although it moved from position 0 to 1.
+        assert [key.key_id for key in crypto.hash_keys()] == [new_id, old_id]
+    with settings_with(PII_HASH_KEYS=[{"id": "2025a", "key": "named"}]):
+        assert crypto.id_number_hash_with_key(NUMBER)[0] == "2025a"
+
+
+def test_the_hash_never_depends_on_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Rotating SECRET_KEY used to reset every per-ID limit (the hash key was derived)."""
+    monkeypatch.setattr(crypto, "_warned_dev_hash_key", True)
+    for face in ({"PII_HASH_KEY": "k1"}, {"PII_HASH_KEY": "", "PII_HASH_KEYS": []}):
+        hashes = set()
+        for secret_key in ("one", "two"):
+            with override_settings(SECRET_KEY=secret_key, DEBUG=True), settings_with(**face):
+                hashes.add(crypto.id_number_hash(NUMBER))
+        assert len(hashes) == 1
+
+
+def test_no_hash_key_refuses_outside_debug_and_warns_in_debug(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with (
+        settings_with(PII_HASH_KEY="", PII_HASH_KEYS=[]),
+        override_settings(DEBUG=False),
+        pytest.raises(ImproperlyConfigured),
+    ):
+        crypto.id_number_hash(NUMBER)
+    monkeypatch.setattr(crypto, "_warned_dev_hash_key", False)
+    with settings_with(PII_HASH_KEYS=[]), override_settings(DEBUG=True):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            crypto.id_number_hash(NUMBER)
+            crypto.id_number_hash(NUMBER)
+        assert [w.category for w in caught] == [crypto.DevelopmentHashKeyWarning]
+
+
+def test_hash_key_system_checks() -> None:
+    from face_idcard.checks import check_hash_keys
+
+    def ids(debug: bool, **face: object) -> list[str]:
+        with override_settings(DEBUG=debug, SECRET_KEY="the-django-secret"), settings_with(**face):
+            return [message.id or "" for message in check_hash_keys()]
+
+    assert ids(False, PII_HASH_KEY="") == ["face_idcard.E015"]
+    assert ids(True, PII_HASH_KEY="") == ["face_idcard.W007"]
+    assert ids(False, PII_HASH_KEYS=["a", "b"]) == []
+    assert ids(False, PII_HASH_KEY="the-django-secret") == ["face_idcard.E016"]
+    assert ids(False, PII_HASH_KEYS=["a", "a"]) == ["face_idcard.E016"]
+    assert ids(False, PII_HASH_KEYS=["", {"id": "", "key": "x"}, 5]) == ["face_idcard.E016"] * 3

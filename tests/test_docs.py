@@ -65,6 +65,8 @@ SCENARIOS: dict[str, Scenario] = {
     "E012": Scenario("RATE_LIMIT_PER_SECOND", {"RATE_LIMIT_PER_SECOND": 0}),
     "E013": Scenario("RATE_LIMIT_CACHE", {"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "nope"}),
     "E014": Scenario("SELFIE_STORAGE", {"SELFIE_STORAGE": "nope"}),
+    "E015": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": [], "PII_HASH_KEY": ""}, {"DEBUG": False}),
+    "E016": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": [{"id": "a"}]}),
     "W001": Scenario(
         "BACKEND", {"BACKEND": "simulator"}, {"DEBUG": False, "SILENCED_SYSTEM_CHECKS": []}
     ),
@@ -74,6 +76,7 @@ SCENARIOS: dict[str, Scenario] = {
     "W005": Scenario(
         "RATE_LIMIT_CACHE", {"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "local"}
     ),
+    "W007": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": [], "PII_HASH_KEY": ""}, {"DEBUG": True}),
     "W006": Scenario(
         "BACKENDS", {"BACKENDS": {"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}}
     ),

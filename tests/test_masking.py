@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from face_idcard.masking import mask_id_number, mask_name
@@ -44,3 +46,37 @@ def test_masked_id_number_hides_the_birth_date() -> None:
 )
 def test_mask_name(value: str, masked: str) -> None:
     assert mask_name(value) == masked
+
+
+def test_the_simulator_ledger_masks_with_the_apps_rule(simulator: Any) -> None:
+    """One rule: the ledger showed 3+4 characters (``110***********0014``), the app 4+4."""
+    from face_idcard.providers.legacy.client import IdCardCompareClient
+    from face_idcard.simulator import DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, magic
+    from tests import imagefactory
+
+    with IdCardCompareClient(
+        DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, endpoint=simulator.base_url
+    ) as client:
+        client.compare(magic.MATCH, "张三", image=imagefactory.jpeg(320, 240))
+    (call,) = simulator.ledger.calls()
+    assert call.idcard_masked == mask_id_number(magic.MATCH)
+    assert (
+        call.idcard_masked.startswith(magic.MATCH[:4])
+        and magic.MATCH[6:14] not in call.idcard_masked
+    )
+
+
+def test_masking_and_the_simulator_import_no_django() -> None:
+    """The simulator runs without Django; the masking module it uses must not pull it in."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; import face_idcard.masking, face_idcard.simulator.registry, "
+        "face_idcard.simulator.ledger; "
+        "print(sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -19,6 +19,7 @@ from face_idcard.services.pipeline import scrub
 from face_idcard.simulator import DEFAULT_SECRET_KEY, magic
 from tests import imagefactory
 from tests.celery_app import wait_terminal
+from tests.users import user_with
 
 NAME = "欧阳娜娜"
 IMAGE = imagefactory.noise_jpeg(320, 240, seed=4242)
@@ -87,7 +88,7 @@ def test_full_runs_log_no_pii_or_secret(
     ]
     for attempt in attempts:
         wait_terminal(attempt.pk)
-    staff = get_user_model().objects.create_user("dpo", is_staff=True)
+    staff = user_with("dpo", "view_pii")
     services.reveal_pii(attempts[0], viewer=staff)
     services.sweep()
     services.purge()

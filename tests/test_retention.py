@@ -17,6 +17,7 @@ from face_idcard.services.common import load_selfie, selfie_storage
 from face_idcard.simulator import magic
 from face_idcard.states import IllegalTransition, Status
 from tests import imagefactory
+from tests.users import user_with
 
 pytestmark = pytest.mark.django_db
 
@@ -44,10 +45,7 @@ def finished(
 
 
 def staff_user() -> Any:
-    from django.contrib.auth import get_user_model
-
-    user, _ = get_user_model().objects.get_or_create(username="retention-auditor", is_staff=True)
-    return user
+    return user_with("retention-auditor", "view_pii")
 
 
 def without_orphans(counts: dict[str, int]) -> dict[str, int]:

@@ -20,6 +20,7 @@ from face_idcard.simulator import magic
 from face_idcard.states import ConcurrentTransition, Decision, IllegalTransition, Status
 from tests import imagefactory
 from tests.celery_app import ledger_calls
+from tests.users import user_with
 
 pytestmark = pytest.mark.django_db
 
@@ -266,7 +267,7 @@ def test_review_confirm_or_override(
     verdict: str,
     action: str,
 ) -> None:
-    staff = get_user_model().objects.create_user("reviewer", is_staff=True)
+    staff = user_with("reviewer", "review")
     attempt = completed(number)
     machine = attempt.decision
     with django_capture_on_commit_callbacks(execute=True):
@@ -286,7 +287,7 @@ def test_review_confirm_or_override(
 
 
 def test_review_needs_reason_valid_decision_and_completed(face_settings: Any) -> None:
-    staff = get_user_model().objects.create_user("reviewer2", is_staff=True)
+    staff = user_with("reviewer2", "review")
     attempt = completed()
     with pytest.raises(ValidationError):
         services.review(attempt, reviewer=staff, decision="match", reason="  ")
@@ -335,7 +336,7 @@ def test_cancel_of_completed_is_illegal(face_settings: Any) -> None:
 
 
 def test_reveal_pii_is_audited(face_settings: Any) -> None:
-    staff = get_user_model().objects.create_user("auditor", is_staff=True)
+    staff = user_with("auditor", "view_pii")
     attempt = submit()
     assert services.reveal_pii(attempt, viewer=staff) == (magic.MATCH, NAME)
     event = attempt.events.get(kind=EventKind.PII_VIEWED.value)

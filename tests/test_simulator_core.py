@@ -178,7 +178,7 @@ def test_demo_people_are_valid_and_their_repr_shows_nothing_personal() -> None:
         assert ric.is_valid(person.idcard_number)
         assert person.photo_bytes[:2] == b"\xff\xd8"  # JPEG
         assert person.idcard_number not in repr(person) and person.idcard_name not in repr(person)
-    assert mask_idcard("110101190001010014") == "110***********0014"
+    assert mask_idcard("110101190001010014") == "1101**********0014"
 
 
 def test_reprs_show_nothing_personal() -> None:

@@ -151,7 +151,7 @@ def test_ledger_never_holds_a_number_or_a_name_in_clear(simulator: SimulatorServ
         assert person.idcard_number not in text
         assert person.idcard_name not in text
     assert json.dumps("错的名字")[1:-1] not in text and "错的名字" not in text
-    assert ZHANG.idcard_number[:3] + "*" in text  # masked form present
+    assert ZHANG.idcard_number[:4] + "*" in text  # masked form present (the app's 4+4 rule)
 
 
 def test_reset_over_http_empties_the_ledger(simulator: SimulatorServer) -> None:

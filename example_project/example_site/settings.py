@@ -83,6 +83,10 @@ FACE_IDCARD = {
     "PII_ENCRYPTION_KEYS": [
         os.environ.get("FACE_IDCARD_PII_KEY", "Zm9yLWRlbW8tb25seS1uZXZlci1pbi1wcm9kdWN0aW8=")
     ],
+    # The ID number hash key: a secret of its own, never SECRET_KEY (development value here).
+    "PII_HASH_KEYS": [
+        os.environ.get("FACE_IDCARD_PII_HASH_KEY", "demo-only-hash-key-never-in-production")
+    ],
     "NOTICE_VERSION": "demo-2026-11",
 }
 

@@ -3,7 +3,8 @@
 - :func:`submit` validates, stores (encrypted) and enqueues on commit;
 - :func:`run` claims an attempt, calls the backend and records the outcome (the Celery task
   is a thin wrapper around it);
-- :func:`review`, :func:`cancel`, :func:`redact`, :func:`reveal_pii` for staff and the host site;
+- :func:`review`, :func:`cancel`, :func:`redact`, :func:`set_legal_hold`, :func:`reveal_pii` for
+  staff and the host site (each checks the acting user's permission, :mod:`..permissions`);
 - :func:`sweep` and :func:`purge` for the periodic tasks, :func:`rotate_keys` for key rotation.
 """
 
@@ -18,7 +19,7 @@ from .common import (
 )
 from .operations import cancel, reveal_pii, review
 from .pipeline import RunOutcome, backoff, decide, run
-from .retention import purge, redact, rotate_keys
+from .retention import purge, redact, rotate_keys, set_legal_hold
 from .submission import submit
 from .sweeper import sweep
 
@@ -38,6 +39,7 @@ __all__ = [
     "review",
     "rotate_keys",
     "run",
+    "set_legal_hold",
     "submit",
     "sweep",
 ]

@@ -25,26 +25,33 @@ from ..models import VerificationAttempt
 logger = logging.getLogger("face_idcard.services")
 
 
-def selfie_storage() -> Storage:
-    return storages[str(face_idcard_settings.SELFIE_STORAGE)]
+def current_selfie_storage_alias() -> str:
+    """The STORAGES alias new selfies go to (``SELFIE_STORAGE``)."""
+    return str(face_idcard_settings.SELFIE_STORAGE)
+
+
+def selfie_storage(alias: str = "") -> Storage:
+    """The storage ``alias`` (an attempt's ``selfie_storage``); "" is the current setting."""
+    return storages[alias or current_selfie_storage_alias()]
 
 
 def save_selfie(data: bytes) -> str:
-    """Encrypt ``data`` and store it under a random name; return the stored name."""
+    """Encrypt ``data`` and store it under a random name in the current selfie storage;
+    return the stored name (record :func:`current_selfie_storage_alias` beside it)."""
     folder = str(face_idcard_settings.SELFIE_UPLOAD_TO).strip("/")
     name = f"{folder}/{uuid4().hex}.bin" if folder else f"{uuid4().hex}.bin"
     return selfie_storage().save(name, ContentFile(crypto.encrypt_bytes(data)))
 
 
-def load_selfie(name: str) -> bytes:
-    with selfie_storage().open(name, "rb") as handle:
+def load_selfie(name: str, alias: str = "") -> bytes:
+    with selfie_storage(alias).open(name, "rb") as handle:
         encrypted = handle.read()
     return crypto.decrypt_bytes(encrypted)
 
 
-def delete_selfie(name: str) -> None:
+def delete_selfie(name: str, alias: str = "") -> None:
     if name:
-        selfie_storage().delete(name)
+        selfie_storage(alias).delete(name)
 
 
 def send_after_commit(signal: Signal, attempt: VerificationAttempt, **kwargs: Any) -> None:

@@ -10,8 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import audit, crypto
+from .. import audit, crypto, permissions
 from ..models import EventKind, VerificationAttempt
+from ..sensitive import forget_locals_on_error
 from ..signals import attempt_finished, attempt_reviewed
 from ..states import IllegalTransition, ReviewDecision, Status, transition
 from .common import PersonalInformationUnavailable, send_after_commit
@@ -22,7 +23,9 @@ logger = logging.getLogger("face_idcard.services")
 def review(
     attempt: VerificationAttempt, *, reviewer: Any, decision: str, reason: str
 ) -> VerificationAttempt:
-    """A staff member confirms or overrides the decision of a completed attempt, once."""
+    """A staff member confirms or overrides the decision of a completed attempt, once.
+
+    ``reviewer`` needs the ``face_idcard.review`` permission (:class:`PermissionRequired`)."""
     try:
         verdict = ReviewDecision(str(decision))
     except ValueError:
@@ -33,6 +36,7 @@ def review(
         raise ValidationError(_("Give a reason for the review."), code="review_reason_required")
     if reviewer is None or not getattr(reviewer, "pk", None):
         raise ValidationError(_("A review needs a reviewer."), code="reviewer_required")
+    permissions.require(reviewer, permissions.REVIEW)
     if attempt.status != Status.COMPLETED.value:
         raise IllegalTransition(attempt.status, "reviewed", detail="only completed attempts")
     now = timezone.now()
@@ -67,7 +71,16 @@ def review(
 
 
 def cancel(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAttempt:
-    """Cancel a queued or waiting attempt. A call in flight cannot be canceled."""
+    """Cancel a queued or waiting attempt. A call in flight cannot be canceled.
+
+    ``actor``: ``None`` for the host's own code; the attempt's own user may cancel it; anyone
+    else needs ``face_idcard.review``."""
+    if actor is not None and not (
+        attempt.user_id and attempt.user_id == getattr(actor, "pk", None)
+    ):
+        who = permissions.require(actor, permissions.REVIEW)
+    else:
+        who = {"by": "system"} if actor is None else {}
     now = timezone.now()
     with transaction.atomic():
         transition(
@@ -78,19 +91,21 @@ def cancel(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAt
             lease_expires_at=None,
             claim_token=None,
         )
-        audit.record(attempt, EventKind.CANCELED, actor=actor)
+        audit.record(attempt, EventKind.CANCELED, actor=actor, **who)
         send_after_commit(attempt_finished, attempt)
     logger.info("attempt %s: canceled", attempt.pk)
     return attempt
 
 
+@forget_locals_on_error
 def reveal_pii(attempt: VerificationAttempt, *, viewer: Any) -> tuple[str, str]:
     """The clear ID number and name, for a staff screen. Every call is in the audit trail,
-    with who asked: a viewer (a saved user) is required."""
+    with who asked: a viewer (a saved user) with ``face_idcard.view_pii`` is required."""
     if viewer is None or not getattr(viewer, "pk", None):
         raise ValidationError(
             _("Reading personal information needs a named viewer."), code="viewer_required"
         )
+    permissions.require(viewer, permissions.VIEW_PII)
     if not attempt.idcard_number_encrypted and not attempt.idcard_name_encrypted:
         raise PersonalInformationUnavailable("the personal information was erased")
     number = crypto.decrypt_text(attempt.idcard_number_encrypted)

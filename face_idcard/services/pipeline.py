@@ -34,6 +34,7 @@ from ..outcome import (
     ProviderOutcome,
     Reason,
 )
+from ..sensitive import Sensitive, SensitiveBytes, forget_locals_on_error
 from ..signals import attempt_decided, attempt_finished
 from ..states import (
     CLAIMABLE,
@@ -119,21 +120,32 @@ def _backend_or_none(alias: str) -> Backend | None:
 
 
 def _call(
-    attempt: VerificationAttempt, backend: Backend | None, number: str, name: str
+    attempt: VerificationAttempt,
+    backend: Backend | None,
+    number: Sensitive[str],
+    name: Sensitive[str],
 ) -> ProviderOutcome:
-    """One provider call, never raising: transport failures become pseudo-codes."""
+    """One provider call, never raising: transport failures become pseudo-codes.
+
+    The values are revealed only into the request (whose repr is masked): the backend's
+    ``verify`` is the provider boundary."""
     if backend is None:
         return _local(INTERNAL_BACKEND_UNAVAILABLE)
-    url = crypto.decrypt_text(attempt.url_encrypted) or None
-    image = load_selfie(attempt.selfie_name) if url is None and attempt.selfie_name else None
+    url = Sensitive(crypto.decrypt_text(attempt.url_encrypted) or None)
+    image = SensitiveBytes(
+        load_selfie(attempt.selfie_name, attempt.selfie_storage)
+        if not url and attempt.selfie_name
+        else b""
+    )
     request = VerificationRequest(
-        idcard_number=number,
-        idcard_name=name,
-        image=image,
+        idcard_number=number.reveal(),
+        idcard_name=name.reveal(),
+        image=image.reveal() or None,
         image_content_type=attempt.selfie_content_type or "image/jpeg",
-        url=url,
+        url=url.reveal(),
         correlation_id=attempt.pk.hex,
     )
+    del image, url
     started = time.monotonic()
     try:
         outcome = backend.verify(request)
@@ -147,7 +159,9 @@ def _call(
         return _local(TRANSPORT_BAD_RESPONSE, elapsed=outcome.elapsed)
     if outcome.raw is None:
         return outcome
-    return replace(outcome, raw=scrub(outcome.raw, (number, name), backend.pii_keys))
+    return replace(
+        outcome, raw=scrub(outcome.raw, (number.reveal(), name.reveal()), backend.pii_keys)
+    )
 
 
 def _alias_of(pk: UUID) -> str | None:
@@ -157,6 +171,7 @@ def _alias_of(pk: UUID) -> str | None:
     return alias
 
 
+@forget_locals_on_error
 def run(attempt_id: UUID | str, backend: str | None = None) -> RunOutcome:
     """Process one attempt once. Safe to call any number of times, concurrently.
 
@@ -190,8 +205,8 @@ def run(attempt_id: UUID | str, backend: str | None = None) -> RunOutcome:
     calls_before = attempt.provider_calls - 1
 
     try:
-        number = crypto.decrypt_text(attempt.idcard_number_encrypted)
-        name = crypto.decrypt_text(attempt.idcard_name_encrypted)
+        number = Sensitive.id_number(crypto.decrypt_text(attempt.idcard_number_encrypted))
+        name = Sensitive.name(crypto.decrypt_text(attempt.idcard_name_encrypted))
     except Exception as exc:
         logger.error(
             "attempt %s: personal information unreadable (%s)", attempt.pk, type(exc).__name__

@@ -14,15 +14,27 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, crypto
+from .. import audit, crypto, permissions
 from ..conf import face_idcard_settings
 from ..models import EventKind, VerificationAttempt
 from ..states import IllegalTransition, is_terminal
-from .common import LegalHoldActive, delete_selfie, save_selfie, selfie_storage
+from .common import (
+    LegalHoldActive,
+    current_selfie_storage_alias,
+    delete_selfie,
+    load_selfie,
+    save_selfie,
+    selfie_storage,
+)
 
 logger = logging.getLogger("face_idcard.retention")
 
-_SELFIE_FIELDS: dict[str, Any] = {"selfie_name": "", "selfie_content_type": "", "url_encrypted": ""}
+_SELFIE_FIELDS: dict[str, Any] = {
+    "selfie_name": "",
+    "selfie_storage": "",
+    "selfie_content_type": "",
+    "url_encrypted": "",
+}
 _PII_FIELDS: dict[str, Any] = {
     **_SELFIE_FIELDS,
     "idcard_number_encrypted": "",
@@ -45,16 +57,21 @@ def _erase(attempt: VerificationAttempt, *, selfie_only: bool, now: datetime, **
     )
     if updated != 1:
         return False
-    name = attempt.selfie_name
+    # Deleted where it was stored, whatever SELFIE_STORAGE says now.
+    name, alias = attempt.selfie_name, attempt.selfie_storage
     for key, value in fields.items():
         setattr(attempt, key, value)
     if name:
-        transaction.on_commit(lambda: delete_selfie(name))
+        transaction.on_commit(lambda: delete_selfie(name, alias))
     return True
 
 
 def redact(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAttempt:
-    """Erase the attempt's personal information now (for example on the person's request)."""
+    """Erase the attempt's personal information now (for example on the person's request).
+
+    ``actor`` needs ``face_idcard.redact``; ``None`` is the host's own code (audited as
+    ``by="system"``)."""
+    who = permissions.require(actor, permissions.REDACT)
     if attempt.legal_hold:
         raise LegalHoldActive("the attempt is under legal hold")
     if not is_terminal(attempt.status):
@@ -63,8 +80,27 @@ def redact(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAt
     with transaction.atomic():
         if not _erase(attempt, selfie_only=False, now=now, redacted_at=now):
             raise LegalHoldActive("the attempt is under legal hold")
-        audit.record(attempt, EventKind.REDACTED, actor=actor)
+        audit.record(attempt, EventKind.REDACTED, actor=actor, **who)
     logger.info("attempt %s: redacted", attempt.pk)
+    return attempt
+
+
+def set_legal_hold(
+    attempt: VerificationAttempt, *, hold: bool, actor: Any = None, reason: str = ""
+) -> VerificationAttempt:
+    """Put the attempt under legal hold (nothing of it is erased) or lift the hold.
+
+    ``actor`` needs ``face_idcard.redact`` (``None``: the host's own code, audited as system).
+    """
+    who = permissions.require(actor, permissions.REDACT)
+    with transaction.atomic():
+        updated = VerificationAttempt._base_manager.filter(
+            pk=attempt.pk, legal_hold=not hold
+        ).update(legal_hold=hold)
+        attempt.legal_hold = hold
+        if updated == 1:
+            kind = EventKind.LEGAL_HOLD_SET if hold else EventKind.LEGAL_HOLD_RELEASED
+            audit.record(attempt, kind, actor=actor, reason=reason.strip(), **who)
     return attempt
 
 
@@ -143,35 +179,77 @@ def _delete_orphaned_selfies(now: datetime) -> int:
     return deleted
 
 
+#: How often one attempt is re-read when it changed between the read and the UPDATE.
+_ROTATE_TRIES = 3
+
+
 def rotate_keys() -> dict[str, int]:
-    """Re-encrypt every stored field and selfie under the newest key."""
+    """Re-encrypt every stored field and selfie under the newest key, re-hash every ID
+    number under the newest hash key, and move selfies to the current SELFIE_STORAGE.
+
+    Never brings erased data back: each UPDATE is conditional on the row still holding the
+    ciphertexts, selfie and hash that were read, and on it being neither redacted nor purged.
+    A row that changed meanwhile is read again (a redact or purge leaves nothing to rotate).
+    """
     counts = {"attempts": 0, "selfies": 0}
     with_pii = VerificationAttempt.objects.exclude(
         idcard_number_encrypted="", idcard_name_encrypted="", url_encrypted="", selfie_name=""
-    )
-    for attempt in with_pii.iterator(chunk_size=500):
-        fields = {
-            "idcard_number_encrypted": crypto.rotate_token(attempt.idcard_number_encrypted),
-            "idcard_name_encrypted": crypto.rotate_token(attempt.idcard_name_encrypted),
-            "url_encrypted": crypto.rotate_token(attempt.url_encrypted),
-        }
-        old_selfie = attempt.selfie_name
-        if old_selfie:
-            with selfie_storage().open(old_selfie, "rb") as handle:
-                clear = crypto.decrypt_bytes(handle.read())
-            fields["selfie_name"] = save_selfie(clear)
-        with transaction.atomic():
-            updated = VerificationAttempt._base_manager.filter(
-                pk=attempt.pk, selfie_name=old_selfie
-            ).update(**fields)
-            if updated == 1:
-                audit.record(attempt, EventKind.KEYS_ROTATED)
-        if updated == 1:
-            counts["attempts"] += 1
-            if old_selfie:
-                delete_selfie(old_selfie)
-                counts["selfies"] += 1
-        elif old_selfie:
-            delete_selfie(fields["selfie_name"])  # the attempt changed meanwhile
+    ).filter(redacted_at__isnull=True, pii_purged_at__isnull=True)
+    for pk in with_pii.values_list("pk", flat=True).iterator(chunk_size=500):
+        for _ in range(_ROTATE_TRIES):
+            attempt = VerificationAttempt._base_manager.filter(pk=pk).first()
+            if attempt is None or not attempt.has_pii:
+                break
+            outcome = _rotate_one(attempt)
+            if outcome is not None:
+                counts["attempts"] += 1
+                counts["selfies"] += outcome
+                break
     logger.info("rotate_keys: %(attempts)d attempts, %(selfies)d selfies", counts)
     return counts
+
+
+def _rotate_one(attempt: VerificationAttempt) -> int | None:
+    """Rotate one attempt: the number of selfies moved (0 or 1), or None if it changed."""
+    number = crypto.decrypt_text(attempt.idcard_number_encrypted)
+    fields: dict[str, Any] = {
+        "idcard_number_encrypted": crypto.rotate_token(attempt.idcard_number_encrypted),
+        "idcard_name_encrypted": crypto.rotate_token(attempt.idcard_name_encrypted),
+        "url_encrypted": crypto.rotate_token(attempt.url_encrypted),
+    }
+    if number:
+        fields["idcard_hash_key_id"], fields["idcard_hash"] = crypto.id_number_hash_with_key(number)
+    del number
+    old_selfie, old_alias = attempt.selfie_name, attempt.selfie_storage
+    if old_selfie:
+        try:
+            clear = load_selfie(old_selfie, old_alias)
+        except FileNotFoundError:
+            return None  # erased meanwhile: read the row again
+        fields["selfie_name"] = save_selfie(clear)
+        fields["selfie_storage"] = current_selfie_storage_alias()
+        del clear
+    unchanged = VerificationAttempt._base_manager.filter(
+        pk=attempt.pk,
+        idcard_number_encrypted=attempt.idcard_number_encrypted,
+        idcard_name_encrypted=attempt.idcard_name_encrypted,
+        url_encrypted=attempt.url_encrypted,
+        idcard_hash=attempt.idcard_hash,
+        selfie_name=old_selfie,
+        redacted_at__isnull=True,
+        pii_purged_at__isnull=True,
+    )
+    if old_selfie or attempt.url_encrypted:
+        unchanged = unchanged.filter(selfie_purged_at__isnull=True)
+    with transaction.atomic():
+        updated = unchanged.update(**fields)
+        if updated == 1:
+            audit.record(attempt, EventKind.KEYS_ROTATED)
+    if updated != 1:
+        if old_selfie:
+            delete_selfie(fields["selfie_name"])  # the copy nobody points at
+        return None
+    if old_selfie:
+        delete_selfie(old_selfie, old_alias)
+        return 1
+    return 0

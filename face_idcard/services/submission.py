@@ -23,6 +23,7 @@ from ..backends import default_alias, get_backend
 from ..conf import face_idcard_settings
 from ..masking import mask_id_number, mask_name
 from ..models import EventKind, VerificationAttempt
+from ..sensitive import Sensitive, forget_locals_on_error
 from ..states import Decision, Status
 from ..validators import (
     check_minimum_age,
@@ -38,6 +39,7 @@ from ..validators import (
 from .common import (
     AttemptLimitExceeded,
     ConsentRequired,
+    current_selfie_storage_alias,
     delete_selfie,
     enqueue_on_commit,
     save_selfie,
@@ -128,7 +130,7 @@ def lock_limit_keys(*, using: str, idcard_hash: str, user: Any, per_id: int, per
 def check_limits(
     *,
     using: str,
-    idcard_hash: str,
+    idcard_hash: str | list[str],
     user: Any,
     now: datetime,
     per_id: int,
@@ -143,13 +145,16 @@ def check_limits(
     That is the check that holds under concurrency. With ``stored=False`` it is the early
     check before anything costly (image work, encryption): the submitted attempt is not
     counted yet, and concurrent submits may both pass it (the later check then decides).
+    ``idcard_hash`` is the number's hash under every live key (``crypto.id_number_hashes``),
+    so attempts hashed before a key rotation still count.
     """
+    hashes = [idcard_hash] if isinstance(idcard_hash, str) else list(idcard_hash)
     # Before the INSERT (the cheap early refusal), the new attempt is not among the rows yet.
     allowed_per_id = per_id if stored else per_id - 1
     allowed_per_user = per_user if stored else per_user - 1
     since = now - timedelta(days=1)
     attempts = VerificationAttempt.objects.using(using).filter(created_at__gte=since)
-    if per_id and attempts.filter(idcard_hash=idcard_hash).count() > allowed_per_id:
+    if per_id and attempts.filter(idcard_hash__in=hashes).count() > allowed_per_id:
         logger.warning("attempt refused: daily limit per ID number reached")
         raise AttemptLimitExceeded()
     if per_user and attempts.filter(user=user).count() > allowed_per_user:
@@ -157,6 +162,7 @@ def check_limits(
         raise AttemptLimitExceeded()
 
 
+@forget_locals_on_error
 def submit(
     *,
     idcard_number: str,
@@ -203,9 +209,12 @@ def submit(
         field=_("The external reference"),
         max_length=_field_limit("external_reference"),
     )
-    number = validate_id_number(idcard_number)
-    name = validate_name(idcard_name)
-    check_minimum_age(number, guardian_consent=guardian_consent)
+    # From here on the values are Sensitive (masked in every repr); the clear arguments are
+    # dropped so that no frame of ours holds them (see face_idcard.sensitive).
+    number = Sensitive.id_number(validate_id_number(idcard_number))
+    name = Sensitive.name(validate_name(idcard_name))
+    del idcard_number, idcard_name
+    check_minimum_age(number.reveal(), guardian_consent=guardian_consent)
     backend_name = backend or default_alias()
     service = get_backend(backend_name)
     if url is not None and not service.accepts_url:
@@ -215,13 +224,14 @@ def submit(
         )
 
     now = timezone.now()
-    idcard_hash = crypto.id_number_hash(number)
+    hash_key_id, idcard_hash = crypto.id_number_hash_with_key(number.reveal())
+    every_hash = crypto.id_number_hashes(number.reveal())
     per_id, per_user = _limits_in_force(user)
     using = router.db_for_write(VerificationAttempt)
     # Early and lock-free: over the limit, refuse before the costly work below.
     check_limits(
         using=using,
-        idcard_hash=idcard_hash,
+        idcard_hash=every_hash,
         user=user,
         now=now,
         per_id=per_id,
@@ -234,18 +244,20 @@ def submit(
         upload_max = int(face_idcard_settings.UPLOAD_MAX_BYTES)
         limits = replace(service.image_limits, max_input_bytes=upload_max)
         prepared = validate_image(read_upload(image, upload_max), limits)
-    clean_url = validate_url(url) if url is not None else ""
+    clean_url = Sensitive(validate_url(url) if url is not None else "")
+    del image, url
 
     attempt = VerificationAttempt(
         id=uuid4(),
         user=user,
         backend=backend_name,
-        idcard_number_encrypted=crypto.encrypt_text(number),
-        idcard_name_encrypted=crypto.encrypt_text(name),
+        idcard_number_encrypted=crypto.encrypt_text(number.reveal()),
+        idcard_name_encrypted=crypto.encrypt_text(name.reveal()),
         idcard_hash=idcard_hash,
-        idcard_number_masked=mask_id_number(number),
-        idcard_name_masked=mask_name(name),
-        url_encrypted=crypto.encrypt_text(clean_url),
+        idcard_hash_key_id=hash_key_id,
+        idcard_number_masked=mask_id_number(number.reveal()),
+        idcard_name_masked=mask_name(name.reveal()),
+        url_encrypted=crypto.encrypt_text(clean_url.reveal()),
         consent_at=consent_at,
         notice_version=notice_version,
         external_reference=external_reference,
@@ -255,6 +267,7 @@ def submit(
         queued_at=now,
     )
     if prepared is not None:
+        attempt.selfie_storage = current_selfie_storage_alias()
         attempt.selfie_name = save_selfie(prepared.data)
         attempt.selfie_content_type = prepared.content_type
     try:
@@ -268,7 +281,7 @@ def submit(
             attempt.save(force_insert=True, using=using)
             check_limits(
                 using=using,
-                idcard_hash=idcard_hash,
+                idcard_hash=every_hash,
                 user=user,
                 now=now,
                 per_id=per_id,
@@ -281,7 +294,7 @@ def submit(
                         EventKind.CREATED,
                         actor=user,
                         backend=backend_name,
-                        mode="url" if clean_url else "image",
+                        mode="url" if clean_url.reveal() else "image",
                         notice_version=attempt.notice_version,
                         guardian_consent=guardian_consent,
                     ),
@@ -299,7 +312,7 @@ def submit(
     except BaseException:
         # The row was not stored (refused over a limit, or failed): do not leave an orphaned
         # encrypted selfie behind.
-        delete_selfie(attempt.selfie_name)
+        delete_selfie(attempt.selfie_name, attempt.selfie_storage)
         raise
     logger.info("attempt %s: created (backend %s)", attempt.pk, backend_name)
     return attempt

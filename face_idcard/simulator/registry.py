@@ -27,6 +27,7 @@ from pathlib import Path
 
 from stdnum.cn import ric
 
+from ..masking import mask_id_number
 from . import similarity
 from .portraits import portrait_jpeg
 
@@ -52,10 +53,8 @@ class Person:
 
 
 def mask_idcard(number: str) -> str:
-    """``110***********0014``: enough to tell magic numbers apart in a ledger, not a person."""
-    if len(number) < 8:
-        return "*" * len(number)
-    return number[:3] + "*" * (len(number) - 7) + number[-4:]
+    """The app's one masking rule (``1101**********0014``; other lengths all ``*``)."""
+    return mask_id_number(number)
 
 
 # The demo people: invented names, numbers with valid check characters, portrait seeds picked

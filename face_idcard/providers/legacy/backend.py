@@ -10,6 +10,7 @@ from ...backends.base import Backend, VerificationRequest
 from ...conf import face_idcard_settings
 from ...images import ImageLimits
 from ...outcome import TRANSPORT_BAD_RESPONSE, ErrorClass, ProviderOutcome
+from ...sensitive import forget_locals_on_error
 from .client import CompareResult, IdCardCompareClient
 from .codes import LEGACY_CODES
 
@@ -71,6 +72,7 @@ class LegacyBackend(Backend):
             pool_maxsize=config.http_pool_maxsize,
         )
 
+    @forget_locals_on_error
     def verify(self, request: VerificationRequest) -> ProviderOutcome:
         result = self.client.compare(
             request.idcard_number,

@@ -27,6 +27,7 @@ from urllib3.exceptions import ReadTimeoutError
 
 from ... import exceptions
 from ...outcome import ErrorClass
+from ...sensitive import forget_locals_on_error
 from . import codes as errors
 from . import signing
 
@@ -280,6 +281,7 @@ class IdCardCompareClient:
             lifetime=self.signature_lifetime,
         )
 
+    @forget_locals_on_error
     def compare(
         self,
         idcard_number: str,
