@@ -327,3 +327,28 @@ def _check_alias_values(
             )
         )
     return messages
+
+
+@register(Tags.security, "face_idcard")
+def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Checks a backend class makes of its own options (``option_checks``), per alias."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .backends import backend_class
+    from .backends.config import configured, resolve
+
+    messages: list[CheckMessage] = []
+    try:
+        entries = configured()
+    except ImproperlyConfigured:
+        return messages  # reported by check_settings (E001)
+    for alias, entry in entries.items():
+        try:
+            cls = backend_class(str(entry.get("BACKEND")))
+            config = resolve(alias)
+        except (ImproperlyConfigured, TypeError, ValueError):
+            continue  # reported by check_settings
+        option_checks = getattr(cls, "option_checks", None)
+        if option_checks is not None:
+            messages += option_checks(config)
+    return messages
