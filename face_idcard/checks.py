@@ -331,7 +331,9 @@ def _check_alias_values(
 
 @register(Tags.security, "face_idcard")
 def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Checks a backend class makes of its own options (``option_checks``), per alias."""
+    """Problems a backend class finds in its own options (``option_problems``), per alias:
+    an option that cannot be loaded (a key) is E017, a threshold below the provider's own
+    bar W008."""
     from django.core.exceptions import ImproperlyConfigured
 
     from .backends import backend_class
@@ -348,7 +350,11 @@ def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             config = resolve(alias)
         except (ImproperlyConfigured, TypeError, ValueError):
             continue  # reported by check_settings
-        option_checks = getattr(cls, "option_checks", None)
-        if option_checks is not None:
-            messages += option_checks(config)
+        option_problems = getattr(cls, "option_problems", None)
+        for kind, key, text in option_problems(config) if option_problems else ():
+            label = f"FACE_IDCARD['BACKENDS'][{alias!r}]['{key}'] {text}."
+            if kind == "below_provider_bar":
+                messages.append(Warning(label, id="face_idcard.W008"))
+            else:
+                messages.append(Error(label, id="face_idcard.E017"))
     return messages

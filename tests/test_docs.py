@@ -50,6 +50,8 @@ class Scenario:
     django: dict[str, Any] = field(default_factory=dict)
 
 
+FACEID = {"BACKEND": "faceid", "SECRET_ID": "AKIDexample", "SECRET_KEY": "example-secret"}
+
 SCENARIOS: dict[str, Scenario] = {
     "E001": Scenario("BACKEND", {"BACKEND": "nope"}),
     "E002": Scenario("SECRET_KEY", {"SECRET_KEY": ""}),
@@ -65,6 +67,10 @@ SCENARIOS: dict[str, Scenario] = {
     "E012": Scenario("RATE_LIMIT_PER_SECOND", {"RATE_LIMIT_PER_SECOND": 0}),
     "E013": Scenario("RATE_LIMIT_CACHE", {"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "nope"}),
     "E014": Scenario("SELFIE_STORAGE", {"SELFIE_STORAGE": "nope"}),
+    "E017": Scenario(
+        "ENCRYPTION_PUBLIC_KEY",
+        {"BACKENDS": {"default": {**FACEID, "ENCRYPTION_PUBLIC_KEY": "not a key"}}},
+    ),
     "W001": Scenario(
         "BACKEND", {"BACKEND": "simulator"}, {"DEBUG": False, "SILENCED_SYSTEM_CHECKS": []}
     ),
@@ -77,6 +83,7 @@ SCENARIOS: dict[str, Scenario] = {
     "W006": Scenario(
         "BACKENDS", {"BACKENDS": {"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}}
     ),
+    "W008": Scenario("THRESHOLD", {"BACKENDS": {"default": {**FACEID, "THRESHOLD": 60}}}),
 }
 
 

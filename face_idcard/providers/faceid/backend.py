@@ -161,35 +161,32 @@ class FaceIdBackend(Backend):
         self.client.close()
 
     @classmethod
-    def option_checks(cls, config: Any) -> list[Any]:
-        """System checks of this alias's options (run by face_idcard.checks)."""
-        from django.core.checks import Error, Warning
-
-        messages: list[Any] = []
-        label = f"FACE_IDCARD['BACKENDS'][{config.alias!r}]"
+    def option_problems(cls, config: Any) -> list[tuple[str, str, str]]:
+        """``(kind, key, text)`` for each problem with this alias's options; face_idcard.checks
+        turns them into system checks (``unloadable``: E017, ``below_provider_bar``: W008)."""
+        problems: list[tuple[str, str, str]] = []
         pem = config.option("ENCRYPTION_PUBLIC_KEY")
         if pem:
             try:
                 load_public_key(pem)
             except ValueError as exc:
-                messages.append(
-                    Error(
-                        f"{label}['ENCRYPTION_PUBLIC_KEY'] cannot be loaded: {exc}.",
-                        hint="Paste the RSA public key (PEM) from the FaceID console; SM2 keys "
-                        "are not supported.",
-                        id="face_idcard.E017",
+                problems.append(
+                    (
+                        "unloadable",
+                        "ENCRYPTION_PUBLIC_KEY",
+                        f"cannot be loaded: {exc}. Paste the RSA public key (PEM) from the "
+                        "FaceID console; SM2 keys are not supported",
                     )
                 )
         threshold = config.threshold
         if threshold is not None and threshold < TENCENT_PASS_MARK:
-            messages.append(
-                Warning(
-                    f"{label}['THRESHOLD'] is {threshold:g}, below Tencent's fixed bar of "
-                    f"{TENCENT_PASS_MARK:g} for ImageRecognitionV2.",
-                    hint="Tencent answers CompareLowSimilarity under 70 and recommends 70 (a "
-                    "false accept rate of 1 in 10,000); the app will accept photos Tencent "
-                    "itself would not.",
-                    id="face_idcard.W008",
+            problems.append(
+                (
+                    "below_provider_bar",
+                    "THRESHOLD",
+                    f"is {threshold:g}, below Tencent's fixed bar of {TENCENT_PASS_MARK:g} for "
+                    "ImageRecognitionV2 (its recommendation: a false accept rate of 1 in 10,000); "
+                    "photos Tencent itself calls CompareLowSimilarity will match",
                 )
             )
-        return messages
+        return problems
