@@ -7,6 +7,11 @@ simulator. Prints both throughputs, their ratio (target >= 0.8) and the median p
 overhead outside the provider call.
 
     .venv/bin/python bench/pipeline.py            # BENCH_N=1000 BENCH_LATENCY_MS=50
+    BENCH_BACKEND=faceid .venv/bin/python bench/pipeline.py
+
+``BENCH_BACKEND=faceid`` runs the same measurement for FaceID ImageRecognitionV2: the pipeline
+through the ``faceid`` backend against a bare loop of Tencent SDK calls
+(``FaceidClient.ImageRecognitionV2``, one client shared by the threads, as the backend does).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
 POOL = os.environ.get("BENCH_POOL", "prefork")
 BARE_ROUNDS = int(os.environ.get("BENCH_BARE_ROUNDS", "3"))
 NAME = "张三"
+BACKEND = os.environ.get("BENCH_BACKEND", "legacy")
 
 
 def bare_round(base_url: str, number: str, image: bytes) -> float:
@@ -54,6 +60,38 @@ def bare_round(base_url: str, number: str, image: bytes) -> float:
     return N / elapsed
 
 
+def bare_faceid_round(base_url: str, number: str, image: bytes) -> float:
+    import base64
+
+    from tencentcloud.common import credential
+    from tencentcloud.common.profile.client_profile import ClientProfile
+    from tencentcloud.common.profile.http_profile import HttpProfile
+    from tencentcloud.faceid.v20180301 import faceid_client, models
+
+    from face_idcard.simulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+
+    host = base_url.split("://", 1)[1]
+    profile = ClientProfile(httpProfile=HttpProfile(endpoint=host, protocol="http", reqTimeout=10))
+    client = faceid_client.FaceidClient(
+        credential.Credential(DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY), "", profile
+    )
+    image_b64 = base64.b64encode(image).decode("ascii")
+
+    def one(index: int) -> str:
+        request = models.ImageRecognitionV2Request()
+        request.IdCard, request.Name, request.ImageBase64 = number, NAME, image_b64
+        request.Extra = f"bare{index}"[:10]
+        return str(client.ImageRecognitionV2(request).Result)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(CONCURRENCY) as pool:
+        results = list(pool.map(one, range(N)))
+    elapsed = time.perf_counter() - started
+    failed = N - results.count("Success")
+    assert not failed, f"bare SDK loop: {failed} calls failed"
+    return N / elapsed
+
+
 def main() -> None:
     harness.require_services()
     with harness.simulator("--latency-ms", str(LATENCY_MS)) as base_url:
@@ -63,10 +101,12 @@ def main() -> None:
         image = demo_people()[0].photo_bytes
         number = magic.MATCH
 
-        bare = [bare_round(base_url, number, image) for _ in range(BARE_ROUNDS)]
+        one_round = bare_faceid_round if BACKEND == "faceid" else bare_round
+        bare = [one_round(base_url, number, image) for _ in range(BARE_ROUNDS)]
         bare_rps = harness.median(bare)
         print(
-            f"bare client loop, {CONCURRENCY} threads, {N} calls: "
+            f"bare {'SDK' if BACKEND == 'faceid' else 'client'} loop ({BACKEND}), "
+            f"{CONCURRENCY} threads, {N} calls: "
             f"{', '.join(f'{r:.1f}' for r in bare)} calls/s (median {bare_rps:.1f})"
         )
 
@@ -161,9 +201,10 @@ def main() -> None:
             f"simulator ledger: {stats['total']} calls, {stats['billable']} billable, "
             f"max provider calls per attempt {max(row[4] for row in rows)}"
         )
+        backend_field = f" backend={BACKEND}" if BACKEND != "legacy" else ""
         print(
             f"RESULT pipeline_rps={pipeline_rps:.1f} bare_rps={bare_rps:.1f} "
-            f"ratio={ratio:.2f} overhead_ms={overhead:.1f}"
+            f"ratio={ratio:.2f} overhead_ms={overhead:.1f}{backend_field}"
         )
 
 

@@ -65,3 +65,16 @@ LOGGING = {
 # Without this, Celery's Django fixup closes the database connection before and after every
 # task, so each attempt pays for a new PostgreSQL connection (measured: 89 -> 118 attempts/s).
 CELERY_DB_REUSE_MAX = 1000
+
+if os.environ.get("BENCH_BACKEND", "legacy") == "faceid":
+    # bench/pipeline.py BENCH_BACKEND=faceid: ImageRecognitionV2 through Tencent's SDK.
+    from face_idcard.simulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
+
+    FACE_IDCARD["BACKENDS"] = {
+        "default": {
+            "BACKEND": "faceid",
+            "SECRET_ID": DEFAULT_SECRET_ID,
+            "SECRET_KEY": DEFAULT_SECRET_KEY,
+            "ENDPOINT": FACE_IDCARD["SIMULATOR_URL"],
+        }
+    }

@@ -384,3 +384,34 @@ def check_hash_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                 )
             )
     return messages
+
+
+@register(Tags.security, "face_idcard")
+def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Problems a backend class finds in its own options (``option_problems``), per alias:
+    an option that cannot be loaded (a key) is E017, a threshold below the provider's own
+    bar W008."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .backends import backend_class
+    from .backends.config import configured, resolve
+
+    messages: list[CheckMessage] = []
+    try:
+        entries = configured()
+    except ImproperlyConfigured:
+        return messages  # reported by check_settings (E001)
+    for alias, entry in entries.items():
+        try:
+            cls = backend_class(str(entry.get("BACKEND")))
+            config = resolve(alias)
+        except (ImproperlyConfigured, TypeError, ValueError):
+            continue  # reported by check_settings
+        option_problems = getattr(cls, "option_problems", None)
+        for kind, key, text in option_problems(config) if option_problems else ():
+            label = f"FACE_IDCARD['BACKENDS'][{alias!r}]['{key}'] {text}."
+            if kind == "below_provider_bar":
+                messages.append(Warning(label, id="face_idcard.W008"))
+            else:
+                messages.append(Error(label, id="face_idcard.E017"))
+    return messages

@@ -50,6 +50,8 @@ class Scenario:
     django: dict[str, Any] = field(default_factory=dict)
 
 
+FACEID = {"BACKEND": "faceid", "SECRET_ID": "AKIDexample", "SECRET_KEY": "example-secret"}
+
 SCENARIOS: dict[str, Scenario] = {
     "E001": Scenario("BACKEND", {"BACKEND": "nope"}),
     "E002": Scenario("SECRET_KEY", {"SECRET_KEY": ""}),
@@ -67,6 +69,10 @@ SCENARIOS: dict[str, Scenario] = {
     "E014": Scenario("SELFIE_STORAGE", {"SELFIE_STORAGE": "nope"}),
     "E015": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": [], "PII_HASH_KEY": ""}, {"DEBUG": False}),
     "E016": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": [{"id": "a"}]}),
+    "E017": Scenario(
+        "ENCRYPTION_PUBLIC_KEY",
+        {"BACKENDS": {"default": {**FACEID, "ENCRYPTION_PUBLIC_KEY": "not a key"}}},
+    ),
     "W001": Scenario(
         "BACKEND", {"BACKEND": "simulator"}, {"DEBUG": False, "SILENCED_SYSTEM_CHECKS": []}
     ),
@@ -80,6 +86,7 @@ SCENARIOS: dict[str, Scenario] = {
     "W006": Scenario(
         "BACKENDS", {"BACKENDS": {"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}}
     ),
+    "W008": Scenario("THRESHOLD", {"BACKENDS": {"default": {**FACEID, "THRESHOLD": 60}}}),
 }
 
 

@@ -482,7 +482,9 @@ def test_backend_registry(settings: Any) -> None:
     legacy = get_backend("legacy")
     assert isinstance(legacy, LegacyBackend)
     assert "example-secret" not in repr(legacy.client)  # type: ignore[attr-defined]
-    for name in ("faceid", "face_idcard.models.VerificationAttempt", "no.such.Backend"):
+    # "faceid" is built in: the flat credentials make one (its own default endpoint).
+    assert get_backend("faceid").provider == "faceid"
+    for name in ("nosuchbackend", "face_idcard.models.VerificationAttempt", "no.such.Backend"):
         with pytest.raises(ImproperlyConfigured):
             get_backend(name)
 

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 BUILTIN: Mapping[str, str] = {
     "legacy": "face_idcard.providers.legacy.backend.LegacyBackend",
     "simulator": "face_idcard.providers.legacy.backend.SimulatorBackend",
+    "faceid": "face_idcard.providers.faceid.backend.FaceIdBackend",
 }
 
 #: Keys every alias may set and that default to the flat key of the same name.
@@ -60,6 +61,7 @@ PROVIDER_KEYS = (
     "REGION",
     "SIGNATURE_LIFETIME",
     "OPTIONS",
+    "ENCRYPTION_PUBLIC_KEY",
 )
 ALIAS_KEYS = frozenset({"BACKEND", *GENERIC_KEYS, *PROVIDER_KEYS})
 
