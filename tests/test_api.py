@@ -68,13 +68,55 @@ def people(face_settings: Any) -> dict[str, Any]:
 
 #: (endpoint, expected status per role). The attempt belongs to "owner".
 MATRIX = {
-    "create": {"anonymous": 401, "owner": 202, "other": 202, "staff_without_perm": 202, "reviewer": 202},
-    "list": {"anonymous": 401, "owner": 200, "other": 200, "staff_without_perm": 200, "reviewer": 200},
-    "retrieve": {"anonymous": 401, "owner": 200, "other": 404, "staff_without_perm": 404, "reviewer": 200},
-    "cancel": {"anonymous": 401, "owner": 200, "other": 404, "staff_without_perm": 404, "reviewer": 200},
-    "review": {"anonymous": 401, "owner": 403, "other": 403, "staff_without_perm": 403, "reviewer": 200},
-    "put": {"anonymous": 401, "owner": 405, "other": 405, "staff_without_perm": 405, "reviewer": 405},
-    "delete": {"anonymous": 401, "owner": 405, "other": 405, "staff_without_perm": 405, "reviewer": 405},
+    "create": {
+        "anonymous": 401,
+        "owner": 202,
+        "other": 202,
+        "staff_without_perm": 202,
+        "reviewer": 202,
+    },
+    "list": {
+        "anonymous": 401,
+        "owner": 200,
+        "other": 200,
+        "staff_without_perm": 200,
+        "reviewer": 200,
+    },
+    "retrieve": {
+        "anonymous": 401,
+        "owner": 200,
+        "other": 404,
+        "staff_without_perm": 404,
+        "reviewer": 200,
+    },
+    "cancel": {
+        "anonymous": 401,
+        "owner": 200,
+        "other": 404,
+        "staff_without_perm": 404,
+        "reviewer": 200,
+    },
+    "review": {
+        "anonymous": 401,
+        "owner": 403,
+        "other": 403,
+        "staff_without_perm": 403,
+        "reviewer": 200,
+    },
+    "put": {
+        "anonymous": 401,
+        "owner": 405,
+        "other": 405,
+        "staff_without_perm": 405,
+        "reviewer": 405,
+    },
+    "delete": {
+        "anonymous": 401,
+        "owner": 405,
+        "other": 405,
+        "staff_without_perm": 405,
+        "reviewer": 405,
+    },
 }
 
 
@@ -230,7 +272,9 @@ def test_review_validation_and_conflicts(face_settings: Any) -> None:
     again = client.post(url, {"decision": "match", "reason": "ok"}, format="json")
     assert again.status_code == 409 and error_code(again) == "not_reviewable"
     queued = queued_attempt(plain_user("owner"))
-    early = client.post(f"{BASE}{queued.pk}/review/", {"decision": "match", "reason": "ok"}, format="json")
+    early = client.post(
+        f"{BASE}{queued.pk}/review/", {"decision": "match", "reason": "ok"}, format="json"
+    )
     assert early.status_code == 409
 
 
@@ -263,7 +307,11 @@ def test_daily_limit_is_429_without_revealing_anything(face_settings: Any) -> No
     assert over.status_code == 429 and error_code(over) == "attempt_limit"
     assert over["Retry-After"] == "86400"
     # The same answer for a user over their own limit with a number never seen.
-    face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=100, MAX_ATTEMPTS_PER_USER_PER_DAY=1, API_CREATE_THROTTLE_RATE=None)
+    face_settings(
+        MAX_ATTEMPTS_PER_ID_PER_DAY=100,
+        MAX_ATTEMPTS_PER_USER_PER_DAY=1,
+        API_CREATE_THROTTLE_RATE=None,
+    )
     user_over = create(client_for(plain_user("a")), idcard_number=magic.NO_MATCH)
     assert user_over.status_code == 429
     assert user_over.json() == over.json()

@@ -81,7 +81,12 @@ CASES: list[tuple[str, Any, int, str]] = [
     ("letters in ID number", multipart(idcard_number="11010119900101ABCD"), 400, "invalid"),
     ("unknown region", multipart(idcard_number=make_id(address="990101")), 400, "invalid"),
     ("10 KB ID number", multipart(idcard_number="1" * 10_000), 400, "invalid"),
-    ("zero-width in ID number", multipart(idcard_number=magic.MATCH[:6] + "\u200b" + magic.MATCH[6:]), 400, "invalid"),
+    (
+        "zero-width in ID number",
+        multipart(idcard_number=magic.MATCH[:6] + "\u200b" + magic.MATCH[6:]),
+        400,
+        "invalid",
+    ),
     ("SQL in ID number", multipart(idcard_number="1' OR '1'='1"), 400, "invalid"),
     ("Latin name", multipart(idcard_name="Zhang San"), 400, "invalid"),
     ("emoji name", multipart(idcard_name="张三😀"), 400, "invalid"),
@@ -116,24 +121,89 @@ CASES: list[tuple[str, Any, int, str]] = [
     ("JSON list as name", as_json(idcard_name=["张三"]), 400, "invalid"),
     ("JSON string consent 1", as_json(consent=1), 400, "invalid"),
     ("JSON object as url", as_json(url={"href": "https://x"}), 400, "invalid"),
-    ("JSON null name", as_json(idcard_name=None) and ({"idcard_number": magic.MATCH, "idcard_name": None, "url": "https://photos.example.com/a.jpg", "consent": True}, "json"), 400, "invalid"),
+    (
+        "JSON null name",
+        as_json(idcard_name=None)
+        and (
+            {
+                "idcard_number": magic.MATCH,
+                "idcard_name": None,
+                "url": "https://photos.example.com/a.jpg",
+                "consent": True,
+            },
+            "json",
+        ),
+        400,
+        "invalid",
+    ),
     ("JSON array body", raw("[1, 2]", "application/json"), 400, "not_object"),
     ("JSON string body", raw('"hello"', "application/json"), 400, "not_object"),
     ("malformed JSON", raw('{"idcard_number": ', "application/json"), 400, "malformed_request"),
     ("JSON NaN", raw('{"idcard_number": NaN}', "application/json"), 400, "malformed_request"),
-    ("deeply nested JSON", raw("[" * 100_000 + "]" * 100_000, "application/json"), 413, "payload_too_large"),
-    ("JSON duplicate keys", raw(json.dumps({"idcard_number": magic.MATCH}).rstrip("}") + ', "idcard_number": "1", "idcard_name": "张三", "url": "https://photos.example.com/a.jpg", "consent": true}', "application/json"), 400, "duplicate_field"),
-    ("JSON not UTF-8", raw(b'{"idcard_name": "\xff\xfe"}', "application/json"), 400, "malformed_request"),
+    (
+        "deeply nested JSON",
+        raw("[" * 100_000 + "]" * 100_000, "application/json"),
+        413,
+        "payload_too_large",
+    ),
+    (
+        "JSON duplicate keys",
+        raw(
+            json.dumps({"idcard_number": magic.MATCH}).rstrip("}")
+            + ', "idcard_number": "1", "idcard_name": "张三", "url": "https://photos.example.com/a.jpg", "consent": true}',
+            "application/json",
+        ),
+        400,
+        "duplicate_field",
+    ),
+    (
+        "JSON not UTF-8",
+        raw(b'{"idcard_name": "\xff\xfe"}', "application/json"),
+        400,
+        "malformed_request",
+    ),
     ("image in JSON", as_json(url=None, image="aGVsbG8="), 400, "invalid"),
-    ("duplicate multipart field", raw_multipart([("idcard_number", magic.MATCH.encode()), ("idcard_number", b"110101190001010022"), ("idcard_name", NAME.encode()), ("consent", b"true")]), 400, "duplicate_field"),
-    ("malformed multipart", raw(b"--nope\r\ngarbage", f"multipart/form-data; boundary={BOUNDARY}"), 400, "invalid"),
+    (
+        "duplicate multipart field",
+        raw_multipart(
+            [
+                ("idcard_number", magic.MATCH.encode()),
+                ("idcard_number", b"110101190001010022"),
+                ("idcard_name", NAME.encode()),
+                ("consent", b"true"),
+            ]
+        ),
+        400,
+        "duplicate_field",
+    ),
+    (
+        "malformed multipart",
+        raw(b"--nope\r\ngarbage", f"multipart/form-data; boundary={BOUNDARY}"),
+        400,
+        "invalid",
+    ),
     ("multipart without boundary", raw(b"abc", "multipart/form-data"), 400, "malformed_request"),
-    ("unterminated multipart", raw_multipart([("idcard_number", b"1" * 100)], tail=False), 400, "invalid"),
-    ("form-urlencoded", raw("idcard_number=1", "application/x-www-form-urlencoded"), 415, "unsupported_media_type"),
+    (
+        "unterminated multipart",
+        raw_multipart([("idcard_number", b"1" * 100)], tail=False),
+        400,
+        "invalid",
+    ),
+    (
+        "form-urlencoded",
+        raw("idcard_number=1", "application/x-www-form-urlencoded"),
+        415,
+        "unsupported_media_type",
+    ),
     ("text/plain", raw("hello", "text/plain"), 415, "unsupported_media_type"),
     ("XML", raw("<a/>", "application/xml"), 415, "unsupported_media_type"),
     ("body over the limit", "oversize", 413, "payload_too_large"),
-    ("JSON over 64 KB", raw(json.dumps({"idcard_name": "x" * 70_000}), "application/json"), 413, "payload_too_large"),
+    (
+        "JSON over 64 KB",
+        raw(json.dumps({"idcard_name": "x" * 70_000}), "application/json"),
+        413,
+        "payload_too_large",
+    ),
     ("bad Idempotency-Key", "badkey", 400, "invalid"),
 ]
 
@@ -158,7 +228,12 @@ def test_the_table_is_large_enough() -> None:
 
 @pytest.mark.parametrize(("label", "request_", "status", "code"), CASES, ids=[c[0] for c in CASES])
 def test_bad_input(
-    label: str, request_: Any, status: int, code: str, face_settings: Any, simulator: Any,
+    label: str,
+    request_: Any,
+    status: int,
+    code: str,
+    face_settings: Any,
+    simulator: Any,
     audit_counts: Callable[[], tuple[int, int, int]],
 ) -> None:
     cache.clear()
@@ -166,9 +241,16 @@ def test_bad_input(
     client = client_for(plain_user("owner"))
     before, files = audit_counts(), private_files()
     if request_ == "oversize":
-        response = client.post(BASE, {"idcard_number": magic.MATCH, "idcard_name": NAME,
-                                      "consent": "true", "image": photo_file(b"\xff" * (2 * 1024 * 1024))},
-                               format="multipart")
+        response = client.post(
+            BASE,
+            {
+                "idcard_number": magic.MATCH,
+                "idcard_name": NAME,
+                "consent": "true",
+                "image": photo_file(b"\xff" * (2 * 1024 * 1024)),
+            },
+            format="multipart",
+        )
     elif request_ == "badkey":
         body, fmt = multipart()
         response = client.post(BASE, body, format=fmt, headers={"Idempotency-Key": "has space"})
@@ -199,9 +281,13 @@ def test_upload_over_the_limit_with_a_lying_content_length_is_stopped_while_stre
     face_settings(UPLOAD_MAX_BYTES=100_000)
     owner = plain_user("owner")
     payload = (
-        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
-        "Content-Type: image/jpeg\r\n\r\n"
-    ).encode() + b"\xff" * 300_000 + f"\r\n--{BOUNDARY}--\r\n".encode()
+        (
+            f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + b"\xff" * 300_000
+        + f"\r\n--{BOUNDARY}--\r\n".encode()
+    )
     request = RequestFactory().generic(
         "POST", BASE, payload, content_type=f"multipart/form-data; boundary={BOUNDARY}"
     )

@@ -49,7 +49,9 @@ def test_every_operation_conforms(face_settings: Any) -> None:
 
 def _run(operation: Any, token: str) -> str:
     @given(operation.as_strategy())
-    @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @settings(
+        max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), database=None
+    )
     def check(case: Any) -> None:
         response = case.call(headers={"Authorization": token})
         case.validate_response(response, checks=CHECKS)

@@ -46,6 +46,6 @@ class CreateThrottle(ScopedRateThrottle):
         # Read at each request (DRF's class attribute is frozen at import).
         rates = api_settings.DEFAULT_THROTTLE_RATES or {}
         if self.scope in rates:
-            return rates[self.scope]  # type: ignore[no-any-return]
+            return str(rates[self.scope]) if rates[self.scope] else None
         rate = face_idcard_settings.API_CREATE_THROTTLE_RATE
         return str(rate) if rate else None

@@ -180,9 +180,7 @@ def exception_handler(exc: BaseException, context: Mapping[str, Any]) -> Respons
     if isinstance(exc, exceptions.APIException):
         return _simple(exc)
     if isinstance(exc, RequestDataTooBig):
-        return Response(
-            error_body("payload_too_large", PayloadTooLarge.default_detail), status=413
-        )
+        return Response(error_body("payload_too_large", PayloadTooLarge.default_detail), status=413)
     if isinstance(exc, TooManyFieldsSent):
         return Response(
             error_body("malformed_request", _("The request body could not be read.")), status=400
@@ -205,6 +203,8 @@ def exception_handler(exc: BaseException, context: Mapping[str, Any]) -> Respons
         )
     logger.error("API: unexpected %s", type(exc).__name__)
     return Response(
-        error_body("internal_error", _("Something went wrong on our side. Please try again later.")),
+        error_body(
+            "internal_error", _("Something went wrong on our side. Please try again later.")
+        ),
         status=500,
     )

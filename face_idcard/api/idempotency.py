@@ -91,13 +91,14 @@ def fingerprints(fields: Mapping[str, Any], image: UploadedFile[Any] | None) -> 
 
 
 def _live(user: Any, key: str) -> IdempotencyKey | None:
-    return (
+    row: IdempotencyKey | None = (
         IdempotencyKey.objects.filter(
             user=user, key=key, expires_at__gt=timezone.now(), attempt__isnull=False
         )
         .select_related("attempt")
         .first()
     )
+    return row
 
 
 def _replay(row: IdempotencyKey, prints: list[str]) -> VerificationAttempt:
@@ -130,7 +131,8 @@ def submit_once(
                     user=user,
                     key=key,
                     fingerprint=prints[0],
-                    expires_at=now + timedelta(hours=float(face_idcard_settings.IDEMPOTENCY_TTL_HOURS)),
+                    expires_at=now
+                    + timedelta(hours=float(face_idcard_settings.IDEMPOTENCY_TTL_HOURS)),
                 )
                 attempt = create()
                 claim.attempt = attempt
@@ -144,4 +146,3 @@ def submit_once(
                 user=user, key=key, expires_at__lte=timezone.now()
             ).delete()
     raise exceptions.APIException()  # the key stayed taken by no live row: cannot happen
-

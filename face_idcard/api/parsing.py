@@ -116,7 +116,9 @@ class StrictJSONParser(parsers.JSONParser):
         except (ValueError, RecursionError):
             raise exceptions.ParseError() from None
         if not isinstance(data, dict):
-            raise exceptions.ParseError(_("The request body must be a JSON object."), code="not_object")
+            raise exceptions.ParseError(
+                _("The request body must be a JSON object."), code="not_object"
+            )
         return data
 
 
@@ -130,7 +132,7 @@ def refuse_duplicate_form_fields(data: Any) -> None:
     lists = getattr(data, "lists", None)
     if getlist is None or lists is None:
         return
-    for name, values in lists():
+    for _name, values in lists():
         if len(values) > 1:
             raise exceptions.ParseError(
                 _("A field appears more than once."), code="duplicate_field"

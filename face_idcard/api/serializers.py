@@ -22,7 +22,7 @@ from ..reasons import user_message
 from ..states import Decision, ReviewDecision, Status
 from ..validators import validate_id_number, validate_name
 
-_NO_CHOICE = {"invalid_choice": _("Not a valid choice.")}
+_NO_CHOICE: dict[str, Any] = {"invalid_choice": _("Not a valid choice.")}
 
 
 class StrictCharField(serializers.CharField):
@@ -71,7 +71,10 @@ class AttemptCreateSerializer(serializers.Serializer[Any]):
         required=False, max_length=64, help_text=_("The privacy notice version shown.")
     )
     external_reference = StrictCharField(
-        required=False, allow_blank=True, max_length=255, default="",
+        required=False,
+        allow_blank=True,
+        max_length=255,
+        default="",
         help_text=_("The host's own reference (not personal information)."),
     )
     guardian_consent = StrictBooleanField(
@@ -108,9 +111,7 @@ class AttemptCreateJSONSerializer(AttemptCreateSerializer):
 
 
 class ReviewSerializer(serializers.Serializer[Any]):
-    decision = serializers.ChoiceField(
-        choices=ReviewDecision.values(), error_messages=_NO_CHOICE
-    )
+    decision = serializers.ChoiceField(choices=ReviewDecision.values(), error_messages=_NO_CHOICE)
     reason = StrictCharField(max_length=2000)
 
 
@@ -181,10 +182,18 @@ class ErrorItemSerializer(serializers.Serializer[Any]):
     message = serializers.CharField()
 
 
-class ErrorDetailSerializer(serializers.Serializer[Any]):
-    code = serializers.CharField()
-    message = serializers.CharField()
-    fields = serializers.DictField(child=ErrorItemSerializer(many=True), required=False)
+# Built with type(): a field named "fields" cannot be declared in a class body (it is the
+# serializer's own attribute for its fields).
+ErrorDetailSerializer = type(
+    "ErrorDetailSerializer",
+    (serializers.Serializer,),
+    {
+        "code": serializers.CharField(),
+        "message": serializers.CharField(),
+        "fields": serializers.DictField(child=ErrorItemSerializer(many=True), required=False),
+        "__module__": __name__,
+    },
+)
 
 
 class ErrorSerializer(serializers.Serializer[Any]):

@@ -27,8 +27,8 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
 from .. import permissions, services
-from ..models import VerificationAttempt
 from ..exceptions import IllegalTransition
+from ..models import VerificationAttempt
 from . import idempotency
 from .access import CREATE_SCOPE, CanReview, CreateThrottle, configured_permission_classes
 from .access import has_app_permission as _has_app_permission
@@ -150,26 +150,28 @@ class AttemptViewSet(
     # --- which attempts -------------------------------------------------------------------
 
     def get_queryset(self) -> QuerySet[VerificationAttempt]:
-        user = self.request.user
+        user: Any = self.request.user
+        attempts: QuerySet[VerificationAttempt] = VerificationAttempt.objects.all()
         if not getattr(user, "is_authenticated", False):
-            return VerificationAttempt.objects.none()
-        attempts = VerificationAttempt.objects.all()
-        if self.action != "list" and _has_app_permission(user, permissions.REVIEW):
-            return attempts
-        return attempts.filter(user=user)
+            visible: QuerySet[VerificationAttempt] = attempts.none()
+        elif self.action != "list" and _has_app_permission(user, permissions.REVIEW):
+            visible = attempts
+        else:
+            visible = attempts.filter(user=user)
+        return visible
 
     def get_object(self) -> VerificationAttempt:
         try:
             pk = uuid.UUID(str(self.kwargs.get("pk", "")))
         except ValueError:
             raise exceptions.NotFound() from None
-        attempt = self.get_queryset().filter(pk=pk).first()
+        attempt: VerificationAttempt | None = self.get_queryset().filter(pk=pk).first()
         if attempt is None:
             raise exceptions.NotFound()
         return attempt
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
+        context = dict(super().get_serializer_context())
         context["show_similarity"] = may_see_similarity(self.request.user)
         return context
 
@@ -264,7 +266,7 @@ class AttemptViewSet(
             attempts = attempts.filter(external_reference=filters["external_reference"])
         page = self.paginate_queryset(attempts)
         context = self.get_serializer_context()
-        data = AttemptSerializer(page, many=True, context=context).data
+        data = AttemptSerializer(page or [], many=True, context=context).data  # type: ignore[arg-type]
         return self.get_paginated_response(data)
 
     @extend_schema(
