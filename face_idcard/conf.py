@@ -136,9 +136,25 @@ DEFAULTS: dict[str, Any] = {
     "PII_RETENTION_DAYS": 180,
     # Version of the privacy notice the end user consented to (stored with each attempt).
     "NOTICE_VERSION": "",
+    # Privacy notice versions a client may state it showed (the API refuses any other). Empty:
+    # [NOTICE_VERSION] when that is set, else any version is accepted.
+    "NOTICE_VERSIONS": [],
     # Mask style for display: "default" hides the county and the birth date
     # (1101**********002X); see face_idcard.masking.
     "ID_MASK": "default",
+    # --- REST API (face_idcard.api, the [drf] extra) -------------------------------------
+    # Dotted paths of the DRF permission classes of every API view (None: IsAuthenticated).
+    "API_PERMISSION_CLASSES": None,
+    # Rate of the "face_idcard_create" throttle scope when REST_FRAMEWORK's
+    # DEFAULT_THROTTLE_RATES does not set it (DRF's "number/period"; None: no throttle).
+    "API_CREATE_THROTTLE_RATE": "30/min",
+    # Show the raw similarity score to everyone (it helps an attacker tune a forged photo):
+    # off, only users with face_idcard.review see it.
+    "API_EXPOSE_SIMILARITY": False,
+    # Hours an Idempotency-Key is remembered.
+    "IDEMPOTENCY_TTL_HOURS": 24,
+    # The HMAC key of idempotency fingerprints. "": derived from the newest PII hash key.
+    "IDEMPOTENCY_KEY": "",
 }
 
 

@@ -265,3 +265,42 @@ class AttemptEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AuditLogError("audit events cannot be deleted")
+
+
+class IdempotencyKey(models.Model):
+    """A client's ``Idempotency-Key`` bound to the attempt its first request created (the API).
+
+    ``fingerprint`` is a keyed HMAC of the request (``face_idcard.api.idempotency``): a
+    retry must send the same request, and the stored value says nothing about the ID number
+    to whoever reads the database without the key. Expired rows are removed by ``purge``.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", verbose_name=_("user")
+    )
+    # The client's header value, at most 255 characters (checked before it is stored).
+    key = models.CharField(_("idempotency key"), max_length=255)
+    fingerprint = models.CharField(max_length=64, editable=False)
+    # Null only inside the transaction that claims the key before submitting (never committed
+    # so): a concurrent duplicate waits on the claimed row instead of doing the work twice.
+    attempt = models.ForeignKey(
+        VerificationAttempt,
+        on_delete=models.CASCADE,
+        null=True,
+        related_name="+",
+        verbose_name=_("attempt"),
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires"), db_index=True)
+
+    class Meta:
+        verbose_name = _("idempotency key")
+        verbose_name_plural = _("idempotency keys")
+        constraints = [  # noqa: RUF012
+            # What makes concurrent duplicates safe: the second INSERT fails (on PostgreSQL it
+            # waits for the first transaction, then fails), and reads the first one's row.
+            models.UniqueConstraint(fields=["user", "key"], name="face_idcard_idem_user_key")
+        ]
+
+    def __str__(self) -> str:
+        return f"idempotency key {self.pk}"

@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "face_idcard",
 ]
 MIDDLEWARE = [
@@ -127,6 +129,22 @@ FACE_IDCARD = {
     "READ_TIMEOUT": 5.0,
     # No DNS in the suite; the default url policy (public destinations only) stays in force.
     "URL_RESOLVER": "tests.resolver.resolve",
+}
+
+# The API (face_idcard.api): token then session authentication, as a host would configure.
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "face_idcard",
+    "VERSION": "1",
+    # File fields as binary in multipart request bodies.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
 }
 
 SILENCED_SYSTEM_CHECKS = ["face_idcard.W001"]  # the simulator backend with DEBUG off, on purpose

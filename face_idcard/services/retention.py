@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from .. import audit, crypto, permissions
 from ..conf import face_idcard_settings
-from ..models import EventKind, VerificationAttempt
+from ..models import EventKind, IdempotencyKey, VerificationAttempt
 from ..states import IllegalTransition, is_terminal
 from .common import (
     LegalHoldActive,
@@ -132,9 +132,12 @@ def purge(now: datetime | None = None) -> dict[str, int]:
                 audit.record(attempt, EventKind.PURGED, what="selfie")
                 counts["selfies"] += 1
     counts["orphans"] = _delete_orphaned_selfies(now)
+    # The API's Idempotency-Keys past their lifetime (only their attempts remain).
+    deleted = IdempotencyKey.objects.filter(expires_at__lte=now).delete()[1]
+    counts["idempotency_keys"] = int(deleted.get(IdempotencyKey._meta.label, 0))
     logger.info(
         "purge: %(selfies)d selfies, %(pii)d PII records, %(held)d on legal hold, "
-        "%(orphans)d orphaned selfie files",
+        "%(orphans)d orphaned selfie files, %(idempotency_keys)d expired idempotency keys",
         counts,
     )
     return counts

@@ -1,0 +1,14 @@
+"""Mount with ``path("api/face-idcard/", include("face_idcard.api.urls"))``."""
+
+from __future__ import annotations
+
+from rest_framework.routers import SimpleRouter
+
+from .views import AttemptViewSet
+
+app_name = "face_idcard_api"
+
+router = SimpleRouter()
+router.register("attempts", AttemptViewSet, basename="attempt")
+
+urlpatterns = router.urls

@@ -1,0 +1,318 @@
+"""The attempts endpoints: create (multipart or JSON, idempotent), read, list, cancel, review.
+
+Every view here answers with :mod:`.errors`' body whatever happens, in the request's language
+(``Accept-Language``, through ``LocaleMiddleware`` when the host has it, else read here).
+A user sees only their own attempts; anyone else's is 404. Users with ``face_idcard.review``
+also reach other people's attempts by id (to review or cancel them); the list is always the
+caller's own.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponseBase
+from django.utils import timezone, translation
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from rest_framework import exceptions, mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import MultiPartParser
+from rest_framework.permissions import BasePermission
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
+
+from .. import permissions, services
+from ..exceptions import IllegalTransition
+from ..models import VerificationAttempt
+from . import idempotency
+from .access import CREATE_SCOPE, CanReview, CreateThrottle, configured_permission_classes
+from .access import has_app_permission as _has_app_permission
+from .errors import Conflict, exception_handler
+from .parsing import (
+    StrictJSONParser,
+    check_content_length,
+    install_upload_handlers,
+    refuse_duplicate_form_fields,
+)
+from .serializers import (
+    AttemptCreateJSONSerializer,
+    AttemptCreateSerializer,
+    AttemptSerializer,
+    ErrorSerializer,
+    ListQuerySerializer,
+    ReviewSerializer,
+    may_see_similarity,
+)
+
+
+class AttemptPagination(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 20
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSerializer, description=description)
+
+
+COMMON_ERRORS = {
+    401: _error("Not authenticated."),
+    403: _error("Authenticated, without the permission."),
+    405: _error("Method not allowed."),
+    406: _error("Only application/json responses."),
+}
+BODY_ERRORS = {
+    400: _error("Field errors (error.fields) or an unreadable body."),
+    413: _error("The body is over the upload limit."),
+    415: _error("Only multipart/form-data and application/json."),
+}
+OBJECT_ERRORS = {404: _error("No such attempt among yours.")}
+ATTEMPT_EXAMPLE = OpenApiExample(
+    "queued",
+    value={
+        "id": "6f1c2b1e-8d7a-4f5e-9b8a-0c1d2e3f4a5b",
+        "status": "queued",
+        "decision": "none",
+        "reviewed": False,
+        "reason": None,
+        "message": "",
+        "idcard_number": "1101**********002X",
+        "idcard_name": "张*",
+        "external_reference": "order-1001",
+        "notice_version": "2026-11",
+        "similarity": None,
+        "created_at": "2026-12-01T10:00:00+08:00",
+        "finished_at": None,
+    },
+    response_only=True,
+)
+
+
+class AttemptViewSet(
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.ListModelMixin,
+    viewsets.GenericViewSet[VerificationAttempt],
+):
+    serializer_class = AttemptSerializer
+    pagination_class = AttemptPagination
+    parser_classes = [StrictJSONParser, MultiPartParser]  # noqa: RUF012
+    renderer_classes = [JSONRenderer]  # noqa: RUF012
+    throttle_scope = CREATE_SCOPE
+    lookup_value_regex = "[^/]+"  # any id reaches the view, and an invalid one is our 404
+
+    # --- the frame: language, body limits, errors -------------------------------------------
+
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        language = getattr(request, "LANGUAGE_CODE", None) or translation.get_language_from_request(
+            request
+        )
+        with translation.override(language):
+            response = super().dispatch(request, *args, **kwargs)
+            if isinstance(response, Response):
+                # Rendered here, inside the language: the data holds no lazy text, but DRF's
+                # own messages are translated when rendered.
+                response.render()
+            response.setdefault("Content-Language", translation.get_language() or language)
+        return response
+
+    def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
+        # Before anything reads the body (the session authentication's CSRF check may).
+        install_upload_handlers(request)
+        return super().initialize_request(request, *args, **kwargs)
+
+    def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
+        if request.method in ("POST", "PUT", "PATCH"):
+            check_content_length(request._request)
+        super().initial(request, *args, **kwargs)
+
+    def get_exception_handler(self) -> Any:
+        return exception_handler
+
+    def get_permissions(self) -> list[BasePermission]:
+        classes = configured_permission_classes()
+        if self.action == "review":
+            classes = [*classes, CanReview]
+        return [permission() for permission in classes]
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        throttles = super().get_throttles()
+        if self.action == "create":
+            throttles = [*throttles, CreateThrottle()]
+        return throttles
+
+    # --- which attempts -------------------------------------------------------------------
+
+    def get_queryset(self) -> QuerySet[VerificationAttempt]:
+        user: Any = self.request.user
+        attempts: QuerySet[VerificationAttempt] = VerificationAttempt.objects.all()
+        if not getattr(user, "is_authenticated", False):
+            visible: QuerySet[VerificationAttempt] = attempts.none()
+        elif self.action != "list" and _has_app_permission(user, permissions.REVIEW):
+            visible = attempts
+        else:
+            visible = attempts.filter(user=user)
+        return visible
+
+    def get_object(self) -> VerificationAttempt:
+        try:
+            pk = uuid.UUID(str(self.kwargs.get("pk", "")))
+        except ValueError:
+            raise exceptions.NotFound() from None
+        attempt: VerificationAttempt | None = self.get_queryset().filter(pk=pk).first()
+        if attempt is None:
+            raise exceptions.NotFound()
+        return attempt
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = dict(super().get_serializer_context())
+        context["show_similarity"] = may_see_similarity(self.request.user)
+        return context
+
+    def _show(self, attempt: VerificationAttempt, code: int = 200, **headers: str) -> Response:
+        data = AttemptSerializer(attempt, context=self.get_serializer_context()).data
+        return Response(data, status=code, headers=headers or None)
+
+    # --- the endpoints --------------------------------------------------------------------
+
+    @extend_schema(
+        summary="Start a verification",
+        description=(
+            "multipart/form-data with the photo as `image`, or JSON (or multipart) with a "
+            "public `url` of the photo where the backend takes one. Send an `Idempotency-Key` "
+            "header to make a retry safe: the same key and request within 24 hours return the "
+            "first attempt; the same key with another request is refused (422)."
+        ),
+        request={
+            "multipart/form-data": AttemptCreateSerializer,
+            "application/json": AttemptCreateJSONSerializer,
+        },
+        responses={
+            202: OpenApiResponse(AttemptSerializer, description="Accepted (queued)."),
+            **BODY_ERRORS,
+            **COMMON_ERRORS,
+            422: _error("The Idempotency-Key was used for another request."),
+            429: _error("Throttled, or over the daily limits (Retry-After)."),
+        },
+        examples=[ATTEMPT_EXAMPLE],
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        user = request.user
+        if not getattr(user, "is_authenticated", False) or not getattr(user, "pk", None):
+            raise exceptions.NotAuthenticated()  # whatever permission classes the host set
+        refuse_duplicate_form_fields(request.data)
+        key = idempotency.key_from_request(request.headers)
+        serializer = AttemptCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        image = fields.pop("image", None)
+        if not fields.pop("consent"):
+            raise services.ConsentRequired()
+
+        def create() -> VerificationAttempt:
+            return services.submit(
+                user=user,
+                image=image,
+                consent_at=timezone.now(),
+                **fields,
+            )
+
+        if key is None:
+            attempt = create()
+        else:
+            attempt, _created = idempotency.submit_once(
+                user=user, key=key, fields=fields, image=image, create=create
+            )
+        location = self.reverse_action("detail", args=[attempt.pk])
+        return self._show(attempt, status.HTTP_202_ACCEPTED, Location=location)
+
+    @extend_schema(
+        summary="One of your attempts",
+        responses={200: AttemptSerializer, **OBJECT_ERRORS, **COMMON_ERRORS},
+        examples=[ATTEMPT_EXAMPLE],
+    )
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self._show(self.get_object())
+
+    @extend_schema(
+        summary="Your attempts, newest first",
+        parameters=[ListQuerySerializer],
+        responses={
+            200: AttemptSerializer(many=True),
+            400: _error("A filter value is not valid."),
+            404: _error("The cursor is not valid."),
+            **COMMON_ERRORS,
+        },
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        query = ListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        attempts = self.get_queryset()
+        filters = query.validated_data
+        if "status" in filters:
+            attempts = attempts.filter(status=filters["status"])
+        if "decision" in filters:
+            wanted = filters["decision"]
+            attempts = attempts.filter(
+                Q(review_decision=wanted) | Q(review_decision="", decision=wanted)
+            )
+        if "external_reference" in filters:
+            attempts = attempts.filter(external_reference=filters["external_reference"])
+        page = self.paginate_queryset(attempts)
+        context = self.get_serializer_context()
+        data = AttemptSerializer(page or [], many=True, context=context).data  # type: ignore[arg-type]
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        summary="Cancel an attempt that is still waiting (queued or between retries)",
+        request=None,
+        responses={
+            200: AttemptSerializer,
+            409: _error("The attempt is already being processed or finished."),
+            **OBJECT_ERRORS,
+            **COMMON_ERRORS,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        attempt = self.get_object()
+        try:
+            services.cancel(attempt, actor=request.user)
+        except IllegalTransition:
+            raise Conflict(code="not_cancelable") from None
+        return self._show(attempt)
+
+    @extend_schema(
+        summary="Review a completed attempt (face_idcard.review)",
+        request=ReviewSerializer,
+        responses={
+            200: AttemptSerializer,
+            400: _error("Field errors."),
+            409: _error("Not completed, or already reviewed."),
+            413: _error("The body is too large."),
+            415: _error("Only application/json and multipart/form-data."),
+            **OBJECT_ERRORS,
+            **COMMON_ERRORS,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def review(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        attempt = self.get_object()
+        serializer = ReviewSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.review(
+                attempt,
+                reviewer=request.user,
+                decision=serializer.validated_data["decision"],
+                reason=serializer.validated_data["reason"],
+            )
+        except IllegalTransition:
+            raise Conflict(code="not_reviewable") from None
+        return self._show(attempt)
