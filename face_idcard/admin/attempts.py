@@ -117,6 +117,7 @@ class VerificationAttemptAdmin(_AdminBase):
         ReviewStateFilter,
         BackendFilter,
         "reason",
+        "legal_hold",
         "created_at",
     )
     date_hierarchy = "created_at"
