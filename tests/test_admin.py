@@ -377,7 +377,7 @@ def test_bulk_approve_skips_what_cannot_be_reviewed_and_does_the_rest(face_setti
     response = action(client, "approve", reviewable, failed, confirm="yes", reason="ok")
     texts = [str(m) for m in get_messages(response.wsgi_request)]
     assert any(str(failed.pk) in text for text in texts)
-    assert any("1 attempt approved" in text for text in texts)
+    assert any("Attempts approved: 1" in text for text in texts)
     reviewable.refresh_from_db()
     assert reviewable.reviewed_at is not None
 
@@ -515,5 +515,8 @@ def test_console_speaks_chinese(face_settings: Any) -> None:
     assert "按身份证号搜索" in listing and "需人工复核" in listing
     detail = client.get(change_url(attempt), **headers).content.decode()
     assert "显示个人信息和自拍照" in detail and "审计记录" in detail
-    with translation.override("zh-hans"):
-        assert "批准" in action(client, "approve", attempt, **headers).content.decode()
+    client.cookies["django_language"] = "zh-hans"
+    confirm = action(client, "approve", attempt).content.decode()
+    assert "批准：确认为本人" in confirm and "理由" in confirm
+    with translation.override("en"):
+        assert "Search by ID number" in client_for("en-reviewer", *ALL)[0].get(CHANGELIST).content.decode()

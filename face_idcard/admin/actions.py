@@ -17,7 +17,6 @@ from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from .. import services
 from ..exceptions import (
@@ -50,7 +49,7 @@ class ActionSpec:
     warning: Promise
     form: type[forms.Form]
     perform: Perform
-    done: Callable[[int], str]
+    done: Callable[[int], Any]
 
 
 def _refusal_text(error: Exception) -> str:
@@ -126,7 +125,7 @@ APPROVE = ActionSpec(
     warning=_("The review is recorded with your name, the time and your reason."),
     form=ReasonForm,
     perform=_review("match"),
-    done=lambda n: ngettext("%(n)d attempt approved.", "%(n)d attempts approved.", n) % {"n": n},
+    done=lambda n: _("Attempts approved: %(n)d.") % {"n": n},
 )
 REJECT = ActionSpec(
     name="reject",
@@ -134,7 +133,7 @@ REJECT = ActionSpec(
     warning=_("The review is recorded with your name, the time and your reason."),
     form=ReasonForm,
     perform=_review("no_match"),
-    done=lambda n: ngettext("%(n)d attempt rejected.", "%(n)d attempts rejected.", n) % {"n": n},
+    done=lambda n: _("Attempts rejected: %(n)d.") % {"n": n},
 )
 RERUN = ActionSpec(
     name="rerun",
@@ -145,7 +144,7 @@ RERUN = ActionSpec(
     ),
     form=ConfirmForm,
     perform=lambda attempt, user, data: services.rerun(attempt, actor=user),
-    done=lambda n: ngettext("%(n)d re-run queued.", "%(n)d re-runs queued.", n) % {"n": n},
+    done=lambda n: _("Re-runs queued: %(n)d.") % {"n": n},
 )
 REDACT = ActionSpec(
     name="redact",
@@ -156,7 +155,7 @@ REDACT = ActionSpec(
     ),
     form=ConfirmForm,
     perform=lambda attempt, user, data: services.redact(attempt, actor=user),
-    done=lambda n: ngettext("%(n)d attempt redacted.", "%(n)d attempts redacted.", n) % {"n": n},
+    done=lambda n: _("Attempts redacted: %(n)d.") % {"n": n},
 )
 HOLD = ActionSpec(
     name="place_legal_hold",
@@ -164,10 +163,7 @@ HOLD = ActionSpec(
     warning=_("Nothing of an attempt under legal hold is erased until the hold is lifted."),
     form=OptionalReasonForm,
     perform=_hold(True),
-    done=lambda n: ngettext(
-        "%(n)d attempt placed under legal hold.", "%(n)d attempts placed under legal hold.", n
-    )
-    % {"n": n},
+    done=lambda n: _("Attempts placed under legal hold: %(n)d.") % {"n": n},
 )
 RELEASE = ActionSpec(
     name="lift_legal_hold",
@@ -175,10 +171,7 @@ RELEASE = ActionSpec(
     warning=_("Once lifted, the retention periods apply again."),
     form=OptionalReasonForm,
     perform=_hold(False),
-    done=lambda n: ngettext(
-        "Legal hold lifted on %(n)d attempt.", "Legal hold lifted on %(n)d attempts.", n
-    )
-    % {"n": n},
+    done=lambda n: _("Attempts whose legal hold was lifted: %(n)d.") % {"n": n},
 )
 
 
