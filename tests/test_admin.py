@@ -186,7 +186,7 @@ def test_queue_lists_review_band_oldest_first_with_age(face_settings: Any) -> No
     VerificationAttempt.objects.filter(pk=first.pk).update(
         created_at=timezone.now() - timezone.timedelta(hours=3)
     )
-    client, reviewer = client_for("queue-reviewer", *ALL)
+    client, _reviewer = client_for("queue-reviewer", *ALL)
     html = client.get(QUEUE).content.decode()
     assert html.index(str(first.pk)) < html.index(str(second.pk))
     assert str(matched.pk) not in html
@@ -289,7 +289,10 @@ def test_approve_shows_a_confirmation_needs_a_reason_and_fires_the_signal(
     assert page.status_code == 200 and "recorded with your name" in page.content.decode()
     attempt.refresh_from_db()
     assert attempt.reviewed_at is None
-    assert "errorlist" in action(client, "approve", attempt, confirm="yes", reason="  ").content.decode()
+    assert (
+        "errorlist"
+        in action(client, "approve", attempt, confirm="yes", reason="  ").content.decode()
+    )
     received: list[Any] = []
 
     def receiver(sender: Any, attempt: Any, reviewer: Any, **kwargs: Any) -> None:
@@ -519,4 +522,7 @@ def test_console_speaks_chinese(face_settings: Any) -> None:
     confirm = action(client, "approve", attempt).content.decode()
     assert "批准：确认为本人" in confirm and "理由" in confirm
     with translation.override("en"):
-        assert "Search by ID number" in client_for("en-reviewer", *ALL)[0].get(CHANGELIST).content.decode()
+        assert (
+            "Search by ID number"
+            in client_for("en-reviewer", *ALL)[0].get(CHANGELIST).content.decode()
+        )

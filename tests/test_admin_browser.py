@@ -20,9 +20,9 @@ import pytest
 # pytest-django's live_server beside Playwright's sync API (which runs an event loop).
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
-from face_idcard.simulator import magic  # noqa: E402
-from tests.admin_helpers import ALL, NAME, finished  # noqa: E402
-from tests.users import user_with  # noqa: E402
+from face_idcard.simulator import magic
+from tests.admin_helpers import ALL, NAME, finished
+from tests.users import user_with
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,7 +37,7 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(
     os.environ.get("FACE_IDCARD_ARTIFACTS", Path(tempfile.gettempdir()) / "face_idcard-artifacts")
 )
-PASSWORD = "a-test-password-1"  # noqa: S105
+PASSWORD = "a-test-password-1"
 
 pytestmark = [
     pytest.mark.skipif(
@@ -191,6 +191,8 @@ def test_staff_without_the_pii_permission_sees_masks_only(
     listing = page.goto(f"{live_server.url}/admin/face_idcard/verificationattempt/")
     assert listing is not None and listing.ok
     assert magic.REVIEW not in page.content() and NAME not in page.content()
-    selfie = page.goto(f"{live_server.url}/admin/face_idcard/verificationattempt/{attempt.pk}/selfie/")
+    selfie = page.goto(
+        f"{live_server.url}/admin/face_idcard/verificationattempt/{attempt.pk}/selfie/"
+    )
     assert selfie is not None and selfie.status == 403
     assert not attempt.events.filter(kind="pii_viewed").exists()

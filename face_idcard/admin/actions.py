@@ -175,7 +175,7 @@ RELEASE = ActionSpec(
 )
 
 
-def _action(spec: ActionSpec, permission: str, description: Promise) -> Any:
+def _action(spec: ActionSpec, permission: str, description: Any) -> Any:
     @admin.action(permissions=[permission], description=description)
     def action(
         modeladmin: admin.ModelAdmin[Any], request: HttpRequest, queryset: QuerySet[Any]

@@ -8,6 +8,7 @@ acting user's permission and write the audit trail.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 from typing import TYPE_CHECKING, Any
@@ -58,22 +59,18 @@ class ReviewStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
-        if value == display.ReviewState.DONE:
-            return queryset.filter(reviewed_at__isnull=False)
-        if value == display.ReviewState.SECOND:
-            return queryset.filter(reviewed_at__isnull=True, awaiting_second=True)
-        if value == display.ReviewState.NEEDED:
-            return queryset.filter(
-                reviewed_at__isnull=True,
-                awaiting_second=False,
-                status=Status.COMPLETED.value,
-                decision=Decision.REVIEW.value,
-            )
-        if value == display.ReviewState.NONE:
-            return queryset.filter(reviewed_at__isnull=True, awaiting_second=False).exclude(
-                status=Status.COMPLETED.value, decision=Decision.REVIEW.value
-            )
-        return queryset
+        in_band = Q(status=Status.COMPLETED.value, decision=Decision.REVIEW.value)
+        unreviewed = Q(reviewed_at__isnull=True)
+        conditions = {
+            display.ReviewState.DONE: Q(reviewed_at__isnull=False),
+            display.ReviewState.SECOND: unreviewed & Q(awaiting_second=True),
+            display.ReviewState.NEEDED: unreviewed & Q(awaiting_second=False) & in_band,
+            display.ReviewState.NONE: unreviewed & Q(awaiting_second=False) & ~in_band,
+        }
+        if value not in conditions:
+            return queryset
+        filtered: QuerySet[Any] = queryset.filter(conditions[value])
+        return filtered
 
 
 class BackendFilter(admin.SimpleListFilter):
@@ -230,7 +227,10 @@ class VerificationAttemptAdmin(_AdminBase):
     # --- The list ----------------------------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationAttempt]:
-        return super().get_queryset(request).annotate(awaiting_second=_awaiting_second())
+        queryset: QuerySet[VerificationAttempt] = (
+            super().get_queryset(request).annotate(awaiting_second=_awaiting_second())
+        )
+        return queryset
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
@@ -249,10 +249,8 @@ class VerificationAttemptAdmin(_AdminBase):
             | Q(provider_request_id=term)
             | Q(**{username: term})
         )
-        try:
+        with contextlib.suppress(ValueError):
             condition |= Q(pk=uuid.UUID(term))
-        except ValueError:
-            pass
         return queryset.filter(condition), False
 
     def changelist_view(
@@ -447,22 +445,23 @@ class AttemptAwaitingReviewAdmin(VerificationAttemptAdmin):
     """The queue: completed attempts in the review band, or awaiting a second reviewer;
     oldest first."""
 
-    list_display = ("age", *VerificationAttemptAdmin.list_display)
+    list_display = ("age", *VerificationAttemptAdmin.list_display)  # type: ignore[assignment]
     ordering = ("created_at",)
-    list_filter = ("backend", "reason", "created_at")
-    date_hierarchy = None
+    list_filter = (BackendFilter, "reason", "created_at")  # type: ignore[assignment]
+    date_hierarchy = None  # type: ignore[assignment]
 
     def get_urls(self) -> list[URLPattern]:
         # The extra views live under the attempts' admin only.
         return admin.ModelAdmin.get_urls(self)
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationAttempt]:
-        return (
+        queue: QuerySet[VerificationAttempt] = (
             super()
             .get_queryset(request)
             .filter(status=Status.COMPLETED.value, reviewed_at__isnull=True)
             .filter(Q(decision=Decision.REVIEW.value) | Q(awaiting_second=True))
         )
+        return queue
 
     @admin.display(description=_("age"), ordering="created_at")
     def age(self, obj: VerificationAttempt) -> str:

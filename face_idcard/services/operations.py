@@ -55,12 +55,15 @@ def review(
         if _needs_second_reviewer(attempt, verdict) and first is None:
             _record_pending(attempt, reviewer, verdict, reason)
             return attempt
-        if first is not None and verdict.value == first.data.get("decision"):
-            if first.actor_id == reviewer.pk:
-                raise ValidationError(
-                    _("A second reviewer must be someone other than the first."),
-                    code="second_reviewer_required",
-                )
+        if (
+            first is not None
+            and verdict.value == first.data.get("decision")
+            and first.actor_id == reviewer.pk
+        ):
+            raise ValidationError(
+                _("A second reviewer must be someone other than the first."),
+                code="second_reviewer_required",
+            )
         updated = VerificationAttempt._base_manager.filter(
             pk=attempt.pk, status=Status.COMPLETED.value, reviewed_at__isnull=True
         ).update(
@@ -108,19 +111,23 @@ def pending_review(attempt: VerificationAttempt) -> AttemptEvent | None:
     """The first review awaiting a second reviewer, if any (none once the attempt is reviewed)."""
     if attempt.reviewed_at is not None:
         return None
-    return (
+    pending: AttemptEvent | None = (
         AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.REVIEW_PENDING.value)
         .order_by("-created_at", "-id")
         .first()
     )
+    return pending
 
 
 def _record_pending(
     attempt: VerificationAttempt, reviewer: Any, verdict: ReviewDecision, reason: str
 ) -> None:
-    if attempt.reviewed_at is not None or VerificationAttempt._base_manager.filter(
-        pk=attempt.pk, reviewed_at__isnull=False
-    ).exists():
+    if (
+        attempt.reviewed_at is not None
+        or VerificationAttempt._base_manager.filter(
+            pk=attempt.pk, reviewed_at__isnull=False
+        ).exists()
+    ):
         raise IllegalTransition(attempt.status, "reviewed", detail="already reviewed")
     audit.record(
         attempt,

@@ -117,7 +117,9 @@ def rerun(
                         rerun_of=str(attempt.pk),
                         **who,
                     ),
-                    audit.event(new, EventKind.QUEUED, publish="after_commit" if enqueue else "caller"),
+                    audit.event(
+                        new, EventKind.QUEUED, publish="after_commit" if enqueue else "caller"
+                    ),
                     audit.event(
                         attempt,
                         EventKind.RERUN,
