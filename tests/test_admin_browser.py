@@ -126,6 +126,7 @@ def _docs_shot(page: Any, name: str) -> None:
     folder = os.environ.get("FACE_IDCARD_DOCS_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
+        page.set_viewport_size({"width": 1600, "height": 640})
         page.screenshot(path=str(Path(folder) / name), full_page=False)
 
 
