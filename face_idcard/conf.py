@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     # Scores within this many points of the threshold (either side) go to human review.
     # 0 disables the review band.
     "REVIEW_BAND": 5.0,
+    # When True, a reviewer who overturns a machine "no match" (to match) only records a
+    # pending first review; a second, different reviewer completes it (services.review).
+    "REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER": False,
     # --- Input ---------------------------------------------------------------------------
     # ID numbers with a birth year before this are refused (no such person is alive; a
     # typo or a made-up number, and the provider would bill the call).

@@ -94,6 +94,17 @@ class VerificationAttempt(models.Model):
     resign_count = models.PositiveSmallIntegerField(default=0)
     url_fetch_count = models.PositiveSmallIntegerField(default=0)
     external_reference = models.CharField(_("external reference"), max_length=255, blank=True)
+    # A re-run (services.rerun) points at the attempt it repeats; re-runs do not count
+    # toward the person's daily limits.
+    rerun_of = models.ForeignKey(
+        "self",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="reruns",
+        editable=False,
+        verbose_name=_("re-run of"),
+    )
 
     # --- Times and the worker's claim --------------------------------------------------------
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -132,7 +143,8 @@ class VerificationAttempt(models.Model):
         # The app's own permissions (face_idcard.permissions), for every entry point.
         permissions = PERMISSIONS
         indexes = [  # noqa: RUF012
-            # Admin filters.
+            # Admin filters; the changelist's default order.
+            models.Index(fields=["-created_at"], name="face_idcard_created_idx"),
             models.Index(fields=["status", "-created_at"], name="face_idcard_status_idx"),
             models.Index(fields=["decision", "-created_at"], name="face_idcard_decision_idx"),
             models.Index(fields=["error_class"], name="face_idcard_errclass_idx"),
@@ -202,6 +214,8 @@ class EventKind(StrChoice):
     KEYS_ROTATED = "keys_rotated"
     LEGAL_HOLD_SET = "legal_hold_set"
     LEGAL_HOLD_RELEASED = "legal_hold_released"
+    REVIEW_PENDING = "review_pending"
+    RERUN = "rerun"
 
 
 EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
@@ -220,6 +234,8 @@ EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
     (EventKind.KEYS_ROTATED.value, _("Keys rotated")),
     (EventKind.LEGAL_HOLD_SET.value, _("Legal hold set")),
     (EventKind.LEGAL_HOLD_RELEASED.value, _("Legal hold lifted")),
+    (EventKind.REVIEW_PENDING.value, _("First review, awaiting a second reviewer")),
+    (EventKind.RERUN.value, _("Re-run")),
 ]
 
 
@@ -304,3 +320,12 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"idempotency key {self.pk}"
+
+
+class AttemptAwaitingReview(VerificationAttempt):
+    """The admin's "needs review" queue (a proxy: same table, its own changelist)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("attempt awaiting review")
+        verbose_name_plural = _("needs review")

@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -148,4 +149,6 @@ SPECTACULAR_SETTINGS = {
 }
 
 SILENCED_SYSTEM_CHECKS = ["face_idcard.W001"]  # the simulator backend with DEBUG off, on purpose
+# The admin's CSS and JS, served by pytest-django's live_server in the browser tests.
+STATIC_URL = "/static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

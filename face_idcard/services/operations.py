@@ -11,11 +11,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import audit, crypto, permissions
-from ..models import EventKind, VerificationAttempt
+from ..conf import face_idcard_settings
+from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..sensitive import forget_locals_on_error
 from ..signals import attempt_finished, attempt_reviewed
-from ..states import IllegalTransition, ReviewDecision, Status, transition
-from .common import PersonalInformationUnavailable, send_after_commit
+from ..states import Decision, IllegalTransition, ReviewDecision, Status, transition
+from .common import PersonalInformationUnavailable, load_selfie, send_after_commit
 
 logger = logging.getLogger("face_idcard.services")
 
@@ -25,7 +26,12 @@ def review(
 ) -> VerificationAttempt:
     """A staff member confirms or overrides the decision of a completed attempt, once.
 
-    ``reviewer`` needs the ``face_idcard.review`` permission (:class:`PermissionRequired`)."""
+    ``reviewer`` needs the ``face_idcard.review`` permission (:class:`PermissionRequired`).
+
+    With ``REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER``, overturning a machine "no match" takes two
+    people: the first call records a pending review (an audit event, the attempt stays
+    unreviewed: check ``attempt.reviewed_at``); a call by a different reviewer completes it.
+    """
     try:
         verdict = ReviewDecision(str(decision))
     except ValueError:
@@ -39,23 +45,45 @@ def review(
     permissions.require(reviewer, permissions.REVIEW)
     if attempt.status != Status.COMPLETED.value:
         raise IllegalTransition(attempt.status, "reviewed", detail="only completed attempts")
+    reason = reason.strip()
     now = timezone.now()
     action = "confirmed" if verdict.value == attempt.decision else "overridden"
     with transaction.atomic():
+        # Serialises reviews of one attempt (where the database locks rows).
+        VerificationAttempt._base_manager.select_for_update().filter(pk=attempt.pk).first()
+        first = pending_review(attempt)
+        if _needs_second_reviewer(attempt, verdict) and first is None:
+            _record_pending(attempt, reviewer, verdict, reason)
+            return attempt
+        if (
+            first is not None
+            and verdict.value == first.data.get("decision")
+            and first.actor_id == reviewer.pk
+        ):
+            raise ValidationError(
+                _("A second reviewer must be someone other than the first."),
+                code="second_reviewer_required",
+            )
         updated = VerificationAttempt._base_manager.filter(
             pk=attempt.pk, status=Status.COMPLETED.value, reviewed_at__isnull=True
         ).update(
             review_decision=verdict.value,
             reviewer=reviewer,
-            review_reason=reason.strip(),
+            review_reason=reason,
             reviewed_at=now,
         )
         if updated != 1:
             raise IllegalTransition(attempt.status, "reviewed", detail="already reviewed")
         attempt.review_decision = verdict.value
         attempt.reviewer = reviewer
-        attempt.review_reason = reason.strip()
+        attempt.review_reason = reason
         attempt.reviewed_at = now
+        extra: dict[str, Any] = {}
+        if first is not None:
+            extra = {
+                "first_reviewer": first.actor_id,
+                "first_decision": first.data.get("decision"),
+            }
         audit.record(
             attempt,
             EventKind.REVIEWED,
@@ -63,11 +91,53 @@ def review(
             action=action,
             decision=verdict.value,
             machine_decision=attempt.decision,
-            reason=reason.strip(),
+            reason=reason,
+            **extra,
         )
         send_after_commit(attempt_reviewed, attempt, reviewer=reviewer)
     logger.info("attempt %s: review %s (%s)", attempt.pk, action, verdict.value)
     return attempt
+
+
+def _needs_second_reviewer(attempt: VerificationAttempt, verdict: ReviewDecision) -> bool:
+    return (
+        bool(face_idcard_settings.REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER)
+        and attempt.decision == Decision.NO_MATCH.value
+        and verdict == ReviewDecision.MATCH
+    )
+
+
+def pending_review(attempt: VerificationAttempt) -> AttemptEvent | None:
+    """The first review awaiting a second reviewer, if any (none once the attempt is reviewed)."""
+    if attempt.reviewed_at is not None:
+        return None
+    pending: AttemptEvent | None = (
+        AttemptEvent.objects.filter(attempt=attempt, kind=EventKind.REVIEW_PENDING.value)
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    return pending
+
+
+def _record_pending(
+    attempt: VerificationAttempt, reviewer: Any, verdict: ReviewDecision, reason: str
+) -> None:
+    if (
+        attempt.reviewed_at is not None
+        or VerificationAttempt._base_manager.filter(
+            pk=attempt.pk, reviewed_at__isnull=False
+        ).exists()
+    ):
+        raise IllegalTransition(attempt.status, "reviewed", detail="already reviewed")
+    audit.record(
+        attempt,
+        EventKind.REVIEW_PENDING,
+        actor=reviewer,
+        decision=verdict.value,
+        machine_decision=attempt.decision,
+        reason=reason,
+    )
+    logger.info("attempt %s: first review recorded, awaiting a second reviewer", attempt.pk)
 
 
 def cancel(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAttempt:
@@ -117,3 +187,30 @@ def reveal_pii(attempt: VerificationAttempt, *, viewer: Any) -> tuple[str, str]:
         getattr(viewer, "pk", None),
     )
     return number, name
+
+
+#: The only types a selfie is served as (what submit stores); anything else is refused rather
+#: than sent with a type a browser might render as a page.
+SELFIE_CONTENT_TYPES = frozenset({"image/jpeg", "image/png"})
+
+
+def reveal_selfie(attempt: VerificationAttempt, *, viewer: Any) -> tuple[bytes, str]:
+    """The decrypted selfie and its content type, for a staff screen; audited like
+    :func:`reveal_pii` (``face_idcard.view_pii`` required)."""
+    if viewer is None or not getattr(viewer, "pk", None):
+        raise ValidationError(
+            _("Reading personal information needs a named viewer."), code="viewer_required"
+        )
+    permissions.require(viewer, permissions.VIEW_PII)
+    if not attempt.selfie_name:
+        raise PersonalInformationUnavailable("there is no stored selfie")
+    content_type = attempt.selfie_content_type or "image/jpeg"
+    if content_type not in SELFIE_CONTENT_TYPES:
+        raise PersonalInformationUnavailable("the selfie has an unexpected type")
+    try:
+        data = load_selfie(attempt.selfie_name, attempt.selfie_storage)
+    except FileNotFoundError:
+        raise PersonalInformationUnavailable("the selfie was erased") from None
+    audit.record(attempt, EventKind.PII_VIEWED, actor=viewer, what="selfie")
+    logger.info("attempt %s: selfie viewed by user id %s", attempt.pk, viewer.pk)
+    return data, content_type

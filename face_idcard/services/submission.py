@@ -153,7 +153,10 @@ def check_limits(
     allowed_per_id = per_id if stored else per_id - 1
     allowed_per_user = per_user if stored else per_user - 1
     since = now - timedelta(days=1)
-    attempts = VerificationAttempt.objects.using(using).filter(created_at__gte=since)
+    # Re-runs (services.rerun) are staff decisions, not the person trying again: not counted.
+    attempts = VerificationAttempt.objects.using(using).filter(
+        created_at__gte=since, rerun_of__isnull=True
+    )
     if per_id and attempts.filter(idcard_hash__in=hashes).count() > allowed_per_id:
         logger.warning("attempt refused: daily limit per ID number reached")
         raise AttemptLimitExceeded()

@@ -1,0 +1,485 @@
+"""The review console: the attempts changelist, the "needs review" queue, the detail page,
+the ID number search and the audited views of personal information.
+
+Nothing is added, changed or deleted through the model admin: every change goes through
+:mod:`face_idcard.services` (actions with confirmation pages), which validate, check the
+acting user's permission and write the audit trail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.decorators import method_decorator
+from django.utils.safestring import SafeString
+from django.utils.timesince import timesince
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_POST
+
+from .. import crypto, permissions, reasons, services
+from ..backends.config import configured
+from ..exceptions import PermissionRequired, PersonalInformationUnavailable
+from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, VerificationAttempt
+from ..states import Decision, Status
+from ..validators import validate_id_number
+from . import actions, display
+from .forms import IdNumberSearchForm
+from .paginator import CappedCountPaginator
+
+if TYPE_CHECKING:
+    _AdminBase = admin.ModelAdmin[VerificationAttempt]
+else:
+    _AdminBase = admin.ModelAdmin
+
+logger = logging.getLogger("face_idcard.admin")
+
+#: At most this many attempts are listed for one ID number.
+ID_SEARCH_LIMIT = 200
+
+
+class ReviewStateFilter(admin.SimpleListFilter):
+    title = _("review state")
+    parameter_name = "review_state"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return display.REVIEW_STATE_CHOICES
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        in_band = Q(status=Status.COMPLETED.value, decision=Decision.REVIEW.value)
+        unreviewed = Q(reviewed_at__isnull=True)
+        conditions = {
+            display.ReviewState.DONE: Q(reviewed_at__isnull=False),
+            display.ReviewState.SECOND: unreviewed & Q(awaiting_second=True),
+            display.ReviewState.NEEDED: unreviewed & Q(awaiting_second=False) & in_band,
+            display.ReviewState.NONE: unreviewed & Q(awaiting_second=False) & ~in_band,
+        }
+        if value not in conditions:
+            return queryset
+        filtered: QuerySet[Any] = queryset.filter(conditions[value])
+        return filtered
+
+
+class BackendFilter(admin.SimpleListFilter):
+    """The configured aliases (no ``SELECT DISTINCT`` over the table)."""
+
+    title = _("backend")
+    parameter_name = "backend"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> Any:
+        return [(alias, alias) for alias in sorted(configured())]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        value = self.value()
+        return queryset.filter(backend=value) if value else queryset
+
+
+def _awaiting_second() -> Exists:
+    return Exists(
+        AttemptEvent.objects.filter(attempt=OuterRef("pk"), kind=EventKind.REVIEW_PENDING.value)
+    )
+
+
+@admin.register(VerificationAttempt)
+class VerificationAttemptAdmin(_AdminBase):
+    list_display = (
+        "created_at",
+        "idcard_number_masked",
+        "idcard_name_masked",
+        "user",
+        "backend",
+        "status",
+        "decision_badge",
+        "similarity",
+        "reason_label",
+        "review_state",
+    )
+    list_display_links = ("created_at",)
+    list_filter = (
+        "status",
+        "decision",
+        ReviewStateFilter,
+        BackendFilter,
+        "reason",
+        "legal_hold",
+        "created_at",
+    )
+    date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    list_select_related = ("user",)
+    list_per_page = 100
+    show_full_result_count = False
+    paginator = CappedCountPaginator
+    search_help_text = _(
+        "Attempt id, provider session or request id, user name or external reference. "
+        "To find a person by ID number, use the ID number search."
+    )
+    search_fields = ("external_reference",)  # shows the box; get_search_results decides
+    actions = actions.ACTIONS
+    change_form_template = "admin/face_idcard/attempt_change_form.html"
+    change_list_template = "admin/face_idcard/attempt_change_list.html"
+    fieldsets = (
+        (
+            None,
+            {
+                "fields": (
+                    "id",
+                    "user",
+                    "backend",
+                    "external_reference",
+                    "status",
+                    "decision_badge",
+                    "reason_label",
+                    "review_state",
+                    "rerun_of_link",
+                )
+            },
+        ),
+        (
+            _("Personal information (masked)"),
+            {
+                "fields": (
+                    "idcard_number_masked",
+                    "idcard_name_masked",
+                    "consent_at",
+                    "notice_version",
+                )
+            },
+        ),
+        (
+            _("Provider"),
+            {
+                "fields": (
+                    "similarity",
+                    "threshold",
+                    "provider_session_id",
+                    "provider_request_id",
+                    "error_code",
+                    "error_class",
+                    "provider_calls",
+                    "retry_count",
+                    "provider_latency_ms",
+                    "provider_data",
+                )
+            },
+        ),
+        (
+            _("Times"),
+            {"fields": ("created_at", "queued_at", "started_at", "finished_at", "next_attempt_at")},
+        ),
+        (_("Review"), {"fields": ("review_decision", "reviewer", "review_reason", "reviewed_at")}),
+        (
+            _("Retention"),
+            {"fields": ("legal_hold", "selfie_purged_at", "pii_purged_at", "redacted_at")},
+        ),
+        (_("Audit trail"), {"fields": ("audit_timeline",)}),
+    )
+    readonly_fields = tuple(
+        name for _, group in fieldsets for name in group["fields"] if isinstance(name, str)
+    )
+
+    # --- Nothing is added, changed or deleted here -----------------------------------------
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def _has(self, request: HttpRequest, codename: str) -> bool:
+        return bool(request.user.has_perm(permissions.full_name(codename)))
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The proxy queue shares the attempts' permissions (one set for both lists).
+        return self._has(request, "view_verificationattempt")
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self.has_view_permission(request)
+
+    def has_review_permission(self, request: HttpRequest) -> bool:
+        return self._has(request, permissions.REVIEW)
+
+    def has_rerun_permission(self, request: HttpRequest) -> bool:
+        return self._has(request, permissions.RERUN)
+
+    def has_redact_permission(self, request: HttpRequest) -> bool:
+        return self._has(request, permissions.REDACT)
+
+    def has_view_pii_permission(self, request: HttpRequest) -> bool:
+        return self._has(request, permissions.VIEW_PII)
+
+    # --- The list ----------------------------------------------------------------------------
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationAttempt]:
+        queryset: QuerySet[VerificationAttempt] = (
+            super().get_queryset(request).annotate(awaiting_second=_awaiting_second())
+        )
+        return queryset
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        """Exact matches on identifiers that are not personal information; an ID number
+        (which only the POST search takes) matches nothing."""
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        if display.looks_like_id_number(term):
+            return queryset.none(), False
+        username = f"user__{get_user_model().USERNAME_FIELD}"
+        condition = (
+            Q(external_reference=term)
+            | Q(provider_session_id=term)
+            | Q(provider_request_id=term)
+            | Q(**{username: term})
+        )
+        with contextlib.suppress(ValueError):
+            condition |= Q(pk=uuid.UUID(term))
+        return queryset.filter(condition), False
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        if display.looks_like_id_number(request.GET.get("q", "")):
+            # Not echoed in the page: sent to the form that takes the number by POST.
+            self.message_user(
+                request,
+                _("ID numbers are searched with this form, never in the address."),
+                messages.WARNING,
+            )
+            return HttpResponseRedirect(reverse("admin:face_idcard_id_search"))
+        extra = {"id_search_url": reverse("admin:face_idcard_id_search"), **(extra_context or {})}
+        return super().changelist_view(request, extra)
+
+    @admin.display(description=_("decision"), ordering="decision")
+    def decision_badge(self, obj: VerificationAttempt) -> SafeString:
+        return display.decision_badge(obj)
+
+    @admin.display(description=_("reason"), ordering="reason")
+    def reason_label(self, obj: VerificationAttempt) -> str:
+        return reasons.label(obj.reason) or "-"
+
+    @admin.display(description=_("review state"))
+    def review_state(self, obj: VerificationAttempt) -> str:
+        return display.review_state_label(obj)
+
+    # --- The detail page ----------------------------------------------------------------------
+
+    @admin.display(description=_("provider response (PII removed)"))
+    def provider_data(self, obj: VerificationAttempt) -> SafeString:
+        return display.pretty_json(obj.raw_response)
+
+    @admin.display(description=_("audit trail"))
+    def audit_timeline(self, obj: VerificationAttempt) -> SafeString:
+        return display.timeline(obj.events.select_related("actor").order_by("created_at", "id"))
+
+    @admin.display(description=_("re-run of"))
+    def rerun_of_link(self, obj: VerificationAttempt) -> SafeString | str:
+        if not obj.rerun_of_id:
+            return "-"
+        from django.utils.html import format_html
+
+        url = reverse("admin:face_idcard_verificationattempt_change", args=[obj.rerun_of_id])
+        return format_html('<a href="{}">{}</a>', url, obj.rerun_of_id)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        attempt = self.get_object(request, object_id)
+        extra: dict[str, Any] = {**(extra_context or {})}
+        if attempt is not None:
+            extra.update(
+                changelist_url=reverse("admin:face_idcard_verificationattempt_changelist"),
+                can_view_pii=self.has_view_pii_permission(request) and attempt.has_pii,
+                reveal_url=reverse("admin:face_idcard_reveal", args=[attempt.pk]),
+                attempt_actions=self._detail_actions(request, attempt),
+            )
+        return super().change_view(request, object_id, form_url, extra)
+
+    def _detail_actions(self, request: HttpRequest, attempt: VerificationAttempt) -> list[Any]:
+        offered = []
+        completed = attempt.status == Status.COMPLETED.value and attempt.reviewed_at is None
+        if self.has_review_permission(request) and completed:
+            offered += [("approve", _("Approve")), ("reject", _("Reject"))]
+        if self.has_rerun_permission(request) and services.can_rerun(attempt):
+            offered.append(("rerun", _("Re-run")))
+        if self.has_redact_permission(request):
+            if attempt.has_pii and not attempt.legal_hold and attempt.is_terminal:
+                offered.append(("redact", _("Redact now")))
+            if attempt.legal_hold:
+                offered.append(("lift_legal_hold", _("Lift legal hold")))
+            else:
+                offered.append(("place_legal_hold", _("Place legal hold")))
+        return offered
+
+    # --- Extra views ---------------------------------------------------------------------------
+
+    def get_urls(self) -> list[URLPattern]:
+        own = [
+            path(
+                "search-id-number/",
+                self.admin_site.admin_view(self.id_search_view),
+                name="face_idcard_id_search",
+            ),
+            path(
+                "<uuid:pk>/selfie/",
+                self.admin_site.admin_view(self.selfie_view),
+                name="face_idcard_selfie",
+            ),
+            path(
+                "<uuid:pk>/reveal/",
+                self.admin_site.admin_view(self.reveal_view),
+                name="face_idcard_reveal",
+            ),
+        ]
+        return own + super().get_urls()
+
+    @method_decorator(sensitive_post_parameters("idcard_number"))
+    def id_search_view(self, request: HttpRequest) -> HttpResponse:
+        """POST an ID number; the attempts whose keyed hash matches (under every live key)."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        results: list[VerificationAttempt] | None = None
+        form = IdNumberSearchForm(request.POST if request.method == "POST" else None)
+        if form.is_bound and form.is_valid():
+            try:
+                number = validate_id_number(form.cleaned_data["idcard_number"])
+            except ValidationError as error:
+                form.add_error("idcard_number", error)
+            else:
+                hashes = crypto.id_number_hashes(number)
+                del number
+                results = list(
+                    VerificationAttempt.objects.filter(idcard_hash__in=hashes)
+                    .select_related("user")
+                    .order_by("-created_at")[:ID_SEARCH_LIMIT]
+                )
+                logger.info(
+                    "ID number search by user id %s: %d attempts", request.user.pk, len(results)
+                )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Search by ID number"),
+            "opts": self.model._meta,
+            "form": form,
+            "results": results,
+            "limit": ID_SEARCH_LIMIT,
+        }
+        response = TemplateResponse(request, "admin/face_idcard/id_search.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def _attempt(self, request: HttpRequest, pk: uuid.UUID) -> VerificationAttempt:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return get_object_or_404(VerificationAttempt, pk=pk)
+
+    def selfie_view(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+        """The decrypted selfie, for ``view_pii`` holders only; every view is audited."""
+        attempt = self._attempt(request, pk)
+        try:
+            data, content_type = services.reveal_selfie(attempt, viewer=request.user)
+        except PermissionRequired:
+            raise PermissionDenied from None
+        except PersonalInformationUnavailable:
+            raise Http404 from None
+        response = HttpResponse(data, content_type=content_type)
+        response["Cache-Control"] = "no-store, private"
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Disposition"] = "inline"
+        return response
+
+    @method_decorator(require_POST)
+    def reveal_view(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+        """The clear ID number and name and the selfie (POST: a link preview or a prefetch
+        never reads personal information). Audited by ``services.reveal_pii``."""
+        attempt = self._attempt(request, pk)
+        try:
+            number, name = services.reveal_pii(attempt, viewer=request.user)
+        except PermissionRequired:
+            raise PermissionDenied from None
+        except PersonalInformationUnavailable:
+            raise Http404 from None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Personal information"),
+            "opts": self.model._meta,
+            "attempt": attempt,
+            "number": number,
+            "name": name,
+            "selfie_url": (
+                reverse("admin:face_idcard_selfie", args=[attempt.pk])
+                if attempt.selfie_name
+                else ""
+            ),
+            "change_url": reverse("admin:face_idcard_verificationattempt_change", args=[pk]),
+            "viewed_at": timezone.now(),
+        }
+        response = TemplateResponse(request, "admin/face_idcard/reveal.html", context)
+        response["Cache-Control"] = "no-store, private"
+        return response
+
+
+@admin.register(AttemptAwaitingReview)
+class AttemptAwaitingReviewAdmin(VerificationAttemptAdmin):
+    """The queue: completed attempts in the review band, or awaiting a second reviewer;
+    oldest first."""
+
+    list_display = ("age", *VerificationAttemptAdmin.list_display)  # type: ignore[assignment]
+    ordering = ("created_at",)
+    list_filter = (BackendFilter, "reason", "created_at")  # type: ignore[assignment]
+    date_hierarchy = None  # type: ignore[assignment]
+
+    def get_urls(self) -> list[URLPattern]:
+        # The extra views live under the attempts' admin only.
+        return admin.ModelAdmin.get_urls(self)
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationAttempt]:
+        queue: QuerySet[VerificationAttempt] = (
+            super()
+            .get_queryset(request)
+            .filter(status=Status.COMPLETED.value, reviewed_at__isnull=True)
+            .filter(Q(decision=Decision.REVIEW.value) | Q(awaiting_second=True))
+        )
+        return queue
+
+    @admin.display(description=_("age"), ordering="created_at")
+    def age(self, obj: VerificationAttempt) -> str:
+        return timesince(obj.created_at)
+
+    def changelist_view(
+        self, request: HttpRequest, extra_context: dict[str, Any] | None = None
+    ) -> HttpResponse:
+        return super().changelist_view(request, extra_context)
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        # One detail page: the attempts' own.
+        return HttpResponseRedirect(
+            reverse("admin:face_idcard_verificationattempt_change", args=[object_id])
+        )

@@ -1,0 +1,140 @@
+"""``rerun``: verify an attempt again from the same encrypted inputs, on today's default backend.
+
+The new attempt is linked to the original (``rerun_of``), audited on both, billed by the
+provider like any call, and not counted toward the person's daily limits (a staff decision,
+not the person trying numbers). The selfie is copied: each attempt owns its file, so purging
+one never breaks the other.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from uuid import uuid4
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import audit, crypto, permissions
+from ..backends import default_alias
+from ..models import EventKind, VerificationAttempt
+from ..sensitive import Sensitive, forget_locals_on_error
+from ..states import Decision, IllegalTransition, Status, is_terminal
+from .common import (
+    PersonalInformationUnavailable,
+    current_selfie_storage_alias,
+    delete_selfie,
+    enqueue_on_commit,
+    load_selfie,
+    save_selfie,
+)
+
+logger = logging.getLogger("face_idcard.services")
+
+
+def can_rerun(attempt: VerificationAttempt) -> bool:
+    """Whether the inputs of ``attempt`` are still there to verify again."""
+    return (
+        is_terminal(attempt.status)
+        and attempt.selfie_purged_at is None
+        and attempt.pii_purged_at is None
+        and attempt.redacted_at is None
+        and bool(attempt.idcard_number_encrypted and attempt.idcard_name_encrypted)
+        and bool(attempt.selfie_name or attempt.url_encrypted)
+    )
+
+
+@forget_locals_on_error
+def rerun(
+    attempt: VerificationAttempt, *, actor: Any = None, enqueue: bool = True
+) -> VerificationAttempt:
+    """A new attempt from the inputs of ``attempt`` (which must be finished), queued on commit.
+
+    ``actor`` needs ``face_idcard.rerun`` (``None``: the host's own code, audited as system).
+    Raises :class:`PersonalInformationUnavailable` once the selfie or the personal
+    information was purged or redacted. The provider bills the new call.
+    """
+    who = permissions.require(actor, permissions.RERUN)
+    if not is_terminal(attempt.status):
+        raise IllegalTransition(attempt.status, "rerun", detail="only finished attempts")
+    if not can_rerun(attempt):
+        raise PersonalInformationUnavailable("the selfie or personal information was erased")
+    backend_name = default_alias()
+    number = Sensitive.id_number(crypto.decrypt_text(attempt.idcard_number_encrypted))
+    hash_key_id, idcard_hash = crypto.id_number_hash_with_key(number.reveal())
+    del number
+    now = timezone.now()
+    new = VerificationAttempt(
+        id=uuid4(),
+        user_id=attempt.user_id,
+        backend=backend_name,
+        rerun_of=attempt,
+        # Same plaintexts, under the newest key.
+        idcard_number_encrypted=crypto.rotate_token(attempt.idcard_number_encrypted),
+        idcard_name_encrypted=crypto.rotate_token(attempt.idcard_name_encrypted),
+        idcard_hash=idcard_hash,
+        idcard_hash_key_id=hash_key_id,
+        idcard_number_masked=attempt.idcard_number_masked,
+        idcard_name_masked=attempt.idcard_name_masked,
+        url_encrypted=crypto.rotate_token(attempt.url_encrypted),
+        consent_at=attempt.consent_at,
+        notice_version=attempt.notice_version,
+        external_reference=attempt.external_reference,
+        status=Status.QUEUED.value,
+        decision=Decision.NONE.value,
+        created_at=now,
+        queued_at=now,
+    )
+    if attempt.selfie_name:
+        try:
+            clear = load_selfie(attempt.selfie_name, attempt.selfie_storage)
+        except FileNotFoundError:
+            raise PersonalInformationUnavailable("the selfie was erased") from None
+        new.selfie_name = save_selfie(clear)
+        new.selfie_storage = current_selfie_storage_alias()
+        new.selfie_content_type = attempt.selfie_content_type
+        del clear
+    try:
+        with transaction.atomic():
+            # Still there? A purge or redact between the read and now leaves nothing to re-run.
+            still_there = VerificationAttempt._base_manager.filter(
+                pk=attempt.pk,
+                selfie_purged_at__isnull=True,
+                pii_purged_at__isnull=True,
+                redacted_at__isnull=True,
+            ).exists()
+            if not still_there:
+                raise PersonalInformationUnavailable("the personal information was erased")
+            new.save(force_insert=True)
+            audit.record_many(
+                [
+                    audit.event(
+                        new,
+                        EventKind.CREATED,
+                        actor=actor,
+                        backend=backend_name,
+                        mode="image" if new.selfie_name else "url",
+                        rerun_of=str(attempt.pk),
+                        **who,
+                    ),
+                    audit.event(
+                        new, EventKind.QUEUED, publish="after_commit" if enqueue else "caller"
+                    ),
+                    audit.event(
+                        attempt,
+                        EventKind.RERUN,
+                        actor=actor,
+                        new_attempt=str(new.pk),
+                        backend=backend_name,
+                        billed=True,
+                        **who,
+                    ),
+                ]
+            )
+            if enqueue:
+                enqueue_on_commit(new.pk, backend_name)
+    except BaseException:
+        delete_selfie(new.selfie_name, new.selfie_storage)
+        raise
+    logger.info("attempt %s: re-run as %s (backend %s)", attempt.pk, new.pk, backend_name)
+    return new
