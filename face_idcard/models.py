@@ -93,6 +93,10 @@ class VerificationAttempt(models.Model):
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     next_attempt_at = models.DateTimeField(_("next try"), null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # A rate-limited attempt's reserved slot runs from next_attempt_at to here; parked: the
+    # slot was too far ahead for the broker, so no message is out and the sweeper sends one.
+    slot_ends_at = models.DateTimeField(_("reserved slot ends"), null=True, blank=True)
+    parked = models.BooleanField(_("parked until its slot"), default=False)
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
 
     # --- Human review ------------------------------------------------------------------------
@@ -189,6 +193,7 @@ class EventKind(StrChoice):
     CANCELED = "canceled"
     REQUEUED_BY_SWEEPER = "requeued_by_sweeper"
     KEYS_ROTATED = "keys_rotated"
+    LATE_RESULT = "late_result"
 
 
 EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
@@ -205,6 +210,7 @@ EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
     (EventKind.CANCELED.value, _("Canceled")),
     (EventKind.REQUEUED_BY_SWEEPER.value, _("Re-queued by the sweeper")),
     (EventKind.KEYS_ROTATED.value, _("Keys rotated")),
+    (EventKind.LATE_RESULT.value, _("Late result (attempt already ended)")),
 ]
 
 

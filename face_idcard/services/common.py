@@ -66,10 +66,14 @@ def send_after_commit(signal: Signal, attempt: VerificationAttempt, **kwargs: An
     transaction.on_commit(send)
 
 
-def enqueue(attempt_id: UUID | str, backend: str | None = None) -> None:
+def enqueue(
+    attempt_id: UUID | str, backend: str | None = None, countdown: float | None = None
+) -> None:
     """Publish the Celery message for ``attempt_id``: its id and its backend alias travel,
-    nothing else (the alias lets the worker check the right quota before any database work)."""
+    nothing else; ``countdown`` delays it (a reserved rate-limit slot)."""
     options: dict[str, Any] = {}
+    if countdown is not None:
+        options["countdown"] = max(0.0, countdown)
     queue = face_idcard_settings.CELERY_QUEUE
     if queue:
         options["queue"] = queue
@@ -85,6 +89,8 @@ def enqueue(attempt_id: UUID | str, backend: str | None = None) -> None:
         logger.error("attempt %s: could not publish the task (%s)", attempt_id, type(exc).__name__)
 
 
-def enqueue_on_commit(attempt_id: UUID | str, backend: str | None = None) -> None:
-    callback: Callable[[], None] = lambda: enqueue(attempt_id, backend)  # noqa: E731
+def enqueue_on_commit(
+    attempt_id: UUID | str, backend: str | None = None, countdown: float | None = None
+) -> None:
+    callback: Callable[[], None] = lambda: enqueue(attempt_id, backend, countdown)  # noqa: E731
     transaction.on_commit(callback)
