@@ -227,9 +227,7 @@ def test_pipeline_stays_under_the_providers_sliding_quota(
 
 @pytest.mark.usefixtures("unit_cache")
 @pytest.mark.parametrize("limit", [1, 3, 20, 37])
-def test_reservations_keep_the_strict_window_and_fill_every_slot(
-    settings: Any, limit: int
-) -> None:
+def test_reservations_keep_the_strict_window_and_fill_every_slot(settings: Any, limit: int) -> None:
     """A backlog that reserves all at once gets one slot each, in order, with no interval of
     1 s + margin holding more than the limit, mixed with callers taking the current slot."""
     _limit(settings, limit, RATE_LIMIT_CACHE="ratelimit_unit")

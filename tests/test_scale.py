@@ -249,3 +249,19 @@ def test_a_late_billed_answer_under_fail_is_audited_only(
     assert late.data["status"] == Status.FAILED.value
     call_event = row.events.get(kind=EventKind.PROVIDER_CALL.value)
     assert call_event.data["billable"] is True and call_event.data["late"] is True
+
+
+def test_a_burst_of_submits_reserves_one_slot_each_and_publishes_once(
+    limited: Any, clock: Any, published: list[dict[str, Any]]
+) -> None:
+    attempts = [
+        services.submit(
+            idcard_number=magic.MATCH, idcard_name="赵六", image=IMAGE, consent_at=timezone.now()
+        )
+        for _ in range(5)
+    ]
+    rows = VerificationAttempt.objects.filter(pk__in=[a.pk for a in attempts])
+    starts = sorted(row.next_attempt_at for row in rows if row.next_attempt_at)
+    assert len(set(starts)) == 5  # one slot each (capacity 1 at 20 req/s)
+    assert len(published) == 5
+    assert all(message["eta"] for message in published)  # each with its countdown

@@ -12,7 +12,6 @@ import logging
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
 from typing import Any, Literal
 from uuid import UUID
 
@@ -21,7 +20,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import audit, crypto, ratelimit
-from ..conf import face_idcard_settings
 from ..backends import Backend, VerificationRequest, get_backend
 from ..exceptions import ProviderError
 from ..models import AttemptEvent, EventKind, VerificationAttempt
@@ -46,7 +44,7 @@ from ..states import (
     transition,
     transition_with_events,
 )
-from . import retries
+from . import retries, slots
 from .claim import claim, lease_until
 from .common import load_selfie, send_after_commit
 from .retries import backoff
@@ -200,7 +198,11 @@ def run(attempt_id: UUID | str, backend: str | None = None) -> RunOutcome:
 
     limit = service.rate_limit_per_second
     reserved = limit is not None and _holds_slot(attempt)
-    if limit is not None and not reserved and not ratelimit.available(limit=limit, scope=service.alias):
+    if (
+        limit is not None
+        and not reserved
+        and not ratelimit.available(limit=limit, scope=service.alias)
+    ):
         return _defer(attempt, token, calls_before, limit, service.alias)
     try:
         request = _request(attempt, number, name)
@@ -208,9 +210,12 @@ def run(attempt_id: UUID | str, backend: str | None = None) -> RunOutcome:
         # A storage failure on our side: recorded, never retried automatically.
         logger.error("attempt %s: unexpected %s loading the selfie", attempt.pk, type(exc).__name__)
         return _record(attempt, token, service, _local(INTERNAL_ERROR))
-    if limit is not None and not reserved:
-        if not ratelimit.acquire(limit=limit, scope=service.alias).allowed:
-            return _defer(attempt, token, calls_before, limit, service.alias)
+    if (
+        limit is not None
+        and not reserved
+        and not ratelimit.acquire(limit=limit, scope=service.alias).allowed
+    ):
+        return _defer(attempt, token, calls_before, limit, service.alias)
     try:
         outcome = _call(service, request, number, name)
     except Exception as exc:
@@ -228,11 +233,7 @@ def _defer(
     A slot further ahead than the broker can safely hold a message is parked: no message
     goes out, and the sweeper publishes one when the slot comes within reach.
     """
-    slot = ratelimit.reserve(limit=limit, scope=alias)
-    assert slot is not None  # a limit is set
-    at = slot.arrival()
-    countdown = max(0.0, at - time.time())
-    parked = countdown > float(face_idcard_settings.MAX_BROKER_COUNTDOWN_SECONDS)
+    slot = slots.reserve(limit, alias)
     transition(
         attempt,
         Status.QUEUED,
@@ -240,15 +241,13 @@ def _defer(
         provider_calls=calls_before,
         lease_expires_at=None,
         claim_token=None,
-        next_attempt_at=datetime.fromtimestamp(slot.start, tz=dt_timezone.utc),
-        slot_ends_at=datetime.fromtimestamp(slot.end, tz=dt_timezone.utc),
-        parked=parked,
+        **slot.fields,
     )
-    if parked:
-        logger.debug("attempt %s: rate limited, parked %.1fs", attempt.pk, countdown)
+    if slot.countdown is None:
+        logger.debug("attempt %s: rate limited, parked until its slot", attempt.pk)
         return RunOutcome("done", status=attempt.status)
-    logger.debug("attempt %s: rate limited, slot in %.3fs", attempt.pk, countdown)
-    return RunOutcome("defer", countdown, attempt.status)
+    logger.debug("attempt %s: rate limited, slot in %.3fs", attempt.pk, slot.countdown)
+    return RunOutcome("defer", slot.countdown, attempt.status)
 
 
 def _record_late(

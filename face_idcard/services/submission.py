@@ -19,6 +19,7 @@ from ..masking import mask_id_number, mask_name
 from ..models import EventKind, VerificationAttempt
 from ..states import Decision, Status
 from ..validators import validate_id_number, validate_image, validate_name, validate_url
+from . import slots
 from .common import (
     AttemptLimitExceeded,
     ConsentRequired,
@@ -171,6 +172,16 @@ def submit(
         created_at=now,
         queued_at=now,
     )
+    countdown: float | None = 0.0
+    if enqueue:
+        # A rate-limited backend: the attempt's slot now, so that its message comes once, when
+        # the slot opens (or, far ahead, the sweeper publishes it).
+        limit = service.rate_limit_per_second
+        if limit is not None:
+            slot = slots.reserve(limit, backend_name)
+            countdown = slot.countdown
+            for field, value in slot.fields.items():
+                setattr(attempt, field, value)
     if prepared is not None:
         attempt.selfie_name = save_selfie(prepared.data)
         attempt.selfie_content_type = prepared.content_type
@@ -205,8 +216,8 @@ def submit(
                     audit.event(attempt, EventKind.QUEUED, enqueued=enqueue),
                 ]
             )
-            if enqueue:
-                enqueue_on_commit(attempt.pk, backend_name)
+            if enqueue and countdown is not None:
+                enqueue_on_commit(attempt.pk, backend_name, countdown or None)
     except BaseException:
         # The row was not stored (refused over a limit, or failed): do not leave an orphaned
         # encrypted selfie behind.
