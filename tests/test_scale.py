@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import time_machine
 from celery.signals import before_task_publish
+from django.core.cache import caches
 from django.utils import timezone
 
 from face_idcard import ratelimit, services
@@ -48,6 +49,7 @@ def limited(settings: Any, face_settings: Callable[..., None]) -> Callable[..., 
         face_settings(RATE_LIMIT_PER_SECOND=LIMIT, RATE_LIMIT_CACHE="scale_unit", **more)
 
     apply()
+    caches["scale_unit"].clear()  # every test starts with no slot taken at EPOCH
     return apply
 
 
