@@ -30,7 +30,8 @@ BARE_ROUNDS = int(os.environ.get("BENCH_BARE_ROUNDS", "3"))
 NAME = "张三"
 
 
-def bare_round(base_url: str, number: str, image: bytes) -> float:
+def bare_round(base_url: str, number: str, image: bytes) -> tuple[float, float]:
+    """(calls per second, client CPU ms per call) of one bare round."""
     from face_idcard.client import IdCardCompareClient
     from face_idcard.simulator import DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
 
@@ -46,12 +47,24 @@ def bare_round(base_url: str, number: str, image: bytes) -> float:
         return client.compare(number, NAME, image=image, session_id=f"bare{index}").code
 
     started = time.perf_counter()
+    cpu_started = time.process_time()
     with ThreadPoolExecutor(CONCURRENCY) as pool:
         codes = list(pool.map(one, range(N)))
     elapsed = time.perf_counter() - started
+    cpu_ms = (time.process_time() - cpu_started) / N * 1000
     client.close()
     assert codes.count("0") == N, f"bare loop: {N - codes.count('0')} calls failed"
-    return N / elapsed
+    return N / elapsed, cpu_ms
+
+
+def worker_startup_cpu() -> float:
+    """CPU seconds a worker spends starting and idling (subtracted from the run's total)."""
+    workers = harness.start_workers(1, CONCURRENCY, pool=POOL)
+    try:
+        time.sleep(8)
+        return sum(harness.cpu_seconds(proc.pid) for proc in workers)
+    finally:
+        harness.stop_workers(workers)
 
 
 def main() -> None:
@@ -63,8 +76,10 @@ def main() -> None:
         image = demo_people()[0].photo_bytes
         number = magic.MATCH
 
-        bare = [bare_round(base_url, number, image) for _ in range(BARE_ROUNDS)]
+        rounds = [bare_round(base_url, number, image) for _ in range(BARE_ROUNDS)]
+        bare = [r[0] for r in rounds]
         bare_rps = harness.median(bare)
+        bare_cpu_ms = harness.median([r[1] for r in rounds])
         print(
             f"bare client loop, {CONCURRENCY} threads, {N} calls: "
             f"{', '.join(f'{r:.1f}' for r in bare)} calls/s (median {bare_rps:.1f})"
@@ -80,6 +95,7 @@ def main() -> None:
         from face_idcard.states import TERMINAL
 
         harness.reset_state(settings.CELERY_BROKER_URL)
+        startup_cpu = worker_startup_cpu()
         harness.post(base_url + "/__simulator__/reset")
         started = time.perf_counter()
         for _ in range(N):
@@ -153,9 +169,11 @@ def main() -> None:
             "CPU ms per attempt by process: "
             + ", ".join(f"{name} {seconds / N * 1000:.1f}" for name, seconds in top)
         )
+        worker_cpu_ms = max(0.0, worker_cpu - startup_cpu) / N * 1000
         print(
-            f"worker CPU: {worker_cpu:.1f} s in all, {worker_cpu / N * 1000:.1f} ms per attempt "
-            "(including start-up)"
+            f"worker CPU: {worker_cpu:.1f} s in all, start-up and idle {startup_cpu:.1f} s, "
+            f"{worker_cpu_ms:.1f} ms per attempt without start-up; bare loop client "
+            f"{bare_cpu_ms:.1f} ms per call"
         )
         print(
             f"simulator ledger: {stats['total']} calls, {stats['billable']} billable, "
@@ -163,7 +181,8 @@ def main() -> None:
         )
         print(
             f"RESULT pipeline_rps={pipeline_rps:.1f} bare_rps={bare_rps:.1f} "
-            f"ratio={ratio:.2f} overhead_ms={overhead:.1f}"
+            f"ratio={ratio:.2f} overhead_ms={overhead:.1f} "
+            f"worker_cpu_ms={worker_cpu_ms:.1f} bare_cpu_ms={bare_cpu_ms:.1f}"
         )
 
 
