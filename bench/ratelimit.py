@@ -39,6 +39,10 @@ def main() -> None:
         from django.conf import settings
 
         settings.FACE_IDCARD = {**settings.FACE_IDCARD, "RATE_LIMIT_PER_SECOND": LIMIT}
+        if "BENCH_BROKER_HOLD" in os.environ:  # MAX_BROKER_COUNTDOWN_SECONDS, to try parking
+            settings.FACE_IDCARD["MAX_BROKER_COUNTDOWN_SECONDS"] = float(
+                os.environ["BENCH_BROKER_HOLD"]
+            )
         from face_idcard import services, tasks
         from face_idcard.services import pipeline
         from face_idcard.simulator import magic

@@ -21,7 +21,7 @@ from ..models import EventKind, VerificationAttempt
 from ..outcome import GENERIC, INTERNAL_WORKER_LOST, ErrorClass
 from ..signals import attempt_finished
 from ..states import ConcurrentTransition, Status, transition
-from . import retries
+from . import retries, slots
 from .common import enqueue_on_commit, send_after_commit
 
 logger = logging.getLogger("face_idcard.sweeper")
@@ -102,12 +102,13 @@ def _publish_parked(now: datetime) -> int:
     manager = VerificationAttempt.objects
     due = manager.filter(status=Status.QUEUED.value, parked=True, next_attempt_at__lte=reach)
     published = 0
-    for pk, backend, at in list(
-        due.order_by("next_attempt_at").values_list("pk", "backend", "next_attempt_at")[:BATCH]
-    ):
+    rows = due.order_by("next_attempt_at").values_list(
+        "pk", "backend", "next_attempt_at", "slot_ends_at"
+    )
+    for pk, backend, at, ends in list(rows[:BATCH]):
         with transaction.atomic():
             if manager.filter(pk=pk, parked=True, next_attempt_at=at).update(parked=False):
-                enqueue_on_commit(pk, backend, (at - now).total_seconds())
+                enqueue_on_commit(pk, backend, slots.countdown_to(at, ends, now))
                 published += 1
     return published
 
