@@ -112,6 +112,10 @@ DEFAULTS: dict[str, Any] = {
     # covers clock skew between hosts (keep them NTP-synchronised) and the varying delay
     # between taking a permit and the request reaching the provider.
     "RATE_LIMIT_MARGIN": 0.1,
+    # A rate-limited attempt whose reserved slot is further ahead than this is parked in the
+    # database (and published by the sweeper when due) rather than held by the broker: well
+    # under Redis' visibility timeout (1 h) and RabbitMQ's consumer timeout (30 min).
+    "MAX_BROKER_COUNTDOWN_SECONDS": 300,
     # Celery queue for the task (None: Celery's default queue).
     "CELERY_QUEUE": None,
     # --- Limits against enumeration --------------------------------------------------------

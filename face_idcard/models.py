@@ -113,6 +113,10 @@ class VerificationAttempt(models.Model):
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
     next_attempt_at = models.DateTimeField(_("next try"), null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
+    # A rate-limited attempt's reserved slot runs from next_attempt_at to here; parked: the
+    # slot was too far ahead for the broker, so no message is out and the sweeper sends one.
+    slot_ends_at = models.DateTimeField(_("reserved slot ends"), null=True, blank=True)
+    parked = models.BooleanField(_("parked until its slot"), default=False)
     claim_token = models.UUIDField(null=True, blank=True, editable=False)
 
     # --- Human review ------------------------------------------------------------------------
@@ -216,6 +220,7 @@ class EventKind(StrChoice):
     LEGAL_HOLD_RELEASED = "legal_hold_released"
     REVIEW_PENDING = "review_pending"
     RERUN = "rerun"
+    LATE_RESULT = "late_result"
 
 
 EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
@@ -236,6 +241,7 @@ EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
     (EventKind.LEGAL_HOLD_RELEASED.value, _("Legal hold lifted")),
     (EventKind.REVIEW_PENDING.value, _("First review, awaiting a second reviewer")),
     (EventKind.RERUN.value, _("Re-run")),
+    (EventKind.LATE_RESULT.value, _("Late result (attempt already ended)")),
 ]
 
 

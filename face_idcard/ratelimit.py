@@ -34,7 +34,16 @@ second) and ``1 <= p <= 4`` maximising ``c * j / p``. Achieved throughput, as a 
 100); per second, divide by ``T`` as well (default margin 0.1 s: at least 0.79 of ``L``
 for ``L >= 2``).
 
-A denied caller is told how long to wait: until an open slot, plus jitter within its first
+Reserved slots
+--------------
+:func:`reserve` gives a waiting request its own place in a future open slot: it counts itself
+there at once (the same ``incr`` as :func:`acquire`, so the bound above holds unchanged) and
+comes back once, when the slot opens. A next-free-slot hint per scope (a plain cache value,
+only ever a slot found full plus one) lets a long backlog skip the slots already taken
+instead of probing them one by one; a stale hint costs probes, never a request too many. A
+holder that reaches the provider after its slot ended reserves again (:func:`holds`).
+
+A denied caller of :func:`acquire` is told how long to wait: until an open slot, plus jitter within its first
 half so that deferred tasks do not all arrive at the same instant. The ``x``-th request over
 the capacity of a slot (``x`` from 0) is sent ``x // c`` open slots further on (at most
 :data:`MAX_LOOKAHEAD_SECONDS` ahead), so that a backlog spreads over the coming slots instead
@@ -70,6 +79,10 @@ _JITTER = 0.5
 # A slot's key outlives the slot by this much (whole seconds: Redis EX takes an integer), so
 # a key cannot expire, and its count restart, while its slot is still current.
 _KEY_TTL_EXTRA = 5
+# A reserved request arrives within this fraction of its slot (after the start).
+_RESERVED_ARRIVAL = 0.25
+# Bound on the probes of one reservation (each a cache incr); the hint keeps it to one or two.
+_MAX_PROBES = 100_000
 
 
 @dataclass(frozen=True)
@@ -167,19 +180,89 @@ def acquire(
     return _defer(plan, now, index + plan.period, further)
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """One request counted in a future open slot: it may be sent from ``start`` to ``end``."""
+
+    start: float
+    end: float
+
+    def arrival(self) -> float:
+        """When to come back: spread over the start of the slot, never before it."""
+        spread = random.uniform(0, _RESERVED_ARRIVAL * (self.end - self.start))  # noqa: S311
+        return self.start + 1e-6 + spread
+
+
+def holds(start: float | None, end: float | None, now: float | None = None) -> bool:
+    """Whether a reservation for ``[start, end)`` may be used at ``now``."""
+    if start is None or end is None:
+        return False
+    now = time.time() if now is None else now
+    return start <= now < end
+
+
+def available(
+    now: float | None = None, *, limit: int | None = _FROM_SETTINGS, scope: str = ""
+) -> bool:
+    """Whether the current slot may still admit a request (a read: takes nothing)."""
+    if limit == _FROM_SETTINGS:
+        limit = limit_per_second()
+    if limit is None:
+        return True
+    plan = schedule(max(1, int(limit)), span_seconds())
+    now = time.time() if now is None else now
+    index = math.floor(now / plan.slot)
+    if index % plan.period:
+        return False
+    count = caches[str(face_idcard_settings.RATE_LIMIT_CACHE)].get(_key(plan, index, scope), 0)
+    return int(count or 0) < plan.capacity
+
+
+def reserve(
+    now: float | None = None, *, limit: int | None = _FROM_SETTINGS, scope: str = ""
+) -> Reservation | None:
+    """Count one request in the first open slot after the current one that has room.
+
+    None when there is no limit (nothing to wait for).
+    """
+    if limit == _FROM_SETTINGS:
+        limit = limit_per_second()
+    if limit is None:
+        return None
+    plan = schedule(max(1, int(limit)), span_seconds())
+    now = time.time() if now is None else now
+    cache = caches[str(face_idcard_settings.RATE_LIMIT_CACHE)]
+    hint_key = _key(plan, "next", scope)
+    candidate = _next_open(plan, math.floor(now / plan.slot) + 1)
+    hint = cache.get(hint_key)
+    if isinstance(hint, int) and hint > candidate:
+        candidate = _next_open(plan, hint)
+    for _ in range(_MAX_PROBES):
+        ends = (candidate + 1) * plan.slot
+        # The count must outlive the slot, however far ahead it is.
+        ttl = math.ceil(ends - now) + _KEY_TTL_EXTRA
+        count = _take(plan, candidate, scope, ttl)
+        if count >= plan.capacity:
+            cache.set(hint_key, candidate + plan.period, timeout=ttl)
+        if count <= plan.capacity:
+            return Reservation(candidate * plan.slot, ends)
+        candidate += plan.period
+    raise RuntimeError("no free rate-limit slot found")  # pragma: no cover - bounded above
+
+
 def _next_open(plan: Schedule, index: int) -> int:
     return index + (-index % plan.period)
 
 
-def _key(plan: Schedule, index: int, scope: str = "") -> str:
+def _key(plan: Schedule, index: int | str, scope: str = "") -> str:
     # The plan is part of the key: a changed limit or margin starts counts of its own.
     return f"{KEY_PREFIX}{scope}:{plan.limit}:{plan.span:g}:{index}"
 
 
-def _take(plan: Schedule, index: int, scope: str = "") -> int:
+def _take(plan: Schedule, index: int, scope: str = "", ttl: int | None = None) -> int:
     cache = caches[str(face_idcard_settings.RATE_LIMIT_CACHE)]
     key = _key(plan, index, scope)
-    ttl = math.ceil(plan.slot) + _KEY_TTL_EXTRA
+    ttl = ttl if ttl is not None else math.ceil(plan.slot) + _KEY_TTL_EXTRA
     # add() is a no-op when the key exists, so exactly one caller starts the count.
     cache.add(key, 0, timeout=ttl)
     try:

@@ -220,3 +220,76 @@ def test_pipeline_stays_under_the_providers_sliding_quota(
     assert [c.code for c in calls if c.code in (15, "15")] == []
     # Deferred, not failed: the run spans several seconds, as the quota requires.
     assert elapsed > (count - qps) / qps
+
+
+# --- Reserved slots (issue 10) --------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("unit_cache")
+@pytest.mark.parametrize("limit", [1, 3, 20, 37])
+def test_reservations_keep_the_strict_window_and_fill_every_slot(settings: Any, limit: int) -> None:
+    """A backlog that reserves all at once gets one slot each, in order, with no interval of
+    1 s + margin holding more than the limit, mixed with callers taking the current slot."""
+    _limit(settings, limit, RATE_LIMIT_CACHE="ratelimit_unit")
+    rng = random.Random(limit)
+    now = _fresh_epoch(rng)
+    admitted: list[float] = []
+    reservations = []
+    for _ in range(40 * limit):
+        if ratelimit.acquire(now).allowed:
+            admitted.append(now)
+        else:
+            reservation = ratelimit.reserve(now)
+            assert reservation is not None
+            reservations.append(reservation)
+    # Each holder arrives once, when told, and finds its slot its own.
+    for reservation in reservations:
+        at = reservation.arrival()
+        assert ratelimit.holds(reservation.start, reservation.end, at)
+        assert at > now
+        admitted.append(at)
+    plan = ratelimit.schedule(limit, ratelimit.span_seconds())
+    _assert_strict(admitted, limit, plan.span)
+    # No slot was skipped: the backlog ends where the sustained rate says it should.
+    last = max(r.end for r in reservations)
+    assert last - now <= len(admitted) / (plan.per_span / plan.span) + 2 * plan.slot * plan.period
+
+
+@pytest.mark.usefixtures("unit_cache")
+def test_a_reserved_slot_is_not_given_to_a_caller_arriving_in_it(settings: Any) -> None:
+    _limit(settings, 20, RATE_LIMIT_CACHE="ratelimit_unit")
+    now = _fresh_epoch(random.Random(11))
+    while ratelimit.acquire(now).allowed:
+        pass
+    reservation = ratelimit.reserve(now)
+    assert reservation is not None
+    # Capacity is one per slot at 20 req/s: the holder took it, a newcomer is turned away.
+    assert not ratelimit.available(reservation.start)
+    assert not ratelimit.acquire(reservation.start).allowed
+    # After the slot, a late holder no longer holds it.
+    assert not ratelimit.holds(reservation.start, reservation.end, reservation.end)
+
+
+@pytest.mark.usefixtures("unit_cache")
+def test_the_next_free_slot_hint_keeps_reservations_to_a_probe_or_two(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _limit(settings, 20, RATE_LIMIT_CACHE="ratelimit_unit")
+    now = _fresh_epoch(random.Random(12))
+    taken: list[int] = []
+    original = ratelimit._take
+
+    def counting(*args: Any, **kwargs: Any) -> int:
+        taken.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(ratelimit, "_take", counting)
+    for _ in range(2000):
+        ratelimit.reserve(now)
+    assert len(taken) <= 2000 * 1.01
+
+
+def test_no_limit_reserves_nothing(settings: Any) -> None:
+    _limit(settings, None)
+    assert ratelimit.reserve() is None
+    assert ratelimit.available()

@@ -101,6 +101,7 @@ def test_lost_queued_message_is_resent(face_settings: Any, simulator: Any) -> No
         "failed": 0,
         "lost_queued": 0,
         "lost_retries": 0,
+        "parked_published": 0,
     }
 
 

@@ -73,13 +73,17 @@ def send_after_commit(signal: Signal, attempt: VerificationAttempt, **kwargs: An
     transaction.on_commit(send)
 
 
-def enqueue(attempt_id: UUID | str, backend: str | None = None) -> str | None:
+def enqueue(
+    attempt_id: UUID | str, backend: str | None = None, countdown: float | None = None
+) -> str | None:
     """Publish the Celery message for ``attempt_id``: its id and its backend alias travel,
-    nothing else (the alias lets the worker check the right quota before any database work).
+    nothing else; ``countdown`` delays it (a reserved rate-limit slot).
 
     Returns None once published, else the class name of the error that prevented it.
     """
     options: dict[str, Any] = {}
+    if countdown is not None:
+        options["countdown"] = max(0.0, countdown)
     queue = face_idcard_settings.CELERY_QUEUE
     if queue:
         options["queue"] = queue
@@ -100,13 +104,14 @@ def enqueue(attempt_id: UUID | str, backend: str | None = None) -> str | None:
 def enqueue_on_commit(
     attempt_id: UUID | str,
     backend: str | None = None,
+    countdown: float | None = None,
     on_failure: Callable[[str], None] | None = None,
 ) -> None:
     """Publish once the current transaction commits; ``on_failure(error_class)`` is called
     if the publish fails (a failure of the hook itself is logged, never raised)."""
 
     def publish() -> None:
-        error = enqueue(attempt_id, backend)
+        error = enqueue(attempt_id, backend, countdown)
         if error is not None and on_failure is not None:
             try:
                 on_failure(error)

@@ -38,14 +38,15 @@ from ..sensitive import Sensitive, SensitiveBytes, forget_locals_on_error
 from ..signals import attempt_decided, attempt_finished
 from ..states import (
     CLAIMABLE,
+    TERMINAL,
     ConcurrentTransition,
     Decision,
     Status,
     transition,
     transition_with_events,
 )
-from . import retries
-from .claim import claim
+from . import retries, slots
+from .claim import claim, lease_until
 from .common import load_selfie, send_after_commit
 from .retries import backoff
 
@@ -119,18 +120,13 @@ def _backend_or_none(alias: str) -> Backend | None:
         return None
 
 
-def _call(
-    attempt: VerificationAttempt,
-    backend: Backend | None,
-    number: Sensitive[str],
-    name: Sensitive[str],
-) -> ProviderOutcome:
-    """One provider call, never raising: transport failures become pseudo-codes.
+def _request(
+    attempt: VerificationAttempt, number: Sensitive[str], name: Sensitive[str]
+) -> VerificationRequest:
+    """The provider request, with the selfie read and decrypted (storage may be slow).
 
     The values are revealed only into the request (whose repr is masked): the backend's
     ``verify`` is the provider boundary."""
-    if backend is None:
-        return _local(INTERNAL_BACKEND_UNAVAILABLE)
     url = Sensitive(crypto.decrypt_text(attempt.url_encrypted) or None)
     image = SensitiveBytes(
         load_selfie(attempt.selfie_name, attempt.selfie_storage)
@@ -146,6 +142,13 @@ def _call(
         correlation_id=attempt.pk.hex,
     )
     del image, url
+    return request
+
+
+def _call(
+    backend: Backend, request: VerificationRequest, number: Sensitive[str], name: Sensitive[str]
+) -> ProviderOutcome:
+    """One provider call, never raising: transport failures become pseudo-codes."""
     started = time.monotonic()
     try:
         outcome = backend.verify(request)
@@ -164,44 +167,35 @@ def _call(
     )
 
 
-def _alias_of(pk: UUID) -> str | None:
-    alias: str | None = (
-        VerificationAttempt.objects.filter(pk=pk).values_list("backend", flat=True).first()
-    )
-    return alias
+def _holds_slot(attempt: VerificationAttempt) -> bool:
+    """Whether the attempt's reserved rate-limit slot is open now."""
+    start, end = attempt.next_attempt_at, attempt.slot_ends_at
+    if start is None or end is None:
+        return False
+    return ratelimit.holds(start.timestamp(), end.timestamp())
 
 
 @forget_locals_on_error
 def run(attempt_id: UUID | str, backend: str | None = None) -> RunOutcome:
     """Process one attempt once. Safe to call any number of times, concurrently.
 
-    ``backend`` is the attempt's alias, carried by the task message so that the quota of the
-    right account is checked before any database work; without it, it is read first.
+    permit → claim → decrypt → call → record, with the permit last: the quota is checked
+    right before the provider call, after the selfie is loaded, so a slow storage read cannot
+    push a request past its slot. A cheap look at the current slot before the selfie is read
+    saves that read when the attempt will wait anyway. ``backend`` (the alias the message
+    carries) is only a hint: the claimed row decides.
     """
     pk = _as_uuid(attempt_id)
     if pk is None:
         logger.warning("run: %r is not an attempt id", type(attempt_id).__name__)
         return RunOutcome("done")
-    alias = backend or _alias_of(pk)
-    if alias is None:
-        logger.warning("attempt %s: not found, nothing to do", pk)
-        return RunOutcome("done")
-    service = _backend_or_none(alias)
-    if service is not None:
-        # The quota first: a deferred run costs no database work at all.
-        permit = ratelimit.acquire(limit=service.rate_limit_per_second, scope=alias)
-        if not permit.allowed:
-            logger.debug("attempt %s: rate limited, deferred %.2fs", pk, permit.retry_after)
-            return RunOutcome("defer", permit.retry_after)
     now = timezone.now()
     attempt = claim(pk, now)
     if attempt is None:
         return _not_claimed(pk, now)
     token = attempt.claim_token
     assert token is not None
-    if attempt.backend != alias:
-        # A message that named another alias (it cannot normally happen): the row decides.
-        service = _backend_or_none(attempt.backend)
+    service = _backend_or_none(attempt.backend)
     calls_before = attempt.provider_calls - 1
 
     try:
@@ -217,13 +211,119 @@ def run(attempt_id: UUID | str, backend: str | None = None) -> RunOutcome:
     if service is None:
         return _record_local_failure(attempt, token, calls_before, INTERNAL_BACKEND_UNAVAILABLE)
 
+    limit = service.rate_limit_per_second
+    reserved = limit is not None and _holds_slot(attempt)
+    if (
+        limit is not None
+        and not reserved
+        and not ratelimit.available(limit=limit, scope=service.alias)
+    ):
+        return _defer(attempt, token, calls_before, limit, service.alias)
     try:
-        outcome = _call(attempt, service, number, name)
+        request = _request(attempt, number, name)
     except Exception as exc:
-        # A bug or a storage failure on our side: recorded, never retried automatically.
+        # A storage failure on our side: recorded, never retried automatically.
+        logger.error("attempt %s: unexpected %s loading the selfie", attempt.pk, type(exc).__name__)
+        return _record(attempt, token, service, _local(INTERNAL_ERROR))
+    if (
+        limit is not None
+        and not reserved
+        and not ratelimit.acquire(limit=limit, scope=service.alias).allowed
+    ):
+        return _defer(attempt, token, calls_before, limit, service.alias)
+    try:
+        outcome = _call(service, request, number, name)
+    except Exception as exc:
+        # A bug on our side: recorded, never retried automatically.
         logger.error("attempt %s: unexpected %s during the call", attempt.pk, type(exc).__name__)
         outcome = _local(INTERNAL_ERROR)
     return _record(attempt, token, service, outcome)
+
+
+def _defer(
+    attempt: VerificationAttempt, token: UUID, calls_before: int, limit: int, alias: str
+) -> RunOutcome:
+    """Reserve the next free slot, give the claim back, and come back once, when it opens.
+
+    A slot further ahead than the broker can safely hold a message is parked: no message
+    goes out, and the sweeper publishes one when the slot comes within reach.
+    """
+    slot = slots.reserve(limit, alias)
+    transition(
+        attempt,
+        Status.QUEUED,
+        expected_claim_token=token,
+        provider_calls=calls_before,
+        lease_expires_at=None,
+        claim_token=None,
+        **slot.fields,
+    )
+    if slot.countdown is None:
+        logger.debug("attempt %s: rate limited, parked until its slot", attempt.pk)
+        return RunOutcome("done", status=attempt.status)
+    logger.debug("attempt %s: rate limited, slot in %.3fs", attempt.pk, slot.countdown)
+    return RunOutcome("defer", slot.countdown, attempt.status)
+
+
+def _record_late(
+    attempt: VerificationAttempt,
+    token: UUID,
+    target: Status,
+    outcome: ProviderOutcome,
+    events: list[AttemptEvent],
+    fields: dict[str, Any],
+) -> bool:
+    """After the lease expired: record the result if nobody claimed the attempt since (the
+    claim token, which the sweeper leaves on the row, is still ours). True when recorded."""
+    call_event = events[0]
+    call_event.data["late"] = True
+    row = (
+        VerificationAttempt._base_manager.filter(pk=attempt.pk)
+        .values_list("status", "claim_token")
+        .first()
+    )
+    own = row is not None and row[1] == token
+    if own and row is not None and row[0] == Status.QUEUED.value:
+        # Re-queued by the sweeper, not claimed since: the answer we have stands. Claimed
+        # back with our own token, then recorded as usual, in one transaction.
+        attempt.status = Status.QUEUED.value
+        try:
+            with transaction.atomic():
+                transition(
+                    attempt,
+                    Status.PROCESSING,
+                    expected_claim_token=token,
+                    lease_expires_at=lease_until(timezone.now()),
+                )
+                transition_with_events(
+                    attempt, target, events, expected_claim_token=token, **fields
+                )
+        except ConcurrentTransition:
+            pass  # another worker claimed it meanwhile: its call decides
+        else:
+            logger.info("attempt %s: lease expired during the call; late result kept", attempt.pk)
+            return True
+    elif own and row is not None and row[0] in TERMINAL:
+        # Ended from our claim (LOST_CALL_POLICY "fail"): the attempt stays as it ended; the
+        # answer, and what it cost, go on the audit trail only.
+        attempt.status = row[0]
+        late = audit.event(
+            attempt,
+            EventKind.LATE_RESULT,
+            status=row[0],
+            code=outcome.code,
+            error_class=outcome.error_class.value,
+            reason=outcome.reason.value,
+            similarity=outcome.similarity,
+            billable=outcome.billable,
+        )
+        audit.record_many([call_event, late])
+        logger.warning("attempt %s: answer after the attempt ended; audited only", attempt.pk)
+        return False
+    call_event.data["stale_claim"] = True
+    audit.record_many([call_event])
+    logger.warning("attempt %s: lease lost during the call; result discarded", attempt.pk)
+    return False
 
 
 def _not_claimed(pk: UUID, now: datetime) -> RunOutcome:
@@ -233,7 +333,10 @@ def _not_claimed(pk: UUID, now: datetime) -> RunOutcome:
         logger.warning("attempt %s: not found, nothing to do", pk)
         return RunOutcome("done")
     if attempt.status in CLAIMABLE and attempt.next_attempt_at and attempt.next_attempt_at > now:
-        # An early message (a duplicate, or the sweeper): come back when the backoff is over.
+        if attempt.parked:
+            # Its slot is beyond what the broker may hold: the sweeper publishes it when due.
+            return RunOutcome("done", status=attempt.status)
+        # An early message (a duplicate, or the sweeper): come back when the wait is over.
         return RunOutcome("defer", (attempt.next_attempt_at - now).total_seconds(), attempt.status)
     logger.info("attempt %s: %s, not claimed", pk, attempt.status)
     return RunOutcome("done", status=attempt.status)
@@ -299,6 +402,7 @@ def _record(
         "provider_latency_ms": latency_ms,
         "lease_expires_at": None,
         "claim_token": None,
+        "slot_ends_at": None,
         **counters,
     }
     if outcome.session_id:
@@ -364,12 +468,9 @@ def _record(
             attempt, target, [call_event, *events], expected_claim_token=token, **fields
         )
     except ConcurrentTransition:
-        # The sweeper took the attempt back while we were calling (our lease expired). Keep
-        # the record of the call we made; the outcome belongs to whoever holds the claim now.
-        call_event.data["stale_claim"] = True
-        audit.record_many([call_event])
-        logger.warning("attempt %s: lease lost during the call; result discarded", attempt.pk)
-        return RunOutcome("done", status=attempt.status)
+        # The sweeper took the attempt back while we were calling (our lease expired).
+        if not _record_late(attempt, token, target, outcome, [call_event, *events], fields):
+            return RunOutcome("done", status=attempt.status)
 
     if target is Status.COMPLETED:
         send_after_commit(attempt_decided, attempt)

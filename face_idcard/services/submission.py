@@ -36,6 +36,7 @@ from ..validators import (
     validate_text_length,
     validate_url,
 )
+from . import slots
 from .common import (
     AttemptLimitExceeded,
     ConsentRequired,
@@ -269,6 +270,16 @@ def submit(
         created_at=now,
         queued_at=now,
     )
+    countdown: float | None = 0.0
+    if enqueue:
+        # A rate-limited backend: the attempt's slot now, so that its message comes once, when
+        # the slot opens (or, far ahead, the sweeper publishes it).
+        limit = service.rate_limit_per_second
+        if limit is not None:
+            slot = slots.reserve(limit, backend_name)
+            countdown = slot.countdown
+            for field, value in slot.fields.items():
+                setattr(attempt, field, value)
     if prepared is not None:
         attempt.selfie_storage = current_selfie_storage_alias()
         attempt.selfie_name = save_selfie(prepared.data)
@@ -304,13 +315,22 @@ def submit(
                     # What is known now: the message is published after the commit (or by
                     # the caller); a publish that fails records its own event then.
                     audit.event(
-                        attempt, EventKind.QUEUED, publish="after_commit" if enqueue else "caller"
+                        attempt,
+                        EventKind.QUEUED,
+                        publish=(
+                            ("after_commit" if countdown is not None else "parked")
+                            if enqueue
+                            else "caller"
+                        ),
                     ),
                 ]
             )
-            if enqueue:
+            if enqueue and countdown is not None:
                 enqueue_on_commit(
-                    attempt.pk, backend_name, on_failure=_record_failed_publish(attempt)
+                    attempt.pk,
+                    backend_name,
+                    countdown or None,
+                    on_failure=_record_failed_publish(attempt),
                 )
     except BaseException:
         # The row was not stored (refused over a limit, or failed): do not leave an orphaned

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import audit
@@ -20,7 +21,7 @@ from ..models import EventKind, VerificationAttempt
 from ..outcome import GENERIC, INTERNAL_WORKER_LOST, ErrorClass
 from ..signals import attempt_finished
 from ..states import ConcurrentTransition, Status, transition
-from . import retries
+from . import retries, slots
 from .common import enqueue_on_commit, send_after_commit
 
 logger = logging.getLogger("face_idcard.sweeper")
@@ -50,7 +51,11 @@ def _recover_expired_lease(attempt: VerificationAttempt, now: datetime) -> str:
             expected_claim_token=token,
             queued_at=now,
             lease_expires_at=None,
-            claim_token=None,
+            # The token stays until the next claim: the late worker, if it answers before
+            # anyone claims the attempt again, may still record its (paid-for) result.
+            next_attempt_at=None,
+            slot_ends_at=None,
+            parked=False,
             **retries.next_counters(attempt, ErrorClass.TRANSIENT),
         )
         audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lease_expired")
@@ -77,7 +82,7 @@ def _fail(
             reason=GENERIC.lookup(INTERNAL_WORKER_LOST).reason.value,
             finished_at=now,
             lease_expires_at=None,
-            claim_token=None,
+            # The token stays: a late answer from that worker is audited, never recorded.
         )
         audit.record(
             attempt,
@@ -88,6 +93,24 @@ def _fail(
         )
         send_after_commit(attempt_finished, attempt)
     return "failed"
+
+
+def _publish_parked(now: datetime) -> int:
+    """Publish the parked attempts whose reserved slot has come within the broker's reach,
+    each once, with the countdown to its slot (the reservation itself is kept)."""
+    reach = now + timedelta(seconds=float(face_idcard_settings.MAX_BROKER_COUNTDOWN_SECONDS))
+    manager = VerificationAttempt.objects
+    due = manager.filter(status=Status.QUEUED.value, parked=True, next_attempt_at__lte=reach)
+    published = 0
+    rows = due.order_by("next_attempt_at").values_list(
+        "pk", "backend", "next_attempt_at", "slot_ends_at"
+    )
+    for pk, backend, at, ends in list(rows[:BATCH]):
+        with transaction.atomic():
+            if manager.filter(pk=pk, parked=True, next_attempt_at=at).update(parked=False):
+                enqueue_on_commit(pk, backend, slots.countdown_to(at, ends, now))
+                published += 1
+    return published
 
 
 def sweep(now: datetime | None = None) -> dict[str, int]:
@@ -105,12 +128,22 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             continue  # the worker finished after all, or another sweeper got there first
         counts["failed" if result == "failed" else "expired_leases"] += 1
 
-    lost = manager.filter(status=Status.QUEUED.value, queued_at__lt=stale)
+    counts["parked_published"] = _publish_parked(now)
+
+    # A deferred attempt (next_attempt_at: its reserved slot) is lost only once its message
+    # should long have arrived; one never deferred, once its queueing is old.
+    lost = manager.filter(status=Status.QUEUED.value, parked=False).filter(
+        Q(next_attempt_at__isnull=True, queued_at__lt=stale) | Q(next_attempt_at__lt=stale)
+    )
     for attempt in list(lost.order_by("queued_at")[:BATCH]):
         with transaction.atomic():
             resent = manager.filter(
-                pk=attempt.pk, status=Status.QUEUED.value, queued_at=attempt.queued_at
-            ).update(queued_at=now)
+                pk=attempt.pk,
+                status=Status.QUEUED.value,
+                parked=False,
+                queued_at=attempt.queued_at,
+                next_attempt_at=attempt.next_attempt_at,
+            ).update(queued_at=now, next_attempt_at=None, slot_ends_at=None)
             if resent:
                 audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lost_message")
                 enqueue_on_commit(attempt.pk, attempt.backend)
@@ -129,7 +162,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
                 enqueue_on_commit(attempt.pk, attempt.backend)
                 counts["lost_retries"] += 1
 
-    if any(counts.values()):
+    if any(value for key, value in counts.items() if key != "parked_published"):
         logger.warning(
             "sweep: %(expired_leases)d expired leases requeued, %(failed)d failed, "
             "%(lost_queued)d queued and %(lost_retries)d waiting attempts resent",

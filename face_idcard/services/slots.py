@@ -1,0 +1,59 @@
+"""A rate-limited attempt's reserved slot: reserved once, written on its row, published once.
+
+Used at submit time (a burst of submits spreads itself over the coming slots instead of every
+message arriving at once and being deferred) and by the pipeline when a run finds the quota
+used up. A slot further ahead than ``MAX_BROKER_COUNTDOWN_SECONDS`` is *parked*: no message is
+published, and the sweeper publishes one when the slot comes within the broker's reach.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from typing import Any
+
+from .. import ratelimit
+from ..conf import face_idcard_settings
+
+
+@dataclass(frozen=True)
+class Slot:
+    #: The attempt's fields that record the reservation (next_attempt_at, slot_ends_at, parked).
+    fields: dict[str, Any]
+    #: Seconds until the message should arrive; None when parked (no message now).
+    countdown: float | None
+
+
+def _aware(timestamp: float, *, up: bool) -> datetime:
+    """The instant as the database keeps it (whole microseconds), rounded into the slot: a
+    start rounded up, an end down, so the stored slot never reaches outside the reserved one."""
+    micros = timestamp * 1_000_000
+    whole = math.ceil(micros) if up else math.floor(micros)
+    return datetime.fromtimestamp(whole // 1_000_000, tz=dt_timezone.utc) + timedelta(
+        microseconds=whole % 1_000_000
+    )
+
+
+def countdown_to(start: datetime, end: datetime | None, now: datetime) -> float:
+    """Seconds from ``now`` until a message should arrive in the stored slot ``[start, end)``
+    (spread over its first part, never before ``start``)."""
+    arrival = ratelimit.Reservation(start.timestamp(), (end or start).timestamp()).arrival()
+    # Two microseconds on top: the clock a worker reads is truncated to whole microseconds.
+    return max(0.0, arrival + 2e-6 - now.timestamp())
+
+
+def reserve(limit: int, alias: str) -> Slot:
+    """Reserve the next free slot of ``alias``'s quota (``limit`` requests per second)."""
+    reservation = ratelimit.reserve(limit=limit, scope=alias)
+    assert reservation is not None  # a limit is given
+    countdown = max(0.0, reservation.arrival() + 2e-6 - time.time())
+    parked = countdown > float(face_idcard_settings.MAX_BROKER_COUNTDOWN_SECONDS)
+    fields = {
+        "next_attempt_at": _aware(reservation.start, up=True),
+        "slot_ends_at": _aware(reservation.end, up=False),
+        "parked": parked,
+    }
+    return Slot(fields, None if parked else countdown)
