@@ -28,6 +28,7 @@ CELERY_BROKER_URL = "filesystem://"
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "data_folder_in": BROKER_FOLDER,
     "data_folder_out": BROKER_FOLDER,
+    "control_folder": BROKER_FOLDER + "/control",
 }
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 STORAGES = {
