@@ -178,7 +178,10 @@ class AttemptSerializer(serializers.Serializer[VerificationAttempt]):
             return None
         show = self.context.get("show_similarity")
         if callable(show):
-            show = self.context["show_similarity"] = bool(show())  # asked once per context
+            # Asked once per serializer (a list's child serves every row).
+            if not hasattr(self, "_similarity_shown"):
+                self._similarity_shown = bool(show())
+            show = self._similarity_shown
         if not show:
             return None
         return attempt.similarity
