@@ -38,3 +38,15 @@ def test_the_permission_is_still_asked_for_a_score(face_settings: Any) -> None:
         shown = client.get(f"{BASE}{attempt_id}/").json()
     assert shown["similarity"] is None  # not a reviewer
     assert any("auth_permission" in q["sql"] for q in queries.captured_queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_daily_limits_cost_one_count_query_each_time_they_are_checked(
+    face_settings: Any,
+) -> None:
+    client = client_for(plain_user("owner"))
+    with CaptureQueriesContext(connection) as queries:
+        assert create(client).status_code == 202
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper()]
+    # The early check and the one under the lock: per ID number and per user in each.
+    assert len(counts) == 2
