@@ -172,7 +172,17 @@ class AttemptSerializer(serializers.Serializer[VerificationAttempt]):
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_similarity(self, attempt: VerificationAttempt) -> float | None:
-        if not self.context.get("show_similarity"):
+        if attempt.similarity is None:
+            # Nothing to hide: the permission (two queries) is not asked. A new attempt, the
+            # 202 of every creation, has no score yet.
+            return None
+        show = self.context.get("show_similarity")
+        if callable(show):
+            # Asked once per serializer (a list's child serves every row).
+            if not hasattr(self, "_similarity_shown"):
+                self._similarity_shown = bool(show())
+            show = self._similarity_shown
+        if not show:
             return None
         return attempt.similarity
 

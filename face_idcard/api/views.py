@@ -9,6 +9,7 @@ caller's own.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -172,7 +173,8 @@ class AttemptViewSet(
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = dict(super().get_serializer_context())
-        context["show_similarity"] = may_see_similarity(self.request.user)
+        # Asked by the serializer only when an attempt has a similarity to show or hide.
+        context["show_similarity"] = functools.partial(may_see_similarity, self.request.user)
         return context
 
     def _show(self, attempt: VerificationAttempt, code: int = 200, **headers: str) -> Response:

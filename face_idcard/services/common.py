@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
 
-from django.core.files.base import ContentFile
+from django.core.files.base import File
 from django.core.files.storage import Storage, storages
 from django.db import transaction
 from django.dispatch import Signal
@@ -40,7 +41,11 @@ def save_selfie(data: bytes) -> str:
     return the stored name (record :func:`current_selfie_storage_alias` beside it)."""
     folder = str(face_idcard_settings.SELFIE_UPLOAD_TO).strip("/")
     name = f"{folder}/{uuid4().hex}.bin" if folder else f"{uuid4().hex}.bin"
-    return selfie_storage().save(name, ContentFile(crypto.encrypt_bytes(data)))
+    # Through a temporary file, a chunk at a time: never the whole token in memory.
+    with tempfile.TemporaryFile() as handle:
+        crypto.write_encrypted(data, handle)
+        handle.seek(0)
+        return selfie_storage().save(name, File(handle, name=name))
 
 
 def load_selfie(name: str, alias: str = "") -> bytes:
