@@ -55,6 +55,9 @@ _UPRIGHT = {
 }
 
 #: JPEG qualities tried, best first, before the image is shrunk further.
+#: Start of scan: the segment after which entropy-coded data lies between segments.
+_SOS = 0xDA
+
 JPEG_QUALITY_STEPS = (90, 80, 70, 60)
 #: Each shrink step keeps this share of the width and the height.
 SHRINK_FACTOR = 0.75
@@ -260,14 +263,27 @@ _JFIF_HEADER_SIZE = 12
 
 
 def _strip_jpeg(data: bytes, structure: Scan) -> bytes:
+    """The JPEG rebuilt from its segments, metadata segments dropped.
+
+    Before the first scan nothing but segments is copied: bytes between two header segments
+    (which decoders skip as "extraneous") could carry a broken APP1's EXIF and GPS, so they
+    are never passed on. From the first scan on, what lies between segments is entropy-coded
+    image data and is kept.
+    """
     segments, end = structure.segments, structure.end
     pieces = [data[:2]]  # SOI
     copied_to = 2
+    in_scans = False
     for segment in segments:
+        in_scans = in_scans or segment.marker == _SOS
         replacement = _jpeg_replacement(data, segment)
-        if replacement is None:
-            continue  # kept as it is: copied with the bytes around it
-        pieces.append(data[copied_to : segment.start])
+        if in_scans:
+            if replacement is None:
+                continue  # kept as it is: copied with the bytes around it
+            pieces.append(data[copied_to : segment.start])
+        else:
+            # Header: the segment alone, never the bytes before it.
+            replacement = data[segment.start : segment.end] if replacement is None else replacement
         pieces.append(replacement)
         copied_to = segment.end
     # The MPO's further pictures and a motion photo's video come after `end`.

@@ -153,3 +153,17 @@ def test_fuzzed_scan_raises_nothing_but_image_rejected(data: bytes) -> None:
     for prefix in (b"", b"\x89PNG\r\n\x1a\n", b"BM"):
         with contextlib.suppress(ImageRejected):
             scan(prefix + data)
+
+
+def test_bytes_between_header_segments_are_not_passed_on() -> None:
+    """A broken APP1 marker leaves its EXIF (GPS included) as "extraneous" bytes between two
+    header segments: decoders skip them, and the rebuilt JPEG must not carry them on.
+    (Found by the fuzz test above.)"""
+    seed = factory.metadata_jpeg(80, 80)
+    app1 = seed.index(b"\xff\xe1")
+    assert seed[app1 + 4 : app1 + 8] == b"Exif"
+    broken = seed[:app1] + b"~@" + seed[app1 + 2 :]
+    prepared = prepare_image(broken, ImageLimits(min_side=8))
+    assert b"Exif" not in prepared.data
+    assert len(prepared.data) < len(broken) - 100  # the whole gap is gone, not just the tag
+    assert Image.open(io.BytesIO(prepared.data)).size == (80, 80)
