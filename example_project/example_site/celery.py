@@ -20,5 +20,8 @@ app.conf.beat_schedule = {
         "task": "face_idcard.tasks.sweep",
         "schedule": float(os.environ.get("EXAMPLE_SWEEP_EVERY_SECONDS", "60")),
     },
-    "face-idcard-purge": {"task": "face_idcard.tasks.purge", "schedule": crontab(minute=17, hour=3)},
+    "face-idcard-purge": {
+        "task": "face_idcard.tasks.purge",
+        "schedule": crontab(minute=17, hour=3),
+    },
 }

@@ -114,8 +114,11 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # a real worker process with no broker server. That transport deletes a message when a worker
 # fetches it, so a worker killed hard loses what it held; the sweeper (beat, every minute)
 # finds those attempts in the database and queues them again.
-CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem://"
-if CELERY_BROKER_URL.startswith("filesystem:"):
+# (filesystem-atomic: kombu's transport with atomic publishing, see example_site/broker.py.)
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem-atomic://"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    from . import broker  # noqa: F401  (registers the filesystem-atomic:// transport)
+
     _BROKER_DIR = VAR_DIR / "broker"
     for _folder in ("queue", "processed"):
         (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
@@ -162,9 +165,7 @@ FACE_IDCARD = {
     # it under the simulator's --qps: a burst is deferred, never refused).
     "RATE_LIMIT_PER_SECOND": _float_env("FACE_IDCARD_RATE_LIMIT_PER_SECOND"),
     "MAX_ATTEMPTS_PER_ID_PER_DAY": int(os.environ.get("FACE_IDCARD_MAX_PER_ID_PER_DAY", "5")),
-    "MAX_ATTEMPTS_PER_USER_PER_DAY": int(
-        os.environ.get("FACE_IDCARD_MAX_PER_USER_PER_DAY", "10")
-    ),
+    "MAX_ATTEMPTS_PER_USER_PER_DAY": int(os.environ.get("FACE_IDCARD_MAX_PER_USER_PER_DAY", "10")),
     "RETRY_BACKOFF_BASE": _float_env("FACE_IDCARD_RETRY_BACKOFF_BASE") or 2.0,
     "RETRY_BACKOFF_MAX": _float_env("FACE_IDCARD_RETRY_BACKOFF_MAX") or 60.0,
     "API_CREATE_THROTTLE_RATE": os.environ.get("FACE_IDCARD_API_CREATE_THROTTLE_RATE", "30/min"),
@@ -181,4 +182,29 @@ CACHES = {
     }
     if os.environ.get("REDIS_URL")
     else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+}
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "face_idcard API",
+    "VERSION": "1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    # The docs page's JavaScript and CSS from the sidecar package: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"face_idcard": {"handlers": ["console"], "level": "WARNING"}},
 }
