@@ -497,6 +497,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"demo failed: {exc}", file=sys.stderr)
             return 1
         finally:
+            # A second Ctrl-C must not interrupt the stopping itself.
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, signal.SIG_IGN)
             children.stop()
             print("stopped the simulator, worker, beat and web server")
 
