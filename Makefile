@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: test demo lint format messages bench clean
+.PHONY: test demo demo-check lint format messages bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,9 +17,13 @@ $(STAMP): pyproject.toml
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The example site with a real simulator, Celery worker, beat and web server, fed through its
+# HTTP API (example_project/run_demo.py); demo-check exits after the table of outcomes.
 demo: $(STAMP)
-	$(BIN)/python example_project/manage.py migrate --noinput -v 0
-	$(BIN)/python example_project/manage.py face_idcard_demo
+	$(BIN)/python example_project/run_demo.py
+
+demo-check: $(STAMP)
+	$(BIN)/python example_project/run_demo.py --check
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -1,4 +1,10 @@
-"""A small site that installs face_idcard. Development settings: never deploy these."""
+"""A small site that installs face_idcard. Development settings: never deploy these.
+
+Everything comes from the environment, with defaults that need no server: SQLite and kombu's
+filesystem transport, both in a ``var/`` folder (``EXAMPLE_VAR_DIR``, default
+``example_project/var``). ``DATABASE_URL`` (``postgres://…``) and ``CELERY_BROKER_URL``
+(``redis://…``, ``amqp://…``) switch to PostgreSQL and Redis or RabbitMQ.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import os
 from pathlib import Path
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+#: The database, the broker's folders and the media of the default set-up (git ignores it).
+VAR_DIR = Path(os.environ.get("EXAMPLE_VAR_DIR") or BASE_DIR / "var").resolve()
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-site-development-only")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1").lower() in ("1", "true", "yes", "on")
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
@@ -80,29 +88,63 @@ def _database_from_url(url: str) -> dict[str, object]:
 DATABASES = {
     "default": _database_from_url(os.environ["DATABASE_URL"])
     if os.environ.get("DATABASE_URL")
-    else {"ENGINE": "django.db.backends.sqlite3", "NAME": BASE_DIR / "db.sqlite3"}
+    else {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": VAR_DIR / "db.sqlite3",
+        # The worker, beat and the web server write at once: wait for the lock, not fail.
+        "OPTIONS": {"timeout": 20},
+    }
 }
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(BASE_DIR / "media")},
+        "OPTIONS": {"location": str(VAR_DIR / "media")},
     },
     # Encrypted selfies: a folder that no web server serves (FACE_IDCARD["SELFIE_STORAGE"]).
     "face_idcard": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(BASE_DIR / "private"), "base_url": None},
+        "OPTIONS": {"location": str(VAR_DIR / "private"), "base_url": None},
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 STATIC_URL = "static/"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# Celery: Redis when REDIS_URL is set, otherwise the demo runs tasks in its own worker thread
-# over the in-memory transport.
-CELERY_BROKER_URL = os.environ.get("REDIS_URL", "memory://localhost/")
+# Celery: CELERY_BROKER_URL (Redis, RabbitMQ), else kombu's filesystem transport in VAR_DIR:
+# a real worker process with no broker server. That transport deletes a message when a worker
+# fetches it, so a worker killed hard loses what it held; the sweeper (beat, every minute)
+# finds those attempts in the database and queues them again.
+# (filesystem-atomic: kombu's transport with atomic publishing, see example_site/broker.py.)
+CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or "filesystem-atomic://"
+if CELERY_BROKER_URL.startswith("filesystem"):
+    from . import broker  # noqa: F401  (registers the filesystem-atomic:// transport)
+
+    _BROKER_DIR = VAR_DIR / "broker"
+    for _folder in ("queue", "processed"):
+        (_BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_BROKER_DIR / "queue"),
+        "data_folder_out": str(_BROKER_DIR / "queue"),
+        "processed_folder": str(_BROKER_DIR / "processed"),
+        "store_processed": False,
+        "polling_interval": float(os.environ.get("EXAMPLE_BROKER_POLLING_INTERVAL", "0.1")),
+    }
+else:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Keep database connections across tasks (Celery closes them after every task otherwise).
 CELERY_DB_REUSE_MAX = 1000
+
+LOGIN_URL = "face_idcard_onboarding:login"
+
+
+def _float_env(name: str) -> float | None:
+    value = os.environ.get(name)
+    return float(value) if value else None
+
 
 FACE_IDCARD = {
     # The demo talks to the local simulator; a real site sets "legacy" and its credentials
@@ -119,6 +161,33 @@ FACE_IDCARD = {
         os.environ.get("FACE_IDCARD_PII_HASH_KEY", "demo-only-hash-key-never-in-production")
     ],
     "NOTICE_VERSION": "demo-2026-11",
+    # The provider's quota per second, shared by the workers through the cache (the demo sets
+    # it under the simulator's --qps: a burst is deferred, never refused).
+    "RATE_LIMIT_PER_SECOND": _float_env("FACE_IDCARD_RATE_LIMIT_PER_SECOND"),
+    "MAX_ATTEMPTS_PER_ID_PER_DAY": int(os.environ.get("FACE_IDCARD_MAX_PER_ID_PER_DAY", "5")),
+    "MAX_ATTEMPTS_PER_USER_PER_DAY": int(os.environ.get("FACE_IDCARD_MAX_PER_USER_PER_DAY", "10")),
+    "RETRY_BACKOFF_BASE": _float_env("FACE_IDCARD_RETRY_BACKOFF_BASE") or 2.0,
+    "RETRY_BACKOFF_MAX": _float_env("FACE_IDCARD_RETRY_BACKOFF_MAX") or 60.0,
+    # The sweeper's thresholds and the call's timeouts (tests/test_example_site.py shortens
+    # them; the lease must outlast a call, system check E011).
+    "CONNECT_TIMEOUT": _float_env("FACE_IDCARD_CONNECT_TIMEOUT") or 3.05,
+    "READ_TIMEOUT": _float_env("FACE_IDCARD_READ_TIMEOUT") or 15.0,
+    "CLAIM_LEASE_SECONDS": int(os.environ.get("FACE_IDCARD_CLAIM_LEASE_SECONDS", "120")),
+    "QUEUED_STALE_SECONDS": int(os.environ.get("FACE_IDCARD_QUEUED_STALE_SECONDS", "600")),
+    "API_CREATE_THROTTLE_RATE": os.environ.get("FACE_IDCARD_API_CREATE_THROTTLE_RATE", "30/min"),
+}
+
+# The rate limiter counts in Django's cache, and every process that calls the provider must
+# see one count: Redis when REDIS_URL is set (any number of workers). Without it, a per-process
+# memory cache, which is right only with ONE worker process: the demo runs a solo-pool worker.
+# (The database cache is no substitute: its incr is not atomic.)
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": os.environ["REDIS_URL"],
+    }
+    if os.environ.get("REDIS_URL")
+    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
 }
 
 REST_FRAMEWORK = {

@@ -1,0 +1,79 @@
+"""Every text of the onboarding page, translated here so that the catalogue test sees them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils.translation import gettext_lazy as _
+
+from ..validators import ID_MESSAGES
+
+#: What the page says; the JavaScript receives them as JSON (``json_script``).
+PAGE_TEXTS: dict[str, Any] = {
+    "title": _("Verify your identity"),
+    "intro": _(
+        "We compare a photo of your face with the photo on record for your resident ID card. "
+        "It takes about a minute."
+    ),
+    "consent_heading": _("Before you start"),
+    "consent_body": _(
+        "To confirm that you are the holder of the ID card, we send your photo, ID card number "
+        "and name to Tencent Cloud's face comparison service. This is sensitive personal "
+        "information: it is used only for this verification, stored encrypted, and deleted after "
+        "the retention period. You can withdraw your consent and ask for deletion at any time."
+    ),
+    "consent_version": _("Privacy notice version"),
+    "consent_accept": _("I have read this notice and I agree to the processing described."),
+    "consent_needed": _("Please read and accept the notice first."),
+    "photo_heading": _("Your photo"),
+    "photo_hint": _(
+        "Face the camera in good light, without a hat or sunglasses; only your face in the frame."
+    ),
+    "photo_take": _("Take a photo"),
+    "photo_choose": _("Choose a photo"),
+    "photo_needed": _("Take or choose a photo."),
+    "photo_not_image": _("This file is not a photo."),
+    "photo_shrunk": _("The photo was made smaller before upload."),
+    "identity_heading": _("Your ID card"),
+    "number_label": _("ID card number"),
+    "name_label": _("Name on the ID card"),
+    "name_needed": _("Enter the name as it is on the ID card."),
+    "submit": _("Verify"),
+    "sending": _("Sending…"),
+    "progress": _("Checking your photo. Please keep this page open."),
+    "status_queued": _("Waiting in line…"),
+    "status_processing": _("Comparing…"),
+    "status_retry_wait": _("The service is busy; trying again shortly…"),
+    "result_heading": _("Result"),
+    "result_match": _("You are verified."),
+    "result_review": _(
+        "A member of staff will look at your verification. You do not need to do anything; "
+        "we will let you know."
+    ),
+    "result_retry": _("Please try again with a better photo."),
+    "result_failed": _("The verification could not be finished. Please try again later."),
+    "retry": _("Try again"),
+    "network_error": _("The connection failed. Check your network and try again."),
+    "too_slow": _("This is taking longer than usual. You can close the page: we keep going."),
+    "logout": _("Log out"),
+}
+
+#: The ID number messages, from the one place they are defined (the server's rule).
+ID_TEXTS: dict[str, Any] = {
+    code: ID_MESSAGES[code]
+    for code in (
+        "id_required",
+        "id_length",
+        "id_characters",
+        "id_checksum",
+        "id_birth_date",
+        "id_birth_future",
+    )
+}
+
+LOGIN_TEXTS: dict[str, Any] = {
+    "title": _("Log in"),
+    "username": _("User name"),
+    "password": _("Password"),
+    "submit": _("Log in"),
+}
