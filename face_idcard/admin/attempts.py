@@ -59,7 +59,9 @@ class ReviewStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
-        in_band = Q(status=Status.COMPLETED.value, decision=Decision.REVIEW.value)
+        in_band = Q(status=Status.COMPLETED.value) & (
+            Q(decision=Decision.REVIEW.value) | Q(audit_sample=True)
+        )
         unreviewed = Q(reviewed_at__isnull=True)
         conditions = {
             display.ReviewState.DONE: Q(reviewed_at__isnull=False),
@@ -180,7 +182,18 @@ class VerificationAttemptAdmin(_AdminBase):
             _("Times"),
             {"fields": ("created_at", "queued_at", "started_at", "finished_at", "next_attempt_at")},
         ),
-        (_("Review"), {"fields": ("review_decision", "reviewer", "review_reason", "reviewed_at")}),
+        (
+            _("Review"),
+            {
+                "fields": (
+                    "review_decision",
+                    "reviewer",
+                    "review_reason",
+                    "reviewed_at",
+                    "audit_sample",
+                )
+            },
+        ),
         (
             _("Retention"),
             {"fields": ("legal_hold", "selfie_purged_at", "pii_purged_at", "redacted_at")},
@@ -459,7 +472,9 @@ class AttemptAwaitingReviewAdmin(VerificationAttemptAdmin):
             super()
             .get_queryset(request)
             .filter(status=Status.COMPLETED.value, reviewed_at__isnull=True)
-            .filter(Q(decision=Decision.REVIEW.value) | Q(awaiting_second=True))
+            .filter(
+                Q(decision=Decision.REVIEW.value) | Q(audit_sample=True) | Q(awaiting_second=True)
+            )
         )
         return queue
 

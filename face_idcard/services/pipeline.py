@@ -44,7 +44,7 @@ from ..states import (
     transition,
     transition_with_events,
 )
-from . import retries
+from . import audit_sample, retries
 from .claim import claim
 from .common import load_selfie, send_after_commit
 from .retries import backoff
@@ -323,10 +323,12 @@ def _record(
         assert outcome.similarity is not None
         threshold = backend.threshold
         decision = decide(outcome.similarity, threshold, backend.review_band)
+        sampled = audit_sample.draw(decision)
         fields.update(
             similarity=outcome.similarity,
             threshold=threshold,
             decision=decision.value,
+            audit_sample=sampled,
             reason=(
                 Reason.MATCH if outcome.similarity >= threshold else Reason.LOW_SIMILARITY
             ).value,
@@ -340,6 +342,7 @@ def _record(
                 similarity=outcome.similarity,
                 threshold=threshold,
                 backend=backend.alias,
+                **({"audit_sample": True} if sampled else {}),
             )
         )
     elif target is Status.RETRY_WAIT:
