@@ -31,6 +31,7 @@ from django.views.decorators.http import require_POST
 
 from .. import crypto, permissions, reasons, services
 from ..backends.config import configured
+from ..insight import abuse
 from ..exceptions import PermissionRequired, PersonalInformationUnavailable
 from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, VerificationAttempt
 from ..states import Decision, Status
@@ -326,6 +327,8 @@ class VerificationAttemptAdmin(_AdminBase):
                 can_view_pii=self.has_view_pii_permission(request) and attempt.has_pii,
                 reveal_url=reverse("admin:face_idcard_reveal", args=[attempt.pk]),
                 attempt_actions=self._detail_actions(request, attempt),
+                abuse_flags=abuse.flags(attempt),
+                statistics_url=reverse("admin:face_idcard_abuse"),
             )
         return super().change_view(request, object_id, form_url, extra)
 

@@ -85,6 +85,11 @@ class Statistics:
         """Share of finished attempts whose final decision is a match (None: none finished)."""
         return self.passed / self.finished if self.finished else None
 
+    @property
+    def pass_rate_percent(self) -> float | None:
+        rate = self.pass_rate
+        return None if rate is None else rate * 100
+
 
 def compute(scope: Scope) -> Statistics:
     stats = Statistics(scope=scope)
