@@ -58,6 +58,8 @@ class VerificationStatisticsAdmin(_AdminBase):
     def get_urls(self) -> list[URLPattern]:
         view = self.admin_site.admin_view
         return [
+            # The admin index links to the changelist's name; the pages use their own.
+            path("", view(self.statistics_view), name="face_idcard_verificationstatistics_changelist"),
             path("", view(self.statistics_view), name="face_idcard_statistics"),
             path("calibration/", view(self.calibration_view), name="face_idcard_calibration"),
             path("abuse/", view(self.abuse_view), name="face_idcard_abuse"),

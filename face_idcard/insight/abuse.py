@@ -92,6 +92,7 @@ def flags(attempt: VerificationAttempt) -> list[str]:
     if attempt.idcard_hash:
         accounts = (
             VerificationAttempt.objects.filter(around, idcard_hash=attempt.idcard_hash, user__isnull=False)
+            .order_by()
             .values("user")
             .distinct()[:LIMIT]
             .count()
@@ -103,6 +104,7 @@ def flags(attempt: VerificationAttempt) -> list[str]:
     numbers = (
         VerificationAttempt.objects.filter(around, user_id=attempt.user_id)
         .exclude(idcard_hash="")
+        .order_by()
         .values("idcard_hash")
         .distinct()[: max_numbers + LIMIT]
         .count()
