@@ -31,7 +31,12 @@ def attempt(age: timedelta = timedelta(hours=1), **fields: Any) -> VerificationA
     return VerificationAttempt.objects.create(**defaults)
 
 
-def call(item: VerificationAttempt, latency_ms: float | None, billable: bool | None, at: datetime | None = None) -> None:
+def call(
+    item: VerificationAttempt,
+    latency_ms: float | None,
+    billable: bool | None,
+    at: datetime | None = None,
+) -> None:
     AttemptEvent.objects.bulk_create(
         [
             AttemptEvent(

@@ -49,8 +49,15 @@ def _figures_data() -> None:
         error_code="0",
     )
     waiting = attempt(timedelta(hours=5), decision=Decision.REVIEW.value, reason="low_similarity")
-    attempt(status=Status.REJECTED.value, decision="none", reason="name_mismatch", error_code="-5803")
-    attempt(status=Status.FAILED.value, decision="none", reason="provider_unavailable", error_code="-5803")
+    attempt(
+        status=Status.REJECTED.value, decision="none", reason="name_mismatch", error_code="-5803"
+    )
+    attempt(
+        status=Status.FAILED.value,
+        decision="none",
+        reason="provider_unavailable",
+        error_code="-5803",
+    )
     attempt(status=Status.QUEUED.value, decision="none")
     # Another backend, in the window.
     attempt(backend="other", decision=Decision.MATCH.value, reason="match", error_code="0")
@@ -122,7 +129,9 @@ def test_empty_database_shows_dashes_not_errors() -> None:
     ("language", "heading", "status"),
     [("en", "Attempts by status", "Completed"), ("zh-hans", "按状态统计的核验", "已完成")],
 )
-def test_statistics_page_draws_charts_with_numbers(language: str, heading: str, status: str) -> None:
+def test_statistics_page_draws_charts_with_numbers(
+    language: str, heading: str, status: str
+) -> None:
     _figures_data()
     client, _ = client_for("stats-viewer", "view_verificationattempt")
     response = client.get(STATISTICS, HTTP_ACCEPT_LANGUAGE=language)
@@ -131,7 +140,7 @@ def test_statistics_page_draws_charts_with_numbers(language: str, heading: str, 
     assert html.count('class="face-idcard-chart"') == 4
     assert heading in html and status in html
     assert 'data-chart="status"' in html
-    assert 'data-label="%s" data-value="6"' % status in html
+    assert f'data-label="{status}" data-value="6"' in html
     assert 'data-figure="pass_rate">50.0%' in html
     assert "<script" not in html.split('id="content-main"')[1]
     meaning = "身份证姓名与身份证号码不一致" if language == "zh-hans" else "The name does not match"
@@ -191,7 +200,14 @@ def _review(similarity: float, verdict: str, *, sample: bool) -> None:
 
 
 def test_calibration_histogram_and_threshold_errors() -> None:
-    for similarity, verdict in ((12, "no_match"), (41, "no_match"), (78, "no_match"), (64, "match"), (88, "match"), (100, "match")):
+    for similarity, verdict in (
+        (12, "no_match"),
+        (41, "no_match"),
+        (78, "no_match"),
+        (64, "match"),
+        (88, "match"),
+        (100, "match"),
+    ):
         _review(similarity, verdict, sample=True)
     _review(74, "match", sample=False)
     _review(76, "no_match", sample=False)
@@ -268,12 +284,27 @@ def test_abuse_lists_and_flags(face_settings: Any) -> None:
     guesses = [attempt(user=carol, idcard_hash=f"{i}" * 64) for i in range(3)]
     hour = timezone.now().replace(minute=5, second=0, microsecond=0) - timedelta(hours=2)
     bursts = [
-        attempt(created_at=hour + timedelta(minutes=i), user=dave, idcard_hash="d" * 64, reason="name_mismatch")
+        attempt(
+            created_at=hour + timedelta(minutes=i),
+            user=dave,
+            idcard_hash="d" * 64,
+            reason="name_mismatch",
+        )
         for i in range(3)
     ]
     # Two mismatches in another hour: no burst.
-    attempt(created_at=hour - timedelta(hours=3), user=alice, idcard_hash="a" * 64, reason="name_mismatch")
-    attempt(created_at=hour - timedelta(hours=3), user=alice, idcard_hash="a" * 64, reason="name_mismatch")
+    attempt(
+        created_at=hour - timedelta(hours=3),
+        user=alice,
+        idcard_hash="a" * 64,
+        reason="name_mismatch",
+    )
+    attempt(
+        created_at=hour - timedelta(hours=3),
+        user=alice,
+        idcard_hash="a" * 64,
+        reason="name_mismatch",
+    )
 
     signals = abuse.compute(_scope())
     assert [(row["hash"], row["accounts"], row["attempts"]) for row in signals.shared_numbers] == [
@@ -284,7 +315,9 @@ def test_abuse_lists_and_flags(face_settings: Any) -> None:
 
     assert abuse.flags(shared) == ["This ID number was submitted by 2 accounts."]
     assert abuse.flags(guesses[0]) == ["This account tried 3 different ID numbers (more than 2)."]
-    assert abuse.flags(bursts[0]) == ["This account had 3 name and ID number mismatches within one hour."]
+    assert abuse.flags(bursts[0]) == [
+        "This account had 3 name and ID number mismatches within one hour."
+    ]
     assert abuse.flags(quiet) == []
 
     client, _ = client_for("abuse-viewer", "view_verificationattempt")
@@ -303,7 +336,7 @@ def test_abuse_lists_and_flags(face_settings: Any) -> None:
 
 def test_export_streams_the_range_without_pii(face_settings: Any) -> None:
     inside = finished(magic.NAME_MISMATCH)
-    exporter, user = client_for("auditor", "view_verificationattempt", "export_audit")
+    exporter, _user = client_for("auditor", "view_verificationattempt", "export_audit")
     today = timezone.localdate()
     response = exporter.get(f"{EXPORT}?date_from={today}&date_to={today}")
     assert response.status_code == 200
@@ -328,12 +361,18 @@ def test_export_streams_the_range_without_pii(face_settings: Any) -> None:
 @pytest.mark.parametrize(
     ("query", "english", "chinese"),
     [
-        ("date_from=2026-02-02&date_to=2026-02-01", "must not be after", "开始日期不能晚于结束日期"),
+        (
+            "date_from=2026-02-02&date_to=2026-02-01",
+            "must not be after",
+            "开始日期不能晚于结束日期",
+        ),
         ("date_from=2020-01-01&date_to=2026-01-01", "at most 366 days", "每次最多导出 366 天"),
         ("date_from=bogus&date_to=2026-01-01", "Enter a valid date", "输入一个有效的日期"),
     ],
 )
-def test_export_refuses_bad_ranges_in_both_languages(query: str, english: str, chinese: str) -> None:
+def test_export_refuses_bad_ranges_in_both_languages(
+    query: str, english: str, chinese: str
+) -> None:
     exporter, _ = client_for("auditor2", "view_verificationattempt", "export_audit")
     response = exporter.get(f"{EXPORT}?{query}")
     assert response.status_code == 200 and not isinstance(response, StreamingHttpResponse)
@@ -345,7 +384,15 @@ def test_export_refuses_bad_ranges_in_both_languages(query: str, english: str, c
 def test_export_writes_a_million_events_in_constant_memory() -> None:
     def events(count: int) -> Any:
         for index in range(count):
-            yield (index, "2026-01-01T00:00:00+00:00", "0" * 32, "simulator", "provider_call", "", '{"latency_ms":12.5}')
+            yield (
+                index,
+                "2026-01-01T00:00:00+00:00",
+                "0" * 32,
+                "simulator",
+                "provider_call",
+                "",
+                '{"latency_ms":12.5}',
+            )
 
     def peak(count: int) -> tuple[int, int]:
         tracemalloc.start()
@@ -364,7 +411,12 @@ def test_export_from_the_database_reads_in_chunks(face_settings: Any) -> None:
     item = attempt()
     AttemptEvent.objects.bulk_create(
         [
-            AttemptEvent(attempt=item, kind=EventKind.PROVIDER_CALL.value, data={"call": i}, created_at=item.created_at)
+            AttemptEvent(
+                attempt=item,
+                kind=EventKind.PROVIDER_CALL.value,
+                data={"call": i},
+                created_at=item.created_at,
+            )
             for i in range(3 * export.CHUNK)
         ]
     )

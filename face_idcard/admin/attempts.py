@@ -31,8 +31,8 @@ from django.views.decorators.http import require_POST
 
 from .. import crypto, permissions, reasons, services
 from ..backends.config import configured
-from ..insight import abuse
 from ..exceptions import PermissionRequired, PersonalInformationUnavailable
+from ..insight import abuse
 from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, VerificationAttempt
 from ..states import Decision, Status
 from ..validators import validate_id_number

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -59,7 +59,9 @@ class VerificationStatisticsAdmin(_AdminBase):
         view = self.admin_site.admin_view
         return [
             # The admin index links to the changelist's name; the pages use their own.
-            path("", view(self.statistics_view), name="face_idcard_verificationstatistics_changelist"),
+            path(
+                "", view(self.statistics_view), name="face_idcard_verificationstatistics_changelist"
+            ),
             path("", view(self.statistics_view), name="face_idcard_statistics"),
             path("calibration/", view(self.calibration_view), name="face_idcard_calibration"),
             path("abuse/", view(self.abuse_view), name="face_idcard_abuse"),
@@ -165,7 +167,10 @@ class VerificationStatisticsAdmin(_AdminBase):
             current_threshold=current,
             histogram=charts.stacked_histogram(
                 _("Reviewed attempts by similarity"),
-                [(label, match, no_match) for label, (match, no_match) in zip(labels, result.histogram, strict=True)],
+                [
+                    (label, match, no_match)
+                    for label, (match, no_match) in zip(labels, result.histogram, strict=True)
+                ],
                 (_("Reviewers said: match"), _("Reviewers said: no match")),
                 name="histogram",
             ),
@@ -182,7 +187,7 @@ class VerificationStatisticsAdmin(_AdminBase):
         )
         return self._render(request, "abuse.html", context)
 
-    def export_view(self, request: HttpRequest) -> HttpResponse:
+    def export_view(self, request: HttpRequest) -> HttpResponseBase:
         if not self.has_export_permission(request):
             raise PermissionDenied
         _scope, context = self._scope(request)
@@ -191,7 +196,10 @@ class VerificationStatisticsAdmin(_AdminBase):
             since = _start_of(form.cleaned_data["date_from"])
             until = _start_of(form.cleaned_data["date_to"] + timedelta(days=1))
             logger.info(
-                "audit export by user id %s: %s to %s", request.user.pk, since.isoformat(), until.isoformat()
+                "audit export by user id %s: %s to %s",
+                request.user.pk,
+                since.isoformat(),
+                until.isoformat(),
             )
             response = StreamingHttpResponse(
                 export.lines(export.rows(since, until)), content_type="text/csv; charset=utf-8"

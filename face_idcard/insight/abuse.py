@@ -53,7 +53,9 @@ def compute(scope: Scope) -> Signals:
     with_account = attempts.filter(user__isnull=False).exclude(idcard_hash="")
     shared = list(
         with_account.values("idcard_hash")
-        .annotate(accounts=Count("user", distinct=True), attempts=Count("pk"), last=Max("created_at"))
+        .annotate(
+            accounts=Count("user", distinct=True), attempts=Count("pk"), last=Max("created_at")
+        )
         .filter(accounts__gte=2)
         .order_by("-accounts", "-attempts", "idcard_hash")[:LIMIT]
     )
@@ -61,7 +63,11 @@ def compute(scope: Scope) -> Signals:
         row["hash"] = row.pop("idcard_hash")[:HASH_SHOWN]
     many = list(
         with_account.values("user")
-        .annotate(numbers=Count("idcard_hash", distinct=True), attempts=Count("pk"), last=Max("created_at"))
+        .annotate(
+            numbers=Count("idcard_hash", distinct=True),
+            attempts=Count("pk"),
+            last=Max("created_at"),
+        )
         .filter(numbers__gt=max_numbers)
         .order_by("-numbers", "user")[:LIMIT]
     )
@@ -91,14 +97,18 @@ def flags(attempt: VerificationAttempt) -> list[str]:
     found: list[str] = []
     if attempt.idcard_hash:
         accounts = (
-            VerificationAttempt.objects.filter(around, idcard_hash=attempt.idcard_hash, user__isnull=False)
+            VerificationAttempt.objects.filter(
+                around, idcard_hash=attempt.idcard_hash, user__isnull=False
+            )
             .order_by()
             .values("user")
             .distinct()[:LIMIT]
             .count()
         )
         if accounts >= 2:
-            found.append(_("This ID number was submitted by %(count)d accounts.") % {"count": accounts})
+            found.append(
+                _("This ID number was submitted by %(count)d accounts.") % {"count": accounts}
+            )
     if attempt.user_id is None:
         return found
     numbers = (

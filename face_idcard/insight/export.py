@@ -32,9 +32,13 @@ def rows(since: datetime, until: datetime) -> Iterator[tuple[Any, ...]]:
     events = (
         AttemptEvent.objects.filter(created_at__gte=since, created_at__lt=until)
         .order_by("created_at", "id")
-        .values_list("id", "created_at", "attempt_id", "attempt__backend", "kind", "actor_id", "data")
+        .values_list(
+            "id", "created_at", "attempt_id", "attempt__backend", "kind", "actor_id", "data"
+        )
     )
-    for event_id, time, attempt_id, backend, kind, actor_id, data in events.iterator(chunk_size=CHUNK):
+    for event_id, time, attempt_id, backend, kind, actor_id, data in events.iterator(
+        chunk_size=CHUNK
+    ):
         yield (
             event_id,
             time.isoformat(),

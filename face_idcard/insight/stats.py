@@ -103,7 +103,9 @@ def compute(scope: Scope) -> Statistics:
         .order_by("-n", "reason")[:TOP]
     ]
     stats.codes = [
-        CodeRow(row["backend"], row["error_code"], row["n"], meaning(row["backend"], row["error_code"]))
+        CodeRow(
+            row["backend"], row["error_code"], row["n"], meaning(row["backend"], row["error_code"])
+        )
         for row in attempts.exclude(error_code="")
         .values("backend", "error_code")
         .annotate(n=Count("pk"))
@@ -115,7 +117,9 @@ def compute(scope: Scope) -> Statistics:
 
 
 def _outcomes(stats: Statistics, attempts: QuerySet[VerificationAttempt]) -> None:
-    rows = attempts.values("status", "decision", "review_decision").annotate(n=Count("pk")).order_by()
+    rows = (
+        attempts.values("status", "decision", "review_decision").annotate(n=Count("pk")).order_by()
+    )
     for row in rows:
         status, count = row["status"], row["n"]
         stats.total += count
@@ -130,7 +134,7 @@ def _outcomes(stats: Statistics, attempts: QuerySet[VerificationAttempt]) -> Non
 
 
 def provider_call_events(scope: Scope) -> QuerySet[AttemptEvent]:
-    events = AttemptEvent.objects.filter(
+    events: QuerySet[AttemptEvent] = AttemptEvent.objects.filter(
         kind=EventKind.PROVIDER_CALL.value,
         created_at__gte=scope.since,
         created_at__lt=scope.until,

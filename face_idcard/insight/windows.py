@@ -46,7 +46,9 @@ class Scope:
         return cls(since=until - length, until=until, backend=backend)
 
     def attempts(self, prefix: str = "") -> Q:
-        condition = Q(**{f"{prefix}created_at__gte": self.since, f"{prefix}created_at__lt": self.until})
+        condition = Q(
+            **{f"{prefix}created_at__gte": self.since, f"{prefix}created_at__lt": self.until}
+        )
         if self.backend:
             condition &= Q(**{f"{prefix}backend": self.backend})
         return condition

@@ -342,7 +342,7 @@ def _record(
                 similarity=outcome.similarity,
                 threshold=threshold,
                 backend=backend.alias,
-                **({"audit_sample": True} if sampled else {}),
+                audit_sample=sampled,
             )
         )
     elif target is Status.RETRY_WAIT:
