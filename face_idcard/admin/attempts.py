@@ -36,7 +36,7 @@ from ..insight import abuse
 from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, VerificationAttempt
 from ..states import Decision, Status
 from ..validators import validate_id_number
-from . import actions, display
+from . import actions, dates, display
 from .forms import IdNumberSearchForm
 from .paginator import CappedCountPaginator
 
@@ -241,7 +241,7 @@ class VerificationAttemptAdmin(_AdminBase):
     # --- The list ----------------------------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationAttempt]:
-        queryset: QuerySet[VerificationAttempt] = (
+        queryset: QuerySet[VerificationAttempt] = dates.bounded(
             super().get_queryset(request).annotate(awaiting_second=_awaiting_second())
         )
         return queryset
