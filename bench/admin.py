@@ -32,9 +32,23 @@ USERS = 1000
 #: The ID number searched for; ~20 attempts carry its hash.
 SEARCHED = "11010519491231002X"
 
-STATUSES = ("completed",) * 14 + ("rejected", "rejected", "failed", "queued", "retry_wait", "canceled")
+STATUSES = ("completed",) * 14 + (
+    "rejected",
+    "rejected",
+    "failed",
+    "queued",
+    "retry_wait",
+    "canceled",
+)
 DECISIONS = ("match", "match", "match", "no_match", "review")
-REASONS = ("match", "low_similarity", "name_mismatch", "no_face", "provider_unavailable", "id_not_found")
+REASONS = (
+    "match",
+    "low_similarity",
+    "name_mismatch",
+    "no_face",
+    "provider_unavailable",
+    "id_not_found",
+)
 
 
 def _sql_array(values: tuple[str, ...]) -> str:
@@ -98,7 +112,7 @@ def load(rows: int) -> None:
         # The modulo operator doubled: the driver reads a lone % as a placeholder.
         values = values.replace(" % ", " %% ")
         cursor.execute(
-            f"INSERT INTO {table} ({columns}) SELECT {values} FROM generate_series(1, %(rows)s) g",
+            f"INSERT INTO {table} ({columns}) SELECT {values} FROM generate_series(1::bigint, %(rows)s::bigint) g",
             {"rows": rows, "searched": searched},
         )
         cursor.execute(
@@ -111,7 +125,9 @@ def load(rows: int) -> None:
         cursor.execute("ANALYZE face_idcard_attemptevent")
 
 
-def measure(client: Any, method: str, url: str, data: dict[str, str] | None = None) -> tuple[float, int]:
+def measure(
+    client: Any, method: str, url: str, data: dict[str, str] | None = None
+) -> tuple[float, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -157,13 +173,16 @@ def main() -> None:
         from django.db import connection
         from django.test import Client
 
-
-
         with connection.cursor() as cursor:
-            cursor.execute("TRUNCATE face_idcard_attemptevent, face_idcard_idempotencykey, face_idcard_verificationattempt, auth_user CASCADE")
+            cursor.execute(
+                "TRUNCATE face_idcard_attemptevent, face_idcard_idempotencykey, face_idcard_verificationattempt, auth_user CASCADE"
+            )
         start = time.perf_counter()
         load(ROWS)
-        print(f"loaded {ROWS} attempts and {ROWS} events in {time.perf_counter() - start:.1f} s", flush=True)
+        print(
+            f"loaded {ROWS} attempts and {ROWS} events in {time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
         admin = get_user_model().objects.create_superuser("bench-admin", "", "x")
         client = Client()
         client.force_login(admin)
@@ -172,7 +191,12 @@ def main() -> None:
         for key, method, url, data in (
             ("changelist", "GET", base + "verificationattempt/", None),
             ("queue", "GET", base + "attemptawaitingreview/", None),
-            ("search", "POST", base + "verificationattempt/search-id-number/", {"idcard_number": SEARCHED}),
+            (
+                "search",
+                "POST",
+                base + "verificationattempt/search-id-number/",
+                {"idcard_number": SEARCHED},
+            ),
             ("stats", "GET", base + "verificationstatistics/?window=30d", None),
             ("calibration", "GET", base + "verificationstatistics/calibration/?window=30d", None),
             ("abuse", "GET", base + "verificationstatistics/abuse/?window=30d", None),

@@ -429,3 +429,50 @@ def test_export_from_the_database_reads_in_chunks(face_settings: Any) -> None:
 def test_export_cells_never_start_a_formula() -> None:
     lines = list(export.lines([("=1+1", "+x", "-y", "@z", "plain")]))
     assert lines[1].strip() == "'=1+1,'+x,'-y,'@z,plain"
+
+
+# --- The changelist's date hierarchy at scale ---------------------------------------------------
+
+
+def test_date_hierarchy_never_scans_distinct_dates() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.admin_helpers import CHANGELIST
+
+    attempt(timedelta(minutes=5))
+    attempt(timedelta(days=40))
+    client, _ = client_for("dater", "view_verificationattempt")
+    client.get(CHANGELIST)
+    now = timezone.localtime()
+    for query in (
+        "",
+        f"?created_at__year={now.year}",
+        f"?created_at__year={now.year}&created_at__month={now.month}",
+    ):
+        with CaptureQueriesContext(connection) as captured:
+            response = client.get(CHANGELIST + query)
+        assert response.status_code == 200
+        sqls = " ".join(item["sql"].upper() for item in captured.captured_queries)
+        assert "SELECT DISTINCT" not in sqls, query
+    html = client.get(
+        f"{CHANGELIST}?created_at__year={now.year}&created_at__month={now.month}"
+    ).content.decode()
+    assert f"created_at__day={now.day}" in html
+
+
+def test_periods_between_first_and_last() -> None:
+    from face_idcard.admin.dates import periods
+
+    tz = timezone.get_current_timezone()
+    first = timezone.make_aware(timezone.datetime(2025, 11, 30, 23, 0), tz)
+    last = timezone.make_aware(timezone.datetime(2026, 2, 2, 1, 0), tz)
+    assert [item.year for item in periods(first, last, "year")] == [2025, 2026]
+    assert [(item.year, item.month) for item in periods(first, last, "month")] == [
+        (2025, 11),
+        (2025, 12),
+        (2026, 1),
+        (2026, 2),
+    ]
+    days = periods(first, last, "day")
+    assert len(days) == 1 + 31 + 31 + 2 and days[0].day == 30 and days[-1].day == 2

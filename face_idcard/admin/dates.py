@@ -38,7 +38,9 @@ def periods(first: datetime, last: datetime, kind: str) -> list[datetime]:
             )
         else:
             current = timezone.make_aware(
-                datetime.combine(current.date().fromordinal(current.toordinal() + 1), datetime.min.time())
+                datetime.combine(
+                    current.date().fromordinal(current.toordinal() + 1), datetime.min.time()
+                )
             )
     return result
 
@@ -56,5 +58,8 @@ class BoundedDatesQuerySet(QuerySet[Any]):
 def bounded(queryset: QuerySet[Any]) -> QuerySet[Any]:
     """``queryset`` whose ``datetimes()`` (what the date hierarchy calls) is bounded."""
     return BoundedDatesQuerySet(
-        model=queryset.model, query=queryset.query.chain(), using=queryset._db, hints=queryset._hints
+        model=queryset.model,
+        query=queryset.query.chain(),
+        using=queryset._db,
+        hints=queryset._hints,
     )
