@@ -48,7 +48,7 @@ def periods(first: datetime, last: datetime, kind: str) -> list[datetime]:
 class BoundedDatesQuerySet(QuerySet[Any]):
     def datetimes(self, field_name: str, kind: str, *args: Any, **kwargs: Any) -> Any:
         if kind not in _KINDS:
-            return super().datetimes(field_name, kind, *args, **kwargs)
+            return super().datetimes(field_name, kind, *args, **kwargs)  # type: ignore[arg-type]
         bounds = self.order_by().aggregate(first=Min(field_name), last=Max(field_name))
         if bounds["first"] is None or bounds["last"] is None:
             return []
@@ -60,6 +60,6 @@ def bounded(queryset: QuerySet[Any]) -> QuerySet[Any]:
     return BoundedDatesQuerySet(
         model=queryset.model,
         query=queryset.query.chain(),
-        using=queryset._db,
-        hints=queryset._hints,
+        using=queryset._db,  # type: ignore[attr-defined]
+        hints=queryset._hints,  # type: ignore[attr-defined]
     )
