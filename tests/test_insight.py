@@ -476,3 +476,23 @@ def test_periods_between_first_and_last() -> None:
     ]
     days = periods(first, last, "day")
     assert len(days) == 1 + 31 + 31 + 2 and days[0].day == 30 and days[-1].day == 2
+
+
+def test_backlog_equals_the_queue_condition(face_settings: Any) -> None:
+    from face_idcard import services
+    from face_idcard.models import VerificationAttempt
+
+    face_settings(REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER=True)
+    attempt(timedelta(hours=2), decision=Decision.REVIEW.value)
+    attempt(timedelta(hours=3), decision=Decision.MATCH.value, audit_sample=True)
+    attempt(timedelta(hours=4), decision=Decision.REVIEW.value, audit_sample=True)
+    attempt(timedelta(hours=5), decision=Decision.REVIEW.value, reviewed_at=timezone.now())
+    attempt(timedelta(hours=6), decision=Decision.MATCH.value)
+    overturned = finished(magic.NO_MATCH)
+    _client, reviewer = client_for("first-reviewer", "view_verificationattempt", "review")
+    services.review(overturned, reviewer=reviewer, decision="match", reason="same person")
+    direct = VerificationAttempt.objects.filter(stats.review_queue_condition())
+    count, oldest = stats.backlog()
+    assert count == direct.count() == 4
+    assert oldest == min(direct.values_list("created_at", flat=True))
+    assert stats.backlog("other") == (0, None)

@@ -203,12 +203,30 @@ def review_queue_condition() -> Q:
 
 
 def backlog(backend: str = "") -> tuple[int, datetime | None]:
-    """How many attempts wait for review now, and since when the oldest has."""
-    queue = VerificationAttempt.objects.filter(review_queue_condition())
+    """How many attempts wait for review now, and since when the oldest has.
+
+    Three disjoint counts, each driven by an index (the band by decision, the audit sample,
+    the pending first reviews from their events), rather than one ``OR`` with a correlated
+    ``EXISTS`` that reads every completed attempt; the total equals
+    :func:`review_queue_condition`'s (a test compares them)."""
+    waiting = VerificationAttempt.objects.filter(
+        status=Status.COMPLETED.value, reviewed_at__isnull=True
+    )
     if backend:
-        queue = queue.filter(backend=backend)
-    result = queue.aggregate(n=Count("pk"), oldest=Min("created_at"))
-    return result["n"] or 0, result["oldest"]
+        waiting = waiting.filter(backend=backend)
+    pending = AttemptEvent.objects.filter(kind=EventKind.REVIEW_PENDING.value).values("attempt_id")
+    parts = (
+        waiting.filter(decision=Decision.REVIEW.value),
+        waiting.filter(audit_sample=True).exclude(decision=Decision.REVIEW.value),
+        waiting.filter(pk__in=pending, audit_sample=False).exclude(decision=Decision.REVIEW.value),
+    )
+    total, oldest = 0, None
+    for part in parts:
+        result = part.order_by().aggregate(n=Count("pk"), oldest=Min("created_at"))
+        total += result["n"] or 0
+        if result["oldest"] is not None and (oldest is None or result["oldest"] < oldest):
+            oldest = result["oldest"]
+    return total, oldest
 
 
 def meaning(alias: str, code: str) -> str:
