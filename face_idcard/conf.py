@@ -63,6 +63,15 @@ DEFAULTS: dict[str, Any] = {
     # When True, a reviewer who overturns a machine "no match" (to match) only records a
     # pending first review; a second, different reviewer completes it (services.review).
     "REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER": False,
+    # Share (0..1) of decided attempts, of every score, also sent to review as an audit
+    # sample: the threshold calibration's unbiased population. 0 disables it.
+    "REVIEW_AUDIT_SAMPLE_RATE": 0.0,
+    # Abuse signals (face_idcard.insight.abuse), from the keyed hashes only: an account
+    # trying more than this many distinct ID numbers within ABUSE_WINDOW_HOURS ...
+    "ABUSE_MAX_ID_NUMBERS_PER_ACCOUNT": 3,
+    "ABUSE_WINDOW_HOURS": 24,
+    # ... or this many name/number mismatches within one clock hour.
+    "ABUSE_MISMATCH_BURST": 3,
     # --- Input ---------------------------------------------------------------------------
     # ID numbers with a birth year before this are refused (no such person is alive; a
     # typo or a made-up number, and the provider would bill the call).

@@ -133,6 +133,9 @@ class VerificationAttempt(models.Model):
     )
     review_reason = models.TextField(_("review reason"), blank=True)
     reviewed_at = models.DateTimeField(_("reviewed"), null=True, blank=True)
+    # Drawn at random (REVIEW_AUDIT_SAMPLE_RATE) among decided attempts of every score and
+    # sent to review: the unbiased population the threshold calibration rests on.
+    audit_sample = models.BooleanField(_("audit sample"), default=False, editable=False)
 
     # --- Retention -----------------------------------------------------------------------------
     legal_hold = models.BooleanField(_("legal hold"), default=False)
@@ -164,6 +167,9 @@ class VerificationAttempt(models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="face_idcard_retry_idx"),
             # Retention.
             models.Index(fields=["legal_hold", "finished_at"], name="face_idcard_purge_idx"),
+            # Statistics and the review backlog (face_idcard.insight).
+            models.Index(fields=["status", "reviewed_at"], name="face_idcard_backlog_idx"),
+            models.Index(fields=["reviewed_at"], name="face_idcard_reviewed_idx"),
         ]
 
     def __str__(self) -> str:
@@ -274,7 +280,9 @@ class AttemptEvent(models.Model):
         verbose_name_plural = _("attempt events")
         ordering = ("created_at", "id")
         indexes = [  # noqa: RUF012
-            models.Index(fields=["attempt", "created_at"], name="face_idcard_event_idx")
+            models.Index(fields=["attempt", "created_at"], name="face_idcard_event_idx"),
+            # The statistics' provider calls in a window (face_idcard.insight.stats).
+            models.Index(fields=["kind", "created_at"], name="face_idcard_event_kind_idx"),
         ]
 
     def __str__(self) -> str:
@@ -335,3 +343,12 @@ class AttemptAwaitingReview(VerificationAttempt):
         proxy = True
         verbose_name = _("attempt awaiting review")
         verbose_name_plural = _("needs review")
+
+
+class VerificationStatistics(VerificationAttempt):
+    """The statistics page's entry on the admin index (a proxy: no table of its own)."""
+
+    class Meta:
+        proxy = True
+        verbose_name = _("verification statistics")
+        verbose_name_plural = _("statistics")

@@ -197,3 +197,42 @@ def test_staff_without_the_pii_permission_sees_masks_only(
     )
     assert selfie is not None and selfie.status == 403
     assert not attempt.events.filter(kind="pii_viewed").exists()
+
+
+STATS_TEXTS = {
+    "en": {"link": "Statistics", "status": "Attempts by status", "completed": "Completed"},
+    "zh-hans": {"link": "统计", "status": "按状态统计的核验", "completed": "已完成"},
+}
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_operator_opens_the_statistics_from_the_index(
+    live_server: Any, face_settings: Any, open_page: Any, language: str
+) -> None:
+    finished(magic.MATCH)
+    finished(magic.REVIEW)
+    finished(magic.NAME_MISMATCH)
+    _user(f"operator-{language}", "view_verificationattempt")
+    page = open_page(language)
+    _login(page, live_server.url, f"operator-{language}", "/admin/")
+    texts = STATS_TEXTS[language]
+    page.click(f"a[href$='/verificationstatistics/']:has-text('{texts['link']}')")
+    page.wait_for_url("**/verificationstatistics/")
+    charts = page.locator("svg.face-idcard-chart")
+    assert charts.count() == 4
+    status = page.locator("svg[data-chart=status]")
+    assert status.is_visible()
+    completed = status.locator(f"g.face-idcard-bar[data-label='{texts['completed']}']")
+    assert completed.get_attribute("data-value") == "2"
+    assert completed.locator("text.face-idcard-number").text_content() == "2"
+    assert completed.locator("rect").bounding_box()["width"] > 0  # type: ignore[index]
+    assert texts["status"] in page.content()
+    assert page.locator("[data-figure=total]").inner_text() == "3"
+    if language == "en":
+        _docs_shot(page, "admin-statistics.png")
+    page.select_option("select[name=window]", "7d")
+    page.click("form.face-idcard-scope input[type=submit]")
+    page.wait_for_url("**window=7d**")
+    assert page.locator("svg.face-idcard-chart").count() == 4
+    page.goto(f"{live_server.url}/admin/face_idcard/verificationstatistics/calibration/")
+    assert page.locator("svg[data-chart=histogram]").is_visible()

@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from .attempts import AttemptAwaitingReviewAdmin, VerificationAttemptAdmin
+from .insight import VerificationStatisticsAdmin
 
-__all__ = ["AttemptAwaitingReviewAdmin", "VerificationAttemptAdmin"]
+__all__ = ["AttemptAwaitingReviewAdmin", "VerificationAttemptAdmin", "VerificationStatisticsAdmin"]

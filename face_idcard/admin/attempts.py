@@ -32,10 +32,11 @@ from django.views.decorators.http import require_POST
 from .. import crypto, permissions, reasons, services
 from ..backends.config import configured
 from ..exceptions import PermissionRequired, PersonalInformationUnavailable
+from ..insight import abuse
 from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, VerificationAttempt
 from ..states import Decision, Status
 from ..validators import validate_id_number
-from . import actions, display
+from . import actions, dates, display
 from .forms import IdNumberSearchForm
 from .paginator import CappedCountPaginator
 
@@ -59,7 +60,9 @@ class ReviewStateFilter(admin.SimpleListFilter):
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
         value = self.value()
-        in_band = Q(status=Status.COMPLETED.value, decision=Decision.REVIEW.value)
+        in_band = Q(status=Status.COMPLETED.value) & (
+            Q(decision=Decision.REVIEW.value) | Q(audit_sample=True)
+        )
         unreviewed = Q(reviewed_at__isnull=True)
         conditions = {
             display.ReviewState.DONE: Q(reviewed_at__isnull=False),
@@ -180,7 +183,18 @@ class VerificationAttemptAdmin(_AdminBase):
             _("Times"),
             {"fields": ("created_at", "queued_at", "started_at", "finished_at", "next_attempt_at")},
         ),
-        (_("Review"), {"fields": ("review_decision", "reviewer", "review_reason", "reviewed_at")}),
+        (
+            _("Review"),
+            {
+                "fields": (
+                    "review_decision",
+                    "reviewer",
+                    "review_reason",
+                    "reviewed_at",
+                    "audit_sample",
+                )
+            },
+        ),
         (
             _("Retention"),
             {"fields": ("legal_hold", "selfie_purged_at", "pii_purged_at", "redacted_at")},
@@ -227,7 +241,7 @@ class VerificationAttemptAdmin(_AdminBase):
     # --- The list ----------------------------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationAttempt]:
-        queryset: QuerySet[VerificationAttempt] = (
+        queryset: QuerySet[VerificationAttempt] = dates.bounded(
             super().get_queryset(request).annotate(awaiting_second=_awaiting_second())
         )
         return queryset
@@ -313,6 +327,8 @@ class VerificationAttemptAdmin(_AdminBase):
                 can_view_pii=self.has_view_pii_permission(request) and attempt.has_pii,
                 reveal_url=reverse("admin:face_idcard_reveal", args=[attempt.pk]),
                 attempt_actions=self._detail_actions(request, attempt),
+                abuse_flags=abuse.flags(attempt),
+                statistics_url=reverse("admin:face_idcard_abuse"),
             )
         return super().change_view(request, object_id, form_url, extra)
 
@@ -459,7 +475,9 @@ class AttemptAwaitingReviewAdmin(VerificationAttemptAdmin):
             super()
             .get_queryset(request)
             .filter(status=Status.COMPLETED.value, reviewed_at__isnull=True)
-            .filter(Q(decision=Decision.REVIEW.value) | Q(awaiting_second=True))
+            .filter(
+                Q(decision=Decision.REVIEW.value) | Q(audit_sample=True) | Q(awaiting_second=True)
+            )
         )
         return queue
 

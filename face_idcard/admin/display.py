@@ -80,7 +80,9 @@ def review_state(attempt: VerificationAttempt) -> str:
         return ReviewState.DONE
     if getattr(attempt, "awaiting_second", False):
         return ReviewState.SECOND
-    if attempt.status == Status.COMPLETED.value and attempt.decision == Decision.REVIEW.value:
+    if attempt.status == Status.COMPLETED.value and (
+        attempt.decision == Decision.REVIEW.value or attempt.audit_sample
+    ):
         return ReviewState.NEEDED
     return ReviewState.NONE
 

@@ -50,3 +50,27 @@ class OptionalReasonForm(forms.Form):
 
 class ConfirmForm(forms.Form):
     """The confirmation of an action without fields (re-run, redact)."""
+
+
+class AuditExportForm(forms.Form):
+    """The audit export's date range (days in the site's time zone, both included)."""
+
+    #: The longest range one export covers (an auditor asks for a year at most).
+    MAX_DAYS = 366
+
+    date_from = forms.DateField(label=_("From"), widget=forms.DateInput(attrs={"type": "date"}))
+    date_to = forms.DateField(
+        label=_("To (included)"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end:
+            if start > end:
+                raise forms.ValidationError(_("The start date must not be after the end date."))
+            if (end - start).days >= self.MAX_DAYS:
+                raise forms.ValidationError(
+                    _("Export at most %(days)d days at a time.") % {"days": self.MAX_DAYS}
+                )
+        return cleaned

@@ -45,7 +45,7 @@ from ..states import (
     transition,
     transition_with_events,
 )
-from . import retries, slots
+from . import audit_sample, retries, slots
 from .claim import claim, lease_until
 from .common import load_selfie, send_after_commit
 from .retries import backoff
@@ -427,10 +427,12 @@ def _record(
         assert outcome.similarity is not None
         threshold = backend.threshold
         decision = decide(outcome.similarity, threshold, backend.review_band)
+        sampled = audit_sample.draw(decision)
         fields.update(
             similarity=outcome.similarity,
             threshold=threshold,
             decision=decision.value,
+            audit_sample=sampled,
             reason=(
                 Reason.MATCH if outcome.similarity >= threshold else Reason.LOW_SIMILARITY
             ).value,
@@ -444,6 +446,7 @@ def _record(
                 similarity=outcome.similarity,
                 threshold=threshold,
                 backend=backend.alias,
+                audit_sample=sampled,
             )
         )
     elif target is Status.RETRY_WAIT:

@@ -1,0 +1,223 @@
+"""The review console and the statistics at a million attempts (PostgreSQL).
+
+1,000,000 attempts (and one provider-call event each) are bulk-loaded with ``generate_series``
+into a database of their own, with a spread of statuses, decisions, reasons, backends and
+dates over 90 days. Then the Django test Client (in process) renders, 5 times each after a
+warm-up, the changelist, the review queue, a search by ID number and the statistics page (30
+days, the widest window); the median time and the query count of each are printed. Targets:
+changelist, queue and search at most 300 ms, statistics at most 1 s. The database is dropped
+at the end.
+
+    .venv/bin/python bench/admin.py          # BENCH_ROWS=1000000
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+DB_NAME = "face_idcard_bench_admin"
+os.environ["FACE_IDCARD_BENCH_DB"] = DB_NAME
+
+from bench import harness  # noqa: E402
+
+ROWS = int(os.environ.get("BENCH_ROWS", "1000000"))
+RUNS = 5
+USERS = 1000
+#: The ID number searched for; ~20 attempts carry its hash.
+SEARCHED = "11010519491231002X"
+
+STATUSES = ("completed",) * 14 + (
+    "rejected",
+    "rejected",
+    "failed",
+    "queued",
+    "retry_wait",
+    "canceled",
+)
+DECISIONS = ("match", "match", "match", "no_match", "review")
+REASONS = (
+    "match",
+    "low_similarity",
+    "name_mismatch",
+    "no_face",
+    "provider_unavailable",
+    "id_not_found",
+)
+
+
+def _sql_array(values: tuple[str, ...]) -> str:
+    return "ARRAY[" + ", ".join(f"'{value}'" for value in values) + "]"
+
+
+def _column(field: Any) -> str:
+    """The SQL expression filling ``field`` for row number ``g``."""
+    name = field.column
+    pick = lambda values, salt: f"({_sql_array(values)})[1 + ((g * {salt}) % {len(values)})]"  # noqa: E731
+    special = {
+        "id": "md5(g::text)::uuid",
+        "user_id": f"(SELECT min(id) FROM auth_user) + (g % {USERS})",
+        "backend": "CASE WHEN g % 4 = 0 THEN 'faceid' ELSE 'simulator' END",
+        "idcard_hash": "CASE WHEN g % 50000 = 7 THEN %(searched)s ELSE md5((g % 400000)::text) END",
+        "idcard_number_masked": "'1101**********0014'",
+        "idcard_name_masked": "'张*'",
+        "status": pick(STATUSES, 7),
+        "decision": f"CASE WHEN {pick(STATUSES, 7)} = 'completed' THEN {pick(DECISIONS, 13)} ELSE 'none' END",
+        "reason": pick(REASONS, 11),
+        "error_code": "CASE WHEN g % 3 = 0 THEN '-5803' ELSE '0' END",
+        "similarity": "(g * 37 % 1000) / 10.0",
+        "threshold": "75.0",
+        "provider_latency_ms": "(g * 17 % 900)::float",
+        "created_at": "now() - ((g * 7919) % 7776000) * interval '1 second'",
+        "consent_at": "now() - ((g * 7919) % 7776000) * interval '1 second'",
+        "reviewed_at": "CASE WHEN g % 5 = 1 THEN now() - (g % 86400) * interval '1 second' END",
+        "review_decision": "CASE WHEN g % 5 = 1 THEN (CASE WHEN g % 2 = 0 THEN 'match' ELSE 'no_match' END) ELSE '' END",
+        "audit_sample": "g % 97 = 0",
+    }
+    if name in special:
+        return special[name]
+    if field.null:
+        return "NULL"
+    internal = field.get_internal_type()
+    if internal in ("CharField", "TextField"):
+        return "''"
+    if internal == "BooleanField":
+        return "false"
+    if "Integer" in internal:
+        return "0"
+    raise RuntimeError(f"no filler for {name} ({internal})")
+
+
+def load(rows: int) -> None:
+    from django.contrib.auth import get_user_model
+    from django.db import connection
+
+    from face_idcard import crypto
+    from face_idcard.models import VerificationAttempt
+
+    get_user_model().objects.bulk_create(
+        [get_user_model()(username=f"bench-user-{i}") for i in range(USERS)]
+    )
+    fields = VerificationAttempt._meta.concrete_fields
+    columns = ", ".join(field.column for field in fields)
+    values = ", ".join(_column(field) for field in fields)
+    searched = crypto.id_number_hashes(SEARCHED)[0]
+    table = VerificationAttempt._meta.db_table
+    with connection.cursor() as cursor:
+        # The modulo operator doubled: the driver reads a lone % as a placeholder.
+        values = values.replace(" % ", " %% ")
+        cursor.execute(
+            f"INSERT INTO {table} ({columns}) SELECT {values} FROM generate_series(1::bigint, %(rows)s::bigint) g",
+            {"rows": rows, "searched": searched},
+        )
+        cursor.execute(
+            "INSERT INTO face_idcard_attemptevent (attempt_id, kind, created_at, data) "
+            f"SELECT id, 'provider_call', created_at, jsonb_build_object("
+            "'latency_ms', provider_latency_ms, 'billable', error_code <> '-5803', 'code', error_code) "
+            f"FROM {table}"
+        )
+        # As autovacuum would after a bulk load: statistics and the visibility map.
+        cursor.execute(f"VACUUM ANALYZE {table}")
+        cursor.execute("VACUUM ANALYZE face_idcard_attemptevent")
+
+
+def measure(
+    client: Any, method: str, url: str, data: dict[str, str] | None = None
+) -> tuple[float, int]:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def once() -> Any:
+        response = client.post(url, data) if method == "POST" else client.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        return response
+
+    once()
+    if os.environ.get("BENCH_PROFILE") and "verificationattempt/" in url and method == "GET":
+        import cProfile
+        import pstats
+
+        profiler = cProfile.Profile()
+        profiler.runcall(once)
+        pstats.Stats(profiler).sort_stats("cumulative").sort_stats("tottime").print_stats(18)
+    timings = []
+    for _ in range(RUNS):
+        with CaptureQueriesContext(connection) as captured:
+            start = time.perf_counter()
+            once()
+            timings.append((time.perf_counter() - start) * 1000)
+    if os.environ.get("BENCH_VERBOSE"):
+        for query in sorted(captured.captured_queries, key=lambda q: -float(q["time"]))[:3]:
+            print(f"  {query['time']} s  {query['sql'][:300]}")
+    return harness.median(timings), len(captured.captured_queries)
+
+
+def drop_database() -> None:
+    import psycopg
+    from django.db import connections
+
+    connections.close_all()
+    with psycopg.connect("host=127.0.0.1 user=postgres dbname=postgres", autocommit=True) as pg:
+        pg.execute(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)')
+
+
+def main() -> None:
+    harness.require_services()
+    harness.setup_django("http://127.0.0.1:9")
+    try:
+        from django.contrib.auth import get_user_model
+        from django.db import connection
+        from django.test import Client
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "TRUNCATE face_idcard_attemptevent, face_idcard_idempotencykey, face_idcard_verificationattempt, auth_user CASCADE"
+            )
+        start = time.perf_counter()
+        load(ROWS)
+        print(
+            f"loaded {ROWS} attempts and {ROWS} events in {time.perf_counter() - start:.1f} s",
+            flush=True,
+        )
+        admin = get_user_model().objects.create_superuser("bench-admin", "", "x")
+        client = Client()
+        client.force_login(admin)
+        base = "/admin/face_idcard/"
+        figures = {}
+        for key, method, url, data in (
+            ("changelist", "GET", base + "verificationattempt/", None),
+            ("queue", "GET", base + "attemptawaitingreview/", None),
+            (
+                "search",
+                "POST",
+                base + "verificationattempt/search-id-number/",
+                {"idcard_number": SEARCHED},
+            ),
+            ("stats", "GET", base + "verificationstatistics/?window=30d", None),
+            ("stats_7d", "GET", base + "verificationstatistics/?window=7d", None),
+            ("stats_24h", "GET", base + "verificationstatistics/?window=24h", None),
+            ("calibration", "GET", base + "verificationstatistics/calibration/?window=30d", None),
+            ("abuse", "GET", base + "verificationstatistics/abuse/?window=30d", None),
+        ):
+            figures[key] = measure(client, method, url, data)
+            print(f"{key}: {figures[key][0]:.1f} ms, {figures[key][1]} queries", flush=True)
+    finally:
+        drop_database()
+    print(
+        f"RESULT rows={ROWS} changelist_ms={figures['changelist'][0]:.1f} "
+        f"queue_ms={figures['queue'][0]:.1f} search_ms={figures['search'][0]:.1f} "
+        f"stats_ms={figures['stats'][0]:.1f} stats_7d_ms={figures['stats_7d'][0]:.1f} "
+        f"stats_24h_ms={figures['stats_24h'][0]:.1f} calibration_ms={figures['calibration'][0]:.1f} "
+        f"abuse_ms={figures['abuse'][0]:.1f} changelist_queries={figures['changelist'][1]} "
+        f"queue_queries={figures['queue'][1]} search_queries={figures['search'][1]} "
+        f"stats_queries={figures['stats'][1]}"
+    )
+
+
+if __name__ == "__main__":
+    main()
