@@ -49,15 +49,15 @@ PYTEST_ARGS = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
 
 #: Each module and its own fast test selection (pytest arguments, run from the repository root).
 MODULES: dict[str, list[str]] = {
-    "face_idcard/states.py": ["tests/test_states.py"],
-    "face_idcard/services/claim.py": ["tests/test_services.py", "-k", "claim or Claim"],
-    "face_idcard/providers/legacy/signing.py": ["tests/test_signing.py"],
+    "face_idcard/states.py": ["tests/test_states.py", "tests/test_states_table.py"],
+    "face_idcard/services/claim.py": ["tests/test_states_table.py", "tests/test_services.py", "-k", "claim or Claim"],
+    "face_idcard/providers/legacy/signing.py": ["tests/test_signing.py", "tests/test_signing_edges.py"],
     "face_idcard/simulator/tc3.py": ["tests/test_simulator_tc3.py"],
     "face_idcard/providers/faceid/encryption.py": ["tests/test_faceid_backend.py"],
-    "face_idcard/validators.py": ["tests/test_validators.py"],
+    "face_idcard/validators.py": ["tests/test_validators.py", "tests/test_validators_edges.py"],
     "face_idcard/images.py": ["tests/test_images.py", "tests/test_image_hostile.py"],
     "face_idcard/imagescan.py": ["tests/test_image_hostile.py"],
-    "face_idcard/netpolicy.py": ["tests/test_validators.py"],
+    "face_idcard/netpolicy.py": ["tests/test_validators.py", "tests/test_validators_edges.py"],
     "face_idcard/masking.py": ["tests/test_masking.py"],
     "face_idcard/crypto.py": ["tests/test_crypto.py", "tests/test_hash_keys.py"],
     "face_idcard/sensitive.py": ["tests/test_crash_reports.py"],
@@ -71,6 +71,12 @@ MODULES: dict[str, list[str]] = {
     "face_idcard/providers/faceid/codes.py": ["tests/test_faceid_backend.py"],
     "face_idcard/outcome.py": ["tests/test_neutral_core.py", "tests/test_faceid_backend.py"],
 }
+
+#: Modules whose selection runs on PostgreSQL: their single-statement path exists only there.
+#: Each concurrent child slot gets its own test database, created by the baseline run and
+#: reused (``--reuse-db``) by every mutant, so that a mutant costs no migrations.
+ON_POSTGRES = {"face_idcard/states.py", "face_idcard/services/claim.py"}
+PG_TEST_NAME = "test_face_idcard_mutation_{slot}"
 
 #: Imported once in the parent so that each forked child starts in a fraction of a second.
 #: Nothing of face_idcard: the module under test must be imported fresh, mutated, in the child.
@@ -342,7 +348,18 @@ def _module_name(path: str) -> str:
     return path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
 
 
-def start_child(path: str, code: CodeType | None, selection: Sequence[str], timeout: float) -> int:
+def _selection(path: str, slot: int, baseline: bool) -> list[str]:
+    """The module's pytest arguments for child slot ``slot`` (sets its database environment)."""
+    if path not in ON_POSTGRES:
+        return MODULES[path]
+    os.environ["FACE_IDCARD_TEST_DB"] = "postgres"
+    os.environ["FACE_IDCARD_PG_TEST_NAME"] = PG_TEST_NAME.format(slot=slot)
+    return [*MODULES[path], "--create-db" if baseline else "--reuse-db"]
+
+
+def start_child(
+    path: str, code: CodeType | None, slot: int, timeout: float, baseline: bool = False
+) -> int:
     """Fork a child that runs the selection against ``code`` (None: the original); its pid."""
     sys.stdout.flush()
     sys.stderr.flush()
@@ -358,7 +375,7 @@ def start_child(path: str, code: CodeType | None, selection: Sequence[str], time
                 sys.meta_path.insert(0, _MutantFinder(_module_name(path), ROOT / path, code))
             import pytest
 
-            status = int(pytest.main([*PYTEST_ARGS, *selection]))
+            status = int(pytest.main([*PYTEST_ARGS, *_selection(path, slot, baseline)]))
         except BaseException:  # noqa: S110 - any crash of the child is a failing run
             status = 3
         finally:
@@ -373,8 +390,10 @@ def outcome(wait_status: int) -> str:
     return "passed" if os.WEXITSTATUS(wait_status) == 0 else "failed"
 
 
-def run_child(path: str, code: CodeType | None, selection: Sequence[str], timeout: float) -> str:
-    _, wait_status = os.waitpid(start_child(path, code, selection, timeout), 0)
+def run_child(
+    path: str, code: CodeType | None, slot: int, timeout: float, baseline: bool = False
+) -> str:
+    _, wait_status = os.waitpid(start_child(path, code, slot, timeout, baseline), 0)
     return outcome(wait_status)
 
 
@@ -399,28 +418,30 @@ def run_module(
     timeout: float | None = None,
     jobs: int = 1,
 ) -> ModuleResult:
-    selection = MODULES[path]
     source = (ROOT / path).read_text()
     started = time.monotonic()
-    baseline = run_child(path, None, selection, timeout=600)
-    baseline_seconds = time.monotonic() - started
-    if baseline != "passed":
-        raise SystemExit(f"{path}: its test selection does not pass unmutated ({baseline})")
+    for slot in range(jobs):
+        baseline = run_child(path, None, slot, timeout=600, baseline=True)
+        if baseline != "passed":
+            raise SystemExit(f"{path}: its test selection does not pass unmutated ({baseline})")
+    baseline_seconds = (time.monotonic() - started) / jobs
     per_mutant = timeout or max(10.0, 3 * baseline_seconds + 5)
     mutants = enumerate_mutants(path, source)
     kept = [m for m in mutants if m.id not in equivalents]
     if limit is not None:
         kept = kept[:limit]
     survivors: list[Mutant] = []
-    running: dict[int, Mutant] = {}
+    running: dict[int, tuple[Mutant, int]] = {}
+    free_slots = list(range(jobs))
     pending = list(reversed(kept))
     while pending or running:
-        while pending and len(running) < jobs:
-            mutant = pending.pop()
+        while pending and free_slots:
+            mutant, slot = pending.pop(), free_slots.pop()
             code = compile(mutated_tree(source, mutant), str(ROOT / path), "exec")
-            running[start_child(path, code, selection, per_mutant)] = mutant
+            running[start_child(path, code, slot, per_mutant)] = (mutant, slot)
         pid, wait_status = os.waitpid(-1, 0)
-        mutant = running.pop(pid)
+        mutant, slot = running.pop(pid)
+        free_slots.append(slot)
         if outcome(wait_status) == "passed":
             survivors.append(mutant)
             print(f"  SURVIVED line {mutant.line}: {mutant.id}", flush=True)
