@@ -71,7 +71,9 @@ if TEST_DB == "postgres":
             # drop each other's "test_face_idcard" mid-run.
             # tools/mutation.py names its own (one per concurrent child, kept with --reuse-db).
             "TEST": {
-                "NAME": os.environ.get("FACE_IDCARD_PG_TEST_NAME", f"test_face_idcard_{os.getpid()}")
+                "NAME": os.environ.get(
+                    "FACE_IDCARD_PG_TEST_NAME", f"test_face_idcard_{os.getpid()}"
+                )
             },
         }
     }

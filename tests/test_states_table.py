@@ -88,7 +88,9 @@ def test_transition_updates_the_instance_it_was_given() -> None:
 
 
 @pytest.mark.django_db
-@pytest.mark.parametrize(("current", "target"), [("processing", "canceled"), ("queued", "completed")])
+@pytest.mark.parametrize(
+    ("current", "target"), [("processing", "canceled"), ("queued", "completed")]
+)
 def test_an_illegal_move_with_events_writes_nothing(current: str, target: str) -> None:
     attempt = _attempt(current)
     events = [audit.event(attempt, EventKind.PROVIDER_CALL, code="0")]
@@ -108,7 +110,9 @@ def test_transition_with_any_number_of_events(count: int) -> None:
     stored = VerificationAttempt.objects.get(pk=attempt.pk)
     assert (stored.status, stored.provider_calls) == ("completed", count + 1)
     assert (attempt.status, attempt.provider_calls) == ("completed", count + 1)
-    codes = list(AttemptEvent.objects.filter(attempt=attempt).order_by("id").values_list("data", flat=True))
+    codes = list(
+        AttemptEvent.objects.filter(attempt=attempt).order_by("id").values_list("data", flat=True)
+    )
     assert codes == [{"code": str(i)} for i in range(count)]
 
 

@@ -101,7 +101,9 @@ def test_invisible_characters_inside_a_url_are_refused(char: str) -> None:
     )
 
 
-@pytest.mark.parametrize("url", ["https://", "https:///photo.jpg", "http://:80/photo.jpg", "http://?x"])
+@pytest.mark.parametrize(
+    "url", ["https://", "https:///photo.jpg", "http://:80/photo.jpg", "http://?x"]
+)
 @override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": True})
 def test_a_url_without_a_host_says_so(url: str) -> None:
     error = _error(lambda: validate_url(url))
@@ -126,9 +128,7 @@ LIMITS = ImageLimits(
     ],
     ids=["small", "format", "pixels", "bytes"],
 )
-def test_image_messages_show_the_limits(
-    data: Callable[[], bytes], code: str, message: str
-) -> None:
+def test_image_messages_show_the_limits(data: Callable[[], bytes], code: str, message: str) -> None:
     error = _error(lambda: validate_image(data(), LIMITS))
     assert error.code == code
     assert message in _message(error)

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import copy
 import importlib.abc
 import importlib.util
@@ -50,8 +51,16 @@ PYTEST_ARGS = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
 #: Each module and its own fast test selection (pytest arguments, run from the repository root).
 MODULES: dict[str, list[str]] = {
     "face_idcard/states.py": ["tests/test_states.py", "tests/test_states_table.py"],
-    "face_idcard/services/claim.py": ["tests/test_states_table.py", "tests/test_services.py", "-k", "claim or Claim"],
-    "face_idcard/providers/legacy/signing.py": ["tests/test_signing.py", "tests/test_signing_edges.py"],
+    "face_idcard/services/claim.py": [
+        "tests/test_states_table.py",
+        "tests/test_services.py",
+        "-k",
+        "claim or Claim",
+    ],
+    "face_idcard/providers/legacy/signing.py": [
+        "tests/test_signing.py",
+        "tests/test_signing_edges.py",
+    ],
     "face_idcard/simulator/tc3.py": ["tests/test_simulator_tc3.py"],
     "face_idcard/providers/faceid/encryption.py": ["tests/test_faceid_backend.py"],
     "face_idcard/validators.py": ["tests/test_validators.py", "tests/test_validators_edges.py"],
@@ -179,21 +188,6 @@ def _walk(node: ast.AST, qualname: str = "", in_function: bool = False) -> Itera
             yield from _walk(value, qualname, in_function)
 
 
-def _set_members(node: ast.AST) -> list[ast.expr] | None:
-    """The members of ``{a, b}``, ``frozenset({a, b})`` or ``frozenset((a, b))``."""
-    if isinstance(node, ast.Set):
-        return node.elts
-    if (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id in ("frozenset", "set")
-        and len(node.args) == 1
-        and isinstance(node.args[0], (ast.Set, ast.Tuple, ast.List))
-    ):
-        return None  # the literal inside is visited on its own (Tuple/List handled below)
-    return None
-
-
 def _changes(point: _Point, parent_call: dict[int, ast.AST]) -> Iterator[tuple[str, str]]:
     """(kind, description) of each mutant at this point."""
     node = point.node
@@ -212,16 +206,17 @@ def _changes(point: _Point, parent_call: dict[int, ast.AST]) -> Iterator[tuple[s
             yield "const", f"{node.value!r} -> {node.value + 1!r}"
     # Only statements in functions: deleting a module-level name is a NameError on import,
     # killed by any test, which would inflate the score without pinning anything.
-    if point.parent_list is not None and point.in_function and isinstance(node, _DELETABLE):
-        if not _is_logger_call(node):  # type: ignore[arg-type]
-            first = ast.unparse(node).splitlines()[0]
-            yield "delete", f"{first} [deleted]"
-    members = _set_members(node)
-    if members is None and isinstance(node, (ast.Tuple, ast.List)):
-        holder = parent_call.get(id(node))
-        if holder is not None:
-            members = node.elts
-    if members is not None and len(members) > 0:
+    deletable = point.parent_list is not None and point.in_function
+    if deletable and isinstance(node, _DELETABLE) and not _is_logger_call(node):
+        first = ast.unparse(node).splitlines()[0]
+        yield "delete", f"{first} [deleted]"
+    # Members of a set literal, or of the tuple or list literal given to frozenset()/set().
+    members: list[ast.expr] = []
+    if isinstance(node, ast.Set) or (
+        isinstance(node, (ast.Tuple, ast.List)) and id(node) in parent_call
+    ):
+        members = node.elts
+    if members:
         for i, member in enumerate(members):
             yield f"member{i}", f"set member {ast.unparse(member)} removed"
 
@@ -280,7 +275,7 @@ def mutated_tree(source: str, mutant: Mutant) -> ast.Module:
         replacement = copy.copy(node.operand)
         _replace_expr(tree, node, replacement)
     elif kind == "const":
-        assert isinstance(node, ast.Constant)
+        assert isinstance(node, ast.Constant) and isinstance(node.value, int | float)
         node.value = (not node.value) if isinstance(node.value, bool) else node.value + 1
     elif kind == "delete":
         assert point.parent_list is not None
@@ -376,7 +371,7 @@ def start_child(
             import pytest
 
             status = int(pytest.main([*PYTEST_ARGS, *_selection(path, slot, baseline)]))
-        except BaseException:  # noqa: S110 - any crash of the child is a failing run
+        except BaseException:
             status = 3
         finally:
             os._exit(status)
@@ -461,10 +456,8 @@ def _preload() -> None:
 
     plugins = [ep.value.split(":")[0] for ep in entry_points(group="pytest11")]
     for name in [*PRELOAD, *plugins]:
-        try:
+        with contextlib.suppress(ImportError):  # an optional extra that is not installed
             importlib.import_module(name)
-        except ImportError:
-            pass
     leaked = sorted(m for m in sys.modules if m.startswith("face_idcard"))
     if leaked:  # a preloaded library imported our code: mutants of it would not be seen
         raise SystemExit(f"preloading imported {leaked}")
@@ -474,7 +467,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("paths", nargs="*", help="modules to mutate (default: all of MODULES)")
     parser.add_argument("--limit", type=int, help="only the first N mutants of each module")
-    parser.add_argument("--timeout", type=float, help="seconds per mutant (default: 3x baseline + 5)")
+    parser.add_argument(
+        "--timeout", type=float, help="seconds per mutant (default: 3x baseline + 5)"
+    )
     parser.add_argument("--jobs", "-j", type=int, default=1, help="mutants run at once")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     args = parser.parse_args(argv)
