@@ -73,7 +73,8 @@ MODULES: dict[str, list[str]] = {
     # The Celery pipeline test is marked `pipeline` and left out: it needs a worker and the
     # quota of real seconds; the unit tests pin the limiter's arithmetic.
     "face_idcard/ratelimit.py": ["tests/test_ratelimit.py", "-m", "not pipeline"],
-    "face_idcard/services/slots.py": ["tests/test_ratelimit.py", "-m", "not pipeline"],
+    # services.run on a simulated clock, against the simulator: no worker.
+    "face_idcard/services/slots.py": ["tests/test_scale.py"],
     "face_idcard/providers/legacy/backend.py": ["tests/test_neutral_core.py"],
     "face_idcard/providers/legacy/codes.py": ["tests/test_neutral_core.py"],
     "face_idcard/providers/faceid/backend.py": ["tests/test_faceid_backend.py"],
