@@ -51,11 +51,12 @@ PYTEST_ARGS = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
 #: Each module and its own fast test selection (pytest arguments, run from the repository root).
 MODULES: dict[str, list[str]] = {
     "face_idcard/states.py": ["tests/test_states.py", "tests/test_states_table.py"],
+    # -k also matches the module name: all of test_claim_table, the claim tests of services.
     "face_idcard/services/claim.py": [
-        "tests/test_states_table.py",
+        "tests/test_claim_table.py",
         "tests/test_services.py",
         "-k",
-        "claim or Claim",
+        "claim",
     ],
     "face_idcard/providers/legacy/signing.py": [
         "tests/test_signing.py",
@@ -83,9 +84,10 @@ MODULES: dict[str, list[str]] = {
 }
 
 #: Modules whose selection runs on PostgreSQL: their single-statement path exists only there.
+#: (The claim's UPDATE ... RETURNING also runs on SQLite >= 3.35, so claim.py stays on SQLite.)
 #: Each concurrent child slot gets its own test database, created by the baseline run and
 #: reused (``--reuse-db``) by every mutant, so that a mutant costs no migrations.
-ON_POSTGRES = {"face_idcard/states.py", "face_idcard/services/claim.py"}
+ON_POSTGRES = {"face_idcard/states.py"}
 PG_TEST_NAME = "test_face_idcard_mutation_{slot}"
 
 #: Imported once in the parent so that each forked child starts in a fraction of a second.
