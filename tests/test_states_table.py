@@ -139,3 +139,21 @@ def test_transition_with_events_loses_a_race_without_writing() -> None:
         transition_with_events(attempt, Status.COMPLETED, events, expected_claim_token=uuid.uuid4())
     assert AttemptEvent.objects.count() == 0
     assert attempt.status == "processing"
+
+
+@pytest.mark.django_db
+def test_a_move_with_events_is_one_statement_on_postgresql() -> None:
+    """The pipeline's hot path: one round trip on PostgreSQL, a transaction elsewhere."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    attempt = _attempt("processing")
+    events = [audit.event(attempt, EventKind.PROVIDER_CALL, code="0")]
+    with CaptureQueriesContext(connection) as queries:
+        transition_with_events(attempt, Status.COMPLETED, events, provider_calls=1)
+    if connection.vendor == "postgresql":
+        assert len(queries) == 1
+    else:
+        assert len(queries) > 1
+    assert type(attempt.status) is str
+    assert AttemptEvent.objects.filter(attempt=attempt).count() == 1
