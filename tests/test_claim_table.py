@@ -88,3 +88,37 @@ def test_an_unknown_attempt_is_not_claimed(path: str) -> None:
 def test_the_lease_comes_from_the_settings(settings: object, lease_seconds: int) -> None:
     settings.FACE_IDCARD = {"CLAIM_LEASE_SECONDS": lease_seconds}  # type: ignore[attr-defined]
     assert claim.lease_until(NOW) == NOW + timedelta(seconds=lease_seconds)
+
+
+@pytest.mark.django_db
+def test_a_claim_is_one_statement_where_the_database_can_return_rows() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    attempt = VerificationAttempt.objects.create(backend="simulator", consent_at=EARLIER)
+    with CaptureQueriesContext(connection) as queries:
+        assert claim.claim(attempt.pk, NOW) is not None
+    assert len(queries) == 1
+    assert queries[0]["sql"].lstrip().upper().startswith("UPDATE")
+
+
+@pytest.mark.parametrize(
+    ("vendor", "can_return", "expected"),
+    [
+        ("postgresql", True, True),
+        ("sqlite", True, True),
+        ("sqlite", False, False),  # SQLite before 3.35
+        ("oracle", True, False),  # returns from INSERT, but its UPDATE ... RETURNING differs
+        ("mysql", False, False),
+    ],
+)
+def test_which_databases_claim_in_one_statement(
+    monkeypatch: pytest.MonkeyPatch, vendor: str, can_return: bool, expected: bool
+) -> None:
+    from types import SimpleNamespace
+
+    fake = SimpleNamespace(
+        vendor=vendor, features=SimpleNamespace(can_return_columns_from_insert=can_return)
+    )
+    monkeypatch.setattr(claim, "connections", {"other": fake})
+    assert claim.supports_update_returning("other") is expected
