@@ -131,3 +131,11 @@ def test_the_digest_is_not_in_the_repr() -> None:
     parsed = signing.parse_legacy_authorization(_header(b"a=1", digest))
     assert repr(digest) not in repr(parsed)
     assert "digest" not in repr(parsed)
+
+
+def test_a_parsed_signature_cannot_be_altered() -> None:
+    import dataclasses
+
+    parsed = signing.parse_legacy_authorization(_header(b"a=1"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.plaintext = b"a=2"  # type: ignore[misc]
