@@ -64,7 +64,10 @@ MODULES: dict[str, list[str]] = {
     ],
     "face_idcard/simulator/tc3.py": ["tests/test_simulator_tc3.py"],
     "face_idcard/providers/faceid/encryption.py": ["tests/test_faceid_backend.py"],
-    "face_idcard/validators.py": ["tests/test_validators.py", "tests/test_validators_edges.py"],
+    "face_idcard/validators.py": [
+        *("tests/test_validators.py", "tests/test_validators_edges.py"),
+        "tests/test_validators_fields.py",
+    ],
     "face_idcard/images.py": ["tests/test_images.py", "tests/test_image_hostile.py"],
     "face_idcard/imagescan.py": ["tests/test_image_hostile.py"],
     "face_idcard/netpolicy.py": ["tests/test_validators.py", "tests/test_validators_edges.py"],
