@@ -110,9 +110,12 @@ def test_a_url_without_a_host_says_so(url: str) -> None:
     assert (error.code, _message(error)) == ("url_invalid", "The image address has no host name.")
 
 
+# Limits chosen just above a rounding edge of the figure each message shows, so that a limit
+# computed with a wrong divisor shows a different figure.
+ODD_BYTES = 157_287  # 0.150001 MiB: shown as 0.2
 LIMITS = ImageLimits(
-    max_input_bytes=3 * 1024 * 1024,
-    max_pixels=2_000_000,
+    max_input_bytes=ODD_BYTES,
+    max_pixels=1_500_000,  # shown as 2 (megapixels)
     min_side=80,
     formats=frozenset({"PNG", "JPEG"}),
 )
@@ -123,8 +126,8 @@ LIMITS = ImageLimits(
     [
         (lambda: factory.png(50, 200), "image_too_small", "80"),
         (lambda: factory.gif(), "image_format", "JPEG, PNG."),
-        (lambda: factory.png(2001, 1000), "image_too_many_pixels", "at most 2 megapixels."),
-        (lambda: b"x" * (3 * 1024 * 1024 + 1), "image_too_large", "at most 3.0 MB."),
+        (lambda: factory.png(1501, 1000), "image_too_many_pixels", "at most 2 megapixels."),
+        (lambda: b"x" * (ODD_BYTES + 1), "image_too_large", "at most 0.2 MB."),
     ],
     ids=["small", "format", "pixels", "bytes"],
 )
@@ -132,3 +135,29 @@ def test_image_messages_show_the_limits(data: Callable[[], bytes], code: str, me
     error = _error(lambda: validate_image(data(), LIMITS))
     assert error.code == code
     assert message in _message(error)
+
+
+@pytest.mark.parametrize("size", [ODD_BYTES, ODD_BYTES + 1])
+def test_an_upload_over_the_limit_shows_the_limit(size: int) -> None:
+    from face_idcard.validators import read_upload
+
+    if size <= ODD_BYTES:
+        assert read_upload(b"x" * size, ODD_BYTES) == b"x" * size
+        return
+    error = _error(lambda: read_upload(b"x" * size, ODD_BYTES))
+    assert "at most 0.2 MB." in _message(error)
+
+
+@pytest.mark.parametrize(
+    "url", ["https:/example.com/a.jpg", "https:example.com/a.jpg", "http://[::1/a.jpg"]
+)
+@override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": True})
+def test_malformed_urls_are_invalid(url: str) -> None:
+    error = _error(lambda: validate_url(url))
+    assert (error.code, _message(error)) == ("url_invalid", "Enter a valid image address.")
+
+
+@override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": True, "URL_MAX_LENGTH": 3000})
+def test_a_longer_url_limit_is_honoured() -> None:
+    url = _url_of_length(2900)
+    assert validate_url(url) == url
