@@ -73,7 +73,7 @@ MODULES: dict[str, list[str]] = {
     "face_idcard/netpolicy.py": ["tests/test_validators.py", "tests/test_validators_edges.py"],
     "face_idcard/masking.py": ["tests/test_masking.py"],
     "face_idcard/crypto.py": ["tests/test_crypto.py", "tests/test_hash_keys.py"],
-    "face_idcard/sensitive.py": ["tests/test_crash_reports.py"],
+    "face_idcard/sensitive.py": ["tests/test_crash_reports.py", "tests/test_sensitive_edges.py"],
     # The Celery pipeline test is marked `pipeline` and left out: it needs a worker and the
     # quota of real seconds; the unit tests pin the limiter's arithmetic.
     "face_idcard/ratelimit.py": ["tests/test_ratelimit.py", "-m", "not pipeline"],
