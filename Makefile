@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: test demo demo-check lint format messages bench clean
+.PHONY: test demo demo-check lint format messages bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache *.egg-info
+
+# Mutation testing of the modules that decide money and privacy (tools/mutation.py); long,
+# so not part of `make test`. MUTATION_ARGS="face_idcard/states.py -j 2" narrows or speeds it.
+MUTATION_ARGS ?=
+mutation: $(STAMP)
+	$(BIN)/python -m tools.mutation $(MUTATION_ARGS)

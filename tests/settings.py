@@ -69,7 +69,12 @@ if TEST_DB == "postgres":
             "PORT": os.environ.get("FACE_IDCARD_PG_PORT", "5432"),
             # One test database per test process: concurrent runs on one server would otherwise
             # drop each other's "test_face_idcard" mid-run.
-            "TEST": {"NAME": f"test_face_idcard_{os.getpid()}"},
+            # tools/mutation.py names its own (one per concurrent child, kept with --reuse-db).
+            "TEST": {
+                "NAME": os.environ.get(
+                    "FACE_IDCARD_PG_TEST_NAME", f"test_face_idcard_{os.getpid()}"
+                )
+            },
         }
     }
 else:

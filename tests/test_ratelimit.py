@@ -195,6 +195,7 @@ def _submit_many(count: int) -> list[Any]:
     ]
 
 
+@pytest.mark.pipeline
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("celery_worker_thread")
 def test_pipeline_stays_under_the_providers_sliding_quota(

@@ -1,0 +1,124 @@
+"""Who may claim an attempt, as a table (issue 17), on both claim paths.
+
+The statement that returns the row (PostgreSQL, SQLite >= 3.35) and the read-then-update
+fallback must agree on every case: a claimable status, no live lease, no slot in the future.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from face_idcard.models import VerificationAttempt
+from face_idcard.services import claim
+
+NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+SECOND = timedelta(seconds=1)
+EARLIER = NOW - timedelta(minutes=5)
+
+# (status, lease_expires_at, next_attempt_at, claimed?)
+CASES = [
+    ("queued", None, None, True),
+    ("retry_wait", None, None, True),
+    ("processing", None, None, False),
+    ("completed", None, None, False),
+    ("rejected", None, None, False),
+    ("failed", None, None, False),
+    ("canceled", None, None, False),
+    ("queued", NOW - SECOND, None, True),  # a lease that ran out
+    ("queued", NOW, None, False),  # a lease that ends this instant still holds
+    ("queued", NOW + SECOND, None, False),
+    ("retry_wait", None, NOW - SECOND, True),
+    ("retry_wait", None, NOW, True),  # its slot starts now
+    ("retry_wait", None, NOW + SECOND, False),
+]
+
+
+@pytest.fixture(params=["returning", "read_then_update"])
+def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "read_then_update":
+        monkeypatch.setattr(claim, "supports_update_returning", lambda alias: False)
+    return str(request.param)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("status", "lease", "next_at", "claimed"), CASES)
+def test_claim_table(
+    path: str, status: str, lease: datetime | None, next_at: datetime | None, claimed: bool
+) -> None:
+    old_token = uuid.uuid4()
+    attempt = VerificationAttempt.objects.create(
+        backend="simulator",
+        consent_at=EARLIER,
+        status=status,
+        lease_expires_at=lease,
+        next_attempt_at=next_at,
+        claim_token=old_token,
+        provider_calls=2,
+        started_at=EARLIER if status == "retry_wait" else None,
+    )
+    result = claim.claim(attempt.pk, NOW)
+    stored = VerificationAttempt.objects.get(pk=attempt.pk)
+    if not claimed:
+        assert result is None
+        assert (stored.status, stored.provider_calls, stored.claim_token) == (status, 2, old_token)
+        return
+    assert result is not None
+    expected_start = EARLIER if status == "retry_wait" else NOW
+    for row in (result, stored):
+        assert row.status == "processing"
+        assert row.provider_calls == 3
+        assert row.lease_expires_at == NOW + timedelta(seconds=120)
+        assert row.started_at == expected_start
+        assert row.claim_token not in (None, old_token)
+    assert result.claim_token == stored.claim_token
+    # Claimed once: a second claim at the same instant finds a live lease.
+    assert claim.claim(attempt.pk, NOW) is None
+
+
+@pytest.mark.django_db
+def test_an_unknown_attempt_is_not_claimed(path: str) -> None:
+    assert claim.claim(uuid.uuid4(), NOW) is None
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("lease_seconds", [1, 300])
+def test_the_lease_comes_from_the_settings(settings: object, lease_seconds: int) -> None:
+    settings.FACE_IDCARD = {"CLAIM_LEASE_SECONDS": lease_seconds}  # type: ignore[attr-defined]
+    assert claim.lease_until(NOW) == NOW + timedelta(seconds=lease_seconds)
+
+
+@pytest.mark.django_db
+def test_a_claim_is_one_statement_where_the_database_can_return_rows() -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    attempt = VerificationAttempt.objects.create(backend="simulator", consent_at=EARLIER)
+    with CaptureQueriesContext(connection) as queries:
+        assert claim.claim(attempt.pk, NOW) is not None
+    assert len(queries) == 1
+    assert queries[0]["sql"].lstrip().upper().startswith("UPDATE")
+
+
+@pytest.mark.parametrize(
+    ("vendor", "can_return", "expected"),
+    [
+        ("postgresql", True, True),
+        ("sqlite", True, True),
+        ("sqlite", False, False),  # SQLite before 3.35
+        ("oracle", True, False),  # returns from INSERT, but its UPDATE ... RETURNING differs
+        ("mysql", False, False),
+    ],
+)
+def test_which_databases_claim_in_one_statement(
+    monkeypatch: pytest.MonkeyPatch, vendor: str, can_return: bool, expected: bool
+) -> None:
+    from types import SimpleNamespace
+
+    fake = SimpleNamespace(
+        vendor=vendor, features=SimpleNamespace(can_return_columns_from_insert=can_return)
+    )
+    monkeypatch.setattr(claim, "connections", {"other": fake})
+    assert claim.supports_update_returning("other") is expected
