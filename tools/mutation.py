@@ -81,11 +81,14 @@ MODULES: dict[str, list[str]] = {
     "face_idcard/ratelimit.py": ["tests/test_ratelimit.py", "-m", "not pipeline"],
     # services.run on a simulated clock, against the simulator: no worker.
     "face_idcard/services/slots.py": ["tests/test_scale.py"],
-    "face_idcard/providers/legacy/backend.py": ["tests/test_neutral_core.py"],
-    "face_idcard/providers/legacy/codes.py": ["tests/test_neutral_core.py"],
+    "face_idcard/providers/legacy/backend.py": ["tests/test_legacy_backend.py"],
+    "face_idcard/providers/legacy/codes.py": [
+        "tests/test_legacy_codes_table.py",
+        "tests/test_errors.py",
+    ],
     "face_idcard/providers/faceid/backend.py": ["tests/test_faceid_backend.py"],
     "face_idcard/providers/faceid/codes.py": ["tests/test_faceid_backend.py"],
-    "face_idcard/outcome.py": ["tests/test_neutral_core.py", "tests/test_faceid_backend.py"],
+    "face_idcard/outcome.py": ["tests/test_outcome.py", "tests/test_legacy_codes_table.py"],
 }
 
 #: Modules whose selection runs on PostgreSQL: their single-statement path exists only there.
