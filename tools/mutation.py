@@ -86,8 +86,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_legacy_codes_table.py",
         "tests/test_errors.py",
     ],
-    "face_idcard/providers/faceid/backend.py": ["tests/test_faceid_backend.py"],
-    "face_idcard/providers/faceid/codes.py": ["tests/test_faceid_backend.py"],
+    "face_idcard/providers/faceid/backend.py": ["tests/test_faceid_outcome.py"],
+    "face_idcard/providers/faceid/codes.py": ["tests/test_faceid_codes_table.py"],
     "face_idcard/outcome.py": ["tests/test_outcome.py", "tests/test_legacy_codes_table.py"],
 }
 
