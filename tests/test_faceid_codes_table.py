@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from face_idcard.outcome import ErrorClass, Reason
+from face_idcard.outcome import CodeInfo, ErrorClass, Reason
 from face_idcard.providers.faceid import codes
 from face_idcard.providers.faceid.backend import FaceIdBackend
 
@@ -139,6 +139,6 @@ def test_transport_pseudo_codes_come_from_the_shared_catalogue() -> None:
 
 
 @pytest.mark.parametrize("info", list(codes.FACEID_CODES), ids=lambda i: i.code)
-def test_texts_in_both_languages(info: codes.CodeInfo) -> None:
+def test_texts_in_both_languages(info: CodeInfo) -> None:
     assert re.search(r"[\u4e00-\u9fff]", info.zh_hans), info.code
     assert info.en and not re.search(r"[\u4e00-\u9fff]", info.en), info.code
