@@ -69,6 +69,7 @@ MODULES: dict[str, list[str]] = {
     "face_idcard/validators.py": [
         *("tests/test_validators.py", "tests/test_validators_edges.py"),
         *("tests/test_validators_fields.py", "tests/test_submit_input.py"),
+        "tests/test_validators_uploads.py",
     ],
     "face_idcard/images.py": ["tests/test_images.py", "tests/test_image_hostile.py"],
     "face_idcard/imagescan.py": ["tests/test_image_hostile.py"],
