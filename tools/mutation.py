@@ -63,9 +63,7 @@ MODULES: dict[str, list[str]] = {
         "tests/test_signing_edges.py",
     ],
     "face_idcard/simulator/tc3.py": ["tests/test_simulator_tc3.py"],
-    "face_idcard/providers/faceid/encryption.py": [
-        *("tests/test_faceid_encryption.py", "tests/test_faceid_backend.py"),
-    ],
+    "face_idcard/providers/faceid/encryption.py": ["tests/test_faceid_encryption.py"],
     "face_idcard/validators.py": [
         *("tests/test_validators.py", "tests/test_validators_edges.py"),
         *("tests/test_validators_fields.py", "tests/test_submit_input.py"),
