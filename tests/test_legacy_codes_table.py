@@ -104,6 +104,7 @@ def test_each_code_flag_by_flag(code: str) -> None:
     if code in URL_FETCH:
         assert codes.classify(code, url_mode=True) is ErrorClass.URL_FETCH
         assert codes.classify(code, url_mode=False) is ErrorClass.INPUT
+        assert codes.classify(code) is ErrorClass.INPUT  # without a mode: an image was sent
     else:
         # Whatever the mode: only the download codes depend on it.
         assert info.error_class is SPEC_CLASS[code]
