@@ -314,3 +314,14 @@ def test_a_loadable_key_is_no_problem(settings: Any, rsa_key: rsa.RSAPrivateKey)
 def test_the_default_threshold_is_tencents_bar(faceid: Callable[..., FaceIdBackend]) -> None:
     assert faceid().threshold == 70.0
     assert faceid(THRESHOLD=80).threshold == 80.0
+
+
+def test_built_directly_it_takes_the_alias_that_uses_it(settings: Any, fake: FakeProvider) -> None:
+    settings.FACE_IDCARD = {
+        **settings.FACE_IDCARD,
+        "BACKENDS": {"default": alias(fake.url, THRESHOLD=82)},
+    }
+    backend = FaceIdBackend()
+    assert (backend.alias, backend.threshold) == ("default", 82.0)
+    assert backend.verify(request()).code == "Success"
+    assert len(fake.requests) == 1
