@@ -272,16 +272,14 @@ def _statement(
     assignments = ", ".join(f"{column(meta, name)} = %s" for name in ("status", *names))
     condition_names = ["id", "status", *(["claim_token"] if with_token else [])]
     conditions = [f"{column(meta, name)} = %s" for name in condition_names]
-    update_fields = tuple(
-        meta.get_field(name) for name in ("status", *names, *condition_names)
-    )
+    update_fields = tuple(meta.get_field(name) for name in ("status", *names, *condition_names))
 
     def typed(name: str) -> str:
         # Typed explicitly: in a UNION the parameters' types are not taken from the table.
         return f"CAST(%s AS {event_meta.get_field(name).db_type(connection)})"
 
     row = ", ".join(typed(name) for name in _EVENT_COLUMNS)
-    selects = [f"SELECT moved.id, {row} FROM moved"] * event_count
+    selects = [" ".join(["SELECT moved.id,", row, "FROM moved"])] * event_count
     insert_columns = ", ".join(
         [column(event_meta, "attempt"), *(column(event_meta, n) for n in _EVENT_COLUMNS)]
     )
