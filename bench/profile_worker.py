@@ -6,6 +6,7 @@ the profile holds only the worker's side. Prints the functions with the most cum
 and the CPU per attempt.
 
     .venv/bin/python bench/profile_worker.py          # BENCH_N=400
+    BENCH_TIMER=cpu BENCH_SORT=tottime .venv/bin/python bench/profile_worker.py
 """
 
 from __future__ import annotations
@@ -58,7 +59,10 @@ def main() -> None:
         for attempt_id in ids[:20]:  # warm up: connections, caches, imports
             tasks.verify_attempt.run(attempt_id)
         profiled = os.environ.get("BENCH_PROFILE", "1") != "0"
-        profile = cProfile.Profile()
+        # BENCH_TIMER=cpu: the profile counts this process's CPU time (waits on PostgreSQL and
+        # the simulator drop out), the figure bench/pipeline.py's worker_cpu_ms is about.
+        timer = time.process_time if os.environ.get("BENCH_TIMER") == "cpu" else time.perf_counter
+        profile = cProfile.Profile(timer)
         cpu = time.process_time()
         if profiled:
             profile.enable()
@@ -66,6 +70,8 @@ def main() -> None:
             tasks.verify_attempt.run(attempt_id)
         profile.disable()
         cpu_ms = (time.process_time() - cpu) / N * 1000
+        if profiled and os.environ.get("BENCH_PSTATS"):
+            profile.dump_stats(os.environ["BENCH_PSTATS"])  # for pstats' callers/callees
         if profiled:
             out = io.StringIO()
             order = os.environ.get("BENCH_SORT", "cumulative")

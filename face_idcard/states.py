@@ -21,6 +21,7 @@ workers (or a worker and the sweeper) can never both win; the loser gets
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -221,48 +222,66 @@ def _update_and_insert_sql(
     from django.db import connections
 
     connection = connections[alias]
+    names = tuple(fields)
+    sql, update_fields, event_fields = _statement(
+        alias, type(attempt), type(events[0]), names, len(events), expected_claim_token is not None
+    )
+    raws: list[Any] = [target, *fields.values(), attempt.pk, current]
+    if expected_claim_token is not None:
+        raws.append(expected_claim_token)
+    params = [
+        field.get_db_prep_save(raw, connection)
+        for field, raw in zip(update_fields, raws, strict=True)
+    ]
+    for item in events:
+        row = (item.kind, item.created_at, item.actor_id, item.data)
+        params += [
+            field.get_db_prep_save(raw, connection)
+            for field, raw in zip(event_fields, row, strict=True)
+        ]
+    return sql, params
+
+
+_EVENT_COLUMNS = ("kind", "created_at", "actor", "data")
+
+
+@functools.lru_cache(maxsize=256)
+def _statement(
+    alias: str,
+    model: type[VerificationAttempt],
+    event_model: type[AttemptEvent],
+    names: tuple[str, ...],
+    event_count: int,
+    with_token: bool,
+) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
+    """The UPDATE … INSERT statement for one shape of move (which fields, how many events),
+    with the fields whose ``get_db_prep_save`` turns each parameter into its database value.
+
+    Built once per shape: the text depends only on the shape, and working it out from the
+    models' metadata on every move was a good part of the pipeline's CPU per attempt."""
+    from django.db import connections
+
+    connection = connections[alias]
     quote = connection.ops.quote_name
-    meta = type(attempt)._meta
-    event_meta = type(events[0])._meta
-    params: list[Any] = []
+    meta = model._meta
+    event_meta = event_model._meta
 
     def column(options: Any, name: str) -> str:
         return quote(str(options.get_field(name).column))
 
-    def value(options: Any, name: str, raw: Any) -> str:
-        params.append(options.get_field(name).get_db_prep_save(raw, connection))
-        return "%s"
+    assignments = ", ".join(f"{column(meta, name)} = %s" for name in ("status", *names))
+    condition_names = ["id", "status", *(["claim_token"] if with_token else [])]
+    conditions = [f"{column(meta, name)} = %s" for name in condition_names]
+    update_fields = tuple(meta.get_field(name) for name in ("status", *names, *condition_names))
 
-    assignments = ", ".join(
-        f"{column(meta, name)} = {value(meta, name, raw)}"
-        for name, raw in {"status": target, **fields}.items()
-    )
-    conditions = [
-        f"{column(meta, 'id')} = {value(meta, 'id', attempt.pk)}",
-        f"{column(meta, 'status')} = {value(meta, 'status', current)}",
-    ]
-    if expected_claim_token is not None:
-        conditions.append(
-            f"{column(meta, 'claim_token')} = {value(meta, 'claim_token', expected_claim_token)}"
-        )
-    names = ("kind", "created_at", "actor", "data")
-
-    def typed(name: str, raw: Any) -> str:
+    def typed(name: str) -> str:
         # Typed explicitly: in a UNION the parameters' types are not taken from the table.
-        db_type = event_meta.get_field(name).db_type(connection)
-        return f"CAST({value(event_meta, name, raw)} AS {db_type})"
+        return f"CAST(%s AS {event_meta.get_field(name).db_type(connection)})"
 
-    selects = []
-    for item in events:
-        row = [
-            typed("kind", item.kind),
-            typed("created_at", item.created_at),
-            typed("actor", item.actor_id),
-            typed("data", item.data),
-        ]
-        selects.append(" ".join(["SELECT moved.id,", ", ".join(row), "FROM moved"]))
+    row = ", ".join(typed(name) for name in _EVENT_COLUMNS)
+    selects = [" ".join(["SELECT moved.id,", row, "FROM moved"])] * event_count
     insert_columns = ", ".join(
-        [column(event_meta, "attempt"), *(column(event_meta, n) for n in names)]
+        [column(event_meta, "attempt"), *(column(event_meta, n) for n in _EVENT_COLUMNS)]
     )
     # Identifiers come from the models' metadata, every value is a parameter.
     sql = " ".join(
@@ -277,4 +296,5 @@ def _update_and_insert_sql(
             "RETURNING", column(event_meta, "id"),
         ]
     )  # fmt: skip
-    return sql, params
+    event_fields = tuple(event_meta.get_field(name) for name in _EVENT_COLUMNS)
+    return sql, update_fields, event_fields
