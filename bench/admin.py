@@ -9,6 +9,11 @@ changelist, queue and search at most 300 ms, statistics at most 1 s. The databas
 at the end.
 
     .venv/bin/python bench/admin.py          # BENCH_ROWS=1000000
+
+A loaded million rows take minutes to rebuild, so while iterating: ``BENCH_KEEP=1`` keeps the
+database at the end, ``BENCH_REUSE=1`` skips the load when the database already holds
+``BENCH_ROWS`` attempts (``BENCH_LOAD_ONLY=1`` loads and stops, so the timed part alone can run
+under the benchmark lock). ``FACE_IDCARD_BENCH_DB`` names the database.
 """
 
 from __future__ import annotations
@@ -21,8 +26,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-DB_NAME = "face_idcard_bench_admin"
+DB_NAME = os.environ.get("FACE_IDCARD_BENCH_DB", "face_idcard_bench_admin")
 os.environ["FACE_IDCARD_BENCH_DB"] = DB_NAME
+KEEP = bool(os.environ.get("BENCH_KEEP"))
+REUSE = bool(os.environ.get("BENCH_REUSE"))
+LOAD_ONLY = bool(os.environ.get("BENCH_LOAD_ONLY"))
 
 from bench import harness  # noqa: E402
 
@@ -174,17 +182,26 @@ def main() -> None:
         from django.db import connection
         from django.test import Client
 
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "TRUNCATE face_idcard_attemptevent, face_idcard_idempotencykey, face_idcard_verificationattempt, auth_user CASCADE"
+        from face_idcard.models import VerificationAttempt
+
+        if REUSE and VerificationAttempt.objects.count() == ROWS:
+            print(f"reusing the {ROWS} attempts in {DB_NAME}", flush=True)
+        else:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "TRUNCATE face_idcard_attemptevent, face_idcard_idempotencykey, face_idcard_verificationattempt, auth_user CASCADE"
+                )
+            start = time.perf_counter()
+            load(ROWS)
+            print(
+                f"loaded {ROWS} attempts and {ROWS} events in {time.perf_counter() - start:.1f} s",
+                flush=True,
             )
-        start = time.perf_counter()
-        load(ROWS)
-        print(
-            f"loaded {ROWS} attempts and {ROWS} events in {time.perf_counter() - start:.1f} s",
-            flush=True,
+        if LOAD_ONLY:
+            return
+        admin, _ = get_user_model().objects.get_or_create(
+            username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
         )
-        admin = get_user_model().objects.create_superuser("bench-admin", "", "x")
         client = Client()
         client.force_login(admin)
         base = "/admin/face_idcard/"
@@ -207,7 +224,10 @@ def main() -> None:
             figures[key] = measure(client, method, url, data)
             print(f"{key}: {figures[key][0]:.1f} ms, {figures[key][1]} queries", flush=True)
     finally:
-        drop_database()
+        if not (KEEP or LOAD_ONLY):
+            drop_database()
+    if LOAD_ONLY:
+        return
     print(
         f"RESULT rows={ROWS} changelist_ms={figures['changelist'][0]:.1f} "
         f"queue_ms={figures['queue'][0]:.1f} search_ms={figures['search'][0]:.1f} "

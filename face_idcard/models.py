@@ -170,6 +170,20 @@ class VerificationAttempt(models.Model):
             # Statistics and the review backlog (face_idcard.insight).
             models.Index(fields=["status", "reviewed_at"], name="face_idcard_backlog_idx"),
             models.Index(fields=["reviewed_at"], name="face_idcard_reviewed_idx"),
+            # Every column the statistics group attempts by, after the window's: an index-only
+            # scan counts a 30-day window without reading the table (face_idcard.insight.stats).
+            models.Index(
+                fields=[
+                    "created_at",
+                    "backend",
+                    "status",
+                    "decision",
+                    "review_decision",
+                    "reason",
+                    "error_code",
+                ],
+                name="face_idcard_stats_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -352,3 +366,47 @@ class VerificationStatistics(VerificationAttempt):
         proxy = True
         verbose_name = _("verification statistics")
         verbose_name_plural = _("statistics")
+
+
+class ProviderCallDay(models.Model):
+    """One closed UTC day of ``provider_call`` events, summarised (face_idcard.insight.rollup).
+
+    Provider-call events are never updated or deleted, so a day's events only ever grow: the
+    summary is current exactly while ``events`` equals the day's count in the audit trail,
+    which every statistics view checks (one index-only count) before using it."""
+
+    day = models.DateTimeField(_("day (UTC midnight)"), unique=True)
+    events = models.PositiveIntegerField(_("provider-call events summarised"))
+    refreshed_at = models.DateTimeField(_("refreshed"))
+
+    class Meta:
+        verbose_name = _("provider-call day summary")
+        verbose_name_plural = _("provider-call day summaries")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"provider calls {self.day:%Y-%m-%d}: {self.events}"
+
+
+class ProviderCallBucket(models.Model):
+    """Calls of one day and backend whose latency falls in one bucket (``latency_bucket`` is
+    the bucket's lower edge in ms; NULL for calls without a latency)."""
+
+    day = models.ForeignKey(
+        ProviderCallDay, on_delete=models.CASCADE, related_name="buckets", verbose_name=_("day")
+    )
+    backend = models.CharField(_("backend"), max_length=200)
+    latency_bucket = models.FloatField(_("latency bucket (ms)"), null=True)
+    calls = models.PositiveIntegerField(_("calls"))
+    billable = models.PositiveIntegerField(_("billable calls"))
+
+    class Meta:
+        verbose_name = _("provider-call latency bucket")
+        verbose_name_plural = _("provider-call latency buckets")
+        default_permissions = ()
+        indexes = [  # noqa: RUF012
+            models.Index(fields=["day", "backend"], name="face_idcard_callbucket_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.latency_bucket} ms: {self.calls}"
