@@ -184,6 +184,13 @@ class VerificationAttempt(models.Model):
                 ],
                 name="face_idcard_stats_idx",
             ),
+            # The review backlog of the statistics page (insight.stats.BACKLOG_INDEXED).
+            models.Index(
+                fields=["backend", "created_at"],
+                name="face_idcard_backlog_band_idx",
+                condition=models.Q(status=Status.COMPLETED.value, reviewed_at__isnull=True)
+                & (models.Q(decision=Decision.REVIEW.value) | models.Q(audit_sample=True)),
+            ),
         ]
 
     def __str__(self) -> str:

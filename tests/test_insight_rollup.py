@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import random
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from io import StringIO
 from typing import Any
 
@@ -251,8 +252,8 @@ def test_bucket_rule_and_day_start() -> None:
     assert rollup.bucket_of(1000.0) == 1000.0
     assert rollup.bucket_of(1234.5) == 1230.0
     assert rollup.bucket_of(12345.0) == 12300.0
-    moment = datetime(2026, 3, 4, 23, 59, tzinfo=UTC)
-    assert rollup.day_start(moment) == datetime(2026, 3, 4, tzinfo=UTC)
+    moment = datetime(2026, 3, 4, 23, 59, tzinfo=dt_timezone.utc)
+    assert rollup.day_start(moment) == datetime(2026, 3, 4, tzinfo=dt_timezone.utc)
     histogram = rollup.Histogram()
     assert histogram.percentile(0.5) is None
     for value in (10, 20, 30, 40, 100):

@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.db import transaction
 from django.db.models import Case, Count, F, FloatField, Q, QuerySet, Sum, Value, When
@@ -36,6 +37,8 @@ from django.utils import timezone
 from ..models import AttemptEvent, EventKind, ProviderCallBucket, ProviderCallDay
 
 logger = logging.getLogger("face_idcard.insight")
+
+UTC = dt_timezone.utc
 
 DAY = timedelta(days=1)
 
