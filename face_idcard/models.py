@@ -155,12 +155,21 @@ class VerificationAttempt(models.Model):
             models.Index(fields=["status", "-created_at"], name="face_idcard_status_idx"),
             models.Index(fields=["decision", "-created_at"], name="face_idcard_decision_idx"),
             models.Index(fields=["error_class"], name="face_idcard_errclass_idx"),
-            models.Index(fields=["reason", "-created_at"], name="face_idcard_reason_idx"),
+            # The account last: the abuse signals' mismatch bursts read this index alone.
+            models.Index(
+                fields=["reason", "-created_at", "user"], name="face_idcard_reason_user_idx"
+            ),
             models.Index(fields=["backend"], name="face_idcard_backend_idx"),
             models.Index(fields=["external_reference"], name="face_idcard_extref_idx"),
             # Limits against enumeration (per ID number / per user per day).
-            models.Index(fields=["idcard_hash", "created_at"], name="face_idcard_hash_idx"),
-            models.Index(fields=["user", "created_at"], name="face_idcard_user_idx"),
+            # The account (and the ID number) last: the abuse signals group by ID number and
+            # by account over a window reading these indexes alone (face_idcard.insight.abuse).
+            models.Index(
+                fields=["idcard_hash", "created_at", "user"], name="face_idcard_hash_user_idx"
+            ),
+            models.Index(
+                fields=["user", "created_at", "idcard_hash"], name="face_idcard_user_hash_idx"
+            ),
             # The sweeper: expired leases, lost messages.
             models.Index(fields=["status", "lease_expires_at"], name="face_idcard_lease_idx"),
             models.Index(fields=["status", "queued_at"], name="face_idcard_queued_idx"),

@@ -261,3 +261,25 @@ def test_bucket_rule_and_day_start() -> None:
     histogram.add(None, 2, 1)
     assert histogram.percentile(0.95) == pytest.approx(88.0)
     assert (histogram.calls, histogram.billable, histogram.measured) == (7, 1, 5)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("as_list", [2000, 0])
+def test_shared_numbers_found_in_one_pass(monkeypatch: pytest.MonkeyPatch, as_list: int) -> None:
+    """Numbers of two or more accounts (lowest account differs from highest), counted exactly,
+    whether passed on as a list or, past the bound, as a subquery."""
+    from django.contrib.auth import get_user_model
+
+    from face_idcard.insight import abuse
+
+    monkeypatch.setattr(abuse, "SHARED_AS_LIST", as_list)
+    users = [get_user_model().objects.create(username=f"abuse-{i}") for i in range(3)]
+    for user, number in [(0, "a"), (1, "a"), (0, "b"), (1, "b"), (2, "b"), (2, "c"), (2, "c")]:
+        attempt(user=users[user], idcard_hash=number * 64)
+    attempt(user=None, idcard_hash="a" * 64)  # no account: not counted
+    attempt(timedelta(days=40), user=users[2], idcard_hash="c" * 64)  # outside the window
+    signals = abuse.compute(Scope.last(timedelta(days=30)))
+    assert [(row["hash"], row["accounts"], row["attempts"]) for row in signals.shared_numbers] == [
+        ("b" * 12, 3, 3),
+        ("a" * 12, 2, 2),
+    ]
