@@ -3,8 +3,10 @@
 1,000,000 attempts (and one provider-call event each) are bulk-loaded with ``generate_series``
 into a database of their own, with a spread of statuses, decisions, reasons, backends and
 dates over 90 days. Then the Django test Client (in process) renders, 5 times each after a
-warm-up, the changelist, the review queue, a search by ID number and the statistics page (30
-days, the widest window); the median time and the query count of each are printed. Targets:
+warm-up, the changelist, the review queue, a search by ID number, the statistics page (30
+days, the widest window, then 7 days, 24 hours and 30 days of one backend), the calibration
+and the abuse signals; the median time and the query count of each are printed, and the time
+to build the daily provider-call summaries from nothing (and to check them again). Targets:
 changelist, queue and search at most 300 ms, statistics at most 1 s. The database is dropped
 at the end.
 
@@ -202,6 +204,23 @@ def main() -> None:
         admin, _ = get_user_model().objects.get_or_create(
             username="bench-admin", defaults={"is_staff": True, "is_superuser": True}
         )
+        # The daily provider-call summaries, built from nothing (the periodic task's first run
+        # after a deployment), then checked again with nothing to do.
+        from face_idcard.insight import rollup
+        from face_idcard.models import ProviderCallDay
+
+        ProviderCallDay.objects.all().delete()
+        start = time.perf_counter()
+        rebuilt = rollup.refresh()
+        refresh_full = (time.perf_counter() - start) * 1000
+        start = time.perf_counter()
+        assert rollup.refresh() == 0
+        refresh_noop = (time.perf_counter() - start) * 1000
+        print(
+            f"summaries: {rebuilt} days built in {refresh_full:.0f} ms, "
+            f"checked again in {refresh_noop:.0f} ms",
+            flush=True,
+        )
         client = Client()
         client.force_login(admin)
         base = "/admin/face_idcard/"
@@ -218,6 +237,12 @@ def main() -> None:
             ("stats", "GET", base + "verificationstatistics/?window=30d", None),
             ("stats_7d", "GET", base + "verificationstatistics/?window=7d", None),
             ("stats_24h", "GET", base + "verificationstatistics/?window=24h", None),
+            (
+                "stats_backend",
+                "GET",
+                base + "verificationstatistics/?window=30d&backend=simulator",
+                None,
+            ),
             ("calibration", "GET", base + "verificationstatistics/calibration/?window=30d", None),
             ("abuse", "GET", base + "verificationstatistics/abuse/?window=30d", None),
         ):
@@ -232,10 +257,13 @@ def main() -> None:
         f"RESULT rows={ROWS} changelist_ms={figures['changelist'][0]:.1f} "
         f"queue_ms={figures['queue'][0]:.1f} search_ms={figures['search'][0]:.1f} "
         f"stats_ms={figures['stats'][0]:.1f} stats_7d_ms={figures['stats_7d'][0]:.1f} "
-        f"stats_24h_ms={figures['stats_24h'][0]:.1f} calibration_ms={figures['calibration'][0]:.1f} "
+        f"stats_24h_ms={figures['stats_24h'][0]:.1f} "
+        f"stats_backend_ms={figures['stats_backend'][0]:.1f} "
+        f"calibration_ms={figures['calibration'][0]:.1f} "
         f"abuse_ms={figures['abuse'][0]:.1f} changelist_queries={figures['changelist'][1]} "
         f"queue_queries={figures['queue'][1]} search_queries={figures['search'][1]} "
-        f"stats_queries={figures['stats'][1]}"
+        f"stats_queries={figures['stats'][1]} "
+        f"summaries_build_ms={refresh_full:.0f} summaries_check_ms={refresh_noop:.0f}"
     )
 
 
