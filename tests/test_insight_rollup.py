@@ -230,6 +230,10 @@ def test_concurrent_refreshes_build_each_day_once() -> None:
     assert dict(summary.buckets) == {k: v for k, v in direct.buckets.items() if v}
 
 
+def figures_days() -> int:
+    return stats.compute(Scope.last(timedelta(days=30))).days_summarised
+
+
 @pytest.mark.django_db
 def test_the_page_says_how_fresh_its_figures_are() -> None:
     _spread()
@@ -239,7 +243,7 @@ def test_the_page_says_how_fresh_its_figures_are() -> None:
     html = client.get(STATISTICS + "?window=30d").content.decode()
     note = html.split('id="face-idcard-freshness"')[1].split("</p>")[0]
     assert "daily summaries" in note and "checked against the audit trail" in note
-    assert "whole days" in note
+    assert f"whole days in this period ({figures_days()})" in note
     html = client.get(STATISTICS + "?window=30d", HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     note = html.split('id="face-idcard-freshness"')[1].split("</p>")[0]
     assert "每日汇总" in note
