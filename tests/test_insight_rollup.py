@@ -16,7 +16,7 @@ from django.core.management import call_command
 from django.db import connections
 from django.utils import timezone
 
-from face_idcard import services
+from face_idcard import services, tasks
 from face_idcard.insight import rollup, stats
 from face_idcard.insight.windows import Scope
 from face_idcard.models import (
@@ -176,6 +176,7 @@ def test_refresh_is_idempotent_and_only_rebuilds_stale_days() -> None:
         key=repr,
     )
     assert rollup.refresh(35) == 0
+    assert tasks.refresh_statistics() == 0  # the periodic task: nothing stale either
     day = rollup.day_start(timezone.now()) - 3 * DAY
     assert rollup.refresh_day(day) is False
     again = sorted(
