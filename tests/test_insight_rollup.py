@@ -111,21 +111,25 @@ def _spread(seed: int = 15) -> list[VerificationAttempt]:
 @pytest.mark.parametrize("length", [timedelta(hours=24), timedelta(days=7), timedelta(days=30)])
 def test_summaries_equal_a_direct_count(backend: str, length: timedelta) -> None:
     _spread()
+    # The first view: the newest stale days rebuilt, the others read directly.
     figures = _assert_equals_direct(Scope.last(length, backend))
-    if length > timedelta(days=2):
-        assert figures.days_summarised >= length // DAY - 1
-        assert figures.summarised_at is not None
-    # Read again, from the summaries now in place: the same figures.
-    again = stats.compute(Scope.last(length, backend))
+    whole_days = length // DAY - 1
+    assert figures.days_summarised == min(whole_days, rollup.REBUILD_IN_VIEW)
+    # After the periodic task, from the summaries alone: the same figures.
+    rollup.refresh(35)
+    again = _assert_equals_direct(Scope.last(length, backend))
+    assert again.days_summarised == whole_days
+    assert (again.summarised_at is None) == (whole_days == 0)
     assert (again.provider_calls, again.latency) == (figures.provider_calls, figures.latency)
 
 
 @pytest.mark.django_db
 def test_late_changes_keep_the_figures_right(face_settings: Any) -> None:
     made = _spread()
+    rollup.refresh(35)
     month = Scope.last(timedelta(days=30))
     before = _assert_equals_direct(month)
-    assert ProviderCallDay.objects.count() >= 29
+    assert before.days_summarised == 29
     # A provider call committed late with an old time (a transaction open across midnight).
     old = made[5]
     call(old, 123.0, True, at=timezone.now() - timedelta(days=12))
@@ -238,6 +242,7 @@ def figures_days() -> int:
 @pytest.mark.django_db
 def test_the_page_says_how_fresh_its_figures_are() -> None:
     _spread()
+    rollup.refresh(35)
     client, _ = client_for("fresh-viewer", "view_verificationattempt")
     html = client.get(STATISTICS + "?window=24h").content.decode()
     assert "Every figure is counted now" in html
@@ -288,3 +293,29 @@ def test_shared_numbers_found_in_one_pass(monkeypatch: pytest.MonkeyPatch, as_li
         ("b" * 12, 3, 3),
         ("a" * 12, 2, 2),
     ]
+
+
+@pytest.mark.django_db
+def test_a_first_view_reads_a_month_of_stale_days_directly(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Before the periodic task ever ran, a view rebuilds only the newest stale days and reads
+    the others straight from the audit trail: the same figures, no month-long wait."""
+    _spread()
+    monkeypatch.setattr(rollup, "REBUILD_IN_VIEW", 2)
+    month = Scope.last(timedelta(days=30))
+    figures = stats.compute(month)
+    assert ProviderCallDay.objects.count() == 2
+    newest = rollup.day_start(timezone.now()) - DAY
+    assert set(ProviderCallDay.objects.values_list("day", flat=True)) == {newest, newest - DAY}
+    assert figures.days_summarised == 2
+    raw = _raw_calls(month)
+    assert (figures.provider_calls, figures.billable_calls) == (
+        len(raw),
+        sum(1 for _latency, billable in raw if billable is True),
+    )
+    monkeypatch.setattr(rollup, "REBUILD_IN_VIEW", 0)
+    assert stats.compute(month).latency == figures.latency
+    # Stale summaries left behind are not used either: a late event on a summarised day.
+    call(VerificationAttempt.objects.first(), 7.0, True, at=newest + timedelta(hours=1))
+    monkeypatch.setattr(rollup, "REBUILD_IN_VIEW", 0)
+    again = _assert_equals_direct(Scope.last(timedelta(days=30)))
+    assert again.days_summarised == 1 and again.provider_calls == figures.provider_calls + 1

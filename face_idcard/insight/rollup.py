@@ -245,34 +245,50 @@ class Calls:
     days_summarised: int
 
 
+#: A view rebuilds at most this many stale days itself (the newest: usually yesterday, once);
+#: more (a first view after deployment, before the periodic task ran) are read directly for
+#: that view, so it never waits for a month of rebuilding.
+REBUILD_IN_VIEW = 2
+
+
 def provider_calls(since: datetime, until: datetime, backend: str = "") -> Calls:
-    """The window's provider calls: whole closed days from the summaries (rebuilt first where
-    stale), the ragged edges read directly."""
+    """The window's provider calls: whole closed days from the summaries (the newest stale
+    ones rebuilt first, any others read directly), the ragged edges read directly."""
     first = day_start(since)
     if first < since:
         first += DAY
     end = min(day_start(until), day_start(timezone.now()))
     if end <= first:
         return Calls(direct(since, until, backend), None, 0)
-    for day in stale_days(first, end):
+    stale = sorted(stale_days(first, end), reverse=True)
+    for day in stale[:REBUILD_IN_VIEW]:
         refresh_day(day)
+    unsummarised = stale[REBUILD_IN_VIEW:]
     histogram = direct(since, first, backend)
-    for part in direct(end, until, backend), _summarised(first, end, backend):
+    parts = [direct(end, until, backend), _summarised(first, end, backend, unsummarised)]
+    parts += [direct(day, day + DAY, backend) for day in unsummarised]
+    for part in parts:
         histogram.calls += part.calls
         histogram.billable += part.billable
         for bucket, count in part.buckets.items():
             histogram.buckets[bucket] += count
     oldest = (
         ProviderCallDay.objects.filter(day__gte=first, day__lt=end)
+        .exclude(day__in=unsummarised)
         .order_by("refreshed_at")
         .values_list("refreshed_at", flat=True)
         .first()
     )
-    return Calls(histogram, oldest, (end - first) // DAY)
+    days = (end - first) // DAY - len(unsummarised)
+    return Calls(histogram, oldest if days else None, days)
 
 
-def _summarised(first: datetime, end: datetime, backend: str) -> Histogram:
+def _summarised(
+    first: datetime, end: datetime, backend: str, leave_out: list[datetime]
+) -> Histogram:
     rows = ProviderCallBucket.objects.filter(day__day__gte=first, day__day__lt=end)
+    if leave_out:
+        rows = rows.exclude(day__day__in=leave_out)
     if backend:
         rows = rows.filter(backend=backend)
     histogram = Histogram()
