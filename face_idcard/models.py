@@ -155,12 +155,21 @@ class VerificationAttempt(models.Model):
             models.Index(fields=["status", "-created_at"], name="face_idcard_status_idx"),
             models.Index(fields=["decision", "-created_at"], name="face_idcard_decision_idx"),
             models.Index(fields=["error_class"], name="face_idcard_errclass_idx"),
-            models.Index(fields=["reason", "-created_at"], name="face_idcard_reason_idx"),
+            # The account last: the abuse signals' mismatch bursts read this index alone.
+            models.Index(
+                fields=["reason", "-created_at", "user"], name="face_idcard_reason_user_idx"
+            ),
             models.Index(fields=["backend"], name="face_idcard_backend_idx"),
             models.Index(fields=["external_reference"], name="face_idcard_extref_idx"),
             # Limits against enumeration (per ID number / per user per day).
-            models.Index(fields=["idcard_hash", "created_at"], name="face_idcard_hash_idx"),
-            models.Index(fields=["user", "created_at"], name="face_idcard_user_idx"),
+            # The account (and the ID number) last: the abuse signals group by ID number and
+            # by account over a window reading these indexes alone (face_idcard.insight.abuse).
+            models.Index(
+                fields=["idcard_hash", "created_at", "user"], name="face_idcard_hash_user_idx"
+            ),
+            models.Index(
+                fields=["user", "created_at", "idcard_hash"], name="face_idcard_user_hash_idx"
+            ),
             # The sweeper: expired leases, lost messages.
             models.Index(fields=["status", "lease_expires_at"], name="face_idcard_lease_idx"),
             models.Index(fields=["status", "queued_at"], name="face_idcard_queued_idx"),
@@ -170,6 +179,27 @@ class VerificationAttempt(models.Model):
             # Statistics and the review backlog (face_idcard.insight).
             models.Index(fields=["status", "reviewed_at"], name="face_idcard_backlog_idx"),
             models.Index(fields=["reviewed_at"], name="face_idcard_reviewed_idx"),
+            # Every column the statistics group attempts by, after the window's: an index-only
+            # scan counts a 30-day window without reading the table (face_idcard.insight.stats).
+            models.Index(
+                fields=[
+                    "created_at",
+                    "backend",
+                    "status",
+                    "decision",
+                    "review_decision",
+                    "reason",
+                    "error_code",
+                ],
+                name="face_idcard_stats_idx",
+            ),
+            # The review backlog of the statistics page (insight.stats.BACKLOG_INDEXED).
+            models.Index(
+                fields=["backend", "created_at"],
+                name="face_idcard_backlog_band_idx",
+                condition=models.Q(status=Status.COMPLETED.value, reviewed_at__isnull=True)
+                & (models.Q(decision=Decision.REVIEW.value) | models.Q(audit_sample=True)),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -352,3 +382,47 @@ class VerificationStatistics(VerificationAttempt):
         proxy = True
         verbose_name = _("verification statistics")
         verbose_name_plural = _("statistics")
+
+
+class ProviderCallDay(models.Model):
+    """One closed UTC day of ``provider_call`` events, summarised (face_idcard.insight.rollup).
+
+    Provider-call events are never updated or deleted, so a day's events only ever grow: the
+    summary is current exactly while ``events`` equals the day's count in the audit trail,
+    which every statistics view checks (one index-only count) before using it."""
+
+    day = models.DateTimeField(_("day (UTC midnight)"), unique=True)
+    events = models.PositiveIntegerField(_("provider-call events summarised"))
+    refreshed_at = models.DateTimeField(_("refreshed"))
+
+    class Meta:
+        verbose_name = _("provider-call day summary")
+        verbose_name_plural = _("provider-call day summaries")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"provider calls {self.day:%Y-%m-%d}: {self.events}"
+
+
+class ProviderCallBucket(models.Model):
+    """Calls of one day and backend whose latency falls in one bucket (``latency_bucket`` is
+    the bucket's lower edge in ms; NULL for calls without a latency)."""
+
+    day = models.ForeignKey(
+        ProviderCallDay, on_delete=models.CASCADE, related_name="buckets", verbose_name=_("day")
+    )
+    backend = models.CharField(_("backend"), max_length=200)
+    latency_bucket = models.FloatField(_("latency bucket (ms)"), null=True)
+    calls = models.PositiveIntegerField(_("calls"))
+    billable = models.PositiveIntegerField(_("billable calls"))
+
+    class Meta:
+        verbose_name = _("provider-call latency bucket")
+        verbose_name_plural = _("provider-call latency buckets")
+        default_permissions = ()
+        indexes = [  # noqa: RUF012
+            models.Index(fields=["day", "backend"], name="face_idcard_callbucket_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.backend} {self.latency_bucket} ms: {self.calls}"

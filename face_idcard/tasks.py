@@ -13,6 +13,7 @@ Beat schedule (in the host's Celery configuration)::
     app.conf.beat_schedule = {
         "face-idcard-sweep": {"task": "face_idcard.tasks.sweep", "schedule": 60.0},
         "face-idcard-purge": {"task": "face_idcard.tasks.purge", "schedule": crontab(minute=17, hour=3)},
+        "face-idcard-statistics": {"task": "face_idcard.tasks.refresh_statistics", "schedule": crontab(minute=7)},
     }
 """
 
@@ -61,3 +62,11 @@ def sweep() -> dict[str, int]:
 @shared_task(name="face_idcard.tasks.purge", ignore_result=True)
 def purge() -> dict[str, int]:
     return services.purge()
+
+
+@shared_task(name="face_idcard.tasks.refresh_statistics", ignore_result=True)
+def refresh_statistics() -> int:
+    """The statistics' daily summaries (:func:`face_idcard.insight.rollup.refresh`)."""
+    from .insight import rollup
+
+    return rollup.refresh()

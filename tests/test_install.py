@@ -299,7 +299,7 @@ def test_the_readme_path_verifies_a_person_through_a_real_worker(site: Site) -> 
         "-c",
         "from mysite.celery import app; app.loader.import_default_modules(); "
         "names = {entry['task'] for entry in app.conf.beat_schedule.values()}; "
-        "assert names == {'face_idcard.tasks.sweep', 'face_idcard.tasks.purge'}, names; "
+        "assert names == {'face_idcard.tasks.sweep', 'face_idcard.tasks.purge', 'face_idcard.tasks.refresh_statistics'}, names; "
         "assert names <= set(app.tasks), sorted(app.tasks)",
     )
 

@@ -24,4 +24,8 @@ app.conf.beat_schedule = {
         "task": "face_idcard.tasks.purge",
         "schedule": crontab(minute=17, hour=3),
     },
+    "face-idcard-statistics": {
+        "task": "face_idcard.tasks.refresh_statistics",
+        "schedule": crontab(minute=7),
+    },
 }

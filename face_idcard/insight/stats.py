@@ -1,8 +1,11 @@
 """The statistics page's figures for one scope (a window, all backends or one).
 
-Each panel is one grouped query over indexed columns, whatever the table size: outcomes by
-status and decision, reasons, provider codes, provider calls (latency percentiles and billable
-calls, from the audit trail's ``provider_call`` events) and the review backlog.
+Attempts are counted directly, in one grouped query (status, decision, review decision,
+reason, backend, provider code) that an index-only scan of ``face_idcard_stats_idx`` answers:
+reviews, re-runs, the sweeper and redaction change attempts long after their day, and a
+direct count is always right. Provider calls (latency percentiles, billable calls) come from
+the audit trail's ``provider_call`` events through the daily summaries of :mod:`.rollup`,
+checked against the trail on every view. The review backlog is "now", whatever the window.
 """
 
 from __future__ import annotations
@@ -10,49 +13,31 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from django.db import connections
-from django.db.models import Aggregate, Count, Exists, FloatField, Min, OuterRef, Q, QuerySet
-from django.db.models.fields.json import KeyTextTransform
-from django.db.models.functions import Cast
+from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils.translation import get_language
 
 from .. import reasons
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..states import Decision, Status
+from . import rollup
 from .windows import Scope
 
 logger = logging.getLogger("face_idcard.insight")
 
 #: How many reasons and provider codes the page lists.
 TOP = 10
-#: Where the database has no percentile function (SQLite), the percentiles are taken over at
-#: most this many of the window's latest provider calls (a bounded read, said on the page).
-PERCENTILE_SAMPLE = 20_000
 
 #: Attempts that finished (for the pass rate); canceled ones never ran.
 FINISHED = (Status.COMPLETED.value, Status.REJECTED.value, Status.FAILED.value)
-
-
-class PercentileCont(Aggregate):
-    """PostgreSQL's ``percentile_cont(f) WITHIN GROUP (ORDER BY x)``."""
-
-    function = "percentile_cont"
-    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
-
-    def __init__(self, expression: Any, fraction: float, **extra: Any) -> None:
-        super().__init__(expression, fraction=float(fraction), **extra)
 
 
 @dataclass
 class Latency:
     p50: float | None
     p95: float | None
-    #: How many calls the percentiles rest on; ``sampled`` when it is the bounded fallback.
+    #: How many calls the percentiles rest on (calls with a measured latency).
     calls: int
-    sampled: bool = False
 
 
 @dataclass
@@ -79,6 +64,10 @@ class Statistics:
     latency: Latency = field(default_factory=lambda: Latency(None, None, 0))
     backlog: int = 0
     backlog_oldest: datetime | None = None
+    #: Whole days of provider calls taken from the daily summaries, and when the oldest of
+    #: those summaries was rebuilt (None: every call was read directly).
+    days_summarised: int = 0
+    summarised_at: datetime | None = None
 
     @property
     def pass_rate(self) -> float | None:
@@ -94,90 +83,58 @@ class Statistics:
 def compute(scope: Scope) -> Statistics:
     stats = Statistics(scope=scope)
     attempts = VerificationAttempt.objects.filter(scope.attempts())
-    _outcomes(stats, attempts)
+    reason_counts: dict[str, int] = {}
+    code_counts: dict[tuple[str, str], int] = {}
+    rows = (
+        attempts.values("status", "decision", "review_decision", "reason", "backend", "error_code")
+        # count(*), not count(id): the id is not in the index, and would cost a table scan.
+        .annotate(n=Count("*"))
+        .order_by()
+    )
+    for row in rows:
+        count = row["n"]
+        _outcome(stats, row["status"], row["review_decision"] or row["decision"], count)
+        if row["reason"]:
+            reason_counts[row["reason"]] = reason_counts.get(row["reason"], 0) + count
+        if row["error_code"]:
+            key = (row["backend"], row["error_code"])
+            code_counts[key] = code_counts.get(key, 0) + count
     stats.reasons = [
-        (row["reason"], reasons.label(row["reason"]), row["n"])
-        for row in attempts.exclude(reason="")
-        .values("reason")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "reason")[:TOP]
+        (code, reasons.label(code), count)
+        for code, count in sorted(reason_counts.items(), key=lambda item: (-item[1], item[0]))[:TOP]
     ]
     stats.codes = [
-        CodeRow(
-            row["backend"], row["error_code"], row["n"], meaning(row["backend"], row["error_code"])
-        )
-        for row in attempts.exclude(error_code="")
-        .values("backend", "error_code")
-        .annotate(n=Count("pk"))
-        .order_by("-n", "backend", "error_code")[:TOP]
+        CodeRow(backend, code, count, meaning(backend, code))
+        for (backend, code), count in sorted(
+            code_counts.items(), key=lambda item: (-item[1], item[0])
+        )[:TOP]
     ]
     _calls(stats, scope)
     stats.backlog, stats.backlog_oldest = backlog(scope.backend)
     return stats
 
 
-def _outcomes(stats: Statistics, attempts: QuerySet[VerificationAttempt]) -> None:
-    rows = (
-        attempts.values("status", "decision", "review_decision").annotate(n=Count("pk")).order_by()
-    )
-    for row in rows:
-        status, count = row["status"], row["n"]
-        stats.total += count
-        stats.by_status[status] = stats.by_status.get(status, 0) + count
-        final = row["review_decision"] or row["decision"]
-        if status == Status.COMPLETED.value:
-            stats.by_decision[final] = stats.by_decision.get(final, 0) + count
-        if status in FINISHED:
-            stats.finished += count
-            if status == Status.COMPLETED.value and final == Decision.MATCH.value:
-                stats.passed += count
-
-
-def provider_call_events(scope: Scope) -> QuerySet[AttemptEvent]:
-    events: QuerySet[AttemptEvent] = AttemptEvent.objects.filter(
-        kind=EventKind.PROVIDER_CALL.value,
-        created_at__gte=scope.since,
-        created_at__lt=scope.until,
-    )
-    if scope.backend:
-        events = events.filter(attempt__backend=scope.backend)
-    return events
-
-
-def _latency_value() -> Cast:
-    return Cast(KeyTextTransform("latency_ms", "data"), FloatField())
+def _outcome(stats: Statistics, status: str, final: str, count: int) -> None:
+    stats.total += count
+    stats.by_status[status] = stats.by_status.get(status, 0) + count
+    if status == Status.COMPLETED.value:
+        stats.by_decision[final] = stats.by_decision.get(final, 0) + count
+    if status in FINISHED:
+        stats.finished += count
+        if status == Status.COMPLETED.value and final == Decision.MATCH.value:
+            stats.passed += count
 
 
 def _calls(stats: Statistics, scope: Scope) -> None:
-    events = provider_call_events(scope)
-    figures: dict[str, Any] = {
-        "calls": Count("pk"),
-        "billable": Count("pk", filter=Q(data__billable=True)),
-        "measured": Count(_latency_value()),
-    }
-    in_database = connections[events.db].vendor == "postgresql"
-    if in_database:
-        figures["p50"] = PercentileCont(_latency_value(), 0.5)
-        figures["p95"] = PercentileCont(_latency_value(), 0.95)
-    result = events.aggregate(**figures)
-    stats.provider_calls = result["calls"] or 0
-    stats.billable_calls = result["billable"] or 0
-    if in_database:
-        stats.latency = Latency(result["p50"], result["p95"], result["measured"] or 0)
-        return
-    values = [
-        value
-        for value in events.annotate(latency=_latency_value())
-        .order_by("-created_at")
-        .values_list("latency", flat=True)[:PERCENTILE_SAMPLE]
-        if value is not None
-    ]
+    found = rollup.provider_calls(scope.since, scope.until, scope.backend)
+    histogram = found.histogram
+    stats.provider_calls = histogram.calls
+    stats.billable_calls = histogram.billable
     stats.latency = Latency(
-        percentile(values, 0.5),
-        percentile(values, 0.95),
-        len(values),
-        sampled=stats.provider_calls > PERCENTILE_SAMPLE,
+        histogram.percentile(0.5), histogram.percentile(0.95), histogram.measured
     )
+    stats.days_summarised = found.days_summarised
+    stats.summarised_at = found.summarised_at
 
 
 def percentile(values: list[float], fraction: float) -> float | None:
@@ -202,27 +159,36 @@ def review_queue_condition() -> Q:
     )
 
 
+#: What ``face_idcard_backlog_band_idx`` (a partial index) holds: completed, unreviewed
+#: attempts of the review band or the audit sample. The backlog counts it index-only.
+BACKLOG_INDEXED = Q(status=Status.COMPLETED.value, reviewed_at__isnull=True) & (
+    Q(decision=Decision.REVIEW.value) | Q(audit_sample=True)
+)
+
+
 def backlog(backend: str = "") -> tuple[int, datetime | None]:
     """How many attempts wait for review now, and since when the oldest has.
 
-    Three disjoint counts, each driven by an index (the band by decision, the audit sample,
-    the pending first reviews from their events), rather than one ``OR`` with a correlated
-    ``EXISTS`` that reads every completed attempt; the total equals
-    :func:`review_queue_condition`'s (a test compares them)."""
+    Two disjoint counts, each driven by an index: the review band and the audit sample from
+    the partial index of :data:`BACKLOG_INDEXED`, and the pending first reviews (of neither)
+    from their events, rather than one ``OR`` with a correlated ``EXISTS`` that reads every
+    completed attempt; the total equals :func:`review_queue_condition`'s (a test compares
+    them)."""
     waiting = VerificationAttempt.objects.filter(
         status=Status.COMPLETED.value, reviewed_at__isnull=True
     )
+    indexed = VerificationAttempt.objects.filter(BACKLOG_INDEXED)
     if backend:
         waiting = waiting.filter(backend=backend)
+        indexed = indexed.filter(backend=backend)
     pending = AttemptEvent.objects.filter(kind=EventKind.REVIEW_PENDING.value).values("attempt_id")
     parts = (
-        waiting.filter(decision=Decision.REVIEW.value),
-        waiting.filter(audit_sample=True).exclude(decision=Decision.REVIEW.value),
+        indexed,
         waiting.filter(pk__in=pending, audit_sample=False).exclude(decision=Decision.REVIEW.value),
     )
     total, oldest = 0, None
     for part in parts:
-        result = part.order_by().aggregate(n=Count("pk"), oldest=Min("created_at"))
+        result = part.order_by().aggregate(n=Count("*"), oldest=Min("created_at"))
         total += result["n"] or 0
         if result["oldest"] is not None and (oldest is None or result["oldest"] < oldest):
             oldest = result["oldest"]
