@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import IO, Any
@@ -24,7 +25,7 @@ from .. import audit, crypto
 from ..backends import default_alias, get_backend
 from ..conf import face_idcard_settings
 from ..masking import mask_id_number, mask_name
-from ..models import EventKind, VerificationAttempt
+from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..sensitive import Sensitive, forget_locals_on_error
 from ..states import Decision, Status
 from ..validators import (
@@ -128,6 +129,78 @@ def lock_limit_keys(*, using: str, idcard_hash: str, user: Any, per_id: int, per
     if calls:
         with connection.cursor() as cursor:
             cursor.execute("SELECT " + ", ".join(calls), params)
+
+
+def _pipeline_connection(using: str) -> Any:
+    """The psycopg 3 connection behind ``using`` when :func:`store_transaction` may pipeline
+    on it, else None: PostgreSQL through psycopg 3 with pipeline support, in autocommit (no
+    atomic block, no transaction the caller manages) and with the server's default
+    transaction characteristics (a plain ``BEGIN`` is what psycopg itself would send)."""
+    connection = connections[using]
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return None
+    connection.ensure_connection()
+    if not connection.get_autocommit():
+        return None
+    raw = connection.connection
+    if getattr(raw, "pipeline", None) is None:  # psycopg 2
+        return None
+    from psycopg import Pipeline
+
+    if not Pipeline.is_supported():
+        return None
+    if any(getattr(raw, name, None) is not None for name in _TRANSACTION_CHARACTERISTICS):
+        return None
+    return raw
+
+
+_TRANSACTION_CHARACTERISTICS = ("isolation_level", "read_only", "deferrable")
+
+
+@contextlib.contextmanager
+def store_transaction(using: str) -> Iterator[None]:
+    """One transaction around :func:`submit`'s writes: ``transaction.atomic``, or, where
+    :func:`_pipeline_connection` allows, the same transaction with its statements pipelined.
+
+    psycopg 3's pipeline mode sends statements without waiting for their answers until one is
+    fetched. ``BEGIN``, the advisory lock, both INSERTs and the count go out together and come
+    back at the count's fetch (one round trip, instead of one for each and another for the
+    ``BEGIN`` psycopg sends on its own); the ``COMMIT`` goes with the block's final sync
+    (the second). The server runs the statements in order exactly as if sent one by one,
+    each READ COMMITTED statement with its own snapshot, so the count still sees every row
+    committed before the lock was granted: the limits hold as in ``atomic``. A raise inside
+    (over a limit) or a failed statement (the ones after it are skipped) rolls back.
+    Hooks: nothing is registered with ``transaction.on_commit`` inside (it would run at
+    once); the caller publishes after the block.
+    """
+    raw = _pipeline_connection(using)
+    if raw is None:
+        with transaction.atomic(using=using):
+            yield
+        return
+    connection = connections[using]
+    try:
+        with connection.wrap_database_errors, raw.pipeline():
+            with connection.cursor() as cursor:
+                cursor.execute("BEGIN")
+            yield
+            with connection.cursor() as cursor:
+                cursor.execute("COMMIT")
+    except BaseException:
+        from psycopg.pq import TransactionStatus
+
+        if raw.pgconn.transaction_status != TransactionStatus.IDLE:
+            with connection.wrap_database_errors:
+                raw.rollback()
+        raise
+
+
+def insert_events(events: Sequence[AttemptEvent], *, using: str) -> None:
+    """INSERT ``events`` (built by :func:`audit.event`) in one statement that returns nothing:
+    the new rows' ids are not needed, and not asking for them lets the statement ride a
+    pipeline (:func:`store_transaction`) without waiting for its answer."""
+    fields = [field for field in AttemptEvent._meta.concrete_fields if not field.primary_key]
+    AttemptEvent.objects.db_manager(using)._insert(list(events), fields=fields, using=using)
 
 
 def check_limits(
@@ -299,15 +372,36 @@ def submit(
         attempt.selfie_storage = current_selfie_storage_alias()
         attempt.selfie_name = save_selfie(prepared.data)
         attempt.selfie_content_type = prepared.content_type
+    events = [
+        audit.event(
+            attempt,
+            EventKind.CREATED,
+            actor=user,
+            backend=backend_name,
+            mode="url" if clean_url.reveal() else "image",
+            notice_version=attempt.notice_version,
+            guardian_consent=guardian_consent,
+        ),
+        # What is known now: the message is published after the commit (or by the caller);
+        # a publish that fails records its own event then.
+        audit.event(
+            attempt,
+            EventKind.QUEUED,
+            publish=(
+                ("after_commit" if countdown is not None else "parked") if enqueue else "caller"
+            ),
+        ),
+    ]
     try:
-        with transaction.atomic(using=using):
+        with store_transaction(using):
             # The order matters for the limits to hold under concurrent submits: lock (where
             # the database has advisory locks), INSERT as the first write, then count
-            # including this row; over the limit, the raise rolls the INSERT back.
+            # including this row; over the limit, the raise rolls the INSERTs back.
             lock_limit_keys(
                 using=using, idcard_hash=idcard_hash, user=user, per_id=per_id, per_user=per_user
             )
             attempt.save(force_insert=True, using=using)
+            insert_events(events, using=using)
             check_limits(
                 using=using,
                 idcard_hash=every_hash,
@@ -316,42 +410,20 @@ def submit(
                 per_id=per_id,
                 per_user=per_user,
             )
-            audit.record_many(
-                [
-                    audit.event(
-                        attempt,
-                        EventKind.CREATED,
-                        actor=user,
-                        backend=backend_name,
-                        mode="url" if clean_url.reveal() else "image",
-                        notice_version=attempt.notice_version,
-                        guardian_consent=guardian_consent,
-                    ),
-                    # What is known now: the message is published after the commit (or by
-                    # the caller); a publish that fails records its own event then.
-                    audit.event(
-                        attempt,
-                        EventKind.QUEUED,
-                        publish=(
-                            ("after_commit" if countdown is not None else "parked")
-                            if enqueue
-                            else "caller"
-                        ),
-                    ),
-                ]
-            )
-            if enqueue and countdown is not None:
-                enqueue_on_commit(
-                    attempt.pk,
-                    backend_name,
-                    countdown or None,
-                    on_failure=_record_failed_publish(attempt),
-                )
     except BaseException:
         # The row was not stored (refused over a limit, or failed): do not leave an orphaned
         # encrypted selfie behind.
         delete_selfie(attempt.selfie_name, attempt.selfie_storage)
         raise
+    # Stored: committed, or (inside a caller's transaction) released into it, where the hook
+    # waits for the caller's commit, and is dropped if the caller rolls back.
+    if enqueue and countdown is not None:
+        enqueue_on_commit(
+            attempt.pk,
+            backend_name,
+            countdown or None,
+            on_failure=_record_failed_publish(attempt),
+        )
     logger.info("attempt %s: created (backend %s)", attempt.pk, backend_name)
     return attempt
 
