@@ -168,3 +168,76 @@ def now() -> Any:
     from django.utils import timezone
 
     return timezone.now()
+
+
+@pytest.mark.skipif(not POSTGRES, reason="a PostgreSQL query plan")
+def test_the_limit_count_does_not_read_the_rerun_of_index(face_settings: Any) -> None:
+    """A table without statistics (a new site before autovacuum's first ANALYZE): the count
+    must not AND in the ``rerun_of`` index, whose IS NULL entries are every row of the table
+    (read in full by every submit)."""
+    user = plain_user("owner")
+    services.submit(
+        idcard_number=magic.MATCH,
+        idcard_name="张三",
+        image=photo(),
+        user=user,
+        consent_at=now(),
+        enqueue=False,
+    )
+    table = VerificationAttempt._meta.db_table
+    columns = ", ".join(
+        field.column
+        for field in VerificationAttempt._meta.concrete_fields
+        if field.column not in ("id", "idcard_hash", "created_at")
+    )
+    with connection.cursor() as cursor:
+        # A history (older copies of the row), then no statistics, as on a new table.
+        cursor.execute(
+            f"INSERT INTO {table} (id, idcard_hash, created_at, {columns}) "
+            f"SELECT gen_random_uuid(), md5(random()::text), created_at - interval '2 days', "
+            f"{columns} "
+            f"FROM {table}, generate_series(1, 20000)"
+        )
+        cursor.execute(f"DELETE FROM pg_statistic WHERE starelid = '{table}'::regclass")
+    with CaptureQueriesContext(connection) as queries:
+        submission.check_limits(
+            using="default", idcard_hash=["0" * 64], user=user, now=now(), per_id=10, per_user=10
+        )
+    (query,) = queries.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN " + query["sql"])
+        plan = [row[0] for row in cursor.fetchall()]
+    assert not [line for line in plan if "Index" in line and "rerun_of" in line], plan
+
+
+def test_reruns_are_not_counted_by_the_limits(face_settings: Any) -> None:
+    """Staff re-runs (``rerun_of`` set) do not count against the person's daily limits; the
+    counts leave them out in their FILTER (see the plan test above)."""
+    user = plain_user("owner")
+    first = services.submit(
+        idcard_number=magic.MATCH,
+        idcard_name="张三",
+        image=photo(),
+        user=user,
+        consent_at=now(),
+        enqueue=False,
+    )
+    VerificationAttempt.objects.filter(pk=first.pk).update(status="failed")
+    first.refresh_from_db()
+    again = services.rerun(first, enqueue=False)
+    assert again.rerun_of_id == first.pk and again.user_id == user.pk
+    hashes = [first.idcard_hash]
+    # One attempt of the person's own so far: within limits of one (a counted re-run would
+    # make it two, over both limits).
+    submission.check_limits(
+        using="default", idcard_hash=hashes, user=user, now=now(), per_id=1, per_user=1
+    )
+    VerificationAttempt.objects.filter(pk=again.pk).update(rerun_of=None)
+    with pytest.raises(services.AttemptLimitExceeded):
+        submission.check_limits(
+            using="default", idcard_hash=hashes, user=user, now=now(), per_id=1, per_user=0
+        )
+    with pytest.raises(services.AttemptLimitExceeded):
+        submission.check_limits(
+            using="default", idcard_hash=hashes, user=user, now=now(), per_id=0, per_user=1
+        )
