@@ -72,9 +72,9 @@ def round_trips() -> Iterator[list[int]]:
     counted.append(sum(1 for pair in itertools.pairwise(directions) if pair == ("F", "B")))
 
 
-def post_once(client: Any, number: str) -> list[str]:
+def post_once(client: Any, number: str, headers: dict[str, str] | None = None) -> list[str]:
     with CaptureQueriesContext(connection) as queries:
-        response = create(client, idcard_number=number)
+        response = create(client, headers=headers, idcard_number=number)
     assert response.status_code == 202, response.content
     return [shape(query["sql"]) for query in queries.captured_queries]
 
@@ -107,6 +107,34 @@ def test_one_create_is_four_round_trips_on_postgresql(face_settings: Any) -> Non
         post_once(client, magic.flaky(0, variant=2))
     # The token, the early count, then BEGIN + lock + INSERTs + count together, then COMMIT.
     assert counted == [4]
+
+
+WITH_KEY = [
+    "SELECT authtoken_token",
+    "SELECT face_idcard_idempotencykey",  # a live key: the first attempt, replayed
+    "SELECT COUNT",
+    "BEGIN",
+    *(["SELECT pg_advisory_xact_lock"] if POSTGRES else []),
+    "INSERT face_idcard_verificationattempt",
+    "INSERT face_idcard_idempotencykey",  # in the attempt's transaction, pointing at it
+    "INSERT face_idcard_attemptevent",
+    "SELECT COUNT",
+    "COMMIT",
+]
+
+
+def test_one_create_with_an_idempotency_key(face_settings: Any) -> None:
+    client = client_for(plain_user("owner"))
+    assert create(client).status_code == 202
+    assert post_once(client, magic.flaky(0, variant=5), {"Idempotency-Key": "a"}) == WITH_KEY
+    if POSTGRES:
+        with round_trips() as counted:
+            post_once(client, magic.flaky(0, variant=6), {"Idempotency-Key": "b"})
+        assert counted == [5]  # the key's SELECT, then as without a key
+    # A replay: the key's SELECT and nothing else.
+    replay = post_once(client, magic.flaky(0, variant=5), {"Idempotency-Key": "a"})
+    assert replay == ["SELECT authtoken_token", "SELECT face_idcard_idempotencykey"]
+    assert VerificationAttempt.objects.count() == (3 if POSTGRES else 2)
 
 
 def test_a_failing_statement_in_the_transaction_stores_nothing(

@@ -16,7 +16,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connections, router, transaction
+from django.db import connections, models, router, transaction
 from django.db.models import CharField, Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -25,7 +25,7 @@ from .. import audit, crypto
 from ..backends import default_alias, get_backend
 from ..conf import face_idcard_settings
 from ..masking import mask_id_number, mask_name
-from ..models import AttemptEvent, EventKind, VerificationAttempt
+from ..models import EventKind, VerificationAttempt
 from ..sensitive import Sensitive, forget_locals_on_error
 from ..states import Decision, Status
 from ..validators import (
@@ -195,12 +195,16 @@ def store_transaction(using: str) -> Iterator[None]:
         raise
 
 
-def insert_events(events: Sequence[AttemptEvent], *, using: str) -> None:
-    """INSERT ``events`` (built by :func:`audit.event`) in one statement that returns nothing:
-    the new rows' ids are not needed, and not asking for them lets the statement ride a
-    pipeline (:func:`store_transaction`) without waiting for its answer."""
-    fields = [field for field in AttemptEvent._meta.concrete_fields if not field.primary_key]
-    AttemptEvent.objects.db_manager(using)._insert(list(events), fields=fields, using=using)
+def insert_rows(rows: Sequence[models.Model], *, using: str) -> None:
+    """INSERT ``rows`` (unsaved instances of one model with an automatic primary key) in one
+    statement that returns nothing: their new ids are not needed, and not asking for them
+    lets the statement ride a pipeline (:func:`store_transaction`) without waiting for its
+    answer."""
+    if not rows:
+        return
+    model = type(rows[0])
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    model._default_manager.db_manager(using)._insert(list(rows), fields=fields, using=using)
 
 
 def check_limits(
@@ -270,6 +274,7 @@ def submit(
     backend: str | None = None,
     enqueue: bool = True,
     guardian_consent: bool = False,
+    on_store: Callable[[VerificationAttempt], None] | None = None,
 ) -> VerificationAttempt:
     """Store a new attempt and (on commit) queue it for the pipeline.
 
@@ -279,7 +284,10 @@ def submit(
     :class:`ConsentRequired` without ``consent_at``, :class:`AttemptLimitExceeded` over the
     daily limits, ``TypeError`` for a ``user`` or ``image`` of the wrong type.
     ``guardian_consent``: the caller states that a parent or guardian consented, which a
-    person under ``MINIMUM_AGE`` needs.
+    person under ``MINIMUM_AGE`` needs. ``on_store(attempt)`` is called inside the
+    transaction that stores the attempt, right after its INSERT, for a row of the caller's
+    that must exist exactly when the attempt does (the API's ``Idempotency-Key``); its raise
+    rolls the attempt back. (Its statements join the pipeline: no waiting for answers.)
     """
     user = _user_or_none(user)
     if image is not None:
@@ -403,7 +411,9 @@ def submit(
                 using=using, idcard_hash=idcard_hash, user=user, per_id=per_id, per_user=per_user
             )
             attempt.save(force_insert=True, using=using)
-            insert_events(events, using=using)
+            if on_store is not None:
+                on_store(attempt)
+            insert_rows(events, using=using)
             check_limits(
                 using=using,
                 idcard_hash=every_hash,
