@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-import operator
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -17,7 +15,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import connections, models, router, transaction
-from django.db.models import CharField, Count, Q
+from django.db.models import CharField, Field
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -207,6 +205,67 @@ def insert_rows(rows: Sequence[models.Model], *, using: str) -> None:
     model._default_manager.db_manager(using)._insert(list(rows), fields=fields, using=using)
 
 
+def _count_recent(
+    *, using: str, hashes: list[str] | None, user: Any, since: datetime
+) -> tuple[int, int]:
+    """``(attempts with one of hashes, attempts of user)`` created since ``since``, re-runs
+    left out; 0 for a count not asked (None). One statement, both counts.
+
+    Written out rather than through the ORM: the queryset and its compilation cost about
+    2.5 ms of CPU each time (twice a submit), the statement itself a tenth of that. The WHERE
+    selects the candidate rows through the ``(idcard_hash, created_at)`` and ``(user,
+    created_at)`` indexes (PostgreSQL ORs the two index scans); each count then keeps its
+    own rows. Re-runs (``services.rerun``) are staff decisions, not the person trying again:
+    left out in the counts, not in the WHERE, where on a table without statistics yet (a
+    new site, before autovacuum's first ANALYZE) PostgreSQL ANDs in the ``rerun_of`` index,
+    whose IS NULL entries are the whole table, read by every submit.
+    """
+    connection = connections[using]
+    meta = VerificationAttempt._meta
+    quote = connection.ops.quote_name
+
+    def field(name: str) -> Field[Any, Any]:
+        found = meta.get_field(name)
+        assert isinstance(found, Field)
+        return found
+
+    def column(name: str) -> str:
+        return quote(str(field(name).column))
+
+    def prepared(name: str, value: Any) -> Any:
+        return field(name).get_db_prep_value(value, connection)
+
+    conditions: list[tuple[str, list[Any]]] = []
+    if hashes is not None:
+        marks = ", ".join(["%s"] * len(hashes))
+        values = [prepared("idcard_hash", value) for value in hashes]
+        conditions.append((f"{column('idcard_hash')} IN ({marks})", values))
+    if user is not None:
+        conditions.append((f"{column('user')} = %s", [prepared("user", user.pk)]))
+    original = f"{column('rerun_of')} IS NULL"
+    selected = ", ".join(
+        f"COUNT(CASE WHEN {condition} AND {original} THEN 1 END)" for condition, _ in conditions
+    )
+    any_condition = " OR ".join(condition for condition, _ in conditions)
+    # Only quoted names from the model and placeholders are put together here; every value
+    # is a parameter.
+    sql = (
+        f"SELECT {selected} FROM {quote(meta.db_table)} "  # noqa: S608
+        f"WHERE {column('created_at')} >= %s AND ({any_condition})"
+    )
+    params = [value for _, values in conditions for value in values]
+    params.append(prepared("created_at", since))
+    params += [value for _, values in conditions for value in values]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    found = iter(row)
+    return (
+        next(found) if hashes is not None else 0,
+        next(found) if user is not None else 0,
+    )
+
+
 def check_limits(
     *,
     using: str,
@@ -233,29 +292,15 @@ def check_limits(
     allowed_per_id = per_id if stored else per_id - 1
     allowed_per_user = per_user if stored else per_user - 1
     since = now - timedelta(days=1)
-    attempts = VerificationAttempt.objects.using(using).filter(created_at__gte=since)
-    # Both counts in one query (one round trip each time this runs, twice a submit), each
-    # through its own index (PostgreSQL ORs the two index scans).
-    counted: dict[str, Q] = {}
-    if per_id:
-        counted["per_id"] = Q(idcard_hash__in=hashes)
-    if per_user:
-        counted["per_user"] = Q(user=user)
-    if not counted:
+    if not per_id and not per_user:
         return
-    any_counted = functools.reduce(operator.or_, counted.values())
-    # Re-runs (services.rerun) are staff decisions, not the person trying again: not counted.
-    # In the counts' FILTER, not the WHERE: there, on a table without statistics yet (a new
-    # site, before autovacuum's first ANALYZE), PostgreSQL ANDs in the rerun_of index, whose
-    # "IS NULL" entries are the whole table, and every submit reads them all.
-    original = Q(rerun_of__isnull=True)
-    counts = attempts.filter(any_counted).aggregate(
-        **{name: Count("pk", filter=condition & original) for name, condition in counted.items()}
+    counts = _count_recent(
+        using=using, hashes=hashes if per_id else None, user=user if per_user else None, since=since
     )
-    if per_id and counts["per_id"] > allowed_per_id:
+    if per_id and counts[0] > allowed_per_id:
         logger.warning("attempt refused: daily limit per ID number reached")
         raise AttemptLimitExceeded()
-    if per_user and counts["per_user"] > allowed_per_user:
+    if per_user and counts[1] > allowed_per_user:
         logger.warning("attempt refused: daily limit per user reached (user id %s)", user.pk)
         raise AttemptLimitExceeded()
 
