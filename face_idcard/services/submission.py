@@ -168,8 +168,9 @@ def store_transaction(using: str) -> Iterator[None]:
     each READ COMMITTED statement with its own snapshot, so the count still sees every row
     committed before the lock was granted: the limits hold as in ``atomic``. A raise inside
     (over a limit) or a failed statement (the ones after it are skipped) rolls back.
-    Hooks: nothing is registered with ``transaction.on_commit`` inside (it would run at
-    once); the caller publishes after the block.
+    Inside: statements only, no ``transaction.atomic`` (it cannot start in a transaction
+    Django does not know of) and no ``transaction.on_commit`` (it would run at once): the
+    caller publishes after the block.
     """
     raw = _pipeline_connection(using)
     if raw is None:
@@ -187,7 +188,10 @@ def store_transaction(using: str) -> Iterator[None]:
     except BaseException:
         from psycopg.pq import TransactionStatus
 
-        if raw.pgconn.transaction_status != TransactionStatus.IDLE:
+        # Still in the transaction (a raise inside, a failed statement): roll it back. Not
+        # after a failed COMMIT (already over) nor on a lost connection (UNKNOWN: Django
+        # closes it at the end of the request).
+        if raw.pgconn.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
             with connection.wrap_database_errors:
                 raw.rollback()
         raise
