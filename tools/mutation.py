@@ -37,6 +37,7 @@ import importlib.util
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -94,6 +95,12 @@ MODULES: dict[str, list[str]] = {
 #: reused (``--reuse-db``) by every mutant, so that a mutant costs no migrations.
 ON_POSTGRES = {"face_idcard/states.py"}
 PG_TEST_NAME = "test_face_idcard_mutation_{slot}"
+#: The same on SQLite: one file per slot (in RAM where /dev/shm exists), named after the runner's
+#: pid so that two runs on one machine do not share it; removed when the module is done.
+#: Migrating a fresh test database costs 1.5-3 s, more than most selections' tests.
+_SHM = Path("/dev/shm")  # noqa: S108 - RAM for a scratch database, named per run below
+SQLITE_DIR = _SHM if _SHM.is_dir() else Path(tempfile.gettempdir())
+SQLITE_TEST_NAME = "face_idcard_mutation_{runner}_{slot}.sqlite3"
 
 #: Imported once in the parent so that each forked child starts in a fraction of a second.
 #: Nothing of face_idcard: the module under test must be imported fresh, mutated, in the child.
@@ -352,12 +359,26 @@ def _module_name(path: str) -> str:
 
 
 def _selection(path: str, slot: int, baseline: bool) -> list[str]:
-    """The module's pytest arguments for child slot ``slot`` (sets its database environment)."""
-    if path not in ON_POSTGRES:
-        return MODULES[path]
-    os.environ["FACE_IDCARD_TEST_DB"] = "postgres"
-    os.environ["FACE_IDCARD_PG_TEST_NAME"] = PG_TEST_NAME.format(slot=slot)
-    return [*MODULES[path], "--create-db" if baseline else "--reuse-db"]
+    """The module's pytest arguments for child slot ``slot`` (sets its database environment):
+    the baseline run creates the slot's test database, every mutant reuses it."""
+    if path in ON_POSTGRES:
+        os.environ["FACE_IDCARD_TEST_DB"] = "postgres"
+        os.environ["FACE_IDCARD_PG_TEST_NAME"] = PG_TEST_NAME.format(slot=slot)
+    else:
+        os.environ["FACE_IDCARD_SQLITE_TEST_NAME"] = str(_sqlite_file(slot))
+    # --create-db with --reuse-db: made afresh and kept (pytest-django drops it only without
+    # --reuse-db, so --create-db alone would leave the first mutant to migrate again).
+    return [*MODULES[path], "--reuse-db", *(["--create-db"] if baseline else [])]
+
+
+def _sqlite_file(slot: int) -> Path:
+    return SQLITE_DIR / SQLITE_TEST_NAME.format(
+        runner=os.getpid() if _RUNNER is None else _RUNNER, slot=slot
+    )
+
+
+#: The runner's pid, set in main() before any child is forked (a child's own pid differs).
+_RUNNER: int | None = None
 
 
 def start_child(
@@ -449,6 +470,9 @@ def run_module(
             survivors.append(mutant)
             print(f"  SURVIVED line {mutant.line}: {mutant.id}", flush=True)
     survivors.sort(key=lambda m: m.line)
+    for slot in range(jobs):
+        with contextlib.suppress(FileNotFoundError):
+            _sqlite_file(slot).unlink()
     return ModuleResult(
         path,
         killed=len(kept) - len(survivors),
@@ -481,6 +505,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", "-j", type=int, default=1, help="mutants run at once")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     args = parser.parse_args(argv)
+    global _RUNNER
+    _RUNNER = os.getpid()
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     paths = args.paths or list(MODULES)
