@@ -81,7 +81,7 @@ MODULES: dict[str, list[str]] = {
     # quota of real seconds; the unit tests pin the limiter's arithmetic.
     "face_idcard/ratelimit.py": ["tests/test_ratelimit.py", "-m", "not pipeline"],
     # services.run on a simulated clock, against the simulator: no worker.
-    "face_idcard/services/slots.py": ["tests/test_scale.py"],
+    "face_idcard/services/slots.py": ["tests/test_slots_table.py", "tests/test_scale.py"],
     "face_idcard/providers/legacy/backend.py": ["tests/test_neutral_core.py"],
     "face_idcard/providers/legacy/codes.py": ["tests/test_neutral_core.py"],
     "face_idcard/providers/faceid/backend.py": ["tests/test_faceid_backend.py"],
