@@ -63,7 +63,9 @@ MODULES: dict[str, list[str]] = {
         "tests/test_signing.py",
         "tests/test_signing_edges.py",
     ],
-    "face_idcard/simulator/tc3.py": ["tests/test_simulator_tc3.py"],
+    "face_idcard/simulator/tc3.py": [
+        *("tests/test_simulator_tc3_table.py", "tests/test_simulator_tc3.py"),
+    ],
     "face_idcard/providers/faceid/encryption.py": [
         *("tests/test_faceid_encryption.py", "tests/test_faceid_backend.py"),
     ],
