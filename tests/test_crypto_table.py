@@ -119,11 +119,14 @@ def _fresh_crypto() -> ModuleType:
 
 def test_a_new_process_warns_about_each_development_key_on_first_use() -> None:
     fresh = _fresh_crypto()
-    with settings_with(PII_ENCRYPTION_KEYS=[], PII_HASH_KEYS=[]), override_settings(DEBUG=True):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            fresh.encrypt_text("张三")
-            fresh.id_number_hash(NUMBER)
+    with (
+        settings_with(PII_ENCRYPTION_KEYS=[], PII_HASH_KEYS=[]),
+        override_settings(DEBUG=True),
+        warnings.catch_warnings(record=True) as caught,
+    ):
+        warnings.simplefilter("always")
+        fresh.encrypt_text("张三")
+        fresh.id_number_hash(NUMBER)
     assert [w.category for w in caught] == [
         fresh.DevelopmentKeyWarning,
         fresh.DevelopmentHashKeyWarning,
