@@ -92,8 +92,11 @@ MODULES: dict[str, list[str]] = {
     ],
     "face_idcard/sensitive.py": ["tests/test_crash_reports.py", "tests/test_sensitive_edges.py"],
     # The Celery pipeline test is marked `pipeline` and left out: it needs a worker and the
-    # quota of real seconds; the unit tests pin the limiter's arithmetic.
-    "face_idcard/ratelimit.py": ["tests/test_ratelimit.py", "-m", "not pipeline"],
+    # quota of real seconds; the unit tests pin the limiter's arithmetic (the tables first:
+    # simulated clock, no database).
+    "face_idcard/ratelimit.py": [
+        *("tests/test_ratelimit_table.py", "tests/test_ratelimit.py", "-m", "not pipeline"),
+    ],
     # services.run on a simulated clock, against the simulator: no worker.
     "face_idcard/services/slots.py": ["tests/test_slots_table.py", "tests/test_scale.py"],
     "face_idcard/providers/legacy/backend.py": ["tests/test_neutral_core.py"],
