@@ -300,3 +300,15 @@ def test_a_reserved_arrival_is_in_the_first_quarter_of_the_slot() -> None:
     assert min(arrivals) >= 100.0 + 1e-6
     assert max(arrivals) <= 100.25 + 1e-6
     assert max(arrivals) - min(arrivals) > 0.2
+
+
+def test_permits_plans_and_reservations_are_frozen() -> None:
+    for value, name in [
+        (ratelimit.ALLOWED, "allowed"),
+        (PLAN_10, "capacity"),
+        (ratelimit.Reservation(1.0, 2.0), "start"),
+    ]:
+        with pytest.raises(AttributeError):
+            setattr(value, name, 0)
+    # The shared ALLOWED permit in particular cannot be turned into a refusal.
+    assert ratelimit.ALLOWED == ratelimit.Permit(True, 0.0)
