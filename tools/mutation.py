@@ -73,7 +73,9 @@ MODULES: dict[str, list[str]] = {
         *("tests/test_validators.py", "tests/test_validators_edges.py"),
         *("tests/test_validators_fields.py", "tests/test_submit_input.py"),
     ],
-    "face_idcard/images.py": ["tests/test_images.py", "tests/test_image_hostile.py"],
+    "face_idcard/images.py": [
+        *("tests/test_images_table.py", "tests/test_images.py", "tests/test_image_hostile.py"),
+    ],
     "face_idcard/imagescan.py": [
         *("tests/test_imagescan_table.py", "tests/test_image_hostile.py", "tests/test_images.py"),
     ],

@@ -1,0 +1,152 @@
+"""images.strip_metadata as tables of hand-built files: which JPEG segments and PNG chunks
+leave, which stay byte for byte, what happens to the bytes between segments and after the
+image. Nothing is decoded (the files need not even hold real pixels)."""
+
+from __future__ import annotations
+
+import pytest
+
+from face_idcard.images import strip_metadata
+from tests.test_imagescan_table import ENTROPY, EOI, IDAT, IEND, SIGNATURE, SOS, chunk, ihdr
+from tests.test_imagescan_table import seg as segment
+from tests.test_imagescan_table import sof as frame
+
+SOI = b"\xff\xd8"
+DQT = segment(0xDB, b"\x00" + bytes(range(64)))
+DHT = segment(0xC4, b"\x00" + bytes(16) + b"")
+JFIF = b"JFIF\x00\x01\x02\x01\x00\x48\x00\x48"  # the 12-byte header, thumbnail size next
+
+
+def _jpeg(*header: bytes, between_scans: bytes = b"", after: bytes = b"") -> bytes:
+    return SOI + b"".join(header) + frame() + SOS + ENTROPY + between_scans + EOI + after
+
+
+def _kept_jpeg(*header: bytes) -> bytes:
+    return SOI + b"".join(header) + frame() + SOS + ENTROPY + EOI
+
+
+@pytest.mark.parametrize(
+    ("extra", "kept"),
+    [
+        (segment(0xFE, b"a comment"), False),  # COM
+        (segment(0xE1, b"Exif\x00\x00MM\x00*GPS"), False),  # APP1 EXIF
+        (segment(0xE1, b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta/>"), False),  # XMP
+        (segment(0xED, b"Photoshop 3.0\x008BIM"), False),  # APP13 IPTC
+        (segment(0xE2, b"MPF\x00II*\x00"), False),  # APP2 MPF
+        (segment(0xE2, b"FPXR\x00\x00"), False),  # APP2 FlashPix
+        (segment(0xE2, b"ICC_PROFILE\x00\x01\x01profile"), True),  # APP2 ICC: kept
+        (segment(0xEE, b"Adobe\x00\x64\x00\x00\x00\x00\x01"), True),  # APP14 Adobe: kept
+        (segment(0xEE, b"Other\x00"), False),
+        (segment(0xE2, b"icc_profile\x00"), False),  # the identifier is case-sensitive
+        (segment(0xE0, b"JFXX\x00\x10thumbnail"), False),  # APP0 that is no JFIF
+        (segment(0xE0, JFIF + b"\x00\x00"), True),  # JFIF without a thumbnail: as it is
+        (segment(0xE0, JFIF), True),  # a short JFIF: left alone
+        (segment(0xE3, b"vendor"), False),
+        (segment(0xEF, b"vendor"), False),  # APP15, the last APPn
+        (segment(0xE5, b""), False),
+        (DQT, True),  # image structure
+        (DHT, True),
+        (segment(0xDD, b"\x00\x10"), True),  # DRI
+    ],
+)
+def test_a_jpeg_header_segment(extra: bytes, kept: bool) -> None:
+    data = _jpeg(DQT, extra)
+    expected = data if kept else _kept_jpeg(DQT)
+    assert strip_metadata(data, "JPEG") == expected
+
+
+@pytest.mark.parametrize(
+    "thumbnail", [b"\x01\x01\x00\x00\x00", b"\x02\x01" + bytes(6), b"\x00\x00\x00"]
+)
+def test_a_jfif_thumbnail_is_cut_out(thumbnail: bytes) -> None:
+    data = _jpeg(segment(0xE0, JFIF + thumbnail), DQT)
+    # The same JFIF header with a 0 x 0 thumbnail: the segment is 16 bytes long.
+    assert strip_metadata(data, "JPEG") == _kept_jpeg(b"\xff\xe0\x00\x10" + JFIF + b"\x00\x00", DQT)
+
+
+def test_bytes_between_header_segments_never_pass() -> None:
+    # Decoders skip them as extraneous; a broken APP1 could hide EXIF there.
+    stray = b"Exif\x00\x00GPS 31.2N 121.5E"
+    for where in (1, 2, 3):  # after each segment (a file starts with a marker)
+        header = [DQT, segment(0xE1, b"Exif\x00\x00"), DHT]
+        header.insert(where, stray)
+        data = _jpeg(*header)
+        assert strip_metadata(data, "JPEG") == _kept_jpeg(DQT, DHT)
+    # Also after a table segment and before the frame (SOS, not a table, opens the scans).
+    data = SOI + DQT + stray + DHT + stray + frame() + SOS + ENTROPY + EOI
+    assert strip_metadata(data, "JPEG") == _kept_jpeg(DQT, DHT)
+
+
+def test_between_scans_everything_is_image_data_but_metadata_segments() -> None:
+    second_scan = SOS + b"\x22\x33"
+    comment = segment(0xFE, b"late comment")
+    data = SOI + DQT + frame() + SOS + ENTROPY + comment + DHT + second_scan + EOI
+    assert strip_metadata(data, "JPEG") == (
+        SOI + DQT + frame() + SOS + ENTROPY + DHT + second_scan + EOI
+    )
+
+
+@pytest.mark.parametrize("after", [b"", b"\x00\x00ftypmp42 motion photo", SOI + b"second"])
+def test_nothing_after_the_end_of_the_jpeg(after: bytes) -> None:
+    data = _jpeg(DQT, after=after)
+    assert strip_metadata(data, "JPEG") == _kept_jpeg(DQT)
+
+
+def test_a_jpeg_without_metadata_comes_out_as_it_went_in() -> None:
+    data = _jpeg(segment(0xE0, JFIF + b"\x00\x00"), DQT, DHT)
+    assert strip_metadata(data, "JPEG") == data
+
+
+# --- PNG -------------------------------------------------------------------------------------
+
+KEPT = [
+    b"tRNS",
+    b"gAMA",
+    b"cHRM",
+    b"sRGB",
+    b"iCCP",
+    b"cICP",
+    b"mDCv",
+    b"cLLi",
+    b"sBIT",
+    b"bKGD",
+    b"pHYs",
+    b"acTL",
+    b"fcTL",
+    b"fdAT",
+]
+DROPPED = [b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME", b"prVt", b"vpAg", b"hIST", b"sPLT"]
+
+
+@pytest.mark.parametrize("kind", KEPT)
+def test_png_chunks_that_change_the_picture_stay(kind: bytes) -> None:
+    data = SIGNATURE + ihdr() + chunk(kind, b"\x00\x01\x02\x03") + IDAT + IEND
+    assert strip_metadata(data, "PNG") == data
+
+
+@pytest.mark.parametrize("kind", DROPPED)
+def test_png_text_exif_and_unknown_chunks_go(kind: bytes) -> None:
+    for position in ("before", "after"):
+        extra = chunk(kind, b"Author\x00someone")
+        if position == "before":
+            data = SIGNATURE + ihdr() + extra + IDAT + IEND
+        else:
+            data = SIGNATURE + ihdr() + IDAT + extra + IEND
+        assert strip_metadata(data, "PNG") == SIGNATURE + ihdr() + IDAT + IEND
+
+
+def test_critical_png_chunks_stay_even_unknown_ones() -> None:
+    # An upper-case first letter: critical; a decoder must know it, so it is not ours to drop.
+    data = SIGNATURE + ihdr() + chunk(b"PLTE", b"\x00" * 6) + chunk(b"XyZw", b"") + IDAT + IEND
+    assert strip_metadata(data, "PNG") == data
+
+
+def test_nothing_after_the_end_of_the_png() -> None:
+    data = SIGNATURE + ihdr() + IDAT + IEND
+    assert strip_metadata(data + b"appended", "PNG") == data
+
+
+@pytest.mark.parametrize("image_format", ["BMP", "GIF", "WEBP"])
+def test_other_formats_are_returned_as_they_are(image_format: str) -> None:
+    data = b"BM not even a bitmap \x00\x01"
+    assert strip_metadata(data, image_format) is data
