@@ -518,3 +518,12 @@ def test_an_unknown_reason_is_a_programming_error(reason: str) -> None:
     with pytest.raises(ValueError, match="unknown ImageRejected reason") as caught:
         ImageRejected(reason)
     assert not isinstance(caught.value, ImageRejected)
+
+
+def test_what_the_scan_returns_is_frozen() -> None:
+    result = scan(jpeg())
+    for value, name in [(result, "width"), (result.segments[0], "end")]:
+        with pytest.raises(AttributeError):
+            setattr(value, name, 0)
+    with pytest.raises(AttributeError):
+        scan(png()).chunks[0].end = 0  # type: ignore[misc]
