@@ -312,3 +312,16 @@ def test_permits_plans_and_reservations_are_frozen() -> None:
             setattr(value, name, 0)
     # The shared ALLOWED permit in particular cannot be turned into a refusal.
     assert ratelimit.ALLOWED == ratelimit.Permit(True, 0.0)
+
+
+@pytest.mark.usefixtures("table_cache")
+def test_the_clock_is_read_when_no_instant_is_given() -> None:
+    start = _open_slot(10**9 + 71)
+    with time_machine.travel(start + 1e-3, tick=False):
+        assert ratelimit.available()
+        assert ratelimit.acquire() == ratelimit.ALLOWED
+        assert not ratelimit.available()
+        assert not ratelimit.acquire().allowed
+        reservation = ratelimit.reserve()
+    assert reservation is not None
+    assert reservation.start == pytest.approx(start + PLAN_10.period * PLAN_10.slot, abs=1e-6)
