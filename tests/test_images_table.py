@@ -4,9 +4,12 @@ image. Nothing is decoded (the files need not even hold real pixels)."""
 
 from __future__ import annotations
 
-import pytest
+import io
 
-from face_idcard.images import strip_metadata
+import pytest
+from PIL import Image, ImageDraw
+
+from face_idcard.images import ImageLimits, prepare_image, strip_metadata
 from tests.test_imagescan_table import ENTROPY, EOI, IDAT, IEND, SIGNATURE, SOS, chunk, ihdr
 from tests.test_imagescan_table import seg as segment
 from tests.test_imagescan_table import sof as frame
@@ -150,3 +153,39 @@ def test_nothing_after_the_end_of_the_png() -> None:
 def test_other_formats_are_returned_as_they_are(image_format: str) -> None:
     data = b"BM not even a bitmap \x00\x01"
     assert strip_metadata(data, image_format) is data
+
+
+# --- Re-encoding: the qualities tried, best first ---------------------------------------------
+
+
+def _lines_picture() -> bytes:
+    """A palette PNG (so it must be re-encoded as RGB JPEG) whose JPEG size falls clearly
+    with the quality, and whose own size is below the budgets used (no downscale first)."""
+    image = Image.new("RGB", (320, 240))
+    draw = ImageDraw.Draw(image)
+    for x in range(0, 320, 8):
+        draw.line([(x, 0), (320 - x, 240)], fill=(x % 256, x * 3 % 256, 255 - x % 256), width=3)
+    buffer = io.BytesIO()
+    image.convert("P").save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _encoded(data: bytes, quality: int) -> bytes:
+    buffer = io.BytesIO()
+    Image.open(io.BytesIO(data)).convert("RGB").save(
+        buffer, format="JPEG", quality=quality, optimize=True
+    )
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("budget", "quality"), [(None, 90), (90, 80), (80, 70), (70, 60)])
+def test_the_best_quality_that_fits_the_body_limit(budget: int | None, quality: int) -> None:
+    source = _lines_picture()
+    sizes = {q: len(_encoded(source, q)) for q in (90, 80, 70, 60)}
+    assert sizes[90] > sizes[80] > sizes[70] > sizes[60]
+    # Just under what the quality above needs: it does not fit, this one does.
+    max_bytes = 6 * 1024 * 1024 if budget is None else sizes[budget] - 1
+    assert len(source) <= max_bytes  # fits as it is: re-encoded at full size, not shrunk first
+    prepared = prepare_image(source, ImageLimits(max_bytes=max_bytes))
+    assert prepared.data == _encoded(source, quality)
+    assert (prepared.width, prepared.height, prepared.transformed) == (320, 240, True)
