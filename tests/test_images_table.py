@@ -5,11 +5,14 @@ image. Nothing is decoded (the files need not even hold real pixels)."""
 from __future__ import annotations
 
 import io
+import zlib
+from typing import Any
 
 import pytest
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, JpegImagePlugin
 
-from face_idcard.images import ImageLimits, prepare_image, strip_metadata
+from face_idcard.images import ImageLimits, ImageRejected, prepare_image, strip_metadata
+from tests import imagefactory as factory
 from tests.test_imagescan_table import ENTROPY, EOI, IDAT, IEND, SIGNATURE, SOS, chunk, ihdr
 from tests.test_imagescan_table import seg as segment
 from tests.test_imagescan_table import sof as frame
@@ -189,3 +192,110 @@ def test_the_best_quality_that_fits_the_body_limit(budget: int | None, quality: 
     prepared = prepare_image(source, ImageLimits(max_bytes=max_bytes))
     assert prepared.data == _encoded(source, quality)
     assert (prepared.width, prepared.height, prepared.transformed) == (320, 240, True)
+
+
+# --- The default limits, at their edges ------------------------------------------------------
+# As documented on ImageLimits (literals: a changed default must fail here).
+MAX_BYTES = 6 * 1024 * 1024 - 64 * 1024
+MAX_INPUT_BYTES = 15 * 1024 * 1024
+MAX_PIXELS = 25_000_000
+MAX_DECODED_BYTES = 32 * 1024 * 1024
+MIN_SIDE, MAX_SIDE = 64, 4096
+
+
+def _reason(data: bytes) -> str:
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(data)
+    return caught.value.reason
+
+
+def test_the_input_size_limit() -> None:
+    # Refused unopened above the limit; at the limit the bytes are looked at (and are junk).
+    assert _reason(b"\x00" * (MAX_INPUT_BYTES + 1)) == "too_large_input"
+    assert _reason(b"\x00" * MAX_INPUT_BYTES) == "undecodable"
+
+
+def test_the_pixel_limit_from_the_header() -> None:
+    # Hand-built JPEGs of grey blocks (corrupt data decodes to grey): at the limit it is
+    # checked at an eighth of its size and sent as it is (the long side allowed here, the
+    # pixel limit the default); over it, nothing is decoded.
+    limits = ImageLimits(max_side=8192)
+    assert 5000 * 5000 == MAX_PIXELS
+    assert prepare_image(jpeg_header(5000, 5000), limits).transformed is False
+    for width, height in ((5000, 5001), (5001, 5000)):
+        with pytest.raises(ImageRejected) as caught:
+            prepare_image(jpeg_header(width, height), limits)
+        assert caught.value.reason == "too_many_pixels"
+
+
+def test_the_decoded_bytes_limit_from_the_header() -> None:
+    # RGB, 8 bits: 2048 rows of 1 + 3 x 5461 bytes is exactly 32 MB (11 Mpx, under the pixel
+    # limit); one pixel wider is over it.
+    idat = chunk(b"IDAT", zlib.compress(bytes(1000)))
+    at = SIGNATURE + ihdr(5461, 2048, 8, 2) + idat + IEND
+    assert 2048 * (1 + 3 * 5461) == MAX_DECODED_BYTES
+    assert _reason(at) == "undecodable"  # passed the check, then the data runs out
+    over = SIGNATURE + ihdr(5462, 2048, 8, 2) + idat + IEND
+    assert _reason(over) == "too_many_pixels"
+
+
+def test_the_shortest_side() -> None:
+    assert prepare_image(factory.jpeg(MIN_SIDE * 2, MIN_SIDE)).height == MIN_SIDE
+    assert _reason(factory.jpeg(MIN_SIDE * 2, MIN_SIDE - 1)) == "too_small"
+    assert _reason(factory.jpeg(MIN_SIDE - 1, MIN_SIDE * 2)) == "too_small"
+
+
+def test_the_longest_side() -> None:
+    at = prepare_image(factory.jpeg(MAX_SIDE, MIN_SIDE))
+    assert (at.width, at.transformed) == (MAX_SIDE, False)
+    over = prepare_image(factory.jpeg(MAX_SIDE + 4, MIN_SIDE * 2))
+    assert (over.width, over.height, over.transformed) == (MAX_SIDE, MIN_SIDE * 2, True)
+
+
+def test_the_body_limit_counts_only_what_is_sent() -> None:
+    # A JPEG padded with ICC profile segments (kept: they change the colours) up to exactly
+    # the body limit is sent as it is; one byte more and it is re-encoded.
+    base = factory.jpeg(320, 240)
+    for extra, transformed in ((0, False), (1, True)):
+        data = _padded_with_icc(base, MAX_BYTES + extra)
+        assert len(data) == MAX_BYTES + extra
+        prepared = prepare_image(data)
+        assert prepared.transformed is transformed
+        if not transformed:
+            assert prepared.data == data
+        assert len(prepared.data) <= MAX_BYTES
+
+
+def _padded_with_icc(jpeg: bytes, size: int) -> bytes:
+    pieces, missing = [], size - len(jpeg)
+    number = 0
+    while missing > 0:
+        # A segment costs its payload + 4 (marker and length) + 14 (the ICC header).
+        payload = min(missing - 18, 65533 - 14)
+        if payload < 0:  # pragma: no cover - sizes above never leave less than 18
+            raise AssertionError(missing)
+        number += 1
+        pieces.append(bytes([number % 256, 1]) + bytes(payload))
+        missing -= payload + 18
+    icc = b"".join(segment(0xE2, b"ICC_PROFILE\x00" + piece) for piece in pieces)
+    return jpeg[:2] + icc + jpeg[2:]
+
+
+def test_the_check_of_a_photo_sent_as_it_is_decodes_at_an_eighth(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    drafts: list[object] = []
+    real = JpegImagePlugin.JpegImageFile.draft
+
+    def spy(self: Any, mode: str | None, size: tuple[int, int] | None) -> Any:
+        drafts.append(size)
+        return real(self, mode, size)
+
+    monkeypatch.setattr(JpegImagePlugin.JpegImageFile, "draft", spy)
+    prepared = prepare_image(factory.jpeg(800, 640))
+    assert prepared.transformed is False
+    assert drafts == [(100, 80)]
+
+
+def jpeg_header(width: int, height: int) -> bytes:
+    return SOI + DQT + frame(width, height) + SOS + ENTROPY + EOI
