@@ -161,3 +161,26 @@ def test_malformed_urls_are_invalid(url: str) -> None:
 def test_a_longer_url_limit_is_honoured() -> None:
     url = _url_of_length(2900)
     assert validate_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("setting", "url", "code"),
+    [
+        # Unset or empty: the system's resolver (an address literal needs no resolving).
+        (None, "https://93.184.215.14/a.jpg", None),
+        ("", "https://93.184.215.14/a.jpg", None),
+        ("", "https://10.0.0.1/a.jpg", "url_not_public"),
+        # A dotted path or a callable: that resolver answers for names.
+        ("tests.resolver.resolve", "https://intranet.example.com/a.jpg", "url_not_public"),
+        ("tests.resolver.resolve", "https://photos.example.com/a.jpg", None),
+        ("tests.resolver.resolve", "https://gone.invalid/a.jpg", "url_unresolvable"),
+        (lambda host: ["10.1.2.3"], "https://photos.example.com/a.jpg", "url_not_public"),
+        (lambda host: ["93.184.215.14"], "https://photos.example.com/a.jpg", None),
+    ],
+)
+def test_the_url_resolver_setting(setting: object, url: str, code: str | None) -> None:
+    with override_settings(FACE_IDCARD={"URL_RESOLVER": setting}):
+        if code is None:
+            assert validate_url(url) == url
+        else:
+            assert _error(lambda: validate_url(url)).code == code

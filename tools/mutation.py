@@ -66,12 +66,12 @@ MODULES: dict[str, list[str]] = {
     "face_idcard/simulator/tc3.py": [
         *("tests/test_simulator_tc3_table.py", "tests/test_simulator_tc3.py"),
     ],
-    "face_idcard/providers/faceid/encryption.py": [
-        *("tests/test_faceid_encryption.py", "tests/test_faceid_backend.py"),
-    ],
+    "face_idcard/providers/faceid/encryption.py": ["tests/test_faceid_encryption.py"],
     "face_idcard/validators.py": [
         *("tests/test_validators.py", "tests/test_validators_edges.py"),
-        *("tests/test_validators_fields.py", "tests/test_submit_input.py"),
+        # The direct tables first: -x stops a killed mutant before the database is set up.
+        *("tests/test_validators_fields.py", "tests/test_validators_uploads.py"),
+        "tests/test_submit_input.py",
     ],
     "face_idcard/images.py": [
         *("tests/test_images_table.py", "tests/test_images.py", "tests/test_image_hostile.py"),
@@ -101,11 +101,14 @@ MODULES: dict[str, list[str]] = {
     ],
     # services.run on a simulated clock, against the simulator: no worker.
     "face_idcard/services/slots.py": ["tests/test_slots_table.py", "tests/test_scale.py"],
-    "face_idcard/providers/legacy/backend.py": ["tests/test_neutral_core.py"],
-    "face_idcard/providers/legacy/codes.py": ["tests/test_neutral_core.py"],
-    "face_idcard/providers/faceid/backend.py": ["tests/test_faceid_backend.py"],
-    "face_idcard/providers/faceid/codes.py": ["tests/test_faceid_backend.py"],
-    "face_idcard/outcome.py": ["tests/test_neutral_core.py", "tests/test_faceid_backend.py"],
+    "face_idcard/providers/legacy/backend.py": ["tests/test_legacy_backend.py"],
+    "face_idcard/providers/legacy/codes.py": [
+        "tests/test_legacy_codes_table.py",
+        "tests/test_errors.py",
+    ],
+    "face_idcard/providers/faceid/backend.py": ["tests/test_faceid_outcome.py"],
+    "face_idcard/providers/faceid/codes.py": ["tests/test_faceid_codes_table.py"],
+    "face_idcard/outcome.py": ["tests/test_outcome.py", "tests/test_legacy_codes_table.py"],
 }
 
 #: Modules whose selection runs on PostgreSQL: their single-statement path exists only there.
