@@ -272,16 +272,25 @@ def png_with_chunks(count: int = 1_000_000, before_idat: bool = True) -> bytes:
     return data[:at] + empty * count + data[at:]
 
 
+def _zeros_zlib(length: int, chunk: int = 1 << 20) -> bytes:
+    """A zlib stream of ``length`` zero bytes without compressing them all: after a full flush
+    the deflate state restarts, so every full chunk compresses to the same piece; the Adler-32
+    of n zeros is (n mod 65521) << 16 | 1. A 13000 x 13000 bomb costs 0.05 s, not 10 s (the
+    mutation runner builds it once per mutant)."""
+    compressor = zlib.compressobj(9, zlib.DEFLATED, -15)
+    piece = compressor.compress(bytes(chunk)) + compressor.flush(zlib.Z_FULL_FLUSH)
+    full, rest = divmod(length, chunk)
+    tail = compressor.compress(bytes(rest)) + compressor.flush()
+    adler = (length % 65521) << 16 | 1
+    return b"\x78\xda" + piece * full + tail + adler.to_bytes(4, "big")
+
+
 def png_header_bomb(width: int, height: int, depth: int = 8, colour: int = 6) -> bytes:
     """A PNG declaring width x height whose IDAT is a tiny all-zero deflate stream: costs
-    nothing to make, width x height x channels bytes to decode."""
+    nothing to make, width x height x channels bytes to decode (every row: filter 0, zeros)."""
     channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[colour]
-    row = b"\x00" * (1 + (width * channels * depth + 7) // 8)
-    compressor = zlib.compressobj(9)
-    block = row * 64  # 64 rows per call: the loop, not zlib, was the cost
-    pieces = [compressor.compress(block) for _ in range(height // 64)]
-    pieces.append(compressor.compress(row * (height % 64)))
-    idat = b"".join(pieces) + compressor.flush()
+    row_length = 1 + (width * channels * depth + 7) // 8
+    idat = _zeros_zlib(row_length * height)
     ihdr = struct.pack(">IIBBBBB", width, height, depth, colour, 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", idat) + _chunk(b"IEND", b"")

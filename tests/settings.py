@@ -86,7 +86,13 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": ":memory:",
-            "TEST": {"NAME": os.path.join(_TEST_DB_DIR, f"face_idcard_test_{os.getpid()}.sqlite3")},
+            # tools/mutation.py names its own (one per concurrent child, kept with --reuse-db).
+            "TEST": {
+                "NAME": os.environ.get(
+                    "FACE_IDCARD_SQLITE_TEST_NAME",
+                    os.path.join(_TEST_DB_DIR, f"face_idcard_test_{os.getpid()}.sqlite3"),
+                )
+            },
         }
     }
 

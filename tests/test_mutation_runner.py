@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import ast
 import logging
+import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tools import mutation
 
@@ -77,7 +80,7 @@ def test_every_target_exists_with_its_test_files() -> None:
         assert (root / path).is_file(), path
         for item in selection:
             if item.startswith("tests/"):
-                assert (root / item).is_file(), item
+                assert (root / item.split("::")[0]).is_file(), item  # a file or a node id
 
 
 def test_a_short_run_kills_the_mutants_and_reports() -> None:
@@ -93,3 +96,17 @@ def test_a_short_run_kills_the_mutants_and_reports() -> None:
     lines = result.stdout.strip().splitlines()
     assert "killed 2/2" in lines[-2]
     assert lines[-1] == "RESULT mutation_score_min=100.0 modules=1"
+
+
+def test_each_slot_has_its_own_test_database_made_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(mutation, "_RUNNER", 4242)
+    monkeypatch.delenv("FACE_IDCARD_SQLITE_TEST_NAME", raising=False)
+    path = "face_idcard/masking.py"
+    baseline = mutation._selection(path, 0, baseline=True)
+    assert baseline[-2:] == ["--reuse-db", "--create-db"]
+    first = os.environ["FACE_IDCARD_SQLITE_TEST_NAME"]
+    assert mutation._selection(path, 0, baseline=False)[-1] == "--reuse-db"
+    assert os.environ["FACE_IDCARD_SQLITE_TEST_NAME"] == first
+    mutation._selection(path, 1, baseline=False)
+    second = os.environ["FACE_IDCARD_SQLITE_TEST_NAME"]
+    assert first != second and "4242" in first and "4242" in second

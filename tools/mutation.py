@@ -37,6 +37,7 @@ import importlib.util
 import os
 import signal
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -62,7 +63,9 @@ MODULES: dict[str, list[str]] = {
         "tests/test_signing.py",
         "tests/test_signing_edges.py",
     ],
-    "face_idcard/simulator/tc3.py": ["tests/test_simulator_tc3.py"],
+    "face_idcard/simulator/tc3.py": [
+        *("tests/test_simulator_tc3_table.py", "tests/test_simulator_tc3.py"),
+    ],
     "face_idcard/providers/faceid/encryption.py": ["tests/test_faceid_encryption.py"],
     "face_idcard/validators.py": [
         *("tests/test_validators.py", "tests/test_validators_edges.py"),
@@ -70,17 +73,35 @@ MODULES: dict[str, list[str]] = {
         *("tests/test_validators_fields.py", "tests/test_validators_uploads.py"),
         "tests/test_submit_input.py",
     ],
-    "face_idcard/images.py": ["tests/test_images.py", "tests/test_image_hostile.py"],
-    "face_idcard/imagescan.py": ["tests/test_image_hostile.py"],
-    "face_idcard/netpolicy.py": ["tests/test_validators.py", "tests/test_validators_edges.py"],
+    "face_idcard/images.py": [
+        *("tests/test_images_table.py", "tests/test_images_decode.py", "tests/test_images.py"),
+        "tests/test_image_hostile.py",
+    ],
+    "face_idcard/imagescan.py": [
+        *("tests/test_imagescan_table.py", "tests/test_image_hostile.py", "tests/test_images.py"),
+    ],
+    "face_idcard/netpolicy.py": [
+        *("tests/test_netpolicy_table.py", "tests/test_validators.py"),
+        "tests/test_validators_edges.py",
+    ],
     "face_idcard/masking.py": ["tests/test_masking.py"],
-    "face_idcard/crypto.py": ["tests/test_crypto.py", "tests/test_hash_keys.py"],
+    "face_idcard/crypto.py": [
+        *("tests/test_crypto_table.py", "tests/test_crypto.py", "tests/test_crypto_stream.py"),
+        "tests/test_hash_keys.py",
+        # A 6 MB upload through the storage, for the memory peak: 2 s, and the token equality
+        # tests above pin every byte of the streamed token.
+        "--deselect",
+        "tests/test_crypto_stream.py::test_storing_a_6_mb_selfie_holds_no_copy_of_it",
+    ],
     "face_idcard/sensitive.py": ["tests/test_crash_reports.py", "tests/test_sensitive_edges.py"],
     # The Celery pipeline test is marked `pipeline` and left out: it needs a worker and the
-    # quota of real seconds; the unit tests pin the limiter's arithmetic.
-    "face_idcard/ratelimit.py": ["tests/test_ratelimit.py", "-m", "not pipeline"],
+    # quota of real seconds; the unit tests pin the limiter's arithmetic (the tables first:
+    # simulated clock, no database).
+    "face_idcard/ratelimit.py": [
+        *("tests/test_ratelimit_table.py", "tests/test_ratelimit.py", "-m", "not pipeline"),
+    ],
     # services.run on a simulated clock, against the simulator: no worker.
-    "face_idcard/services/slots.py": ["tests/test_scale.py"],
+    "face_idcard/services/slots.py": ["tests/test_slots_table.py", "tests/test_scale.py"],
     "face_idcard/providers/legacy/backend.py": ["tests/test_legacy_backend.py"],
     "face_idcard/providers/legacy/codes.py": [
         "tests/test_legacy_codes_table.py",
@@ -97,6 +118,12 @@ MODULES: dict[str, list[str]] = {
 #: reused (``--reuse-db``) by every mutant, so that a mutant costs no migrations.
 ON_POSTGRES = {"face_idcard/states.py"}
 PG_TEST_NAME = "test_face_idcard_mutation_{slot}"
+#: The same on SQLite: one file per slot (in RAM where /dev/shm exists), named after the runner's
+#: pid so that two runs on one machine do not share it; removed when the module is done.
+#: Migrating a fresh test database costs 1.5-3 s, more than most selections' tests.
+_SHM = Path("/dev/shm")  # noqa: S108 - RAM for a scratch database, named per run below
+SQLITE_DIR = _SHM if _SHM.is_dir() else Path(tempfile.gettempdir())
+SQLITE_TEST_NAME = "face_idcard_mutation_{runner}_{slot}.sqlite3"
 
 #: Imported once in the parent so that each forked child starts in a fraction of a second.
 #: Nothing of face_idcard: the module under test must be imported fresh, mutated, in the child.
@@ -349,18 +376,36 @@ class _MutantFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def exec_module(self, module: ModuleType) -> None:
         exec(self.code, module.__dict__)  # noqa: S102 - the point of the runner
 
+    def get_code(self, fullname: str) -> CodeType:
+        """For ``runpy`` (``python -m``), which runs a module's code without importing it."""
+        return self.code
+
 
 def _module_name(path: str) -> str:
     return path.removesuffix(".py").removesuffix("/__init__").replace("/", ".")
 
 
 def _selection(path: str, slot: int, baseline: bool) -> list[str]:
-    """The module's pytest arguments for child slot ``slot`` (sets its database environment)."""
-    if path not in ON_POSTGRES:
-        return MODULES[path]
-    os.environ["FACE_IDCARD_TEST_DB"] = "postgres"
-    os.environ["FACE_IDCARD_PG_TEST_NAME"] = PG_TEST_NAME.format(slot=slot)
-    return [*MODULES[path], "--create-db" if baseline else "--reuse-db"]
+    """The module's pytest arguments for child slot ``slot`` (sets its database environment):
+    the baseline run creates the slot's test database, every mutant reuses it."""
+    if path in ON_POSTGRES:
+        os.environ["FACE_IDCARD_TEST_DB"] = "postgres"
+        os.environ["FACE_IDCARD_PG_TEST_NAME"] = PG_TEST_NAME.format(slot=slot)
+    else:
+        os.environ["FACE_IDCARD_SQLITE_TEST_NAME"] = str(_sqlite_file(slot))
+    # --create-db with --reuse-db: made afresh and kept (pytest-django drops it only without
+    # --reuse-db, so --create-db alone would leave the first mutant to migrate again).
+    return [*MODULES[path], "--reuse-db", *(["--create-db"] if baseline else [])]
+
+
+def _sqlite_file(slot: int) -> Path:
+    return SQLITE_DIR / SQLITE_TEST_NAME.format(
+        runner=os.getpid() if _RUNNER is None else _RUNNER, slot=slot
+    )
+
+
+#: The runner's pid, set in main() before any child is forked (a child's own pid differs).
+_RUNNER: int | None = None
 
 
 def start_child(
@@ -452,6 +497,9 @@ def run_module(
             survivors.append(mutant)
             print(f"  SURVIVED line {mutant.line}: {mutant.id}", flush=True)
     survivors.sort(key=lambda m: m.line)
+    for slot in range(jobs):
+        with contextlib.suppress(FileNotFoundError):
+            _sqlite_file(slot).unlink()
     return ModuleResult(
         path,
         killed=len(kept) - len(survivors),
@@ -484,6 +532,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--jobs", "-j", type=int, default=1, help="mutants run at once")
     parser.add_argument("--list", action="store_true", help="list the mutants, run nothing")
     args = parser.parse_args(argv)
+    global _RUNNER
+    _RUNNER = os.getpid()
     os.chdir(ROOT)
     sys.path.insert(0, str(ROOT))
     paths = args.paths or list(MODULES)
