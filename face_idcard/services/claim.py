@@ -104,6 +104,8 @@ def _claim_returning(attempt_id: UUID, now: datetime, alias: str) -> Verificatio
     return _instance(connection, alias, row)
 
 
+#: Every concrete field's attribute name, in the order the claim returns the columns.
+_ATTNAMES = tuple(field.attname for field in VerificationAttempt._meta.concrete_fields)
 #: Per connection: (field, converters) for every returned column, in order.
 _plans: weakref.WeakKeyDictionary[Any, list[tuple[Any, list[Any]]]] = weakref.WeakKeyDictionary()
 
@@ -125,7 +127,8 @@ def _instance(connection: Any, alias: str, row: Sequence[Any]) -> VerificationAt
     for index, (col, converters) in enumerate(plan):
         for converter in converters:
             values[index] = converter(values[index], col, connection)
-    return VerificationAttempt.from_db(alias, None, values)
+    attempt: VerificationAttempt = VerificationAttempt.from_db(alias, _ATTNAMES, values)
+    return attempt
 
 
 @functools.cache
