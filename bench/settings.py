@@ -29,13 +29,6 @@ CACHES = {
     }
 }
 CELERY_BROKER_URL = REDIS_URL
-# kombu's Redis transport with one client per pool (face_idcard.kombu_redis, as the README
-# suggests); BENCH_KOMBU_TRANSPORT=redis measures kombu's stock transport instead.
-CELERY_BROKER_TRANSPORT = (
-    None
-    if os.environ.get("BENCH_KOMBU_TRANSPORT") == "redis"
-    else "face_idcard.kombu_redis:Transport"
-)
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 STORAGES = {

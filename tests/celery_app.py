@@ -35,10 +35,6 @@ app.conf.update(
     # polling_interval: the in-memory transport polls its queue (1 s by default).
     broker_transport_options={"visibility_timeout": 30, "polling_interval": 0.02},
 )
-if settings.TEST_BROKER.startswith("redis://"):
-    # The transport the README suggests for Redis (one client per pool, face_idcard.kombu_redis):
-    # the Redis configuration runs every pipeline test on it.
-    app.conf.broker_transport = "face_idcard.kombu_redis:Transport"
 app.set_default()
 
 # Register the tasks with this app.

@@ -104,8 +104,6 @@ def _claim_returning(attempt_id: UUID, now: datetime, alias: str) -> Verificatio
     return _instance(connection, alias, row)
 
 
-#: Every concrete field's attribute name, in the order the claim returns the columns.
-_ATTNAMES = tuple(field.attname for field in VerificationAttempt._meta.concrete_fields)
 #: Per connection: (field, converters) for every returned column, in order.
 _plans: weakref.WeakKeyDictionary[Any, list[tuple[Any, list[Any]]]] = weakref.WeakKeyDictionary()
 
@@ -127,8 +125,7 @@ def _instance(connection: Any, alias: str, row: Sequence[Any]) -> VerificationAt
     for index, (col, converters) in enumerate(plan):
         for converter in converters:
             values[index] = converter(values[index], col, connection)
-    attempt: VerificationAttempt = VerificationAttempt.from_db(alias, _ATTNAMES, values)
-    return attempt
+    return VerificationAttempt.from_db(alias, None, values)
 
 
 @functools.cache
