@@ -125,7 +125,14 @@ def _instance(connection: Any, alias: str, row: Sequence[Any]) -> VerificationAt
     for index, (col, converters) in enumerate(plan):
         for converter in converters:
             values[index] = converter(values[index], col, connection)
-    return VerificationAttempt.from_db(alias, None, values)
+    attempt: VerificationAttempt = VerificationAttempt.from_db(alias, _field_names(), values)
+    return attempt
+
+
+@functools.cache
+def _field_names() -> tuple[str, ...]:
+    """Every concrete field's attname, in the order the claim returns them."""
+    return tuple(field.attname for field in VerificationAttempt._meta.concrete_fields)
 
 
 @functools.cache
