@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -218,14 +217,11 @@ class AttemptViewSet(
         if not fields.pop("consent"):
             raise services.ConsentRequired()
 
-        def create(
-            on_store: Callable[[VerificationAttempt], None] | None = None,
-        ) -> VerificationAttempt:
+        def create() -> VerificationAttempt:
             return services.submit(
                 user=user,
                 image=image,
                 consent_at=timezone.now(),
-                on_store=on_store,
                 **fields,
             )
 
