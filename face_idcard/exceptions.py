@@ -191,6 +191,25 @@ class AttemptLimitExceeded(FaceIdcardError):
         super().__init__(str(self.message))
 
 
+class BackendUnavailable(FaceIdcardError):
+    """The backend an attempt would use cannot be built from the settings (an unknown alias,
+    missing credentials, an unusable ``ENCRYPTION_PUBLIC_KEY``...: the system checks report
+    each as an Error). :func:`~face_idcard.services.submit` raises it before storing anything;
+    the API answers 503 ``backend_unavailable``.
+
+    The message is for the end user and says nothing about the configuration; ``alias`` and
+    ``detail`` (the configuration error's text, which names the setting, never its value)
+    are for operators.
+    """
+
+    message = _("Identity verification is not available at the moment. Please try again later.")
+
+    def __init__(self, alias: str, detail: str = "") -> None:
+        self.alias = alias
+        self.detail = detail
+        super().__init__(str(self.message))
+
+
 class ConsentRequired(FaceIdcardError):
     """The end user has not consented to the processing of their personal information."""
 

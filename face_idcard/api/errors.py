@@ -29,6 +29,7 @@ from rest_framework.response import Response
 
 from ..exceptions import (
     AttemptLimitExceeded,
+    BackendUnavailable,
     ConsentRequired,
     IllegalTransition,
     PermissionRequired,
@@ -194,6 +195,8 @@ def exception_handler(exc: BaseException, context: Mapping[str, Any]) -> Respons
         response = Response(error_body("attempt_limit", exc.message), status=429)
         response["Retry-After"] = str(LIMIT_RETRY_AFTER_SECONDS)
         return response
+    if isinstance(exc, BackendUnavailable):  # misconfigured: logged where it was found
+        return Response(error_body("backend_unavailable", exc.message), status=503)
     if isinstance(exc, IllegalTransition):
         return _simple(Conflict())
     if isinstance(exc, DatabaseError):

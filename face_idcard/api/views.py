@@ -201,6 +201,7 @@ class AttemptViewSet(
             **COMMON_ERRORS,
             422: _error("The Idempotency-Key was used for another request."),
             429: _error("Throttled, or over the daily limits (Retry-After)."),
+            503: _error("backend_unavailable: the backend cannot be built (site settings)."),
         },
         examples=[ATTEMPT_EXAMPLE],
     )

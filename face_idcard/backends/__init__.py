@@ -7,6 +7,7 @@ pooled HTTP client) per alias per process, rebuilt when ``FACE_IDCARD`` changes.
 
 from __future__ import annotations
 
+import logging
 import threading
 from typing import Any
 
@@ -15,6 +16,7 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from ..exceptions import BackendUnavailable
 from .base import Backend, VerificationRequest
 from .config import BUILTIN, BackendSettings, default_alias, resolve
 
@@ -22,12 +24,16 @@ __all__ = [
     "BUILTIN",
     "Backend",
     "BackendSettings",
+    "BackendUnavailable",
     "VerificationRequest",
     "backend_class",
     "default_alias",
     "get_backend",
     "reset_backends",
+    "usable_backend",
 ]
+
+logger = logging.getLogger("face_idcard.backends")
 
 _lock = threading.Lock()
 _instances: dict[str, Backend] = {}
@@ -60,6 +66,24 @@ def get_backend(alias: str | None = None) -> Backend:
             instance = backend_class(config.backend)(config)
             _instances[key] = instance
         return instance
+
+
+def usable_backend(alias: str | None = None) -> Backend:
+    """:func:`get_backend`, with the one rule for a backend that cannot be built.
+
+    Whatever the reason (an unknown alias, missing credentials, an unusable option: each a
+    system check Error, but a site may run without checks or change its settings at run
+    time), the caller gets :class:`~face_idcard.exceptions.BackendUnavailable` and the
+    operators an error in the log naming the alias and the setting. ``submit`` refuses
+    with it; the pipeline fails the attempt with ``internal.backend_unavailable``.
+    """
+    key = alias or default_alias()
+    try:
+        return get_backend(key)
+    except ImproperlyConfigured as exc:
+        # The configuration errors name settings, never their values (no key material).
+        logger.error("backend %r cannot be built: %s", key, exc)
+        raise BackendUnavailable(key, str(exc)) from None
 
 
 def reset_backends() -> None:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from ..exceptions import BackendUnavailable
 from .common import (
     AttemptLimitExceeded,
     ConsentRequired,
@@ -26,6 +27,7 @@ from .sweeper import sweep
 
 __all__ = [
     "AttemptLimitExceeded",
+    "BackendUnavailable",
     "ConsentRequired",
     "LegalHoldActive",
     "PersonalInformationUnavailable",

@@ -15,13 +15,12 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
 from .. import audit, crypto, ratelimit
-from ..backends import Backend, VerificationRequest, get_backend
-from ..exceptions import ProviderError
+from ..backends import Backend, VerificationRequest, usable_backend
+from ..exceptions import BackendUnavailable, ProviderError
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..outcome import (
     GENERIC,
@@ -113,10 +112,9 @@ def _as_uuid(value: UUID | str) -> UUID | None:
 
 def _backend_or_none(alias: str) -> Backend | None:
     try:
-        return get_backend(alias)
-    except ImproperlyConfigured as exc:
-        # Recorded on the attempt as a configuration failure when it is claimed.
-        logger.error("backend %r cannot be built: %s", alias, exc)
+        return usable_backend(alias)
+    except BackendUnavailable:
+        # Logged by usable_backend; recorded on the attempt as a configuration failure.
         return None
 
 

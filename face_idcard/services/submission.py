@@ -21,7 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .. import audit, crypto
-from ..backends import default_alias, get_backend
+from ..backends import default_alias, usable_backend
 from ..conf import face_idcard_settings
 from ..masking import mask_id_number, mask_name
 from ..models import EventKind, VerificationAttempt
@@ -202,7 +202,8 @@ def submit(
     and name, the daily limits), the image last: bad input is refused with a
     ``ValidationError`` before anything is stored, sent or paid for. Raises
     :class:`ConsentRequired` without ``consent_at``, :class:`AttemptLimitExceeded` over the
-    daily limits, ``TypeError`` for a ``user`` or ``image`` of the wrong type.
+    daily limits, :class:`BackendUnavailable` when the backend cannot be built, ``TypeError``
+    for a ``user`` or ``image`` of the wrong type.
     ``guardian_consent``: the caller states that a parent or guardian consented, which a
     person under ``MINIMUM_AGE`` needs.
     """
@@ -235,7 +236,7 @@ def submit(
     del idcard_number, idcard_name
     check_minimum_age(number.reveal(), guardian_consent=guardian_consent)
     backend_name = backend or default_alias()
-    service = get_backend(backend_name)
+    service = usable_backend(backend_name)  # BackendUnavailable: nothing stored, sent
     if url is not None and not service.accepts_url:
         raise ValidationError(
             _("This verification service does not take a photo address. Upload the photo."),

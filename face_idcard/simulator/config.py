@@ -23,6 +23,8 @@ LEGACY_MAX_BODY_BYTES = 6 * 1024 * 1024
 #: How FaceID answers Success / FailedOperation.*: in Response.Result (the SDK's model) or as
 #: Response.Error.Code (PROTOCOLS.md §3 leaves it OPEN).
 FACEID_BUSINESS_ANSWERS = ("result", "error")
+#: The oversized and gzip-bomb faults' decoded body: 50 MB.
+OVERSIZED_ANSWER_BYTES = 50 * 1000 * 1000
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ class SimulatorConfig:
     faceid_private_key: bytes | None = field(default=None, repr=False)
     #: ``"result"`` or ``"error"``: see :data:`FACEID_BUSINESS_ANSWERS`.
     faceid_business_answer: str = "result"
+    #: Size of the (decoded) body of the ``oversized`` and ``gzip_bomb`` faults.
+    oversized_answer_bytes: int = OVERSIZED_ANSWER_BYTES
 
     def __post_init__(self) -> None:
         if self.faceid_business_answer not in FACEID_BUSINESS_ANSWERS:
@@ -72,6 +76,8 @@ class SimulatorConfig:
         faults.parse_latency(self.latency)
         if self.qps is not None and self.qps <= 0:
             raise ValueError("qps must be positive (or None for no quota)")
+        if self.oversized_answer_bytes < 0:
+            raise ValueError("oversized_answer_bytes must not be negative")
 
     @property
     def uses_default_secret(self) -> bool:

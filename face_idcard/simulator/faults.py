@@ -33,6 +33,10 @@ FAULT_CLASSES: Mapping[str, Outcome] = {
     "bad_gateway": Outcome.BAD_GATEWAY,  # HTTP 502, HTML body
     "drop": Outcome.DROP,  # connection closed, no answer
     "hang": Outcome.HANG,  # no answer until shutdown (same as --hang-rate)
+    # A match answer padded to SimulatorConfig.oversized_answer_bytes (50 MB by default),
+    # with a Content-Length; then the same gzip-encoded and chunked (small on the wire).
+    "oversized": Outcome.OVERSIZED,
+    "gzip_bomb": Outcome.GZIP_BOMB,
 }
 
 _DISTRIBUTIONS = {"fixed": 1, "normal": 2, "uniform": 2, "exponential": 1}

@@ -12,7 +12,8 @@ a number with no registered person (-4009, ``IdNoExistSystem``) or no registered
 ``LifePhotoDetectNoFaces``), several faces (``LifePhotoDetectFaces``), a fake
 (``LifePhotoDetectFake``), poor quality (``LifePhotoPoorQuality``). Nothing else is billable:
 signature and account errors, rate limiting, internal errors, malformed, undecryptable or
-oversized input, missing or undecodable images, and every injected fault.
+oversized input, missing or undecodable images, and every injected fault (an oversized or
+gzip-bomb answer included: it looks like a match, but the call is recorded as the fault).
 """
 
 from __future__ import annotations
@@ -57,6 +58,11 @@ class Outcome(str, enum.Enum):
     BAD_GATEWAY = "bad_gateway"
     DROP = "drop"
     HANG = "hang"
+    #: A well-formed comparison answer padded past any sane size (a broken or hostile
+    #: endpoint or proxy); written in pieces, never held whole by the simulator.
+    OVERSIZED = "oversized"
+    #: The same, gzip-encoded: a small body on the wire that inflates past any sane size.
+    GZIP_BOMB = "gzip_bomb"
 
     @property
     def billable(self) -> bool:

@@ -18,7 +18,8 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Sequence
+import zlib
+from collections.abc import Iterator, Sequence
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -42,6 +43,8 @@ _DISCARD_SECONDS = 5.0
 _DISCARD_MAX_BYTES = 256 * 1024 * 1024
 #: An idle keep-alive connection is closed after this many seconds.
 _IDLE_TIMEOUT_SECONDS = 120.0
+#: One piece of an oversized answer's padding (spaces: JSON allows them after the value).
+_PADDING = b" " * (64 * 1024)
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -225,7 +228,56 @@ class _Handler(BaseHTTPRequestHandler):
     def _respond(self, reply: Reply) -> None:
         if reply.close:
             self.close_connection = True
+        if reply.padding or reply.gzip:
+            self._send_padded(reply)
+            return
         self._send(reply.status, reply.body, reply.content_type)
+
+    def _send_padded(self, reply: Reply) -> None:
+        """An oversized answer: the body, then its padding in pieces (never held whole), with
+        a Content-Length; gzip-encoded and chunked for a gzip bomb. Stops when the client
+        hangs up, as a client that caps what it reads does."""
+        self.close_connection = True
+        head = (
+            f"{self.protocol_version} {reply.status} {HTTPStatus(reply.status).phrase}\r\n"
+            f"Server: {self.server_version}\r\n"
+            f"Date: {self.date_time_string()}\r\n"
+            f"Content-Type: {reply.content_type}\r\n"
+        )
+        if reply.gzip:
+            head += "Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n"
+        else:
+            head += f"Content-Length: {len(reply.body) + reply.padding}\r\n"
+        head += "Connection: close\r\n\r\n"
+        # 31: a gzip header and trailer around the deflate stream.
+        compressor = zlib.compressobj(9, zlib.DEFLATED, 31) if reply.gzip else None
+
+        def pieces() -> Iterator[bytes]:
+            yield reply.body
+            remaining = reply.padding
+            while remaining > 0:
+                piece = _PADDING if remaining >= len(_PADDING) else _PADDING[:remaining]
+                remaining -= len(piece)
+                yield piece
+
+        try:
+            self.wfile.write(head.encode("latin-1"))
+            for piece in pieces():
+                data = compressor.compress(piece) if compressor is not None else piece
+                self._write_piece(data, chunked=compressor is not None)
+            if compressor is not None:
+                self._write_piece(compressor.flush(), chunked=True)
+                self.wfile.write(b"0\r\n\r\n")
+        except OSError:
+            pass  # the client stopped reading and closed: expected
+
+    def _write_piece(self, data: bytes, *, chunked: bool) -> None:
+        if not data:
+            return
+        if chunked:
+            self.wfile.write(b"%x\r\n" % len(data) + data + b"\r\n")
+        else:
+            self.wfile.write(data)
 
     def _send(self, status: int, body: bytes, content_type: str) -> None:
         head = (

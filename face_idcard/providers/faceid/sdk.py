@@ -10,6 +10,11 @@ Privacy: the SDK logs the whole request body (ID number, name, image) at DEBUG o
 ``tencentcloud_sdk_common`` logger; a filter drops that logger's records below INFO as soon
 as this module is imported. SDK exception texts (which may hold a response body or a url) and
 chained exceptions (which hold the prepared request) never reach our exceptions.
+
+Size cap: the SDK would read the whole response body into memory. The session's adapter
+(:class:`CappedHTTPAdapter`) reads at most :data:`MAX_RESPONSE_BYTES` of it, decoded (a small
+gzip body that inflates counts at its inflated size), and drops the connection past that: the
+call is a bad response, as for the legacy client.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from requests import PreparedRequest, Response
 from requests import Timeout as RequestsTimeout
 from requests.adapters import HTTPAdapter
 from tencentcloud.common import credential
@@ -40,7 +46,16 @@ from ...outcome import (
     TRANSPORT_TIMEOUT,
 )
 
-__all__ = ["ACTION", "SDK_LOGGER", "FaceIdAnswer", "FaceIdClient", "parse_endpoint"]
+__all__ = [
+    "ACTION",
+    "MAX_RESPONSE_BYTES",
+    "SDK_LOGGER",
+    "CappedHTTPAdapter",
+    "FaceIdAnswer",
+    "FaceIdClient",
+    "ResponseTooLarge",
+    "parse_endpoint",
+]
 
 ACTION = "ImageRecognitionV2"
 #: The logger the SDK writes request and response bodies to (``abstract_client.LOGGER_NAME``).
@@ -52,6 +67,64 @@ _SDK_TRANSPORT = {"ClientNetworkError"}
 _SDK_STATUS = {"ServerNetworkError"}
 #: A code as Tencent spells them: quoted in our exception texts, so nothing else may pass.
 _CODE = re.compile(r"[A-Za-z][A-Za-z0-9.]{0,127}")
+#: An ImageRecognitionV2 answer is a few hundred bytes. A larger body is not the API's; reading
+#: no more than this (decoded) keeps a broken or hostile endpoint, or a proxy, from making a
+#: worker buffer without bound. The same cap as the legacy client's.
+MAX_RESPONSE_BYTES = 64 * 1024
+_CHUNK_BYTES = 16 * 1024
+
+
+class ResponseTooLarge(Exception):
+    """The body went past the cap; the connection was closed, not given back to the pool.
+
+    Raised from the adapter, inside the SDK's call: the SDK wraps it as ClientNetworkError
+    with this text (a fixed one: nothing of the body)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        super().__init__(f"response body over {limit} bytes")
+
+
+class CappedHTTPAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose ``send`` reads the body itself, at most ``max_bytes`` decoded.
+
+    The SDK asks for ``stream=True`` and then reads ``response.content``: here the content is
+    read (and the connection released) before the response is handed back, so ``.content`` is
+    the capped body. Past the cap, or when ``Content-Length`` announces more, the connection is
+    closed and :class:`ResponseTooLarge` raised.
+    """
+
+    def __init__(self, *args: Any, max_bytes: int = MAX_RESPONSE_BYTES, **kwargs: Any) -> None:
+        self.max_bytes = max_bytes
+        super().__init__(*args, **kwargs)
+
+    def send(  # type: ignore[override]
+        self, request: PreparedRequest, stream: bool = False, **kwargs: Any
+    ) -> Response:
+        response = super().send(request, stream=True, **kwargs)
+        limit = self.max_bytes
+        try:
+            declared = response.headers.get("Content-Length", "")
+            # A compressed body's length says nothing about its decoded size: counted below.
+            if declared.isdigit() and int(declared) > limit:
+                raise ResponseTooLarge(limit)
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise ResponseTooLarge(limit)
+                chunks.append(chunk)
+        except ResponseTooLarge:
+            # Closes the socket: the unread rest of the body must not meet the next request.
+            response.raw.close()
+            response.close()
+            raise
+        except BaseException:
+            response.close()
+            raise
+        response._content = b"".join(chunks)
+        return response
 
 
 # The SDK's logger is kept from writing bodies by face_idcard.logfilters (installed by the
@@ -147,6 +220,12 @@ def _transport_error(exc: BaseException, elapsed: float) -> exceptions.ProviderE
     """Our exception for a call without a usable body. Only type names survive."""
     code = exc.code if isinstance(exc, TencentCloudSDKException) else type(exc).__name__
     detail = str(code) if isinstance(code, str) and _CODE.fullmatch(code) else type(exc).__name__
+    too_large = _too_large(exc)
+    if too_large is not None:
+        # Our adapter's cap (the SDK reports it as a ClientNetworkError): a bad response.
+        return exceptions.ProviderBadResponse(
+            TRANSPORT_BAD_RESPONSE, elapsed=elapsed, detail=f"body over {too_large.limit} bytes"
+        )
     if code in _SDK_STATUS:
         # HTTP status other than 200 (an HTML 502 from a gateway, say).
         return exceptions.ProviderBadResponse(
@@ -164,6 +243,18 @@ def _transport_error(exc: BaseException, elapsed: float) -> exceptions.ProviderE
             TRANSPORT_BAD_RESPONSE, elapsed=elapsed, detail=detail
         )
     return exceptions.UnknownProviderError(INTERNAL_ERROR, elapsed=elapsed, detail=detail)
+
+
+def _too_large(exc: BaseException) -> ResponseTooLarge | None:
+    """Our cap's exception, anywhere in the chain the SDK wrapped."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ResponseTooLarge):
+            return current
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def _is_connection_failure(exc: BaseException) -> bool:
@@ -225,7 +316,9 @@ class FaceIdClient:
         connection.timeout = self.timeout
         session = getattr(connection, "_session", None)
         if session is not None:
-            adapter = HTTPAdapter(pool_connections=1, pool_maxsize=pool_maxsize, max_retries=0)
+            adapter = CappedHTTPAdapter(
+                pool_connections=1, pool_maxsize=pool_maxsize, max_retries=0
+            )
             session.mount("https://", adapter)
             session.mount("http://", adapter)
 

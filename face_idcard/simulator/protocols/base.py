@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from email.message import Message
 from typing import TYPE_CHECKING, ClassVar
 
@@ -26,6 +26,7 @@ __all__ = [
     "Reply",
     "ReplyAction",
     "Request",
+    "padded_reply",
     "transport_reply",
 ]
 
@@ -76,6 +77,26 @@ class Reply:
     #: Close the connection after answering.
     close: bool = False
     record: PendingRecord | None = None
+    #: Spaces written after ``body`` (JSON allows them), in pieces: the oversized faults.
+    padding: int = 0
+    #: Send ``body`` and its padding gzip-encoded (``Content-Encoding: gzip``), chunked.
+    gzip: bool = False
+
+
+#: Outcomes answered with a well-formed answer padded to the configured size.
+PADDED_OUTCOMES = frozenset({Outcome.OVERSIZED, Outcome.GZIP_BOMB})
+
+
+def padded_reply(answer: Reply, outcome: Outcome, size: int, record: PendingRecord) -> Reply:
+    """``answer`` (a well-formed answer) padded to ``size`` bytes in all for an oversized
+    fault, gzip-encoded for a gzip bomb, and recorded as that fault."""
+    return replace(
+        answer,
+        padding=max(0, size - len(answer.body)),
+        gzip=outcome is Outcome.GZIP_BOMB,
+        close=True,
+        record=record,
+    )
 
 
 class ProtocolHandler(abc.ABC):

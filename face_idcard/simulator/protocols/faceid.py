@@ -41,9 +41,18 @@ from typing import TYPE_CHECKING, Any
 
 from .. import encryption, faceid_codes, tc3
 from ..core import Verdict, VerificationInput
+from ..magic import MATCH_SIMILARITY
 from ..outcomes import Outcome
 from ..registry import mask_idcard
-from .base import PendingRecord, ProtocolHandler, Reply, Request, transport_reply
+from .base import (
+    PADDED_OUTCOMES,
+    PendingRecord,
+    ProtocolHandler,
+    Reply,
+    Request,
+    padded_reply,
+    transport_reply,
+)
 
 if TYPE_CHECKING:
     from ..core import SimulatorCore
@@ -240,12 +249,18 @@ class _Answer:
         self.english = english
         self.extra = ""
         self.business_in_result = core.config.faceid_business_answer == "result"
+        self.oversized_bytes = core.config.oversized_answer_bytes
 
     def refusal(self, refusal: _Refusal) -> Reply:
         record = self._record(refusal.code, Verdict(Outcome.BAD_REQUEST))
         return self._error(refusal.code, refusal.message, record)
 
     def verdict(self, verdict: Verdict, *, close: bool = False) -> Reply:
+        if verdict.outcome in PADDED_OUTCOMES:
+            # A Success answer (a match), padded: read whole, it would be a usable answer.
+            match = self.verdict(Verdict(Outcome.COMPARED, similarity=MATCH_SIMILARITY))
+            record = self._record(None, verdict)
+            return padded_reply(match, verdict.outcome, self.oversized_bytes, record)
         code = faceid_codes.code_for(verdict.outcome, verdict.similarity)
         record = self._record(code, verdict)
         transport = transport_reply(verdict.outcome, record)

@@ -36,10 +36,19 @@ from typing import TYPE_CHECKING, Any
 from ...providers.legacy import codes as errors
 from ...providers.legacy import signing
 from ..core import Verdict, VerificationInput
+from ..magic import MATCH_SIMILARITY
 from ..multipart import MultipartError, parse_form_data
 from ..outcomes import Outcome
 from ..registry import mask_idcard
-from .base import PendingRecord, ProtocolHandler, Reply, Request, transport_reply
+from .base import (
+    PADDED_OUTCOMES,
+    PendingRecord,
+    ProtocolHandler,
+    Reply,
+    Request,
+    padded_reply,
+    transport_reply,
+)
 
 if TYPE_CHECKING:
     from ..core import SimulatorCore
@@ -114,7 +123,9 @@ class LegacyIdCardCompare(ProtocolHandler):
             return self._answer(Verdict(failure), session_id)
         injected = core.admit()
         if injected is not None:
-            return self._answer(injected, session_id)
+            return self._answer(
+                injected, session_id, oversized_bytes=core.config.oversized_answer_bytes
+            )
         if parsed is None or form is None or not form.get("appid"):
             return self._answer(Verdict(Outcome.BAD_REQUEST), session_id)
         verdict = core.verify(
@@ -167,7 +178,9 @@ class LegacyIdCardCompare(ProtocolHandler):
                 return Outcome.SIGNATURE_TARGET_MISMATCH
         return None
 
-    def _answer(self, verdict: Verdict, session_id: str, *, close: bool = False) -> Reply:
+    def _answer(
+        self, verdict: Verdict, session_id: str, *, close: bool = False, oversized_bytes: int = 0
+    ) -> Reply:
         outcome = verdict.outcome
         record = PendingRecord(
             session_id=session_id,
@@ -177,6 +190,10 @@ class LegacyIdCardCompare(ProtocolHandler):
             injected=verdict.injected,
             idcard_masked=mask_idcard(verdict.idcard_number) if verdict.idcard_number else "",
         )
+        if outcome in PADDED_OUTCOMES:
+            # A code 0 answer (a match), padded: read whole, it would be a usable answer.
+            match = self._answer(Verdict(Outcome.COMPARED, similarity=MATCH_SIMILARITY), session_id)
+            return padded_reply(match, outcome, oversized_bytes, record)
         transport = transport_reply(outcome, record)
         if transport is not None:
             return transport
