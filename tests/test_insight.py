@@ -6,10 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import tracemalloc
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.http import StreamingHttpResponse
 from django.utils import timezone
@@ -434,17 +435,22 @@ def test_export_cells_never_start_a_formula() -> None:
 # --- The changelist's date hierarchy at scale ---------------------------------------------------
 
 
+# Two minutes after local midnight (Asia/Shanghai): the edge where "five minutes ago" was
+# yesterday and this test once failed.
+@time_machine.travel(datetime(2026, 12, 1, 16, 2, tzinfo=UTC), tick=True)
 def test_date_hierarchy_never_scans_distinct_dates() -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     from tests.admin_helpers import CHANGELIST
 
-    attempt(timedelta(minutes=5))
+    # The attempt's own local time, not "five minutes ago": the test must not depend on the
+    # hour it runs (five minutes after local midnight, yesterday's attempt has another day).
+    now = timezone.localtime()
+    attempt(created_at=now)
     attempt(timedelta(days=40))
     client, _ = client_for("dater", "view_verificationattempt")
     client.get(CHANGELIST)
-    now = timezone.localtime()
     for query in (
         "",
         f"?created_at__year={now.year}",
