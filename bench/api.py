@@ -39,7 +39,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench import harness  # noqa: E402
 
-DB_NAME = os.environ.get("FACE_IDCARD_BENCH_API_DB", "face_idcard_bench_api")
+# Each helper or run its own database: FACE_IDCARD_BENCH_API_DB, else FACE_IDCARD_BENCH_DB
+# (the name every other benchmark reads), else a default.
+DB_NAME = os.environ.get("FACE_IDCARD_BENCH_API_DB") or os.environ.get(
+    "FACE_IDCARD_BENCH_DB", "face_idcard_bench_api"
+)
 CONNECTIONS = 16
 WRK_THREADS = 4  # at most 16: the Lua script strides the ID numbers by 16
 RUN_SECONDS = int(os.environ.get("BENCH_API_SECONDS", "8"))

@@ -20,14 +20,15 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import io
 import logging
 import os
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import IO
+from typing import IO, Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes, padding
@@ -137,27 +138,87 @@ def write_encrypted(data: bytes, out: IO[bytes]) -> None:
     the same steps (AES-128-CBC with PKCS7, HMAC-SHA256 over version, time, IV and
     ciphertext, URL-safe base64) run over chunks of the primitives Fernet itself uses.
     """
-    key = _primary_key()
-    signing_key, encryption_key = key[:16], key[16:]
-    iv = os.urandom(16)
-    header = b"\x80" + int(time.time()).to_bytes(8, "big") + iv
-    encryptor = Cipher(algorithms.AES(encryption_key), modes.CBC(iv)).encryptor()
-    padder = padding.PKCS7(algorithms.AES.block_size).padder()
-    mac = HMAC(signing_key, hashes.SHA256())
-    mac.update(header)
-    pending = bytearray(header)
-    view = memoryview(data)
-    for start in range(0, len(view), _STREAM_CHUNK):
-        block = encryptor.update(padder.update(view[start : start + _STREAM_CHUNK]))
+    for piece in EncryptedStream(data).pieces():
+        out.write(piece)
+
+
+def encrypted_length(size: int) -> int:
+    """The length of the token for ``size`` bytes of plaintext: version, time, IV, the
+    PKCS7-padded ciphertext and the HMAC, in padded base64."""
+    raw = 1 + 8 + 16 + (size // 16 + 1) * 16 + 32
+    return 4 * ((raw + 2) // 3)
+
+
+class EncryptedStream(io.RawIOBase):
+    """The token of :func:`write_encrypted` as a read-only file, produced while it is read
+    (a storage's ``save`` reads it straight into place: no temporary file, and never the
+    whole token in memory). ``size`` is its length; ``seek(0)`` starts it again and gives
+    the same bytes (the IV and time are drawn once, here; the key is looked up here too, so
+    that a missing key raises before a storage has created anything)."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__()
+        key = _primary_key()
+        self._signing_key, self._encryption_key = key[:16], key[16:]
+        self._data = data
+        self._header = b"\x80" + int(time.time()).to_bytes(8, "big") + os.urandom(16)
+        self.size = encrypted_length(len(data))
+        self._start()
+
+    def _start(self) -> None:
+        self._pieces = self.pieces()
+        self._pending = b""
+        self._position = 0
+
+    def pieces(self) -> Iterator[bytes]:
+        """The token, a base64 piece of about ``_STREAM_CHUNK`` plaintext bytes at a time."""
+        iv = self._header[9:]
+        encryptor = Cipher(algorithms.AES(self._encryption_key), modes.CBC(iv)).encryptor()
+        padder = padding.PKCS7(algorithms.AES.block_size).padder()
+        mac = HMAC(self._signing_key, hashes.SHA256())
+        mac.update(self._header)
+        pending = bytearray(self._header)
+        view = memoryview(self._data)
+        for start in range(0, len(view), _STREAM_CHUNK):
+            block = encryptor.update(padder.update(view[start : start + _STREAM_CHUNK]))
+            mac.update(block)
+            pending += block
+            whole = len(pending) - len(pending) % 3  # base64 of whole 3-byte groups concatenates
+            yield base64.urlsafe_b64encode(pending[:whole])
+            del pending[:whole]
+        block = encryptor.update(padder.finalize()) + encryptor.finalize()
         mac.update(block)
-        pending += block
-        whole = len(pending) - len(pending) % 3  # base64 of whole 3-byte groups concatenates
-        out.write(base64.urlsafe_b64encode(pending[:whole]))
-        del pending[:whole]
-    block = encryptor.update(padder.finalize()) + encryptor.finalize()
-    mac.update(block)
-    pending += block + mac.finalize()
-    out.write(base64.urlsafe_b64encode(pending))
+        pending += block + mac.finalize()
+        yield base64.urlsafe_b64encode(pending)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        while not self._pending:
+            piece = next(self._pieces, None)
+            if piece is None:
+                return 0
+            self._pending = piece
+        count = min(len(buffer), len(self._pending))
+        buffer[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        self._position += count
+        return count
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        """To the start (again), or where it is already (``tell``); nowhere else."""
+        if whence == io.SEEK_SET and offset == 0:
+            self._start()
+        elif not (
+            (whence == io.SEEK_CUR and offset == 0)
+            or (whence == io.SEEK_SET and offset == self._position)
+        ):
+            raise io.UnsupportedOperation("an encrypted stream seeks only to its start")
+        return self._position
 
 
 def decrypt_bytes(token: bytes) -> bytes:

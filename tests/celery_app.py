@@ -53,11 +53,28 @@ FAST: dict[str, Any] = {
 }
 
 
-def purge_broker() -> None:
+#: A queue no worker consumes (the session's worker takes only ``task_default_queue``): a test
+#: that publishes there leaves nothing for the live worker to do while it counts statements
+#: or events, or while its database is flushed after it (the flush's TRUNCATE and a worker's
+#: transaction on the same tables deadlock).
+PARKED_QUEUE = f"face_idcard_tests_parked_{os.getpid()}"
+
+
+def purge_broker(queue: str | None = None) -> None:
     with app.connection_for_write() as connection:
         channel = connection.default_channel
         with contextlib.suppress(Exception):  # the queue may not exist yet
-            channel.queue_purge(app.conf.task_default_queue)
+            channel.queue_purge(queue or app.conf.task_default_queue)
+
+
+def queued_messages(queue: str) -> int:
+    """How many messages wait in ``queue`` (0 for a queue not declared yet)."""
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        try:
+            return int(channel.queue_declare(queue=queue, passive=True).message_count)
+        except Exception:
+            return 0
 
 
 @contextlib.contextmanager

@@ -66,3 +66,20 @@ def face_settings(settings: Any, simulator: SimulatorServer) -> Callable[..., No
 
     apply_face_settings(settings, simulator)
     return lambda **overrides: apply_face_settings(settings, simulator, **overrides)
+
+
+# --- Publishes no worker takes (tests/celery_app.py PARKED_QUEUE) ----------------------------
+
+
+@pytest.fixture
+def parked_publishes(face_settings: Callable[..., None]) -> Iterator[str]:
+    """The attempts submitted in the test are published to a queue nobody consumes, emptied
+    after the test: a live session worker (started by an earlier test) neither adds its own
+    statements and events to what the test counts, nor holds locks when the database is
+    flushed. Yields the queue's name (``celery_app.queued_messages`` counts its messages)."""
+    from tests.celery_app import PARKED_QUEUE, purge_broker
+
+    purge_broker(PARKED_QUEUE)
+    face_settings(CELERY_QUEUE=PARKED_QUEUE)
+    yield PARKED_QUEUE
+    purge_broker(PARKED_QUEUE)

@@ -57,3 +57,42 @@ def test_storing_a_6_mb_selfie_holds_no_copy_of_it(face_settings: Any) -> None:
     assert peak < len(data) // 4  # Fernet.encrypt: about five times len(data)
     assert common.load_selfie(name) == data
     common.delete_selfie(name)
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_encrypted_stream_reads_as_the_token_and_again_after_seek_0(
+    size: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = os.urandom(size)
+    iv = os.urandom(16)
+    monkeypatch.setattr(crypto.os, "urandom", lambda n: iv)
+    monkeypatch.setattr(crypto.time, "time", lambda: 1_780_000_000.5)
+    token = Fernet(base64_key())._encrypt_from_parts(data, 1_780_000_000, iv)
+    stream = crypto.EncryptedStream(data)
+    assert stream.size == len(token) == crypto.encrypted_length(size)
+    first = stream.read(1000)
+    assert stream.tell() == len(first)
+    assert stream.seek(0) == 0  # a storage that rewinds gets the same bytes
+    assert stream.read() == token
+    assert stream.read(10) == b""
+    with pytest.raises(io.UnsupportedOperation):
+        stream.seek(1)
+
+
+@pytest.mark.django_db
+def test_a_selfie_is_stored_without_a_temporary_file(
+    face_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Encrypted straight into the storage: writing the token to a temporary file first and
+    copying it cost more than the encryption (bench/api.py)."""
+    import tempfile
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a temporary file")
+
+    for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, refused)
+    data = os.urandom(300_001)
+    name = common.save_selfie(data)
+    assert common.load_selfie(name) == data
+    common.delete_selfie(name)

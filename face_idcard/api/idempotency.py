@@ -6,10 +6,13 @@ a fingerprint: a keyed HMAC over the parsed fields and the photo's bytes (a retr
 multipart boundary, so the raw body would not do; a plain hash of such a small input could be
 brute-forced for the ID number by whoever reads the table).
 
-Concurrent duplicates: the key row is INSERTed first, in the transaction that then submits. A
-second request with the same key blocks on that row (PostgreSQL waits on the uncommitted
-unique entry; SQLite on the write lock, which the INSERT takes first) and, once the first
-commits, fails on the unique constraint and reads the first one's attempt. When the first
+Concurrent duplicates: the key row, pointing at the attempt, is INSERTed in the transaction
+that stores the attempt, right after the attempt's own INSERT (``submit``'s ``on_store``: no
+transaction or savepoint of its own, no UPDATE after). A second request with the same key
+blocks (PostgreSQL: on the advisory limit locks of the same user and ID number, or on the
+uncommitted unique entry; SQLite: on the write lock) until the first commits, then fails on
+the unique constraint, which rolls its whole transaction back (its attempt and events with
+it: nothing published, nothing billed), and reads the first one's attempt. When the first
 fails, its row is rolled back with it and the key stays free.
 """
 
@@ -23,7 +26,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, router, transaction
+from django.db import IntegrityError, router
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
@@ -31,6 +34,7 @@ from rest_framework import exceptions
 from .. import crypto
 from ..conf import face_idcard_settings
 from ..models import IdempotencyKey, VerificationAttempt
+from ..services.submission import insert_rows
 from .errors import IdempotencyKeyReused
 
 HEADER = "Idempotency-Key"
@@ -114,30 +118,33 @@ def submit_once(
     key: str,
     fields: Mapping[str, Any],
     image: UploadedFile[Any] | None,
-    create: Callable[[], VerificationAttempt],
+    create: Callable[[Callable[[VerificationAttempt], None]], VerificationAttempt],
 ) -> tuple[VerificationAttempt, bool]:
-    """``(attempt, created)``: the first attempt for ``user`` and ``key``, else ``create()``'s."""
+    """``(attempt, created)``: the first attempt for ``user`` and ``key``, else the one
+    ``create(on_store)`` stores (``on_store`` goes to ``services.submit``)."""
     prints = fingerprints(fields, image)
     existing = _live(user, key)
     if existing is not None:
         return _replay(existing, prints), False
     using = router.db_for_write(IdempotencyKey)
     now = timezone.now()
+    expires_at = now + timedelta(hours=float(face_idcard_settings.IDEMPOTENCY_TTL_HOURS))
+
+    def claim(attempt: VerificationAttempt) -> None:
+        row = IdempotencyKey(
+            user=user,
+            key=key,
+            fingerprint=prints[0],
+            attempt=attempt,
+            created_at=now,
+            expires_at=expires_at,
+        )
+        insert_rows([row], using=using)
+
     # Twice at most: the second time after removing an expired row that held the key.
     for _try in range(2):
         try:
-            with transaction.atomic(using=using):
-                claim = IdempotencyKey.objects.using(using).create(
-                    user=user,
-                    key=key,
-                    fingerprint=prints[0],
-                    expires_at=now
-                    + timedelta(hours=float(face_idcard_settings.IDEMPOTENCY_TTL_HOURS)),
-                )
-                attempt = create()
-                claim.attempt = attempt
-                claim.save(update_fields=["attempt"], using=using)
-            return attempt, True
+            return create(claim), True
         except IntegrityError:
             existing = _live(user, key)
             if existing is not None:

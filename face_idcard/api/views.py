@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -218,11 +219,14 @@ class AttemptViewSet(
         if not fields.pop("consent"):
             raise services.ConsentRequired()
 
-        def create() -> VerificationAttempt:
+        def create(
+            on_store: Callable[[VerificationAttempt], None] | None = None,
+        ) -> VerificationAttempt:
             return services.submit(
                 user=user,
                 image=image,
                 consent_at=timezone.now(),
+                on_store=on_store,
                 **fields,
             )
 
