@@ -147,7 +147,6 @@ def prepare_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIma
     cleaned = strip_metadata(data, image_format, structure)
     metadata_removed = cleaned != data
     width, height = structure.width, structure.height
-    upright_width, upright_height = (height, width) if orientation >= 5 else (width, height)
 
     # Measured without the metadata: a motion photo whose video alone breaks the body limit
     # needs no re-encoding.
@@ -178,7 +177,6 @@ def prepare_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIma
         image = _decode(cleaned, scale=target)
         if orientation != 1:
             image = image.transpose(_UPRIGHT[orientation])
-        del upright_width, upright_height
         prepared = _reencode(image, limits, metadata_removed=metadata_removed)
     return _without_metadata(prepared, limits)
 
@@ -479,10 +477,11 @@ def _reencode(image: Image.Image, limits: ImageLimits, *, metadata_removed: bool
 
 def _to_rgb(image: Image.Image) -> Image.Image:
     """Convert any mode to RGB for JPEG; transparent areas become white, not black."""
+    if "transparency" in image.info and image.mode in ("1", "L", "P", "RGB"):
+        # A transparent palette entry or key colour (PNG's tRNS): made an alpha channel first.
+        image = image.convert("RGBA")
     if image.mode == "RGB":
         return image
-    if image.mode == "P" and "transparency" in image.info:
-        image = image.convert("RGBA")
     if image.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
         rgba = image.convert("RGBA")
         background = Image.new("RGB", rgba.size, (255, 255, 255))

@@ -123,7 +123,7 @@ class Scan:
     height: int
     end: int
     #: The pixels are in a form a provider may refuse: CMYK, 12- or 16-bit, palette, alpha.
-    needs_conversion: bool = False
+    needs_conversion: bool
     frames: int = 1
     segments: tuple[JpegSegment, ...] = ()
     chunks: tuple[PngChunk, ...] = ()

@@ -306,3 +306,17 @@ def closed_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+def assert_close_releases_the_pooled_connection(
+    backend: Any, fake: FakeProvider, request: Any
+) -> None:
+    """Two calls of ``backend.verify(request)`` share one kept-alive connection to ``fake``;
+    after ``backend.close()`` the next call opens a new one (another client port)."""
+    backend.verify(request)
+    backend.verify(request)
+    first, again = fake.requests
+    assert again.client_port == first.client_port  # kept alive
+    backend.close()
+    backend.verify(request)
+    assert fake.requests[2].client_port != first.client_port

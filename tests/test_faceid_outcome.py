@@ -25,7 +25,7 @@ from face_idcard.outcome import TRANSPORT_BAD_RESPONSE, ErrorClass, Reason
 from face_idcard.providers.faceid import codes
 from face_idcard.providers.faceid.backend import FaceIdBackend
 from face_idcard.simulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
-from tests.fakeprovider import FakeProvider, JsonReply
+from tests.fakeprovider import FakeProvider, JsonReply, assert_close_releases_the_pooled_connection
 
 NUMBER = "11010519491231002X"
 NAME = "张三"
@@ -265,14 +265,7 @@ def test_the_flat_endpoint_is_the_legacy_apis_not_this_ones(settings: Any) -> No
 def test_close_releases_the_pooled_connection(
     faceid: Callable[..., FaceIdBackend], fake: FakeProvider
 ) -> None:
-    backend = faceid()
-    backend.verify(request())
-    backend.verify(request())
-    first, again = fake.requests
-    assert again.client_port == first.client_port  # kept alive
-    backend.close()
-    backend.verify(request())
-    assert fake.requests[2].client_port != first.client_port
+    assert_close_releases_the_pooled_connection(faceid(), fake, request())
 
 
 def test_image_limits() -> None:

@@ -10,6 +10,7 @@ import zlib
 
 import pytest
 
+from face_idcard.images import ImageLimits, prepare_image
 from face_idcard.imagescan import ImageRejected, scan
 
 # The caps as documented (literals, not the module's names: a changed cap must fail here).
@@ -155,6 +156,10 @@ def test_entropy_coded_data_up_to_the_cap() -> None:
         (jpeg(b"\xff\xe1\x00\x00"), "segment length"),
         (jpeg(frame=seg(0xC0, b"\x08\x00\x08\x00")), "frame header"),  # length 6 < 8
         (jpeg(frame=seg(0xC0, b"\x08\x00\x08\x00\x10")), "frame header"),  # length 7
+        # The same faults in a segment that ends the file: the fault is named, not the end.
+        (b"\xff\xd8\xff\xe1\x00\x01", "segment length"),
+        (b"\xff\xd8" + SOS, "scans"),
+        (b"\xff\xd8" + seg(0xC0, b"\x08\x00\x08\x00"), "frame header"),
     ],
 )
 def test_malformed_jpegs(data: bytes, detail: str) -> None:
@@ -283,9 +288,13 @@ def test_png_dimensions_out_of_range(header: bytes) -> None:
     assert rejected(png(header=header)) == ("undecodable", "header")
 
 
-def test_the_largest_png_dimensions_are_read() -> None:
-    result = scan(png(header=ihdr(0x7FFFFFFF, 1)))
-    assert result.width == 0x7FFFFFFF
+@pytest.mark.parametrize(
+    ("width", "height"), [(0x7FFFFFFF, 1), (1, 0x7FFFFFFF), (0x1000000, 1), (1, 0x1000000)]
+)
+def test_the_largest_png_dimensions_are_read(width: int, height: int) -> None:
+    # The PNG specification: each dimension is a 4-byte integer of at most 2**31 - 1.
+    result = scan(png(header=ihdr(width, height)))
+    assert (result.width, result.height) == (width, height)
 
 
 def test_a_png_without_image_data_is_refused() -> None:
@@ -337,14 +346,18 @@ def test_idat_chunks_up_to_the_cap() -> None:
     )
 
 
-def test_image_data_up_to_the_cap() -> None:
-    raw = 10 * (1 + 60)
+@pytest.mark.parametrize(
+    ("header", "raw"),
+    [
+        (ihdr(), 10 * (1 + 60)),  # 20 x 10 RGB
+        (ihdr(1000, 100, 8, 0), 100 * (1 + 1000)),  # 1000 x 100 grey: 1% of it is 1001 bytes
+    ],
+)
+def test_image_data_up_to_the_cap(header: bytes, raw: int) -> None:
     cap = raw + raw // 100 + MAX_DATA_SLACK
-    assert scan(png(chunk(b"IDAT", bytes(cap)))).width == 20
-    assert rejected(png(chunk(b"IDAT", bytes(cap - 10)), chunk(b"IDAT", bytes(11)))) == (
-        "undecodable",
-        "more image data than pixels",
-    )
+    assert scan(png(chunk(b"IDAT", bytes(cap)), header=header)).decoded_bytes == raw
+    over = png(chunk(b"IDAT", bytes(cap - 10)), chunk(b"IDAT", bytes(11)), header=header)
+    assert rejected(over) == ("undecodable", "more image data than pixels")
 
 
 @pytest.mark.parametrize(
@@ -359,6 +372,8 @@ def test_image_data_up_to_the_cap() -> None:
         (png()[:-1], "the file is truncated"),
         (SIGNATURE + ihdr() + chunk(b"IDAT", bytes(100))[:50], "the file is truncated"),
         (SIGNATURE + ihdr()[:20], "the file is truncated"),
+        # An IEND that declares more bytes than the file has left.
+        (SIGNATURE + ihdr() + IDAT + b"\x00\x00\x00\x04IEND" + bytes(4), "the file is truncated"),
     ],
 )
 def test_malformed_pngs(data: bytes, detail: str) -> None:
@@ -435,6 +450,11 @@ def test_compressed_bmps_are_refused(compression: int) -> None:
         (bmp(header_size=125), "undecodable", "header"),
         (bmp(header_size=16), "undecodable", "header"),
         (bmp()[:30], "undecodable", "header"),  # a 40-byte header cut short
+        (bmp()[:26], "undecodable", "header"),
+        (bmp()[:33], "undecodable", "header"),
+        # Cut after the compression field: the header is read, the pixels are missing.
+        (bmp()[:34], "undecodable", "the file is truncated"),
+        (bmp(101, 2, missing=1), "undecodable", "the file is truncated"),
         (bmp()[:25], "undecodable", "the file is truncated"),
         (bmp(0, 4), "undecodable", "header"),
         (bmp(-10, 4), "undecodable", "header"),
@@ -448,6 +468,34 @@ def test_compressed_bmps_are_refused(compression: int) -> None:
 )
 def test_malformed_bmps(data: bytes, reason: str, detail: str) -> None:
     assert rejected(data) == (reason, detail)
+
+
+@pytest.mark.parametrize(
+    ("width", "bits", "row"),
+    # Each row of pixels is padded to a multiple of 4 bytes.
+    [(1, 1, 4), (1, 24, 4), (31, 1, 4), (33, 1, 8), (100, 24, 300), (101, 24, 304), (65, 32, 260)],
+)
+def test_a_bmp_row_is_padded_to_four_bytes(width: int, bits: int, row: int) -> None:
+    result = scan(bmp(width, 3, bits))
+    assert (result.width, result.height, result.decoded_bytes) == (width, 3, 3 * row)
+
+
+def test_the_smallest_bmp_is_one_pixel() -> None:
+    assert (scan(bmp(1, 1)).width, scan(bmp(1, 1)).height) == (1, 1)
+    assert (scan(bmp(1, -1)).width, scan(bmp(1, -1)).height) == (1, 1)
+
+
+def test_fields_the_scan_does_not_need_are_not_read() -> None:
+    # The reserved words of the file header (application-specific) and biSizeImage, which
+    # most writers fill in, right after the compression field.
+    data = bytearray(bmp())
+    data[6:10] = b"\x01\x02\x03\x04"
+    data[34:38] = (4 * 32).to_bytes(4, "little")
+    assert scan(bytes(data)).width == 10
+    # An OS/2 file: the pixels start right after the bit count.
+    os2 = bytearray(bmp(header_size=12))
+    os2[26:] = b"\xff" * (len(os2) - 26)
+    assert (scan(bytes(os2)).width, scan(bytes(os2)).needs_conversion) == (10, False)
 
 
 def test_a_bmp_may_declare_no_size_or_its_exact_size() -> None:
@@ -500,17 +548,33 @@ def test_every_reason_and_its_text(reason: str) -> None:
     assert (type(again), again.reason, again.detail) == (ImageRejected, reason, "limit 64")
 
 
-def test_the_reasons_are_the_documented_ones() -> None:
-    assert ImageRejected.REASONS == {
-        "empty",
-        "too_large_input",
-        "undecodable",
-        "format",
+#: One input for each way prepare_image refuses a photo, with the reason it gives. Every one is
+#: refused before any decoder runs (the scan and the header checks).
+REFUSALS = [
+    (b"", "empty"),
+    (b"\xff\xd8\xff" + bytes(ImageLimits().max_input_bytes), "too_large_input"),
+    (b"hello world", "undecodable"),
+    (b"GIF89a" + bytes(20), "format"),
+    (
+        png(chunk(b"acTL", b"\x00\x00\x00\x02\x00\x00\x00\x00"), IDAT, header=ihdr(100, 100)),
         "animated",
-        "too_many_pixels",
-        "too_small",
-        "bmp_compressed",
-    }
+    ),
+    (png(header=ihdr(10_000, 10_000)), "too_many_pixels"),
+    (png(header=ihdr(100, 63)), "too_small"),
+    (bmp(compression=1), "bmp_compressed"),
+]
+
+
+@pytest.mark.parametrize(("data", "reason"), REFUSALS)
+def test_each_refusal_and_its_reason(data: bytes, reason: str) -> None:
+    with pytest.raises(ImageRejected) as caught:
+        prepare_image(data)
+    assert type(caught.value) is ImageRejected and caught.value.reason == reason
+
+
+def test_the_reasons_are_those_prepare_image_gives() -> None:
+    # No reason that no input can produce, none produced that the class does not list.
+    assert ImageRejected.REASONS == {reason for _data, reason in REFUSALS}
 
 
 @pytest.mark.parametrize("reason", ["", "unknown", "Format", "too_large"])

@@ -19,7 +19,12 @@ from face_idcard.outcome import TRANSPORT_BAD_RESPONSE, ErrorClass, Reason
 from face_idcard.providers.legacy.backend import LegacyBackend, SimulatorBackend
 from face_idcard.simulator import SimulatorServer, magic
 from face_idcard.simulator.registry import demo_people
-from tests.fakeprovider import FakeProvider, JsonReply, RecordedRequest
+from tests.fakeprovider import (
+    FakeProvider,
+    JsonReply,
+    RecordedRequest,
+    assert_close_releases_the_pooled_connection,
+)
 
 NUMBER = "11010519491231002X"
 NAME = "张三"
@@ -193,14 +198,7 @@ def test_signature_lifetime(
 def test_close_releases_the_pooled_connection(
     legacy: Callable[..., LegacyBackend], fake: FakeProvider
 ) -> None:
-    backend = legacy()
-    backend.verify(image_request())
-    backend.verify(image_request())
-    first, again = fake.requests
-    assert again.client_port == first.client_port  # kept alive
-    backend.close()
-    backend.verify(image_request())
-    assert fake.requests[2].client_port != first.client_port
+    assert_close_releases_the_pooled_connection(legacy(), fake, image_request())
 
 
 def test_what_the_legacy_api_accepts(legacy: Callable[..., LegacyBackend]) -> None:

@@ -325,3 +325,24 @@ def test_the_clock_is_read_when_no_instant_is_given() -> None:
         reservation = ratelimit.reserve()
     assert reservation is not None
     assert reservation.start == pytest.approx(start + PLAN_10.period * PLAN_10.slot, abs=1e-6)
+
+
+@pytest.mark.usefixtures("table_cache")
+def test_with_one_slot_per_period_a_reservation_is_the_very_next_slot() -> None:
+    # L = 20: every slot is open (period 1), so "the next open slot" is the next slot.
+    plan = ratelimit.schedule(20, SPAN)
+    assert plan.period == 1
+    start = (10**9 + 7) * plan.slot
+    reservation = ratelimit.reserve(start + plan.slot / 2, limit=20)
+    assert reservation is not None
+    assert reservation.start == pytest.approx(start + plan.slot, abs=1e-6)
+
+
+@pytest.mark.usefixtures("table_cache")
+def test_a_limit_of_one_is_read_against_its_own_plan() -> None:
+    # L = 1: slots of T/3, one open in four. The first third of an open slot's span admits.
+    plan = ratelimit.schedule(1, SPAN)
+    start = (10**9 * plan.period) * plan.slot
+    inside = start + plan.slot * 0.6
+    assert ratelimit.available(inside, limit=1)
+    assert not ratelimit.available(start + plan.slot * 1.5, limit=1)

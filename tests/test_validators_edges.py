@@ -148,12 +148,27 @@ def test_an_upload_over_the_limit_shows_the_limit(size: int) -> None:
     assert "at most 0.2 MB." in _message(error)
 
 
-@pytest.mark.parametrize(
-    "url", ["https:/example.com/a.jpg", "https:example.com/a.jpg", "http://[::1/a.jpg"]
-)
+MALFORMED_URLS = [
+    "https:/example.com/a.jpg",
+    "https:example.com/a.jpg",
+    "http://[::1/a.jpg",
+    # No "//" at all: malformed, not an address without a host.
+    "https:/",
+    "https:",
+]
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
 @override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": True})
 def test_malformed_urls_are_invalid(url: str) -> None:
     error = _error(lambda: validate_url(url))
+    assert (error.code, _message(error)) == ("url_invalid", "Enter a valid image address.")
+
+
+@pytest.mark.parametrize("url", MALFORMED_URLS)
+@override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": False})
+def test_malformed_urls_are_invalid_before_any_destination_check(url: str) -> None:
+    error = _error(lambda: validate_url(url, resolver=lambda name: ["93.184.215.14"]))
     assert (error.code, _message(error)) == ("url_invalid", "Enter a valid image address.")
 
 

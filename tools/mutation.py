@@ -74,8 +74,8 @@ MODULES: dict[str, list[str]] = {
         "tests/test_submit_input.py",
     ],
     "face_idcard/images.py": [
-        *("tests/test_images_table.py", "tests/test_images_decode.py", "tests/test_images.py"),
-        "tests/test_image_hostile.py",
+        *("tests/test_images_table.py", "tests/test_images_edges.py"),
+        *("tests/test_images_decode.py", "tests/test_images.py", "tests/test_image_hostile.py"),
     ],
     "face_idcard/imagescan.py": [
         *("tests/test_imagescan_table.py", "tests/test_image_hostile.py", "tests/test_images.py"),
