@@ -6,7 +6,8 @@ from __future__ import annotations
 import csv
 import io
 import tracemalloc
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 import pytest
@@ -437,7 +438,7 @@ def test_export_cells_never_start_a_formula() -> None:
 
 # Two minutes after local midnight (Asia/Shanghai): the edge where "five minutes ago" was
 # yesterday and this test once failed.
-@time_machine.travel(datetime(2026, 12, 1, 16, 2, tzinfo=UTC), tick=True)
+@time_machine.travel(datetime(2026, 12, 1, 16, 2, tzinfo=dt_timezone.utc), tick=True)
 def test_date_hierarchy_never_scans_distinct_dates() -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
