@@ -1,0 +1,102 @@
+"""``services.submission.insert_rows``: the INSERT that submit uses for the attempt, its
+events and the API's Idempotency-Key row, written without the ORM's compiler. The rows it
+stores are the rows ``Model.save`` would store, field for field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from face_idcard import audit, crypto
+from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
+from face_idcard.services.submission import insert_rows
+from tests.api_helpers import plain_user
+
+pytestmark = pytest.mark.django_db
+
+
+def new_attempt(**fields: Any) -> VerificationAttempt:
+    now = timezone.now()
+    return VerificationAttempt(
+        user=plain_user("owner"),
+        backend="default",
+        idcard_number_encrypted=crypto.encrypt_text("11010519491231002X"),
+        idcard_name_encrypted=crypto.encrypt_text("张三"),
+        idcard_hash="ab" * 32,
+        idcard_number_masked="1101**********002X",
+        idcard_name_masked="张*",
+        consent_at=now,
+        notice_version="2026-11",
+        external_reference="order-1",
+        created_at=now,
+        queued_at=now,
+        **fields,
+    )
+
+
+def stored_fields(model: Any, pk: Any) -> dict[str, Any]:
+    row = model._base_manager.get(pk=pk)
+    return {
+        field.attname: getattr(row, field.attname)
+        for field in model._meta.concrete_fields
+        if not field.primary_key
+    }
+
+
+def test_an_attempt_is_stored_as_save_stores_it(face_settings: Any) -> None:
+    by_save = new_attempt()
+    by_insert = VerificationAttempt(
+        **{
+            field.attname: getattr(by_save, field.attname)
+            for field in VerificationAttempt._meta.concrete_fields
+            if not field.primary_key
+        }
+    )
+    by_save.save(force_insert=True)
+    insert_rows([by_insert], using="default")
+    assert stored_fields(VerificationAttempt, by_insert.pk) == stored_fields(
+        VerificationAttempt, by_save.pk
+    )
+
+
+def test_events_with_json_data_and_no_id_are_stored_in_one_statement(face_settings: Any) -> None:
+    attempt = new_attempt()
+    insert_rows([attempt], using="default")
+    events = [
+        audit.event(
+            attempt, EventKind.CREATED, actor=attempt.user, mode="image", nested={"a": [1]}
+        ),
+        audit.event(attempt, EventKind.QUEUED, publish="after_commit"),
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        insert_rows(events, using="default")
+    assert len(queries) == 1
+    stored = list(AttemptEvent.objects.filter(attempt=attempt).order_by("id"))
+    assert [(e.kind, e.data, e.actor_id) for e in stored] == [
+        ("created", {"mode": "image", "nested": {"a": [1]}}, attempt.user.pk),
+        ("queued", {"publish": "after_commit"}, None),
+    ]
+
+
+def test_a_stored_row_is_marked_saved_so_a_later_save_updates_it(face_settings: Any) -> None:
+    attempt = new_attempt()
+    insert_rows([attempt], using="default")
+    assert attempt._state.adding is False and attempt._state.db == "default"
+    attempt.external_reference = "order-2"
+    attempt.save()  # an UPDATE: an INSERT would fail on the primary key
+    assert VerificationAttempt.objects.get(pk=attempt.pk).external_reference == "order-2"
+    assert VerificationAttempt.objects.count() == 1
+
+
+def test_nothing_to_insert_sends_nothing_and_mixed_models_are_refused(face_settings: Any) -> None:
+    with CaptureQueriesContext(connection) as queries:
+        insert_rows([], using="default")
+    assert len(queries) == 0
+    attempt = new_attempt()
+    with pytest.raises(TypeError):
+        insert_rows([attempt, audit.event(attempt, EventKind.CREATED)], using="default")
+    assert VerificationAttempt.objects.count() == 0
