@@ -49,6 +49,7 @@ from .serializers import (
     ListQuerySerializer,
     ReviewSerializer,
     may_see_similarity,
+    represent,
 )
 
 
@@ -179,7 +180,7 @@ class AttemptViewSet(
         return context
 
     def _show(self, attempt: VerificationAttempt, code: int = 200, **headers: str) -> Response:
-        data = AttemptSerializer(attempt, context=self.get_serializer_context()).data
+        data = represent(attempt, functools.partial(may_see_similarity, self.request.user))
         return Response(data, status=code, headers=headers or None)
 
     # --- the endpoints --------------------------------------------------------------------
