@@ -105,6 +105,7 @@ def test_the_similarity_permission_is_asked_once_a_list_and_never_without_a_scor
     unscored = stored()
     assert represent(unscored, show)["similarity"] is None
     assert asked == []
-    data = AttemptSerializer([*scored, unscored], many=True, context={"show_similarity": show}).data
+    rows: Any = [*scored, unscored]
+    data = AttemptSerializer(rows, many=True, context={"show_similarity": show}).data
     assert [row["similarity"] for row in data] == [87.25, 87.25, 87.25, None]
     assert asked == [1]

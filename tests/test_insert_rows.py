@@ -77,7 +77,7 @@ def test_events_with_json_data_and_no_id_are_stored_in_one_statement(face_settin
     assert len(queries) == 1
     stored = list(AttemptEvent.objects.filter(attempt=attempt).order_by("id"))
     assert [(e.kind, e.data, e.actor_id) for e in stored] == [
-        ("created", {"mode": "image", "nested": {"a": [1]}}, attempt.user.pk),
+        ("created", {"mode": "image", "nested": {"a": [1]}}, attempt.user_id),
         ("queued", {"publish": "after_commit"}, None),
     ]
 
