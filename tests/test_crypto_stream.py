@@ -180,3 +180,37 @@ def test_a_selfie_is_stored_without_a_temporary_file(
     name = common.save_selfie(data)
     assert common.load_selfie(name) == data
     common.delete_selfie(name)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("how", ["chunks", "read"])
+def test_a_storage_gets_the_sealed_selfie_whether_it_takes_chunks_or_reads(
+    face_settings: Any, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    """FileSystemStorage writes ``content.chunks()`` (the stream's own pieces); other
+    storages read the file: the same bytes either way, and again after a rewind."""
+    from django.core.files.base import File
+    from django.core.files.storage import FileSystemStorage
+
+    written: list[bytes] = []
+
+    class Reading(FileSystemStorage):
+        def _save(self, name: str, content: File) -> str:  # type: ignore[type-arg]
+            content.read(7)
+            content.seek(0)
+            written.append(content.read())
+            return name
+
+    data = os.urandom(600_001)
+    nonce, real = os.urandom(12), os.urandom
+    monkeypatch.setattr(crypto.os, "urandom", lambda n: nonce if n == 12 else real(n))
+    expected = reference_seal(data, nonce, base64_key())
+    if how == "read":
+        monkeypatch.setattr(common, "selfie_storage", lambda alias="": Reading())
+        common.save_selfie(data)
+        assert written == [expected]
+    else:
+        name = common.save_selfie(data)
+        with common.selfie_storage().open(name, "rb") as handle:
+            assert handle.read() == expected
+        common.delete_selfie(name)
