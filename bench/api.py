@@ -49,7 +49,7 @@ WRK_THREADS = 4  # at most 16: the Lua script strides the ID numbers by 16
 RUN_SECONDS = int(os.environ.get("BENCH_API_SECONDS", "8"))
 ROUNDS = 3
 WORKERS = int(os.environ.get("BENCH_API_WORKERS", str(os.cpu_count() or 2)))
-USERS = 16
+USERS = int(os.environ.get("BENCH_API_USERS", "16"))
 NUMBERS_PER_RUN = 20_000
 LARGE_UPLOAD_BYTES = 6_000_000
 API_PATH = "/api/face-idcard/attempts/"
@@ -296,6 +296,7 @@ def run_wrk(port: int, path: str, photo: Path, numbers: Path, tokens: Path, api:
             str(numbers),
             str(tokens),
             "1" if api else "0",
+            str(WRK_THREADS),
         ],
         capture_output=True,
         text=True,

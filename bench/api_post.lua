@@ -1,6 +1,7 @@
 -- wrk script of bench/api.py: POST one multipart photo per request, each with a distinct
 -- valid ID number (a list written by bench/api.py) and the token of one of its users, in turn.
 --   wrk -s bench/api_post.lua <url> -- <photo> <id numbers file> <tokens file> <with fields: 1|0>
+--     <threads>
 -- Counts the answers by status; done() prints "STATUS <code> <count>" lines for bench/api.py.
 
 local boundary = "----facebench7f3a9c"
@@ -33,6 +34,7 @@ function init(args)
    numbers = read_lines(args[2])
    tokens = read_lines(args[3])
    with_fields = args[4] == "1"
+   thread_total = tonumber(args[5])
    statuses = {}
    sent = 0
    image_part = "--" .. boundary .. "\r\nContent-Disposition: form-data; name=\"image\"; "
@@ -51,9 +53,10 @@ function request()
       fields = part("idcard_number", numbers[index]) .. part("idcard_name", "张三")
          .. part("consent", "true")
    end
-   -- Every thread cycles through all the users, four apart from the next thread. (By
-   -- index, each thread kept one user: four users in all, not sixteen.)
-   local token = tokens[(sent + (tid - 1) * 4) % #tokens + 1]
+   -- Thread t takes users t, t + T, t + 2T, ... in turn (T threads): every user, and never
+   -- one user in two threads at once. (By number index, each thread kept one user: four in
+   -- all, not sixteen.)
+   local token = tokens[((sent - 1) * thread_total + tid - 1) % #tokens + 1]
    -- The request in one concatenation: the photo is copied once per request for either
    -- endpoint. (fields .. image_part, then wrk.format, copied it twice for the API and
    -- once for the baseline, whose empty fields left image_part itself: 1.2 ms more of the
