@@ -52,7 +52,7 @@ def shape(sql: str) -> str:
     verb = words[0].upper()
     if verb == "SELECT" and "pg_advisory_xact_lock" in sql:
         return "SELECT pg_advisory_xact_lock"
-    if verb == "SELECT" and words[1].startswith("COUNT("):
+    if re.match(r"SELECT\s+(\(+SELECT\s+)?COUNT\(", sql):
         return "SELECT COUNT"
     table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql)
     return f"{verb} {table.group(1)}" if table else verb
@@ -328,3 +328,80 @@ def test_reruns_are_not_counted_by_the_limits(face_settings: Any) -> None:
         submission.check_limits(
             using="default", idcard_hash=hashes, user=user, now=now(), per_id=0, per_user=1
         )
+
+
+def _history_and_a_busy_day(user: Any, others: int) -> None:
+    """20,000 attempts two days old and statistics of them; then ``others`` attempts of
+    today by other accounts and 30 of ``user``'s own, which the statistics do not know of
+    yet (autovacuum has not analyzed since)."""
+    from django.contrib.auth import get_user_model
+
+    services.submit(
+        idcard_number=magic.MATCH,
+        idcard_name="张三",
+        image=photo(),
+        user=user,
+        consent_at=now(),
+        enqueue=False,
+    )
+    table = VerificationAttempt._meta.db_table
+    copied = [
+        field.column
+        for field in VerificationAttempt._meta.concrete_fields
+        if field.column not in ("id", "idcard_hash", "created_at", "user_id")
+    ]
+    columns = ", ".join(copied)
+    other = get_user_model().objects.create(username="someone-else")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (id, idcard_hash, created_at, user_id, {columns}) "
+            f"SELECT gen_random_uuid(), md5(random()::text), created_at - interval '2 days', "
+            f"user_id, {columns} FROM {table}, generate_series(1, 20000)"
+        )
+        cursor.execute(f"ANALYZE {table}")
+        for count, owner in ((others, other.pk), (30, user.pk)):
+            cursor.execute(
+                f"INSERT INTO {table} (id, idcard_hash, created_at, user_id, {columns}) "
+                f"SELECT gen_random_uuid(), md5(random()::text), "
+                f"now() - random() * interval '1 hour', %s, {columns} "
+                f"FROM (SELECT * FROM {table} LIMIT 1) AS one, generate_series(1, %s)",
+                [owner, count],
+            )
+
+
+def _plan_of_check(user: Any, per_user: int) -> list[str]:
+    refused = pytest.raises(services.AttemptLimitExceeded)
+    with CaptureQueriesContext(connection) as queries, refused:
+        submission.check_limits(
+            using="default",
+            idcard_hash=["0" * 64],
+            user=user,
+            now=now(),
+            per_id=5,
+            per_user=per_user,
+        )
+    (query,) = queries.captured_queries
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF) " + query["sql"])
+        return [row[0] for row in cursor.fetchall()]
+
+
+@pytest.mark.skipif(not POSTGRES, reason="a PostgreSQL query plan")
+def test_the_limit_counts_read_their_own_index_whatever_the_statistics_say(
+    face_settings: Any,
+) -> None:
+    """With statistics older than today's attempts, one WHERE with an OR of both keys was
+    answered by a scan of every attempt of the day through the statistics index, filtered:
+    work that grows with the site's traffic, twice a submit. Each count reads its own index
+    (the key and the window as index conditions), and an account's count stops one past its
+    limit."""
+    user = plain_user("owner")
+    _history_and_a_busy_day(user, others=3000)
+    plan = _plan_of_check(user, per_user=10)
+    text = "\n".join(plan)
+    assert "face_idcard_stats_idx" not in text and "face_idcard_created_idx" not in text, text
+    assert "face_idcard_hash_user_idx" in text and "face_idcard_user_hash_idx" in text, text
+    removed = [int(n) for n in re.findall(r"Rows Removed by Filter: (\d+)", text)]
+    assert sum(removed) < 100, text  # not the 3,000 attempts of the other account
+    # The user's 31 attempts of the day: the count stops at 11 (the limit of 10, plus one).
+    assert re.search(r"Limit \(actual rows=11 loops=1\)", text), text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -51,6 +52,39 @@ def test_the_daily_limit_survives_adding_a_hash_key(face_settings: Any, settings
     with pytest.raises(services.AttemptLimitExceeded):
         submit()
     assert VerificationAttempt.objects.count() == 3
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "refused"), [(3, 3, True), (2, 2, False), (5, 0, False), (6, 0, True)]
+)
+def test_the_counts_under_each_key_add_up_each_capped_at_the_limit_plus_one(
+    face_settings: Any, settings: Any, old: int, new: int, refused: bool
+) -> None:
+    """The per-ID count is one capped count a live key, added up: over the limit whether
+    the attempts sit under one key or are spread over both."""
+    face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=10**6, MAX_ATTEMPTS_PER_USER_PER_DAY=0)
+    hash_keys(settings, "old-hash-key")
+    for _ in range(old):
+        submit()
+    hash_keys(settings, "new-hash-key", "old-hash-key")
+    for _ in range(new):
+        submit()
+    from face_idcard.services import submission
+
+    check = functools.partial(
+        submission.check_limits,
+        using="default",
+        idcard_hash=crypto.id_number_hashes(magic.MATCH),
+        user=None,
+        now=timezone.now(),
+        per_id=5,
+        per_user=0,
+    )
+    if refused:
+        with pytest.raises(services.AttemptLimitExceeded):
+            check()
+    else:
+        check()
 
 
 def test_rotate_keys_rehashes_under_the_newest_hash_key(face_settings: Any, settings: Any) -> None:

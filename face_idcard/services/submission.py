@@ -279,19 +279,31 @@ def insert_rows(rows: Sequence[models.Model], *, using: str) -> None:
 
 
 def _count_recent(
-    *, using: str, hashes: list[str] | None, user: Any, since: datetime
+    *,
+    using: str,
+    hashes: list[str] | None,
+    user: Any,
+    since: datetime,
+    caps: tuple[int, int] = (0, 0),
 ) -> tuple[int, int]:
     """``(attempts with one of hashes, attempts of user)`` created since ``since``, re-runs
-    left out; 0 for a count not asked (None). One statement, both counts.
+    left out, each counted up to its cap (``caps``; 0: no cap); 0 for a count not asked
+    (None). One statement, a subquery for each count.
+
+    Each subquery reads its own index, whatever the statistics say: the key (the ID hash, the
+    user) and the window are both its index conditions, on ``(idcard_hash, created_at)`` and
+    ``(user, created_at)``, and its ORDER BY is that index's order. Without it (one WHERE
+    with an OR of the keys), PostgreSQL chose from statistics older than the newest rows to
+    scan every attempt of the last day through the statistics index (``created_at``
+    first) and filter: work growing with the site's traffic, twice a submit (bench/api.py).
+    The cap is the limit plus one: enough to tell "over", and an account that submits all
+    day is not read in full each time. Re-runs (``services.rerun``) are staff decisions, not
+    the person trying again: left out in the WHERE (the cap counts the person's own); the
+    ORDER BY also keeps PostgreSQL from ANDing in the ``rerun_of`` index on a table without
+    statistics (its IS NULL entries are the whole table).
 
     Written out rather than through the ORM: the queryset and its compilation cost about
-    2.5 ms of CPU each time (twice a submit), the statement itself a tenth of that. The WHERE
-    selects the candidate rows through the ``(idcard_hash, created_at)`` and ``(user,
-    created_at)`` indexes (PostgreSQL ORs the two index scans); each count then keeps its
-    own rows. Re-runs (``services.rerun``) are staff decisions, not the person trying again:
-    left out in the counts, not in the WHERE, where on a table without statistics yet (a
-    new site, before autovacuum's first ANALYZE) PostgreSQL ANDs in the ``rerun_of`` index,
-    whose IS NULL entries are the whole table, read by every submit.
+    2.5 ms of CPU each time (twice a submit), the statement itself a tenth of that.
     """
     connection = connections[using]
     meta = VerificationAttempt._meta
@@ -308,29 +320,41 @@ def _count_recent(
     def prepared(name: str, value: Any) -> Any:
         return field(name).get_db_prep_value(value, connection)
 
-    conditions: list[tuple[str, list[Any]]] = []
+    created = prepared("created_at", since)
+    table, when, rerun = quote(meta.db_table), column("created_at"), column("rerun_of")
+
+    def count(key: str, value: Any, cap: int) -> tuple[str, list[Any]]:
+        """The attempts of one key value in the window, up to ``cap`` (a subquery), and its
+        parameters. Two things keep it on the ``(key, created_at, other key)`` index, whatever
+        the statistics estimate: the window is a row comparison, ``(key, created_at) >=
+        (value, since)``, an index condition on that index only (no plan reads the window
+        of every key through the statistics index); and the ORDER BY is that index's order
+        and no other's (no plan reads another index in ``created_at`` order until the LIMIT).
+        Only quoted names from the model and placeholders are put together here; every value
+        is a parameter."""
+        name, other = column(key), column("user" if key == "idcard_hash" else "idcard_hash")
+        limit = " LIMIT %s" if cap else ""
+        sql = (
+            f"(SELECT COUNT(*) FROM (SELECT 1 AS one FROM {table} "  # noqa: S608
+            f"WHERE {name} = %s AND ({name}, {when}) >= (%s, %s) AND {rerun} IS NULL "
+            f"ORDER BY {name}, {when}, {other}{limit}) AS counted)"
+        )
+        return sql, [value, value, created, *([cap] if cap else [])]
+
+    subqueries: list[str] = []
+    params: list[Any] = []
     if hashes is not None:
-        marks = ", ".join(["%s"] * len(hashes))
-        values = [prepared("idcard_hash", value) for value in hashes]
-        conditions.append((f"{column('idcard_hash')} IN ({marks})", values))
+        # A count for each live hash key, added up: each capped at cap, their sum still
+        # tells "over" (one of them at the cap, or all counted in full).
+        parts = [count("idcard_hash", prepared("idcard_hash", value), caps[0]) for value in hashes]
+        subqueries.append("(" + " + ".join(sql for sql, _ in parts) + ")")
+        params += [value for _, values in parts for value in values]
     if user is not None:
-        conditions.append((f"{column('user')} = %s", [prepared("user", user.pk)]))
-    original = f"{column('rerun_of')} IS NULL"
-    selected = ", ".join(
-        f"COUNT(CASE WHEN {condition} AND {original} THEN 1 END)" for condition, _ in conditions
-    )
-    any_condition = " OR ".join(condition for condition, _ in conditions)
-    # Only quoted names from the model and placeholders are put together here; every value
-    # is a parameter.
-    sql = (
-        f"SELECT {selected} FROM {quote(meta.db_table)} "  # noqa: S608
-        f"WHERE {column('created_at')} >= %s AND ({any_condition})"
-    )
-    params = [value for _, values in conditions for value in values]
-    params.append(prepared("created_at", since))
-    params += [value for _, values in conditions for value in values]
+        sql, values = count("user", prepared("user", user.pk), caps[1])
+        subqueries.append(sql)
+        params += values
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute("SELECT " + ", ".join(subqueries), params)
         row = cursor.fetchone()
     found = iter(row)
     return (
@@ -368,7 +392,12 @@ def check_limits(
     if not per_id and not per_user:
         return
     counts = _count_recent(
-        using=using, hashes=hashes if per_id else None, user=user if per_user else None, since=since
+        using=using,
+        hashes=hashes if per_id else None,
+        user=user if per_user else None,
+        since=since,
+        # One over what is allowed tells "over": no need to count further.
+        caps=(max(allowed_per_id, 0) + 1, max(allowed_per_user, 0) + 1),
     )
     if per_id and counts[0] > allowed_per_id:
         logger.warning("attempt refused: daily limit per ID number reached")
