@@ -86,16 +86,27 @@ def post_once(client: Any, number: str, headers: dict[str, str] | None = None) -
     return [shape(query["sql"]) for query in queries.captured_queries]
 
 
-EXPECTED = [
-    "SELECT authtoken_token",  # the token (the baseline of bench/api.py pays it too)
-    "SELECT COUNT",  # the early, lock-free limit check, before the image work
-    "BEGIN",
-    *(["SELECT pg_advisory_xact_lock"] if POSTGRES else []),
-    "INSERT face_idcard_verificationattempt",
-    "INSERT face_idcard_attemptevent",  # both events, one statement, nothing returned
-    "SELECT COUNT",  # the limit check that holds under concurrency
-    "COMMIT",
-]
+EXPECTED = (
+    [
+        "SELECT authtoken_token",  # the token (the baseline of bench/api.py pays it too)
+        "BEGIN",  # the pipelined transaction opens before the image work
+        "SELECT pg_advisory_xact_lock",
+        "SELECT COUNT",  # under the lock, before the image work: the check that holds
+        "INSERT face_idcard_verificationattempt",
+        "INSERT face_idcard_attemptevent",  # both events, one statement, nothing returned
+        "COMMIT",
+    ]
+    if POSTGRES
+    else [
+        "SELECT authtoken_token",
+        "SELECT COUNT",  # the early, lock-free limit check, before the image work
+        "BEGIN",
+        "INSERT face_idcard_verificationattempt",  # the first write takes SQLite's lock
+        "INSERT face_idcard_attemptevent",
+        "SELECT COUNT",  # the limit check that holds under concurrency
+        "COMMIT",
+    ]
+)
 
 
 def test_one_create_makes_these_statements_and_no_more(face_settings: Any) -> None:
@@ -108,27 +119,40 @@ def test_one_create_makes_these_statements_and_no_more(face_settings: Any) -> No
 
 
 @pytest.mark.skipif(not POSTGRES, reason="round trips are counted on PostgreSQL's protocol")
-def test_one_create_is_four_round_trips_on_postgresql(face_settings: Any) -> None:
+def test_one_create_is_three_round_trips_on_postgresql(face_settings: Any) -> None:
     client = client_for(plain_user("owner"))
     assert create(client).status_code == 202
     with round_trips() as counted:
         post_once(client, magic.flaky(0, variant=2))
-    # The token, the early count, then BEGIN + lock + INSERTs + count together, then COMMIT.
-    assert counted == [4]
+    # The token; BEGIN + lock + count together; the INSERTs and the COMMIT together.
+    assert counted == [3]
 
 
-WITH_KEY = [
-    "SELECT authtoken_token",
-    "SELECT face_idcard_idempotencykey",  # a live key: the first attempt, replayed
-    "SELECT COUNT",
-    "BEGIN",
-    *(["SELECT pg_advisory_xact_lock"] if POSTGRES else []),
-    "INSERT face_idcard_verificationattempt",
-    "INSERT face_idcard_idempotencykey",  # in the attempt's transaction, pointing at it
-    "INSERT face_idcard_attemptevent",
-    "SELECT COUNT",
-    "COMMIT",
-]
+WITH_KEY = (
+    [
+        "SELECT authtoken_token",
+        "SELECT face_idcard_idempotencykey",  # a live key: the first attempt, replayed
+        "BEGIN",
+        "SELECT pg_advisory_xact_lock",
+        "SELECT COUNT",
+        "INSERT face_idcard_verificationattempt",
+        "INSERT face_idcard_idempotencykey",  # in the attempt's transaction, pointing at it
+        "INSERT face_idcard_attemptevent",
+        "COMMIT",
+    ]
+    if POSTGRES
+    else [
+        "SELECT authtoken_token",
+        "SELECT face_idcard_idempotencykey",
+        "SELECT COUNT",
+        "BEGIN",
+        "INSERT face_idcard_verificationattempt",
+        "INSERT face_idcard_idempotencykey",
+        "INSERT face_idcard_attemptevent",
+        "SELECT COUNT",
+        "COMMIT",
+    ]
+)
 
 
 def test_one_create_with_an_idempotency_key(face_settings: Any) -> None:
@@ -138,7 +162,7 @@ def test_one_create_with_an_idempotency_key(face_settings: Any) -> None:
     if POSTGRES:
         with round_trips() as counted:
             post_once(client, magic.flaky(0, variant=6), {"Idempotency-Key": "b"})
-        assert counted == [5]  # the key's SELECT, then as without a key
+        assert counted == [4]  # the key's SELECT, then as without a key
     # A replay: the key's SELECT and nothing else.
     replay = post_once(client, magic.flaky(0, variant=5), {"Idempotency-Key": "a"})
     assert replay == ["SELECT authtoken_token", "SELECT face_idcard_idempotencykey"]
@@ -209,21 +233,31 @@ def assert_clean_connection() -> None:
 def test_a_refusal_over_the_limit_leaves_the_connection_clean(
     face_settings: Any, monkeypatch: Any
 ) -> None:
-    """Over the daily limit, refused by the count under the lock (inside the pipelined
-    transaction, after its answer was fetched; the early check let it through, as when a
-    concurrent submit's row landed in between): nothing stored, and the connection out of
-    its transaction, so that the next statement (here a count; in the suite, the flush)
-    runs in autocommit."""
+    """Over the daily limit, refused by the count under the lock: on PostgreSQL inside the
+    pipelined transaction, before the image work (after the count's answer was fetched);
+    elsewhere by the count after the INSERT (the early check let it through, as when a
+    concurrent submit's row landed in between). Nothing stored, no selfie left, and the
+    connection out of its transaction, so that the next statement (here a count; in the
+    suite, the flush) runs in autocommit."""
     face_settings(MAX_ATTEMPTS_PER_USER_PER_DAY=1, CELERY_QUEUE=PARKED_QUEUE)
     real_check = submission.check_limits
     locked_checks: list[bool] = []
 
-    def late_only(**kwargs: Any) -> None:
-        if kwargs.get("stored", True):
+    def locked_only(**kwargs: Any) -> None:
+        # PostgreSQL: the one check, under the lock; elsewhere the one after the INSERT.
+        if POSTGRES or kwargs.get("stored", True):
             locked_checks.append(True)
             real_check(**kwargs)
 
-    monkeypatch.setattr(submission, "check_limits", late_only)
+    monkeypatch.setattr(submission, "check_limits", locked_only)
+    saved: list[str] = []
+    real_save = submission.save_selfie
+
+    def recorded_save(data: bytes) -> str:
+        saved.append(real_save(data))
+        return saved[-1]
+
+    monkeypatch.setattr(submission, "save_selfie", recorded_save)
     user = plain_user("owner")
     for number in (magic.MATCH, magic.flaky(0, variant=7)):
         try:
@@ -243,6 +277,11 @@ def test_a_refusal_over_the_limit_leaves_the_connection_clean(
     assert_clean_connection()
     assert VerificationAttempt.objects.count() == 1
     assert AttemptEvent.objects.count() == 2
+    # On PostgreSQL the refused submit did no image work; elsewhere its selfie was removed.
+    assert len(saved) == (1 if POSTGRES else 2)
+    from face_idcard.services.common import selfie_storage
+
+    assert [selfie_storage().exists(name) for name in saved] == [True] + [False] * (len(saved) - 1)
 
 
 def photo() -> bytes:

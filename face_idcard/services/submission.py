@@ -91,9 +91,12 @@ def _limits_in_force(user: Any) -> tuple[int, int]:
 def lock_limit_keys(*, using: str, idcard_hash: str, user: Any, per_id: int, per_user: int) -> None:
     """Serialise, until the current transaction ends, the submissions that share a limit key.
 
-    Must be called inside the transaction that stores the attempt. Without it two concurrent
-    submits count the same rows and both pass the limit (the count-then-insert race), which
-    is exactly what an enumeration burst does.
+    Must be called inside the transaction that stores the attempt, before the count that
+    decides. Without it two concurrent submits count the same rows and both pass the limit
+    (the count-then-insert race), which is exactly what an enumeration burst does.
+    :func:`submit` on a pipelined PostgreSQL connection locks and counts first, then does
+    the image work and the INSERTs in the same transaction (same-key submits wait for each
+    other, not anyone else); elsewhere it locks, INSERTs, then counts including its row.
 
     PostgreSQL: transaction-level advisory locks on the ID hash and on the user, one
     statement. Each lock is released at commit, after which the next holder's count (a new
@@ -161,13 +164,14 @@ def store_transaction(using: str) -> Iterator[None]:
     :func:`_pipeline_connection` allows, the same transaction with its statements pipelined.
 
     psycopg 3's pipeline mode sends statements without waiting for their answers until one is
-    fetched. ``BEGIN``, the advisory lock, both INSERTs and the count go out together and come
-    back at the count's fetch (one round trip, instead of one for each and another for the
-    ``BEGIN`` psycopg sends on its own); the ``COMMIT`` goes with the block's final sync
-    (the second). The server runs the statements in order exactly as if sent one by one,
-    each READ COMMITTED statement with its own snapshot, so the count still sees every row
-    committed before the lock was granted: the limits hold as in ``atomic``. A raise inside
-    (over a limit) or a failed statement (the ones after it are skipped) rolls back.
+    fetched. In :func:`submit`, ``BEGIN``, the advisory lock and the count go out together
+    and come back at the count's fetch (one round trip, instead of one for each and another
+    for the ``BEGIN`` psycopg sends on its own); the INSERTs and the ``COMMIT`` go with the
+    block's final sync (the second). The server runs the statements in order exactly as if
+    sent one by one, each READ COMMITTED statement with its own snapshot, so the count still
+    sees every row committed before the lock was granted: the limits hold as in ``atomic``.
+    A raise inside (over a limit, a refused image) or a failed statement (the ones after it
+    are skipped) rolls back.
     Inside: statements only, no ``transaction.atomic`` (it cannot start in a transaction
     Django does not know of) and no ``transaction.on_commit`` (it would run at once): the
     caller publishes after the block.
@@ -375,12 +379,13 @@ def check_limits(
 ) -> None:
     """Raise :class:`AttemptLimitExceeded` when the ID number or the user is over the day.
 
-    A rolling 24 hours, counted over every attempt stored, whatever its outcome, INCLUDING
-    the one being submitted: :func:`submit` calls this after its INSERT, inside the same
-    transaction and under :func:`lock_limit_keys`, and the raise rolls the INSERT back.
-    That is the check that holds under concurrency. With ``stored=False`` it is the early
-    check before anything costly (image work, encryption): the submitted attempt is not
-    counted yet, and concurrent submits may both pass it (the later check then decides).
+    A rolling 24 hours, counted over every attempt stored, whatever its outcome, with
+    ``stored=True`` INCLUDING the one being submitted (:func:`submit` calls it so after its
+    INSERT, in the same transaction and under :func:`lock_limit_keys`; the raise rolls the
+    INSERT back). With ``stored=False`` the submitted attempt is not counted yet: the check
+    before anything costly (image work, encryption), which holds under concurrency where it
+    runs under the lock (pipelined PostgreSQL), and elsewhere is the early, lock-free check
+    (concurrent submits may both pass it; the later check decides).
     ``idcard_hash`` is the number's hash under every live key (``crypto.id_number_hashes``),
     so attempts hashed before a key rotation still count.
     """
@@ -478,16 +483,113 @@ def submit(
     every_hash = crypto.id_number_hashes(number.reveal())
     per_id, per_user = _limits_in_force(user)
     using = router.db_for_write(VerificationAttempt)
-    # Early and lock-free: over the limit, refuse before the costly work below.
-    check_limits(
-        using=using,
-        idcard_hash=every_hash,
-        user=user,
-        now=now,
-        per_id=per_id,
-        per_user=per_user,
-        stored=False,
-    )
+    limits = {
+        "using": using,
+        "idcard_hash": every_hash,
+        "user": user,
+        "now": now,
+        "per_id": per_id,
+        "per_user": per_user,
+    }
+    # PostgreSQL with a pipeline: the transaction opens here, and its first statements
+    # lock the limit keys and count (one round trip): over the limit, refused before the
+    # costly work below, by the count that holds under concurrency (nobody else of these
+    # keys can store an attempt until this transaction ends). The image work then runs
+    # inside it, and the INSERTs and the COMMIT go out together (a second round trip).
+    # Elsewhere: an early lock-free count now, and the transaction only around the INSERTs,
+    # where the count that holds is made again (see lock_limit_keys).
+    locked_first = _pipeline_connection(using) is not None
+    selfie: tuple[str, str] | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            if locked_first:
+                stack.enter_context(store_transaction(using))
+                lock_limit_keys(
+                    using=using,
+                    idcard_hash=idcard_hash,
+                    user=user,
+                    per_id=per_id,
+                    per_user=per_user,
+                )
+            check_limits(**limits, stored=False)
+            attempt, events, countdown = _prepare(
+                service=service,
+                image=image,
+                url=url,
+                user=user,
+                backend_name=backend_name,
+                number=number,
+                name=name,
+                idcard_hash=idcard_hash,
+                hash_key_id=hash_key_id,
+                consent_at=consent_at,
+                notice_version=notice_version,
+                external_reference=external_reference,
+                now=now,
+                enqueue=enqueue,
+                guardian_consent=guardian_consent,
+            )
+            del image, url
+            if attempt.selfie_name:
+                selfie = (attempt.selfie_name, attempt.selfie_storage)
+            if not locked_first:
+                stack.enter_context(store_transaction(using))
+                # The order matters for the limits to hold under concurrent submits: lock
+                # (where the database has advisory locks), INSERT as the first write, then
+                # count including this row; over the limit, the raise rolls it back.
+                lock_limit_keys(
+                    using=using,
+                    idcard_hash=idcard_hash,
+                    user=user,
+                    per_id=per_id,
+                    per_user=per_user,
+                )
+            insert_rows([attempt], using=using)
+            if on_store is not None:
+                on_store(attempt)
+            insert_rows(events, using=using)
+            if not locked_first:
+                check_limits(**limits)
+    except BaseException:
+        # The row was not stored (refused over a limit, or failed, the COMMIT included): do
+        # not leave an orphaned encrypted selfie behind.
+        if selfie is not None:
+            delete_selfie(*selfie)
+        raise
+    # Stored: committed, or (inside a caller's transaction) released into it, where the hook
+    # waits for the caller's commit, and is dropped if the caller rolls back.
+    if enqueue and countdown is not None:
+        enqueue_on_commit(
+            attempt.pk,
+            backend_name,
+            countdown or None,
+            on_failure=_record_failed_publish(attempt),
+        )
+    logger.info("attempt %s: created (backend %s)", attempt.pk, backend_name)
+    return attempt
+
+
+def _prepare(
+    *,
+    service: Any,
+    image: bytes | IO[bytes] | UploadedFile[Any] | None,
+    url: str | None,
+    user: Any,
+    backend_name: str,
+    number: Sensitive[str],
+    name: Sensitive[str],
+    idcard_hash: str,
+    hash_key_id: str,
+    consent_at: datetime,
+    notice_version: str,
+    external_reference: str,
+    now: datetime,
+    enqueue: bool,
+    guardian_consent: bool,
+) -> tuple[VerificationAttempt, list[Any], float | None]:
+    """The costly part of :func:`submit`, after the limits: the image (prepared, sealed and
+    stored) or the url, the attempt (not saved), its events and its publish countdown (None:
+    parked)."""
     prepared = None
     if image is not None:
         # One upload limit, whatever the backend's own defaults say.
@@ -550,42 +652,7 @@ def submit(
             ),
         ),
     ]
-    try:
-        with store_transaction(using):
-            # The order matters for the limits to hold under concurrent submits: lock (where
-            # the database has advisory locks), INSERT as the first write, then count
-            # including this row; over the limit, the raise rolls the INSERTs back.
-            lock_limit_keys(
-                using=using, idcard_hash=idcard_hash, user=user, per_id=per_id, per_user=per_user
-            )
-            insert_rows([attempt], using=using)
-            if on_store is not None:
-                on_store(attempt)
-            insert_rows(events, using=using)
-            check_limits(
-                using=using,
-                idcard_hash=every_hash,
-                user=user,
-                now=now,
-                per_id=per_id,
-                per_user=per_user,
-            )
-    except BaseException:
-        # The row was not stored (refused over a limit, or failed): do not leave an orphaned
-        # encrypted selfie behind.
-        delete_selfie(attempt.selfie_name, attempt.selfie_storage)
-        raise
-    # Stored: committed, or (inside a caller's transaction) released into it, where the hook
-    # waits for the caller's commit, and is dropped if the caller rolls back.
-    if enqueue and countdown is not None:
-        enqueue_on_commit(
-            attempt.pk,
-            backend_name,
-            countdown or None,
-            on_failure=_record_failed_publish(attempt),
-        )
-    logger.info("attempt %s: created (backend %s)", attempt.pk, backend_name)
-    return attempt
+    return attempt, events, countdown
 
 
 def _record_failed_publish(attempt: VerificationAttempt) -> Callable[[str], None]:
