@@ -184,7 +184,8 @@ def test_created_attempt_is_masked_and_located(face_settings: Any) -> None:
     assert response.status_code == 202
     body = response.json()
     attempt = VerificationAttempt.objects.get()
-    assert response["Location"].endswith(f"{BASE}{attempt.pk}/")
+    assert response["Location"] == f"http://testserver{BASE}{attempt.pk}/"
+    assert client_for(owner).get(response["Location"]).json()["id"] == str(attempt.pk)
     assert body["idcard_number"] == "1101**********0014"
     assert body["idcard_name"] == "张*"
     assert magic.MATCH not in response.content.decode()

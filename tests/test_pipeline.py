@@ -196,6 +196,9 @@ def test_message_carries_only_the_attempt_id(
         # The id and the backend alias: nothing about the person.
         assert list(args) == [str(attempt.pk), attempt.backend]
         assert kwargs == {}
+        # What monitoring shows of it (given, not Celery's saferepr): the same two values.
+        assert message["headers"]["argsrepr"] == repr((str(attempt.pk), attempt.backend))
+        assert message["headers"]["kwargsrepr"] == "{}"
         text = repr(message)
         for secret in (NAME, magic.MATCH, "0014"):
             assert secret not in text
