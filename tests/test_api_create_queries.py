@@ -302,28 +302,10 @@ def test_the_limit_count_does_not_read_the_rerun_of_index(face_settings: Any) ->
     must not AND in the ``rerun_of`` index, whose IS NULL entries are every row of the table
     (read in full by every submit)."""
     user = plain_user("owner")
-    services.submit(
-        idcard_number=magic.MATCH,
-        idcard_name="张三",
-        image=photo(),
-        user=user,
-        consent_at=now(),
-        enqueue=False,
-    )
-    table = VerificationAttempt._meta.db_table
-    columns = ", ".join(
-        field.column
-        for field in VerificationAttempt._meta.concrete_fields
-        if field.column not in ("id", "idcard_hash", "created_at")
-    )
+    _history(user)
     with connection.cursor() as cursor:
-        # A history (older copies of the row), then no statistics, as on a new table.
-        cursor.execute(
-            f"INSERT INTO {table} (id, idcard_hash, created_at, {columns}) "
-            f"SELECT gen_random_uuid(), md5(random()::text), created_at - interval '2 days', "
-            f"{columns} "
-            f"FROM {table}, generate_series(1, 20000)"
-        )
+        # No statistics, as on a new table.
+        table = VerificationAttempt._meta.db_table
         cursor.execute(f"DELETE FROM pg_statistic WHERE starelid = '{table}'::regclass")
     with CaptureQueriesContext(connection) as queries:
         submission.check_limits(
@@ -369,12 +351,8 @@ def test_reruns_are_not_counted_by_the_limits(face_settings: Any) -> None:
         )
 
 
-def _history_and_a_busy_day(user: Any, others: int) -> None:
-    """20,000 attempts two days old and statistics of them; then ``others`` attempts of
-    today by other accounts and 30 of ``user``'s own, which the statistics do not know of
-    yet (autovacuum has not analyzed since)."""
-    from django.contrib.auth import get_user_model
-
+def _history(user: Any) -> list[str]:
+    """One attempt of ``user``'s and 20,000 copies of it two days old; the columns copied."""
     services.submit(
         idcard_number=magic.MATCH,
         idcard_name="张三",
@@ -390,13 +368,25 @@ def _history_and_a_busy_day(user: Any, others: int) -> None:
         if field.column not in ("id", "idcard_hash", "created_at", "user_id")
     ]
     columns = ", ".join(copied)
-    other = get_user_model().objects.create(username="someone-else")
     with connection.cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {table} (id, idcard_hash, created_at, user_id, {columns}) "
             f"SELECT gen_random_uuid(), md5(random()::text), created_at - interval '2 days', "
             f"user_id, {columns} FROM {table}, generate_series(1, 20000)"
         )
+    return copied
+
+
+def _history_and_a_busy_day(user: Any, others: int) -> None:
+    """The history of :func:`_history` and statistics of it; then ``others`` attempts of
+    today by another account and 30 of ``user``'s own, which the statistics do not know of
+    yet (autovacuum has not analyzed since)."""
+    from django.contrib.auth import get_user_model
+
+    columns = ", ".join(_history(user))
+    table = VerificationAttempt._meta.db_table
+    other = get_user_model().objects.create(username="someone-else")
+    with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {table}")
         for count, owner in ((others, other.pk), (30, user.pk)):
             cursor.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -499,18 +500,20 @@ def submit(
     # Elsewhere: an early lock-free count now, and the transaction only around the INSERTs,
     # where the count that holds is made again (see lock_limit_keys).
     locked_first = _pipeline_connection(using) is not None
+    lock = functools.partial(
+        lock_limit_keys,
+        using=using,
+        idcard_hash=idcard_hash,
+        user=user,
+        per_id=per_id,
+        per_user=per_user,
+    )
     selfie: tuple[str, str] | None = None
     try:
         with contextlib.ExitStack() as stack:
             if locked_first:
                 stack.enter_context(store_transaction(using))
-                lock_limit_keys(
-                    using=using,
-                    idcard_hash=idcard_hash,
-                    user=user,
-                    per_id=per_id,
-                    per_user=per_user,
-                )
+                lock()
             check_limits(**limits, stored=False)
             attempt, events, countdown = _prepare(
                 service=service,
@@ -537,13 +540,7 @@ def submit(
                 # The order matters for the limits to hold under concurrent submits: lock
                 # (where the database has advisory locks), INSERT as the first write, then
                 # count including this row; over the limit, the raise rolls it back.
-                lock_limit_keys(
-                    using=using,
-                    idcard_hash=idcard_hash,
-                    user=user,
-                    per_id=per_id,
-                    per_user=per_user,
-                )
+                lock()
             insert_rows([attempt], using=using)
             if on_store is not None:
                 on_store(attempt)
