@@ -300,7 +300,7 @@ def _count_recent(
     ``(user, created_at)``, and its ORDER BY is that index's order. Without it (one WHERE
     with an OR of the keys), PostgreSQL chose from statistics older than the newest rows to
     scan every attempt of the last day through the statistics index (``created_at``
-    first) and filter: work growing with the site's traffic, twice a submit (bench/api.py).
+    first) and filter: work growing with the site's traffic, at every submit.
     The cap is the limit plus one: enough to tell "over", and an account that submits all
     day is not read in full each time. Re-runs (``services.rerun``) are staff decisions, not
     the person trying again: left out in the WHERE (the cap counts the person's own); the
@@ -308,7 +308,7 @@ def _count_recent(
     statistics (its IS NULL entries are the whole table).
 
     Written out rather than through the ORM: the queryset and its compilation cost about
-    2.5 ms of CPU each time (twice a submit), the statement itself a tenth of that.
+    2.5 ms of CPU each time, the statement itself a tenth of that.
     """
     connection = connections[using]
     meta = VerificationAttempt._meta
