@@ -42,6 +42,14 @@ def reference_seal(data: bytes, nonce: bytes, fernet_key: bytes) -> bytes:
     return MAGIC + nonce + AESGCM(key).encrypt(nonce, data, MAGIC)
 
 
+def fixed_nonce(monkeypatch: pytest.MonkeyPatch) -> bytes:
+    """The nonce every selfie sealed from now on in the test draws (other random draws, a
+    file name's uuid4 say, stay random)."""
+    nonce, real = os.urandom(12), os.urandom
+    monkeypatch.setattr(crypto.os, "urandom", lambda n: nonce if n == 12 else real(n))
+    return nonce
+
+
 def sealed(data: bytes) -> bytes:
     out = io.BytesIO()
     crypto.write_encrypted(data, out)
@@ -53,8 +61,7 @@ def test_the_streamed_selfie_is_aes_gcm_under_the_derived_key(
     size: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = os.urandom(size)
-    nonce = os.urandom(12)
-    monkeypatch.setattr(crypto.os, "urandom", lambda n: nonce[:n])
+    nonce = fixed_nonce(monkeypatch)
     token = sealed(data)
     assert token == reference_seal(data, nonce, base64_key())
     assert len(token) == crypto.encrypted_length(size) == size + 5 + 12 + 16
@@ -144,8 +151,7 @@ def test_the_encrypted_stream_reads_as_the_token_and_again_after_seek_0(
     size: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     data = os.urandom(size)
-    nonce = os.urandom(12)
-    monkeypatch.setattr(crypto.os, "urandom", lambda n: nonce[:n])
+    nonce = fixed_nonce(monkeypatch)
     token = reference_seal(data, nonce, base64_key())
     stream = crypto.EncryptedStream(data)
     assert stream.readable() is True
@@ -202,8 +208,7 @@ def test_a_storage_gets_the_sealed_selfie_whether_it_takes_chunks_or_reads(
             return name
 
     data = os.urandom(600_001)
-    nonce, real = os.urandom(12), os.urandom
-    monkeypatch.setattr(crypto.os, "urandom", lambda n: nonce if n == 12 else real(n))
+    nonce = fixed_nonce(monkeypatch)
     expected = reference_seal(data, nonce, base64_key())
     if how == "read":
         monkeypatch.setattr(common, "selfie_storage", lambda alias="": Reading())

@@ -484,14 +484,15 @@ def submit(
     every_hash = crypto.id_number_hashes(number.reveal())
     per_id, per_user = _limits_in_force(user)
     using = router.db_for_write(VerificationAttempt)
-    limits = {
-        "using": using,
-        "idcard_hash": every_hash,
-        "user": user,
-        "now": now,
-        "per_id": per_id,
-        "per_user": per_user,
-    }
+    check = functools.partial(
+        check_limits,
+        using=using,
+        idcard_hash=every_hash,
+        user=user,
+        now=now,
+        per_id=per_id,
+        per_user=per_user,
+    )
     # PostgreSQL with a pipeline: the transaction opens here, and its first statements
     # lock the limit keys and count (one round trip): over the limit, refused before the
     # costly work below, by the count that holds under concurrency (nobody else of these
@@ -514,7 +515,7 @@ def submit(
             if locked_first:
                 stack.enter_context(store_transaction(using))
                 lock()
-            check_limits(**limits, stored=False)
+            check(stored=False)
             attempt, events, countdown = _prepare(
                 service=service,
                 image=image,
@@ -546,7 +547,7 @@ def submit(
                 on_store(attempt)
             insert_rows(events, using=using)
             if not locked_first:
-                check_limits(**limits)
+                check()
     except BaseException:
         # The row was not stored (refused over a limit, or failed, the COMMIT included): do
         # not leave an orphaned encrypted selfie behind.
