@@ -179,7 +179,8 @@ FACE_IDCARD = {
 
 # The rate limiter counts in Django's cache, and every process that calls the provider must
 # see one count: Redis when REDIS_URL is set (any number of workers). Without it, a per-process
-# memory cache, which is right only with ONE worker process: the demo runs a solo-pool worker.
+# memory cache, which is right only with ONE counting process: the demo runs a solo-pool worker
+# and, without Redis, no limit in its web server (run_demo.web_environment).
 # (The database cache is no substitute: its incr is not atomic.)
 CACHES = {
     "default": {
