@@ -46,11 +46,13 @@ def main() -> None:
         sys.exit("this benchmark needs PostgreSQL on 127.0.0.1:5432")
     os.environ["DJANGO_SETTINGS_MODULE"] = "bench.api_settings"
     os.environ["FACE_IDCARD_BENCH_API_DB"] = api.DB_NAME
-    with tempfile.TemporaryDirectory(prefix="face_idcard_bench_api_cpu_") as name:
+    with (
+        tempfile.TemporaryDirectory(prefix="face_idcard_bench_api_cpu_") as name,
+        api.message_folder() as broker,
+    ):
         folder = Path(name)
-        os.environ["FACE_IDCARD_BENCH_API_BROKER"] = str(folder / "broker")
+        os.environ["FACE_IDCARD_BENCH_API_BROKER"] = str(broker)
         os.environ["FACE_IDCARD_BENCH_API_MEDIA"] = str(folder / "media")
-        (folder / "broker" / "control").mkdir(parents=True)
         (folder / "media").mkdir()
         with api.bench_database():
             results = measure()
