@@ -1,19 +1,20 @@
 """``services.submission.insert_rows``: the INSERT that submit uses for the attempt, its
 events and the API's Idempotency-Key row, written without the ORM's compiler. The rows it
-stores are the rows ``Model.save`` would store, field for field."""
+stores are the rows ``Model.save`` would store, field for field. ``insert_groups``: several
+models' rows, in one statement on PostgreSQL."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from face_idcard import audit, crypto
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
-from face_idcard.services.submission import insert_rows
+from face_idcard.services.submission import insert_groups, insert_rows
 from tests.api_helpers import plain_user
 
 pytestmark = pytest.mark.django_db
@@ -115,3 +116,43 @@ def test_the_columns_null_in_every_row_are_left_out(face_settings: Any) -> None:
     assert columns.count(",") + 1 <= 50
     stored = VerificationAttempt.objects.get(pk=attempt.pk)
     assert stored.finished_at is None and stored.similarity is None
+
+
+def two_events(attempt: VerificationAttempt) -> list[AttemptEvent]:
+    return [
+        audit.event(attempt, EventKind.CREATED, actor=attempt.user, mode="image"),
+        audit.event(attempt, EventKind.QUEUED, publish="after_commit"),
+    ]
+
+
+def test_an_attempt_and_its_events_go_in_one_statement_on_postgresql(face_settings: Any) -> None:
+    attempt = new_attempt()
+    events = two_events(attempt)
+    with CaptureQueriesContext(connection) as queries:
+        insert_groups([[attempt], [], events], using="default")
+    # PostgreSQL: a WITH; SQLite (no INSERT in a WITH): one statement a model, in order.
+    inserts = [query["sql"] for query in queries if "INSERT" in query["sql"]]
+    if connection.vendor == "postgresql":
+        assert len(inserts) == 1 and inserts[0].startswith("WITH "), inserts
+    else:
+        assert len(inserts) == 2, inserts
+    assert VerificationAttempt.objects.get(pk=attempt.pk).external_reference == "order-1"
+    stored = list(AttemptEvent.objects.filter(attempt=attempt).order_by("id"))
+    assert [(e.kind, e.data) for e in stored] == [
+        ("created", {"mode": "image"}),
+        ("queued", {"publish": "after_commit"}),
+    ]
+    assert all(row._state.adding is False for row in [attempt, *events])
+
+
+def test_a_failing_group_stores_none_of_the_others(face_settings: Any) -> None:
+    attempt = new_attempt()
+    earlier = new_attempt()
+    insert_rows([earlier], using="default")
+    duplicate = new_attempt()
+    duplicate.pk = earlier.pk  # the primary key taken: the last group fails
+    with pytest.raises(IntegrityError), transaction.atomic():
+        insert_groups([[attempt], two_events(attempt), [duplicate]], using="default")
+    assert list(VerificationAttempt.objects.values_list("pk", flat=True)) == [earlier.pk]
+    assert AttemptEvent.objects.count() == 0
+    assert attempt._state.adding is True  # not marked saved
