@@ -272,18 +272,15 @@ def insert_groups(groups: Sequence[Sequence[models.Model]], *, using: str) -> No
         return
     connection = connections[using]
     statements = [_insert_statement(rows, connection) for rows in groups]
-    if connection.vendor != "postgresql":
-        for sql, params in statements:
-            with connection.cursor() as cursor:
-                cursor.execute(sql, params)
-    else:
+    if connection.vendor == "postgresql" and len(statements) > 1:
         *first, (last_sql, _) = statements
         with_clause = ", ".join(f"w{index} AS ({sql})" for index, (sql, _) in enumerate(first))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"WITH {with_clause} {last_sql}" if first else last_sql,
-                [param for _, params in statements for param in params],
-            )
+        statements = [
+            (f"WITH {with_clause} {last_sql}", [p for _, params in statements for p in params])
+        ]
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql, params)
     for rows in groups:
         for row in rows:
             row._state.adding = False
