@@ -250,8 +250,9 @@ def insert_rows(rows: Sequence[models.Model], *, using: str) -> None:
     Their new automatic ids are not asked for: that lets the statement ride a pipeline
     (:func:`store_transaction`) without waiting for its answer. Written out rather than
     through ``Model.save`` or ``QuerySet._insert``: their compiler cost about 1 ms of CPU a
-    statement (three statements a submit; bench/api.py), the values' preparation here
-    (``pre_save``, then ``get_db_prep_save``, as the compiler does) a tenth of that. The
+    statement (measured with a statement for each model a submit writes; bench/api.py), the
+    values' preparation here (``pre_save``, then ``get_db_prep_save``, as the compiler does)
+    a tenth of that. The
     nullable columns that are NULL in every row are left out (the database stores NULL):
     a new attempt sets about half of its 51 columns, and psycopg caches the conversion of a
     statement of at most 50 parameters only. No ``pre_save``/``post_save`` signals are sent
