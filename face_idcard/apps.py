@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from importlib.util import find_spec
+
 from django.apps import AppConfig
 from django.utils.translation import gettext_lazy as _
 
@@ -15,3 +17,16 @@ class FaceIdcardConfig(AppConfig):
 
         if conf.face_idcard_settings.QUIET_HTTP_LOGGERS:
             logfilters.install()
+        self._register_celery_dispatcher()
+
+    @staticmethod
+    def _register_celery_dispatcher() -> None:
+        """With Celery installed, attempts go to ``face_idcard.tasks`` unless the site chose
+        another dispatcher; without it the services still work, and a site plugs in its own
+        queue (:mod:`face_idcard.services.dispatch`)."""
+        if find_spec("celery") is None:
+            return
+        from . import tasks
+        from .services import dispatch
+
+        dispatch.set_default_dispatcher(tasks.CeleryDispatcher())

@@ -83,3 +83,19 @@ def parked_publishes(face_settings: Callable[..., None]) -> Iterator[str]:
     face_settings(CELERY_QUEUE=PARKED_QUEUE)
     yield PARKED_QUEUE
     purge_broker(PARKED_QUEUE)
+
+
+# --- Dispatcher (face_idcard.services.dispatch) ----------------------------------------------
+
+
+@pytest.fixture
+def dispatched() -> Iterator[Any]:
+    """The services hand their attempts to a recorder for the test (no Celery message: a live
+    session worker cannot take them); the default dispatcher comes back after it."""
+    from face_idcard.services import dispatch
+    from tests.dispatchers import RecordingDispatcher
+
+    recorder = RecordingDispatcher()
+    dispatch.set_dispatcher(recorder)
+    yield recorder
+    dispatch.set_dispatcher(None)

@@ -165,7 +165,7 @@ def test_the_worker_fails_a_queued_attempt_once_without_calling_anyone(
     # The settings go bad after the attempt was stored, before the worker meets it.
     configure(broken(kind, simulator))
     caplog.set_level(logging.DEBUG)
-    assert services.enqueue(queued.pk, queued.backend) is None
+    assert services.enqueue(queued.pk) is None
     done = wait_terminal(queued.pk)
     assert (done.status, done.error_code, done.error_class, done.reason) == (
         "failed",

@@ -20,12 +20,13 @@ from django.utils import timezone
 
 from face_idcard import ratelimit, services
 from face_idcard.models import EventKind, VerificationAttempt
-from face_idcard.services import pipeline, sweeper
+from face_idcard.services import pipeline
 from face_idcard.services.claim import claim
 from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests import imagefactory
 from tests.celery_app import ledger_calls
+from tests.dispatchers import RecordingDispatcher
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,7 +92,7 @@ def test_a_limited_attempt_reserves_its_slot_and_is_admitted_there(
 ) -> None:
     attempt = submit()
     fill_current_slot(attempt.backend)
-    outcome = services.run(attempt.pk, attempt.backend)
+    outcome = services.run(attempt.pk)
     assert outcome.action == "defer"
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     # The claim was given back, the slot is on the row, the countdown lands in it.
@@ -104,21 +105,21 @@ def test_a_limited_attempt_reserves_its_slot_and_is_admitted_there(
     # The slot is counted already: a newcomer in it is turned away, the holder is not.
     clock.move_to(arrival)
     other = submit()
-    assert services.run(other.pk, other.backend).action == "defer"
-    assert services.run(attempt.pk, attempt.backend).status == Status.COMPLETED.value
+    assert services.run(other.pk).action == "defer"
+    assert services.run(attempt.pk).status == Status.COMPLETED.value
     assert len(ledger_calls(simulator, attempt.pk)) == 1
 
 
 def test_a_holder_arriving_after_its_slot_reserves_again(limited: Any, clock: Any) -> None:
     attempt = submit()
     fill_current_slot(attempt.backend)
-    first = services.run(attempt.pk, attempt.backend)
+    first = services.run(attempt.pk)
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     assert row.slot_ends_at is not None
     # Late (a busy worker): past its slot, into a slot someone else has filled.
     clock.move_to(row.slot_ends_at + timedelta(milliseconds=1))
     fill_current_slot(attempt.backend)
-    again = services.run(attempt.pk, attempt.backend)
+    again = services.run(attempt.pk)
     assert first.action == again.action == "defer"
     later = VerificationAttempt.objects.get(pk=attempt.pk)
     assert later.next_attempt_at is not None
@@ -127,15 +128,14 @@ def test_a_holder_arriving_after_its_slot_reserves_again(limited: Any, clock: An
 
 
 def test_a_far_slot_is_parked_and_published_once_by_the_sweeper(
-    limited: Any, clock: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
+    limited: Any, clock: Any, simulator: Any, dispatched: RecordingDispatcher
 ) -> None:
     limited(MAX_BROKER_COUNTDOWN_SECONDS=0)
-    sent: list[tuple[Any, ...]] = []
     # Recorded, not sent: a Celery worker left running by another module must not race us.
-    monkeypatch.setattr(sweeper, "enqueue_on_commit", lambda *args: sent.append(args))
+    sent = dispatched.sent
     attempt = submit()
     fill_current_slot(attempt.backend)
-    outcome = services.run(attempt.pk, attempt.backend)
+    outcome = services.run(attempt.pk)
     assert not outcome.again  # no message: parked
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     assert row.parked and row.next_attempt_at is not None
@@ -143,9 +143,9 @@ def test_a_far_slot_is_parked_and_published_once_by_the_sweeper(
     assert services.sweep(row.next_attempt_at)["parked_published"] == 1
     assert services.sweep(row.next_attempt_at)["parked_published"] == 0  # once
     assert [args[0] for args in sent] == [attempt.pk]
-    assert sent[0][2] is not None and sent[0][2] >= 0  # with the countdown to its slot
+    assert sent[0][1] is not None and sent[0][1] >= 0  # with the countdown to its slot
     clock.move_to(row.next_attempt_at + timedelta(microseconds=10))
-    assert services.run(attempt.pk, attempt.backend).status == Status.COMPLETED.value
+    assert services.run(attempt.pk).status == Status.COMPLETED.value
 
 
 def test_the_sweeper_tells_a_deferred_attempt_from_a_lost_one(limited: Any, clock: Any) -> None:
@@ -155,7 +155,7 @@ def test_the_sweeper_tells_a_deferred_attempt_from_a_lost_one(limited: Any, cloc
     ahead = timezone.now() + timedelta(minutes=20)
     ratelimit.reserve(ahead.timestamp(), limit=LIMIT, scope=attempt.backend)
     fill_current_slot(attempt.backend)
-    assert services.run(attempt.pk, attempt.backend).action == "defer"
+    assert services.run(attempt.pk).action == "defer"
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     assert row.next_attempt_at is not None and row.next_attempt_at > ahead
     # Queued long ago, but waiting for its slot: not lost.
@@ -179,16 +179,17 @@ def test_the_selfie_is_loaded_before_the_permit_is_taken(
         ratelimit, "acquire", lambda *a, **k: order.append("permit") or acquire(*a, **k)
     )
     attempt = submit()
-    assert services.run(attempt.pk, attempt.backend).status == Status.COMPLETED.value
+    assert services.run(attempt.pk).status == Status.COMPLETED.value
     assert order == ["load", "permit"]
 
 
 def _sweep_during_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The worker stalls in the provider call until its lease expires and the sweeper runs."""
+    """The worker stalls in the provider call until its lease expires and the sweeper runs.
+
+    The tests using it take the ``dispatched`` fixture: the sweeper's message stays unsent,
+    else a Celery worker left running by another test module would claim the attempt first
+    (the case of the next test but one)."""
     call = pipeline._call
-    # The sweeper's message stays unsent: a Celery worker left running by another test module
-    # would otherwise claim the attempt first (the case of the next test but one).
-    monkeypatch.setattr(sweeper, "enqueue_on_commit", lambda *args: None)
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         outcome = call(*args, **kwargs)
@@ -199,12 +200,15 @@ def _sweep_during_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_a_late_result_is_kept_when_nobody_claimed_since(
-    face_settings: Callable[..., None], monkeypatch: pytest.MonkeyPatch, simulator: Any
+    face_settings: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    dispatched: RecordingDispatcher,
+    simulator: Any,
 ) -> None:
     face_settings(LOST_CALL_POLICY="requeue")
     _sweep_during_the_call(monkeypatch)
     attempt = submit()
-    outcome = services.run(attempt.pk, attempt.backend)
+    outcome = services.run(attempt.pk)
     assert outcome.status == Status.COMPLETED.value
     done = VerificationAttempt.objects.get(pk=attempt.pk)
     assert done.status == Status.COMPLETED and done.similarity is not None
@@ -213,16 +217,17 @@ def test_a_late_result_is_kept_when_nobody_claimed_since(
     call = done.events.get(kind=EventKind.PROVIDER_CALL.value)
     assert call.data["late"] is True and "stale_claim" not in call.data
     # The sweeper's message finds it done: no second call.
-    assert services.run(attempt.pk, attempt.backend).action == "done"
+    assert services.run(attempt.pk).action == "done"
     assert len(ledger_calls(simulator, attempt.pk)) == 1
 
 
 def test_a_late_result_is_discarded_once_another_worker_claimed(
-    face_settings: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+    face_settings: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    dispatched: RecordingDispatcher,
 ) -> None:
     face_settings(LOST_CALL_POLICY="requeue")
     call = pipeline._call
-    monkeypatch.setattr(sweeper, "enqueue_on_commit", lambda *args: None)
 
     def slow(*args: Any, **kwargs: Any) -> Any:
         outcome = call(*args, **kwargs)
@@ -233,7 +238,7 @@ def test_a_late_result_is_discarded_once_another_worker_claimed(
 
     monkeypatch.setattr(pipeline, "_call", slow)
     attempt = submit()
-    services.run(attempt.pk, attempt.backend)
+    services.run(attempt.pk)
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     assert row.status == Status.PROCESSING  # the other worker's claim stands
     call_event = row.events.get(kind=EventKind.PROVIDER_CALL.value)
@@ -241,12 +246,14 @@ def test_a_late_result_is_discarded_once_another_worker_claimed(
 
 
 def test_a_late_billed_answer_under_fail_is_audited_only(
-    face_settings: Callable[..., None], monkeypatch: pytest.MonkeyPatch
+    face_settings: Callable[..., None],
+    monkeypatch: pytest.MonkeyPatch,
+    dispatched: RecordingDispatcher,
 ) -> None:
     face_settings(LOST_CALL_POLICY="fail")
     _sweep_during_the_call(monkeypatch)
     attempt = submit()
-    services.run(attempt.pk, attempt.backend)
+    services.run(attempt.pk)
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     # The attempt stays as the sweeper ended it.
     assert row.status == Status.FAILED

@@ -1,4 +1,5 @@
-"""Pieces shared by the service modules: errors, the selfie storage, signals, enqueueing."""
+"""Pieces shared by the service modules: errors, the selfie storage, signals, enqueueing
+(through the dispatcher a site or :mod:`face_idcard.tasks` plugs in, :mod:`.dispatch`)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from ..exceptions import ConsentRequired as ConsentRequired
 from ..exceptions import LegalHoldActive as LegalHoldActive
 from ..exceptions import PersonalInformationUnavailable as PersonalInformationUnavailable
 from ..models import VerificationAttempt
+from . import dispatch
 
 logger = logging.getLogger("face_idcard.services")
 
@@ -87,28 +89,16 @@ def send_after_commit(signal: Signal, attempt: VerificationAttempt, **kwargs: An
     transaction.on_commit(send)
 
 
-def enqueue(
-    attempt_id: UUID | str, backend: str | None = None, countdown: float | None = None
-) -> str | None:
-    """Publish the Celery message for ``attempt_id``: its id and its backend alias travel,
-    nothing else; ``countdown`` delays it (a reserved rate-limit slot).
+def enqueue(attempt_id: UUID, countdown: float | None = None) -> str | None:
+    """Hand ``attempt_id`` to the dispatcher (:mod:`.dispatch`): the id is all that travels;
+    ``countdown`` delays it (a reserved rate-limit slot).
 
-    Returns None once published, else the class name of the error that prevented it.
+    Returns None once handed over, else the class name of the error that prevented it.
     """
-    options: dict[str, Any] = {}
-    if countdown is not None:
-        options["countdown"] = max(0.0, countdown)
-    queue = face_idcard_settings.CELERY_QUEUE
-    if queue:
-        options["queue"] = queue
     try:
-        # Imported here: the services work without Celery installed (enqueue=False).
-        from ..tasks import verify_attempt
-
-        args = (str(attempt_id), backend) if backend else (str(attempt_id),)
-        # argsrepr given: the id and the alias are all the message holds (no personal
-        # information), and Celery's own saferepr of them is a tenth of a publish.
-        verify_attempt.apply_async(args, argsrepr=repr(args), kwargsrepr="{}", **options)  # type: ignore[call-arg]
+        dispatch.get_dispatcher().dispatch(
+            attempt_id, None if countdown is None else max(0.0, countdown)
+        )
     except Exception as exc:
         # The row is committed and queued: the sweeper publishes again after
         # QUEUED_STALE_SECONDS, so a broker outage delays the attempt but never loses it.
@@ -118,16 +108,15 @@ def enqueue(
 
 
 def enqueue_on_commit(
-    attempt_id: UUID | str,
-    backend: str | None = None,
+    attempt_id: UUID,
     countdown: float | None = None,
     on_failure: Callable[[str], None] | None = None,
 ) -> None:
-    """Publish once the current transaction commits; ``on_failure(error_class)`` is called
-    if the publish fails (a failure of the hook itself is logged, never raised)."""
+    """:func:`enqueue` once the current transaction commits; ``on_failure(error_class)`` is
+    called if the publish fails (a failure of the hook itself is logged, never raised)."""
 
     def publish() -> None:
-        error = enqueue(attempt_id, backend, countdown)
+        error = enqueue(attempt_id, countdown)
         if error is not None and on_failure is not None:
             try:
                 on_failure(error)

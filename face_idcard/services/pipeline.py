@@ -3,7 +3,8 @@
 Only the worker whose conditional UPDATE claimed the attempt calls the provider, so a
 duplicate delivery or a second worker never pays twice for one attempt. The outcome is written
 with another conditional UPDATE that also checks the claim token: a worker whose lease was taken
-back by the sweeper cannot overwrite what the next worker recorded.
+back by the sweeper cannot overwrite what the next worker recorded (:mod:`.leases` decides what
+becomes of its late result).
 """
 
 from __future__ import annotations
@@ -37,15 +38,14 @@ from ..sensitive import Sensitive, SensitiveBytes, forget_locals_on_error
 from ..signals import attempt_decided, attempt_finished
 from ..states import (
     CLAIMABLE,
-    TERMINAL,
     ConcurrentTransition,
     Decision,
     Status,
     transition,
     transition_with_events,
 )
-from . import audit_sample, retries, slots
-from .claim import claim, lease_until
+from . import audit_sample, leases, retries, slots
+from .claim import claim
 from .common import load_selfie, send_after_commit
 from .retries import backoff
 
@@ -174,14 +174,14 @@ def _holds_slot(attempt: VerificationAttempt) -> bool:
 
 
 @forget_locals_on_error
-def run(attempt_id: UUID | str, backend: str | None = None) -> RunOutcome:
+def run(attempt_id: UUID | str) -> RunOutcome:
     """Process one attempt once. Safe to call any number of times, concurrently.
 
     permit → claim → decrypt → call → record, with the permit last: the quota is checked
     right before the provider call, after the selfie is loaded, so a slow storage read cannot
     push a request past its slot. A cheap look at the current slot before the selfie is read
-    saves that read when the attempt will wait anyway. ``backend`` (the alias the message
-    carries) is only a hint: the claimed row decides.
+    saves that read when the attempt will wait anyway. The backend is the one the attempt's
+    row names.
     """
     pk = _as_uuid(attempt_id)
     if pk is None:
@@ -261,67 +261,6 @@ def _defer(
         return RunOutcome("done", status=attempt.status)
     logger.debug("attempt %s: rate limited, slot in %.3fs", attempt.pk, slot.countdown)
     return RunOutcome("defer", slot.countdown, attempt.status)
-
-
-def _record_late(
-    attempt: VerificationAttempt,
-    token: UUID,
-    target: Status,
-    outcome: ProviderOutcome,
-    events: list[AttemptEvent],
-    fields: dict[str, Any],
-) -> bool:
-    """After the lease expired: record the result if nobody claimed the attempt since (the
-    claim token, which the sweeper leaves on the row, is still ours). True when recorded."""
-    call_event = events[0]
-    call_event.data["late"] = True
-    row = (
-        VerificationAttempt._base_manager.filter(pk=attempt.pk)
-        .values_list("status", "claim_token")
-        .first()
-    )
-    own = row is not None and row[1] == token
-    if own and row is not None and row[0] == Status.QUEUED.value:
-        # Re-queued by the sweeper, not claimed since: the answer we have stands. Claimed
-        # back with our own token, then recorded as usual, in one transaction.
-        attempt.status = Status.QUEUED.value
-        try:
-            with transaction.atomic():
-                transition(
-                    attempt,
-                    Status.PROCESSING,
-                    expected_claim_token=token,
-                    lease_expires_at=lease_until(timezone.now()),
-                )
-                transition_with_events(
-                    attempt, target, events, expected_claim_token=token, **fields
-                )
-        except ConcurrentTransition:
-            pass  # another worker claimed it meanwhile: its call decides
-        else:
-            logger.info("attempt %s: lease expired during the call; late result kept", attempt.pk)
-            return True
-    elif own and row is not None and row[0] in TERMINAL:
-        # Ended from our claim (LOST_CALL_POLICY "fail"): the attempt stays as it ended; the
-        # answer, and what it cost, go on the audit trail only.
-        attempt.status = row[0]
-        late = audit.event(
-            attempt,
-            EventKind.LATE_RESULT,
-            status=row[0],
-            code=outcome.code,
-            error_class=outcome.error_class.value,
-            reason=outcome.reason.value,
-            similarity=outcome.similarity,
-            billable=outcome.billable,
-        )
-        audit.record_many([call_event, late])
-        logger.warning("attempt %s: answer after the attempt ended; audited only", attempt.pk)
-        return False
-    call_event.data["stale_claim"] = True
-    audit.record_many([call_event])
-    logger.warning("attempt %s: lease lost during the call; result discarded", attempt.pk)
-    return False
 
 
 def _not_claimed(pk: UUID, now: datetime) -> RunOutcome:
@@ -470,7 +409,7 @@ def _record(
         )
     except ConcurrentTransition:
         # The sweeper took the attempt back while we were calling (our lease expired).
-        if not _record_late(attempt, token, target, outcome, [call_event, *events], fields):
+        if not leases.record_late(attempt, token, target, outcome, [call_event, *events], fields):
             return RunOutcome("done", status=attempt.status)
 
     if target is Status.COMPLETED:

@@ -132,7 +132,7 @@ def rerun(
                 ]
             )
             if enqueue:
-                enqueue_on_commit(new.pk, backend_name)
+                enqueue_on_commit(new.pk)
     except BaseException:
         delete_selfie(new.selfie_name, new.selfie_storage)
         raise

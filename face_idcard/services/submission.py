@@ -583,7 +583,6 @@ def submit(
     if enqueue and countdown is not None:
         enqueue_on_commit(
             attempt.pk,
-            backend_name,
             countdown or None,
             on_failure=_record_failed_publish(attempt),
         )

@@ -1,4 +1,5 @@
-"""The sweeper: recovers attempts whose worker died (lease expired) or whose message was lost.
+"""The sweeper: recovers attempts whose worker died (lease expired, :mod:`.leases`) or whose
+message was lost.
 
 Run it periodically (``face_idcard.tasks.sweep`` or ``manage.py face_idcard_sweep``). Every
 change is conditional on what the sweeper saw, so two sweepers, or a sweeper and a worker, never
@@ -10,7 +11,6 @@ from __future__ import annotations
 import logging
 from datetime import datetime, timedelta
 
-from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -18,81 +18,13 @@ from django.utils import timezone
 from .. import audit
 from ..conf import face_idcard_settings
 from ..models import EventKind, VerificationAttempt
-from ..outcome import GENERIC, INTERNAL_WORKER_LOST, ErrorClass
-from ..signals import attempt_finished
-from ..states import ConcurrentTransition, Status, transition
-from . import retries, slots
-from .common import enqueue_on_commit, send_after_commit
+from ..states import Status
+from . import leases, slots
+from .common import enqueue_on_commit
 
 logger = logging.getLogger("face_idcard.sweeper")
 
 BATCH = 1000
-
-
-def _recover_expired_lease(attempt: VerificationAttempt, now: datetime) -> str:
-    """Take an attempt back from a worker that stopped answering: requeue or give up."""
-    token = attempt.claim_token
-    policy = str(face_idcard_settings.LOST_CALL_POLICY)
-    if policy not in ("requeue", "fail"):
-        raise ImproperlyConfigured(
-            f"FACE_IDCARD['LOST_CALL_POLICY'] is {policy!r}; use 'requeue' or 'fail'."
-        )
-    if policy == "fail":
-        # The provider may have answered (and charged) the lost call: never call it again.
-        return _fail(attempt, token, now, ErrorClass.UNKNOWN, reason="lost_call")
-    if not retries.may_retry(attempt, ErrorClass.TRANSIENT):
-        return _fail(attempt, token, now, ErrorClass.TRANSIENT, reason="retries_exhausted")
-    with transaction.atomic():
-        # A lost lease counts as a transient failure: a message that kills its worker every
-        # time must not loop forever.
-        transition(
-            attempt,
-            Status.QUEUED,
-            expected_claim_token=token,
-            queued_at=now,
-            lease_expires_at=None,
-            # The token stays until the next claim: the late worker, if it answers before
-            # anyone claims the attempt again, may still record its (paid-for) result.
-            next_attempt_at=None,
-            slot_ends_at=None,
-            parked=False,
-            **retries.next_counters(attempt, ErrorClass.TRANSIENT),
-        )
-        audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lease_expired")
-        enqueue_on_commit(attempt.pk, attempt.backend)
-    return "requeued"
-
-
-def _fail(
-    attempt: VerificationAttempt,
-    token: object,
-    now: datetime,
-    error_class: ErrorClass,
-    *,
-    reason: str,
-) -> str:
-    with transaction.atomic():
-        transition(
-            attempt,
-            Status.FAILED,
-            expected_claim_token=token,
-            error_code=INTERNAL_WORKER_LOST,
-            error_class=error_class.value,
-            error_message=GENERIC.lookup(INTERNAL_WORKER_LOST).en,
-            reason=GENERIC.lookup(INTERNAL_WORKER_LOST).reason.value,
-            finished_at=now,
-            lease_expires_at=None,
-            # The token stays: a late answer from that worker is audited, never recorded.
-        )
-        audit.record(
-            attempt,
-            EventKind.FINISHED,
-            status=attempt.status,
-            code=INTERNAL_WORKER_LOST,
-            reason=reason,
-        )
-        send_after_commit(attempt_finished, attempt)
-    return "failed"
 
 
 def _publish_parked(now: datetime) -> int:
@@ -102,13 +34,11 @@ def _publish_parked(now: datetime) -> int:
     manager = VerificationAttempt.objects
     due = manager.filter(status=Status.QUEUED.value, parked=True, next_attempt_at__lte=reach)
     published = 0
-    rows = due.order_by("next_attempt_at").values_list(
-        "pk", "backend", "next_attempt_at", "slot_ends_at"
-    )
-    for pk, backend, at, ends in list(rows[:BATCH]):
+    rows = due.order_by("next_attempt_at").values_list("pk", "next_attempt_at", "slot_ends_at")
+    for pk, at, ends in list(rows[:BATCH]):
         with transaction.atomic():
             if manager.filter(pk=pk, parked=True, next_attempt_at=at).update(parked=False):
-                enqueue_on_commit(pk, backend, slots.countdown_to(at, ends, now))
+                enqueue_on_commit(pk, slots.countdown_to(at, ends, now))
                 published += 1
     return published
 
@@ -120,13 +50,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
     counts = {"expired_leases": 0, "failed": 0, "lost_queued": 0, "lost_retries": 0}
     manager = VerificationAttempt.objects
 
-    expired = manager.filter(status=Status.PROCESSING.value, lease_expires_at__lt=now)
-    for attempt in list(expired.order_by("lease_expires_at")[:BATCH]):
-        try:
-            result = _recover_expired_lease(attempt, now)
-        except ConcurrentTransition:
-            continue  # the worker finished after all, or another sweeper got there first
-        counts["failed" if result == "failed" else "expired_leases"] += 1
+    counts["expired_leases"], counts["failed"] = leases.recover_expired(now, BATCH)
 
     counts["parked_published"] = _publish_parked(now)
 
@@ -146,7 +70,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             ).update(queued_at=now, next_attempt_at=None, slot_ends_at=None)
             if resent:
                 audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lost_message")
-                enqueue_on_commit(attempt.pk, attempt.backend)
+                enqueue_on_commit(attempt.pk)
                 counts["lost_queued"] += 1
 
     waiting = manager.filter(status=Status.RETRY_WAIT.value, next_attempt_at__lt=stale)
@@ -159,7 +83,7 @@ def sweep(now: datetime | None = None) -> dict[str, int]:
             ).update(next_attempt_at=now)
             if resent:
                 audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lost_retry")
-                enqueue_on_commit(attempt.pk, attempt.backend)
+                enqueue_on_commit(attempt.pk)
                 counts["lost_retries"] += 1
 
     if any(value for key, value in counts.items() if key != "parked_published"):
