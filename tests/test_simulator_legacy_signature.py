@@ -6,6 +6,7 @@ field orders of the official SDKs, the app's client (which it checks) and the ap
 from __future__ import annotations
 
 import base64
+import dataclasses
 
 import pytest
 
@@ -114,3 +115,21 @@ def test_the_documented_messages() -> None:
     assert app_codes.is_account_in_arrears(
         legacy_codes.code_for(Outcome.ARREARS), legacy_codes.message_for(Outcome.ARREARS)
     )
+
+
+def test_a_digest_alone_is_refused_for_what_it_is() -> None:
+    with pytest.raises(legacy_signature.MalformedSignature, match="no plaintext"):
+        legacy_signature.parse(base64.b64encode(b"x" * legacy_signature.DIGEST_SIZE).decode())
+
+
+def test_characters_outside_base64_are_refused_not_skipped() -> None:
+    with pytest.raises(legacy_signature.MalformedSignature, match="not Base64"):
+        legacy_signature.parse(VECTOR[:12] + "*" + VECTOR[12:])
+
+
+def test_the_parsed_signature_is_frozen_and_keeps_the_digest_out_of_its_repr() -> None:
+    parsed = legacy_signature.parse(VECTOR)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        parsed.fields = {}  # type: ignore[misc]
+    assert "digest" not in repr(parsed)
+    assert repr(parsed.digest) not in repr(parsed)
