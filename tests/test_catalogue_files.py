@@ -183,6 +183,18 @@ def _empty_codes(document: dict[str, Any]) -> None:
     document["codes"] = []
 
 
+def _sources_as_list(document: dict[str, Any]) -> None:
+    document["sources"] = list(document["sources"])
+
+
+def _empty_description(document: dict[str, Any]) -> None:
+    document["sources"]["ours"] = ""
+
+
+def _entry_as_list(document: dict[str, Any]) -> None:
+    document["codes"][1] = list(document["codes"][1].values())
+
+
 MALFORMED: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     "unknown class": (_entry(1, **{"class": "retry"}), "entry 1 (code 'E1'): \"class\" 'retry'"),
     "unknown reason": (_entry(1, reason="sad"), "entry 1 (code 'E1'): \"reason\" 'sad'"),
@@ -205,6 +217,10 @@ MALFORMED: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
     ),
     "no sources": (_no_sources, '"sources" and "codes"'),
     "no codes": (_empty_codes, '"codes" must be a non-empty list'),
+    "sources as a list": (_sources_as_list, '"sources" must map keys to non-empty'),
+    "a source without description": (_empty_description, '"sources" must map keys'),
+    "an entry that is no object": (_entry_as_list, "entry 1: an entry must be an object"),
+    "empty code": (_entry(0, code=""), 'entry 0: "code" must be a non-empty string'),
 }
 
 
