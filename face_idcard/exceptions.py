@@ -240,3 +240,10 @@ class PermissionRequired(FaceIdcardError):
     def __init__(self, permission: str) -> None:
         self.permission = permission
         super().__init__(f"permission required: {permission}")
+
+
+# --- Packaged data ---------------------------------------------------------------------------
+
+
+class CatalogueError(FaceIdcardError, ValueError):
+    """A provider's code catalogue file is malformed; the text names the file and the entry."""

@@ -14,6 +14,10 @@ error. Free of Django, so provider clients and the simulator can import it.
 from __future__ import annotations
 
 import enum
+import functools
+import importlib.resources
+import json
+import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -96,6 +100,10 @@ class CodeInfo:
     billable: bool | None
     zh_hans: str
     en: str
+    #: Keys into the catalogue file's ``sources``: where the code and its meaning come from,
+    #: and where its billing flag comes from (empty for entries made in code).
+    source: str = ""
+    billing_source: str = ""
 
     def message(self, language: str | None = None) -> str:
         """The meaning in ``language`` (``zh-hans`` or ``en``; English for anything else)."""
@@ -118,11 +126,26 @@ class Catalogue:
     every provider shares the transport and internal pseudo-codes.
     """
 
-    def __init__(self, entries: Iterable[CodeInfo], *, fallback: Catalogue | None = None) -> None:
+    def __init__(
+        self,
+        entries: Iterable[CodeInfo],
+        *,
+        fallback: Catalogue | None = None,
+        sources: Mapping[str, str] | None = None,
+    ) -> None:
         self._entries: Mapping[str, CodeInfo] = MappingProxyType(
             {entry.code: entry for entry in entries}
         )
         self._fallback = fallback
+        #: What each entry's ``source`` and ``billing_source`` key stands for (a page, a section).
+        self.sources: Mapping[str, str] = MappingProxyType(dict(sources or {}))
+
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Catalogue:
+        """The catalogue in the JSON file at ``path``, validated (see :func:`load_catalogue`)."""
+        location = os.fspath(path)
+        with open(location, encoding="utf-8") as stream:
+            return _parse_catalogue(stream.read(), location)
 
     def __contains__(self, code: object) -> bool:
         key = normalise_code(code)  # type: ignore[arg-type]
@@ -296,3 +319,108 @@ class ProviderOutcome:
             description=info,
             **fields,
         )
+
+
+# --- Catalogue files --------------------------------------------------------------------------
+#
+# A provider's catalogue is a JSON file in its package (``providers/<name>/codes.json``):
+#
+#     {"sources": {"<key>": "<the page or section it stands for>", ...},
+#      "codes": [{"code": "...", "class": "<ErrorClass value>", "reason": "<Reason value>",
+#                 "billable": true | false | null, "zh-hans": "...", "en": "...",
+#                 "source": "<key>", "billing_source": "<key>"}, ...]}
+#
+# Retrying and whether the person can fix it are not stored: they follow from the class and the
+# reason (:attr:`ErrorClass.retryable`, :attr:`Reason.user_fixable`), one rule for every code.
+
+_ENTRY_KEYS = frozenset(
+    {"code", "class", "reason", "billable", "zh-hans", "en", "source", "billing_source"}
+)
+
+
+@functools.cache
+def load_catalogue(package: str, name: str = "codes.json") -> Catalogue:
+    """The catalogue in the data file ``name`` of ``package``, read once and validated.
+
+    Read through :mod:`importlib.resources`, so it works from a wheel or a zip as well as from a
+    checkout. Codes it does not list fall back to :data:`GENERIC`. A malformed file raises
+    :class:`~face_idcard.exceptions.CatalogueError` naming the file and the entry.
+    """
+    resource = importlib.resources.files(package).joinpath(name)
+    return _parse_catalogue(resource.read_text(encoding="utf-8"), f"{package}/{name}")
+
+
+def _parse_catalogue(text: str, origin: str) -> Catalogue:
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise _catalogue_error(origin, f"not valid JSON ({exc})") from exc
+    if not isinstance(document, dict) or set(document) != {"sources", "codes"}:
+        raise _catalogue_error(origin, 'the file must be an object with "sources" and "codes"')
+    sources, rows = document["sources"], document["codes"]
+    if not isinstance(sources, dict) or not all(
+        isinstance(key, str) and isinstance(description, str) and key and description
+        for key, description in sources.items()
+    ):
+        raise _catalogue_error(origin, '"sources" must map keys to non-empty descriptions')
+    if not isinstance(rows, list) or not rows:
+        raise _catalogue_error(origin, '"codes" must be a non-empty list')
+    entries: dict[str, CodeInfo] = {}
+    for index, row in enumerate(rows):
+        entry = _parse_entry(row, sources, f"{origin}, entry {index}")
+        if entry.code in entries:
+            raise _catalogue_error(origin, f"entry {index}: code {entry.code!r} is listed twice")
+        if entry.code in GENERIC.entries:
+            raise _catalogue_error(
+                origin, f"entry {index}: code {entry.code!r} is one of the shared pseudo-codes"
+            )
+        entries[entry.code] = entry
+    return Catalogue(entries.values(), fallback=GENERIC, sources=sources)
+
+
+def _parse_entry(row: object, sources: Mapping[str, str], where: str) -> CodeInfo:
+    if not isinstance(row, dict):
+        raise _catalogue_error(where, "an entry must be an object")
+    code = row.get("code")
+    if isinstance(code, str) and code:
+        where = f"{where} (code {code!r})"
+    if set(row) != _ENTRY_KEYS:
+        missing, extra = sorted(_ENTRY_KEYS - set(row)), sorted(set(row) - _ENTRY_KEYS)
+        raise _catalogue_error(where, f"missing keys {missing}, unknown keys {extra}")
+    if not isinstance(code, str) or not code or normalise_code(code) != code:
+        raise _catalogue_error(where, '"code" must be a non-empty string without blanks around it')
+    try:
+        error_class = ErrorClass(row["class"])
+    except ValueError:
+        raise _catalogue_error(where, f'"class" {row["class"]!r} is not an ErrorClass') from None
+    try:
+        reason = Reason(row["reason"])
+    except ValueError:
+        raise _catalogue_error(where, f'"reason" {row["reason"]!r} is not a Reason') from None
+    billable = row["billable"]
+    if billable is not None and not isinstance(billable, bool):
+        raise _catalogue_error(where, '"billable" must be true, false or null')
+    for language in ("zh-hans", "en"):
+        value = row[language]
+        if not isinstance(value, str) or not value.strip():
+            raise _catalogue_error(where, f'the "{language}" text is missing')
+    for key in ("source", "billing_source"):
+        if row[key] not in sources:
+            raise _catalogue_error(where, f'"{key}" {row[key]!r} is not a key of "sources"')
+    return CodeInfo(
+        code,
+        error_class,
+        reason,
+        billable,
+        row["zh-hans"],
+        row["en"],
+        source=row["source"],
+        billing_source=row["billing_source"],
+    )
+
+
+def _catalogue_error(where: str, problem: str) -> Exception:
+    # Imported here: exceptions imports this module.
+    from .exceptions import CatalogueError
+
+    return CatalogueError(f"{where}: {problem}")

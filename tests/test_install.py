@@ -39,6 +39,8 @@ from pathlib import Path
 
 import pytest
 
+from face_idcard.outcome import load_catalogue
+
 SOURCE = Path(__file__).resolve().parent.parent
 README = SOURCE / "README.rst"
 #: What the wheel is built from (everything pyproject.toml and MANIFEST.in refer to).
@@ -271,6 +273,22 @@ def test_the_installed_copy_is_the_one_imported(site: Site) -> None:
     where = site.python("-c", "import face_idcard; print(face_idcard.__file__)").strip()
     assert Path(where).is_relative_to(site.target), where
     assert not Path(where).is_relative_to(SOURCE)
+
+
+def test_the_wheel_carries_the_code_catalogues(site: Site) -> None:
+    for provider in ("legacy", "faceid"):
+        assert (site.target / "face_idcard" / "providers" / provider / "codes.json").is_file()
+    # Read from the installed copy through importlib.resources, as the backends do.
+    counts = site.python(
+        "-c",
+        "from face_idcard.providers.legacy.codes import LEGACY_CODES; "
+        "from face_idcard.providers.faceid.codes import FACEID_CODES; "
+        "print(len(LEGACY_CODES), len(FACEID_CODES))",
+    ).split()
+    assert [int(count) for count in counts] == [
+        len(load_catalogue("face_idcard.providers.legacy")),
+        len(load_catalogue("face_idcard.providers.faceid")),
+    ]
 
 
 @pytest.mark.parametrize("command", ["check", "migrate"])

@@ -109,7 +109,11 @@ MODULES: dict[str, list[str]] = {
     ],
     "face_idcard/providers/faceid/backend.py": ["tests/test_faceid_outcome.py"],
     "face_idcard/providers/faceid/codes.py": ["tests/test_faceid_codes_table.py"],
-    "face_idcard/outcome.py": ["tests/test_outcome.py", "tests/test_legacy_codes_table.py"],
+    "face_idcard/outcome.py": [
+        *("tests/test_outcome.py", "tests/test_legacy_codes_table.py"),
+        "tests/test_catalogue_files.py",
+    ],
+    "face_idcard/simulator/legacy_signature.py": ["tests/test_simulator_legacy_signature.py"],
 }
 
 #: Modules whose selection runs on PostgreSQL: their single-statement path exists only there.

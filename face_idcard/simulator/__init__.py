@@ -6,7 +6,9 @@ side) and, on the same port, FaceID ``ImageRecognitionV2`` of Tencent Cloud API 
 (``POST /``, TC3-HMAC-SHA256, ``Encryption``; :mod:`.protocols.faceid`), answers deterministically from a registry of people with synthetic portraits, has
 magic ID numbers for every outcome (:mod:`.magic`), injects faults on demand
 (:mod:`.faults`) and records every call in a ledger (:mod:`.ledger`). Its similarity is a
-perceptual score, NOT face recognition (:mod:`.similarity`).
+perceptual score, NOT face recognition (:mod:`.similarity`). It signs, verifies and answers
+codes with its own modules, never with the app's provider code it is there to check
+(``tests/test_simulator_independence.py``).
 
 In-process::
 

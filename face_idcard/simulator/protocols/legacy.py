@@ -23,6 +23,10 @@ Order of checks, first failure answers:
 Every JSON answer is HTTP 200 and exactly ``{"data": {"similarity": <float>, "session_id":
 "<str>"}, "code": <int>, "message": "<str>"}``; the session_id is echoed, or generated when
 the request had none.
+
+The signature is checked by :mod:`..legacy_signature` and the codes and messages come from
+:mod:`..legacy_codes`: the simulator's own, written from the spec, never the app's client
+modules that it is there to check.
 """
 
 from __future__ import annotations
@@ -33,9 +37,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ...providers.legacy import codes as errors
-from ...providers.legacy import signing
+from .. import legacy_signature
 from ..core import Verdict, VerificationInput
+from ..legacy_codes import code_for, message_for
 from ..magic import MATCH_SIMILARITY
 from ..multipart import MultipartError, parse_form_data
 from ..outcomes import Outcome
@@ -53,46 +57,8 @@ from .base import (
 if TYPE_CHECKING:
     from ..core import SimulatorCore
 
-__all__ = ["LEGACY_CODES", "LegacyIdCardCompare"]
+__all__ = ["LegacyIdCardCompare"]
 
-#: Outcome -> legacy code. Transport outcomes (502, drop, hang) have none.
-LEGACY_CODES: dict[Outcome, int] = {
-    Outcome.COMPARED: 0,
-    Outcome.NAME_MISMATCH: -5803,
-    Outcome.NOT_REGISTERED: -4009,
-    Outcome.NO_FACE: -4015,
-    # The legacy API has no finer codes for these (they exist for FaceID's codes).
-    Outcome.ID_PHOTO_MISSING: -4009,
-    Outcome.MULTIPLE_FACES: -1101,
-    Outcome.SPOOFED: -1101,
-    Outcome.POOR_QUALITY: -1101,
-    Outcome.NOT_ACTIVATED: 24,
-    # Never produced by this protocol; mapped so that every outcome has a code.
-    Outcome.INVALID_NAME: 21,
-    Outcome.IMAGE_TOO_LARGE: 23,
-    Outcome.DECRYPT_FAILED: 21,
-    Outcome.INVALID_SECRET_ID: 11,
-    Outcome.MISSING_FIELDS: -5801,
-    Outcome.INVALID_ID: -5804,
-    Outcome.NO_IMAGE: -5805,
-    Outcome.URL_FETCH_FAILED: -5805,
-    Outcome.UNSUPPORTED_FORMAT: -1400,
-    Outcome.UNDECODABLE_IMAGE: -4016,
-    Outcome.BAD_REQUEST: 21,
-    Outcome.BODY_TOO_LARGE: 23,
-    Outcome.SIGNATURE_EMPTY: 4,
-    Outcome.SIGNATURE_MALFORMED: 5,
-    Outcome.SIGNATURE_TARGET_MISMATCH: 6,
-    Outcome.SIGNATURE_EXPIRED: 9,
-    Outcome.UNKNOWN_SECRET_ID: 11,
-    Outcome.APPID_SECRET_ID_MISMATCH: 12,
-    Outcome.SIGNATURE_MISMATCH: 14,
-    Outcome.RATE_LIMITED: 15,
-    Outcome.INTERNAL_ERROR: 213,
-    Outcome.SERVICE_UNAVAILABLE: -5802,
-    Outcome.ARREARS: 3,
-}
-ARREARS_MESSAGE = "account abnormal,errorno is:2"
 _REQUIRED_SIGNATURE_FIELDS = ("a", "k", "e", "t", "r")
 _NUMERIC_SIGNATURE_FIELDS = ("e", "t", "r")
 
@@ -145,13 +111,13 @@ class LegacyIdCardCompare(ProtocolHandler):
         if not header:
             return Outcome.SIGNATURE_EMPTY
         try:
-            parsed = signing.parse_legacy_authorization(header)
-        except signing.MalformedSignature:
+            parsed = legacy_signature.parse(header)
+        except legacy_signature.MalformedSignature:
             return Outcome.SIGNATURE_MALFORMED
         fields = parsed.fields
         if any(not fields.get(name) for name in _REQUIRED_SIGNATURE_FIELDS):
             return Outcome.SIGNATURE_MALFORMED
-        if any(parsed.get_int(name) is None for name in _NUMERIC_SIGNATURE_FIELDS):
+        if any(parsed.number(name) is None for name in _NUMERIC_SIGNATURE_FIELDS):
             return Outcome.SIGNATURE_MALFORMED
         if len(fields["r"]) > 10:
             return Outcome.SIGNATURE_MALFORMED
@@ -160,9 +126,9 @@ class LegacyIdCardCompare(ProtocolHandler):
             return Outcome.UNKNOWN_SECRET_ID
         if fields["a"] != account.appid:
             return Outcome.APPID_SECRET_ID_MISMATCH
-        if not signing.verify_legacy_digest(parsed, account.secret_key):
+        if not legacy_signature.verify(parsed, account.secret_key):
             return Outcome.SIGNATURE_MISMATCH
-        expiry = parsed.get_int("e")
+        expiry = parsed.number("e")
         assert expiry is not None
         if expiry < int(time.time()):
             return Outcome.SIGNATURE_EXPIRED
@@ -184,7 +150,7 @@ class LegacyIdCardCompare(ProtocolHandler):
         outcome = verdict.outcome
         record = PendingRecord(
             session_id=session_id,
-            code=LEGACY_CODES.get(outcome),
+            code=code_for(outcome),
             outcome=outcome.value,
             billable=outcome.billable,
             injected=verdict.injected,
@@ -197,11 +163,10 @@ class LegacyIdCardCompare(ProtocolHandler):
         transport = transport_reply(outcome, record)
         if transport is not None:
             return transport
-        code = LEGACY_CODES[outcome]
         body = {
             "data": {"similarity": float(verdict.similarity), "session_id": session_id},
-            "code": code,
-            "message": legacy_message(outcome, code),
+            "code": code_for(outcome),
+            "message": message_for(outcome),
         }
         return Reply(
             body=json.dumps(body, ensure_ascii=False).encode("utf-8"),
@@ -209,12 +174,6 @@ class LegacyIdCardCompare(ProtocolHandler):
             close=close,
             record=record,
         )
-
-
-def legacy_message(outcome: Outcome, code: int) -> str:
-    if outcome is Outcome.ARREARS:
-        return ARREARS_MESSAGE
-    return errors.lookup(code).en
 
 
 def _new_session_id() -> str:
