@@ -96,7 +96,7 @@ ATTEMPT_EXAMPLE = OpenApiExample(
         "decision": "none",
         "reviewed": False,
         "reason": None,
-        "message": "",
+        "message": "Your verification is in progress.",
         "idcard_number": "1101**********002X",
         "idcard_name": "张*",
         "external_reference": "order-1001",
