@@ -72,6 +72,8 @@ DEFAULTS: dict[str, Any] = {
     "ABUSE_WINDOW_HOURS": 24,
     # ... or this many name/number mismatches within one clock hour.
     "ABUSE_MISMATCH_BURST": 3,
+    # ID number searches a staff user may make in the admin ("number/period"; None: no limit).
+    "ADMIN_ID_SEARCH_RATE": "30/hour",
     # --- Input ---------------------------------------------------------------------------
     # ID numbers with a birth year before this are refused (no such person is alive; a
     # typo or a made-up number, and the provider would bill the call).

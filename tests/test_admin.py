@@ -37,13 +37,15 @@ pytestmark = pytest.mark.django_db
 
 def test_changelist_shows_masks_badges_reasons_and_review_state(face_settings: Any) -> None:
     attempt = finished(magic.REVIEW)
-    client, _ = client_for("lister", "view_verificationattempt")
+    client, _ = client_for("lister", "view_verificationattempt", "view_pii")
     html = client.get(CHANGELIST).content.decode()
     assert attempt.idcard_number_masked in html and attempt.idcard_name_masked in html
     assert magic.REVIEW not in html and NAME not in html
     assert 'data-decision="review"' in html
     assert "Needs review" in html
     assert "/search-id-number/" in html
+    view_only, _ = client_for("view-only-lister", "view_verificationattempt")
+    assert "/search-id-number/" not in view_only.get(CHANGELIST).content.decode()
 
 
 def test_changelist_filters_answer(face_settings: Any) -> None:
@@ -151,7 +153,7 @@ def test_id_number_search_posts_and_matches_under_every_live_key(
     new = finished(magic.MATCH)
     assert old.idcard_hash != new.idcard_hash
     unrelated = finished(magic.NO_MATCH)
-    client, _ = client_for("id-searcher", "view_verificationattempt")
+    client, _ = client_for("id-searcher", "view_verificationattempt", "view_pii")
     assert client.get(ID_SEARCH).status_code == 200
     with caplog.at_level("DEBUG"):
         response = client.post(ID_SEARCH, {"idcard_number": magic.MATCH.lower()})
@@ -164,7 +166,7 @@ def test_id_number_search_posts_and_matches_under_every_live_key(
 
 
 def test_id_number_search_refuses_a_bad_number_without_echoing_it(face_settings: Any) -> None:
-    client, _ = client_for("bad-searcher", "view_verificationattempt")
+    client, _ = client_for("bad-searcher", "view_verificationattempt", "view_pii")
     bad = "110101190001010015"  # wrong check digit
     html = client.post(ID_SEARCH, {"idcard_number": bad}).content.decode()
     assert "errorlist" in html and bad not in html
