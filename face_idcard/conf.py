@@ -62,7 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "REVIEW_BAND": 5.0,
     # When True, a reviewer who overturns a machine "no match" (to match) only records a
     # pending first review; a second, different reviewer completes it (services.review).
-    "REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER": False,
+    "REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER": True,
     # Share (0..1) of decided attempts, of every score, also sent to review as an audit
     # sample: the threshold calibration's unbiased population. 0 disables it.
     "REVIEW_AUDIT_SAMPLE_RATE": 0.0,

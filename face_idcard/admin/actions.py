@@ -24,6 +24,7 @@ from ..exceptions import (
     LegalHoldActive,
     PermissionRequired,
     PersonalInformationUnavailable,
+    SelfReviewRefused,
 )
 from ..models import VerificationAttempt
 from .forms import ConfirmForm, OptionalReasonForm, ReasonForm
@@ -36,6 +37,7 @@ REFUSALS = (
     IllegalTransition,
     LegalHoldActive,
     PersonalInformationUnavailable,
+    SelfReviewRefused,
     ValidationError,
 )
 
@@ -55,6 +57,8 @@ class ActionSpec:
 def _refusal_text(error: Exception) -> str:
     if isinstance(error, PermissionRequired):
         return str(_("you do not have permission to do this"))
+    if isinstance(error, SelfReviewRefused):
+        return str(_("you cannot review your own verification"))
     if isinstance(error, LegalHoldActive):
         return str(_("the attempt is under legal hold"))
     if isinstance(error, PersonalInformationUnavailable):

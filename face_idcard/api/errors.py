@@ -35,6 +35,7 @@ from ..exceptions import (
     ConsentRequired,
     IllegalTransition,
     PermissionRequired,
+    SelfReviewRefused,
 )
 
 #: Retry-After for the per-identity daily limits: a constant, so the header tells nothing
@@ -165,6 +166,8 @@ def exception_handler(exc: BaseException, context: Mapping[str, Any]) -> Respons
             error_body("permission_denied", _("You do not have permission to do this.")),
             status=403,
         )
+    if isinstance(exc, SelfReviewRefused):
+        return Response(error_body("self_review", exc.message), status=403)
     if isinstance(exc, exceptions.NotFound | Http404):
         return Response(error_body("not_found", _("Not found.")), status=404)
     if isinstance(exc, exceptions.ParseError) and getattr(exc.detail, "code", "") in (
