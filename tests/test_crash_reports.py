@@ -367,3 +367,24 @@ def test_api_4xx_is_one_warning_line_of_the_app(
     assert [r.levelno for r in own] == [logging.WARNING]
     assert "404 not_found" in own[0].getMessage()
     assert _with_pii([r.getMessage() for r in caplog.records]) == []
+
+
+def test_an_exception_outside_drfs_handler_is_logged_by_the_app(
+    face_settings: Any,
+    monkeypatch: Any,
+    mailoutbox: list[Any],
+    caplog: pytest.LogCaptureFixture,
+    django_request_records: _Records,
+) -> None:
+    from tests.api_helpers import BASE, client_for, photo_file, plain_user
+
+    monkeypatch.setattr("face_idcard.api.views.install_upload_handlers", force)
+    client = client_for(plain_user("crash-api-user"))
+    client.raise_request_exception = False
+    data = {"idcard_number": API_NUMBER, "idcard_name": NAME, "consent": True}
+    response = client.post(BASE, {**data, "image": photo_file()}, format="multipart")
+    assert response.status_code == 500
+    assert django_request_records.records == []
+    own = [r.getMessage() for r in caplog.records if r.name == "face_idcard.api"]
+    assert own == ["API POST: 500 internal_error (Forced outside the handler)"]
+    assert _with_pii([r.getMessage() for r in caplog.records] + _mail_texts(mailoutbox)) == []

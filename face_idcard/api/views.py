@@ -131,13 +131,23 @@ class AttemptViewSet(
         language = getattr(request, "LANGUAGE_CODE", None) or translation.get_language_from_request(
             request
         )
-        with translation.override(language):
-            response = super().dispatch(request, *args, **kwargs)
-            if isinstance(response, Response):
-                # Rendered here, inside the language: the data holds no lazy text, but DRF's
-                # own messages are translated when rendered.
-                response.render()
-            response.setdefault("Content-Language", translation.get_language() or language)
+        try:
+            with translation.override(language):
+                response = super().dispatch(request, *args, **kwargs)
+                if isinstance(response, Response):
+                    # Rendered here, inside the language: the data holds no lazy text, but
+                    # DRF's own messages are translated when rendered.
+                    response.render()
+                response.setdefault("Content-Language", translation.get_language() or language)
+        except Exception as error:
+            # Outside DRF's handler (reading the request's frame, rendering): Django answers
+            # 500, and its record of it is dropped (logfilters), so the line is written here.
+            logger.error(
+                "API %s: 500 internal_error (%s outside the handler)",
+                request.method,
+                type(error).__name__,
+            )
+            raise
         return response
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
