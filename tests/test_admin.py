@@ -540,6 +540,10 @@ def test_a_reviewer_cannot_review_their_own_attempt(face_settings: Any) -> None:
 
     client, reviewer = client_for("self-reviewer", *ALL)
     attempt = finished(magic.REVIEW, user=reviewer)
+    detail = client.get(change_url(attempt)).content.decode()
+    assert 'data-action="approve"' not in detail and 'data-action="reject"' not in detail
+    other, _ = client_for("other-reviewer", *ALL)
+    assert 'data-action="approve"' in other.get(change_url(attempt)).content.decode()
     with pytest.raises(SelfReviewRefused):
         services.review(attempt, reviewer=reviewer, decision="match", reason="it is me")
     response = action(client, "approve", attempt, confirm="yes", reason="it is me")

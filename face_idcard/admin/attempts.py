@@ -342,7 +342,8 @@ class VerificationAttemptAdmin(_AdminBase):
     def _detail_actions(self, request: HttpRequest, attempt: VerificationAttempt) -> list[Any]:
         offered = []
         completed = attempt.status == Status.COMPLETED.value and attempt.reviewed_at is None
-        if self.has_review_permission(request) and completed:
+        own = attempt.user_id is not None and attempt.user_id == request.user.pk
+        if self.has_review_permission(request) and completed and not own:
             offered += [("approve", _("Approve")), ("reject", _("Reject"))]
         if self.has_rerun_permission(request) and services.can_rerun(attempt):
             offered.append(("rerun", _("Re-run")))
