@@ -15,6 +15,7 @@ class FaceIdcardConfig(AppConfig):
         # Registers the system checks and the settings-reload receiver.
         from . import checks, conf, logfilters  # noqa: F401
 
+        logfilters.install_request_filter()
         if conf.face_idcard_settings.QUIET_HTTP_LOGGERS:
             logfilters.install()
         self._register_celery_dispatcher()

@@ -62,7 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "REVIEW_BAND": 5.0,
     # When True, a reviewer who overturns a machine "no match" (to match) only records a
     # pending first review; a second, different reviewer completes it (services.review).
-    "REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER": False,
+    "REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER": True,
     # Share (0..1) of decided attempts, of every score, also sent to review as an audit
     # sample: the threshold calibration's unbiased population. 0 disables it.
     "REVIEW_AUDIT_SAMPLE_RATE": 0.0,
@@ -72,6 +72,8 @@ DEFAULTS: dict[str, Any] = {
     "ABUSE_WINDOW_HOURS": 24,
     # ... or this many name/number mismatches within one clock hour.
     "ABUSE_MISMATCH_BURST": 3,
+    # ID number searches a staff user may make in the admin ("number/period"; None: no limit).
+    "ADMIN_ID_SEARCH_RATE": "30/hour",
     # --- Input ---------------------------------------------------------------------------
     # ID numbers with a birth year before this are refused (no such person is alive; a
     # typo or a made-up number, and the provider would bill the call).

@@ -242,6 +242,16 @@ class PermissionRequired(FaceIdcardError):
         super().__init__(f"permission required: {permission}")
 
 
+class SelfReviewRefused(FaceIdcardError):
+    """A reviewer asked to review their own attempt: nobody confirms their own identity (nor,
+    under four-eyes, is either reviewer the attempt's own user). A view should answer 403."""
+
+    message = _("You cannot review your own verification.")
+
+    def __init__(self) -> None:
+        super().__init__("a reviewer cannot review their own attempt")
+
+
 # --- Packaged data ---------------------------------------------------------------------------
 
 

@@ -1,18 +1,27 @@
-"""What to tell a person about each neutral reason, in zh-hans and en.
+"""What to tell a person about their verification, in zh-hans and en.
 
-The one place for user-facing outcome texts: the API, the admin, the demo and e-mails read
-:func:`user_message`, never a provider's catalogue. The texts say what happened and what to do
-next, and never whether an ID number exists in the registry beyond what the person typed.
+The one place for user-facing outcome texts. :func:`person_message` is THE rule for what a
+person is told about an attempt: it follows the attempt's status, decision and review (a
+reviewer's decision wins over the machine's, a close call waiting for a reviewer says so),
+and uses the reason's text (:func:`user_message`) only where the reason is what the person
+needs to hear (a rejected input, a failure). The API's ``message`` (and so the onboarding
+page) reads it, never a provider's catalogue. The texts say what happened and what to do next,
+and never whether an ID number exists in the registry beyond what the person typed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 from .outcome import Reason
+from .states import Decision, ReviewDecision, Status
+
+if TYPE_CHECKING:
+    from .models import VerificationAttempt
 
 MESSAGES: Mapping[Reason, Promise] = {
     Reason.MATCH: _("Your identity has been verified."),
@@ -90,7 +99,8 @@ def as_reason(value: str | Reason | None) -> Reason | None:
 
 
 def user_message(reason: str | Reason | None) -> str:
-    """The text for a person, in the active language ("" when there is no reason yet)."""
+    """The text of one reason, in the active language ("" when there is no reason yet). What
+    a person is told about an attempt is :func:`person_message`, which uses it."""
     known = as_reason(reason)
     return "" if known is None else str(MESSAGES[known])
 
@@ -98,3 +108,57 @@ def user_message(reason: str | Reason | None) -> str:
 def label(reason: str | Reason | None) -> str:
     known = as_reason(reason)
     return "" if known is None else str(LABELS[known])
+
+
+#: What a person is told about an attempt, apart from the reasons' own texts.
+IN_PROGRESS = _("Your verification is in progress.")
+VERIFIED = MESSAGES[Reason.MATCH]
+NOT_VERIFIED = _("Your identity could not be verified.")
+BEING_REVIEWED = _(
+    "A member of staff is reviewing your verification. You do not need to do anything."
+)
+CANCELED = _("The verification was canceled.")
+#: A comparison that ended below the threshold: the photo is what to change.
+NO_MATCH = MESSAGES[Reason.LOW_SIMILARITY]
+#: A failure whose reason says nothing useful (or nothing at all).
+NOT_COMPLETED = MESSAGES[Reason.UNKNOWN]
+
+
+#: Reasons whose text would mislead about an attempt that ended without a comparison.
+_NOT_FOR_AN_ENDED_ATTEMPT = frozenset({Reason.MATCH, Reason.LOW_SIMILARITY, Reason.RATE_LIMITED})
+
+
+def person_message(attempt: VerificationAttempt) -> str:
+    """What the attempt's person is told, in the active language. Never empty.
+
+    In order: a reviewer's decision (verified or not); a status still in the pipeline (in
+    progress, or busy and retrying); a completed comparison by its decision (verified, being
+    reviewed, photo not alike); a rejected input or a failure by its reason, never a reason
+    that would read as a success.
+    """
+    status = str(attempt.status)
+    if attempt.review_decision:
+        return str(
+            VERIFIED if attempt.review_decision == ReviewDecision.MATCH.value else NOT_VERIFIED
+        )
+    if status in (Status.QUEUED.value, Status.PROCESSING.value):
+        return str(IN_PROGRESS)
+    if status == Status.RETRY_WAIT.value:
+        return str(MESSAGES[Reason.RATE_LIMITED])
+    if status == Status.CANCELED.value:
+        return str(CANCELED)
+    if status == Status.COMPLETED.value:
+        decision = str(attempt.decision)
+        if decision == Decision.MATCH.value:
+            return str(VERIFIED)
+        if decision == Decision.REVIEW.value:
+            return str(BEING_REVIEWED)
+        if decision == Decision.NO_MATCH.value:
+            return str(NO_MATCH)
+        return str(NOT_COMPLETED)
+    # Rejected (the input) or failed: the reason says what to do, unless it reads as a
+    # comparison's result or as a verification still going on.
+    reason = as_reason(attempt.reason)
+    if reason is None or reason in _NOT_FOR_AN_ENDED_ATTEMPT:
+        return str(NOT_COMPLETED)
+    return str(MESSAGES[reason])

@@ -37,13 +37,15 @@ pytestmark = pytest.mark.django_db
 
 def test_changelist_shows_masks_badges_reasons_and_review_state(face_settings: Any) -> None:
     attempt = finished(magic.REVIEW)
-    client, _ = client_for("lister", "view_verificationattempt")
+    client, _ = client_for("lister", "view_verificationattempt", "view_pii")
     html = client.get(CHANGELIST).content.decode()
     assert attempt.idcard_number_masked in html and attempt.idcard_name_masked in html
     assert magic.REVIEW not in html and NAME not in html
     assert 'data-decision="review"' in html
     assert "Needs review" in html
     assert "/search-id-number/" in html
+    view_only, _ = client_for("view-only-lister", "view_verificationattempt")
+    assert "/search-id-number/" not in view_only.get(CHANGELIST).content.decode()
 
 
 def test_changelist_filters_answer(face_settings: Any) -> None:
@@ -151,7 +153,7 @@ def test_id_number_search_posts_and_matches_under_every_live_key(
     new = finished(magic.MATCH)
     assert old.idcard_hash != new.idcard_hash
     unrelated = finished(magic.NO_MATCH)
-    client, _ = client_for("id-searcher", "view_verificationattempt")
+    client, _ = client_for("id-searcher", "view_verificationattempt", "view_pii")
     assert client.get(ID_SEARCH).status_code == 200
     with caplog.at_level("DEBUG"):
         response = client.post(ID_SEARCH, {"idcard_number": magic.MATCH.lower()})
@@ -164,7 +166,7 @@ def test_id_number_search_posts_and_matches_under_every_live_key(
 
 
 def test_id_number_search_refuses_a_bad_number_without_echoing_it(face_settings: Any) -> None:
-    client, _ = client_for("bad-searcher", "view_verificationattempt")
+    client, _ = client_for("bad-searcher", "view_verificationattempt", "view_pii")
     bad = "110101190001010015"  # wrong check digit
     html = client.post(ID_SEARCH, {"idcard_number": bad}).content.decode()
     assert "errorlist" in html and bad not in html
@@ -461,11 +463,11 @@ def test_redact_and_legal_hold_actions(face_settings: Any) -> None:
 
 
 def test_overturning_a_no_match_needs_a_second_reviewer(face_settings: Any) -> None:
+    """The default (REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER is True unless a site says no)."""
     from django.core.exceptions import ValidationError
 
     from face_idcard import services
 
-    face_settings(REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER=True)
     attempt = finished(magic.NO_MATCH)
     assert attempt.decision == Decision.NO_MATCH
     first_client, first = client_for("first-reviewer", *ALL)
@@ -490,6 +492,7 @@ def test_overturning_a_no_match_needs_a_second_reviewer(face_settings: Any) -> N
 def test_without_the_setting_one_reviewer_overturns(face_settings: Any) -> None:
     from face_idcard import services
 
+    face_settings(REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER=False)
     attempt = finished(magic.NO_MATCH)
     _, reviewer = client_for("single-reviewer", *ALL)
     services.review(attempt, reviewer=reviewer, decision="match", reason="same person")
@@ -526,3 +529,51 @@ def test_console_speaks_chinese(face_settings: Any) -> None:
             "Search by ID number"
             in client_for("en-reviewer", *ALL)[0].get(CHANGELIST).content.decode()
         )
+
+
+# --- Nobody reviews their own attempt -----------------------------------------------------
+
+
+def test_a_reviewer_cannot_review_their_own_attempt(face_settings: Any) -> None:
+    from face_idcard import services
+    from face_idcard.exceptions import SelfReviewRefused
+
+    client, reviewer = client_for("self-reviewer", *ALL)
+    attempt = finished(magic.REVIEW, user=reviewer)
+    detail = client.get(change_url(attempt)).content.decode()
+    assert 'data-action="approve"' not in detail and 'data-action="reject"' not in detail
+    other, _ = client_for("other-reviewer", *ALL)
+    assert 'data-action="approve"' in other.get(change_url(attempt)).content.decode()
+    with pytest.raises(SelfReviewRefused):
+        services.review(attempt, reviewer=reviewer, decision="match", reason="it is me")
+    response = action(client, "approve", attempt, confirm="yes", reason="it is me")
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "you cannot review your own verification" in page
+    attempt.refresh_from_db()
+    assert attempt.reviewed_at is None and attempt.review_decision == ""
+    assert not attempt.events.filter(kind__in=["reviewed", "review_pending"]).exists()
+
+
+@pytest.mark.parametrize("own", ["first", "second"])
+def test_under_four_eyes_neither_reviewer_is_the_attempts_user(
+    face_settings: Any, own: str
+) -> None:
+    from face_idcard import services
+    from face_idcard.exceptions import SelfReviewRefused
+
+    _, owner = client_for("four-eyes-owner", *ALL)
+    _, other = client_for("four-eyes-other", *ALL)
+    attempt = finished(magic.NO_MATCH, user=owner)
+    first, second = (owner, other) if own == "first" else (other, owner)
+    if own == "first":
+        with pytest.raises(SelfReviewRefused):
+            services.review(attempt, reviewer=first, decision="match", reason="it is me")
+        assert services.pending_review(attempt) is None
+    else:
+        services.review(attempt, reviewer=first, decision="match", reason="same person")
+        assert services.pending_review(attempt) is not None
+        with pytest.raises(SelfReviewRefused):
+            services.review(attempt, reviewer=second, decision="match", reason="it is me")
+    attempt.refresh_from_db()
+    assert attempt.reviewed_at is None

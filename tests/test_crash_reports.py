@@ -203,3 +203,188 @@ def test_http_loggers_write_no_debug_records(
     ]
     assert [r.getMessage() for r in third_party] == ["SDK warning without body"]
     assert [r for r in caplog.records if NUMBER in r.getMessage() or NAME in r.getMessage()] == []
+
+
+# --- The API's 5xx: Django's request log, mail_admins, the app's own line ----------------------
+
+API_NUMBER = "11010519491231002X"  # valid, not one of the simulator's magic numbers
+ADMINS = [("Operations", "ops@example.com")]
+
+
+def _fail_submit(error: BaseException) -> Any:
+    def submit(**_: Any) -> Any:
+        raise error
+
+    return submit
+
+
+def _break(failure: str, settings: Any, monkeypatch: Any) -> None:
+    """One way for the API's create to end in a 5xx, after the fields were read."""
+    from django.db import DatabaseError
+
+    if failure == "backend_unavailable":  # a default alias that names nothing
+        settings.FACE_IDCARD = {**settings.FACE_IDCARD, "DEFAULT_BACKEND": "nosuchalias"}
+    elif failure == "database_error":
+        monkeypatch.setattr(services, "submit", _fail_submit(DatabaseError("forced")))
+    else:
+        monkeypatch.setattr(services, "submit", _fail_submit(Forced("forced failure")))
+
+
+def _post(body: str) -> Any:
+    from django.core.cache import cache
+
+    from tests.api_helpers import BASE, client_for, photo_file, plain_user
+
+    cache.clear()  # the creation throttle counts in the cache, which outlives a test
+    client = client_for(plain_user("crash-api-user"))
+    data: dict[str, Any] = {
+        "idcard_number": API_NUMBER,
+        "idcard_name": NAME,
+        "consent": True,
+        "external_reference": "order-1",
+    }
+    if body == "multipart":
+        return client.post(BASE, {**data, "image": photo_file()}, format="multipart")
+    return client.post(BASE, {**data, "url": "https://photos.example.com/face.jpg"}, format="json")
+
+
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+def _rendered(record: logging.LogRecord) -> list[str]:
+    """A ``django.request`` record as mail_admins and error trackers render it."""
+    exc_info = record.exc_info or (None, record.getMessage(), None)
+    reporter = ExceptionReporter(getattr(record, "request", None), *exc_info, is_email=True)  # type: ignore[misc]
+    return [record.getMessage(), reporter.get_traceback_text(), reporter.get_traceback_html()]
+
+
+def _mail_texts(outbox: list[Any]) -> list[str]:
+    texts: list[str] = []
+    for message in outbox:
+        texts += [message.subject, message.body]
+        texts += [str(content) for content, _type in getattr(message, "alternatives", [])]
+    return texts
+
+
+def _with_pii(texts: list[str]) -> list[str]:
+    return [text[:200] for text in texts if API_NUMBER in text or NAME in text]
+
+
+FAILURES = ["backend_unavailable", "database_error", "unexpected"]
+
+
+@pytest.fixture
+def django_request_records() -> Iterator[_Records]:
+    handler = _Records()
+    logger = logging.getLogger("django.request")
+    logger.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        logger.removeHandler(handler)
+
+
+@pytest.mark.parametrize("body", ["multipart", "json"])
+@pytest.mark.parametrize("failure", FAILURES)
+def test_api_5xx_is_logged_once_by_the_app_without_pii(
+    failure: str,
+    body: str,
+    face_settings: Any,
+    settings: Any,
+    monkeypatch: Any,
+    mailoutbox: list[Any],
+    caplog: pytest.LogCaptureFixture,
+    django_request_records: _Records,
+) -> None:
+    """Django logs nothing of the API's failures (no request object in any record or mail);
+    the app writes one line of its own, without the request's data."""
+    settings.ADMINS = ADMINS
+    settings.DEBUG = False
+    _break(failure, settings, monkeypatch)
+    caplog.set_level(logging.INFO)
+    response = _post(body)
+    assert response.status_code >= 500
+    assert django_request_records.records == []
+    own = [r for r in caplog.records if r.name == "face_idcard.api"]
+    assert len(own) == 1
+    assert own[0].levelno == logging.ERROR
+    assert str(response.status_code) in own[0].getMessage()
+    assert response.json()["error"]["code"] in own[0].getMessage()
+    assert not hasattr(own[0], "request")
+    texts = [record.getMessage() for record in caplog.records] + _mail_texts(mailoutbox)
+    assert _with_pii(texts) == []
+
+
+@pytest.mark.parametrize("body", ["multipart", "json"])
+@pytest.mark.parametrize("failure", FAILURES)
+def test_api_post_data_is_marked_sensitive_for_django_reports(
+    failure: str,
+    body: str,
+    face_settings: Any,
+    settings: Any,
+    monkeypatch: Any,
+    mailoutbox: list[Any],
+    django_request_records: _Records,
+) -> None:
+    """Where Django does log the request (a site that took the app's filter off), the report
+    and the mail show the POST fields as stars."""
+    from face_idcard import logfilters
+
+    settings.ADMINS = ADMINS
+    settings.DEBUG = False
+    _break(failure, settings, monkeypatch)
+    logfilters.uninstall_request_filter()
+    try:
+        response = _post(body)
+    finally:
+        logfilters.install_request_filter()
+    assert response.status_code >= 500
+    assert len(django_request_records.records) == 1
+    assert len(mailoutbox) == 1
+    texts = _rendered(django_request_records.records[0]) + _mail_texts(mailoutbox)
+    if body == "multipart":  # the fields are in the report, as stars
+        assert any("idcard_number" in text and "*****" in text for text in texts)
+    assert _with_pii(texts) == []
+
+
+def test_api_4xx_is_one_warning_line_of_the_app(
+    face_settings: Any, caplog: pytest.LogCaptureFixture, django_request_records: _Records
+) -> None:
+    from tests.api_helpers import BASE, client_for, plain_user
+
+    caplog.set_level(logging.INFO)
+    client = client_for(plain_user("crash-api-user"))
+    response = client.get(f"{BASE}{API_NUMBER}/")  # an ID number typed as an attempt id
+    assert response.status_code == 404
+    assert django_request_records.records == []
+    own = [r for r in caplog.records if r.name == "face_idcard.api"]
+    assert [r.levelno for r in own] == [logging.WARNING]
+    assert "404 not_found" in own[0].getMessage()
+    assert _with_pii([r.getMessage() for r in caplog.records]) == []
+
+
+def test_an_exception_outside_drfs_handler_is_logged_by_the_app(
+    face_settings: Any,
+    monkeypatch: Any,
+    mailoutbox: list[Any],
+    caplog: pytest.LogCaptureFixture,
+    django_request_records: _Records,
+) -> None:
+    from tests.api_helpers import BASE, client_for, photo_file, plain_user
+
+    monkeypatch.setattr("face_idcard.api.views.install_upload_handlers", force)
+    client = client_for(plain_user("crash-api-user"))
+    client.raise_request_exception = False
+    data = {"idcard_number": API_NUMBER, "idcard_name": NAME, "consent": True}
+    response = client.post(BASE, {**data, "image": photo_file()}, format="multipart")
+    assert response.status_code == 500
+    assert django_request_records.records == []
+    own = [r.getMessage() for r in caplog.records if r.name == "face_idcard.api"]
+    assert own == ["API POST: 500 internal_error (Forced outside the handler)"]
+    assert _with_pii([r.getMessage() for r in caplog.records] + _mail_texts(mailoutbox)) == []

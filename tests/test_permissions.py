@@ -143,3 +143,29 @@ def test_cancel_by_the_owner_or_a_reviewer_only(face_settings: Any) -> None:
         enqueue=False,
     )
     services.cancel(other, actor=user_with("desk", "review"))
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_api_refuses_a_review_of_ones_own_attempt(face_settings: Any, language: str) -> None:
+    from tests.api_helpers import BASE, client_for
+
+    reviewer = user_with("api-self-reviewer", permissions.REVIEW)
+    attempt = completed(user=reviewer)
+    response = client_for(reviewer).post(
+        f"{BASE}{attempt.pk}/review/",
+        {"decision": "match", "reason": "it is me"},
+        format="json",
+        HTTP_ACCEPT_LANGUAGE=language,
+    )
+    assert response.status_code == 403
+    error = response.json()["error"]
+    assert error["code"] == "self_review"
+    assert (
+        error["message"]
+        == {
+            "en": "You cannot review your own verification.",
+            "zh-hans": "您不能复核自己的核验。",
+        }[language]
+    )
+    attempt.refresh_from_db()
+    assert attempt.reviewed_at is None

@@ -24,6 +24,7 @@ from ..exceptions import (
     LegalHoldActive,
     PermissionRequired,
     PersonalInformationUnavailable,
+    SelfReviewRefused,
 )
 from ..models import VerificationAttempt
 from .forms import ConfirmForm, OptionalReasonForm, ReasonForm
@@ -36,6 +37,7 @@ REFUSALS = (
     IllegalTransition,
     LegalHoldActive,
     PersonalInformationUnavailable,
+    SelfReviewRefused,
     ValidationError,
 )
 
@@ -50,11 +52,19 @@ class ActionSpec:
     form: type[forms.Form]
     perform: Perform
     done: Callable[[int], Any]
+    #: At most this many attempts at once, chosen on a page (never "all" across the list).
+    cap: int | None = None
+
+
+#: The cap of the actions that call the provider or decide for a person: one page of the list.
+BULK_CAP = 100
 
 
 def _refusal_text(error: Exception) -> str:
     if isinstance(error, PermissionRequired):
         return str(_("you do not have permission to do this"))
+    if isinstance(error, SelfReviewRefused):
+        return str(_("you cannot review your own verification"))
     if isinstance(error, LegalHoldActive):
         return str(_("the attempt is under legal hold"))
     if isinstance(error, PersonalInformationUnavailable):
@@ -71,7 +81,21 @@ def run_confirmed(
     spec: ActionSpec,
 ) -> HttpResponse | None:
     """Show the confirmation page; once confirmed, perform ``spec`` on each attempt."""
-    attempts = list(queryset.select_related("user"))
+    if spec.cap is not None:
+        attempts = list(queryset.select_related("user")[: spec.cap + 1])
+        if len(attempts) > spec.cap or request.POST.get("select_across") == "1":
+            modeladmin.message_user(
+                request,
+                _(
+                    "Select at most %(cap)d attempts on the page for this action; it is never "
+                    "run across the whole list."
+                )
+                % {"cap": spec.cap},
+                messages.ERROR,
+            )
+            return None
+    else:
+        attempts = list(queryset.select_related("user"))
     form = spec.form(request.POST if "confirm" in request.POST else None)
     if form.is_bound and form.is_valid():
         done = 0
@@ -126,6 +150,7 @@ APPROVE = ActionSpec(
     form=ReasonForm,
     perform=_review("match"),
     done=lambda n: _("Attempts approved: %(n)d.") % {"n": n},
+    cap=BULK_CAP,
 )
 REJECT = ActionSpec(
     name="reject",
@@ -134,6 +159,7 @@ REJECT = ActionSpec(
     form=ReasonForm,
     perform=_review("no_match"),
     done=lambda n: _("Attempts rejected: %(n)d.") % {"n": n},
+    cap=BULK_CAP,
 )
 RERUN = ActionSpec(
     name="rerun",
@@ -145,6 +171,7 @@ RERUN = ActionSpec(
     form=ConfirmForm,
     perform=lambda attempt, user, data: services.rerun(attempt, actor=user),
     done=lambda n: _("Re-runs queued: %(n)d.") % {"n": n},
+    cap=BULK_CAP,
 )
 REDACT = ActionSpec(
     name="redact",

@@ -36,7 +36,7 @@ from ..insight import abuse
 from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, VerificationAttempt
 from ..states import Decision, Status
 from ..validators import validate_id_number
-from . import actions, dates, display
+from . import actions, dates, display, id_search
 from .forms import IdNumberSearchForm
 from .paginator import CappedCountPaginator
 
@@ -278,7 +278,14 @@ class VerificationAttemptAdmin(_AdminBase):
                 messages.WARNING,
             )
             return HttpResponseRedirect(reverse("admin:face_idcard_id_search"))
-        extra = {"id_search_url": reverse("admin:face_idcard_id_search"), **(extra_context or {})}
+        extra = {
+            "id_search_url": (
+                reverse("admin:face_idcard_id_search")
+                if self.has_id_search_permission(request)
+                else ""
+            ),
+            **(extra_context or {}),
+        }
         return super().changelist_view(request, extra)
 
     @admin.display(description=_("decision"), ordering="decision")
@@ -335,7 +342,8 @@ class VerificationAttemptAdmin(_AdminBase):
     def _detail_actions(self, request: HttpRequest, attempt: VerificationAttempt) -> list[Any]:
         offered = []
         completed = attempt.status == Status.COMPLETED.value and attempt.reviewed_at is None
-        if self.has_review_permission(request) and completed:
+        own = attempt.user_id is not None and attempt.user_id == request.user.pk
+        if self.has_review_permission(request) and completed and not own:
             offered += [("approve", _("Approve")), ("reject", _("Reject"))]
         if self.has_rerun_permission(request) and services.can_rerun(attempt):
             offered.append(("rerun", _("Re-run")))
@@ -370,14 +378,28 @@ class VerificationAttemptAdmin(_AdminBase):
         ]
         return own + super().get_urls()
 
+    def has_id_search_permission(self, request: HttpRequest) -> bool:
+        # A hit shows whose the number is: the same permission as reading it in clear.
+        return self.has_view_permission(request) and self.has_view_pii_permission(request)
+
     @method_decorator(sensitive_post_parameters("idcard_number"))
     def id_search_view(self, request: HttpRequest) -> HttpResponse:
-        """POST an ID number; the attempts whose keyed hash matches (under every live key)."""
-        if not self.has_view_permission(request):
+        """POST an ID number; the attempts whose keyed hash matches (under every live key).
+        ``view_pii`` only, rate-limited per user, audited (:mod:`.id_search`)."""
+        if not self.has_id_search_permission(request):
             raise PermissionDenied
         results: list[VerificationAttempt] | None = None
+        status = 200
         form = IdNumberSearchForm(request.POST if request.method == "POST" else None)
-        if form.is_bound and form.is_valid():
+        if form.is_bound and not id_search.take_search(request.user):
+            status = 429
+            form = IdNumberSearchForm()
+            self.message_user(
+                request,
+                _("You have made too many ID number searches. Please try again later."),
+                messages.ERROR,
+            )
+        elif form.is_bound and form.is_valid():
             try:
                 number = validate_id_number(form.cleaned_data["idcard_number"])
             except ValidationError as error:
@@ -390,9 +412,7 @@ class VerificationAttemptAdmin(_AdminBase):
                     .select_related("user")
                     .order_by("-created_at")[:ID_SEARCH_LIMIT]
                 )
-                logger.info(
-                    "ID number search by user id %s: %d attempts", request.user.pk, len(results)
-                )
+                id_search.record_search(request.user, results)
         context = {
             **self.admin_site.each_context(request),
             "title": _("Search by ID number"),
@@ -401,7 +421,9 @@ class VerificationAttemptAdmin(_AdminBase):
             "results": results,
             "limit": ID_SEARCH_LIMIT,
         }
-        response = TemplateResponse(request, "admin/face_idcard/id_search.html", context)
+        response = TemplateResponse(
+            request, "admin/face_idcard/id_search.html", context, status=status
+        )
         response["Cache-Control"] = "no-store"
         return response
 

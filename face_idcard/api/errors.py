@@ -7,18 +7,20 @@ Every response that is not a success looks like::
 
 ``code`` is stable (clients branch on it); ``message`` is for people, in the request's
 language; ``fields`` is present for field errors only. The handler maps every exception,
-expected or not, so no input produces Django's HTML error page; an unexpected one is logged
-by its type only (its text could hold request data) and answered 500 ``internal_error``.
+expected or not, so no input produces Django's HTML error page: a body Django's parser
+finds suspicious (too many files, a malformed multipart) is a 400, an unexpected exception a
+500 ``internal_error``. The handler logs nothing: the view writes one line for every 4xx and
+5xx (:mod:`face_idcard.api.views`), with the exception's type only (its text could hold
+request data).
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import DatabaseError
 from django.http import Http404, UnreadablePostError
@@ -33,9 +35,8 @@ from ..exceptions import (
     ConsentRequired,
     IllegalTransition,
     PermissionRequired,
+    SelfReviewRefused,
 )
-
-logger = logging.getLogger("face_idcard.api")
 
 #: Retry-After for the per-identity daily limits: a constant, so the header tells nothing
 #: about when this ID number was last tried (the limits are a rolling 24 hours).
@@ -165,11 +166,14 @@ def exception_handler(exc: BaseException, context: Mapping[str, Any]) -> Respons
             error_body("permission_denied", _("You do not have permission to do this.")),
             status=403,
         )
+    if isinstance(exc, SelfReviewRefused):
+        return Response(error_body("self_review", exc.message), status=403)
     if isinstance(exc, exceptions.NotFound | Http404):
         return Response(error_body("not_found", _("Not found.")), status=404)
     if isinstance(exc, exceptions.ParseError) and getattr(exc.detail, "code", "") in (
         "duplicate_field",
         "not_object",
+        "unexpected_file",
     ):
         return _simple(exc)
     if isinstance(exc, exceptions.ParseError | MultiPartParserError | UnreadablePostError):
@@ -182,7 +186,9 @@ def exception_handler(exc: BaseException, context: Mapping[str, Any]) -> Respons
         return _simple(exc)
     if isinstance(exc, RequestDataTooBig):
         return Response(error_body("payload_too_large", PayloadTooLarge.default_detail), status=413)
-    if isinstance(exc, TooManyFieldsSent):
+    if isinstance(exc, SuspiciousOperation):
+        # Django's parser refusing a crafted body (TooManyFieldsSent, TooManyFilesSent,
+        # SuspiciousMultipartForm...): the client's fault, never a 500.
         return Response(
             error_body("malformed_request", _("The request body could not be read.")), status=400
         )
@@ -200,11 +206,9 @@ def exception_handler(exc: BaseException, context: Mapping[str, Any]) -> Respons
     if isinstance(exc, IllegalTransition):
         return _simple(Conflict())
     if isinstance(exc, DatabaseError):
-        logger.error("API: database error %s", type(exc).__name__)
         return Response(
             error_body("unavailable", _("The service is temporarily unavailable.")), status=503
         )
-    logger.error("API: unexpected %s", type(exc).__name__)
     return Response(
         error_body(
             "internal_error", _("Something went wrong on our side. Please try again later.")

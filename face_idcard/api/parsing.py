@@ -1,5 +1,5 @@
 """How the API reads request bodies: JSON and multipart only, sizes capped before and while
-reading, duplicate fields refused.
+reading, duplicate fields refused, one file part only (``image``).
 
 The upload limit is ``UPLOAD_MAX_BYTES`` (the one the services apply). A body announced
 larger (``Content-Length``) is refused before a byte of it is read; a file that grows past
@@ -55,17 +55,33 @@ def check_content_length(request: HttpRequest) -> None:
         raise PayloadTooLarge()
 
 
+#: The one file part the API takes.
+FILE_FIELD = "image"
+
+
 class CappedUploadHandler(FileUploadHandler):
-    """First of the upload handlers: passes each chunk on, and stops the upload with 413 as
-    soon as one file is over the limit (whatever ``Content-Length`` said)."""
+    """First of the upload handlers: refuses a file part not named ``image`` and a second
+    file part before reading a byte of them (400), passes each chunk on, and stops the upload
+    with 413 as soon as the file is over the limit (whatever ``Content-Length`` said)."""
 
     def __init__(self, request: HttpRequest | None = None, max_bytes: int | None = None) -> None:
         super().__init__(request)
         self.max_bytes = upload_max_bytes() if max_bytes is None else max_bytes
         self.received = 0
+        self.files = 0
 
-    def new_file(self, *args: Any, **kwargs: Any) -> None:
-        super().new_file(*args, **kwargs)
+    def new_file(self, field_name: str, *args: Any, **kwargs: Any) -> None:
+        if field_name != FILE_FIELD:
+            raise exceptions.ParseError(
+                _("Only one file is accepted: the photo, in the field image."),
+                code="unexpected_file",
+            )
+        self.files += 1
+        if self.files > 1:
+            raise exceptions.ParseError(
+                _("A field appears more than once."), code="duplicate_field"
+            )
+        super().new_file(field_name, *args, **kwargs)
         self.received = 0
 
     def receive_data_chunk(self, raw_data: bytes, start: int) -> bytes:

@@ -19,7 +19,7 @@ from .. import permissions
 from ..conf import face_idcard_settings
 from ..models import VerificationAttempt
 from ..outcome import Reason
-from ..reasons import user_message
+from ..reasons import person_message
 from ..states import Decision, ReviewDecision, Status
 from ..validators import validate_id_number, validate_name
 
@@ -162,7 +162,7 @@ def _reason(attempt: VerificationAttempt) -> str | None:
 
 
 def _message(attempt: VerificationAttempt) -> str:
-    return user_message(attempt.reason)
+    return person_message(attempt)
 
 
 def _similarity(attempt: VerificationAttempt, show: Callable[[], bool]) -> float | None:

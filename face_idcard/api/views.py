@@ -5,11 +5,19 @@ Every view here answers with :mod:`.errors`' body whatever happens, in the reque
 A user sees only their own attempts; anyone else's is 404. Users with ``face_idcard.review``
 also reach other people's attempts by id (to review or cancel them); the list is always the
 caller's own.
+
+Crash reports carry no personal information: every POST field of these views is marked
+sensitive (``sensitive_post_parameters``), so Django's error report and ``mail_admins`` show
+stars; every 4xx and 5xx is logged here, once, as one line without the request (logger
+``face_idcard.api``: the action, the status, the error code, the exception's type, the user
+id), and :class:`face_idcard.logfilters.APIResponsesLoggedByTheApp` keeps ``django.request``
+from logging the same response again with the request object attached.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +25,8 @@ from typing import Any
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone, translation
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
@@ -52,6 +62,8 @@ from .serializers import (
     represent,
 )
 
+logger = logging.getLogger("face_idcard.api")
+
 
 class AttemptPagination(CursorPagination):
     ordering = ("-created_at", "-id")
@@ -84,7 +96,7 @@ ATTEMPT_EXAMPLE = OpenApiExample(
         "decision": "none",
         "reviewed": False,
         "reason": None,
-        "message": "",
+        "message": "Your verification is in progress.",
         "idcard_number": "1101**********002X",
         "idcard_name": "张*",
         "external_reference": "order-1001",
@@ -97,6 +109,9 @@ ATTEMPT_EXAMPLE = OpenApiExample(
 )
 
 
+# Every field: the ID number and the name, and the url, the reference and whatever else a
+# client sends. Django's error reports and mail_admins then show stars in their place.
+@method_decorator(sensitive_post_parameters(), name="dispatch")
 class AttemptViewSet(
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
@@ -116,13 +131,23 @@ class AttemptViewSet(
         language = getattr(request, "LANGUAGE_CODE", None) or translation.get_language_from_request(
             request
         )
-        with translation.override(language):
-            response = super().dispatch(request, *args, **kwargs)
-            if isinstance(response, Response):
-                # Rendered here, inside the language: the data holds no lazy text, but DRF's
-                # own messages are translated when rendered.
-                response.render()
-            response.setdefault("Content-Language", translation.get_language() or language)
+        try:
+            with translation.override(language):
+                response = super().dispatch(request, *args, **kwargs)
+                if isinstance(response, Response):
+                    # Rendered here, inside the language: the data holds no lazy text, but
+                    # DRF's own messages are translated when rendered.
+                    response.render()
+                response.setdefault("Content-Language", translation.get_language() or language)
+        except Exception as error:
+            # Outside DRF's handler (reading the request's frame, rendering): Django answers
+            # 500, and its record of it is dropped (logfilters), so the line is written here.
+            logger.error(
+                "API %s: 500 internal_error (%s outside the handler)",
+                request.method,
+                type(error).__name__,
+            )
+            raise
         return response
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
@@ -137,6 +162,40 @@ class AttemptViewSet(
 
     def get_exception_handler(self) -> Any:
         return exception_handler
+
+    def handle_exception(self, exc: Exception) -> Response:
+        # Remembered for the log line: the type only (the text could hold request data).
+        self.failure = type(exc).__name__
+        return super().handle_exception(exc)
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if response.status_code >= 400:
+            self._log_failure(request, response)
+        return response
+
+    def _log_failure(self, request: Request, response: HttpResponseBase) -> None:
+        """The one line for a 4xx or 5xx: no path (an id typed into it could be an ID
+        number), no body, no request object."""
+        data = getattr(response, "data", None)
+        error = data.get("error") if isinstance(data, dict) else None
+        code = error.get("code") if isinstance(error, dict) else None
+        try:
+            user_id = getattr(request.user, "pk", None)
+        except exceptions.APIException:  # authentication itself failed, before or now
+            user_id = None
+        logger.log(
+            logging.ERROR if response.status_code >= 500 else logging.WARNING,
+            "API %s %s: %d %s (%s), user id %s",
+            request.method,
+            getattr(self, "action", None) or "-",
+            response.status_code,
+            code or "-",
+            getattr(self, "failure", None) or "-",
+            user_id,
+        )
 
     def get_permissions(self) -> list[BasePermission]:
         classes = configured_permission_classes()

@@ -45,12 +45,8 @@ PAGE_TEXTS: dict[str, Any] = {
     "status_processing": _("Comparing…"),
     "status_retry_wait": _("The service is busy; trying again shortly…"),
     "result_heading": _("Result"),
-    "result_match": _("You are verified."),
-    "result_review": _(
-        "A member of staff will look at your verification. You do not need to do anything; "
-        "we will let you know."
-    ),
-    "result_retry": _("Please try again with a better photo."),
+    # The result itself is the API's message (reasons.person_message); this one is shown
+    # only when an answer came without it.
     "result_failed": _("The verification could not be finished. Please try again later."),
     "retry": _("Try again"),
     "network_error": _("The connection failed. Check your network and try again."),

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import audit, crypto, permissions
 from ..conf import face_idcard_settings
+from ..exceptions import SelfReviewRefused
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..sensitive import forget_locals_on_error
 from ..signals import attempt_finished, attempt_reviewed
@@ -26,11 +27,13 @@ def review(
 ) -> VerificationAttempt:
     """A staff member confirms or overrides the decision of a completed attempt, once.
 
-    ``reviewer`` needs the ``face_idcard.review`` permission (:class:`PermissionRequired`).
+    ``reviewer`` needs the ``face_idcard.review`` permission (:class:`PermissionRequired`)
+    and must not be the attempt's own user (:class:`SelfReviewRefused`).
 
-    With ``REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER``, overturning a machine "no match" takes two
-    people: the first call records a pending review (an audit event, the attempt stays
-    unreviewed: check ``attempt.reviewed_at``); a call by a different reviewer completes it.
+    With ``REVIEW_OVERTURN_NEEDS_SECOND_REVIEWER`` (the default), overturning a machine "no
+    match" takes two people, neither of them the attempt's user: the first call records a
+    pending review (an audit event, the attempt stays unreviewed: check
+    ``attempt.reviewed_at``); a call by a different reviewer completes it.
     """
     try:
         verdict = ReviewDecision(str(decision))
@@ -43,6 +46,8 @@ def review(
     if reviewer is None or not getattr(reviewer, "pk", None):
         raise ValidationError(_("A review needs a reviewer."), code="reviewer_required")
     permissions.require(reviewer, permissions.REVIEW)
+    if attempt.user_id is not None and attempt.user_id == reviewer.pk:
+        raise SelfReviewRefused()
     if attempt.status != Status.COMPLETED.value:
         raise IllegalTransition(attempt.status, "reviewed", detail="only completed attempts")
     reason = reason.strip()

@@ -3,7 +3,9 @@
 The new attempt is linked to the original (``rerun_of``), audited on both, billed by the
 provider like any call, and not counted toward the person's daily limits (a staff decision,
 not the person trying numbers). The selfie is copied: each attempt owns its file, so purging
-one never breaks the other.
+one never breaks the other. The copy keeps the original's retention clock: the purge erases a
+re-run's selfie and personal information with its original's (``services.retention.purge``),
+however late the re-run finished.
 """
 
 from __future__ import annotations

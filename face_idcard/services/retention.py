@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from .. import audit, crypto, permissions
@@ -113,24 +114,35 @@ def purge(now: datetime | None = None) -> dict[str, int]:
     finished = VerificationAttempt.objects.filter(finished_at__isnull=False)
     counts["held"] = finished.filter(legal_hold=True, finished_at__lt=selfie_cutoff).count()
 
-    pii_due = finished.filter(
-        legal_hold=False, finished_at__lt=pii_cutoff, pii_purged_at__isnull=True
+    # A re-run copies its original's inputs and keeps the original's clock: its copy goes
+    # with the original's (a re-run of a re-run on the next pass, so each pass re-reads).
+    pii_due = finished.filter(legal_hold=False, pii_purged_at__isnull=True).filter(
+        Q(finished_at__lt=pii_cutoff) | Q(rerun_of__pii_purged_at__isnull=False)
     )
-    for attempt in pii_due.iterator(chunk_size=500):
-        with transaction.atomic():
-            if _erase(attempt, selfie_only=False, now=now):
-                audit.record(attempt, EventKind.PURGED, what="pii")
-                counts["pii"] += 1
+    erased = True
+    while erased:
+        erased = False
+        for attempt in pii_due.iterator(chunk_size=500):
+            with transaction.atomic():
+                if _erase(attempt, selfie_only=False, now=now):
+                    audit.record(attempt, EventKind.PURGED, what="pii")
+                    counts["pii"] += 1
+                    erased = True
 
-    selfie_due = finished.filter(
-        legal_hold=False, finished_at__lt=selfie_cutoff, selfie_purged_at__isnull=True
+    selfie_due = finished.filter(legal_hold=False, selfie_purged_at__isnull=True).filter(
+        Q(finished_at__lt=selfie_cutoff) | Q(rerun_of__selfie_purged_at__isnull=False)
     )
-    for attempt in selfie_due.iterator(chunk_size=500):
-        with transaction.atomic():
-            had_selfie = bool(attempt.selfie_name or attempt.url_encrypted)
-            if _erase(attempt, selfie_only=True, now=now) and had_selfie:
-                audit.record(attempt, EventKind.PURGED, what="selfie")
-                counts["selfies"] += 1
+    erased = True
+    while erased:
+        erased = False
+        for attempt in selfie_due.iterator(chunk_size=500):
+            with transaction.atomic():
+                had_selfie = bool(attempt.selfie_name or attempt.url_encrypted)
+                if _erase(attempt, selfie_only=True, now=now):
+                    erased = True
+                    if had_selfie:
+                        audit.record(attempt, EventKind.PURGED, what="selfie")
+                        counts["selfies"] += 1
     counts["orphans"] = _delete_orphaned_selfies(now)
     # The API's Idempotency-Keys past their lifetime (only their attempts remain).
     deleted = IdempotencyKey.objects.filter(expires_at__lte=now).delete()[1]

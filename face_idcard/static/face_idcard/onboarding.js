@@ -212,19 +212,13 @@
     result.hidden = false;
     result.dataset.status = attempt.status;
     result.dataset.decision = attempt.decision;
-    var text, retry = false;
-    if (attempt.status === "completed" && attempt.decision === "match") {
-      text = T.result_match;
-    } else if (attempt.decision === "review") {
-      text = T.result_review;
-    } else if (attempt.status === "failed" || attempt.status === "canceled") {
-      text = T.result_failed; retry = true;
-    } else {
-      text = T.result_retry; retry = true;
-    }
-    $("fi-result-text").textContent = text;
-    $("fi-result-message").textContent = attempt.message || "";
-    $("fi-retry").hidden = !retry;
+    // What the person is told is the server's one rule (face_idcard.reasons.person_message):
+    // it follows the status, the decision and the review. Verified, or waiting for a
+    // reviewer: nothing to try again.
+    var settled = attempt.decision === "match" || attempt.decision === "review";
+    $("fi-result-text").textContent = attempt.message || T.result_failed;
+    $("fi-result-message").textContent = "";
+    $("fi-retry").hidden = settled;
   }
 
   $("fi-retry").addEventListener("click", function () {
