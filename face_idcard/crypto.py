@@ -325,16 +325,17 @@ def parse_hash_key(entry: object) -> HashKey:
 
 
 def configured_hash_keys() -> list[object]:
-    """``PII_HASH_KEYS`` as configured, or the single ``PII_HASH_KEY`` as a one-element list."""
+    """``PII_HASH_KEYS`` as configured: a list, newest (the one that hashes) first."""
     from .conf import face_idcard_settings
 
     keys = face_idcard_settings.PII_HASH_KEYS
-    if isinstance(keys, str | bytes | dict):
-        keys = [keys]
-    if keys:
-        return list(keys)
-    single = face_idcard_settings.PII_HASH_KEY
-    return [single] if single else []
+    if not isinstance(keys, list | tuple):
+        from django.core.exceptions import ImproperlyConfigured
+
+        # A single key written without its list would silently hash with a different key
+        # than the site meant after the next rotation: refused (system check E016).
+        raise ImproperlyConfigured("FACE_IDCARD['PII_HASH_KEYS'] must be a list of keys.")
+    return list(keys)
 
 
 def hash_keys() -> list[HashKey]:
