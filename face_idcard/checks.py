@@ -268,7 +268,7 @@ def _check_backends() -> list[CheckMessage]:
                     f"{label} sets " + ", ".join(repr(key) for key in unknown) + f", which "
                     f"backend {name!r} does not read.",
                     hint="Check for typos. Its options: "
-                    + (", ".join(cls.options) or "none")
+                    + (cls.describe_options() or "none")
                     + "; every backend also takes "
                     + ", ".join(GENERIC_KEYS)
                     + ".",

@@ -353,8 +353,25 @@ def test_an_unknown_alias_key_is_an_error_naming_alias_and_key_never_the_value(
     assert len(errors) == 1
     assert errors[0].is_serious()
     text = f"{errors[0].msg} {errors[0].hint}"
-    assert "'partner'" in text and "'SECRET_KY'" in text and "SECRET_KEY" in text
+    assert "'partner'" in text and "'SECRET_KY'" in text and "SECRET_KEY (secret)" in text
     assert "value-never-shown" not in text
+
+
+def test_each_backend_declares_its_options_required_and_secret() -> None:
+    from face_idcard.providers.faceid.backend import FaceIdBackend
+    from face_idcard.providers.legacy.backend import LegacyBackend, SimulatorBackend
+
+    assert LegacyBackend.describe_options() == (
+        "APPID (required), SECRET_ID (required), SECRET_KEY (required, secret), BUCKET, "
+        "ENDPOINT, SIGNATURE_LIFETIME"
+    )
+    assert SimulatorBackend.describe_options() == (
+        "APPID, SECRET_ID, SECRET_KEY (secret), BUCKET, ENDPOINT, SIGNATURE_LIFETIME"
+    )
+    assert FaceIdBackend.describe_options() == (
+        "SECRET_ID (required), SECRET_KEY (required, secret), ENDPOINT, REGION, "
+        "ENCRYPTION_PUBLIC_KEY"
+    )
 
 
 def test_a_missing_required_option_is_an_error_and_the_backend_is_not_built(

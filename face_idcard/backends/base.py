@@ -183,6 +183,17 @@ class Backend(abc.ABC):
         return sorted(set(config.options) - set(cls.options))
 
     @classmethod
+    def describe_options(cls) -> str:
+        """The declared options for people: ``"APPID (required), SECRET_KEY (required,
+        secret), ENDPOINT"``. A secret is one to read from a secret store, never to write
+        into the settings file."""
+        described = []
+        for key, declared in cls.options.items():
+            flags = [name for name in ("required", "secret") if getattr(declared, name)]
+            described.append(f"{key} ({', '.join(flags)})" if flags else key)
+        return ", ".join(described)
+
+    @classmethod
     def option_problems(cls, config: BackendSettings) -> list[OptionProblem]:
         """Problems with the values of this alias's options, for the system checks."""
         return []
