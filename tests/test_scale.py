@@ -20,7 +20,6 @@ from django.utils import timezone
 
 from face_idcard import ratelimit, services
 from face_idcard.models import EventKind, VerificationAttempt
-from face_idcard.providers.legacy.backend import SimulatorBackend
 from face_idcard.services import pipeline, sweeper
 from face_idcard.services.claim import claim
 from face_idcard.simulator import magic
@@ -186,7 +185,7 @@ def test_the_selfie_is_loaded_before_the_permit_is_taken(
 
 def _sweep_during_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
     """The worker stalls in the provider call until its lease expires and the sweeper runs."""
-    call = SimulatorBackend.verify
+    call = pipeline._call
     # The sweeper's message stays unsent: a Celery worker left running by another test module
     # would otherwise claim the attempt first (the case of the next test but one).
     monkeypatch.setattr(sweeper, "enqueue_on_commit", lambda *args: None)
@@ -196,7 +195,7 @@ def _sweep_during_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
         services.sweep(timezone.now() + timedelta(seconds=3600))
         return outcome
 
-    monkeypatch.setattr(SimulatorBackend, "verify", slow)
+    monkeypatch.setattr(pipeline, "_call", slow)
 
 
 def test_a_late_result_is_kept_when_nobody_claimed_since(
@@ -222,7 +221,7 @@ def test_a_late_result_is_discarded_once_another_worker_claimed(
     face_settings: Callable[..., None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     face_settings(LOST_CALL_POLICY="requeue")
-    call = SimulatorBackend.verify
+    call = pipeline._call
     monkeypatch.setattr(sweeper, "enqueue_on_commit", lambda *args: None)
 
     def slow(*args: Any, **kwargs: Any) -> Any:
@@ -232,7 +231,7 @@ def test_a_late_result_is_discarded_once_another_worker_claimed(
         assert claim(attempt.pk, later) is not None
         return outcome
 
-    monkeypatch.setattr(SimulatorBackend, "verify", slow)
+    monkeypatch.setattr(pipeline, "_call", slow)
     attempt = submit()
     services.run(attempt.pk, attempt.backend)
     row = VerificationAttempt.objects.get(pk=attempt.pk)

@@ -124,6 +124,12 @@ def _request(
     return request
 
 
+def _call(backend: Backend, request: VerificationRequest) -> ProviderOutcome:
+    """One provider call, never raising: ``Backend.verify`` turns transport failures into
+    outcomes of the backend's catalogue and scrubs the answer."""
+    return backend.verify(request)
+
+
 def _holds_slot(attempt: VerificationAttempt) -> bool:
     """Whether the attempt's reserved rate-limit slot is open now."""
     start, end = attempt.next_attempt_at, attempt.slot_ends_at
@@ -189,8 +195,7 @@ def run(attempt_id: UUID | str, backend: str | None = None) -> RunOutcome:
     ):
         return _defer(attempt, token, calls_before, limit, service.alias)
     try:
-        # Always an outcome: the backend converts transport failures and scrubs the answer.
-        outcome = service.verify(request)
+        outcome = _call(service, request)
     except Exception as exc:
         # A bug on our side: recorded, never retried automatically.
         logger.error("attempt %s: unexpected %s during the call", attempt.pk, type(exc).__name__)
