@@ -210,7 +210,7 @@ def _check_pipeline_settings() -> list[CheckMessage]:
                 "Selfies (encrypted) are kept in the 'default' storage, which sites usually "
                 "serve publicly at MEDIA_URL.",
                 hint="Add a private storage to STORAGES (a folder no web server serves, or a "
-                "private bucket) and name it in FACE_IDCARD['SELFIE_STORAGE'].",
+                "private object storage) and name it in FACE_IDCARD['SELFIE_STORAGE'].",
                 id="face_idcard.W004",
             )
         )

@@ -479,3 +479,24 @@ def test_a_url_fetch_failure_outside_url_mode_is_the_input(stringcode: FakeProvi
     stringcode.script(error("FailedOperation.DownLoadError"))
     outcome = get_backend().verify(_request())
     assert (outcome.error_class, outcome.reason) == (ErrorClass.INPUT, Reason.IMAGE_FETCH_FAILED)
+
+
+def test_generic_modules_name_no_provider() -> None:
+    """Adding a provider touches no generic file: none names one, its options or limits.
+
+    ``FaceIdcardSettings`` is the app's own name, hence the word boundaries."""
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "face_idcard"
+    generic = [package / name for name in ("conf.py", "checks.py", "outcome.py")]
+    generic += sorted((package / "backends").glob("*.py"))
+    generic += sorted((package / "services").glob("*.py"))
+    provider_words = re.compile(r"\b(legacy|faceid|tencent|appid|bucket)\b", re.IGNORECASE)
+    found = [
+        f"{path.relative_to(package)}:{number}: {line.strip()}"
+        for path in generic
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if provider_words.search(line)
+    ]
+    assert found == []

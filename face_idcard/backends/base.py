@@ -184,9 +184,9 @@ class Backend(abc.ABC):
 
     @classmethod
     def describe_options(cls) -> str:
-        """The declared options for people: ``"APPID (required), SECRET_KEY (required,
-        secret), ENDPOINT"``. A secret is one to read from a secret store, never to write
-        into the settings file."""
+        """The declared options for people: ``"ACCOUNT (required), TOKEN (required, secret),
+        ENDPOINT"``. A secret is one to read from a secret store, never to write into the
+        settings file."""
         described = []
         for key, declared in cls.options.items():
             flags = [name for name in ("required", "secret") if getattr(declared, name)]
