@@ -16,7 +16,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, final
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -209,6 +209,7 @@ class Backend(abc.ABC):
         an outcome. The raw answer may hold personal information: :meth:`verify` scrubs it.
         """
 
+    @final  # the one boundary: a provider fills in call_provider, never this
     @forget_locals_on_error
     def verify(self, request: VerificationRequest) -> ProviderOutcome:
         """Compare the face with the registry photo of the ID card; always an outcome.
