@@ -42,7 +42,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
 
     keys = fs.PII_ENCRYPTION_KEYS
-    if not keys and not settings.DEBUG:
+    if not isinstance(keys, list | tuple):
+        messages.append(
+            Error(
+                "FACE_IDCARD['PII_ENCRYPTION_KEYS'] must be a list of Fernet keys, newest first.",
+                id="face_idcard.E006",
+            )
+        )
+    elif not keys and not settings.DEBUG:
         messages.append(
             Error(
                 "No PII encryption key: FACE_IDCARD['PII_ENCRYPTION_KEYS'] is empty while DEBUG is off.",
@@ -54,7 +61,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     elif keys:
         from cryptography.fernet import Fernet
 
-        for index, key in enumerate(keys if isinstance(keys, list | tuple) else [keys]):
+        for index, key in enumerate(keys):
             try:
                 Fernet(key)
             except (ValueError, TypeError):

@@ -77,9 +77,13 @@ def _configured_keys() -> tuple[list[str | bytes], bool, str]:
     from .conf import face_idcard_settings
 
     keys = face_idcard_settings.PII_ENCRYPTION_KEYS
-    if isinstance(keys, str | bytes):
-        keys = [keys]
-    return list(keys or []), bool(settings.DEBUG), str(settings.SECRET_KEY)
+    if not isinstance(keys, list | tuple):
+        from django.core.exceptions import ImproperlyConfigured
+
+        # One spelling, as for PII_HASH_KEYS: a key written without its list is refused
+        # (system check E006) rather than read one way here and another elsewhere.
+        raise ImproperlyConfigured("FACE_IDCARD['PII_ENCRYPTION_KEYS'] must be a list of keys.")
+    return list(keys), bool(settings.DEBUG), str(settings.SECRET_KEY)
 
 
 def get_fernet() -> MultiFernet:
