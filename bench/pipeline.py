@@ -41,7 +41,7 @@ BACKEND = os.environ.get("BENCH_BACKEND", "legacy")
 
 def bare_round(base_url: str, number: str, image: bytes) -> tuple[float, float]:
     """(calls per second, client CPU ms per call) of one bare round."""
-    from face_idcard.client import IdCardCompareClient
+    from face_idcard.providers.legacy.client import IdCardCompareClient
     from face_idcard.simulator import DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
 
     client = IdCardCompareClient(

@@ -65,7 +65,7 @@ def run_scenario(scenario: str) -> dict[str, int]:
         # was read once, by the first scenario).
         settings.FACE_IDCARD = {
             **settings.FACE_IDCARD,
-            "SIMULATOR_URL": base_url,
+            "BACKENDS": {"default": {"BACKEND": "simulator", "ENDPOINT": base_url}},
             "LOST_CALL_POLICY": os.environ["FACE_IDCARD_BENCH_LOST_CALL_POLICY"],
         }
         face_idcard_settings.reload()

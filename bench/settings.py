@@ -40,9 +40,10 @@ STORAGES = {
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+SIMULATOR_URL = os.environ.get("FACE_IDCARD_SIMULATOR_URL", "http://127.0.0.1:8701")
 FACE_IDCARD = {
     **_TEST_FACE_IDCARD,
-    "SIMULATOR_URL": os.environ.get("FACE_IDCARD_SIMULATOR_URL", "http://127.0.0.1:8701"),
+    "BACKENDS": {"default": {"BACKEND": "simulator", "ENDPOINT": SIMULATOR_URL}},
     "MAX_ATTEMPTS_PER_ID_PER_DAY": 10**9,
     "MAX_ATTEMPTS_PER_USER_PER_DAY": 10**9,
     "READ_TIMEOUT": float(os.environ.get("FACE_IDCARD_BENCH_READ_TIMEOUT", "5")),
@@ -75,6 +76,6 @@ if os.environ.get("BENCH_BACKEND", "legacy") == "faceid":
             "BACKEND": "faceid",
             "SECRET_ID": DEFAULT_SECRET_ID,
             "SECRET_KEY": DEFAULT_SECRET_KEY,
-            "ENDPOINT": FACE_IDCARD["SIMULATOR_URL"],
+            "ENDPOINT": SIMULATOR_URL,
         }
     }

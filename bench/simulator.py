@@ -31,7 +31,7 @@ from collections import Counter
 
 from PIL import Image, ImageChops
 
-from face_idcard import signing
+from face_idcard.providers.legacy import signing
 from face_idcard.simulator import (
     DEFAULT_APPID,
     DEFAULT_SECRET_ID,

@@ -42,7 +42,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
 
     keys = fs.PII_ENCRYPTION_KEYS
-    if not keys and not settings.DEBUG:
+    if not isinstance(keys, list | tuple):
+        messages.append(
+            Error(
+                "FACE_IDCARD['PII_ENCRYPTION_KEYS'] must be a list of Fernet keys, newest first.",
+                id="face_idcard.E006",
+            )
+        )
+    elif not keys and not settings.DEBUG:
         messages.append(
             Error(
                 "No PII encryption key: FACE_IDCARD['PII_ENCRYPTION_KEYS'] is empty while DEBUG is off.",
@@ -54,7 +61,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
     elif keys:
         from cryptography.fernet import Fernet
 
-        for index, key in enumerate(keys if isinstance(keys, list | tuple) else [keys]):
+        for index, key in enumerate(keys):
             try:
                 Fernet(key)
             except (ValueError, TypeError):
@@ -132,7 +139,6 @@ def _check_pipeline_settings() -> list[CheckMessage]:
         ("HTTP_POOL_MAXSIZE", 1),
         ("CLAIM_LEASE_SECONDS", 1),
         ("QUEUED_STALE_SECONDS", 1),
-        ("SIGNATURE_LIFETIME", 1),
     ):
         if not _is_whole(fs.__getattr__(name), minimum):
             messages.append(
@@ -211,7 +217,7 @@ def _check_pipeline_settings() -> list[CheckMessage]:
                 "Selfies (encrypted) are kept in the 'default' storage, which sites usually "
                 "serve publicly at MEDIA_URL.",
                 hint="Add a private storage to STORAGES (a folder no web server serves, or a "
-                "private bucket) and name it in FACE_IDCARD['SELFIE_STORAGE'].",
+                "private object storage) and name it in FACE_IDCARD['SELFIE_STORAGE'].",
                 id="face_idcard.W004",
             )
         )
@@ -220,28 +226,28 @@ def _check_pipeline_settings() -> list[CheckMessage]:
 
 
 def _check_backends() -> list[CheckMessage]:
-    """Every alias of BACKENDS (or the one the flat keys imply): class, credentials, values."""
+    """Every alias of BACKENDS: its class, its options (required, unknown), generic values."""
     from django.core.exceptions import ImproperlyConfigured
 
     from .backends import backend_class
-    from .backends.config import ALIAS_KEYS, BUILTIN, configured, default_alias, resolve
+    from .backends.config import GENERIC_KEYS, configured, default_alias, resolve
 
     messages: list[CheckMessage] = []
     try:
         entries = configured()
     except ImproperlyConfigured as exc:
         return [Error(str(exc), id="face_idcard.E001")]
-    where = "FACE_IDCARD['BACKEND']" if fs.BACKENDS is None else "FACE_IDCARD['BACKENDS'][{!r}]"
     default = default_alias()
     if default not in entries:
         messages.append(
             Error(
                 f"FACE_IDCARD['DEFAULT_BACKEND'] is {default!r}, which is not in BACKENDS.",
+                hint="Add an alias of that name to FACE_IDCARD['BACKENDS'] (like CACHES).",
                 id="face_idcard.E001",
             )
         )
     for alias, entry in entries.items():
-        label = where.format(alias)
+        label = f"FACE_IDCARD['BACKENDS'][{alias!r}]"
         name = entry.get("BACKEND")
         try:
             if not isinstance(name, str):
@@ -251,38 +257,54 @@ def _check_backends() -> list[CheckMessage]:
             messages.append(
                 Error(
                     f"{label}: backend {name!r} cannot be used.",
-                    hint=f"Use one of {', '.join(BUILTIN)} or a dotted path to a Backend subclass.",
+                    hint="Use a built-in name or a dotted path to a Backend subclass.",
                     id="face_idcard.E001",
                 )
             )
             continue
-        config = resolve(alias)
-        missing = [key for key in cls.required_options if not config.option(key)]
+        messages += _check_alias_values(alias, entry)
+        try:
+            config = resolve(alias)
+        except (TypeError, ValueError):
+            continue  # a generic value of the wrong type: reported just above
+        # Keys and names only: an option's value may be a credential.
+        unknown = cls.unknown_options(config)
+        if unknown:
+            messages.append(
+                Error(
+                    f"{label} sets " + ", ".join(repr(key) for key in unknown) + f", which "
+                    f"backend {name!r} does not read.",
+                    hint="Check for typos. Its options: "
+                    + (cls.describe_options() or "none")
+                    + "; every backend also takes "
+                    + ", ".join(GENERIC_KEYS)
+                    + ".",
+                    id="face_idcard.E018",
+                )
+            )
+        missing = cls.missing_options(config)
         if missing:
             messages.append(
                 Error(
-                    f"Backend {alias!r} has no credentials: missing " + ", ".join(missing) + ".",
-                    hint="Set them in FACE_IDCARD (or, without BACKENDS, as FACE_IDCARD_APPID, "
-                    "FACE_IDCARD_SECRET_ID and FACE_IDCARD_SECRET_KEY in the environment).",
+                    f"Backend {alias!r} has no value for " + ", ".join(missing) + ".",
+                    hint=f"Set them in {label}, for secrets from the environment with "
+                    "face_idcard.conf.secret_from_env().",
                     id="face_idcard.E002",
                 )
             )
         if cls.development_only and not settings.DEBUG:
             messages.append(
                 Warning(
-                    f"Backend {alias!r} is the simulator while DEBUG is off.",
+                    f"Backend {alias!r} is for development only while DEBUG is off.",
                     hint="The simulator is not face recognition; never use it in production.",
                     id="face_idcard.W001",
                 )
             )
-        if fs.BACKENDS is not None:
-            messages += _check_alias_values(alias, entry, ALIAS_KEYS)
     return messages
 
 
-def _check_alias_values(
-    alias: str, entry: dict[str, Any], known: frozenset[str]
-) -> list[CheckMessage]:
+def _check_alias_values(alias: str, entry: dict[str, Any]) -> list[CheckMessage]:
+    """The generic keys an alias sets (the site-wide ones are checked by check_settings)."""
     messages: list[CheckMessage] = []
     label = f"FACE_IDCARD['BACKENDS'][{alias!r}]"
     threshold = entry.get("THRESHOLD")
@@ -317,25 +339,28 @@ def _check_alias_values(
                 id="face_idcard.E012",
             )
         )
-    unknown = sorted(set(entry) - known)
-    if unknown:
-        messages.append(
-            Warning(
-                f"Unknown keys in {label}: " + ", ".join(unknown) + ".",
-                hint="Check for typos; unknown keys are ignored.",
-                id="face_idcard.W006",
+    for key, minimum in (("HTTP_POOL_MAXSIZE", 1),):
+        if key in entry and not _is_whole(entry[key], minimum):
+            messages.append(
+                Error(
+                    f"{label}['{key}'] must be a whole number >= {minimum}.", id="face_idcard.E010"
+                )
             )
-        )
     return messages
 
 
 @register(Tags.security, "face_idcard")
 def check_hash_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``PII_HASH_KEYS``: present outside DEBUG, well formed, unique ids, not SECRET_KEY."""
+    from django.core.exceptions import ImproperlyConfigured
+
     from . import crypto
 
     fs.reload()
-    entries = crypto.configured_hash_keys()
+    try:
+        entries = crypto.configured_hash_keys()
+    except ImproperlyConfigured as exc:
+        return [Error(str(exc), id="face_idcard.E016")]
     if not entries:
         if settings.DEBUG:
             return [
@@ -388,9 +413,9 @@ def check_hash_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
 
 @register(Tags.security, "face_idcard")
 def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Problems a backend class finds in its own options (``option_problems``), per alias:
-    an option that cannot be loaded (a key) is E017, a threshold below the provider's own
-    bar W008."""
+    """Problems a backend class finds in its own options (``Backend.option_problems``), per
+    alias: a threshold below the provider's own bar is W008, any other problem (an option that
+    cannot be loaded or used) E017."""
     from django.core.exceptions import ImproperlyConfigured
 
     from .backends import backend_class
@@ -407,8 +432,7 @@ def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             config = resolve(alias)
         except (ImproperlyConfigured, TypeError, ValueError):
             continue  # reported by check_settings
-        option_problems = getattr(cls, "option_problems", None)
-        for kind, key, text in option_problems(config) if option_problems else ():
+        for kind, key, text in cls.option_problems(config):
             label = f"FACE_IDCARD['BACKENDS'][{alias!r}]['{key}'] {text}."
             if kind == "below_provider_bar":
                 messages.append(Warning(label, id="face_idcard.W008"))

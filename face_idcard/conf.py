@@ -2,13 +2,13 @@
 
 Modelled on DRF's ``api_settings``: every key has a default, values are read lazily on first
 use (never frozen at import, so ``override_settings`` works) and the cache is dropped when
-``FACE_IDCARD`` changes. Credentials may also come from the environment, so they need not be
-written into a settings file.
+``FACE_IDCARD`` changes. Secrets are read from the environment by the settings file itself
+(:func:`secret_from_env`), never by the app behind its back.
 
 Usage::
 
     from face_idcard.conf import face_idcard_settings
-    face_idcard_settings.THRESHOLD
+    face_idcard_settings.MAX_RETRIES
 """
 
 from __future__ import annotations
@@ -23,39 +23,25 @@ from django.dispatch import receiver
 
 SETTING_NAME = "FACE_IDCARD"
 
-#: Keys that fall back to an environment variable ``FACE_IDCARD_<KEY>`` when not in settings.
-ENV_KEYS = ("APPID", "SECRET_ID", "SECRET_KEY", "BUCKET", "ENDPOINT", "SIMULATOR_URL")
-
 DEFAULTS: dict[str, Any] = {
-    # --- Provider ----------------------------------------------------------------------
+    # --- Backends ------------------------------------------------------------------------
     # Backends by alias, like Django's CACHES (see face_idcard.backends.config): each alias a
-    # dict with "BACKEND" (a built-in name or a dotted path) and its credentials, "ENDPOINT",
-    # "REGION", "THRESHOLD", "REVIEW_BAND", "RATE_LIMIT_PER_SECOND", timeouts. None: the flat
-    # keys below make one backend whose alias is the BACKEND value.
-    "BACKENDS": None,
-    # The alias new attempts use. None: "default" with BACKENDS, else the BACKEND value.
-    "DEFAULT_BACKEND": None,
-    # Without BACKENDS: which backend the pipeline calls: "legacy" (idcardcompare),
-    # "simulator" (the same client pointed at SIMULATOR_URL), or a dotted path.
-    "BACKEND": "legacy",
-    # Legacy API account (env: FACE_IDCARD_APPID, FACE_IDCARD_SECRET_ID, FACE_IDCARD_SECRET_KEY).
-    "APPID": "",
-    "SECRET_ID": "",
-    "SECRET_KEY": "",
-    "BUCKET": "",
-    "ENDPOINT": "https://recognition.image.myqcloud.com",
-    # Where the "simulator" backend sends its calls; these are the simulator's default account.
-    "SIMULATOR_URL": "http://127.0.0.1:8701",
-    # Seconds to wait for the TCP connection and for the response.
+    # dict with "BACKEND" (a built-in name or a dotted path to a Backend subclass), the options
+    # its backend class declares (credentials, endpoint ...) and, optionally, the generic keys
+    # THRESHOLD, REVIEW_BAND, RATE_LIMIT_PER_SECOND, CONNECT_TIMEOUT, READ_TIMEOUT and
+    # HTTP_POOL_MAXSIZE, which otherwise come from the site-wide keys of the same name below.
+    "BACKENDS": {},
+    # The alias new attempts use.
+    "DEFAULT_BACKEND": "default",
+    # Site-wide defaults of the generic per-alias keys:
+    # seconds to wait for the TCP connection and for the response,
     "CONNECT_TIMEOUT": 3.05,
     "READ_TIMEOUT": 15.0,
-    # Lifetime of each request signature, seconds (Tencent allows up to 90 days; keep it short).
-    "SIGNATURE_LIFETIME": 300,
-    # Pooled HTTP connections per process to the provider: at least the worker's thread count.
+    # pooled HTTP connections per process to the provider (at least the worker's thread count).
     "HTTP_POOL_MAXSIZE": 10,
     # --- Decision ------------------------------------------------------------------------
-    # Similarity (0..100) at or above which a photo matches. None: the backend's default
-    # (75 for legacy, per Tencent's recommendation; 70 for FaceID V2).
+    # Similarity (0..100) at or above which a photo matches. None: the default of each
+    # alias's backend class (its provider's recommendation).
     "THRESHOLD": None,
     # Scores within this many points of the threshold (either side) go to human review.
     # 0 disables the review band.
@@ -116,7 +102,8 @@ DEFAULTS: dict[str, Any] = {
     # gets a result; the account may pay twice), "fail" records it as failed with code
     # internal.worker_lost (never a second charge; the person starts a new attempt).
     "LOST_CALL_POLICY": "requeue",
-    # Provider requests per second shared by all workers (None: no limit). Uses Django's cache.
+    # Provider requests per second shared by all workers, per alias (None: no limit). Uses
+    # Django's cache.
     "RATE_LIMIT_PER_SECOND": None,
     "RATE_LIMIT_CACHE": "default",
     # Seconds added to the one-second window the limit is kept over (face_idcard.ratelimit):
@@ -141,9 +128,7 @@ DEFAULTS: dict[str, Any] = {
     # {"id": "2025a", "key": "..."}. Never derived from SECRET_KEY; keep them out of the
     # database and its backups. Required when DEBUG is off (system check face_idcard.E015).
     "PII_HASH_KEYS": [],
-    # The single-key form, still read when PII_HASH_KEYS is empty (a one-element list).
-    "PII_HASH_KEY": "",
-    # Drop DEBUG records of requests/urllib3 and the Tencent SDK, which may write request
+    # Drop DEBUG records of the HTTP libraries and provider SDKs, which may write request
     # bodies (face_idcard.logfilters). Read at start-up.
     "QUIET_HTTP_LOGGERS": True,
     # Django storage alias (Django >= 4.2 STORAGES) for encrypted selfies; never served publicly.
@@ -209,12 +194,7 @@ class FaceIdcardSettings:
             raise AttributeError(f"Invalid face_idcard setting: {attr!r}")
         generation = self._generation
         user = self.user_settings
-        if attr in user:
-            value = user[attr]
-        elif attr in ENV_KEYS and os.environ.get(f"FACE_IDCARD_{attr}"):
-            value = os.environ[f"FACE_IDCARD_{attr}"]
-        else:
-            value = self.defaults[attr]
+        value = user[attr] if attr in user else self.defaults[attr]
         with self._lock:
             if generation == self._generation:
                 self._cached.add(attr)

@@ -77,9 +77,13 @@ def _configured_keys() -> tuple[list[str | bytes], bool, str]:
     from .conf import face_idcard_settings
 
     keys = face_idcard_settings.PII_ENCRYPTION_KEYS
-    if isinstance(keys, str | bytes):
-        keys = [keys]
-    return list(keys or []), bool(settings.DEBUG), str(settings.SECRET_KEY)
+    if not isinstance(keys, list | tuple):
+        from django.core.exceptions import ImproperlyConfigured
+
+        # One spelling, as for PII_HASH_KEYS: a key written without its list is refused
+        # (system check E006) rather than read one way here and another elsewhere.
+        raise ImproperlyConfigured("FACE_IDCARD['PII_ENCRYPTION_KEYS'] must be a list of keys.")
+    return list(keys), bool(settings.DEBUG), str(settings.SECRET_KEY)
 
 
 def get_fernet() -> MultiFernet:
@@ -325,16 +329,17 @@ def parse_hash_key(entry: object) -> HashKey:
 
 
 def configured_hash_keys() -> list[object]:
-    """``PII_HASH_KEYS`` as configured, or the single ``PII_HASH_KEY`` as a one-element list."""
+    """``PII_HASH_KEYS`` as configured: a list, newest (the one that hashes) first."""
     from .conf import face_idcard_settings
 
     keys = face_idcard_settings.PII_HASH_KEYS
-    if isinstance(keys, str | bytes | dict):
-        keys = [keys]
-    if keys:
-        return list(keys)
-    single = face_idcard_settings.PII_HASH_KEY
-    return [single] if single else []
+    if not isinstance(keys, list | tuple):
+        from django.core.exceptions import ImproperlyConfigured
+
+        # A single key written without its list would silently hash with a different key
+        # than the site meant after the next rotation: refused (system check E016).
+        raise ImproperlyConfigured("FACE_IDCARD['PII_HASH_KEYS'] must be a list of keys.")
+    return list(keys)
 
 
 def hash_keys() -> list[HashKey]:

@@ -30,9 +30,12 @@ class ErrorClass(str, enum.Enum):
     SUCCESS = "success"
     #: Retry with backoff and jitter, bounded (network faults, 5xx, rate limits, internal errors).
     TRANSIENT = "transient"
-    #: Sign again and retry once (expired signature, replay).
+    #: The provider refused the call as stale or replayed (an expired signature or timestamp):
+    #: sent again at once, signed afresh, once. Only a backend that signs each call can do
+    #: that (``Backend.can_resign``); for any other ``Backend.verify`` makes it CONFIGURATION.
     RESIGN = "resign"
     #: The provider could not download the image from the url: at most one retry, then fail.
+    #: Only in url mode (``Backend.accepts_url``); otherwise ``Backend.verify`` makes it INPUT.
     URL_FETCH = "url_fetch"
     #: Credentials, account or service configuration: no retry, alert operators, not the user's fault.
     CONFIGURATION = "configuration"
@@ -274,10 +277,10 @@ class ProviderOutcome:
     #: The catalogue's meaning of ``code`` (zh-hans and en).
     description: CodeInfo = field(repr=False)
     similarity: float | None = None
-    #: The provider's id for the comparison (legacy session_id) and for the request (RequestId).
+    #: The provider's id for the comparison and for the request, where it gives them.
     session_id: str = ""
     request_id: str = ""
-    #: The provider's own message and result field (FaceID ``Result``): staff screens only,
+    #: The provider's own message and result field, if any: staff screens only,
     #: never exception texts, and out of the repr (we do not control what providers echo).
     message: str = field(default="", repr=False)
     provider_result: str = ""

@@ -101,8 +101,7 @@ def apply_face_settings(settings: Any, simulator: Any, **overrides: Any) -> None
     """Point the pipeline at ``simulator`` with the FAST settings plus ``overrides``."""
     settings.FACE_IDCARD = {
         **settings.FACE_IDCARD,
-        "BACKEND": "simulator",
-        "SIMULATOR_URL": simulator.base_url,
+        "BACKENDS": {"default": {"BACKEND": "simulator", "ENDPOINT": simulator.base_url}},
         **FAST,
         **overrides,
     }

@@ -19,7 +19,7 @@ EXPORT = STATISTICS + "export/"
 def attempt(age: timedelta = timedelta(hours=1), **fields: Any) -> VerificationAttempt:
     created = fields.pop("created_at", None) or timezone.now() - age
     defaults: dict[str, Any] = {
-        "backend": "simulator",
+        "backend": "default",
         "consent_at": created,
         "created_at": created,
         "status": Status.COMPLETED.value,

@@ -161,10 +161,11 @@ STORAGES = {
 }
 
 FACE_IDCARD = {
-    "BACKEND": "simulator",
+    # The simulator at its default address; tests pointing at a running one set its ENDPOINT.
+    "BACKENDS": {"default": {"BACKEND": "simulator"}},
     "SELFIE_STORAGE": "face_idcard",
     "PII_ENCRYPTION_KEYS": ["3D6h9bCh8Tj7hYxXcP1o7fIhGq6f1b8oVZ0iA2cT4xE="],
-    "PII_HASH_KEY": "face-idcard-tests-hash-key",
+    "PII_HASH_KEYS": ["face-idcard-tests-hash-key"],
     "CONNECT_TIMEOUT": 2.0,
     "READ_TIMEOUT": 5.0,
     # No DNS in the suite; the default url policy (public destinations only) stays in force.

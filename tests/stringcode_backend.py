@@ -9,11 +9,12 @@ neutral outcome.
 
 from __future__ import annotations
 
+from types import MappingProxyType
 from typing import Any
 
 import requests
 
-from face_idcard.backends import Backend, VerificationRequest
+from face_idcard.backends import Backend, BackendSettings, Option, VerificationRequest
 from face_idcard.exceptions import ProviderBadResponse, ProviderConnectionError
 from face_idcard.images import ImageLimits
 from face_idcard.outcome import (
@@ -27,11 +28,13 @@ from face_idcard.outcome import (
     Reason,
 )
 
-_S, _I, _T, _C = (
+_S, _I, _T, _C, _R, _U = (
     ErrorClass.SUCCESS,
     ErrorClass.INPUT,
     ErrorClass.TRANSIENT,
     ErrorClass.CONFIGURATION,
+    ErrorClass.RESIGN,
+    ErrorClass.URL_FETCH,
 )
 
 STRING_CODES = Catalogue(
@@ -68,6 +71,22 @@ STRING_CODES = Catalogue(
             "InternalError", _T, Reason.PROVIDER_UNAVAILABLE, False, "内部错误", "Internal error"
         ),
         CodeInfo(
+            "AuthFailure.SignatureExpire",
+            _R,
+            Reason.SIGNATURE_REJECTED,
+            False,
+            "签名过期",
+            "The signature expired",
+        ),
+        CodeInfo(
+            "FailedOperation.DownLoadError",
+            _U,
+            Reason.IMAGE_FETCH_FAILED,
+            False,
+            "图片下载失败",
+            "The image could not be downloaded",
+        ),
+        CodeInfo(
             "UnauthorizedOperation.Arrears",
             _C,
             Reason.ACCOUNT_PROBLEM,
@@ -88,14 +107,14 @@ class StringCodeBackend(Backend):
     pii_keys = frozenset({"IdCard", "Name", "ImageBase64"})
     catalogue = STRING_CODES
     billing_rule = "Test provider: a comparison and a name mismatch are billed."
-    required_options = ("ENDPOINT",)
+    options = MappingProxyType({"ENDPOINT": Option(required=True)})
 
-    def __init__(self, config: Any = None) -> None:
+    def __init__(self, config: BackendSettings) -> None:
         super().__init__(config)
-        self.endpoint = str(self.config.option("ENDPOINT"))
+        self.endpoint = str(self.option("ENDPOINT"))
         self.session = requests.Session()
 
-    def verify(self, request: VerificationRequest) -> ProviderOutcome:
+    def call_provider(self, request: VerificationRequest) -> ProviderOutcome:
         try:
             response = self.session.post(
                 self.endpoint,

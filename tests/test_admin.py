@@ -149,7 +149,7 @@ def test_id_number_search_posts_and_matches_under_every_live_key(
 ) -> None:
     old = finished(magic.MATCH)
     # A new hash key first: the old attempt's hash is under the second live key now.
-    face_settings(PII_HASH_KEYS=["a-newer-hash-key", settings.FACE_IDCARD["PII_HASH_KEY"]])
+    face_settings(PII_HASH_KEYS=["a-newer-hash-key", *settings.FACE_IDCARD["PII_HASH_KEYS"]])
     new = finished(magic.MATCH)
     assert old.idcard_hash != new.idcard_hash
     unrelated = finished(magic.NO_MATCH)
@@ -394,7 +394,7 @@ def test_rerun_creates_a_linked_attempt_on_the_default_backend(face_settings: An
     assert "billed" in page
     action(client, "rerun", attempt, confirm="yes")
     new = VerificationAttempt.objects.get(rerun_of=attempt)
-    assert new.status == Status.QUEUED and new.backend == "simulator"
+    assert new.status == Status.QUEUED and new.backend == "default"
     assert new.idcard_hash == attempt.idcard_hash and new.selfie_name != attempt.selfie_name
     assert crypto.decrypt_text(new.idcard_number_encrypted) == magic.REVIEW
     assert load_selfie(new.selfie_name, new.selfie_storage) == load_selfie(

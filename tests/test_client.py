@@ -16,9 +16,11 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-from face_idcard import errors, exceptions, signing
-from face_idcard.client import CompareResult, IdCardCompareClient
-from face_idcard.errors import ErrorClass
+from face_idcard import exceptions
+from face_idcard.outcome import ErrorClass
+from face_idcard.providers.legacy import codes as legacy_codes
+from face_idcard.providers.legacy import signing
+from face_idcard.providers.legacy.client import CompareResult, IdCardCompareClient
 from tests.fakeprovider import (
     Drop,
     FakeProvider,
@@ -301,7 +303,7 @@ def test_unusable_body_is_bad_response(
     fake.script(reply)
     with pytest.raises(exceptions.ProviderBadResponse) as raised:
         client.compare(NUMBER, NAME, image=IMAGE)
-    assert raised.value.code == errors.TRANSPORT_BAD_RESPONSE
+    assert raised.value.code == legacy_codes.TRANSPORT_BAD_RESPONSE
     assert raised.value.detail == f"HTTP {status}"
     assert raised.value.error_class is ErrorClass.TRANSIENT
     assert raised.value.elapsed is not None
@@ -316,7 +318,7 @@ def test_hang_past_read_timeout_is_timeout_and_fast(
         client.compare(NUMBER, NAME, image=IMAGE)
     waited = time.monotonic() - started
     assert SHORT_READ <= waited < 1.5
-    assert raised.value.code == errors.TRANSPORT_TIMEOUT
+    assert raised.value.code == legacy_codes.TRANSPORT_TIMEOUT
     assert raised.value.detail == "ReadTimeout"
     assert raised.value.elapsed is not None and raised.value.elapsed >= SHORT_READ
 
@@ -340,7 +342,7 @@ def test_refused_connection_is_connection_error() -> None:
         pytest.raises(exceptions.ProviderConnectionError) as raised,
     ):
         client.compare(NUMBER, NAME, image=IMAGE)
-    assert raised.value.code == errors.TRANSPORT_CONNECTION
+    assert raised.value.code == legacy_codes.TRANSPORT_CONNECTION
     assert raised.value.detail == "ConnectionError"
 
 
@@ -353,7 +355,7 @@ def test_dropped_connection_is_connection_error(
     fake.script(reply)
     with pytest.raises(exceptions.ProviderConnectionError) as raised:
         client.compare(NUMBER, NAME, image=IMAGE)
-    assert raised.value.code == errors.TRANSPORT_CONNECTION
+    assert raised.value.code == legacy_codes.TRANSPORT_CONNECTION
     # The next call opens a new connection and works.
     assert client.compare(NUMBER, NAME, image=IMAGE).ok
 
@@ -666,7 +668,7 @@ def test_close_leaves_a_caller_session_open(fake: FakeProvider) -> None:
 def test_module_imports_without_django() -> None:
     code = (
         "import sys\n"
-        "from face_idcard.client import IdCardCompareClient, CompareResult\n"
+        "from face_idcard.providers.legacy.client import IdCardCompareClient, CompareResult\n"
         "leaked = sorted(m for m in sys.modules if m == 'django' or m.startswith('django.'))\n"
         "print(leaked)\n"
         "sys.exit(1 if leaked else 0)\n"
@@ -702,7 +704,7 @@ def test_fake_multipart_parser_is_byte_exact() -> None:
 def test_oversized_body_is_bad_response_and_not_buffered(
     fake: FakeProvider, client: IdCardCompareClient, declared: bool
 ) -> None:
-    from face_idcard.client import MAX_RESPONSE_BYTES
+    from face_idcard.providers.legacy.client import MAX_RESPONSE_BYTES
 
     padding = b" " * (MAX_RESPONSE_BYTES + 1)
     body = b'{"code": 0, "message": "OK", "data": {"similarity": 99.0, "session_id": "s"}}'

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from face_idcard.client import IdCardCompareClient
+from face_idcard.providers.legacy.client import IdCardCompareClient
 from face_idcard.simulator import DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, magic
 from face_idcard.simulator.registry import demo_people
 

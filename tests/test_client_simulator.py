@@ -12,8 +12,8 @@ from collections.abc import Iterator
 import pytest
 
 from face_idcard import exceptions, signing
-from face_idcard.client import IdCardCompareClient
-from face_idcard.errors import ErrorClass
+from face_idcard.outcome import ErrorClass
+from face_idcard.providers.legacy.client import IdCardCompareClient
 from face_idcard.simulator import (
     DEFAULT_APPID,
     DEFAULT_SECRET_ID,

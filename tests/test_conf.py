@@ -9,11 +9,9 @@ from django.test import override_settings
 
 from face_idcard.conf import DEFAULTS, face_idcard_settings
 
+LEGACY = {"BACKEND": "legacy", "APPID": "1", "SECRET_ID": "id", "SECRET_KEY": "key"}
 BASE = {
-    "BACKEND": "legacy",
-    "APPID": "1",
-    "SECRET_ID": "id",
-    "SECRET_KEY": "key",
+    "BACKENDS": {"default": LEGACY},
     "PII_ENCRYPTION_KEYS": ["3D6h9bCh8Tj7hYxXcP1o7fIhGq6f1b8oVZ0iA2cT4xE="],
     "PII_HASH_KEYS": ["a-hash-key-of-its-own"],
     "SELFIE_STORAGE": "face_idcard",
@@ -21,6 +19,11 @@ BASE = {
 
 
 LOCAL_CACHE = {"local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+
+def default_alias(**entry: object) -> dict[str, object]:
+    """``BACKENDS`` with the default alias's entry changed by ``entry``."""
+    return {"BACKENDS": {"default": {**LEGACY, **entry}}}
 
 
 def check_ids(**overrides: object) -> set[str]:
@@ -45,12 +48,23 @@ def test_unknown_attribute_raises() -> None:
         face_idcard_settings.NOT_A_SETTING  # noqa: B018
 
 
-def test_credentials_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("FACE_IDCARD_SECRET_ID", "AKIDenv")
-    with override_settings(FACE_IDCARD={}):
-        assert face_idcard_settings.SECRET_ID == "AKIDenv"
-    with override_settings(FACE_IDCARD={"SECRET_ID": "AKIDsettings"}):
-        assert face_idcard_settings.SECRET_ID == "AKIDsettings"
+@pytest.mark.parametrize(
+    "key", ["BACKEND", "APPID", "SECRET_ID", "SECRET_KEY", "BUCKET", "ENDPOINT", "SIMULATOR_URL"]
+)
+def test_no_flat_provider_keys_and_no_environment_fallback(
+    monkeypatch: pytest.MonkeyPatch, key: str
+) -> None:
+    """Provider options live in their alias only: neither a top-level key nor an environment
+    variable configures a backend behind the site's back."""
+    monkeypatch.setenv(f"FACE_IDCARD_{key}", "from-env")
+    with override_settings(FACE_IDCARD={}), pytest.raises(AttributeError):
+        face_idcard_settings.__getattr__(key)
+    assert "face_idcard.W003" in check_ids(**{key: "x"})
+
+
+def test_the_default_alias_is_default_and_backends_start_empty() -> None:
+    assert (DEFAULTS["DEFAULT_BACKEND"], DEFAULTS["BACKENDS"]) == ("default", {})
+    assert "face_idcard.E001" in check_ids(BACKENDS={})
 
 
 def test_valid_configuration_has_no_messages() -> None:
@@ -60,8 +74,12 @@ def test_valid_configuration_has_no_messages() -> None:
 @pytest.mark.parametrize(
     ("overrides", "expected"),
     [
-        ({"BACKEND": "nope"}, "face_idcard.E001"),
-        ({"SECRET_KEY": ""}, "face_idcard.E002"),
+        (default_alias(BACKEND="nope"), "face_idcard.E001"),
+        (default_alias(SECRET_KEY=""), "face_idcard.E002"),
+        (default_alias(SIGNATURE_LIFETIME=0), "face_idcard.E017"),
+        (default_alias(SIGNATURE_LIFETIME=91 * 24 * 3600), "face_idcard.E017"),
+        (default_alias(HTTP_POOL_MAXSIZE=0), "face_idcard.E010"),
+        (default_alias(SIMULATOR_URL="http://x"), "face_idcard.E018"),
         ({"THRESHOLD": 101}, "face_idcard.E003"),
         ({"THRESHOLD": -1}, "face_idcard.E003"),
         ({"THRESHOLD": "75"}, "face_idcard.E003"),
@@ -72,7 +90,7 @@ def test_valid_configuration_has_no_messages() -> None:
         ({"PII_RETENTION_DAYS": -3}, "face_idcard.E008"),
         ({"SELFIE_RETENTION_DAYS": 400}, "face_idcard.W002"),
         ({"THRESHLOD": 80}, "face_idcard.W003"),
-        ({"BACKEND": "no.such.Backend"}, "face_idcard.E001"),
+        (default_alias(BACKEND="no.such.Backend"), "face_idcard.E001"),
         ({"LOST_CALL_POLICY": "retry"}, "face_idcard.E009"),
         ({"MAX_RETRIES": -1}, "face_idcard.E010"),
         ({"HTTP_POOL_MAXSIZE": 0}, "face_idcard.E010"),
@@ -95,7 +113,8 @@ def test_missing_key_allowed_in_debug() -> None:
 
 
 def test_simulator_in_production_warns() -> None:
-    with override_settings(FACE_IDCARD=BASE | {"BACKEND": "simulator"}, SILENCED_SYSTEM_CHECKS=[]):
+    simulator = {"BACKENDS": {"default": {"BACKEND": "simulator"}}}
+    with override_settings(FACE_IDCARD=BASE | simulator, SILENCED_SYSTEM_CHECKS=[]):
         ids = {m.id for m in run_checks(tags=["face_idcard"])}
     assert "face_idcard.W001" in ids
     assert "face_idcard.E002" not in ids

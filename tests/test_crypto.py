@@ -16,7 +16,7 @@ KEY_B = Fernet.generate_key().decode()
 
 
 def settings_with(**face: object) -> override_settings:
-    return override_settings(FACE_IDCARD={"BACKEND": "simulator", **face})
+    return override_settings(FACE_IDCARD=face)
 
 
 def test_round_trip_and_ciphertext_hides_plaintext() -> None:
@@ -74,19 +74,19 @@ def test_keyed_hash_depends_on_the_key() -> None:
     import hashlib
     import hmac
 
-    with settings_with(PII_HASH_KEY="k1"):
+    with settings_with(PII_HASH_KEYS=["k1"]):
         first = crypto.id_number_hash("11010519491231002X")
         assert first == hmac.new(b"k1", b"11010519491231002X", hashlib.sha256).hexdigest()
         assert first != hashlib.sha256(b"11010519491231002X").hexdigest()
-    with settings_with(PII_HASH_KEY="k2"):
+    with settings_with(PII_HASH_KEYS=["k2"]):
         assert crypto.id_number_hash("11010519491231002X") != first
 
 
 NUMBER = "11010519491231002X"
 
 
-def test_the_single_hash_key_is_a_one_element_list_with_a_stable_id() -> None:
-    with settings_with(PII_HASH_KEY="single-secret"):
+def test_a_single_hash_key_is_a_one_element_list_with_a_stable_id() -> None:
+    with settings_with(PII_HASH_KEYS=["single-secret"]):
         (key,) = crypto.hash_keys()
         assert key.secret == b"single-secret"
         assert key.key_id == crypto.hash_key_id(b"single-secret")
@@ -110,7 +110,7 @@ def test_the_first_hash_key_hashes_every_key_matches_and_ids_do_not_shift() -> N
 def test_the_hash_never_depends_on_secret_key(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rotating SECRET_KEY used to reset every per-ID limit (the hash key was derived)."""
     monkeypatch.setattr(crypto, "_warned_dev_hash_key", True)
-    for face in ({"PII_HASH_KEY": "k1"}, {"PII_HASH_KEY": "", "PII_HASH_KEYS": []}):
+    for face in ({"PII_HASH_KEYS": ["k1"]}, {"PII_HASH_KEYS": []}):
         hashes = set()
         for secret_key in ("one", "two"):
             with override_settings(SECRET_KEY=secret_key, DEBUG=True), settings_with(**face):
@@ -122,7 +122,7 @@ def test_no_hash_key_refuses_outside_debug_and_warns_in_debug(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     with (
-        settings_with(PII_HASH_KEY="", PII_HASH_KEYS=[]),
+        settings_with(PII_HASH_KEYS=[]),
         override_settings(DEBUG=False),
         pytest.raises(ImproperlyConfigured),
     ):
@@ -143,9 +143,9 @@ def test_hash_key_system_checks() -> None:
         with override_settings(DEBUG=debug, SECRET_KEY="the-django-secret"), settings_with(**face):
             return [message.id or "" for message in check_hash_keys()]
 
-    assert ids(False, PII_HASH_KEY="") == ["face_idcard.E015"]
-    assert ids(True, PII_HASH_KEY="") == ["face_idcard.W007"]
+    assert ids(False, PII_HASH_KEYS=[]) == ["face_idcard.E015"]
+    assert ids(True, PII_HASH_KEYS=[]) == ["face_idcard.W007"]
     assert ids(False, PII_HASH_KEYS=["a", "b"]) == []
-    assert ids(False, PII_HASH_KEY="the-django-secret") == ["face_idcard.E016"]
+    assert ids(False, PII_HASH_KEYS=["the-django-secret"]) == ["face_idcard.E016"]
     assert ids(False, PII_HASH_KEYS=["a", "a"]) == ["face_idcard.E016"]
     assert ids(False, PII_HASH_KEYS=["", {"id": "", "key": "x"}, 5]) == ["face_idcard.E016"] * 3

@@ -52,9 +52,11 @@ class Scenario:
 
 FACEID = {"BACKEND": "faceid", "SECRET_ID": "AKIDexample", "SECRET_KEY": "example-secret"}
 
+LEGACY = {"BACKEND": "legacy", "APPID": "1", "SECRET_ID": "id", "SECRET_KEY": "key"}
+
 SCENARIOS: dict[str, Scenario] = {
-    "E001": Scenario("BACKEND", {"BACKEND": "nope"}),
-    "E002": Scenario("SECRET_KEY", {"SECRET_KEY": ""}),
+    "E001": Scenario("BACKEND", {"BACKENDS": {"default": {**LEGACY, "BACKEND": "nope"}}}),
+    "E002": Scenario("SECRET_KEY", {"BACKENDS": {"default": {**LEGACY, "SECRET_KEY": ""}}}),
     "E003": Scenario("THRESHOLD", {"THRESHOLD": 101}),
     "E004": Scenario("REVIEW_BAND", {"REVIEW_BAND": -1}),
     "E005": Scenario("PII_ENCRYPTION_KEYS", {"PII_ENCRYPTION_KEYS": []}, {"DEBUG": False}),
@@ -67,14 +69,19 @@ SCENARIOS: dict[str, Scenario] = {
     "E012": Scenario("RATE_LIMIT_PER_SECOND", {"RATE_LIMIT_PER_SECOND": 0}),
     "E013": Scenario("RATE_LIMIT_CACHE", {"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "nope"}),
     "E014": Scenario("SELFIE_STORAGE", {"SELFIE_STORAGE": "nope"}),
-    "E015": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": [], "PII_HASH_KEY": ""}, {"DEBUG": False}),
+    "E015": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": []}, {"DEBUG": False}),
     "E016": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": [{"id": "a"}]}),
     "E017": Scenario(
         "ENCRYPTION_PUBLIC_KEY",
         {"BACKENDS": {"default": {**FACEID, "ENCRYPTION_PUBLIC_KEY": "not a key"}}},
     ),
+    "E018": Scenario(
+        "BACKENDS", {"BACKENDS": {"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}}
+    ),
     "W001": Scenario(
-        "BACKEND", {"BACKEND": "simulator"}, {"DEBUG": False, "SILENCED_SYSTEM_CHECKS": []}
+        "BACKEND",
+        {"BACKENDS": {"default": {"BACKEND": "simulator"}}},
+        {"DEBUG": False, "SILENCED_SYSTEM_CHECKS": []},
     ),
     "W002": Scenario("SELFIE_RETENTION_DAYS", {"SELFIE_RETENTION_DAYS": 400}),
     "W003": Scenario(None, {"THRESHLOD": 80}),
@@ -82,10 +89,7 @@ SCENARIOS: dict[str, Scenario] = {
     "W005": Scenario(
         "RATE_LIMIT_CACHE", {"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "local"}
     ),
-    "W007": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": [], "PII_HASH_KEY": ""}, {"DEBUG": True}),
-    "W006": Scenario(
-        "BACKENDS", {"BACKENDS": {"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}}
-    ),
+    "W007": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": []}, {"DEBUG": True}),
     "W008": Scenario("THRESHOLD", {"BACKENDS": {"default": {**FACEID, "THRESHOLD": 60}}}),
 }
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from face_idcard import errors, exceptions
-from face_idcard.errors import ErrorClass
+from face_idcard import exceptions
+from face_idcard.outcome import ErrorClass
+from face_idcard.providers.legacy import codes as legacy_codes
 
 SPEC = Path(__file__).resolve().parents[1].parent / "shared" / "spec" / "idcardcompare.md"
 
@@ -24,7 +25,7 @@ def documented_codes() -> set[str]:
 def test_every_documented_code_is_catalogued() -> None:
     codes = documented_codes()
     assert len(codes) >= 46
-    assert codes <= set(errors.CATALOGUE)
+    assert codes <= set(legacy_codes.CATALOGUE)
 
 
 @pytest.mark.parametrize(
@@ -51,29 +52,29 @@ def test_every_documented_code_is_catalogued() -> None:
         (-4015, ErrorClass.INPUT),
         (-1101, ErrorClass.INPUT),
         ("-5803", ErrorClass.INPUT),
-        (errors.TRANSPORT_TIMEOUT, ErrorClass.TRANSIENT),
+        (legacy_codes.TRANSPORT_TIMEOUT, ErrorClass.TRANSIENT),
     ],
 )
 def test_classes_follow_protocols(code: int | str, expected: ErrorClass) -> None:
-    assert errors.classify(code) is expected
+    assert legacy_codes.classify(code) is expected
 
 
 @pytest.mark.parametrize("code", ["-5805", "-1308", "-1403"])
 def test_download_codes_depend_on_mode(code: str) -> None:
-    assert errors.classify(code, url_mode=True) is ErrorClass.URL_FETCH
-    assert errors.classify(code, url_mode=False) is ErrorClass.INPUT
+    assert legacy_codes.classify(code, url_mode=True) is ErrorClass.URL_FETCH
+    assert legacy_codes.classify(code, url_mode=False) is ErrorClass.INPUT
 
 
 @pytest.mark.parametrize("code", [99999, "-9999", "FailedOperation.Nope", None, ""])
 def test_unknown_codes_pass_through(code: int | str | None) -> None:
-    info = errors.lookup(code)
+    info = legacy_codes.lookup(code)
     assert info.error_class is ErrorClass.UNKNOWN
-    assert info.code == errors.normalise_code(code)
-    assert errors.classify(code) is ErrorClass.UNKNOWN
+    assert info.code == legacy_codes.normalise_code(code)
+    assert legacy_codes.classify(code) is ErrorClass.UNKNOWN
 
 
 def test_every_entry_has_both_languages() -> None:
-    for info in errors.CATALOGUE.values():
+    for info in legacy_codes.CATALOGUE.values():
         assert info.zh_hans and info.en
         assert info.message("zh-hans") == info.zh_hans
         assert info.message("zh_Hans") == info.zh_hans
@@ -82,9 +83,9 @@ def test_every_entry_has_both_languages() -> None:
 
 
 def test_arrears_detection() -> None:
-    assert errors.is_account_in_arrears(3, "account abnormal,errorno is:2")
-    assert not errors.is_account_in_arrears(3, "bad request")
-    assert not errors.is_account_in_arrears(4, "account abnormal,errorno is:2")
+    assert legacy_codes.is_account_in_arrears(3, "account abnormal,errorno is:2")
+    assert not legacy_codes.is_account_in_arrears(3, "bad request")
+    assert not legacy_codes.is_account_in_arrears(4, "account abnormal,errorno is:2")
 
 
 def test_retryable_classes() -> None:
@@ -104,13 +105,17 @@ def test_every_class_has_an_exception() -> None:
 
 def test_exception_text_has_code_and_meaning_only() -> None:
     # The provider's catalogue gives the meaning; the exception module knows no provider.
-    exc = exceptions.ProviderRejected("-5803", meaning=errors.lookup("-5803").en, detail="HTTP 200")
+    exc = exceptions.ProviderRejected(
+        "-5803", meaning=legacy_codes.lookup("-5803").en, detail="HTTP 200"
+    )
     assert str(exc) == "[-5803] The name does not match the ID number (HTTP 200)"
     assert exc.error_class is ErrorClass.INPUT
 
 
 def test_exceptions_pickle() -> None:
-    exc = exceptions.ProviderTimeout(errors.TRANSPORT_TIMEOUT, elapsed=1.5, detail="ReadTimeout")
+    exc = exceptions.ProviderTimeout(
+        legacy_codes.TRANSPORT_TIMEOUT, elapsed=1.5, detail="ReadTimeout"
+    )
     clone = pickle.loads(pickle.dumps(exc))
     assert type(clone) is exceptions.ProviderTimeout
     assert clone.code == exc.code and clone.elapsed == 1.5 and str(clone) == str(exc)

@@ -169,8 +169,8 @@ def test_the_request_body(
 def test_a_url_is_never_sent(faceid: Callable[..., FaceIdBackend], fake: FakeProvider) -> None:
     backend = faceid()
     assert backend.accepts_url is False
-    with pytest.raises(ValueError, match="no url"):
-        backend.verify(VerificationRequest(NUMBER, NAME, url="https://example.com/a.jpg"))
+    outcome = backend.verify(VerificationRequest(NUMBER, NAME, url="https://example.com/a.jpg"))
+    assert (outcome.code, outcome.error_class) == ("internal.error", ErrorClass.UNKNOWN)
     assert fake.requests == []
 
 
@@ -231,8 +231,9 @@ def test_every_key_that_carries_personal_information_is_declared(
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"SECRET_ID": ""}, "needs SECRET_ID and SECRET_KEY"),
-        ({"SECRET_KEY": ""}, "needs SECRET_ID and SECRET_KEY"),
+        ({"SECRET_ID": ""}, "backend 'default' needs SECRET_ID "),
+        ({"SECRET_KEY": ""}, "backend 'default' needs SECRET_KEY "),
+        ({"SECRET_ID": "", "SECRET_KEY": None}, "needs SECRET_ID, SECRET_KEY "),
         ({"ENDPOINT": "ftp://x"}, "backend 'default'"),
         ({"ENCRYPTION_PUBLIC_KEY": "not a key"}, "ENCRYPTION_PUBLIC_KEY is unusable"),
     ],
@@ -247,19 +248,20 @@ def test_an_unusable_alias_is_refused_clearly(
     assert exc.__cause__ is None and (exc.__context__ is None or exc.__suppress_context__)
 
 
-def test_the_flat_endpoint_is_the_legacy_apis_not_this_ones(settings: Any) -> None:
+def test_the_default_endpoint_is_tencents(settings: Any) -> None:
     settings.FACE_IDCARD = {
         **settings.FACE_IDCARD,
-        "BACKENDS": None,
-        "BACKEND": "faceid",
-        "SECRET_ID": DEFAULT_SECRET_ID,
-        "SECRET_KEY": DEFAULT_SECRET_KEY,
-        "ENDPOINT": "http://127.0.0.1:1",
+        "BACKENDS": {
+            "default": {
+                "BACKEND": "faceid",
+                "SECRET_ID": DEFAULT_SECRET_ID,
+                "SECRET_KEY": DEFAULT_SECRET_KEY,
+            }
+        },
     }
-    backend = get_backend("faceid")
+    backend = get_backend("default")
     assert isinstance(backend, FaceIdBackend)
     assert backend.client.endpoint == "https://faceid.tencentcloudapi.com"
-    assert FaceIdBackend.options_from_flat_settings()["SECRET_ID"] == DEFAULT_SECRET_ID
 
 
 def test_close_releases_the_pooled_connection(
@@ -309,12 +311,16 @@ def test_the_default_threshold_is_tencents_bar(faceid: Callable[..., FaceIdBacke
     assert faceid(THRESHOLD=80).threshold == 80.0
 
 
-def test_built_directly_it_takes_the_alias_that_uses_it(settings: Any, fake: FakeProvider) -> None:
+def test_built_directly_it_takes_the_settings_it_is_given(
+    settings: Any, fake: FakeProvider
+) -> None:
     settings.FACE_IDCARD = {
         **settings.FACE_IDCARD,
         "BACKENDS": {"default": alias(fake.url, THRESHOLD=82)},
     }
-    backend = FaceIdBackend()
+    backend = FaceIdBackend(resolve("default"))
     assert (backend.alias, backend.threshold) == ("default", 82.0)
     assert backend.verify(request()).code == "Success"
     assert len(fake.requests) == 1
+    with pytest.raises(TypeError):
+        FaceIdBackend()  # type: ignore[call-arg]  # no settings of its own to look for

@@ -19,10 +19,10 @@ import pytest
 import requests
 
 from face_idcard import exceptions
-from face_idcard.client import MAX_RESPONSE_BYTES as LEGACY_MAX_RESPONSE_BYTES
-from face_idcard.client import IdCardCompareClient
 from face_idcard.outcome import TRANSPORT_BAD_RESPONSE
 from face_idcard.providers.faceid import sdk
+from face_idcard.providers.legacy.client import MAX_RESPONSE_BYTES as LEGACY_MAX_RESPONSE_BYTES
+from face_idcard.providers.legacy.client import IdCardCompareClient
 from face_idcard.simulator import (
     DEFAULT_APPID,
     DEFAULT_SECRET_ID,

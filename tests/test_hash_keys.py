@@ -29,8 +29,7 @@ def submit(number: str = magic.MATCH) -> VerificationAttempt:
 
 
 def hash_keys(settings: Any, *keys: str) -> None:
-    face = {k: v for k, v in settings.FACE_IDCARD.items() if k != "PII_HASH_KEY"}
-    settings.FACE_IDCARD = {**face, "PII_HASH_KEYS": list(keys)}
+    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "PII_HASH_KEYS": list(keys)}
 
 
 def test_each_hash_is_stored_with_its_key_id(face_settings: Any, settings: Any) -> None:

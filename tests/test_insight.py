@@ -38,7 +38,7 @@ def _scope(length: timedelta = DAY, backend: str = "") -> Scope:
 
 
 def _figures_data() -> None:
-    # In the last 24 hours, backend "simulator".
+    # In the last 24 hours, backend "default".
     attempt(decision=Decision.MATCH.value, reason="match", error_code="0")
     attempt(decision=Decision.MATCH.value, reason="match", error_code="0")
     attempt(decision=Decision.NO_MATCH.value, reason="low_similarity", error_code="0")
@@ -88,8 +88,8 @@ def test_figures_of_the_last_24_hours() -> None:
         "provider_unavailable",
     }
     codes = {(row.backend, row.code): (row.count, row.meaning) for row in figures.codes}
-    assert codes[("simulator", "-5803")] == (2, "The name does not match the ID number")
-    assert codes[("simulator", "0")][0] == 4 and codes[("other", "0")][0] == 1
+    assert codes[("default", "-5803")] == (2, "The name does not match the ID number")
+    assert codes[("default", "0")][0] == 4 and codes[("other", "0")][0] == 1
     assert codes[("other", "0")][1] == ""  # an alias no longer configured: no meaning
     assert figures.provider_calls == 5 and figures.billable_calls == 3
     # percentile_cont over 10, 20, 30, 40, 100.
@@ -160,7 +160,7 @@ def test_window_and_backend_parameters_are_checked() -> None:
     client, _ = client_for("param-viewer", "view_verificationattempt")
     html = client.get(STATISTICS + "?window=7d&backend=nope").content.decode()
     assert 'data-figure="total">10<' in html  # unknown backend: all backends
-    html = client.get(STATISTICS + "?window=<script>&backend=simulator").content.decode()
+    html = client.get(STATISTICS + "?window=<script>&backend=default").content.decode()
     assert 'data-figure="total">8<' in html  # unknown window: 24 hours
     assert "<script>" not in html
 
@@ -354,7 +354,7 @@ def test_export_streams_the_range_without_pii(face_settings: Any) -> None:
     assert len(rows) - 1 == events.count()
     assert {row[2] for row in rows[1:]} == {str(inside.pk)}
     assert {row[4] for row in rows[1:]} == set(events.values_list("kind", flat=True))
-    assert all(row[3] == "simulator" for row in rows[1:])
+    assert all(row[3] == "default" for row in rows[1:])
     yesterday = today - timedelta(days=1)
     earlier = exporter.get(f"{EXPORT}?date_from={yesterday}&date_to={yesterday}")
     assert b"".join(earlier.streaming_content).decode().count("\n") == 1  # the header only

@@ -215,7 +215,7 @@ def test_what_the_legacy_api_accepts(legacy: Callable[..., LegacyBackend]) -> No
 
 @pytest.mark.parametrize("missing", ["APPID", "SECRET_ID", "SECRET_KEY"])
 def test_each_credential_is_required(legacy: Callable[..., LegacyBackend], missing: str) -> None:
-    with pytest.raises(ImproperlyConfigured, match=r"needs APPID, SECRET_ID and SECRET_KEY"):
+    with pytest.raises(ImproperlyConfigured, match=rf"backend 'default' needs {missing} "):
         legacy(**{missing: ""})
 
 
@@ -224,8 +224,7 @@ def test_the_simulator_backend_needs_no_credentials(
 ) -> None:
     settings.FACE_IDCARD = {
         **settings.FACE_IDCARD,
-        "SIMULATOR_URL": simulator.base_url,
-        "BACKENDS": {"default": {"BACKEND": "simulator"}},
+        "BACKENDS": {"default": {"BACKEND": "simulator", "ENDPOINT": simulator.base_url}},
     }
     backend = get_backend("default")
     assert isinstance(backend, SimulatorBackend)
@@ -234,19 +233,47 @@ def test_the_simulator_backend_needs_no_credentials(
     assert (outcome.code, outcome.similarity) == ("0", magic.MATCH_SIMILARITY)
 
 
-def test_the_simulator_backend_from_the_flat_keys_uses_simulator_url(
-    settings: Any, simulator: SimulatorServer
+def test_the_simulator_backend_defaults_to_the_simulators_address_and_account(
+    settings: Any,
 ) -> None:
+    from face_idcard.simulator import DEFAULT_APPID, DEFAULT_SECRET_ID
+
     settings.FACE_IDCARD = {
         **settings.FACE_IDCARD,
-        "BACKEND": "simulator",
-        "BACKENDS": None,
-        "ENDPOINT": "http://127.0.0.1:1",
-        "SIMULATOR_URL": simulator.base_url,
+        "BACKENDS": {"default": {"BACKEND": "simulator"}},
     }
-    backend = get_backend("simulator")
-    photo = demo_people()[0].photo_bytes
-    assert backend.verify(VerificationRequest(magic.MATCH, NAME, image=photo)).code == "0"
+    backend = get_backend("default")
+    assert isinstance(backend, SimulatorBackend)
+    assert backend.client.endpoint == "http://127.0.0.1:8701"
+    assert (backend.option("APPID"), backend.option("SECRET_ID")) == (
+        DEFAULT_APPID,
+        DEFAULT_SECRET_ID,
+    )
+
+
+def test_the_legacy_backend_defaults_to_tencents_endpoint(settings: Any) -> None:
+    settings.FACE_IDCARD = {
+        **settings.FACE_IDCARD,
+        "BACKENDS": {"default": {"BACKEND": "legacy", **CREDENTIALS}},
+    }
+    backend = get_backend("default")
+    assert isinstance(backend, LegacyBackend)
+    assert backend.client.endpoint == "https://recognition.image.myqcloud.com"
+
+
+def test_a_timeout_is_an_outcome_of_the_legacy_catalogue(
+    legacy: Callable[..., LegacyBackend], fake: FakeProvider
+) -> None:
+    """Over real HTTP: the client raises on the read timeout, ``verify`` answers."""
+    from tests.fakeprovider import Hang
+
+    fake.script(Hang(seconds=2.0))
+    outcome = legacy(READ_TIMEOUT=0.2).verify(image_request())
+    assert (outcome.code, outcome.error_class, outcome.billable) == (
+        "transport.timeout",
+        ErrorClass.TRANSIENT,
+        None,
+    )
 
 
 @pytest.mark.parametrize(("backend", "warned"), [("simulator", True), ("legacy", False)])

@@ -8,17 +8,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.core.exceptions import ValidationError
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils import timezone
 
 from face_idcard import ratelimit, reasons, services
+from face_idcard.backends import VerificationRequest, get_backend
 from face_idcard.models import VerificationAttempt
-from face_idcard.outcome import Reason
+from face_idcard.outcome import ErrorClass, Reason
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, Status
 from tests import imagefactory
 from tests.celery_app import FAST, ledger_calls, wait_terminal
-from tests.fakeprovider import FakeProvider, JsonReply
+from tests.fakeprovider import Drop, FakeProvider, JsonReply, RawReply
 
 NAME = "王五"
 IMAGE = imagefactory.jpeg(320, 240)
@@ -242,16 +243,26 @@ def test_an_attempt_finishes_on_the_backend_it_started_on(
 
 
 @pytest.mark.django_db
-def test_an_attempt_stored_before_aliases_resolves_from_the_flat_keys(
-    settings: Any, simulator: Any, two_simulators: tuple[Any, Any]
+@pytest.mark.parametrize(
+    "stored", ["simulator", "face_idcard.providers.legacy.backend.SimulatorBackend"]
+)
+def test_a_backend_name_is_not_an_alias(
+    settings: Any, simulator: Any, two_simulators: tuple[Any, Any], stored: str
 ) -> None:
-    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "SIMULATOR_URL": simulator.base_url}
+    """Only the aliases of BACKENDS resolve: a built-in name or a dotted path stored on an
+    attempt is not configured, so the attempt fails without a call."""
+    first, second = two_simulators
     attempt = submit(magic.MATCH, enqueue=False)
-    VerificationAttempt.objects.filter(pk=attempt.pk).update(backend="simulator")
+    VerificationAttempt.objects.filter(pk=attempt.pk).update(backend=stored)
     services.run(attempt.pk)
     attempt.refresh_from_db()
-    assert attempt.status == Status.COMPLETED.value
-    assert len(ledger_calls(simulator, attempt.pk)) == 1
+    assert (attempt.status, attempt.error_code, attempt.provider_calls) == (
+        "failed",
+        "internal.backend_unavailable",
+        0,
+    )
+    for server in (simulator, first, second):
+        assert not ledger_calls(server, attempt.pk, 0)
 
 
 @pytest.mark.django_db
@@ -292,7 +303,11 @@ def test_each_alias_counts_its_own_quota(settings: Any) -> None:
         ({"default": {"BACKEND": "simulator", "REVIEW_BAND": -1}}, {}, "face_idcard.E004"),
         ({"default": {"BACKEND": "simulator", "READ_TIMEOUT": 0}}, {}, "face_idcard.E007"),
         ({"default": {"BACKEND": "simulator", "RATE_LIMIT_PER_SECOND": 0}}, {}, "face_idcard.E012"),
-        ({"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}, {}, "face_idcard.W006"),
+        ({"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}, {}, "face_idcard.E018"),
+        ({"default": {"BACKEND": STRINGCODE, "APPID": "1"}}, {}, "face_idcard.E018"),
+        ({"default": {"BACKEND": STRINGCODE}}, {}, "face_idcard.E002"),
+        ({"default": {"BACKEND": "faceid", "SECRET_ID": "AKID"}}, {}, "face_idcard.E002"),
+        ({}, {}, "face_idcard.E001"),  # no alias at all
     ],
 )
 def test_checks_per_alias(settings: Any, backends: Any, extra: Any, expected: str) -> None:
@@ -320,3 +335,168 @@ def test_a_complete_alias_configuration_passes_the_checks(settings: Any) -> None
         },
     }
     assert {message.id for message in run_checks(tags=["face_idcard"])} == set()
+
+
+def test_an_unknown_alias_key_is_an_error_naming_alias_and_key_never_the_value(
+    settings: Any,
+) -> None:
+    from django.core.checks import run_checks
+
+    settings.FACE_IDCARD = {
+        **settings.FACE_IDCARD,
+        "BACKENDS": {
+            "default": {"BACKEND": "simulator"},
+            "partner": {"BACKEND": "simulator", "SECRET_KY": "value-never-shown"},
+        },
+    }
+    errors = [m for m in run_checks(tags=["face_idcard"]) if m.id == "face_idcard.E018"]
+    assert len(errors) == 1
+    assert errors[0].is_serious()
+    text = f"{errors[0].msg} {errors[0].hint}"
+    assert "'partner'" in text and "'SECRET_KY'" in text and "SECRET_KEY (secret)" in text
+    assert "value-never-shown" not in text
+
+
+def test_each_backend_declares_its_options_required_and_secret() -> None:
+    from face_idcard.providers.faceid.backend import FaceIdBackend
+    from face_idcard.providers.legacy.backend import LegacyBackend, SimulatorBackend
+
+    assert LegacyBackend.describe_options() == (
+        "APPID (required), SECRET_ID (required), SECRET_KEY (required, secret), BUCKET, "
+        "ENDPOINT, SIGNATURE_LIFETIME"
+    )
+    assert SimulatorBackend.describe_options() == (
+        "APPID, SECRET_ID, SECRET_KEY (secret), BUCKET, ENDPOINT, SIGNATURE_LIFETIME"
+    )
+    assert FaceIdBackend.describe_options() == (
+        "SECRET_ID (required), SECRET_KEY (required, secret), ENDPOINT, REGION, "
+        "ENCRYPTION_PUBLIC_KEY"
+    )
+
+
+def test_a_missing_required_option_is_an_error_and_the_backend_is_not_built(
+    settings: Any,
+) -> None:
+    from django.core.checks import run_checks
+
+    from face_idcard.backends import usable_backend
+    from face_idcard.exceptions import BackendUnavailable
+
+    settings.FACE_IDCARD = {
+        **settings.FACE_IDCARD,
+        "BACKENDS": {"default": {"BACKEND": "legacy", "APPID": "1", "SECRET_KEY": "hidden"}},
+    }
+    errors = [m for m in run_checks(tags=["face_idcard"]) if m.id == "face_idcard.E002"]
+    assert len(errors) == 1 and "SECRET_ID" in errors[0].msg and "hidden" not in errors[0].msg
+    with pytest.raises(ImproperlyConfigured, match="SECRET_ID"):
+        get_backend()
+    with pytest.raises(BackendUnavailable):
+        usable_backend()
+
+
+# --- the base class: verify always returns a neutral outcome ------------------------------------
+
+
+def _request(url: str | None = None) -> VerificationRequest:
+    return VerificationRequest(
+        idcard_number=magic.MATCH,
+        idcard_name=NAME,
+        image=None if url else IMAGE,
+        url=url,
+        correlation_id="c0ffee",
+    )
+
+
+@pytest.mark.parametrize(
+    ("reply", "code"),
+    [
+        (RawReply(b"<html>502 Bad Gateway</html>", status=502), "transport.bad_response"),
+        (Drop(reset=True), "transport.connection"),
+    ],
+)
+def test_verify_turns_a_transport_error_into_an_outcome(
+    stringcode: FakeProvider, reply: Any, code: str
+) -> None:
+    """Over real HTTP: the backend's call raises, the base class answers with an outcome."""
+    stringcode.script(reply)
+    outcome = get_backend().verify(_request())
+    assert (outcome.code, outcome.error_class, outcome.reason) == (
+        code,
+        ErrorClass.TRANSIENT,
+        Reason.PROVIDER_UNAVAILABLE,
+    )
+    assert outcome.elapsed is not None and outcome.elapsed >= 0
+    assert len(stringcode.requests) == 1
+
+
+def test_verify_scrubs_the_declared_pii_keys_and_the_values(stringcode: FakeProvider) -> None:
+    stringcode.script(
+        JsonReply(
+            {
+                "Response": {
+                    "Sim": 88.0,
+                    "Result": "Success",
+                    "RequestId": "r",
+                    "IdCard": magic.MATCH,
+                    "Echo": f"for {NAME}",
+                }
+            }
+        )
+    )
+    outcome = get_backend().verify(_request())
+    assert outcome.similarity == 88.0 and outcome.raw is not None
+    assert "IdCard" not in outcome.raw["Response"]
+    assert outcome.raw["Response"]["Echo"] == "[removed]"
+    assert outcome.raw["Response"]["RequestId"] == "r"
+
+
+def test_verify_never_sends_a_url_to_a_backend_that_takes_none(stringcode: FakeProvider) -> None:
+    outcome = get_backend().verify(_request(url="https://example.com/face.jpg"))
+    assert (outcome.code, outcome.error_class) == ("internal.error", ErrorClass.UNKNOWN)
+    assert not stringcode.requests
+
+
+def test_a_success_without_a_score_is_a_bad_response(stringcode: FakeProvider) -> None:
+    stringcode.script(answer(Result="Success"))
+    outcome = get_backend().verify(_request())
+    assert (outcome.code, outcome.error_class) == ("transport.bad_response", ErrorClass.TRANSIENT)
+
+
+@pytest.mark.parametrize(("can_resign", "expected"), [(True, "resign"), (False, "configuration")])
+def test_a_refused_signature_is_retried_only_by_a_backend_that_can_resign(
+    stringcode: FakeProvider, monkeypatch: Any, can_resign: bool, expected: str
+) -> None:
+    from tests.stringcode_backend import StringCodeBackend
+
+    monkeypatch.setattr(StringCodeBackend, "can_resign", can_resign)
+    stringcode.script(error("AuthFailure.SignatureExpire"))
+    outcome = get_backend().verify(_request())
+    assert outcome.code == "AuthFailure.SignatureExpire"
+    assert outcome.error_class.value == expected
+
+
+def test_a_url_fetch_failure_outside_url_mode_is_the_input(stringcode: FakeProvider) -> None:
+    stringcode.script(error("FailedOperation.DownLoadError"))
+    outcome = get_backend().verify(_request())
+    assert (outcome.error_class, outcome.reason) == (ErrorClass.INPUT, Reason.IMAGE_FETCH_FAILED)
+
+
+def test_generic_modules_name_no_provider() -> None:
+    """Adding a provider touches no generic file: none names one, its options or limits.
+
+    ``FaceIdcardSettings`` is the app's own name, hence the word boundaries."""
+    import re
+    from pathlib import Path
+
+    package = Path(__file__).resolve().parents[1] / "face_idcard"
+    generic = [package / name for name in ("conf.py", "checks.py", "outcome.py")]
+    generic += sorted((package / "backends").glob("*.py"))
+    generic += sorted((package / "services").glob("*.py"))
+    provider_words = re.compile(r"\b(legacy|faceid|tencent|appid|bucket)\b", re.IGNORECASE)
+    found = [
+        f"{path.relative_to(package)}:{number}: {line.strip()}"
+        for path in generic
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if provider_words.search(line)
+    ]
+    assert found == []

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from face_idcard import services
 from face_idcard.backends import get_backend
+from face_idcard.backends.base import scrub
 from face_idcard.models import AttemptEvent, VerificationAttempt
-from face_idcard.services.pipeline import scrub
 from face_idcard.simulator import DEFAULT_SECRET_KEY, magic
 from tests import imagefactory
 from tests.celery_app import wait_terminal
@@ -124,7 +124,7 @@ def test_scrub_removes_pii_keys_and_echoed_values() -> None:
 
 @pytest.mark.django_db
 def test_reprs_hold_no_secret(face_settings: Any) -> None:
-    backend = get_backend("simulator")
+    backend = get_backend()
     assert DEFAULT_SECRET_KEY not in repr(backend)
     assert DEFAULT_SECRET_KEY not in repr(backend.client)  # type: ignore[attr-defined]
     attempt = services.submit(

@@ -453,40 +453,73 @@ def test_account_problems_alert_operators(
 def test_backend_registry(settings: Any) -> None:
     from django.core.exceptions import ImproperlyConfigured
 
-    from face_idcard.backends import get_backend
-    from face_idcard.backends.legacy import LegacyBackend
-    from face_idcard.backends.simulator import SimulatorBackend
+    from face_idcard.backends import backend_class, get_backend
+    from face_idcard.providers.legacy.backend import LegacyBackend, SimulatorBackend
 
-    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "SIMULATOR_URL": "http://127.0.0.1:1"}
-    simulator_backend = get_backend("simulator")
+    def aliases(**entries: dict[str, Any]) -> None:
+        settings.FACE_IDCARD = {**settings.FACE_IDCARD, "BACKENDS": entries}
+
+    aliases(sim={"BACKEND": "simulator", "ENDPOINT": "http://127.0.0.1:1"})
+    simulator_backend = get_backend("sim")
     assert isinstance(simulator_backend, SimulatorBackend)
     assert simulator_backend.default_threshold == 75.0
-    assert get_backend("simulator") is simulator_backend  # one pooled client per process
-    assert get_backend("face_idcard.backends.simulator.SimulatorBackend") is not simulator_backend
+    assert get_backend("sim") is simulator_backend  # one pooled client per process
     assert "GIF" not in simulator_backend.image_limits.formats
     # A settings change builds a new client from the new settings.
-    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "SIMULATOR_URL": "http://127.0.0.1:2"}
-    rebuilt = get_backend("simulator")
+    aliases(sim={"BACKEND": "simulator", "ENDPOINT": "http://127.0.0.1:2"})
+    rebuilt = get_backend("sim")
     assert rebuilt is not simulator_backend
     assert rebuilt.client.endpoint == "http://127.0.0.1:2"  # type: ignore[attr-defined]
     # legacy needs credentials; unknown names and non-backends are refused.
-    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "APPID": "", "SECRET_ID": "", "SECRET_KEY": ""}
+    aliases(main={"BACKEND": "legacy", "APPID": "", "SECRET_ID": "", "SECRET_KEY": ""})
     with pytest.raises(ImproperlyConfigured):
-        get_backend("legacy")
-    settings.FACE_IDCARD = {
-        **settings.FACE_IDCARD,
+        get_backend("main")
+    credentials = {
         "APPID": "1250000000",
         "SECRET_ID": "AKIDexample",
         "SECRET_KEY": "example-secret",
     }
-    legacy = get_backend("legacy")
+    aliases(
+        main={"BACKEND": "legacy", **credentials},
+        # A dotted path names the same class as the built-in name.
+        dotted={"BACKEND": "face_idcard.providers.legacy.backend.LegacyBackend", **credentials},
+        tencent={"BACKEND": "faceid", "SECRET_ID": "AKIDexample", "SECRET_KEY": "example-secret"},
+    )
+    legacy = get_backend("main")
     assert isinstance(legacy, LegacyBackend)
+    assert type(get_backend("dotted")) is LegacyBackend and get_backend("dotted") is not legacy
     assert "example-secret" not in repr(legacy.client)  # type: ignore[attr-defined]
-    # "faceid" is built in: the flat credentials make one (its own default endpoint).
-    assert get_backend("faceid").provider == "faceid"
+    assert get_backend("tencent").provider == "faceid"
+    # Only aliases resolve: a backend's name is not an alias.
+    for name in ("legacy", "faceid", "face_idcard.providers.legacy.backend.LegacyBackend"):
+        with pytest.raises(ImproperlyConfigured, match="unknown backend alias"):
+            get_backend(name)
     for name in ("nosuchbackend", "face_idcard.models.VerificationAttempt", "no.such.Backend"):
         with pytest.raises(ImproperlyConfigured):
-            get_backend(name)
+            backend_class(name)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "face_idcard.errors",
+        "face_idcard.client",
+        "face_idcard.signing",
+        "face_idcard.backends.legacy",
+        "face_idcard.backends.simulator",
+    ],
+)
+def test_the_old_import_paths_are_gone(path: str) -> None:
+    """The provider modules have one home each, under face_idcard.providers.
+
+    Looked up in the package's own folder: an editable install of another checkout may
+    answer for the package's submodules through its own finder."""
+    import importlib
+    from importlib.machinery import PathFinder
+
+    parent, _, _leaf = path.rpartition(".")
+    package = importlib.import_module(parent)
+    assert PathFinder.find_spec(path, list(package.__path__)) is None
 
 
 def test_broker_outage_keeps_the_attempt_queued(

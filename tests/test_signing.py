@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from face_idcard import signing
+from face_idcard.providers.legacy import signing
 
 VECTOR = {
     "appid": "1252821871",

@@ -246,7 +246,7 @@ def test_registry_errors_do_not_reveal_the_number(tmp_path: Path) -> None:
 def test_simulator_answers_from_a_custom_registry(tmp_path: Path) -> None:
     import requests
 
-    from face_idcard import signing
+    from face_idcard.providers.legacy import signing
     from face_idcard.simulator import DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
 
     (tmp_path / f"{PEOPLE[2].idcard_number}_孙八.jpg").write_bytes(PEOPLE[2].photo_bytes)

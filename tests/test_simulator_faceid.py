@@ -250,7 +250,7 @@ def test_business_failures_as_errors(simulator_factory: Callable[..., SimulatorS
 
 
 def test_both_protocols_share_port_registry_and_ledger(simulator: SimulatorServer) -> None:
-    from face_idcard import signing
+    from face_idcard.providers.legacy import signing
 
     assert ask(sdk(simulator), ZHANG.idcard_number).Result == "Success"
     legacy = requests.post(

@@ -18,8 +18,8 @@ import pytest
 import requests
 from PIL import Image
 
-from face_idcard import signing
-from face_idcard.client import IdCardCompareClient
+from face_idcard.providers.legacy import signing
+from face_idcard.providers.legacy.client import IdCardCompareClient
 from face_idcard.simulator import (
     DEFAULT_APPID,
     DEFAULT_SECRET_ID,

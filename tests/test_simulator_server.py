@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 import requests
 
-from face_idcard import signing
+from face_idcard.providers.legacy import signing
 from face_idcard.simulator import (
     DEFAULT_APPID,
     DEFAULT_SECRET_ID,

@@ -147,11 +147,16 @@ def _float_env(name: str) -> float | None:
 
 
 FACE_IDCARD = {
-    # The demo talks to the local simulator; a real site sets "legacy" and its credentials
-    # (FACE_IDCARD_APPID, FACE_IDCARD_SECRET_ID, FACE_IDCARD_SECRET_KEY in the environment).
-    "BACKEND": "simulator",
+    # The demo talks to the local simulator; a real site names its provider's backend with its
+    # credentials, read with face_idcard.conf.secret_from_env, e.g.
+    # {"BACKEND": "legacy", "APPID": ..., "SECRET_ID": ..., "SECRET_KEY": ...}.
+    "BACKENDS": {
+        "default": {
+            "BACKEND": "simulator",
+            "ENDPOINT": os.environ.get("FACE_IDCARD_SIMULATOR_URL", "http://127.0.0.1:8701"),
+        }
+    },
     "SELFIE_STORAGE": "face_idcard",
-    "SIMULATOR_URL": os.environ.get("FACE_IDCARD_SIMULATOR_URL", "http://127.0.0.1:8701"),
     # Development only: a real site loads its keys from a secret store.
     "PII_ENCRYPTION_KEYS": [
         os.environ.get("FACE_IDCARD_PII_KEY", "Zm9yLWRlbW8tb25seS1uZXZlci1pbi1wcm9kdWN0aW8=")

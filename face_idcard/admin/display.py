@@ -15,8 +15,8 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from ..backends.base import scrub
 from ..models import EVENT_KIND_CHOICES, AttemptEvent, VerificationAttempt
-from ..services.pipeline import scrub
 from ..states import Decision, Status
 
 #: Background colours of the decision badge.

@@ -17,14 +17,16 @@ from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from ..exceptions import BackendUnavailable
-from .base import Backend, VerificationRequest
-from .config import BUILTIN, BackendSettings, default_alias, resolve
+from ..providers import BUILTIN_BACKENDS
+from .base import Backend, Option, OptionProblem, VerificationRequest
+from .config import BackendSettings, default_alias, resolve
 
 __all__ = [
-    "BUILTIN",
     "Backend",
     "BackendSettings",
     "BackendUnavailable",
+    "Option",
+    "OptionProblem",
     "VerificationRequest",
     "backend_class",
     "default_alias",
@@ -40,8 +42,9 @@ _instances: dict[str, Backend] = {}
 
 
 def backend_class(name: str) -> type[Backend]:
-    """The class for a built-in name or a dotted path."""
-    path = BUILTIN.get(name, name)
+    """The class for a built-in name (:data:`face_idcard.providers.BUILTIN_BACKENDS`) or a
+    dotted path."""
+    path = BUILTIN_BACKENDS.get(name, name)
     if "." not in path:
         raise ImproperlyConfigured(f"face_idcard: unknown backend {name!r}")
     try:

@@ -1,31 +1,52 @@
 """What the pipeline needs from a comparison service, whichever provider runs it.
 
-A backend declares what it needs and accepts (image limits and formats, whether it takes a
-url, its default threshold, the request keys that carry personal information, its catalogue
-and billing rule) and turns each call into a :class:`~face_idcard.outcome.ProviderOutcome`.
-Generic code reads nothing else.
+A backend declares what it needs and accepts (its options, image limits and formats, whether
+it takes a url, whether a refused signature can be retried, its default threshold, the keys
+of its provider's bodies that carry personal information, its catalogue and billing rule) and
+makes the provider call. :meth:`Backend.verify` is the template every call goes through: it
+calls the subclass's :meth:`~Backend.call_provider`, turns a transport exception into an
+outcome with the backend's own catalogue and scrubs the raw answer, so the caller always gets
+a neutral :class:`~face_idcard.outcome.ProviderOutcome`. Generic code reads nothing else.
 """
 
 from __future__ import annotations
 
 import abc
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, final
 
-from ..conf import face_idcard_settings
+from django.core.exceptions import ImproperlyConfigured
+
+from ..exceptions import ProviderError
 from ..images import ImageLimits
-from ..outcome import GENERIC, Catalogue, CodeInfo, ProviderOutcome
+from ..outcome import (
+    GENERIC,
+    INTERNAL_ERROR,
+    TRANSPORT_BAD_RESPONSE,
+    Catalogue,
+    CodeInfo,
+    ErrorClass,
+    ProviderOutcome,
+)
+from ..sensitive import forget_locals_on_error
 
 if TYPE_CHECKING:
     from .config import BackendSettings
+
+__all__ = ["Backend", "Option", "OptionProblem", "VerificationRequest", "scrub"]
+
+_REMOVED = "[removed]"
 
 
 @dataclass(frozen=True)
 class VerificationRequest:
     """One comparison to make. Its repr shows no personal information.
 
-    ``correlation_id`` identifies the attempt to the provider (legacy ``session_id``) without
-    saying anything about the person.
+    ``correlation_id`` identifies the attempt to the provider without saying anything about
+    the person.
     """
 
     idcard_number: str = field(repr=False)
@@ -43,22 +64,73 @@ class VerificationRequest:
         return repr(self)
 
 
+@dataclass(frozen=True)
+class Option:
+    """One provider option a backend reads from its alias's entry in ``BACKENDS``.
+
+    ``default`` is used when the alias leaves the key out (or sets it to ``None`` or ``""``);
+    a ``required`` option without a value is a system check Error (face_idcard.E002) and
+    stops the backend from being built. A ``secret`` option's value is never shown: not in
+    messages, not in a repr.
+    """
+
+    default: Any = None
+    required: bool = False
+    secret: bool = False
+
+
+class OptionProblem(NamedTuple):
+    """A problem a backend finds in its own options, reported by the system checks."""
+
+    #: ``"unloadable"`` (an Error, face_idcard.E017) or ``"below_provider_bar"`` (W008).
+    kind: str
+    key: str
+    #: Says what is wrong without quoting a secret value.
+    text: str
+
+
+def scrub(value: Any, secrets: tuple[str, ...], pii_keys: frozenset[str] = frozenset()) -> Any:
+    """``value`` with ``pii_keys`` dropped and any string containing one of ``secrets`` removed."""
+    if isinstance(value, dict):
+        return {
+            key: scrub(item, secrets, pii_keys)
+            for key, item in value.items()
+            if key not in pii_keys
+        }
+    if isinstance(value, list):
+        return [scrub(item, secrets, pii_keys) for item in value]
+    if isinstance(value, str) and any(secret and secret in value for secret in secrets):
+        return _REMOVED
+    return value
+
+
 class Backend(abc.ABC):
     """One configured comparison service (one alias of ``BACKENDS``).
 
     Instances are shared by every thread of a process and rebuilt when settings change.
+    A provider's backend declares its class attributes and implements
+    :meth:`call_provider`; everything else is common.
     """
 
-    #: The provider family, e.g. ``"legacy"``; the alias is per instance.
+    #: The provider family (for staff screens); the alias is per instance.
     provider: ClassVar[str] = ""
-    #: Similarity at or above which a photo matches when the alias sets no ``THRESHOLD``.
+    #: The options an alias of this backend may set besides the generic ones (threshold,
+    #: review band, rate limit, timeouts, pool size); any other key is a system check Error.
+    options: ClassVar[Mapping[str, Option]] = MappingProxyType({})
+    #: Similarity at or above which a photo matches when neither the alias nor the site
+    #: sets ``THRESHOLD``.
     default_threshold: ClassVar[float] = 75.0
-    #: Whether the provider can fetch the photo from a url itself.
+    #: Capability: the provider can fetch the photo from a url itself. A backend without it
+    #: is never sent a url, and a url-download failure is never retried for it.
     accepts_url: ClassVar[bool] = False
+    #: Capability: every call is signed afresh, so a call the provider refused as stale or
+    #: replayed (:attr:`ErrorClass.RESIGN`) may pass when sent again. Without it, such a
+    #: refusal is a configuration problem (nothing a retry changes).
+    can_resign: ClassVar[bool] = False
     #: What the provider accepts; photos are prepared to fit before they are stored.
     base_image_limits: ClassVar[ImageLimits] = ImageLimits()
     #: Keys of the provider's request or response bodies that carry personal information:
-    #: removed from everything stored or shown.
+    #: removed from the raw answer before anyone stores or shows it.
     pii_keys: ClassVar[frozenset[str]] = frozenset()
     #: The provider's codes as data (unknown codes pass through as UNKNOWN).
     catalogue: ClassVar[Catalogue] = GENERIC
@@ -66,16 +138,16 @@ class Backend(abc.ABC):
     billing_rule: ClassVar[str] = ""
     #: For development and tests only (warned about when DEBUG is off).
     development_only: ClassVar[bool] = False
-    #: Options the alias must set (credentials); a missing one is a system check Error.
-    required_options: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, config: BackendSettings | None = None) -> None:
-        if config is None:
-            from .config import settings_for_class
-
-            config = settings_for_class(type(self))
+    def __init__(self, config: BackendSettings) -> None:
         self.config = config
         self.alias = config.alias
+        missing = self.missing_options(config)
+        if missing:
+            raise ImproperlyConfigured(
+                f"face_idcard: backend {self.alias!r} needs {', '.join(missing)} "
+                "(system check face_idcard.E002)."
+            )
         self.image_limits = config.image_limits(self.base_image_limits)
         self.threshold = (
             float(config.threshold) if config.threshold is not None else self.default_threshold
@@ -83,31 +155,104 @@ class Backend(abc.ABC):
         self.review_band = float(config.review_band)
         self.rate_limit_per_second = config.rate_limit_per_second
 
+    # --- Options -------------------------------------------------------------------------
+
     @classmethod
-    def options_from_flat_settings(cls) -> dict[str, Any]:
-        """The alias entry implied by the flat keys, for sites without ``BACKENDS``."""
-        fs = face_idcard_settings
-        return {
-            "APPID": fs.APPID,
-            "SECRET_ID": fs.SECRET_ID,
-            "SECRET_KEY": fs.SECRET_KEY,
-            "BUCKET": fs.BUCKET,
-            "ENDPOINT": fs.ENDPOINT,
-            "SIGNATURE_LIFETIME": fs.SIGNATURE_LIFETIME,
-        }
+    def option_value(cls, config: BackendSettings, key: str) -> Any:
+        """The alias's value for the declared option ``key``, else the declared default."""
+        declared = cls.options[key]  # a KeyError here is a backend reading an undeclared key
+        value = config.options.get(key)
+        return declared.default if value is None or value == "" else value
+
+    def option(self, key: str) -> Any:
+        """This alias's value of the declared option ``key`` (see :meth:`option_value`)."""
+        return self.option_value(self.config, key)
+
+    @classmethod
+    def missing_options(cls, config: BackendSettings) -> list[str]:
+        """The required options the alias leaves without a value."""
+        return [
+            key
+            for key, declared in cls.options.items()
+            if declared.required and cls.option_value(config, key) in (None, "")
+        ]
+
+    @classmethod
+    def unknown_options(cls, config: BackendSettings) -> list[str]:
+        """The keys of the alias's entry this backend does not declare (typos, mostly)."""
+        return sorted(set(config.options) - set(cls.options))
+
+    @classmethod
+    def describe_options(cls) -> str:
+        """The declared options for people: ``"ACCOUNT (required), TOKEN (required, secret),
+        ENDPOINT"``. A secret is one to read from a secret store, never to write into the
+        settings file."""
+        described = []
+        for key, declared in cls.options.items():
+            flags = [name for name in ("required", "secret") if getattr(declared, name)]
+            described.append(f"{key} ({', '.join(flags)})" if flags else key)
+        return ", ".join(described)
+
+    @classmethod
+    def option_problems(cls, config: BackendSettings) -> list[OptionProblem]:
+        """Problems with the values of this alias's options, for the system checks."""
+        return []
+
+    # --- The call ------------------------------------------------------------------------
 
     @abc.abstractmethod
-    def verify(self, request: VerificationRequest) -> ProviderOutcome:
-        """Compare the face with the registry photo of the ID card.
+    def call_provider(self, request: VerificationRequest) -> ProviderOutcome:
+        """Make the provider call and return its answer as an outcome of :attr:`catalogue`.
 
-        Returns an outcome for every answer the provider gave; may raise a
-        :class:`~face_idcard.exceptions.ProviderTransportError` when no usable answer arrived.
+        May raise a :class:`~face_idcard.exceptions.ProviderError` (a timeout, a dropped
+        connection, a body that is not the documented shape): :meth:`verify` turns it into
+        an outcome. The raw answer may hold personal information: :meth:`verify` scrubs it.
         """
 
-    @property
-    def name(self) -> str:
-        """The alias (the name this backend had before aliases existed)."""
-        return self.alias
+    @final  # the one boundary: a provider fills in call_provider, never this
+    @forget_locals_on_error
+    def verify(self, request: VerificationRequest) -> ProviderOutcome:
+        """Compare the face with the registry photo of the ID card; always an outcome.
+
+        Transport exceptions become outcomes of this backend's catalogue, an outcome the
+        backend's capabilities cannot act on is reclassified (see :attr:`can_resign`), and
+        the raw answer loses the keys in :attr:`pii_keys` and any string holding the ID
+        number or the name.
+        """
+        if request.url_mode and not self.accepts_url:
+            # Submission refuses urls for such a backend: an attempt stored otherwise is ours.
+            return ProviderOutcome.from_code(GENERIC, INTERNAL_ERROR)
+        started = time.monotonic()
+        try:
+            outcome = self.call_provider(request)
+        except ProviderError as exc:
+            elapsed = exc.elapsed if exc.elapsed is not None else time.monotonic() - started
+            return ProviderOutcome.from_code(
+                self.catalogue,
+                exc.code,
+                error_class=self._actionable(exc.error_class, request),
+                elapsed=elapsed,
+            )
+        if outcome.error_class is ErrorClass.SUCCESS and outcome.similarity is None:
+            # A success without a score is not a usable answer: like a garbled response.
+            return ProviderOutcome.from_code(
+                GENERIC, TRANSPORT_BAD_RESPONSE, elapsed=outcome.elapsed
+            )
+        error_class = self._actionable(outcome.error_class, request)
+        raw = outcome.raw
+        if raw is not None:
+            raw = scrub(raw, (request.idcard_number, request.idcard_name), self.pii_keys)
+        return replace(outcome, error_class=error_class, raw=raw)
+
+    def _actionable(self, error_class: ErrorClass, request: VerificationRequest) -> ErrorClass:
+        """``error_class`` as this backend can act on it: a retry that cannot change the
+        answer is not offered."""
+        if error_class is ErrorClass.RESIGN and not self.can_resign:
+            return ErrorClass.CONFIGURATION
+        if error_class is ErrorClass.URL_FETCH and not request.url_mode:
+            # A download failure means something only when the provider downloaded.
+            return ErrorClass.INPUT
+        return error_class
 
     def describe(self, code: str) -> CodeInfo:
         """The catalogue's entry for ``code`` (meanings in zh-hans and en, reason, class)."""

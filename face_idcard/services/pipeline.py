@@ -10,8 +10,7 @@ becomes of its late result).
 from __future__ import annotations
 
 import logging
-import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
@@ -21,7 +20,7 @@ from django.utils import timezone
 
 from .. import audit, crypto, ratelimit
 from ..backends import Backend, VerificationRequest, usable_backend
-from ..exceptions import BackendUnavailable, ProviderError
+from ..exceptions import BackendUnavailable
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..outcome import (
     GENERIC,
@@ -29,7 +28,6 @@ from ..outcome import (
     INTERNAL_ERROR,
     INTERNAL_PII_UNREADABLE,
     INTERNAL_WORKER_LOST,
-    TRANSPORT_BAD_RESPONSE,
     ErrorClass,
     ProviderOutcome,
     Reason,
@@ -56,9 +54,7 @@ CODE_INTERNAL = INTERNAL_ERROR
 CODE_PII_UNREADABLE = INTERNAL_PII_UNREADABLE
 CODE_WORKER_LOST = INTERNAL_WORKER_LOST
 
-__all__ = ["RunOutcome", "backoff", "decide", "run", "scrub"]
-
-_REMOVED = "[removed]"
+__all__ = ["RunOutcome", "backoff", "decide", "run"]
 
 
 @dataclass(frozen=True)
@@ -81,21 +77,6 @@ def decide(similarity: float, threshold: float, review_band: float) -> Decision:
     if review_band > 0 and abs(similarity - threshold) < review_band:
         return Decision.REVIEW
     return Decision.MATCH if similarity >= threshold else Decision.NO_MATCH
-
-
-def scrub(value: Any, secrets: tuple[str, ...], pii_keys: frozenset[str] = frozenset()) -> Any:
-    """``value`` with ``pii_keys`` dropped and any string containing one of ``secrets`` removed."""
-    if isinstance(value, dict):
-        return {
-            key: scrub(item, secrets, pii_keys)
-            for key, item in value.items()
-            if key not in pii_keys
-        }
-    if isinstance(value, list):
-        return [scrub(item, secrets, pii_keys) for item in value]
-    if isinstance(value, str) and any(secret and secret in value for secret in secrets):
-        return _REMOVED
-    return value
 
 
 def _local(code: str, **fields: Any) -> ProviderOutcome:
@@ -143,26 +124,10 @@ def _request(
     return request
 
 
-def _call(
-    backend: Backend, request: VerificationRequest, number: Sensitive[str], name: Sensitive[str]
-) -> ProviderOutcome:
-    """One provider call, never raising: transport failures become pseudo-codes."""
-    started = time.monotonic()
-    try:
-        outcome = backend.verify(request)
-    except ProviderError as exc:
-        elapsed = exc.elapsed if exc.elapsed is not None else time.monotonic() - started
-        return ProviderOutcome.from_code(
-            backend.catalogue, exc.code, error_class=exc.error_class, elapsed=elapsed
-        )
-    if outcome.error_class is ErrorClass.SUCCESS and outcome.similarity is None:
-        # A success without a score is not a usable answer: treat it like a garbled response.
-        return _local(TRANSPORT_BAD_RESPONSE, elapsed=outcome.elapsed)
-    if outcome.raw is None:
-        return outcome
-    return replace(
-        outcome, raw=scrub(outcome.raw, (number.reveal(), name.reveal()), backend.pii_keys)
-    )
+def _call(backend: Backend, request: VerificationRequest) -> ProviderOutcome:
+    """One provider call, never raising: ``Backend.verify`` turns transport failures into
+    outcomes of the backend's catalogue and scrubs the answer."""
+    return backend.verify(request)
 
 
 def _holds_slot(attempt: VerificationAttempt) -> bool:
@@ -230,7 +195,7 @@ def run(attempt_id: UUID | str) -> RunOutcome:
     ):
         return _defer(attempt, token, calls_before, limit, service.alias)
     try:
-        outcome = _call(service, request, number, name)
+        outcome = _call(service, request)
     except Exception as exc:
         # A bug on our side: recorded, never retried automatically.
         logger.error("attempt %s: unexpected %s during the call", attempt.pk, type(exc).__name__)

@@ -20,8 +20,9 @@ COUNTERS: Mapping[ErrorClass, str] = {
     ErrorClass.URL_FETCH: "url_fetch_count",
 }
 
-#: A new signature is made for every call, and a url that failed to download rarely works a
-#: third time: one more try each.
+#: One more try each: a call refused as stale passes when signed afresh (the backend's
+#: ``can_resign`` let the class through), and a url the provider failed to download twice
+#: rarely works a third time (only backends that ``accepts_url`` are sent one).
 RESIGN_RETRIES = 1
 URL_FETCH_RETRIES = 1
 

@@ -10,16 +10,19 @@ from the FaceID console: switches on the encryption of Name and IdCard), and the
 from __future__ import annotations
 
 import base64
-from typing import Any, ClassVar
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from ...backends.base import Backend, VerificationRequest
+from ...backends.base import Backend, Option, OptionProblem, VerificationRequest
+from ...backends.config import BackendSettings
 from ...images import ImageLimits
 from ...outcome import TRANSPORT_BAD_RESPONSE, ErrorClass, ProviderOutcome
 from .codes import FACEID_CODES, LOW_SIMILARITY, SUCCESS, TENCENT_PASS_MARK
 from .encryption import FieldEncryptor, load_public_key
-from .sdk import FaceIdAnswer, FaceIdClient
+from .sdk import DEFAULT_ENDPOINT, FaceIdAnswer, FaceIdClient
 
 #: "Base64 编码后的图片数据大小不超过 3M": 3 MiB of Base64 is 2.25 MiB of image; a little
 #: room kept so that an image at the limit never lands on the boundary.
@@ -32,10 +35,26 @@ FACEID_LIMITS = ImageLimits(
 EXTRA_CHARS = 10
 
 
+FACEID_OPTIONS: Mapping[str, Option] = MappingProxyType(
+    {
+        "SECRET_ID": Option(required=True),
+        "SECRET_KEY": Option(required=True, secret=True),
+        "ENDPOINT": Option(default=DEFAULT_ENDPOINT),
+        # The API takes no region: not sent unless set.
+        "REGION": Option(default=""),
+        "ENCRYPTION_PUBLIC_KEY": Option(default=""),
+    }
+)
+
+
 class FaceIdBackend(Backend):
     provider = "faceid"
+    options = FACEID_OPTIONS
     default_threshold = TENCENT_PASS_MARK
     accepts_url = False
+    # The SDK signs every call with a fresh timestamp: a signature refused as expired passes
+    # when sent again.
+    can_resign = True
     base_image_limits = FACEID_LIMITS
     pii_keys = frozenset({"IdCard", "Name", "ImageBase64", "Encryption"})
     catalogue = FACEID_CODES
@@ -44,37 +63,22 @@ class FaceIdBackend(Backend):
         "face and image failures as free; refusals before the comparison counted as free; "
         "the rest unknown."
     )
-    required_options: ClassVar[tuple[str, ...]] = ("SECRET_ID", "SECRET_KEY")
 
-    def __init__(self, config: Any = None) -> None:
+    def __init__(self, config: BackendSettings) -> None:
         super().__init__(config)
-        config = self.config
-        secret_id, secret_key = config.option("SECRET_ID"), config.option("SECRET_KEY")
-        if not (secret_id and secret_key):
-            raise ImproperlyConfigured(
-                f"face_idcard: backend {self.alias!r} needs SECRET_ID and SECRET_KEY "
-                "(system check face_idcard.E002)."
-            )
-        self.encryptor = self._encryptor(config.option("ENCRYPTION_PUBLIC_KEY"))
+        self.encryptor = self._encryptor(self.option("ENCRYPTION_PUBLIC_KEY"))
         try:
             self.client = FaceIdClient(
-                str(secret_id),
-                str(secret_key),
-                endpoint=str(config.option("ENDPOINT")),
-                region=str(config.option("REGION")),
+                str(self.option("SECRET_ID")),
+                str(self.option("SECRET_KEY")),
+                endpoint=str(self.option("ENDPOINT")),
+                region=str(self.option("REGION")),
                 connect_timeout=config.connect_timeout,
                 read_timeout=config.read_timeout,
                 pool_maxsize=config.http_pool_maxsize,
             )
         except ValueError as exc:
             raise ImproperlyConfigured(f"face_idcard: backend {self.alias!r}: {exc}") from None
-
-    @classmethod
-    def options_from_flat_settings(cls) -> dict[str, Any]:
-        # The flat ENDPOINT is the legacy API's host: not this API's.
-        options = super().options_from_flat_settings()
-        options.pop("ENDPOINT", None)
-        return options
 
     def _encryptor(self, pem: Any) -> FieldEncryptor | None:
         if not pem:
@@ -102,10 +106,8 @@ class FaceIdBackend(Backend):
             params["Extra"] = tag
         return params
 
-    def verify(self, request: VerificationRequest) -> ProviderOutcome:
-        if request.url_mode:
-            # Submission refuses urls for this backend; an attempt stored otherwise is ours.
-            raise ValueError("ImageRecognitionV2 takes no url")
+    def call_provider(self, request: VerificationRequest) -> ProviderOutcome:
+        # Never a url here: Backend.verify refuses one, as accepts_url is off.
         return self.outcome(self.client.image_recognition_v2(self.params(request)))
 
     def outcome(self, answer: FaceIdAnswer) -> ProviderOutcome:
@@ -161,17 +163,15 @@ class FaceIdBackend(Backend):
         self.client.close()
 
     @classmethod
-    def option_problems(cls, config: Any) -> list[tuple[str, str, str]]:
-        """``(kind, key, text)`` for each problem with this alias's options; face_idcard.checks
-        turns them into system checks (``unloadable``: E017, ``below_provider_bar``: W008)."""
-        problems: list[tuple[str, str, str]] = []
-        pem = config.option("ENCRYPTION_PUBLIC_KEY")
+    def option_problems(cls, config: BackendSettings) -> list[OptionProblem]:
+        problems: list[OptionProblem] = []
+        pem = cls.option_value(config, "ENCRYPTION_PUBLIC_KEY")
         if pem:
             try:
                 load_public_key(pem)
             except ValueError as exc:
                 problems.append(
-                    (
+                    OptionProblem(
                         "unloadable",
                         "ENCRYPTION_PUBLIC_KEY",
                         f"cannot be loaded: {exc}. Paste the RSA public key (PEM) from the "
@@ -181,7 +181,7 @@ class FaceIdBackend(Backend):
         threshold = config.threshold
         if threshold is not None and threshold < TENCENT_PASS_MARK:
             problems.append(
-                (
+                OptionProblem(
                     "below_provider_bar",
                     "THRESHOLD",
                     f"is {threshold:g}, below Tencent's fixed bar of {TENCENT_PASS_MARK:g} for "

@@ -1,17 +1,26 @@
-"""The legacy API as a backend: :class:`IdCardCompareClient` answers turned into outcomes."""
+"""The legacy API as a backend: :class:`IdCardCompareClient` answers turned into outcomes.
+
+Options per alias: ``APPID``, ``SECRET_ID``, ``SECRET_KEY`` (required), ``BUCKET``,
+``ENDPOINT`` (default ``https://recognition.image.myqcloud.com``) and ``SIGNATURE_LIFETIME``
+(seconds each request signature lives; default 300, at most 90 days), and the generic
+``THRESHOLD`` (default 75), ``REVIEW_BAND``, ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
 
-from ...backends.base import Backend, VerificationRequest
-from ...conf import face_idcard_settings
+from ...backends.base import Backend, Option, OptionProblem, VerificationRequest
+from ...backends.config import BackendSettings
 from ...images import ImageLimits
 from ...outcome import TRANSPORT_BAD_RESPONSE, ErrorClass, ProviderOutcome
 from ...sensitive import forget_locals_on_error
-from .client import CompareResult, IdCardCompareClient
+from . import signing
+from .client import DEFAULT_ENDPOINT, CompareResult, IdCardCompareClient
 from .codes import LEGACY_CODES
 
 #: The API refuses bodies over 6 MB; keep room for the text fields and multipart framing.
@@ -23,12 +32,28 @@ LEGACY_LIMITS = ImageLimits(
 
 _EXTENSIONS = {"image/png": ".png", "image/bmp": ".bmp"}
 
+#: The legacy API's account options; the simulator's backend makes them optional.
+LEGACY_OPTIONS: Mapping[str, Option] = MappingProxyType(
+    {
+        "APPID": Option(required=True),
+        "SECRET_ID": Option(required=True),
+        "SECRET_KEY": Option(required=True, secret=True),
+        "BUCKET": Option(default=""),
+        "ENDPOINT": Option(default=DEFAULT_ENDPOINT),
+        # Tencent allows up to 90 days; keep it short.
+        "SIGNATURE_LIFETIME": Option(default=signing.DEFAULT_LIFETIME_SECONDS),
+    }
+)
+
 
 class LegacyBackend(Backend):
     provider = "legacy"
     # Tencent's recommendation for this API ("similarity > 75").
     default_threshold = 75.0
+    options = LEGACY_OPTIONS
     accepts_url = True
+    # Each call is signed with a fresh timestamp: a signature refused as expired passes again.
+    can_resign = True
     base_image_limits = LEGACY_LIMITS
     pii_keys = frozenset({"idcard_number", "idcard_name", "url", "image"})
     catalogue = LEGACY_CODES
@@ -36,44 +61,43 @@ class LegacyBackend(Backend):
         "Tencent documents none; counted as billed: a comparison, or a refusal made after the "
         "identity lookup (name mismatch, no face in the selfie, no usable registry photo)."
     )
-    required_options: ClassVar[tuple[str, ...]] = ("APPID", "SECRET_ID", "SECRET_KEY")
 
-    def __init__(self, config: Any = None) -> None:
+    def __init__(self, config: BackendSettings) -> None:
         super().__init__(config)
-        self.client = self._build_client(**self._credentials())
-
-    def _credentials(self) -> dict[str, str]:
-        config = self.config
-        return {
-            "appid": str(config.option("APPID")),
-            "secret_id": str(config.option("SECRET_ID")),
-            "secret_key": str(config.option("SECRET_KEY")),
-            "bucket": str(config.option("BUCKET")),
-            "endpoint": str(config.option("ENDPOINT", face_idcard_settings.ENDPOINT)),
-        }
-
-    def _build_client(
-        self, *, appid: str, secret_id: str, secret_key: str, bucket: str, endpoint: str
-    ) -> IdCardCompareClient:
-        if not (appid and secret_id and secret_key):
-            raise ImproperlyConfigured(
-                f"face_idcard: backend {self.alias!r} needs APPID, SECRET_ID and SECRET_KEY "
-                "(system check face_idcard.E002)."
+        try:
+            self.client = IdCardCompareClient(
+                str(self.option("APPID")),
+                str(self.option("SECRET_ID")),
+                str(self.option("SECRET_KEY")),
+                bucket=str(self.option("BUCKET")),
+                endpoint=str(self.option("ENDPOINT")),
+                timeout=(config.connect_timeout, config.read_timeout),
+                signature_lifetime=int(self.option("SIGNATURE_LIFETIME")),
+                pool_maxsize=config.http_pool_maxsize,
             )
-        config = self.config
-        return IdCardCompareClient(
-            appid,
-            secret_id,
-            secret_key,
-            bucket=bucket,
-            endpoint=endpoint,
-            timeout=(config.connect_timeout, config.read_timeout),
-            signature_lifetime=int(config.option("SIGNATURE_LIFETIME", 300)),
-            pool_maxsize=config.http_pool_maxsize,
-        )
+        except (TypeError, ValueError) as exc:
+            # The client's messages name the option, never a credential.
+            raise ImproperlyConfigured(f"face_idcard: backend {self.alias!r}: {exc}") from None
+
+    @classmethod
+    def option_problems(cls, config: BackendSettings) -> list[OptionProblem]:
+        lifetime = cls.option_value(config, "SIGNATURE_LIFETIME")
+        if (
+            isinstance(lifetime, int)
+            and not isinstance(lifetime, bool)
+            and 0 < lifetime <= signing.MAX_LIFETIME_SECONDS
+        ):
+            return []
+        return [
+            OptionProblem(
+                "unusable",
+                "SIGNATURE_LIFETIME",
+                "must be a whole number of seconds from 1 to 90 days",
+            )
+        ]
 
     @forget_locals_on_error
-    def verify(self, request: VerificationRequest) -> ProviderOutcome:
+    def call_provider(self, request: VerificationRequest) -> ProviderOutcome:
         result = self.client.compare(
             request.idcard_number,
             request.idcard_name,
@@ -107,33 +131,41 @@ class LegacyBackend(Backend):
         self.client.close()
 
 
+#: Where ``python -m face_idcard.simulator`` listens by default.
+SIMULATOR_DEFAULT_URL = "http://127.0.0.1:8701"
+#: The simulator's own account, used for the options an alias of the simulator leaves out.
+_SIMULATOR_ACCOUNT = {
+    "APPID": "DEFAULT_APPID",
+    "SECRET_ID": "DEFAULT_SECRET_ID",
+    "SECRET_KEY": "DEFAULT_SECRET_KEY",
+}
+
+
 class SimulatorBackend(LegacyBackend):
     """The legacy protocol pointed at the local simulator (development and tests only).
 
     Credentials default to the simulator's own account, so the simulator works with none
-    configured; ``ENDPOINT`` defaults to ``SIMULATOR_URL``.
+    configured; ``ENDPOINT`` defaults to the simulator's default address.
     """
 
     provider = "legacy"
     development_only = True
-    required_options: ClassVar[tuple[str, ...]] = ()
+    options: ClassVar[Mapping[str, Option]] = MappingProxyType(
+        {
+            **LEGACY_OPTIONS,
+            "APPID": Option(),
+            "SECRET_ID": Option(),
+            "SECRET_KEY": Option(secret=True),
+            "ENDPOINT": Option(default=SIMULATOR_DEFAULT_URL),
+        }
+    )
 
     @classmethod
-    def options_from_flat_settings(cls) -> dict[str, Any]:
-        return {
-            **super().options_from_flat_settings(),
-            "ENDPOINT": face_idcard_settings.SIMULATOR_URL,
-        }
+    def option_value(cls, config: BackendSettings, key: str) -> Any:
+        value = super().option_value(config, key)
+        if value is None and key in _SIMULATOR_ACCOUNT:
+            # Imported here: the simulator package is only needed when this backend is used.
+            from ... import simulator
 
-    def _credentials(self) -> dict[str, str]:
-        # Imported here: the simulator package is only needed when this backend is used.
-        from ...simulator import DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY
-
-        config = self.config
-        return {
-            "appid": str(config.option("APPID", DEFAULT_APPID)),
-            "secret_id": str(config.option("SECRET_ID", DEFAULT_SECRET_ID)),
-            "secret_key": str(config.option("SECRET_KEY", DEFAULT_SECRET_KEY)),
-            "bucket": str(config.option("BUCKET")),
-            "endpoint": str(config.option("ENDPOINT", face_idcard_settings.SIMULATOR_URL)),
-        }
+            value = getattr(simulator, _SIMULATOR_ACCOUNT[key])
+        return value
