@@ -54,6 +54,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -80,7 +81,7 @@ _PG_NAMESPACE_USER = 0x46495531  # "FIU1"
 MYSQL_LOCK_TIMEOUT_SECONDS = 30
 
 #: How many times a deadlock victim's transaction is run in all.
-DEADLOCK_TRIES = 4
+DEADLOCK_TRIES = 5
 
 _MYSQL_DEADLOCK = 1213  # ER_LOCK_DEADLOCK
 _PG_RETRYABLE = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
@@ -310,10 +311,24 @@ class DailyLimits:
             yield
         finally:
             if held:
-                with connection.cursor() as cursor:
-                    cursor.execute(
-                        "SELECT " + ", ".join(["RELEASE_LOCK(%s)"] * len(held)), held[::-1]
-                    )
+                _release_mysql_locks(self.using, held[::-1])
+
+
+def _release_mysql_locks(using: str, names: Sequence[str]) -> None:
+    """``RELEASE_LOCK`` each of ``names``, also from a transaction the database has rolled
+    back (a deadlock victim inside a caller's transaction): there Django refuses statements
+    until the caller's atomic block ends, but a named lock outlives transactions, and one
+    left held would stop every later submit of its key. The release reads and writes no
+    data; the block's rollback flag is set again right after it (``set_rollback``)."""
+    broken = connections[using].in_atomic_block and transaction.get_rollback(using=using)
+    if broken:
+        transaction.set_rollback(False, using=using)
+    try:
+        with connections[using].cursor() as cursor:
+            cursor.execute("SELECT " + ", ".join(["RELEASE_LOCK(%s)"] * len(names)), names)
+    finally:
+        if broken:
+            transaction.set_rollback(True, using=using)
 
 
 def is_deadlock(error: BaseException) -> bool:
@@ -342,5 +357,6 @@ def retry_deadlocks(run: Callable[[], T], *, using: str) -> T:
             if attempt == DEADLOCK_TRIES or not is_deadlock(error):
                 raise
             logger.info("deadlock victim, running the transaction again (try %d)", attempt + 1)
-            time.sleep(0.01 * attempt)
+            # Apart again, at random: victims that start over in step meet again.
+            time.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 (not for secrets)
     raise AssertionError("unreachable")
