@@ -93,9 +93,9 @@ def test_one_create_with_an_idempotency_key(face_settings: Any) -> None:
 def test_a_failing_statement_in_the_transaction_stores_nothing(
     face_settings: Any, monkeypatch: Any, tmp_path: Path
 ) -> None:
-    """The INSERT fails (a duplicate primary key): an IntegrityError (Django's, also from
-    the pipeline), nothing of the second submit stored, its selfie removed, the connection
-    usable and back in autocommit."""
+    """The INSERT fails (a duplicate primary key): Django's IntegrityError, nothing of the
+    second submit stored, its selfie removed, the connection usable and back in
+    autocommit."""
     user = plain_user("owner")
     first = services.submit(
         idcard_number=magic.MATCH,

@@ -25,9 +25,11 @@ MySQL / MariaDB
     Inside a caller's transaction (the API's ``Idempotency-Key`` path) the locks are released
     when :func:`submit` returns, before the caller commits; the count is then a locking read
     (``SELECT … FOR UPDATE``), which reads the newest rows whatever the snapshot and waits for
-    the previous holder's uncommitted INSERT to commit or roll back. At REPEATABLE READ such a
-    read also locks index gaps, which can deadlock with another key's submit: the caller
-    retries its transaction (:func:`retry_deadlocks`).
+    the previous holder's uncommitted INSERT to commit or roll back. Such reads lock the rows
+    they count (through the ID's index, then the user's), and at REPEATABLE READ the gaps
+    between them: two submits of different keys that share rows (one account, two numbers)
+    can deadlock. The database rolls the victim's whole transaction back and the caller runs
+    it again (the API does, through :func:`retry_deadlocks`).
 
 SQLite
     One writer at a time: the INSERT is the transaction's first statement, so the write lock
@@ -41,12 +43,17 @@ Other databases get the SQLite order (INSERT, then count), which is exact only w
 database serialises writers.
 
 The locks are always taken in the same order (ID number, then user), so two submits cannot
-wait for each other. A deadlock the database reports anyway (MySQL 1213, PostgreSQL 40P01,
-e.g. between callers holding several submits in one transaction of their own) is retried by
-:func:`retry_deadlocks` where nothing else has been committed, a bounded number of times.
+wait for each other on them. A deadlock the database reports anyway (MySQL 1213, PostgreSQL
+40P01: the locking reads above, or callers holding several submits in one transaction of
+their own) never reaches a user where it can be helped: :func:`retry_deadlocks` runs the
+victim's transaction again, a bounded number of times, where nothing else was committed
+(:func:`submit` around its own transaction; the API around the one that also stores the
+``Idempotency-Key``).
 
 Before any of this, :meth:`DailyLimits.precheck` refuses an obvious excess without a lock,
-before the image work: the cheap refusal of a burst; the count under the lock decides.
+before the image work: the cheap refusal of a burst; the count under the lock decides. (Not
+on SQLite inside a caller's transaction: a read there, before the write, would turn the wait
+for the write lock into an immediate "database is locked".)
 """
 
 from __future__ import annotations
