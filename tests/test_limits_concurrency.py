@@ -84,46 +84,43 @@ def burst(calls: list[Callable[[], VerificationAttempt]]) -> BurstResult:
     return result
 
 
-#: Whether each submit runs inside a transaction of the caller's (set by the ``caller``
-#: fixture, which every test here uses).
-NESTED = {"value": False}
+Submitter = Callable[..., Callable[[], VerificationAttempt]]
 
 
-@pytest.fixture(autouse=True, params=["own transaction", "caller's transaction"])
-def caller(request: pytest.FixtureRequest) -> Iterator[None]:
-    NESTED["value"] = request.param == "caller's transaction"
-    yield
-    NESTED["value"] = False
+@pytest.fixture(params=["own transaction", "caller's transaction"])
+def submitter(request: pytest.FixtureRequest) -> Submitter:
+    """``submitter(number, user=None)``: a call that submits, in a transaction of its own or
+    inside one of the caller's (one run of each test with each)."""
+    nested = request.param == "caller's transaction"
 
+    def make(number: str, user: Any = None) -> Callable[[], VerificationAttempt]:
+        def submit() -> VerificationAttempt:
+            return services.submit(
+                idcard_number=number,
+                idcard_name=NAME,
+                image=IMAGE,
+                user=user,
+                consent_at=timezone.now(),
+                enqueue=False,
+            )
 
-def submitter(number: str, user: Any = None) -> Callable[[], VerificationAttempt]:
-    nested = NESTED["value"]
+        def in_a_transaction() -> VerificationAttempt:
+            # As the API does: the caller's transaction is the one a deadlock victim's
+            # owner runs again (``limits.retry_deadlocks``).
+            def run() -> VerificationAttempt:
+                with transaction.atomic():
+                    attempt = submit()
+                    # The caller's own work after submit, before its commit (the API stores
+                    # the key's row): the window in which a lock released at submit's return
+                    # would let the next submit count without this attempt.
+                    time.sleep(0.05)
+                    return attempt
 
-    def submit() -> VerificationAttempt:
-        return services.submit(
-            idcard_number=number,
-            idcard_name=NAME,
-            image=IMAGE,
-            user=user,
-            consent_at=timezone.now(),
-            enqueue=False,
-        )
+            return limits.retry_deadlocks(run, using="default")
 
-    def in_a_transaction() -> VerificationAttempt:
-        # As the API does: the caller's transaction is the one a deadlock victim's owner
-        # runs again (``limits.retry_deadlocks``).
-        def run() -> VerificationAttempt:
-            with transaction.atomic():
-                attempt = submit()
-                # The caller's own work after submit, before its commit (the API stores
-                # the key's row): the window in which a lock released at submit's return
-                # would let the next submit count without this attempt.
-                time.sleep(0.05)
-                return attempt
+        return in_a_transaction if nested else submit
 
-        return limits.retry_deadlocks(run, using="default")
-
-    return in_a_transaction if nested else submit
+    return make
 
 
 @pytest.fixture
@@ -145,7 +142,7 @@ def stored_selfies(directory: Path) -> set[str]:
 
 
 def test_limit_per_id_number_holds_under_a_concurrent_burst(
-    face_settings: Callable[..., None], selfie_dir: Path
+    face_settings: Callable[..., None], selfie_dir: Path, submitter: Submitter
 ) -> None:
     face_settings(
         SELFIE_STORAGE=SELFIE_ALIAS,
@@ -167,7 +164,7 @@ def test_limit_per_id_number_holds_under_a_concurrent_burst(
 
 
 def test_limit_per_user_holds_under_a_concurrent_burst(
-    face_settings: Callable[..., None], selfie_dir: Path
+    face_settings: Callable[..., None], selfie_dir: Path, submitter: Submitter
 ) -> None:
     face_settings(
         SELFIE_STORAGE=SELFIE_ALIAS,
@@ -194,7 +191,7 @@ def test_limit_per_user_holds_under_a_concurrent_burst(
 
 
 def test_both_limits_under_a_crossed_burst_without_deadlock(
-    face_settings: Callable[..., None], selfie_dir: Path
+    face_settings: Callable[..., None], selfie_dir: Path, submitter: Submitter
 ) -> None:
     """Two numbers x two users, four threads each: the two locks of one submit are taken
     while other submits hold one of them; nothing deadlocks and neither limit is exceeded."""
