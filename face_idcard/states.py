@@ -21,7 +21,6 @@ workers (or a worker and the sweeper) can never both win; the loser gets
 from __future__ import annotations
 
 import enum
-import functools
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -177,124 +176,12 @@ def transition_with_events(
     expected_claim_token: Any = None,
     **fields: Any,
 ) -> None:
-    """:func:`transition` plus audit events, atomically: both are written or neither.
+    """:func:`transition` plus audit events, atomically: both are written or neither."""
+    from django.db import router, transaction
 
-    On PostgreSQL this is ONE statement (``WITH moved AS (UPDATE … RETURNING id) INSERT …
-    SELECT … FROM moved``): the pipeline's hot path pays one round trip instead of four
-    (BEGIN, UPDATE, INSERT, COMMIT). Elsewhere it is a transaction around the same UPDATE.
-    """
-    from django.db import connections, router, transaction
-
-    current = str(attempt.status)
-    target = str(target)
-    check_transition(current, target)
-    model = type(attempt)
-    alias = router.db_for_write(model)
-    plain_values = not any(hasattr(v, "resolve_expression") for v in fields.values())
-    if connections[alias].vendor != "postgresql" or not events or not plain_values:
-        with transaction.atomic(using=alias):
-            transition(attempt, target, expected_claim_token=expected_claim_token, **fields)
-            if events:
-                type(events[0]).objects.using(alias).bulk_create(list(events))
-        return
-    sql, params = _update_and_insert_sql(
-        attempt, current, target, events, expected_claim_token, fields, alias
-    )
-    with connections[alias].cursor() as cursor:
-        cursor.execute(sql, params)
-        inserted = cursor.fetchall()
-    if len(inserted) != len(events):
-        raise ConcurrentTransition(current, target, detail="the attempt changed meanwhile")
-    attempt.status = target
-    for name, value in fields.items():
-        setattr(attempt, name, value)
-
-
-def _update_and_insert_sql(
-    attempt: VerificationAttempt,
-    current: str,
-    target: str,
-    events: Sequence[AttemptEvent],
-    expected_claim_token: Any,
-    fields: dict[str, Any],
-    alias: str,
-) -> tuple[str, list[Any]]:
-    from django.db import connections
-
-    connection = connections[alias]
-    names = tuple(fields)
-    sql, update_fields, event_fields = _statement(
-        alias, type(attempt), type(events[0]), names, len(events), expected_claim_token is not None
-    )
-    raws: list[Any] = [target, *fields.values(), attempt.pk, current]
-    if expected_claim_token is not None:
-        raws.append(expected_claim_token)
-    params = [
-        field.get_db_prep_save(raw, connection)
-        for field, raw in zip(update_fields, raws, strict=True)
-    ]
-    for item in events:
-        row = (item.kind, item.created_at, item.actor_id, item.data)
-        params += [
-            field.get_db_prep_save(raw, connection)
-            for field, raw in zip(event_fields, row, strict=True)
-        ]
-    return sql, params
-
-
-_EVENT_COLUMNS = ("kind", "created_at", "actor", "data")
-
-
-@functools.lru_cache(maxsize=256)
-def _statement(
-    alias: str,
-    model: type[VerificationAttempt],
-    event_model: type[AttemptEvent],
-    names: tuple[str, ...],
-    event_count: int,
-    with_token: bool,
-) -> tuple[str, tuple[Any, ...], tuple[Any, ...]]:
-    """The UPDATE … INSERT statement for one shape of move (which fields, how many events),
-    with the fields whose ``get_db_prep_save`` turns each parameter into its database value.
-
-    Built once per shape: the text depends only on the shape, and working it out from the
-    models' metadata on every move was a good part of the pipeline's CPU per attempt."""
-    from django.db import connections
-
-    connection = connections[alias]
-    quote = connection.ops.quote_name
-    meta = model._meta
-    event_meta = event_model._meta
-
-    def column(options: Any, name: str) -> str:
-        return quote(str(options.get_field(name).column))
-
-    assignments = ", ".join(f"{column(meta, name)} = %s" for name in ("status", *names))
-    condition_names = ["id", "status", *(["claim_token"] if with_token else [])]
-    conditions = [f"{column(meta, name)} = %s" for name in condition_names]
-    update_fields = tuple(meta.get_field(name) for name in ("status", *names, *condition_names))
-
-    def typed(name: str) -> str:
-        # Typed explicitly: in a UNION the parameters' types are not taken from the table.
-        return f"CAST(%s AS {event_meta.get_field(name).db_type(connection)})"
-
-    row = ", ".join(typed(name) for name in _EVENT_COLUMNS)
-    selects = [" ".join(["SELECT moved.id,", row, "FROM moved"])] * event_count
-    insert_columns = ", ".join(
-        [column(event_meta, "attempt"), *(column(event_meta, n) for n in _EVENT_COLUMNS)]
-    )
-    # Identifiers come from the models' metadata, every value is a parameter.
-    sql = " ".join(
-        [
-            "WITH moved AS (",
-            "UPDATE", quote(meta.db_table), "SET", assignments,
-            "WHERE", " AND ".join(conditions),
-            "RETURNING", column(meta, "id"), "AS id",
-            ")",
-            "INSERT INTO", quote(event_meta.db_table), f"({insert_columns})",
-            " UNION ALL ".join(selects),
-            "RETURNING", column(event_meta, "id"),
-        ]
-    )  # fmt: skip
-    event_fields = tuple(event_meta.get_field(name) for name in _EVENT_COLUMNS)
-    return sql, update_fields, event_fields
+    check_transition(str(attempt.status), str(target))  # before the database is touched
+    alias = router.db_for_write(type(attempt))
+    with transaction.atomic(using=alias):
+        transition(attempt, target, expected_claim_token=expected_claim_token, **fields)
+        if events:
+            type(events[0]).objects.using(alias).bulk_create(list(events))

@@ -1,5 +1,7 @@
 """Idempotency-Key: a retry returns the first attempt; never a second attempt nor a second
-billed call, also when the duplicates arrive at once (threads; SQLite and PostgreSQL)."""
+billed call, also when the duplicates arrive at once (threads: a real race on PostgreSQL and
+MySQL/MariaDB; on SQLite, whose writers go one at a time, the duplicates queue up). Keys are
+compared exactly, case included, whatever the database's collation."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from face_idcard.models import IdempotencyKey, VerificationAttempt
 from face_idcard.simulator import magic
 from tests import imagefactory
 from tests.api_helpers import BASE, client_for, create, error_code, photo_file, plain_user
-from tests.celery_app import ledger_calls, wait_terminal
+from tests.celery_app import PARKED_QUEUE, ledger_calls, wait_terminal
 
 
 @pytest.fixture(autouse=True)
@@ -129,3 +131,99 @@ def test_concurrent_duplicates_make_one_attempt_and_one_call(
     assert len(ledger_calls(simulator, attempt.pk)) == 1
     assert len(simulator.ledger.calls()) == 1
     assert BASE in answers[0]["Location"]
+
+
+def post_at_once(calls: list[Any]) -> list[Any]:
+    """Run each call (a request) in its own thread, all released together; their responses."""
+    start = threading.Barrier(len(calls))
+    answers: list[Any] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def post(call: Any) -> None:
+        try:
+            start.wait(timeout=30)
+            response = call()
+            with lock:
+                answers.append(response)
+        except BaseException as exc:
+            with lock:
+                errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=post, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in threads), "a request never returned"
+    assert errors == []
+    return answers
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("parked_publishes")
+def test_concurrent_duplicates_store_one_attempt_and_one_key(face_settings: Any) -> None:
+    owner = plain_user("owner")
+    client_for(owner)  # the token, made before the threads
+    answers = post_at_once([lambda: with_key(client_for(owner), "same-order")] * 6)
+    assert [r.status_code for r in answers] == [202] * 6, [r.content[:200] for r in answers]
+    assert len({r.json()["id"] for r in answers}) == 1
+    assert VerificationAttempt.objects.count() == 1
+    assert IdempotencyKey.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("parked_publishes")
+def test_a_burst_of_keyed_creations_stays_within_the_daily_limit(face_settings: Any) -> None:
+    """Distinct keys, distinct numbers, one account: the per-user limit decides, inside the
+    transaction that also stores each key (submit runs in the API's own transaction)."""
+    face_settings(
+        MAX_ATTEMPTS_PER_USER_PER_DAY=3,
+        MAX_ATTEMPTS_PER_ID_PER_DAY=1000,
+        API_CREATE_THROTTLE_RATE=None,
+        CELERY_QUEUE=PARKED_QUEUE,
+    )
+    owner = plain_user("owner")
+    client_for(owner)
+
+    def keyed(index: int) -> Any:
+        return lambda: with_key(
+            client_for(owner), f"order-{index}", idcard_number=magic.flaky(0, variant=index)
+        )
+
+    answers = post_at_once([keyed(index) for index in range(8)])
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [202] * 3 + [429] * 5, [r.content[:200] for r in answers]
+    assert VerificationAttempt.objects.count() == 3
+    assert IdempotencyKey.objects.count() == 3
+    assert {str(pk) for pk in IdempotencyKey.objects.values_list("attempt", flat=True)} == {
+        r.json()["id"] for r in answers if r.status_code == 202
+    }
+
+
+@pytest.mark.django_db
+def test_keys_that_differ_only_in_case_are_two_keys(face_settings: Any) -> None:
+    """MySQL's ``_ci`` collations compare ``Order-1`` and ``order-1`` as equal: the key is
+    stored as a digest, so they stay two keys there too (two attempts), and the same key
+    sent again is still one."""
+    client = client_for(plain_user("owner"))
+    upper = with_key(client, "Order-1")
+    lower = with_key(client, "order-1")
+    assert (upper.status_code, lower.status_code) == (202, 202), lower.content
+    assert upper.json()["id"] != lower.json()["id"]
+    again = with_key(client, "Order-1")
+    assert again.status_code == 202 and again.json()["id"] == upper.json()["id"]
+    assert VerificationAttempt.objects.count() == 2
+    assert IdempotencyKey.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_the_key_is_stored_as_its_digest(face_settings: Any) -> None:
+    import hashlib
+
+    with_key(client_for(plain_user("owner")), "Order-1")
+    stored = IdempotencyKey.objects.get().key
+    assert stored == hashlib.sha256(b"Order-1").hexdigest()
+    assert stored == idempotency.key_digest("Order-1") != idempotency.key_digest("order-1")

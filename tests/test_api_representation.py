@@ -109,26 +109,3 @@ def test_the_similarity_permission_is_asked_once_a_list_and_never_without_a_scor
     data = AttemptSerializer(rows, many=True, context={"show_similarity": show}).data
     assert [row["similarity"] for row in data] == [87.25, 87.25, 87.25, None]
     assert asked == [1]
-
-
-def test_the_creation_fields_are_drfs_own_built_afresh_for_each_serializer() -> None:
-    """``FreshFieldsMixin`` instantiates the declared fields instead of deep-copying them:
-    the same fields (class, arguments, validators, messages), never shared."""
-    from face_idcard.api.serializers import AttemptCreateJSONSerializer, AttemptCreateSerializer
-
-    for serializer_class in (AttemptCreateSerializer, AttemptCreateJSONSerializer):
-        fresh, copied = (
-            serializer_class().fields,
-            serializers.Serializer.get_fields(serializer_class()),
-        )
-        assert list(fresh) == list(copied)
-        for name, field in fresh.items():
-            reference = copied[name]
-            assert type(field) is type(reference)
-            assert repr(field) == repr(reference)
-            assert [type(v) for v in field.validators] == [type(v) for v in reference.validators]
-            assert field.error_messages == reference.error_messages
-            assert (field.required, field.default) == (reference.required, reference.default)
-        again = serializer_class().fields
-        assert all(again[name] is not fresh[name] for name in fresh)
-        assert all(fresh[name].parent is not again[name].parent for name in fresh)

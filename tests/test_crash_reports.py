@@ -117,7 +117,7 @@ def test_submit_failing_in_the_storage(face_settings: Any, monkeypatch: Any) -> 
 
 
 def test_submit_failing_in_its_own_frame(face_settings: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr("face_idcard.services.submission.lock_limit_keys", force)
+    monkeypatch.setattr("face_idcard.services.limits.DailyLimits.precheck", force)
     with pytest.raises(Forced) as raised:
         submit_now()
     assert_no_pii(raised.value)

@@ -68,12 +68,12 @@ def test_the_counts_under_each_key_add_up_each_capped_at_the_limit_plus_one(
     hash_keys(settings, "new-hash-key", "old-hash-key")
     for _ in range(new):
         submit()
-    from face_idcard.services import submission
+    from face_idcard.services import limits
 
     check = functools.partial(
-        submission.check_limits,
+        limits.check,
         using="default",
-        idcard_hash=crypto.id_number_hashes(magic.MATCH),
+        idcard_hashes=crypto.id_number_hashes(magic.MATCH),
         user=None,
         now=timezone.now(),
         per_id=5,

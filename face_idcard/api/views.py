@@ -19,7 +19,6 @@ from __future__ import annotations
 import functools
 import logging
 import uuid
-from collections.abc import Callable
 from typing import Any
 
 from django.db.models import Q, QuerySet
@@ -286,20 +285,14 @@ class AttemptViewSet(
         if not fields.pop("consent"):
             raise services.ConsentRequired()
 
-        def create(
-            on_store: Callable[[VerificationAttempt], None] | None = None,
-        ) -> VerificationAttempt:
-            return services.submit(
-                user=user,
-                image=image,
-                consent_at=timezone.now(),
-                on_store=on_store,
-                **fields,
-            )
+        def create() -> VerificationAttempt:
+            return services.submit(user=user, image=image, consent_at=timezone.now(), **fields)
 
         if key is None:
             attempt = create()
         else:
+            # The attempt and the key's row in one transaction of the view's (submit's own
+            # nests in it as a savepoint).
             attempt, _created = idempotency.submit_once(
                 user=user, key=key, fields=fields, image=image, create=create
             )
