@@ -272,8 +272,8 @@ def test_a_refusal_over_the_limit_leaves_the_connection_clean(
     saved: list[str] = []
     real_save = submission.save_selfie
 
-    def recorded_save(data: bytes) -> str:
-        saved.append(real_save(data))
+    def recorded_save(data: bytes, attempt_id: object) -> str:
+        saved.append(real_save(data, attempt_id))
         return saved[-1]
 
     monkeypatch.setattr(submission, "save_selfie", recorded_save)

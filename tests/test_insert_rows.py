@@ -5,6 +5,7 @@ models' rows, in one statement on PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -22,11 +23,15 @@ pytestmark = pytest.mark.django_db
 
 def new_attempt(**fields: Any) -> VerificationAttempt:
     now = timezone.now()
+    attempt_id = uuid.uuid4()
     return VerificationAttempt(
+        id=attempt_id,
         user=plain_user("owner"),
         backend="default",
-        idcard_number_encrypted=crypto.encrypt_text("11010519491231002X"),
-        idcard_name_encrypted=crypto.encrypt_text("张三"),
+        idcard_number_encrypted=crypto.encrypt_text(
+            "11010519491231002X", attempt_id=attempt_id, field=crypto.NUMBER
+        ),
+        idcard_name_encrypted=crypto.encrypt_text("张三", attempt_id=attempt_id, field=crypto.NAME),
         idcard_hash="ab" * 32,
         idcard_number_masked="1101**********002X",
         idcard_name_masked="张*",

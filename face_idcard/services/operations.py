@@ -178,8 +178,12 @@ def reveal_pii(attempt: VerificationAttempt, *, viewer: Any) -> tuple[str, str]:
     permissions.require(viewer, permissions.VIEW_PII)
     if not attempt.idcard_number_encrypted and not attempt.idcard_name_encrypted:
         raise PersonalInformationUnavailable("the personal information was erased")
-    number = crypto.decrypt_text(attempt.idcard_number_encrypted)
-    name = crypto.decrypt_text(attempt.idcard_name_encrypted)
+    number = crypto.decrypt_text(
+        attempt.idcard_number_encrypted, attempt_id=attempt.pk, field=crypto.NUMBER
+    )
+    name = crypto.decrypt_text(
+        attempt.idcard_name_encrypted, attempt_id=attempt.pk, field=crypto.NAME
+    )
     audit.record(attempt, EventKind.PII_VIEWED, actor=viewer)
     logger.info(
         "attempt %s: personal information viewed by user id %s",
@@ -208,7 +212,7 @@ def reveal_selfie(attempt: VerificationAttempt, *, viewer: Any) -> tuple[bytes, 
     if content_type not in SELFIE_CONTENT_TYPES:
         raise PersonalInformationUnavailable("the selfie has an unexpected type")
     try:
-        data = load_selfie(attempt.selfie_name, attempt.selfie_storage)
+        data = load_selfie(attempt.selfie_name, attempt.selfie_storage, attempt.pk)
     except FileNotFoundError:
         raise PersonalInformationUnavailable("the selfie was erased") from None
     audit.record(attempt, EventKind.PII_VIEWED, actor=viewer, what="selfie")

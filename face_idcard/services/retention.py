@@ -214,11 +214,22 @@ def rotate_keys() -> dict[str, int]:
 
 def _rotate_one(attempt: VerificationAttempt) -> int | None:
     """Rotate one attempt: the number of selfies moved (0 or 1), or None if it changed."""
-    number = crypto.decrypt_text(attempt.idcard_number_encrypted)
+    pk = attempt.pk
+    number = crypto.decrypt_text(
+        attempt.idcard_number_encrypted, attempt_id=pk, field=crypto.NUMBER
+    )
+    # Under the newest key and bound to the attempt and field (also those made before the
+    # binding existed).
     fields: dict[str, Any] = {
-        "idcard_number_encrypted": crypto.rotate_token(attempt.idcard_number_encrypted),
-        "idcard_name_encrypted": crypto.rotate_token(attempt.idcard_name_encrypted),
-        "url_encrypted": crypto.rotate_token(attempt.url_encrypted),
+        "idcard_number_encrypted": crypto.rotate_token(
+            attempt.idcard_number_encrypted, attempt_id=pk, field=crypto.NUMBER
+        ),
+        "idcard_name_encrypted": crypto.rotate_token(
+            attempt.idcard_name_encrypted, attempt_id=pk, field=crypto.NAME
+        ),
+        "url_encrypted": crypto.rotate_token(
+            attempt.url_encrypted, attempt_id=pk, field=crypto.URL
+        ),
     }
     if number:
         fields["idcard_hash_key_id"], fields["idcard_hash"] = crypto.id_number_hash_with_key(number)
@@ -226,10 +237,10 @@ def _rotate_one(attempt: VerificationAttempt) -> int | None:
     old_selfie, old_alias = attempt.selfie_name, attempt.selfie_storage
     if old_selfie:
         try:
-            clear = load_selfie(old_selfie, old_alias)
+            clear = load_selfie(old_selfie, old_alias, pk)
         except FileNotFoundError:
             return None  # erased meanwhile: read the row again
-        fields["selfie_name"] = save_selfie(clear)
+        fields["selfie_name"] = save_selfie(clear, pk)
         fields["selfie_storage"] = current_selfie_storage_alias()
         del clear
     unchanged = VerificationAttempt._base_manager.filter(
