@@ -17,6 +17,7 @@ from ..sensitive import forget_locals_on_error
 from ..signals import attempt_finished, attempt_reviewed
 from ..states import Decision, IllegalTransition, ReviewDecision, Status, transition
 from .common import PersonalInformationUnavailable, load_selfie, send_after_commit
+from .freetext import refuse_personal_data_in_reason
 
 logger = logging.getLogger("face_idcard.services")
 
@@ -46,6 +47,7 @@ def review(
     if attempt.status != Status.COMPLETED.value:
         raise IllegalTransition(attempt.status, "reviewed", detail="only completed attempts")
     reason = reason.strip()
+    refuse_personal_data_in_reason(reason, attempt, actor=reviewer)  # the trail keeps it
     now = timezone.now()
     action = "confirmed" if verdict.value == attempt.decision else "overridden"
     with transaction.atomic():
