@@ -34,6 +34,7 @@ from ..models import VerificationAttempt
 from . import idempotency
 from .access import CREATE_SCOPE, CanReview, CreateThrottle, configured_permission_classes
 from .access import has_app_permission as _has_app_permission
+from .caching import NoStore
 from .errors import Conflict, exception_handler
 from .parsing import (
     StrictJSONParser,
@@ -98,6 +99,7 @@ ATTEMPT_EXAMPLE = OpenApiExample(
 
 
 class AttemptViewSet(
+    NoStore,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.ListModelMixin,
