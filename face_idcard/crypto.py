@@ -1,9 +1,15 @@
 """Encryption at rest for ID numbers, names, urls and selfies, and the keyed hash of ID numbers.
 
-``MultiFernet`` over ``PII_ENCRYPTION_KEYS`` for the texts; for selfies AES-256-GCM under a key
-derived from each of them (:class:`EncryptedStream`). The first key encrypts, every key
+AES-256-GCM for the texts (:func:`encrypt_text`) and the selfies (:class:`EncryptedStream`),
+under keys derived from each of ``PII_ENCRYPTION_KEYS``. The first key encrypts, every key
 decrypts, so a new key is rolled out by putting it first and running
 ``manage.py face_idcard_rotate_keys``.
+
+Each ciphertext is bound to its attempt and field (the associated data of AES-GCM): a
+database writer who swaps two attempts' ciphertexts, or the number and name of one, gets a
+:class:`CiphertextMismatch` on reading instead of a quiet exchange of identities. Ciphertexts
+made before the binding (Fernet texts, selfies sealed as ``FIS2``) still read; their marker
+tells them apart, and ``rotate_keys`` rewrites them bound.
 With no key configured a development key is derived from ``SECRET_KEY`` when DEBUG is on
 (with a warning, once); with DEBUG off the app refuses to store personal information at all.
 
@@ -20,12 +26,14 @@ Generate a key with ``python -m face_idcard.crypto``.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import io
 import logging
 import os
 import threading
+import uuid
 import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -39,6 +47,11 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
+    "NAME",
+    "NUMBER",
+    "SELFIE",
+    "URL",
+    "CiphertextMismatch",
     "InvalidToken",
     "decrypt_bytes",
     "decrypt_text",
@@ -124,14 +137,47 @@ def encrypt_bytes(data: bytes) -> bytes:
     return get_fernet().encrypt(data)
 
 
-#: The first bytes of a sealed selfie (:class:`EncryptedStream`): never the start of a Fernet
-#: token, which is URL-safe base64 of a 0x80 version byte ("gAAAAA").
-SEALED_MAGIC = b"\x00FIS2"
+#: The fields a ciphertext is bound to (with its attempt's id).
+NUMBER = "idcard_number"
+NAME = "idcard_name"
+URL = "url"
+SELFIE = "selfie"
+_FIELDS = frozenset({NUMBER, NAME, URL, SELFIE})
+
+
+class CiphertextMismatch(InvalidToken):
+    """A bound ciphertext does not open as the given attempt's field: it belongs to another
+    attempt or field, a byte changed, or its key is no longer configured. The text names the
+    attempt and the field, never a value."""
+
+    def __init__(self, attempt_id: object, field: str) -> None:
+        super().__init__(
+            f"the {field} of attempt {attempt_id} cannot be decrypted: the ciphertext belongs "
+            "to another attempt or field, was changed, or its key is no longer configured"
+        )
+
+
+def _binding(attempt_id: object, field: str) -> bytes:
+    """The associated data: the attempt's id (one spelling whatever form is given) and the
+    field. ``ValueError`` for an id that is no UUID or an unknown field (a programming error)."""
+    if field not in _FIELDS:
+        raise ValueError(f"unknown encrypted field {field!r}")
+    return f"face_idcard:{uuid.UUID(str(attempt_id))}:{field}".encode("ascii")
+
+
+#: The first bytes of a sealed selfie (:class:`EncryptedStream`), bound to its attempt: never
+#: the start of a Fernet token, which is URL-safe base64 of a 0x80 version byte ("gAAAAA").
+SEALED_MAGIC = b"\x00FIS3"
+#: Selfies sealed before the binding (the magic alone as associated data): still read.
+UNBOUND_SEALED_MAGIC = b"\x00FIS2"
 _NONCE_BYTES = 12
 _TAG_BYTES = 16
 #: Plaintext encrypted per step by :class:`EncryptedStream`.
 _STREAM_CHUNK = 256 * 1024
 _SELFIE_KEY_INFO = b"face_idcard:selfie:aes-256-gcm:v2"
+_TEXT_KEY_INFO = b"face_idcard:text:aes-256-gcm:v1"
+#: The start of a bound text (:func:`encrypt_text`); ":" is never in a Fernet token.
+BOUND_TEXT_PREFIX = "b1:"
 
 
 def _raw_keys() -> list[bytes]:
@@ -143,30 +189,38 @@ def _raw_keys() -> list[bytes]:
     return [base64.urlsafe_b64decode(key) for key in encoded]
 
 
-_cached_selfie_keys: tuple[tuple[bytes, ...], list[bytes]] | None = None
+_cached_derived_keys: dict[bytes, tuple[tuple[bytes, ...], list[bytes]]] = {}
 
 
-def selfie_keys() -> list[bytes]:
-    """The AES-256-GCM keys of sealed selfies, newest (the one that seals) first: each derived
-    with HKDF-SHA256 from one ``PII_ENCRYPTION_KEYS`` entry, so that one setting (and one
-    rotation) covers texts and selfies while no key serves two ciphers."""
-    global _cached_selfie_keys
+def _derived_keys(info: bytes) -> list[bytes]:
+    """AES-256-GCM keys, newest first, each derived with HKDF-SHA256 from one
+    ``PII_ENCRYPTION_KEYS`` entry and ``info``: one setting (and one rotation) covers texts and
+    selfies while no key serves two purposes."""
     raw = tuple(_raw_keys())
-    cached = _cached_selfie_keys
+    cached = _cached_derived_keys.get(info)
     if cached is not None and cached[0] == raw:
         return cached[1]
     derived = [
-        HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_SELFIE_KEY_INFO).derive(key)
-        for key in raw
+        HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key) for key in raw
     ]
-    _cached_selfie_keys = (raw, derived)
+    _cached_derived_keys[info] = (raw, derived)
     return derived
 
 
-def write_encrypted(data: bytes, out: IO[bytes]) -> None:
+def selfie_keys() -> list[bytes]:
+    """The AES-256-GCM keys of sealed selfies, newest (the one that seals) first."""
+    return _derived_keys(_SELFIE_KEY_INFO)
+
+
+def text_keys() -> list[bytes]:
+    """The AES-256-GCM keys of bound texts, newest (the one that encrypts) first."""
+    return _derived_keys(_TEXT_KEY_INFO)
+
+
+def write_encrypted(data: bytes, out: IO[bytes], *, attempt_id: object) -> None:
     """Write ``data`` sealed to ``out`` (the format of :class:`EncryptedStream`, read back by
     :func:`decrypt_bytes`), a chunk at a time."""
-    for piece in EncryptedStream(data).pieces():
+    for piece in EncryptedStream(data, attempt_id=attempt_id).pieces():
         out.write(piece)
 
 
@@ -181,8 +235,8 @@ class EncryptedStream(io.RawIOBase):
     reads it straight into place (no temporary file, never a second copy in memory).
 
     The format: :data:`SEALED_MAGIC`, a random 96-bit nonce, then AES-256-GCM of ``data``
-    under the newest of :func:`selfie_keys` with the magic as associated data, its 16-byte
-    tag last. Raw bytes, no base64: a third smaller than a Fernet token, and about forty
+    under the newest of :func:`selfie_keys` with the magic and the attempt's binding as
+    associated data (the selfie opens only as ``attempt_id``'s), its 16-byte tag last. Raw bytes, no base64: a third smaller than a Fernet token, and about forty
     times cheaper to make (AES-GCM runs in hardware; Fernet's CBC, HMAC and base64 took
     about 2 ms of the web worker's CPU for a 450 KB photo, bench/api.py). Fernet tokens of
     selfies stored before it are still read (:func:`decrypt_bytes`).
@@ -192,8 +246,9 @@ class EncryptedStream(io.RawIOBase):
     a storage has created anything).
     """
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: bytes, *, attempt_id: object) -> None:
         super().__init__()
+        self._associated = SEALED_MAGIC + _binding(attempt_id, SELFIE)
         self._key = selfie_keys()[0]
         self._data = data
         self._nonce = os.urandom(_NONCE_BYTES)
@@ -208,7 +263,7 @@ class EncryptedStream(io.RawIOBase):
     def pieces(self) -> Iterator[bytes]:
         """The sealed selfie, about ``_STREAM_CHUNK`` bytes at a time."""
         encryptor = Cipher(algorithms.AES(self._key), modes.GCM(self._nonce)).encryptor()
-        encryptor.authenticate_additional_data(SEALED_MAGIC)
+        encryptor.authenticate_additional_data(self._associated)
         yield SEALED_MAGIC + self._nonce
         view = memoryview(self._data)
         for start in range(0, len(view), _STREAM_CHUNK):
@@ -245,41 +300,85 @@ class EncryptedStream(io.RawIOBase):
         return self._position
 
 
-def decrypt_bytes(token: bytes) -> bytes:
-    """The plaintext of a sealed selfie (under any live key) or of a Fernet token;
-    :class:`InvalidToken` for anything else, a wrong key or a changed byte."""
-    if not token.startswith(SEALED_MAGIC):
+def _open(keys: list[bytes], nonce: bytes, sealed: bytes, associated: bytes) -> bytes | None:
+    for key in keys:
+        try:
+            return AESGCM(key).decrypt(nonce, sealed, associated)
+        except InvalidTag:
+            continue
+    return None
+
+
+def decrypt_bytes(token: bytes, *, attempt_id: object) -> bytes:
+    """The plaintext of ``attempt_id``'s sealed selfie (under any live key); a selfie sealed
+    before the binding or a Fernet token also reads. :class:`CiphertextMismatch` for another
+    attempt's selfie, a wrong key or a changed byte; :class:`InvalidToken` for anything else."""
+    if token.startswith(SEALED_MAGIC):
+        associated = SEALED_MAGIC + _binding(attempt_id, SELFIE)
+    elif token.startswith(UNBOUND_SEALED_MAGIC):
+        associated = UNBOUND_SEALED_MAGIC
+    else:
         return get_fernet().decrypt(token)
     start = len(SEALED_MAGIC)
     nonce, sealed = token[start : start + _NONCE_BYTES], token[start + _NONCE_BYTES :]
     if len(nonce) < _NONCE_BYTES or len(sealed) < _TAG_BYTES:
-        raise InvalidToken
-    for key in selfie_keys():
-        try:
-            return AESGCM(key).decrypt(nonce, sealed, SEALED_MAGIC)
-        except InvalidTag:
-            continue
-    raise InvalidToken
+        raise CiphertextMismatch(attempt_id, SELFIE)
+    plain = _open(selfie_keys(), nonce, sealed, associated)
+    if plain is None:
+        raise CiphertextMismatch(attempt_id, SELFIE)
+    return plain
 
 
-def encrypt_text(text: str) -> str:
-    """A Fernet token (ASCII) for ``text``; empty stays empty."""
+def is_bound(token: str | bytes) -> bool:
+    """Whether ``token`` (a text or a sealed selfie) is bound to its attempt and field (the
+    ones made before the binding are rewritten by ``rotate_keys``)."""
+    if isinstance(token, bytes):
+        return token.startswith(SEALED_MAGIC)
+    return token.startswith(BOUND_TEXT_PREFIX)
+
+
+def encrypt_text(text: str, *, attempt_id: object, field: str) -> str:
+    """``text`` encrypted (AES-256-GCM, newest key) and bound to ``attempt_id``'s ``field``
+    (:data:`NUMBER`, :data:`NAME`, :data:`URL`): ASCII, :data:`BOUND_TEXT_PREFIX` then
+    URL-safe base64 of the nonce and the ciphertext. Empty stays empty."""
     if not text:
         return ""
-    return get_fernet().encrypt(text.encode("utf-8")).decode("ascii")
+    associated = _binding(attempt_id, field)
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = AESGCM(text_keys()[0]).encrypt(nonce, text.encode("utf-8"), associated)
+    return BOUND_TEXT_PREFIX + base64.urlsafe_b64encode(nonce + sealed).decode("ascii")
 
 
-def decrypt_text(token: str) -> str:
+def decrypt_text(token: str, *, attempt_id: object, field: str) -> str:
+    """The text of ``attempt_id``'s ``field``: :class:`CiphertextMismatch` when ``token`` was
+    made for another attempt or field (or changed, or its key is gone). A Fernet token made
+    before the binding reads as ever (:class:`InvalidToken` when it does not)."""
     if not token:
         return ""
-    return get_fernet().decrypt(token.encode("ascii")).decode("utf-8")
+    if not token.startswith(BOUND_TEXT_PREFIX):
+        return get_fernet().decrypt(token.encode("ascii")).decode("utf-8")
+    associated = _binding(attempt_id, field)
+    try:
+        raw = base64.urlsafe_b64decode(token[len(BOUND_TEXT_PREFIX) :].encode("ascii"))
+    except (binascii.Error, UnicodeEncodeError):
+        raise CiphertextMismatch(attempt_id, field) from None
+    nonce, sealed = raw[:_NONCE_BYTES], raw[_NONCE_BYTES:]
+    plain = None
+    if len(nonce) == _NONCE_BYTES and len(sealed) >= _TAG_BYTES:
+        plain = _open(text_keys(), nonce, sealed, associated)
+    if plain is None:
+        raise CiphertextMismatch(attempt_id, field)
+    return plain.decode("utf-8")
 
 
-def rotate_token(token: str) -> str:
-    """``token`` re-encrypted under the newest key (no change to the plaintext)."""
-    if not token:
-        return ""
-    return get_fernet().rotate(token.encode("ascii")).decode("ascii")
+def rotate_token(
+    token: str, *, attempt_id: object, field: str, to_attempt_id: object = None
+) -> str:
+    """``token`` re-encrypted under the newest key and bound (to ``to_attempt_id`` when it
+    is given: a copy for a new attempt), whatever format it had; no change to the text."""
+    text = decrypt_text(token, attempt_id=attempt_id, field=field)
+    bound_to = attempt_id if to_attempt_id is None else to_attempt_id
+    return encrypt_text(text, attempt_id=bound_to, field=field)
 
 
 #: Used for the keyed hash when DEBUG is on and no hash key is configured (with a warning).

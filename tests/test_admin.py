@@ -265,7 +265,7 @@ def test_selfie_view_checks_view_pii_decrypts_and_is_not_cached(face_settings: A
     assert response["Content-Type"] == "image/jpeg"
     assert "no-store" in response["Cache-Control"]
     assert response["X-Content-Type-Options"] == "nosniff"
-    assert response.content == load_selfie(attempt.selfie_name, attempt.selfie_storage)
+    assert response.content == load_selfie(attempt.selfie_name, attempt.selfie_storage, attempt.pk)
     assert response.content[:2] == b"\xff\xd8"
     event = attempt.events.get(kind=EventKind.PII_VIEWED.value)
     assert event.actor_id == user.pk and event.data == {"what": "selfie"}
@@ -396,9 +396,13 @@ def test_rerun_creates_a_linked_attempt_on_the_default_backend(face_settings: An
     new = VerificationAttempt.objects.get(rerun_of=attempt)
     assert new.status == Status.QUEUED and new.backend == "default"
     assert new.idcard_hash == attempt.idcard_hash and new.selfie_name != attempt.selfie_name
-    assert crypto.decrypt_text(new.idcard_number_encrypted) == magic.REVIEW
-    assert load_selfie(new.selfie_name, new.selfie_storage) == load_selfie(
-        attempt.selfie_name, attempt.selfie_storage
+    assert (
+        crypto.decrypt_text(new.idcard_number_encrypted, attempt_id=new.pk, field=crypto.NUMBER)
+        == magic.REVIEW
+    )
+    # Copied and bound to the new attempt.
+    assert load_selfie(new.selfie_name, new.selfie_storage, new.pk) == load_selfie(
+        attempt.selfie_name, attempt.selfie_storage, attempt.pk
     )
     rerun_event = attempt.events.get(kind=EventKind.RERUN.value)
     assert rerun_event.actor_id == user.pk and rerun_event.data["new_attempt"] == str(new.pk)

@@ -216,8 +216,8 @@ def record_saved_selfies(monkeypatch: Any) -> list[str]:
     saved: list[str] = []
     real_save = submission.save_selfie
 
-    def recorded_save(data: bytes) -> str:
-        saved.append(real_save(data))
+    def recorded_save(data: bytes, attempt_id: object) -> str:
+        saved.append(real_save(data, attempt_id))
         return saved[-1]
 
     monkeypatch.setattr(submission, "save_selfie", recorded_save)

@@ -11,8 +11,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from face_idcard import exceptions, signing
+from face_idcard import exceptions
 from face_idcard.outcome import ErrorClass
+from face_idcard.providers.legacy import signing
 from face_idcard.providers.legacy.client import IdCardCompareClient
 from face_idcard.simulator import (
     DEFAULT_APPID,

@@ -101,9 +101,17 @@ def test_submit_failing_in_the_validators(face_settings: Any, monkeypatch: Any) 
 
 
 def test_submit_failing_in_the_encryption(face_settings: Any, monkeypatch: Any) -> None:
-    from cryptography.fernet import MultiFernet
+    from face_idcard import crypto
 
-    monkeypatch.setattr(MultiFernet, "encrypt", force)
+    class FailingCipher:
+        """The AES-GCM the texts are encrypted with, failing in ``encrypt``."""
+
+        def __init__(self, key: bytes) -> None:
+            self.key = key
+
+        encrypt = force
+
+    monkeypatch.setattr(crypto, "AESGCM", FailingCipher)
     with pytest.raises(Forced) as raised:
         submit_now()
     assert_no_pii(raised.value)

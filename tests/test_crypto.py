@@ -1,4 +1,5 @@
-"""Fernet/MultiFernet encryption at rest and the keyed hash of ID numbers."""
+"""Encryption at rest (AES-GCM bound to the attempt and field; Fernet tokens of before still
+read) and the keyed hash of ID numbers."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from face_idcard import crypto
 
 KEY_A = Fernet.generate_key().decode()
 KEY_B = Fernet.generate_key().decode()
+ATTEMPT = "6f1c1b9e-8f43-4a8e-9a57-0d7b1f2c3a4d"
+OTHER = "0b7e4d8a-2c1f-4e5b-8a9d-3f6c2e1b0a97"
 
 
 def settings_with(**face: object) -> override_settings:
@@ -21,25 +24,31 @@ def settings_with(**face: object) -> override_settings:
 
 def test_round_trip_and_ciphertext_hides_plaintext() -> None:
     with settings_with(PII_ENCRYPTION_KEYS=[KEY_A]):
-        token = crypto.encrypt_text("11010519491231002X")
+        token = crypto.encrypt_text("11010519491231002X", attempt_id=ATTEMPT, field=crypto.NUMBER)
         assert "11010519491231002X" not in token
-        assert crypto.decrypt_text(token) == "11010519491231002X"
+        assert token.isascii() and crypto.is_bound(token)
+        assert (
+            crypto.decrypt_text(token, attempt_id=ATTEMPT, field=crypto.NUMBER)
+            == "11010519491231002X"
+        )
+        # A Fernet selfie of before the sealed format still reads.
         blob = crypto.encrypt_bytes(b"\xff\xd8selfie-bytes")
         assert b"selfie-bytes" not in blob
-        assert crypto.decrypt_bytes(blob) == b"\xff\xd8selfie-bytes"
-        assert crypto.encrypt_text("") == ""
+        assert crypto.decrypt_bytes(blob, attempt_id=ATTEMPT) == b"\xff\xd8selfie-bytes"
+        assert crypto.encrypt_text("", attempt_id=ATTEMPT, field=crypto.NUMBER) == ""
 
 
 def test_old_key_still_decrypts_and_rotation_moves_to_newest() -> None:
+    bound = {"attempt_id": ATTEMPT, "field": crypto.NAME}
     with settings_with(PII_ENCRYPTION_KEYS=[KEY_A]):
-        token = crypto.encrypt_text("张三")
+        token = crypto.encrypt_text("张三", **bound)
     with settings_with(PII_ENCRYPTION_KEYS=[KEY_B, KEY_A]):
-        assert crypto.decrypt_text(token) == "张三"
-        rotated = crypto.rotate_token(token)
+        assert crypto.decrypt_text(token, **bound) == "张三"
+        rotated = crypto.rotate_token(token, **bound)
     with settings_with(PII_ENCRYPTION_KEYS=[KEY_B]):
-        assert crypto.decrypt_text(rotated) == "张三"
+        assert crypto.decrypt_text(rotated, **bound) == "张三"
         with pytest.raises(InvalidToken):
-            crypto.decrypt_text(token)
+            crypto.decrypt_text(token, **bound)
 
 
 def test_no_key_with_debug_off_refuses() -> None:
@@ -48,7 +57,7 @@ def test_no_key_with_debug_off_refuses() -> None:
         override_settings(DEBUG=False),
         pytest.raises(ImproperlyConfigured),
     ):
-        crypto.encrypt_text("张三")
+        crypto.encrypt_text("张三", attempt_id=ATTEMPT, field=crypto.NAME)
 
 
 def test_no_key_with_debug_on_uses_a_derived_key_and_warns_once(
@@ -58,16 +67,16 @@ def test_no_key_with_debug_on_uses_a_derived_key_and_warns_once(
     with settings_with(PII_ENCRYPTION_KEYS=[]), override_settings(DEBUG=True):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            token = crypto.encrypt_text("张三")
-            crypto.encrypt_text("李四")
+            token = crypto.encrypt_text("张三", attempt_id=ATTEMPT, field=crypto.NAME)
+            crypto.encrypt_text("李四", attempt_id=ATTEMPT, field=crypto.NAME)
         assert [w.category for w in caught] == [crypto.DevelopmentKeyWarning]
-        assert crypto.decrypt_text(token) == "张三"
+        assert crypto.decrypt_text(token, attempt_id=ATTEMPT, field=crypto.NAME) == "张三"
     with (
         override_settings(DEBUG=True, SECRET_KEY="another"),
         settings_with(PII_ENCRYPTION_KEYS=[]),
         pytest.raises(InvalidToken),
     ):
-        crypto.decrypt_text(token)
+        crypto.decrypt_text(token, attempt_id=ATTEMPT, field=crypto.NAME)
 
 
 def test_keyed_hash_depends_on_the_key() -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import os
 import tracemalloc
+import uuid
 from typing import Any
 
 import pytest
@@ -21,7 +22,10 @@ from face_idcard import crypto
 from face_idcard.services import common
 
 SIZES = [0, 1, 15, 16, 17, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1, 600_001]
-MAGIC = b"\x00FIS2"
+MAGIC = b"\x00FIS3"
+ATTEMPT = uuid.UUID("6f1c1b9e-8f43-4a8e-9a57-0d7b1f2c3a4d")
+#: The associated data: the magic, then the attempt and the field the selfie is bound to.
+ASSOCIATED = MAGIC + f"face_idcard:{ATTEMPT}:selfie".encode()
 
 
 def base64_key(index: int = 0) -> bytes:
@@ -39,7 +43,7 @@ def reference_seal(data: bytes, nonce: bytes, fernet_key: bytes) -> bytes:
     key = HKDF(
         algorithm=hashes.SHA256(), length=32, salt=None, info=b"face_idcard:selfie:aes-256-gcm:v2"
     ).derive(raw)
-    return MAGIC + nonce + AESGCM(key).encrypt(nonce, data, MAGIC)
+    return MAGIC + nonce + AESGCM(key).encrypt(nonce, data, ASSOCIATED)
 
 
 def fixed_nonce(monkeypatch: pytest.MonkeyPatch) -> bytes:
@@ -52,7 +56,7 @@ def fixed_nonce(monkeypatch: pytest.MonkeyPatch) -> bytes:
 
 def sealed(data: bytes) -> bytes:
     out = io.BytesIO()
-    crypto.write_encrypted(data, out)
+    crypto.write_encrypted(data, out, attempt_id=ATTEMPT)
     return out.getvalue()
 
 
@@ -65,7 +69,7 @@ def test_the_streamed_selfie_is_aes_gcm_under_the_derived_key(
     token = sealed(data)
     assert token == reference_seal(data, nonce, base64_key())
     assert len(token) == crypto.encrypted_length(size) == size + 5 + 12 + 16
-    assert crypto.decrypt_bytes(token) == data
+    assert crypto.decrypt_bytes(token, attempt_id=ATTEMPT) == data
 
 
 def test_the_selfie_key_is_not_the_text_key() -> None:
@@ -89,14 +93,14 @@ def test_a_changed_byte_anywhere_is_refused(position: int) -> None:
     token = bytearray(sealed(b"face" * 1000))
     token[position] ^= 0x01
     with pytest.raises(crypto.InvalidToken):
-        crypto.decrypt_bytes(bytes(token))
+        crypto.decrypt_bytes(bytes(token), attempt_id=ATTEMPT)
 
 
 @pytest.mark.parametrize("length", [0, 1, 5, 16, 17, 32])
 def test_a_truncated_selfie_is_refused(length: int) -> None:
     token = sealed(b"face" * 10)
     with pytest.raises(crypto.InvalidToken):
-        crypto.decrypt_bytes(token[:length])
+        crypto.decrypt_bytes(token[:length], attempt_id=ATTEMPT)
 
 
 def test_a_selfie_sealed_under_an_older_key_reads_after_a_new_key_is_put_first() -> None:
@@ -106,15 +110,15 @@ def test_a_selfie_sealed_under_an_older_key_reads_after_a_new_key_is_put_first()
 
     face = settings.FACE_IDCARD
     with override_settings(FACE_IDCARD={**face, "PII_ENCRYPTION_KEYS": [new, old.decode()]}):
-        assert crypto.decrypt_bytes(token) == b"old selfie"
+        assert crypto.decrypt_bytes(token, attempt_id=ATTEMPT) == b"old selfie"
         resealed = sealed(b"new selfie")
-        assert crypto.decrypt_bytes(resealed) == b"new selfie"
+        assert crypto.decrypt_bytes(resealed, attempt_id=ATTEMPT) == b"new selfie"
     # The new key sealed it: under the old key alone it does not read.
     with pytest.raises(crypto.InvalidToken):
-        crypto.decrypt_bytes(resealed)
+        crypto.decrypt_bytes(resealed, attempt_id=ATTEMPT)
     only_new = override_settings(FACE_IDCARD={**face, "PII_ENCRYPTION_KEYS": [new]})
     with only_new, pytest.raises(crypto.InvalidToken):
-        crypto.decrypt_bytes(token)
+        crypto.decrypt_bytes(token, attempt_id=ATTEMPT)
 
 
 @pytest.mark.django_db
@@ -125,7 +129,7 @@ def test_a_selfie_stored_as_a_fernet_token_still_loads(face_settings: Any) -> No
     token = Fernet(base64_key()).encrypt(b"\xff\xd8 a photo of the 0.1 format")
     name = common.selfie_storage().save("selfies/old.bin", ContentFile(token))
     try:
-        assert common.load_selfie(name) == b"\xff\xd8 a photo of the 0.1 format"
+        assert common.load_selfie(name, "", ATTEMPT) == b"\xff\xd8 a photo of the 0.1 format"
     finally:
         common.delete_selfie(name)
 
@@ -135,12 +139,12 @@ def test_storing_a_6_mb_selfie_holds_no_copy_of_it(face_settings: Any) -> None:
     data = os.urandom(6_000_000)
     tracemalloc.start()
     try:
-        name = common.save_selfie(data)
+        name = common.save_selfie(data, ATTEMPT)
         _current, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
     assert peak < len(data) // 4  # a one-shot encryption holds a whole second copy
-    assert common.load_selfie(name) == data
+    assert common.load_selfie(name, "", ATTEMPT) == data
     with common.selfie_storage().open(name, "rb") as handle:
         assert handle.read(len(MAGIC)) == MAGIC  # sealed, not a Fernet token
     common.delete_selfie(name)
@@ -153,7 +157,7 @@ def test_the_encrypted_stream_reads_as_the_token_and_again_after_seek_0(
     data = os.urandom(size)
     nonce = fixed_nonce(monkeypatch)
     token = reference_seal(data, nonce, base64_key())
-    stream = crypto.EncryptedStream(data)
+    stream = crypto.EncryptedStream(data, attempt_id=ATTEMPT)
     assert stream.readable() is True
     assert stream.seekable() is True
     assert stream.size == len(token) == crypto.encrypted_length(size)
@@ -183,8 +187,8 @@ def test_a_selfie_is_stored_without_a_temporary_file(
     for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp"):
         monkeypatch.setattr(tempfile, name, refused)
     data = os.urandom(300_001)
-    name = common.save_selfie(data)
-    assert common.load_selfie(name) == data
+    name = common.save_selfie(data, ATTEMPT)
+    assert common.load_selfie(name, "", ATTEMPT) == data
     common.delete_selfie(name)
 
 
@@ -212,10 +216,10 @@ def test_a_storage_gets_the_sealed_selfie_whether_it_takes_chunks_or_reads(
     expected = reference_seal(data, nonce, base64_key())
     if how == "read":
         monkeypatch.setattr(common, "selfie_storage", lambda alias="": Reading())
-        common.save_selfie(data)
+        common.save_selfie(data, ATTEMPT)
         assert written == [expected]
     else:
-        name = common.save_selfie(data)
+        name = common.save_selfie(data, ATTEMPT)
         with common.selfie_storage().open(name, "rb") as handle:
             assert handle.read() == expected
         common.delete_selfie(name)

@@ -22,6 +22,7 @@ from face_idcard import crypto
 
 KEY_A = Fernet.generate_key().decode()
 KEY_B = Fernet.generate_key().decode()
+ATTEMPT = "6f1c1b9e-8f43-4a8e-9a57-0d7b1f2c3a4d"
 NUMBER = "11010519491231002X"
 
 
@@ -42,16 +43,19 @@ def _fingerprint(secret: bytes) -> str:
 )
 def test_a_list_of_encryption_keys(keys: object) -> None:
     with settings_with(PII_ENCRYPTION_KEYS=keys):
-        token = crypto.encrypt_text("张三")
+        token = crypto.encrypt_text("张三", attempt_id=ATTEMPT, field=crypto.NAME)
     # The first key encrypts.
-    assert Fernet(KEY_A).decrypt(token.encode()).decode() == "张三"
+    with settings_with(PII_ENCRYPTION_KEYS=[KEY_A]):
+        assert crypto.decrypt_text(token, attempt_id=ATTEMPT, field=crypto.NAME) == "张三"
+    with settings_with(PII_ENCRYPTION_KEYS=[KEY_B]), pytest.raises(InvalidToken):
+        crypto.decrypt_text(token, attempt_id=ATTEMPT, field=crypto.NAME)
 
 
 def test_empty_text_stays_empty_both_ways() -> None:
     with settings_with(PII_ENCRYPTION_KEYS=[KEY_A]):
-        assert crypto.encrypt_text("") == ""
-        assert crypto.decrypt_text("") == ""
-        assert crypto.rotate_token("") == ""
+        assert crypto.encrypt_text("", attempt_id=ATTEMPT, field=crypto.NAME) == ""
+        assert crypto.decrypt_text("", attempt_id=ATTEMPT, field=crypto.NAME) == ""
+        assert crypto.rotate_token("", attempt_id=ATTEMPT, field=crypto.NAME) == ""
 
 
 def test_the_multifernet_is_built_once_per_configuration() -> None:
@@ -74,7 +78,7 @@ def test_streaming_without_a_key_refuses_outside_debug(
     face: dict[str, object], debug: bool
 ) -> None:
     with settings_with(**face), override_settings(DEBUG=debug), pytest.raises(ImproperlyConfigured):
-        crypto.write_encrypted(b"selfie", io.BytesIO())
+        crypto.write_encrypted(b"selfie", io.BytesIO(), attempt_id=ATTEMPT)
 
 
 def test_streaming_in_debug_without_a_key_uses_the_development_key(
@@ -85,9 +89,9 @@ def test_streaming_in_debug_without_a_key_uses_the_development_key(
         out = io.BytesIO()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            crypto.write_encrypted(b"selfie", out)
+            crypto.write_encrypted(b"selfie", out, attempt_id=ATTEMPT)
         assert [w.category for w in caught] == [crypto.DevelopmentKeyWarning]
-        assert crypto.decrypt_bytes(out.getvalue()) == b"selfie"
+        assert crypto.decrypt_bytes(out.getvalue(), attempt_id=ATTEMPT) == b"selfie"
 
 
 def test_the_development_key_warning_is_given_once_even_when_secret_key_changes(
@@ -101,7 +105,7 @@ def test_the_development_key_warning_is_given_once_even_when_secret_key_changes(
                 settings_with(PII_ENCRYPTION_KEYS=[]),
                 override_settings(DEBUG=True, SECRET_KEY=secret_key),
             ):
-                crypto.encrypt_text("张三")
+                crypto.encrypt_text("张三", attempt_id=ATTEMPT, field=crypto.NAME)
     assert [w.category for w in caught] == [crypto.DevelopmentKeyWarning]
     # It points at the face_idcard function that used the key, whoever called it.
     assert caught[0].filename == crypto.__file__
@@ -125,7 +129,7 @@ def test_a_new_process_warns_about_each_development_key_on_first_use() -> None:
         warnings.catch_warnings(record=True) as caught,
     ):
         warnings.simplefilter("always")
-        fresh.encrypt_text("张三")
+        fresh.encrypt_text("张三", attempt_id=ATTEMPT, field=fresh.NAME)
         fresh.id_number_hash(NUMBER)
     assert [w.category for w in caught] == [
         fresh.DevelopmentKeyWarning,

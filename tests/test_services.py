@@ -80,7 +80,7 @@ def test_submit_stores_encrypted_masked_and_hashed(face_settings: Any) -> None:
     with services.common.selfie_storage().open(stored.selfie_name, "rb") as handle:
         on_disk = handle.read()
     assert IMAGE[100:140] not in on_disk
-    assert services.common.load_selfie(stored.selfie_name) == IMAGE
+    assert services.common.load_selfie(stored.selfie_name, "", stored.pk) == IMAGE
     kinds = list(stored.events.values_list("kind", flat=True))
     assert kinds == [EventKind.CREATED.value, EventKind.QUEUED.value]
 

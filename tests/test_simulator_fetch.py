@@ -3,17 +3,17 @@ again at every redirect, unless the simulator is started to allow private destin
 
 from __future__ import annotations
 
+import socket
 import threading
-import urllib.request
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
 
 import pytest
 
-from face_idcard.simulator import DEFAULT_APPID, SimulatorServer
+from face_idcard.simulator import DEFAULT_APPID, SimulatorServer, fetch
 from face_idcard.simulator.__main__ import build_parser, config_from_args
-from face_idcard.simulator.fetch import FetchError, _CheckedRedirects, fetch_image
+from face_idcard.simulator.fetch import FetchError, fetch_image, pin_destination
 from face_idcard.simulator.registry import demo_people
 from tests.resolver import resolve
 from tests.test_simulator_legacy import code_of, post_json
@@ -85,28 +85,47 @@ def test_started_to_allow_private_it_fetches_and_follows_redirects(
     "target",
     ["http://127.0.0.1:9/x.jpg", "http://intranet.example.com/x.jpg", "http://[::1]/x.jpg"],
 )
-def test_a_redirect_to_a_refused_destination_is_not_followed(target: str) -> None:
-    handler = _CheckedRedirects(allow_private=False, resolver=resolve)
-    request = urllib.request.Request("http://images.example.com/a.jpg")
+def test_a_redirect_to_a_refused_destination_is_not_followed(
+    image_host: str, target: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The image host itself is allowed (it is taken for a public one); its redirect is not.
+    checked: list[str] = []
+
+    def policy_resolver(host: str) -> list[str]:
+        checked.append(host)
+        return resolve(host)
+
+    real_pin = fetch.pin_destination
+
+    def pin(url: str, **kwargs: Any) -> fetch.PinnedTarget:
+        if url.startswith(image_host):
+            return real_pin(url, allow_private=True, resolver=kwargs["resolver"])
+        return real_pin(url, **kwargs)
+
+    monkeypatch.setattr(fetch, "pin_destination", pin)
     with pytest.raises(FetchError, match="refused") as caught:
-        handler.redirect_request(request, None, 302, "Found", None, target)  # type: ignore[arg-type]
+        fetch_image(
+            image_host + "/redirect/" + target,
+            timeout=2.0,
+            max_bytes=100_000,
+            resolver=policy_resolver,
+        )
     assert target not in str(caught.value)
-    public = handler.redirect_request(
-        request,
-        None,  # type: ignore[arg-type]
-        302,
-        "Found",
-        {},  # type: ignore[arg-type]
-        "http://cdn.example.com/a.jpg",
-    )
-    assert public is not None and public.full_url == "http://cdn.example.com/a.jpg"
+    assert _Handler.hits == ["/redirect/" + target]
+    public = pin_destination("http://cdn.example.com/a.jpg", allow_private=False, resolver=resolve)
+    assert (public.host, public.port, public.target) == ("cdn.example.com", 80, "/a.jpg")
 
 
-def test_a_redirect_to_another_scheme_is_not_followed() -> None:
-    handler = _CheckedRedirects(allow_private=True, resolver=resolve)
-    request = urllib.request.Request("http://images.example.com/a.jpg")
-    with pytest.raises(FetchError):
-        handler.redirect_request(request, None, 302, "Found", None, "file:///etc/passwd")  # type: ignore[arg-type]
+def test_a_redirect_to_another_scheme_is_not_followed(
+    simulator_factory: Any, image_host: str
+) -> None:
+    with pytest.raises(FetchError, match="only http"):
+        fetch_image(
+            image_host + "/redirect/file:///etc/passwd",
+            timeout=2.0,
+            max_bytes=100_000,
+            allow_private=True,
+        )
 
 
 def test_fetch_refuses_names_that_do_not_resolve_or_resolve_inside() -> None:
@@ -120,3 +139,60 @@ def test_command_line_flag_allows_private_urls() -> None:
     assert config_from_args(parser.parse_args([])).url_allow_private is False
     flagged = config_from_args(parser.parse_args(["--allow-private-urls"]))
     assert flagged.url_allow_private is True
+
+
+def test_the_host_is_resolved_once_and_the_checked_address_is_connected_to(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """DNS rebinding: a name that answers a public address to the check and a loopback one
+    a moment later must not reach loopback. The fetcher asks once and connects to what it
+    checked."""
+    answers = iter([["93.184.215.14"], ["127.0.0.1"]])
+    asked: list[str] = []
+
+    def rebinding(host: str) -> list[str]:
+        asked.append(host)
+        return next(answers)
+
+    connected: list[tuple[str, int]] = []
+
+    def create_connection(address: tuple[str, int], *args: Any, **kwargs: Any) -> socket.socket:
+        connected.append(address)
+        raise ConnectionRefusedError  # no traffic leaves the test
+
+    monkeypatch.setattr(socket, "create_connection", create_connection)
+    with pytest.raises(FetchError, match="could not be downloaded"):
+        fetch_image(
+            "http://rebinding.example.com:8080/a.jpg",
+            timeout=1.0,
+            max_bytes=1000,
+            resolver=rebinding,
+        )
+    assert asked == ["rebinding.example.com"]
+    assert connected == [("93.184.215.14", 8080)]
+
+
+def test_the_connection_to_the_pinned_address_names_the_host(image_host: str) -> None:
+    """The resolver's answer is where the fetcher connects (no system DNS for the name), and
+    the name travels in the Host header."""
+    port = image_host.rsplit(":", 1)[1]
+    seen_hosts: list[str] = []
+    original = _Handler.do_GET
+
+    def do_get(handler: _Handler) -> None:
+        seen_hosts.append(handler.headers.get("Host", ""))
+        original(handler)
+
+    _Handler.do_GET = do_get  # type: ignore[method-assign]
+    try:
+        data = fetch_image(
+            f"http://photos.example.invalid:{port}/photo.jpg",
+            timeout=2.0,
+            max_bytes=1_000_000,
+            allow_private=True,
+            resolver=lambda host: ["127.0.0.1"],
+        )
+    finally:
+        _Handler.do_GET = original  # type: ignore[method-assign]
+    assert data == ZHANG.photo_bytes
+    assert seen_hosts == [f"photos.example.invalid:{port}"]

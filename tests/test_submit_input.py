@@ -135,7 +135,7 @@ def test_an_uploaded_file_or_a_file_object_is_accepted(face_settings: Any) -> No
     upload.read(10)  # a form already looked at it
     for image in (upload, io.BytesIO(IMAGE), bytearray(IMAGE)):
         attempt = submit(image=image)
-        assert services.common.load_selfie(attempt.selfie_name) == IMAGE
+        assert services.common.load_selfie(attempt.selfie_name, "", attempt.pk) == IMAGE
 
 
 class CountingFile(io.BytesIO):
@@ -170,7 +170,7 @@ def test_one_upload_limit_larger_photos_are_reencoded_not_refused(face_settings:
     assert len(photo) > 6 * 1024 * 1024
     face_settings(UPLOAD_MAX_BYTES=len(photo))
     attempt = submit(image=photo)
-    sent = services.common.load_selfie(attempt.selfie_name)
+    sent = services.common.load_selfie(attempt.selfie_name, "", attempt.pk)
     assert len(sent) <= 6 * 1024 * 1024 - 64 * 1024
     face_settings(UPLOAD_MAX_BYTES=len(photo) - 1)
     assert refused(image=photo).code == "image_too_large"

@@ -26,6 +26,7 @@ from django.utils.decorators import method_decorator
 from django.utils.safestring import SafeString
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
@@ -432,6 +433,7 @@ class VerificationAttemptAdmin(_AdminBase):
             raise PermissionDenied
         return get_object_or_404(VerificationAttempt, pk=pk)
 
+    @method_decorator(xframe_options_deny)  # never framed, whatever X_FRAME_OPTIONS says
     def selfie_view(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         """The decrypted selfie, for ``view_pii`` holders only; every view is audited."""
         attempt = self._attempt(request, pk)
@@ -447,6 +449,7 @@ class VerificationAttemptAdmin(_AdminBase):
         response["Content-Disposition"] = "inline"
         return response
 
+    @method_decorator(xframe_options_deny)
     @method_decorator(require_POST)
     def reveal_view(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
         """The clear ID number and name and the selfie (POST: a link preview or a prefetch

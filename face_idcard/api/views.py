@@ -43,6 +43,7 @@ from ..models import VerificationAttempt
 from . import idempotency
 from .access import CREATE_SCOPE, CanReview, CreateThrottle, configured_permission_classes
 from .access import has_app_permission as _has_app_permission
+from .caching import NoStore
 from .errors import Conflict, exception_handler
 from .parsing import (
     StrictJSONParser,
@@ -112,6 +113,7 @@ ATTEMPT_EXAMPLE = OpenApiExample(
 # client sends. Django's error reports and mail_admins then show stars in their place.
 @method_decorator(sensitive_post_parameters(), name="dispatch")
 class AttemptViewSet(
+    NoStore,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.ListModelMixin,

@@ -1,16 +1,28 @@
-"""The onboarding page and its optional login page."""
+"""The onboarding page and its optional login page.
+
+Both are hardened for the browser: never framed (clickjacking of the consent box or the
+login), a strict Content-Security-Policy (the page has no inline script or style: its
+configuration is a JSON data block, its code and style static files), nothing cached.
+"""
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.csrf import get_token
 from django.shortcuts import render
 from django.urls import reverse, reverse_lazy
+from django.utils.cache import patch_cache_control
+from django.utils.decorators import method_decorator
 from django.utils.translation import get_language
-from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.clickjacking import xframe_options_deny
 
 from ..api.serializers import allowed_notice_versions
 from ..conf import face_idcard_settings
@@ -26,17 +38,66 @@ POLL_INTERVAL_MS = 1000
 POLL_GIVE_UP_MS = 180_000
 
 
+def content_security_policy() -> str:
+    """Scripts, styles and images from this site (and from STATIC_URL's host when the static
+    files are served from another one), the photo preview as a ``blob:``, API calls to this
+    site only; no plugins, no ``<base>``, no framing."""
+    own = "'self'"
+    static_url = str(getattr(settings, "STATIC_URL", "") or "")
+    parts = urlsplit(static_url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        own += f" {parts.scheme}://{parts.netloc}"
+    return "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src {own}",
+            f"style-src {own}",
+            f"img-src {own} blob:",
+            "connect-src 'self'",
+            "form-action 'self'",
+            "base-uri 'none'",
+            "object-src 'none'",
+            "frame-ancestors 'none'",
+        )
+    )
+
+
+def csrf_header_name() -> str:
+    """The request header the CSRF check reads (``CSRF_HEADER_NAME``, a META key such as
+    ``HTTP_X_CSRFTOKEN``) as the page sends it."""
+    meta_key = str(settings.CSRF_HEADER_NAME)
+    return meta_key.removeprefix("HTTP_").replace("_", "-")
+
+
+def hardened(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
+    """The page's browser hardening: X-Frame-Options DENY (Django's decorator, whatever the
+    site's X_FRAME_OPTIONS says), the Content-Security-Policy above, and no caching."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        response = view(request, *args, **kwargs)
+        response.setdefault("Content-Security-Policy", content_security_policy())
+        patch_cache_control(response, no_store=True, private=True)
+        return response
+
+    return xframe_options_deny(wrapper)
+
+
 def notice_version() -> str:
     """The version the page shows: the newest allowed one, else NOTICE_VERSION."""
     versions = allowed_notice_versions()
     return versions[0] if versions else str(face_idcard_settings.NOTICE_VERSION or "")
 
 
+@hardened
 @login_required(login_url=reverse_lazy("face_idcard_onboarding:login"))
-@ensure_csrf_cookie
 def onboarding(request: HttpRequest) -> HttpResponse:
     config: dict[str, Any] = {
         "attemptsUrl": reverse("face_idcard_api:attempt-list"),
+        # The API's session authentication checks it: handed over here, the page works
+        # whatever the site's CSRF_COOKIE_NAME, and with CSRF_USE_SESSIONS (no cookie).
+        "csrfToken": get_token(request),
+        "csrfHeader": csrf_header_name(),
         "noticeVersion": notice_version(),
         "language": get_language(),
         "shrinkMaxSide": SHRINK_MAX_SIDE,
@@ -54,6 +115,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
     )
 
 
+@method_decorator(hardened, name="dispatch")
 class OnboardingLoginView(LoginView):
     template_name = "face_idcard/onboarding/login.html"
     redirect_authenticated_user = True

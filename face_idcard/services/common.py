@@ -37,14 +37,15 @@ def selfie_storage(alias: str = "") -> Storage:
     return storages[alias or current_selfie_storage_alias()]
 
 
-def save_selfie(data: bytes) -> str:
-    """Encrypt ``data`` and store it under a random name in the current selfie storage;
-    return the stored name (record :func:`current_selfie_storage_alias` beside it)."""
+def save_selfie(data: bytes, attempt_id: object) -> str:
+    """Encrypt ``data`` (bound to ``attempt_id``) and store it under a random name in the
+    current selfie storage; return the stored name (record :func:`current_selfie_storage_alias`
+    beside it)."""
     folder = str(face_idcard_settings.SELFIE_UPLOAD_TO).strip("/")
     name = f"{folder}/{uuid4().hex}.bin" if folder else f"{uuid4().hex}.bin"
     # Encrypted while the storage reads it, a chunk at a time: never the whole token in
     # memory, and no temporary file (writing the token twice cost more than encrypting it).
-    stream = cast(IO[bytes], crypto.EncryptedStream(data))
+    stream = cast(IO[bytes], crypto.EncryptedStream(data, attempt_id=attempt_id))
     return selfie_storage().save(name, _SealedFile(stream, name=name))
 
 
@@ -59,10 +60,12 @@ class _SealedFile(File):  # type: ignore[type-arg]
         return stream.pieces()
 
 
-def load_selfie(name: str, alias: str = "") -> bytes:
+def load_selfie(name: str, alias: str, attempt_id: object) -> bytes:
+    """The selfie stored as ``name`` in ``alias`` ("": the current storage), which must be
+    ``attempt_id``'s (:class:`crypto.CiphertextMismatch` otherwise)."""
     with selfie_storage(alias).open(name, "rb") as handle:
         encrypted = handle.read()
-    return crypto.decrypt_bytes(encrypted)
+    return crypto.decrypt_bytes(encrypted, attempt_id=attempt_id)
 
 
 def delete_selfie(name: str, alias: str = "") -> None:

@@ -18,6 +18,7 @@ from ..sensitive import forget_locals_on_error
 from ..signals import attempt_finished, attempt_reviewed
 from ..states import Decision, IllegalTransition, ReviewDecision, Status, transition
 from .common import PersonalInformationUnavailable, load_selfie, send_after_commit
+from .freetext import refuse_personal_data_in_reason
 
 logger = logging.getLogger("face_idcard.services")
 
@@ -51,6 +52,7 @@ def review(
     if attempt.status != Status.COMPLETED.value:
         raise IllegalTransition(attempt.status, "reviewed", detail="only completed attempts")
     reason = reason.strip()
+    refuse_personal_data_in_reason(reason, attempt, actor=reviewer)  # the trail keeps it
     now = timezone.now()
     action = "confirmed" if verdict.value == attempt.decision else "overridden"
     with transaction.atomic():
@@ -183,8 +185,12 @@ def reveal_pii(attempt: VerificationAttempt, *, viewer: Any) -> tuple[str, str]:
     permissions.require(viewer, permissions.VIEW_PII)
     if not attempt.idcard_number_encrypted and not attempt.idcard_name_encrypted:
         raise PersonalInformationUnavailable("the personal information was erased")
-    number = crypto.decrypt_text(attempt.idcard_number_encrypted)
-    name = crypto.decrypt_text(attempt.idcard_name_encrypted)
+    number = crypto.decrypt_text(
+        attempt.idcard_number_encrypted, attempt_id=attempt.pk, field=crypto.NUMBER
+    )
+    name = crypto.decrypt_text(
+        attempt.idcard_name_encrypted, attempt_id=attempt.pk, field=crypto.NAME
+    )
     audit.record(attempt, EventKind.PII_VIEWED, actor=viewer)
     logger.info(
         "attempt %s: personal information viewed by user id %s",
@@ -213,7 +219,7 @@ def reveal_selfie(attempt: VerificationAttempt, *, viewer: Any) -> tuple[bytes, 
     if content_type not in SELFIE_CONTENT_TYPES:
         raise PersonalInformationUnavailable("the selfie has an unexpected type")
     try:
-        data = load_selfie(attempt.selfie_name, attempt.selfie_storage)
+        data = load_selfie(attempt.selfie_name, attempt.selfie_storage, attempt.pk)
     except FileNotFoundError:
         raise PersonalInformationUnavailable("the selfie was erased") from None
     audit.record(attempt, EventKind.PII_VIEWED, actor=viewer, what="selfie")

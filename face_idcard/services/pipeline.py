@@ -106,9 +106,11 @@ def _request(
 
     The values are revealed only into the request (whose repr is masked): the backend's
     ``verify`` is the provider boundary."""
-    url = Sensitive(crypto.decrypt_text(attempt.url_encrypted) or None)
+    url = Sensitive(
+        crypto.decrypt_text(attempt.url_encrypted, attempt_id=attempt.pk, field=crypto.URL) or None
+    )
     image = SensitiveBytes(
-        load_selfie(attempt.selfie_name, attempt.selfie_storage)
+        load_selfie(attempt.selfie_name, attempt.selfie_storage, attempt.pk)
         if not url and attempt.selfie_name
         else b""
     )
@@ -162,8 +164,16 @@ def run(attempt_id: UUID | str) -> RunOutcome:
     calls_before = attempt.provider_calls - 1
 
     try:
-        number = Sensitive.id_number(crypto.decrypt_text(attempt.idcard_number_encrypted))
-        name = Sensitive.name(crypto.decrypt_text(attempt.idcard_name_encrypted))
+        number = Sensitive.id_number(
+            crypto.decrypt_text(
+                attempt.idcard_number_encrypted, attempt_id=attempt.pk, field=crypto.NUMBER
+            )
+        )
+        name = Sensitive.name(
+            crypto.decrypt_text(
+                attempt.idcard_name_encrypted, attempt_id=attempt.pk, field=crypto.NAME
+            )
+        )
     except Exception as exc:
         logger.error(
             "attempt %s: personal information unreadable (%s)", attempt.pk, type(exc).__name__

@@ -62,23 +62,32 @@ def rerun(
     if not can_rerun(attempt):
         raise PersonalInformationUnavailable("the selfie or personal information was erased")
     backend_name = default_alias()
-    number = Sensitive.id_number(crypto.decrypt_text(attempt.idcard_number_encrypted))
+    number = Sensitive.id_number(
+        crypto.decrypt_text(
+            attempt.idcard_number_encrypted, attempt_id=attempt.pk, field=crypto.NUMBER
+        )
+    )
     hash_key_id, idcard_hash = crypto.id_number_hash_with_key(number.reveal())
     del number
     now = timezone.now()
+    new_id = uuid4()
+
+    def copied(token: str, field: str) -> str:
+        # Same plaintext, under the newest key, bound to the new attempt.
+        return crypto.rotate_token(token, attempt_id=attempt.pk, field=field, to_attempt_id=new_id)
+
     new = VerificationAttempt(
-        id=uuid4(),
+        id=new_id,
         user_id=attempt.user_id,
         backend=backend_name,
         rerun_of=attempt,
-        # Same plaintexts, under the newest key.
-        idcard_number_encrypted=crypto.rotate_token(attempt.idcard_number_encrypted),
-        idcard_name_encrypted=crypto.rotate_token(attempt.idcard_name_encrypted),
+        idcard_number_encrypted=copied(attempt.idcard_number_encrypted, crypto.NUMBER),
+        idcard_name_encrypted=copied(attempt.idcard_name_encrypted, crypto.NAME),
         idcard_hash=idcard_hash,
         idcard_hash_key_id=hash_key_id,
         idcard_number_masked=attempt.idcard_number_masked,
         idcard_name_masked=attempt.idcard_name_masked,
-        url_encrypted=crypto.rotate_token(attempt.url_encrypted),
+        url_encrypted=copied(attempt.url_encrypted, crypto.URL),
         consent_at=attempt.consent_at,
         notice_version=attempt.notice_version,
         external_reference=attempt.external_reference,
@@ -89,10 +98,10 @@ def rerun(
     )
     if attempt.selfie_name:
         try:
-            clear = load_selfie(attempt.selfie_name, attempt.selfie_storage)
+            clear = load_selfie(attempt.selfie_name, attempt.selfie_storage, attempt.pk)
         except FileNotFoundError:
             raise PersonalInformationUnavailable("the selfie was erased") from None
-        new.selfie_name = save_selfie(clear)
+        new.selfie_name = save_selfie(clear, new_id)
         new.selfie_storage = current_selfie_storage_alias()
         new.selfie_content_type = attempt.selfie_content_type
         del clear

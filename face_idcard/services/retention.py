@@ -2,7 +2,13 @@
 and re-encryption under the newest key.
 
 The record (status, decision, codes, times) and its audit trail stay; ID number, name, their
-masked forms and hash, the selfie and the url go. Legal holds are never erased.
+masked forms, the selfie and the url go. A redaction also erases what could lead back to the
+person: the review's reason, the provider's session and request ids and raw response, the
+caller's external reference and the API's Idempotency-Key rows of the attempt; it keeps the
+ID number's keyed hash while the per-ID daily limit still counts the attempt (an erasure must
+not reset the limit), and ``purge`` clears it after that window. Legal holds are never erased.
+Free-text reasons that would carry personal data into the audit trail are refused
+(:mod:`.freetext`).
 """
 
 from __future__ import annotations
@@ -27,8 +33,13 @@ from .common import (
     save_selfie,
     selfie_storage,
 )
+from .freetext import refuse_personal_data_in_reason
 
 logger = logging.getLogger("face_idcard.retention")
+
+#: How long an attempt counts toward the per-ID daily limit (the rolling 24 hours of
+#: ``submission.check_limits``): a redacted attempt keeps its ID hash that long.
+LIMIT_WINDOW = timedelta(days=1)
 
 _SELFIE_FIELDS: dict[str, Any] = {
     "selfie_name": "",
@@ -44,11 +55,41 @@ _PII_FIELDS: dict[str, Any] = {
     "idcard_number_masked": "",
     "idcard_name_masked": "",
 }
+#: What a redaction erases beyond the personal information proper: texts and identifiers
+#: that lead back to the person (a reviewer's words, the provider's records of the call, the
+#: caller's own reference). The ID hash stays for the limit's window (see ``redact``).
+_REDACTED_FIELDS: dict[str, Any] = {
+    **_PII_FIELDS,
+    "review_reason": "",
+    "provider_session_id": "",
+    "provider_request_id": "",
+    "raw_response": None,
+    "external_reference": "",
+}
+_LIMIT_FIELDS = ("idcard_hash", "idcard_hash_key_id")
 
 
-def _erase(attempt: VerificationAttempt, *, selfie_only: bool, now: datetime, **extra: Any) -> bool:
+def _erase(
+    attempt: VerificationAttempt,
+    *,
+    selfie_only: bool,
+    now: datetime,
+    redacting: bool = False,
+    **extra: Any,
+) -> bool:
     """Clear the fields (conditional on no legal hold); delete the file after commit."""
-    fields = dict(_SELFIE_FIELDS if selfie_only else _PII_FIELDS)
+    if selfie_only:
+        fields = dict(_SELFIE_FIELDS)
+    elif redacting:
+        fields = dict(_REDACTED_FIELDS)
+        if attempt.created_at > now - LIMIT_WINDOW:
+            # Still counted by the per-ID limit: erasing the hash would reset it.
+            for name in _LIMIT_FIELDS:
+                fields.pop(name, None)
+        else:
+            fields["idcard_hash_key_id"] = ""
+    else:
+        fields = dict(_PII_FIELDS)
     fields["selfie_purged_at"] = attempt.selfie_purged_at or now
     if not selfie_only:
         fields["pii_purged_at"] = attempt.pii_purged_at or now
@@ -79,8 +120,10 @@ def redact(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAt
         raise IllegalTransition(attempt.status, "redacted", detail="cancel or finish it first")
     now = timezone.now()
     with transaction.atomic():
-        if not _erase(attempt, selfie_only=False, now=now, redacted_at=now):
+        if not _erase(attempt, selfie_only=False, now=now, redacting=True, redacted_at=now):
             raise LegalHoldActive("the attempt is under legal hold")
+        # The request fingerprints of the API's Idempotency-Key (only this attempt's rows).
+        IdempotencyKey.objects.filter(attempt_id=attempt.pk).delete()
         audit.record(attempt, EventKind.REDACTED, actor=actor, **who)
     logger.info("attempt %s: redacted", attempt.pk)
     return attempt
@@ -94,6 +137,9 @@ def set_legal_hold(
     ``actor`` needs ``face_idcard.redact`` (``None``: the host's own code, audited as system).
     """
     who = permissions.require(actor, permissions.REDACT)
+    reason = reason.strip()
+    if reason:
+        refuse_personal_data_in_reason(reason, attempt, actor=actor)  # the trail keeps it
     with transaction.atomic():
         updated = VerificationAttempt._base_manager.filter(
             pk=attempt.pk, legal_hold=not hold
@@ -101,7 +147,7 @@ def set_legal_hold(
         attempt.legal_hold = hold
         if updated == 1:
             kind = EventKind.LEGAL_HOLD_SET if hold else EventKind.LEGAL_HOLD_RELEASED
-            audit.record(attempt, kind, actor=actor, reason=reason.strip(), **who)
+            audit.record(attempt, kind, actor=actor, reason=reason, **who)
     return attempt
 
 
@@ -144,15 +190,29 @@ def purge(now: datetime | None = None) -> dict[str, int]:
                         audit.record(attempt, EventKind.PURGED, what="selfie")
                         counts["selfies"] += 1
     counts["orphans"] = _delete_orphaned_selfies(now)
+    counts["limit_hashes"] = _clear_redacted_hashes(now)
     # The API's Idempotency-Keys past their lifetime (only their attempts remain).
     deleted = IdempotencyKey.objects.filter(expires_at__lte=now).delete()[1]
     counts["idempotency_keys"] = int(deleted.get(IdempotencyKey._meta.label, 0))
     logger.info(
         "purge: %(selfies)d selfies, %(pii)d PII records, %(held)d on legal hold, "
-        "%(orphans)d orphaned selfie files, %(idempotency_keys)d expired idempotency keys",
+        "%(orphans)d orphaned selfie files, %(limit_hashes)d ID hashes of redacted attempts, "
+        "%(idempotency_keys)d expired idempotency keys",
         counts,
     )
     return counts
+
+
+def _clear_redacted_hashes(now: datetime) -> int:
+    """The ID hashes redaction kept for the per-ID limit, once the limit no longer counts
+    their attempts."""
+    return int(
+        VerificationAttempt._base_manager.filter(
+            redacted_at__isnull=False, created_at__lte=now - LIMIT_WINDOW, legal_hold=False
+        )
+        .exclude(idcard_hash="")
+        .update(idcard_hash="", idcard_hash_key_id="")
+    )
 
 
 #: An unreferenced selfie younger than this may belong to a submit still in its transaction.
@@ -226,11 +286,22 @@ def rotate_keys() -> dict[str, int]:
 
 def _rotate_one(attempt: VerificationAttempt) -> int | None:
     """Rotate one attempt: the number of selfies moved (0 or 1), or None if it changed."""
-    number = crypto.decrypt_text(attempt.idcard_number_encrypted)
+    pk = attempt.pk
+    number = crypto.decrypt_text(
+        attempt.idcard_number_encrypted, attempt_id=pk, field=crypto.NUMBER
+    )
+    # Under the newest key and bound to the attempt and field (also those made before the
+    # binding existed).
     fields: dict[str, Any] = {
-        "idcard_number_encrypted": crypto.rotate_token(attempt.idcard_number_encrypted),
-        "idcard_name_encrypted": crypto.rotate_token(attempt.idcard_name_encrypted),
-        "url_encrypted": crypto.rotate_token(attempt.url_encrypted),
+        "idcard_number_encrypted": crypto.rotate_token(
+            attempt.idcard_number_encrypted, attempt_id=pk, field=crypto.NUMBER
+        ),
+        "idcard_name_encrypted": crypto.rotate_token(
+            attempt.idcard_name_encrypted, attempt_id=pk, field=crypto.NAME
+        ),
+        "url_encrypted": crypto.rotate_token(
+            attempt.url_encrypted, attempt_id=pk, field=crypto.URL
+        ),
     }
     if number:
         fields["idcard_hash_key_id"], fields["idcard_hash"] = crypto.id_number_hash_with_key(number)
@@ -238,10 +309,10 @@ def _rotate_one(attempt: VerificationAttempt) -> int | None:
     old_selfie, old_alias = attempt.selfie_name, attempt.selfie_storage
     if old_selfie:
         try:
-            clear = load_selfie(old_selfie, old_alias)
+            clear = load_selfie(old_selfie, old_alias, pk)
         except FileNotFoundError:
             return None  # erased meanwhile: read the row again
-        fields["selfie_name"] = save_selfie(clear)
+        fields["selfie_name"] = save_selfie(clear, pk)
         fields["selfie_storage"] = current_selfie_storage_alias()
         del clear
     unchanged = VerificationAttempt._base_manager.filter(

@@ -234,17 +234,24 @@ def _prepare(
     clean_url = Sensitive(validate_url(url) if url is not None else "")
     del image, url
 
+    attempt_id = uuid4()  # known before encrypting: each ciphertext is bound to it
     attempt = VerificationAttempt(
-        id=uuid4(),
+        id=attempt_id,
         user=user,
         backend=backend_name,
-        idcard_number_encrypted=crypto.encrypt_text(number.reveal()),
-        idcard_name_encrypted=crypto.encrypt_text(name.reveal()),
+        idcard_number_encrypted=crypto.encrypt_text(
+            number.reveal(), attempt_id=attempt_id, field=crypto.NUMBER
+        ),
+        idcard_name_encrypted=crypto.encrypt_text(
+            name.reveal(), attempt_id=attempt_id, field=crypto.NAME
+        ),
         idcard_hash=idcard_hash,
         idcard_hash_key_id=hash_key_id,
         idcard_number_masked=mask_id_number(number.reveal()),
         idcard_name_masked=mask_name(name.reveal()),
-        url_encrypted=crypto.encrypt_text(clean_url.reveal()),
+        url_encrypted=crypto.encrypt_text(
+            clean_url.reveal(), attempt_id=attempt_id, field=crypto.URL
+        ),
         consent_at=consent_at,
         notice_version=notice_version,
         external_reference=external_reference,
@@ -265,7 +272,7 @@ def _prepare(
                 setattr(attempt, field, value)
     if prepared is not None:
         attempt.selfie_storage = current_selfie_storage_alias()
-        attempt.selfie_name = save_selfie(prepared.data)
+        attempt.selfie_name = save_selfie(prepared.data, attempt.id)
         attempt.selfie_content_type = prepared.content_type
     events = [
         audit.event(

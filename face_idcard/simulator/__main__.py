@@ -19,7 +19,7 @@ from .config import (
     SimulatorConfig,
 )
 from .registry import RegistryError
-from .server import SimulatorServer
+from .server import RemoteControlRefused, SimulatorServer
 
 ENV_PREFIX = "FACE_IDCARD_SIMULATOR_"
 
@@ -33,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--allow-remote-control",
+        action="store_true",
+        help=(
+            "allow a --host beyond loopback, which exposes the unauthenticated control "
+            "endpoints (/__simulator__/: call ledger, stats, reset) to that network"
+        ),
+    )
     parser.add_argument("--port", type=int, default=8701)
     parser.add_argument("--appid", default=os.environ.get(ENV_PREFIX + "APPID", DEFAULT_APPID))
     parser.add_argument(
@@ -114,6 +122,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         url_allow_private=args.allow_private_urls,
         faceid_private_key=private_key,
         faceid_business_answer=args.faceid_business_answer,
+        allow_remote_control=args.allow_remote_control,
     )
 
 
@@ -134,6 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, request_stop)
     try:
         server.start()
+    except RemoteControlRefused as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"cannot listen on {config.host}:{config.port}: {exc.strerror}", file=sys.stderr)
         return 1

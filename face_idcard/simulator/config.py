@@ -66,6 +66,9 @@ class SimulatorConfig:
     faceid_business_answer: str = "result"
     #: Size of the (decoded) body of the ``oversized`` and ``gzip_bomb`` faults.
     oversized_answer_bytes: int = OVERSIZED_ANSWER_BYTES
+    #: Listen beyond loopback (``host`` "0.0.0.0", a LAN address...). Off: the control
+    #: endpoints (``/__simulator__/``: the call ledger, reset) have no authentication.
+    allow_remote_control: bool = False
 
     def __post_init__(self) -> None:
         if self.faceid_business_answer not in FACEID_BUSINESS_ANSWERS:

@@ -5,15 +5,23 @@ on HTTP/1.1), so the simulator needs nothing but Pillow and python-stdnum. Each 
 written in one ``send`` with ``TCP_NODELAY``: two small writes would meet Nagle's algorithm and
 the client's delayed ACK and cost 40 ms each.
 
-Admin endpoints: ``GET /__simulator__/calls`` (the ledger's records), ``GET
+Control endpoints: ``GET /__simulator__/calls`` (the ledger's records), ``GET
 /__simulator__/stats`` (totals, billable, by code, by outcome), ``POST /__simulator__/reset``.
+They have no authentication, so the server listens only on loopback addresses unless its
+configuration says ``allow_remote_control`` (``--allow-remote-control``).
+
+A malformed request (a Content-Length or chunk size that is not plain ASCII digits or hex
+digits) answers 400 and closes the connection: guessing would read past the body cap or
+take the rest of the body for the next request.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
+import re
 import socket
 import sys
 import threading
@@ -32,7 +40,7 @@ from .ledger import CallRecord, Ledger
 from .protocols import ProtocolHandler, Reply, ReplyAction, Request, default_protocols
 from .registry import Registry
 
-__all__ = ["SimulatorServer"]
+__all__ = ["MalformedRequest", "RemoteControlRefused", "SimulatorServer"]
 
 logger = logging.getLogger("face_idcard.simulator")
 
@@ -43,8 +51,32 @@ _DISCARD_SECONDS = 5.0
 _DISCARD_MAX_BYTES = 256 * 1024 * 1024
 #: An idle keep-alive connection is closed after this many seconds.
 _IDLE_TIMEOUT_SECONDS = 120.0
+#: A Content-Length and a chunk size as RFC 9112 has them: ASCII only (``str.isdigit`` and
+#: ``int`` also take "²" or Arabic-Indic digits, and ``int(..., 16)`` a sign or "0x").
+_DECIMAL = re.compile(rb"[0-9]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
 #: One piece of an oversized answer's padding (spaces: JSON allows them after the value).
 _PADDING = b" " * (64 * 1024)
+
+
+class MalformedRequest(Exception):
+    """The request's framing cannot be read safely: answered with 400, then closed."""
+
+
+class RemoteControlRefused(ValueError):
+    """The simulator was asked to listen beyond loopback without ``allow_remote_control``."""
+
+
+def _is_loopback(host: str, port: int) -> bool:
+    """True when every address ``host`` binds to is a loopback address."""
+    try:
+        answers = socket.getaddrinfo(
+            host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except (OSError, UnicodeError):
+        return False
+    addresses = [str(sockaddr[0]).split("%", 1)[0] for *_, sockaddr in answers]
+    return bool(addresses) and all(ipaddress.ip_address(a).is_loopback for a in addresses)
 
 
 class _HttpServer(ThreadingHTTPServer):
@@ -105,8 +137,12 @@ class _Handler(BaseHTTPRequestHandler):
         return
 
     def handle_expect_100(self) -> bool:
-        # Do not invite a body we are going to refuse; the answer (23) goes out straight away.
-        if self._content_length() > self.server.largest_body:
+        # Do not invite a body we are going to refuse; the answer (23 or 400) goes out
+        # straight away.
+        try:
+            if self._content_length() > self.server.largest_body:
+                return True
+        except MalformedRequest:
             return True
         return super().handle_expect_100()
 
@@ -117,12 +153,26 @@ class _Handler(BaseHTTPRequestHandler):
         self._dispatch()
 
     def _content_length(self) -> int:
+        """The declared length (0 without one); :class:`MalformedRequest` unless it is ASCII
+        digits."""
         value = self.headers.get("Content-Length")
-        if value is None or not value.strip().isdigit():
+        if value is None:
             return 0
-        return int(value)
+        raw = value.strip().encode("latin-1", "replace")
+        if not _DECIMAL.fullmatch(raw):
+            raise MalformedRequest
+        return int(raw)
 
     def _dispatch(self) -> None:
+        try:
+            self._route()
+        except MalformedRequest:
+            # Nothing was answered yet (the body is read before any answer); what follows on
+            # the connection cannot be told from this body: close it.
+            self.close_connection = True
+            self._send(400, b'{"error": "bad request"}', "application/json")
+
+    def _route(self) -> None:
         started = time.perf_counter()
         received_at = time.time()
         path = urlsplit(self.path).path
@@ -195,11 +245,10 @@ class _Handler(BaseHTTPRequestHandler):
         total = 0
         while True:
             size_line = self.rfile.readline(1024)
-            try:
-                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-            except ValueError:
-                self.close_connection = True
-                return b""
+            digits = size_line.split(b";", 1)[0].strip()
+            if not _HEX.fullmatch(digits):
+                raise MalformedRequest  # a sign, "0x", "_" or nothing: never guessed
+            size = int(digits, 16)
             if size == 0:
                 while self.rfile.readline(1024).strip():  # trailers
                     pass
@@ -213,7 +262,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _discard_rest(self) -> None:
         """Read and drop what the client still sends after a 23, then close (a lingering close)."""
         self.close_connection = True
-        remaining = min(self._content_length(), _DISCARD_MAX_BYTES)
+        try:
+            declared = self._content_length()
+        except MalformedRequest:
+            declared = 0
+        remaining = min(declared, _DISCARD_MAX_BYTES)
         deadline = time.monotonic() + _DISCARD_SECONDS
         try:
             self.connection.settimeout(1.0)
@@ -338,6 +391,14 @@ class SimulatorServer:
     def start(self) -> SimulatorServer:
         if self._httpd is not None:
             return self
+        if not self.config.allow_remote_control and not _is_loopback(
+            self.config.host, self.config.port
+        ):
+            raise RemoteControlRefused(
+                f"refusing to listen on {self.config.host or 'every address'}: the control "
+                "endpoints (/__simulator__/) have no authentication; allow them beyond "
+                "loopback explicitly (allow_remote_control, --allow-remote-control)"
+            )
         self.core.stopping.clear()
         self._httpd = _HttpServer((self.config.host, self.config.port), self.core, self._protocols)
         self._thread = threading.Thread(

@@ -119,9 +119,11 @@
   $("fi-name").addEventListener("blur", checkName);
 
   // --- the API ----------------------------------------------------------------------------
-  function cookie(name) {
-    var match = document.cookie.match(new RegExp("(?:^|; )" + name + "=([^;]*)"));
-    return match ? decodeURIComponent(match[1]) : "";
+  // The CSRF token and its header come in the page's configuration: no cookie name to guess.
+  function headersForCreate() {
+    var headers = { "Idempotency-Key": idempotencyKey() };
+    headers[config.csrfHeader] = config.csrfToken;
+    return headers;
   }
 
   function api(url, options) {
@@ -174,7 +176,7 @@
     api(config.attemptsUrl, {
       method: "POST",
       body: form,
-      headers: { "X-CSRFToken": cookie("csrftoken"), "Idempotency-Key": idempotencyKey() }
+      headers: headersForCreate()
     }).then(function (answer) {
       $("fi-submit").disabled = false;
       $("fi-submit").textContent = T.submit;
