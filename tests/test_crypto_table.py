@@ -10,6 +10,7 @@ import hmac
 import importlib.util
 import io
 import runpy
+import uuid
 import warnings
 from types import ModuleType
 
@@ -238,7 +239,7 @@ def test_encryption_keys_must_be_a_list(keys: object) -> None:
 
     with settings_with(PII_ENCRYPTION_KEYS=keys):
         with pytest.raises(ImproperlyConfigured, match="must be a list"):
-            crypto.encrypt_text("x")
+            crypto.encrypt_text("x", attempt_id=uuid.uuid4(), field=crypto.NAME)
         errors = [m for m in check_settings() if m.id == "face_idcard.E006"]
         assert [m.msg for m in errors] == [
             "FACE_IDCARD['PII_ENCRYPTION_KEYS'] must be a list of Fernet keys, newest first."
