@@ -55,8 +55,8 @@ def shape(sql: str) -> str:
     if re.match(r"SELECT\s+(\(+SELECT\s+)?COUNT\(", sql):
         return "SELECT COUNT"
     if verb == "WITH":  # INSERTs in one statement: each table, in order
-        return "INSERT " + " + ".join(re.findall(r'INSERT\s+INTO\s+"?(\w+)"?', sql))
-    table = re.search(r'(?:FROM|INTO|UPDATE)\s+"?(\w+)"?', sql)
+        return "INSERT " + " + ".join(re.findall(r"INSERT\s+INTO\s+[\"`]?(\w+)", sql))
+    table = re.search(r"(?:FROM|INTO|UPDATE)\s+[\"`]?(\w+)", sql)  # "name" or `name`
     return f"{verb} {table.group(1)}" if table else verb
 
 

@@ -111,8 +111,9 @@ def test_the_columns_null_in_every_row_are_left_out(face_settings: Any) -> None:
         insert_rows([attempt], using="default")
     (insert,) = [query["sql"] for query in queries if query["sql"].startswith("INSERT")]
     columns = insert.split("(", 1)[1].split(")", 1)[0]
-    assert '"finished_at"' not in columns and '"similarity"' not in columns
-    assert '"idcard_hash"' in columns and '"external_reference"' in columns
+    quoted = connection.ops.quote_name
+    assert quoted("finished_at") not in columns and quoted("similarity") not in columns
+    assert quoted("idcard_hash") in columns and quoted("external_reference") in columns
     assert columns.count(",") + 1 <= 50
     stored = VerificationAttempt.objects.get(pk=attempt.pk)
     assert stored.finished_at is None and stored.similarity is None
