@@ -87,6 +87,7 @@ SCENARIOS: dict[str, Scenario] = {
         "BACKENDS", {"BACKENDS": {"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}}
     ),
     "W008": Scenario("THRESHOLD", {"BACKENDS": {"default": {**FACEID, "THRESHOLD": 60}}}),
+    "E020": Scenario(None, {}, {"DATABASES": {"default": {"ENGINE": "django.db.backends.dummy"}}}),
 }
 
 
