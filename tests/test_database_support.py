@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,3 +78,22 @@ def test_a_database_the_routers_keep_the_app_out_of_is_not_checked() -> None:
             )
             == []
         )
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_support_page_says_what_pyproject_declares() -> None:
+    """docs/databases.rst's table of Django and Python versions, the classifiers and the
+    dependency range agree (they are what .ci/run tests)."""
+    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    page = (ROOT / "docs" / "databases.rst").read_text(encoding="utf-8")
+    djangos = re.findall(r'"Framework :: Django :: (\d+\.\d+)"', pyproject)
+    pythons = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject)
+    rows = re.findall(r"^(\d+\.\d+)(?: LTS)?\s{2,}(3\.\d+(?:, 3\.\d+)*)\s*$", page, re.M)
+    assert [django for django, _ in rows] == djangos
+    assert sorted({p for _, listed in rows for p in listed.split(", ")}) == sorted(pythons)
+    lowest, highest = djangos[0], djangos[-1]
+    major, minor = highest.split(".")
+    assert f'"Django>={lowest},<{major}.{int(minor) + 1}"' in pyproject
+    assert f'requires-python = ">={min(pythons, key=lambda v: int(v.split(".")[1]))}"' in pyproject
