@@ -341,10 +341,11 @@ def test_a_missing_secret_stops_the_site_with_a_clear_message(site: Site, comman
 def test_the_readme_path_verifies_a_person_through_a_real_worker(site: Site) -> None:
     from face_idcard.simulator.registry import demo_people
 
-    started = time.monotonic()
     site.manage("migrate", "--noinput", "-v", "0")
     checked = site.manage("check")
     assert "System check identified no issues" in checked, checked
+    # Timed from here: migrate's DDL takes longer on MySQL/MariaDB than on SQLite.
+    started = time.monotonic()
 
     # The beat schedule names tasks the app registers.
     site.manage(
