@@ -1,17 +1,23 @@
 # The two commands of the quick start: `make demo` and `make test`.
 # Each one builds its own virtual environment on first use (or when pyproject.toml changes).
+# A CI configuration picks its own interpreter and environment with PYTHON= and VENV=, the
+# package's extras with EXTRAS=, what to remove afterwards with PIP_REMOVE= (psycopg, to run
+# on psycopg2) and which tests with PYTEST_ARGS=; pip's own PIP_CONSTRAINT= pins a Django.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
+EXTRAS ?= dev
+PIP_REMOVE ?=
 
 .PHONY: test demo demo-check lint format messages bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[$(EXTRAS)]'
+	$(if $(PIP_REMOVE),$(BIN)/python -m pip uninstall --quiet --yes $(PIP_REMOVE))
 	touch $(STAMP)
 
 test: $(STAMP)

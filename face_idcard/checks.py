@@ -439,3 +439,50 @@ def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             else:
                 messages.append(Error(label, id="face_idcard.E017"))
     return messages
+
+
+#: Django's database vendors the app is tested on (MariaDB is the ``mysql`` vendor); a backend
+#: built on one of Django's (PostGIS, a wrapper that adds metrics) has its vendor.
+SUPPORTED_DATABASE_VENDORS = ("sqlite", "postgresql", "mysql")
+
+
+def _database_vendor(engine: str) -> str | None:
+    """The ``vendor`` of the backend ``engine`` names (a package whose ``base`` module holds
+    ``DatabaseWrapper``, as Django documents); None when it cannot be loaded, which Django
+    itself reports."""
+    from importlib import import_module
+
+    from django.core.exceptions import ImproperlyConfigured
+
+    try:
+        wrapper = import_module(f"{engine}.base").DatabaseWrapper
+    except (ImportError, ImproperlyConfigured, AttributeError):
+        return None
+    return str(wrapper.vendor)
+
+
+@register(Tags.compatibility, "face_idcard")
+def check_database_engines(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Every database the app's tables may live in (per the routers) is one it supports: the
+    limits' locks, the claims and the statistics are written and tested for those alone."""
+    from django.db import router
+
+    messages: list[CheckMessage] = []
+    for alias, options in settings.DATABASES.items():
+        if not router.allow_migrate(alias, "face_idcard"):
+            continue
+        # Django's own default for a database without an ENGINE.
+        engine = str(options.get("ENGINE") or "django.db.backends.dummy")
+        vendor = _database_vendor(engine)
+        if vendor is None or vendor in SUPPORTED_DATABASE_VENDORS:
+            continue
+        messages.append(
+            Error(
+                f"DATABASES[{alias!r}] uses the engine {engine!r} (vendor {vendor!r}), which "
+                "face_idcard does not support.",
+                hint="Use SQLite, PostgreSQL, or MySQL/MariaDB (Django's sqlite3, postgresql "
+                "or mysql backend, or a backend built on one of them) for the app's tables.",
+                id="face_idcard.E020",
+            )
+        )
+    return messages

@@ -103,6 +103,10 @@ def is_public_address(address: IPAddress) -> bool:
     carries (mapped, 6to4, Teredo, NAT64)."""
     if isinstance(address, ipaddress.IPv6Address) and address in _NAT64:
         return is_public_address(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    # 6to4 is judged by its IPv4 address alone: Python 3.13's ipaddress calls all of
+    # 2002::/16 not global (3.12 and earlier: global), and the answer must not depend on it.
+    if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
+        return is_public_address(address.sixtofour)
     if not address.is_global or address.is_multicast or address.is_reserved:
         return False
     if isinstance(address, ipaddress.IPv6Address):

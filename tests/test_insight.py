@@ -333,6 +333,40 @@ def test_abuse_lists_and_flags(face_settings: Any) -> None:
     assert "该身份证号码由 2 个账户提交" in zh
 
 
+def test_abuse_and_statistics_pages_need_no_time_zone_tables(face_settings: Any) -> None:
+    """MySQL/MariaDB convert time zones with CONVERT_TZ, which answers NULL without the server's
+    time-zone tables (most installs): the abuse page failed with 500 in Asia/Shanghai. No
+    query hands the site's time zone to the database; the hours are shown in local time."""
+    from django.db import connection
+    from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
+    from django.utils.formats import date_format
+
+    face_settings(ABUSE_MISMATCH_BURST=3)
+    (erin,) = _users("erin")
+    hour = timezone.now().astimezone(dt_timezone.utc).replace(minute=5, second=0, microsecond=0)
+    hour -= timedelta(hours=2)
+    for minutes in range(3):
+        made = attempt(
+            created_at=hour + timedelta(minutes=minutes),
+            user=erin,
+            idcard_hash="e" * 64,
+            reason="name_mismatch",
+        )
+        call(made, 120.0, True)
+    client, _ = client_for("tz-viewer", "view_verificationattempt")
+    with override_settings(TIME_ZONE="Asia/Shanghai"), CaptureQueriesContext(connection) as sql:
+        abuse_page = client.get(ABUSE)
+        statistics_page = client.get(STATISTICS, {"window": "30d"})
+        local_hour = date_format(
+            timezone.localtime(hour.replace(minute=0)), "DATETIME_FORMAT", use_l10n=True
+        )
+    assert abuse_page.status_code == 200 and statistics_page.status_code == 200
+    html = abuse_page.content.decode()
+    assert "erin" in html and local_hour in html
+    assert [query["sql"] for query in sql if "Asia/Shanghai" in query["sql"]] == []
+
+
 # --- Audit export -------------------------------------------------------------------------------
 
 

@@ -46,19 +46,28 @@ def migrate(target: tuple[str, str]) -> None:
 @pytest.fixture
 def back_at_latest() -> Iterator[None]:
     yield
-    migrate(AFTER)
+    # The newest migration, not AFTER: the later ones must be applied again too.
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("face_idcard")[0])
 
 
 ATTEMPTS = VerificationAttempt._meta.db_table
 EVENTS = AttemptEvent._meta.db_table
 
 
+#: The migration leaves the foreign keys' indexes alone on MySQL/MariaDB, where InnoDB needs
+#: an index for each key and manages it with the constraint.
+KEYS_INDEXED_BY_DATABASE = connection.vendor == "mysql"
+
+
 def redundant_indexes() -> dict[str, list[str]]:
-    return {
+    found = {
         "created": [name for name in constraints(ATTEMPTS) if name == "face_idcard_created_idx"],
         "user": single_column_indexes(ATTEMPTS, "user_id"),
         "attempt": single_column_indexes(EVENTS, "attempt_id"),
     }
+    if KEYS_INDEXED_BY_DATABASE:
+        found["user"] = found["attempt"] = []
+    return found
 
 
 def covering_indexes_and_keys_present() -> None:
@@ -79,7 +88,8 @@ def test_the_migration_reverses_and_applies_again(back_at_latest: None) -> None:
     migrate(BEFORE)
     before = redundant_indexes()
     assert before["created"] == ["face_idcard_created_idx"]
-    assert len(before["user"]) == 1 and len(before["attempt"]) == 1, before
+    expected = 0 if KEYS_INDEXED_BY_DATABASE else 1
+    assert len(before["user"]) == expected and len(before["attempt"]) == expected, before
     covering_indexes_and_keys_present()
 
     migrate(AFTER)

@@ -5,6 +5,11 @@
 * a burst of name/number mismatches from one account (``ABUSE_MISMATCH_BURST`` or more within
   one clock hour): someone guessing which name goes with a number.
 
+The hours are UTC hours, truncated by the database without a time-zone conversion: MySQL and
+MariaDB convert with ``CONVERT_TZ``, which answers NULL where the server has no time-zone
+tables (most installs), and the page would fail. They are shown in the site's time zone, and
+are the site's clock hours wherever its offset from UTC is whole hours (Asia/Shanghai is).
+
 The lists cover the statistics page's window; the flags on an attempt's detail page look
 ``ABUSE_WINDOW_HOURS`` either side of it. Every query is grouped and bounded (``LIMIT`` rows).
 """
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from datetime import timezone as dt_timezone
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -90,7 +96,7 @@ def compute(scope: Scope) -> Signals:
     )
     bursts = list(
         attempts.filter(user__isnull=False, reason=Reason.NAME_MISMATCH.value)
-        .annotate(hour=TruncHour("created_at"))
+        .annotate(hour=TruncHour("created_at", tzinfo=dt_timezone.utc))
         .values("user", "hour")
         .annotate(mismatches=Count("*"))
         .filter(mismatches__gte=burst)
@@ -141,7 +147,8 @@ def flags(attempt: VerificationAttempt) -> list[str]:
             _("This account tried %(count)d different ID numbers (more than %(limit)d).")
             % {"count": numbers, "limit": max_numbers}
         )
-    hour = attempt.created_at.replace(minute=0, second=0, microsecond=0)
+    # The same UTC hour as the list's (see the module's docstring).
+    hour = attempt.created_at.astimezone(dt_timezone.utc).replace(minute=0, second=0, microsecond=0)
     mismatches = VerificationAttempt.objects.filter(
         user_id=attempt.user_id,
         reason=Reason.NAME_MISMATCH.value,

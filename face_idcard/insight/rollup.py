@@ -16,8 +16,9 @@ rounded down to 1 ms below 1 s, to 10 ms below 10 s and to 100 ms above, so they
 one bucket below ``percentile_cont`` over the raw values (said on the page).
 
 Refreshing is idempotent (a day is rebuilt whole, in one transaction) and safe to run from
-several processes: the day's row is locked first and the count checked again under the lock,
-so a second refresher waits and then finds nothing to do.
+several processes on every supported database: the day's row is upserted (and so locked)
+first and the count checked again under the lock, so a second refresher waits and then finds
+nothing to do. Days are truncated in UTC, which needs no time-zone tables on MySQL/MariaDB.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
-from django.db import transaction
+from django.db import connections, router, transaction
 from django.db.models import Case, Count, F, FloatField, Q, QuerySet, Sum, Value, When
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast, Floor, TruncDay
@@ -177,6 +178,26 @@ def stale_days(first: datetime, end: datetime) -> list[datetime]:
     return [day for day in days if summarised.get(day) != counts.get(day, 0)]
 
 
+def _locked_day(day: datetime, now: datetime) -> ProviderCallDay:
+    """The day's summary row, created if missing, locked until the transaction ends.
+
+    One statement inserts the row or, when it exists, writes it (``day`` set to itself):
+    either way it holds the row's exclusive lock (the write lock on SQLite) before anything
+    is read, so a second refresher waits here and never deadlocks. A read-then-insert
+    (``get_or_create``, ``INSERT IGNORE``) takes a shared lock on the existing row first on
+    MySQL/MariaDB, and two refreshers that both then ask for the exclusive lock deadlock."""
+    features = connections[router.db_for_write(ProviderCallDay)].features
+    ProviderCallDay.objects.bulk_create(
+        [ProviderCallDay(day=day, events=0, refreshed_at=now)],
+        update_conflicts=True,
+        update_fields=["day"],
+        # MySQL/MariaDB's ON DUPLICATE KEY UPDATE names no conflict target (any unique key).
+        unique_fields=(["day"] if features.supports_update_conflicts_with_target else None),
+    )
+    row: ProviderCallDay = ProviderCallDay.objects.select_for_update().get(day=day)
+    return row
+
+
 def refresh_day(day: datetime, now: datetime | None = None) -> bool:
     """Rebuild one closed day's summary if it is stale; True when it was rebuilt."""
     day = day_start(day)
@@ -184,14 +205,7 @@ def refresh_day(day: datetime, now: datetime | None = None) -> bool:
     if day + DAY > now:
         raise ValueError("only closed days are summarised")
     with transaction.atomic():
-        # A write first: it takes the row's lock on PostgreSQL and the database's write lock
-        # on SQLite before anything is read (a reader turning writer there fails at once,
-        # "database is locked", where a writer waits). get_or_create then re-reads, and so
-        # waits for the lock, when another refresher inserted the row first.
-        ProviderCallDay.objects.filter(day=day).update(refreshed_at=F("refreshed_at"))
-        row, _created = ProviderCallDay.objects.select_for_update().get_or_create(
-            day=day, defaults={"events": 0, "refreshed_at": now}
-        )
+        row = _locked_day(day, now)
         # Checked again under the lock: a concurrent refresher may have done it meanwhile.
         events = calls(day, day + DAY).count()
         if row.events == events:

@@ -159,33 +159,38 @@ def review_queue_condition() -> Q:
     )
 
 
-#: What ``face_idcard_backlog_band_idx`` (a partial index) holds: completed, unreviewed
-#: attempts of the review band or the audit sample. The backlog counts it index-only.
-BACKLOG_INDEXED = Q(status=Status.COMPLETED.value, reviewed_at__isnull=True) & (
-    Q(decision=Decision.REVIEW.value) | Q(audit_sample=True)
+#: The review band's and the audit sample's attempts waiting for review, as two disjoint
+#: ranges of ``face_idcard_awaiting_idx`` (status, reviewed_at, audit_sample, decision, ...):
+#: the band outside the sample, then the whole sample.
+BACKLOG_RANGES = (
+    Q(
+        status=Status.COMPLETED.value,
+        reviewed_at__isnull=True,
+        audit_sample=False,
+        decision=Decision.REVIEW.value,
+    ),
+    Q(status=Status.COMPLETED.value, reviewed_at__isnull=True, audit_sample=True),
 )
 
 
 def backlog(backend: str = "") -> tuple[int, datetime | None]:
     """How many attempts wait for review now, and since when the oldest has.
 
-    Two disjoint counts, each driven by an index: the review band and the audit sample from
-    the partial index of :data:`BACKLOG_INDEXED`, and the pending first reviews (of neither)
-    from their events, rather than one ``OR`` with a correlated ``EXISTS`` that reads every
+    Three disjoint counts, each driven by an index: the review band and the audit sample from
+    the ranges of :data:`BACKLOG_RANGES`, and the pending first reviews (of neither) from
+    their events, rather than one ``OR`` with a correlated ``EXISTS`` that reads every
     completed attempt; the total equals :func:`review_queue_condition`'s (a test compares
     them)."""
     waiting = VerificationAttempt.objects.filter(
         status=Status.COMPLETED.value, reviewed_at__isnull=True
     )
-    indexed = VerificationAttempt.objects.filter(BACKLOG_INDEXED)
-    if backend:
-        waiting = waiting.filter(backend=backend)
-        indexed = indexed.filter(backend=backend)
     pending = AttemptEvent.objects.filter(kind=EventKind.REVIEW_PENDING.value).values("attempt_id")
-    parts = (
-        indexed,
-        waiting.filter(pk__in=pending, audit_sample=False).exclude(decision=Decision.REVIEW.value),
+    parts = [VerificationAttempt.objects.filter(condition) for condition in BACKLOG_RANGES]
+    parts.append(
+        waiting.filter(pk__in=pending, audit_sample=False).exclude(decision=Decision.REVIEW.value)
     )
+    if backend:
+        parts = [part.filter(backend=backend) for part in parts]
     total, oldest = 0, None
     for part in parts:
         result = part.order_by().aggregate(n=Count("*"), oldest=Min("created_at"))
