@@ -99,18 +99,26 @@ def ip_literal(host: str) -> IPAddress | None:
 
 
 def is_public_address(address: IPAddress) -> bool:
-    """True for a globally routable unicast address, including the IPv4 one an IPv6 address
-    carries (mapped, 6to4, Teredo, NAT64)."""
-    if isinstance(address, ipaddress.IPv6Address) and address in _NAT64:
-        return is_public_address(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    if not address.is_global or address.is_multicast or address.is_reserved:
-        return False
+    """True for a globally routable unicast address.
+
+    IPv6 forms that carry an IPv4 address are decided here, never by ``ipaddress``, whose answer
+    for them differs between Python versions (3.13 follows IANA's registry and calls 6to4 not
+    global; 3.10 to 3.12 call it global): NAT64 is judged by the IPv4 address it carries (it
+    is how an IPv6-only network reaches ordinary IPv4 hosts); IPv4-mapped, 6to4 and Teredo
+    are refused whatever they carry (no public photo server is reached that way, 6to4 is
+    deprecated by RFC 7526, and the relay that decapsulates them may deliver to a private
+    IPv4 address).
+    """
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = [address.ipv4_mapped, address.sixtofour]
-        if address.teredo is not None:
-            embedded.append(address.teredo[1])
-        return all(inner is None or is_public_address(inner) for inner in embedded)
-    return True
+        if address in _NAT64:
+            return is_public_address(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if (
+            address.ipv4_mapped is not None
+            or address.sixtofour is not None
+            or address.teredo is not None
+        ):
+            return False
+    return address.is_global and not address.is_multicast and not address.is_reserved
 
 
 def check_host(host: str, *, resolver: Resolver | None = None) -> None:
