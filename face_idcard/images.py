@@ -10,13 +10,15 @@ the two meet). The work is :func:`prepare_image`, Pillow after the bounded scan 
 What :func:`prepare_image` guarantees about its output:
 
 * the format was decided by decoding the bytes, never from a file name or a client's
-  content type, and is one the legacy API takes (JPEG, PNG, BMP; GIF is refused);
+  content type, and is one the backend takes (JPEG, PNG or BMP, as its ``formats`` say; GIF
+  never);
 * the whole image decodes (a truncated file is refused even if the host process set
   ``ImageFile.LOAD_TRUNCATED_IMAGES``);
 * no decompression bomb was decoded: the pixel count is read from the header first;
 * phone photos are turned upright (EXIF orientation), because face detection fails on
   sideways faces;
-* the result fits the legacy API's body limit, downscaled and re-encoded as JPEG if needed;
+* the result fits the backend's body limit (``max_bytes``), downscaled and re-encoded as JPEG
+  if needed;
 * it carries no metadata: no EXIF (GPS coordinates, camera serial numbers, embedded
   thumbnails), no XMP, IPTC or comments, no PNG text chunks, and nothing after the end of the
   image (motion photos append a video there, MPO files more pictures). Data minimisation under
@@ -89,10 +91,14 @@ _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp"}
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """What the comparison service accepts, and what we accept from clients."""
+    """What the comparison service accepts, and what we accept from clients.
 
-    # The legacy API allows 6 MB for the WHOLE request body; leave room for the other fields
-    # and the multipart framing.
+    A backend declares its provider's own (``Backend.base_image_limits``); the defaults here
+    serve a backend that declares none. :func:`limits_for` narrows them by the site's settings.
+    """
+
+    #: The most bytes sent as the photo. By default 6 MB for a whole request body, less room
+    #: for the other fields and the multipart framing.
     max_bytes: int = 6 * 1024 * 1024 - 64 * 1024
     formats: frozenset[str] = field(default_factory=lambda: frozenset({"JPEG", "PNG", "BMP"}))
     #: Shorter side in pixels, after orientation, below which no face can be found.
