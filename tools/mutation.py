@@ -75,9 +75,9 @@ MODULES: dict[str, list[str]] = {
     "face_idcard/consent.py": ["tests/test_consent.py", "tests/test_submit_input.py"],
     "face_idcard/textfields.py": ["tests/test_textfields.py", "tests/test_submit_input.py"],
     "face_idcard/images.py": [
-        *("tests/test_images_table.py", "tests/test_images_edges.py"),
-        *("tests/test_images_decode.py", "tests/test_images.py", "tests/test_image_hostile.py"),
-        *("tests/test_images_uploads.py", "tests/test_submit_input.py"),
+        *("tests/test_images_table.py", "tests/test_images_uploads.py"),
+        *("tests/test_images_edges.py", "tests/test_images_decode.py", "tests/test_images.py"),
+        *("tests/test_image_hostile.py", "tests/test_submit_input.py"),
     ],
     "face_idcard/imagescan.py": [
         *("tests/test_imagescan_table.py", "tests/test_image_hostile.py", "tests/test_images.py"),
