@@ -9,7 +9,6 @@ the publish, the representation) is what the ratio measures.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from django.core.files.base import ContentFile
@@ -23,8 +22,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from face_idcard.backends import get_backend
-from face_idcard.conf import face_idcard_settings
-from face_idcard.validators import read_upload, validate_image
+from face_idcard.images import limits_for, read_upload, validate_image
 
 
 class BaselineUpload(APIView):
@@ -35,9 +33,8 @@ class BaselineUpload(APIView):
         image = request.data.get("image")
         if image is None:
             raise exceptions.ValidationError({"image": "required"})
-        upload_max = int(face_idcard_settings.UPLOAD_MAX_BYTES)
-        limits = replace(get_backend().image_limits, max_input_bytes=upload_max)
-        prepared = validate_image(read_upload(image, upload_max), limits)
+        limits = limits_for(get_backend().image_limits)
+        prepared = validate_image(read_upload(image, limits.max_input_bytes), limits)
         name = default_storage.save(
             "baseline/photo" + prepared.extension, ContentFile(prepared.data)
         )

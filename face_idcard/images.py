@@ -1,19 +1,24 @@
 """Check and prepare a photo before it is sent to the comparison service.
 
-One function, :func:`prepare_image`, used by every entry point (API, admin, Python calls) through
-:func:`face_idcard.validators.validate_image`. It is pure Pillow with no Django import so the
-provider client and the simulator may use it too.
+Every entry point (API, admin, Python calls) takes a photo the same way: :func:`read_upload`
+reads the upload with a cap, :func:`validate_image` checks and prepares it, both held to the
+limits :func:`limits_for` builds (a backend's own narrowed by the site's settings: the one place
+the two meet). The work is :func:`prepare_image`, Pillow after the bounded scan of
+:mod:`face_idcard.imagescan`; the rest only turns its refusals into translated
+``ValidationError`` messages.
 
-What it guarantees about its output:
+What :func:`prepare_image` guarantees about its output:
 
 * the format was decided by decoding the bytes, never from a file name or a client's
-  content type, and is one the legacy API takes (JPEG, PNG, BMP; GIF is refused);
+  content type, and is one the backend takes (JPEG, PNG or BMP, as its ``formats`` say; GIF
+  never);
 * the whole image decodes (a truncated file is refused even if the host process set
   ``ImageFile.LOAD_TRUNCATED_IMAGES``);
 * no decompression bomb was decoded: the pixel count is read from the header first;
 * phone photos are turned upright (EXIF orientation), because face detection fails on
   sideways faces;
-* the result fits the legacy API's body limit, downscaled and re-encoded as JPEG if needed;
+* the result fits the backend's body limit (``max_bytes``), downscaled and re-encoded as JPEG
+  if needed;
 * it carries no metadata: no EXIF (GPS coordinates, camera serial numbers, embedded
   thumbnails), no XMP, IPTC or comments, no PNG text chunks, and nothing after the end of the
   image (motion photos append a video there, MPO files more pictures). Data minimisation under
@@ -31,13 +36,29 @@ from __future__ import annotations
 import io
 import math
 import struct
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
+from .conf import face_idcard_settings
 from .imagescan import ImageRejected, JpegSegment, Scan, scan
 
-__all__ = ["ImageLimits", "ImageRejected", "PreparedImage", "prepare_image", "strip_metadata"]
+__all__ = [
+    "IMAGE_MESSAGES",
+    "ImageLimits",
+    "ImageRejected",
+    "PreparedImage",
+    "check_upload_type",
+    "limits_for",
+    "prepare_image",
+    "read_upload",
+    "strip_metadata",
+    "validate_image",
+]
 
 #: EXIF tag 0x0112: how the camera was held. 1 means upright, 2..8 need a transpose.
 EXIF_ORIENTATION_TAG = 0x0112
@@ -70,10 +91,14 @@ _EXTENSIONS = {"JPEG": ".jpg", "PNG": ".png", "BMP": ".bmp"}
 
 @dataclass(frozen=True)
 class ImageLimits:
-    """What the comparison service accepts, and what we accept from clients."""
+    """What the comparison service accepts, and what we accept from clients.
 
-    # The legacy API allows 6 MB for the WHOLE request body; leave room for the other fields
-    # and the multipart framing.
+    A backend declares its provider's own (``Backend.base_image_limits``); the defaults here
+    serve a backend that declares none. :func:`limits_for` narrows them by the site's settings.
+    """
+
+    #: The most bytes sent as the photo. By default 6 MB for a whole request body, less room
+    #: for the other fields and the multipart framing.
     max_bytes: int = 6 * 1024 * 1024 - 64 * 1024
     formats: frozenset[str] = field(default_factory=lambda: frozenset({"JPEG", "PNG", "BMP"}))
     #: Shorter side in pixels, after orientation, below which no face can be found.
@@ -90,6 +115,25 @@ class ImageLimits:
     max_decoded_bytes: int = 32 * 1024 * 1024
     #: Uploads larger than this are refused outright, without opening them.
     max_input_bytes: int = 15 * 1024 * 1024
+
+
+def limits_for(backend_limits: ImageLimits | None = None) -> ImageLimits:
+    """The limits a photo is held to: a backend's own narrowed by the site's ``FACE_IDCARD``
+    image settings, the upload cap ``UPLOAD_MAX_BYTES`` included.
+
+    The one place the two meet: every backend's ``image_limits``, the default of
+    :func:`validate_image` and the API's upload cap (no backend: the generic limits) come
+    from here. The backend keeps its body limit, its formats and (if smaller) its longest
+    side; the site decides the rest.
+    """
+    base = backend_limits if backend_limits is not None else ImageLimits()
+    return replace(
+        base,
+        min_side=int(face_idcard_settings.IMAGE_MIN_SIDE),
+        max_side=min(base.max_side, int(face_idcard_settings.IMAGE_MAX_SIDE)),
+        max_pixels=int(face_idcard_settings.IMAGE_MAX_PIXELS),
+        max_input_bytes=int(face_idcard_settings.UPLOAD_MAX_BYTES),
+    )
 
 
 @dataclass(frozen=True)
@@ -491,3 +535,96 @@ def _to_rgb(image: Image.Image) -> Image.Image:
         # 16-bit and float greyscale: scale to 8 bits rather than clip to white.
         return image.convert("I").point(lambda value: value / 256).convert("L").convert("RGB")
     return image.convert("RGB")
+
+
+# --- Uploads: what the entry points call ---------------------------------------------------
+
+IMAGE_MESSAGES: dict[str, Any] = {
+    "image_empty": _("The image file is empty."),
+    "image_too_large": _("The image file is too large: at most %(max_mb).1f MB."),
+    "image_undecodable": _("The image could not be read: the file is damaged or incomplete."),
+    "image_format": _("The image must be a file in one of these formats: %(formats)s."),
+    "image_animated": _("Animated images are not accepted: send a single photo."),
+    "image_bmp_compressed": _("Compressed BMP files are not accepted: send a JPEG or PNG photo."),
+    "image_too_many_pixels": _("The image has too many pixels: at most %(max_mp).0f megapixels."),
+    "image_too_small": _(
+        "The image is too small: its shorter side must be at least %(min_side)d pixels."
+    ),
+}
+_IMAGE_CODES = {
+    "empty": "image_empty",
+    "too_large_input": "image_too_large",
+    "undecodable": "image_undecodable",
+    "format": "image_format",
+    "animated": "image_animated",
+    "too_many_pixels": "image_too_many_pixels",
+    "too_small": "image_too_small",
+    "bmp_compressed": "image_bmp_compressed",
+}
+
+
+def check_upload_type(image: object) -> None:
+    """``TypeError`` unless ``image`` is bytes or has a ``read`` method (file, UploadedFile).
+
+    Separate from :func:`read_upload` so a caller can refuse a wrong type before any
+    other work."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return
+    if not callable(getattr(image, "read", None)) or isinstance(image, io.TextIOBase):
+        raise TypeError(
+            "image must be bytes, a binary file object or an UploadedFile, "
+            f"not {type(image).__name__}"
+        )
+
+
+def read_upload(image: object, max_bytes: int) -> bytes:
+    """The bytes of a photo given as ``bytes``, a binary file object or an ``UploadedFile``.
+
+    Never reads more than ``max_bytes + 1`` bytes: a larger upload is refused (code
+    ``image_too_large``) without being held in memory. Anything else is a ``TypeError``.
+    """
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        if len(image) > max_bytes:
+            raise _too_large(max_bytes)
+        return bytes(image)
+    if isinstance(image, UploadedFile):
+        if image.size is not None and image.size > max_bytes:
+            raise _too_large(max_bytes)  # known from the upload handler: nothing to read
+        if image.seekable():
+            image.seek(0)  # a form may already have read it
+    check_upload_type(image)
+    data = image.read(max_bytes + 1)  # type: ignore[attr-defined]
+    if not isinstance(data, bytes):
+        raise TypeError("image must be opened in binary mode: its read() returned no bytes")
+    if len(data) > max_bytes:
+        raise _too_large(max_bytes)
+    return data
+
+
+def _too_large(max_bytes: int) -> ValidationError:
+    return ValidationError(
+        IMAGE_MESSAGES["image_too_large"],
+        code="image_too_large",
+        params={"max_mb": max_bytes / (1024 * 1024)},
+    )
+
+
+def validate_image(data: bytes, limits: ImageLimits | None = None) -> PreparedImage:
+    """Check an uploaded photo and prepare it for the provider (:func:`prepare_image`), held
+    to ``limits`` (default: :func:`limits_for` without a backend).
+
+    Codes: ``image_empty``, ``image_too_large``, ``image_undecodable``, ``image_format``,
+    ``image_animated``, ``image_too_many_pixels``, ``image_too_small``.
+    """
+    limits = limits if limits is not None else limits_for()
+    try:
+        return prepare_image(data, limits)
+    except ImageRejected as exc:
+        code = _IMAGE_CODES[exc.reason]
+        params = {
+            "max_mb": limits.max_input_bytes / (1024 * 1024),
+            "max_mp": limits.max_pixels / 1_000_000,
+            "min_side": limits.min_side,
+            "formats": ", ".join(sorted(limits.formats)),
+        }
+        raise ValidationError(IMAGE_MESSAGES[code], code=code, params=params) from None

@@ -1,9 +1,11 @@
-"""Which hosts a photo url may point at: public destinations only (no Django, no HTTP).
+"""Which photo urls are accepted: :func:`validate_url`, and the rule under it, public
+destinations only (:func:`check_host`).
 
-Shared by :func:`face_idcard.validators.validate_url` and the simulator's url fetcher, so the
-two cannot disagree. A url is fetched by someone else (the provider, or the simulator standing
-in for it); pointed at a loopback, private or cloud-metadata address it would make that fetcher
-probe a network the attacker cannot reach himself (SSRF).
+The rule is shared by :func:`validate_url` and the simulator's url fetcher, so the two cannot
+disagree; the simulator runs without Django, so Django is imported when :func:`validate_url`
+runs, never when this module is. A url is fetched by someone else (the provider, or the
+simulator standing in for it); pointed at a loopback, private or cloud-metadata address it
+would make that fetcher probe a network the attacker cannot reach himself (SSRF).
 
 Hosts are judged the way a browser or an HTTP library would read them, so every spelling of an
 address counts: ``127.1``, ``2130706433``, ``0x7f.0.0.1``, ``0177.0.0.1``, ``[::ffff:127.0.0.1]``,
@@ -15,15 +17,23 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import unicodedata
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from django.core.exceptions import ValidationError
 
 __all__ = [
+    "URL_MESSAGES",
     "DestinationRefused",
     "Resolver",
     "check_host",
     "ip_literal",
     "is_public_address",
     "system_resolver",
+    "validate_url",
 ]
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -51,7 +61,7 @@ class DestinationRefused(ValueError):
 def system_resolver(host: str) -> list[str]:
     """The addresses the system resolver gives for ``host`` (``OSError`` if none)."""
     answers = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    return [str(sockaddr[0]) for *_, sockaddr in answers]
+    return [str(sockaddr[0]) for *_info, sockaddr in answers]
 
 
 def _legacy_ipv4(host: str) -> ipaddress.IPv4Address | None:
@@ -99,22 +109,26 @@ def ip_literal(host: str) -> IPAddress | None:
 
 
 def is_public_address(address: IPAddress) -> bool:
-    """True for a globally routable unicast address, including the IPv4 one an IPv6 address
-    carries (mapped, 6to4, Teredo, NAT64)."""
-    if isinstance(address, ipaddress.IPv6Address) and address in _NAT64:
-        return is_public_address(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
-    # 6to4 is judged by its IPv4 address alone: Python 3.13's ipaddress calls all of
-    # 2002::/16 not global (3.12 and earlier: global), and the answer must not depend on it.
-    if isinstance(address, ipaddress.IPv6Address) and address.sixtofour is not None:
-        return is_public_address(address.sixtofour)
-    if not address.is_global or address.is_multicast or address.is_reserved:
-        return False
+    """True for a globally routable unicast address.
+
+    IPv6 forms that carry an IPv4 address are decided here, never by ``ipaddress``, whose answer
+    for them differs between Python versions (3.13 follows IANA's registry and calls 6to4 not
+    global; 3.10 to 3.12 call it global): NAT64 is judged by the IPv4 address it carries (it
+    is how an IPv6-only network reaches ordinary IPv4 hosts); IPv4-mapped, 6to4 and Teredo
+    are refused whatever they carry (no public photo server is reached that way, 6to4 is
+    deprecated by RFC 7526, and the relay that decapsulates them may deliver to a private
+    IPv4 address).
+    """
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = [address.ipv4_mapped, address.sixtofour]
-        if address.teredo is not None:
-            embedded.append(address.teredo[1])
-        return all(inner is None or is_public_address(inner) for inner in embedded)
-    return True
+        if address in _NAT64:
+            return is_public_address(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+        if (
+            address.ipv4_mapped is not None
+            or address.sixtofour is not None
+            or address.teredo is not None
+        ):
+            return False
+    return address.is_global and not address.is_multicast and not address.is_reserved
 
 
 def check_host(host: str, *, resolver: Resolver | None = None) -> None:
@@ -143,3 +157,117 @@ def check_host(host: str, *, resolver: Resolver | None = None) -> None:
             raise DestinationRefused("not_public") from None
         if not is_public_address(resolved):
             raise DestinationRefused("not_public")
+
+
+# --- The photo url of a submission ------------------------------------------------------
+
+URL_SCHEMES = ("http", "https")
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Zs"})
+
+
+def _(msgid: str) -> str:
+    """Marks ``msgid`` for makemessages; :func:`_url_error` translates it (lazily) when it
+    raises, so that this module imports no Django."""
+    return msgid
+
+
+URL_MESSAGES: dict[str, str] = {
+    "url_scheme": _("The image address must start with http:// or https://."),
+    "url_length": _("The image address is too long: at most %(max)d characters."),
+    "url_invalid": _("Enter a valid image address."),
+    "url_host": _("The image address has no host name."),
+    "url_spaces": _("The image address must not contain spaces or control characters."),
+    "url_credentials": _("The image address must not contain a user name or password."),
+    "url_not_public": _(
+        "The image address must point to a public internet server, not to a local or "
+        "private network address."
+    ),
+    "url_unresolvable": _("The host name of the image address could not be found."),
+}
+
+
+def _url_error(key: str, code: str, **params: int) -> ValidationError:
+    """The translated ``ValidationError`` of ``URL_MESSAGES[key]``."""
+    from django.core.exceptions import ValidationError
+    from django.utils.translation import gettext_lazy
+
+    return ValidationError(gettext_lazy(URL_MESSAGES[key]), code=code, params=params or None)
+
+
+def _url_resolver() -> Resolver | None:
+    from django.utils.module_loading import import_string
+
+    from .conf import face_idcard_settings
+
+    path = face_idcard_settings.URL_RESOLVER
+    if not path:
+        return None
+    resolver: Resolver = import_string(str(path)) if isinstance(path, str) else path
+    return resolver
+
+
+def _refused(exc: DestinationRefused) -> ValidationError:
+    code = "url_unresolvable" if exc.reason == "unresolvable" else "url_not_public"
+    return _url_error(code, code)
+
+
+def validate_url(value: str, *, resolver: Resolver | None = None) -> str:
+    """An ``http``/``https`` address the provider will download the photo from.
+
+    Codes: ``url_scheme``, ``url_length``, ``url_invalid`` (no host, credentials, spaces or
+    control characters, malformed), ``url_not_public`` (an address or a name resolving to one
+    outside the public internet, unless ``URL_ALLOW_PRIVATE``), ``url_unresolvable``. Names
+    are resolved with ``resolver``, else ``URL_RESOLVER``, else the system's resolver.
+    Returns the address with surrounding whitespace removed.
+    """
+    from django.core.exceptions import ValidationError
+    from django.core.validators import URLValidator
+
+    from .conf import face_idcard_settings
+
+    url = (value or "").strip()
+    maximum = int(face_idcard_settings.URL_MAX_LENGTH)
+    if len(url) > maximum:  # first, so nothing below ever works on a huge string
+        raise _url_error("url_length", "url_length", max=maximum)
+    if not url:
+        raise _url_error("url_invalid", "url_invalid")
+    if any(ch.isspace() or unicodedata.category(ch) in _CONTROL_CATEGORIES for ch in url):
+        raise _url_error("url_spaces", "url_invalid")
+    scheme, separator, rest = url.partition(":")
+    if not separator or scheme.lower() not in URL_SCHEMES:
+        raise _url_error("url_scheme", "url_scheme")
+    if not rest.startswith("//"):
+        raise _url_error("url_invalid", "url_invalid")
+    authority = re.split(r"[/?#]", rest[2:], maxsplit=1)[0]
+    if "@" in authority:
+        # A password in the address would be stored with the attempt and sent to the provider.
+        raise _url_error("url_credentials", "url_invalid")
+    if not authority or authority.startswith(":"):
+        raise _url_error("url_host", "url_invalid")
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:  # an unbalanced "[" in the host
+        raise _url_error("url_invalid", "url_invalid") from None
+    check_destination = not face_idcard_settings.URL_ALLOW_PRIVATE
+    if check_destination:
+        # Address literals first, whatever their spelling: URLValidator refuses some of them
+        # with a less helpful message, and lets others (127.1, [::ffff:127.0.0.1]) through.
+        try:
+            literal = ip_literal(host)
+        except DestinationRefused as exc:
+            raise _refused(exc) from None
+        if literal is not None and not is_public_address(literal):
+            raise _refused(DestinationRefused("not_public"))
+    structure = URLValidator(schemes=list(URL_SCHEMES))
+    # Django >= 5.1 has its own 2048 cap; ours is the setting, already checked above.
+    structure.max_length = maximum
+    try:
+        structure(url)
+    except ValidationError:
+        raise _url_error("url_invalid", "url_invalid") from None
+    if check_destination:  # last: resolving a name is the slowest check
+        try:
+            check_host(host, resolver=resolver or _url_resolver())
+        except DestinationRefused as exc:
+            raise _refused(exc) from None
+    return url

@@ -99,3 +99,14 @@ def dispatched() -> Iterator[Any]:
     dispatch.set_dispatcher(recorder)
     yield recorder
     dispatch.set_dispatcher(None)
+
+
+@pytest.fixture(autouse=True)
+def _language_reset() -> Iterator[None]:
+    """Each test starts in the site's default language: Django's LocaleMiddleware activates the
+    request's language in the test's thread and nothing deactivates it, so a zh-hans request in
+    one test would otherwise translate the next test's messages."""
+    from django.utils import translation
+
+    yield
+    translation.deactivate()

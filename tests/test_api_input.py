@@ -15,7 +15,7 @@ from face_idcard.models import AttemptEvent, IdempotencyKey, VerificationAttempt
 from face_idcard.simulator import magic
 from tests import imagefactory
 from tests.api_helpers import BASE, NAME, client_for, error_code, photo_file, plain_user
-from tests.test_validators import make_id
+from tests.idfactory import make_id
 
 pytestmark = pytest.mark.django_db
 

@@ -94,7 +94,7 @@ def submit_now(**kwargs: Any) -> Any:
 
 
 def test_submit_failing_in_the_validators(face_settings: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr("face_idcard.validators.normalize_name", force)
+    monkeypatch.setattr("face_idcard.identity.normalize_name", force)
     with pytest.raises(Forced) as raised:
         submit_now()
     assert_no_pii(raised.value)

@@ -96,18 +96,48 @@ def test_a_numeric_host_that_is_no_address_is_refused(host: str) -> None:
         ("fe80::1", False),
         ("fc00::1", False),
         ("ff0e::1", False),  # global-scope multicast
-        # IPv6 carrying an IPv4 address: judged by the IPv4 one.
+        # NAT64 carries an IPv4 address: judged by the IPv4 one.
         ("64:ff9b::808:808", True),  # NAT64 of 8.8.8.8
         ("64:ff9b::7f00:1", False),  # NAT64 of 127.0.0.1
         ("64:ff9b::a9fe:a9fe", False),  # NAT64 of 169.254.169.254
-        ("2002:808:808::1", True),  # 6to4 of 8.8.8.8
+        # 6to4, IPv4-mapped and Teredo: refused whatever IPv4 address they carry, on every
+        # Python (3.13's ipaddress calls 6to4 not global, 3.10 to 3.12 call it global).
+        ("2002:808:808::1", False),  # 6to4 of 8.8.8.8
         ("2002:7f00:1::1", False),  # 6to4 of 127.0.0.1
         ("2002:a00:1::1", False),  # 6to4 of 10.0.0.1
+        ("::ffff:8.8.8.8", False),
         ("::ffff:127.0.0.1", False),
+        ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", False),  # Teredo, client 8.8.8.8
     ],
 )
 def test_which_addresses_are_public(address: str, public: bool) -> None:
     assert netpolicy.is_public_address(ipaddress.ip_address(address)) is public
+
+
+class _GlobalByLibrary(ipaddress.IPv6Address):
+    """An address ``ipaddress`` calls global and not reserved (as Python 3.10 to 3.12 do
+    for 6to4): what the address carries must decide alone."""
+
+    @property
+    def is_global(self) -> bool:
+        return True
+
+    @property
+    def is_reserved(self) -> bool:
+        return False
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "2002:808:808::1",  # 6to4 of 8.8.8.8
+        "::ffff:808:808",  # IPv4-mapped 8.8.8.8
+        "2001:0:4136:e378:8000:63bf:f7f7:f7f7",  # Teredo, client 8.8.8.8
+    ],
+)
+def test_ipv4_carrying_forms_are_refused_whatever_ipaddress_says(address: str) -> None:
+    """The decision is ours, not the running Python's: the same on 3.10 to 3.13."""
+    assert netpolicy.is_public_address(_GlobalByLibrary(address)) is False
 
 
 def _no_lookups(host: str) -> Iterable[str]:

@@ -20,10 +20,10 @@ from django.contrib.auth import get_user_model
 from django.utils import translation
 
 from face_idcard import reasons
+from face_idcard.identity import ID_MESSAGES
 from face_idcard.models import VerificationAttempt
 from face_idcard.onboarding.texts import PAGE_TEXTS
 from face_idcard.simulator import magic
-from face_idcard.validators import ID_MESSAGES
 from tests import imagefactory
 from tests.celery_app import apply_face_settings
 from tests.test_admin_browser import (  # the same browser set-up, screenshots on failure

@@ -16,12 +16,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone, translation
 
 from face_idcard import services
+from face_idcard.identity import age_on
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
 from face_idcard.services import AttemptLimitExceeded
 from face_idcard.simulator import magic
-from face_idcard.validators import age_on
 from tests import imagefactory
-from tests.test_validators import make_id
+from tests.idfactory import make_id
 
 pytestmark = pytest.mark.django_db
 

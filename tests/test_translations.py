@@ -9,18 +9,24 @@ from __future__ import annotations
 import ast
 import gettext
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db.models import Field
 from django.utils import translation
 
 import face_idcard
 from face_idcard import states
+from face_idcard.identity import validate_id_number, validate_name
+from face_idcard.images import validate_image
 from face_idcard.models import EVENT_KIND_CHOICES, AttemptEvent, VerificationAttempt
+from face_idcard.netpolicy import validate_url
 from face_idcard.services.common import AttemptLimitExceeded, ConsentRequired
+from tests import imagefactory as factory
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise as StrOrPromise
@@ -239,3 +245,45 @@ def test_lazy_labels_follow_the_active_language() -> None:
         assert has_cjk(str(AttemptLimitExceeded.message))
         assert has_cjk(str(queued))
         assert has_cjk(str(VerificationAttempt._meta.verbose_name))
+
+
+# --- Validation messages at run time (identity, images, urls) -----------------------------------
+
+
+def _first_message(call: Callable[[], object]) -> str:
+    with pytest.raises(ValidationError) as caught:
+        call()
+    return str(caught.value.messages[0])
+
+
+@pytest.mark.parametrize(
+    ("call", "english", "chinese"),
+    [
+        (lambda: validate_id_number("110110199909090909"), "last character", "校验"),
+        (lambda: validate_id_number("110105491231002"), "18 characters", "18"),
+        (lambda: validate_name("张三1"), "Chinese characters", "汉字"),
+        (lambda: validate_name("·张三"), "middle dot", "间隔号"),
+        (lambda: validate_image(factory.gif()), "BMP, JPEG, PNG", "格式之一"),
+        (lambda: validate_url("ftp://example.com/a.jpg"), "http://", "http://"),
+    ],
+)
+def test_messages_in_english_and_chinese(
+    call: Callable[[], object], english: str, chinese: str
+) -> None:
+    with translation.override("en"):
+        text_en = _first_message(call)
+    with translation.override("zh-hans"):
+        text_zh = _first_message(call)
+    assert english in text_en
+    assert chinese in text_zh
+    assert text_zh != text_en
+    # Mostly Han characters: really translated, not the English text falling through.
+    assert sum("\u4e00" <= ch <= "\u9fff" for ch in text_zh) >= 4
+
+
+def test_app_name_is_translated() -> None:
+    from django.apps import apps
+
+    verbose_name = apps.get_app_config("face_idcard").verbose_name
+    with translation.override("zh-hans"):
+        assert str(verbose_name) == "人脸核身"

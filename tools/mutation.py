@@ -67,22 +67,23 @@ MODULES: dict[str, list[str]] = {
         *("tests/test_simulator_tc3_table.py", "tests/test_simulator_tc3.py"),
     ],
     "face_idcard/providers/faceid/encryption.py": ["tests/test_faceid_encryption.py"],
-    "face_idcard/validators.py": [
-        *("tests/test_validators.py", "tests/test_validators_edges.py"),
-        # The direct tables first: -x stops a killed mutant before the database is set up.
-        *("tests/test_validators_fields.py", "tests/test_validators_uploads.py"),
+    # The direct tables first: -x stops a killed mutant before the database is set up.
+    "face_idcard/identity.py": [
+        *("tests/test_identity.py", "tests/test_translations.py"),
         "tests/test_submit_input.py",
     ],
+    "face_idcard/consent.py": ["tests/test_consent.py", "tests/test_submit_input.py"],
+    "face_idcard/textfields.py": ["tests/test_textfields.py", "tests/test_submit_input.py"],
     "face_idcard/images.py": [
-        *("tests/test_images_table.py", "tests/test_images_edges.py"),
-        *("tests/test_images_decode.py", "tests/test_images.py", "tests/test_image_hostile.py"),
+        *("tests/test_images_table.py", "tests/test_images_uploads.py"),
+        *("tests/test_images_edges.py", "tests/test_images_decode.py", "tests/test_images.py"),
+        *("tests/test_image_hostile.py", "tests/test_submit_input.py"),
     ],
     "face_idcard/imagescan.py": [
         *("tests/test_imagescan_table.py", "tests/test_image_hostile.py", "tests/test_images.py"),
     ],
     "face_idcard/netpolicy.py": [
-        *("tests/test_netpolicy_table.py", "tests/test_validators.py"),
-        "tests/test_validators_edges.py",
+        *("tests/test_netpolicy_table.py", "tests/test_netpolicy_urls.py"),
     ],
     "face_idcard/masking.py": ["tests/test_masking.py"],
     "face_idcard/crypto.py": [

@@ -33,10 +33,10 @@ from django.views.decorators.http import require_POST
 from .. import crypto, permissions, reasons, services
 from ..backends.config import configured
 from ..exceptions import PermissionRequired, PersonalInformationUnavailable
+from ..identity import validate_id_number
 from ..insight import abuse
 from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, VerificationAttempt
 from ..states import Decision, Status
-from ..validators import validate_id_number
 from . import actions, dates, display, id_search
 from .forms import IdNumberSearchForm
 from .paginator import CappedCountPaginator

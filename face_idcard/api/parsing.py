@@ -1,9 +1,10 @@
 """How the API reads request bodies: JSON and multipart only, sizes capped before and while
 reading, duplicate fields refused, one file part only (``image``).
 
-The upload limit is ``UPLOAD_MAX_BYTES`` (the one the services apply). A body announced
-larger (``Content-Length``) is refused before a byte of it is read; a file that grows past
-the limit while streaming (a lying or absent length) is refused at the chunk that crosses it.
+The upload limit is ``UPLOAD_MAX_BYTES``, read through :func:`face_idcard.images.limits_for` as
+the services read it. A body announced larger (``Content-Length``) is refused before a byte of
+it is read; a file that grows past the limit while streaming (a lying or absent length) is
+refused at the chunk that crosses it.
 Files go to a temporary file past Django's ``FILE_UPLOAD_MAX_MEMORY_SIZE``, never whole into
 memory while they arrive.
 """
@@ -23,7 +24,7 @@ from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, parsers
 
-from ..conf import face_idcard_settings
+from ..images import limits_for
 from .errors import PayloadTooLarge
 
 #: Room for the multipart boundaries, headers and text fields around the photo.
@@ -33,7 +34,8 @@ JSON_MAX_BYTES = 64 * 1024
 
 
 def upload_max_bytes() -> int:
-    return int(face_idcard_settings.UPLOAD_MAX_BYTES)
+    """The site's upload cap, from the one place that builds the image limits."""
+    return limits_for().max_input_bytes
 
 
 def body_limit(content_type: str) -> int:

@@ -17,11 +17,11 @@ from rest_framework import serializers
 
 from .. import permissions
 from ..conf import face_idcard_settings
+from ..identity import validate_id_number, validate_name
 from ..models import VerificationAttempt
 from ..outcome import Reason
 from ..reasons import person_message
 from ..states import Decision, ReviewDecision, Status
-from ..validators import validate_id_number, validate_name
 
 _NO_CHOICE: dict[str, Any] = {"invalid_choice": _("Not a valid choice.")}
 

@@ -65,9 +65,9 @@ class BackendSettings:
 
     def image_limits(self, base: ImageLimits) -> ImageLimits:
         """The provider's limits, narrowed by the site's image settings."""
-        from ..validators import site_image_limits
+        from ..images import limits_for
 
-        return site_image_limits(base)
+        return limits_for(base)
 
 
 def configured() -> dict[str, dict[str, Any]]:

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from ..validators import ID_MESSAGES
+from ..identity import ID_MESSAGES
 
 #: What the page says; the JavaScript receives them as JSON (``json_script``).
 PAGE_TEXTS: dict[str, Any] = {

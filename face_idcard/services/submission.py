@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import datetime
 from typing import IO, Any
 from uuid import uuid4
@@ -22,21 +21,15 @@ from django.utils.translation import gettext_lazy as _
 from .. import audit, crypto
 from ..backends import default_alias, usable_backend
 from ..conf import face_idcard_settings
+from ..consent import validate_consent_time
+from ..identity import check_minimum_age, validate_id_number, validate_name
+from ..images import check_upload_type, limits_for, read_upload, validate_image
 from ..masking import mask_id_number, mask_name
 from ..models import AttemptEvent, EventKind, VerificationAttempt
+from ..netpolicy import validate_url
 from ..sensitive import Sensitive, forget_locals_on_error
 from ..states import Decision, Status
-from ..validators import (
-    check_minimum_age,
-    check_upload_type,
-    read_upload,
-    validate_consent_time,
-    validate_id_number,
-    validate_image,
-    validate_name,
-    validate_text_length,
-    validate_url,
-)
+from ..textfields import validate_text_length
 from . import limits, slots
 from .common import (
     ConsentRequired,
@@ -227,10 +220,9 @@ def _prepare(
     parked)."""
     prepared = None
     if image is not None:
-        # One upload limit, whatever the backend's own defaults say.
-        upload_max = int(face_idcard_settings.UPLOAD_MAX_BYTES)
-        limits = replace(service.image_limits, max_input_bytes=upload_max)
-        prepared = validate_image(read_upload(image, upload_max), limits)
+        # The backend's limits narrowed by the site's, upload cap included.
+        limits = limits_for(service.image_limits)
+        prepared = validate_image(read_upload(image, limits.max_input_bytes), limits)
     clean_url = Sensitive(validate_url(url) if url is not None else "")
     del image, url
 

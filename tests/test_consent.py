@@ -1,4 +1,5 @@
-"""The other fields of a submission: free text and the consent time (issue 17), as tables."""
+"""face_idcard.consent: the consent time of a submission (an aware time, not in the future
+beyond the clock skew ``CONSENT_CLOCK_SKEW_SECONDS`` allows), as tables."""
 
 from __future__ import annotations
 
@@ -7,39 +8,11 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import override_settings
-from django.utils import translation
+from django.utils import timezone as django_timezone
 
-from face_idcard.validators import validate_consent_time, validate_text_length
+from face_idcard.consent import validate_consent_time
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
-
-
-@pytest.mark.parametrize(
-    ("value", "code"),
-    [
-        ("", None),
-        ("abcd", None),
-        ("abcde", "text_length"),
-        ("张三李四", None),
-        (None, "text_type"),
-        (12, "text_type"),
-        (b"ab", "text_type"),
-    ],
-)
-def test_text_length_table(value: object, code: str | None) -> None:
-    if code is None:
-        assert validate_text_length(value, field="Reference", max_length=4) == value
-        return
-    with pytest.raises(ValidationError) as info:
-        validate_text_length(value, field="Reference", max_length=4)
-    assert info.value.code == code
-    with translation.override("en"):
-        message = str(info.value.messages[0])
-    expected = {
-        "text_length": "Reference is too long: at most 4 characters.",
-        "text_type": "Reference must be text.",
-    }
-    assert message == expected[code]
 
 
 SKEW = timedelta(seconds=300)
@@ -79,3 +52,18 @@ def test_now_defaults_to_the_clock(time_machine: object) -> None:
     assert validate_consent_time(NOW + SKEW) == NOW + SKEW
     with pytest.raises(ValidationError):
         validate_consent_time(NOW + SKEW + timedelta(seconds=1))
+
+
+@pytest.mark.parametrize(
+    ("offset", "accepted"), [(-3600, True), (0, True), (30, True), (31, False)]
+)
+def test_consent_time_allows_the_clock_skew(offset: float, accepted: bool) -> None:
+    now = django_timezone.now()
+    value = now + timedelta(seconds=offset)
+    with override_settings(FACE_IDCARD={"CONSENT_CLOCK_SKEW_SECONDS": 30}):
+        if accepted:
+            assert validate_consent_time(value, now=now) == value
+        else:
+            with pytest.raises(ValidationError) as caught:
+                validate_consent_time(value, now=now)
+            assert caught.value.code == "consent_future"
