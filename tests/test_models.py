@@ -115,3 +115,57 @@ def test_the_system_checks_of_this_database_find_nothing() -> None:
         if message.id and message.id.startswith("models.")
     ]
     assert found == []
+
+
+def test_one_initial_migration_written_with_public_operations() -> None:
+    """Nothing has shipped: the schema is one initial migration, made of Django's own
+    operations (no RunPython, RunSQL or state/database split that could drift)."""
+    import importlib
+    from pathlib import Path
+
+    from django.db import migrations
+
+    import face_idcard.migrations as package
+
+    folder = Path(package.__file__).parent
+    names = sorted(path.stem for path in folder.glob("[0-9]*.py"))
+    assert names == ["0001_initial"]
+    migration = importlib.import_module("face_idcard.migrations.0001_initial").Migration
+    assert migration.initial is True
+    forbidden = (migrations.RunPython, migrations.RunSQL, migrations.SeparateDatabaseAndState)
+    assert not [op for op in migration.operations if isinstance(op, forbidden)]
+
+
+@pytest.mark.django_db
+def test_foreign_keys_are_constraints_without_indexes_another_index_serves() -> None:
+    """The attempt's user and the event's attempt are foreign key constraints in the database;
+    their own one-column index is left out where a composite index leading with the column
+    serves (face_idcard_user_hash_idx, face_idcard_event_idx): one index less to write on
+    every attempt and event. MySQL/MariaDB keep an index for each foreign key of their own
+    accord, so only the constraint is checked there."""
+    from django.db import connection
+
+    from face_idcard.models import AttemptEvent, VerificationAttempt
+
+    for model, field_name, serving in (
+        (VerificationAttempt, "user", "face_idcard_user_hash_idx"),
+        (AttemptEvent, "attempt", "face_idcard_event_idx"),
+    ):
+        column = model._meta.get_field(field_name).column
+        with connection.cursor() as cursor:
+            constraints = connection.introspection.get_constraints(cursor, model._meta.db_table)
+        assert any(
+            info["foreign_key"] and info["columns"] == [column] for info in constraints.values()
+        ), (model, field_name)
+        assert constraints[serving]["columns"][0] == column
+        if connection.vendor != "mysql":
+            own = [
+                name
+                for name, info in constraints.items()
+                if info["index"]
+                and not info["unique"]
+                and not info["primary_key"]
+                and not info["foreign_key"]
+                and info["columns"] == [column]
+            ]
+            assert own == [], (model, field_name, own)
