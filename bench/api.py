@@ -104,7 +104,7 @@ def large_photo(target: int = LARGE_UPLOAD_BYTES) -> bytes:
     it is sent as it is, not re-encoded)."""
     from PIL import Image
 
-    from tests import imagefactory as factory
+    from tests.support import imagefactory as factory
 
     base = factory.picture(4000, 3000)
     noise = Image.effect_noise((4000, 3000), 40).convert("RGB")

@@ -66,7 +66,7 @@ def ordinary_photo() -> bytes:
     """About 500 KB: a 1600 x 1200 picture with mild noise and a phone's EXIF (GPS too)."""
     from PIL import Image
 
-    from tests import imagefactory as factory
+    from tests.support import imagefactory as factory
 
     base = factory.picture(1600, 1200)
     noise = Image.effect_noise((1600, 1200), 24).convert("RGB")
@@ -81,7 +81,7 @@ def ordinary_photo() -> bytes:
 
 
 def corpus() -> dict[str, bytes]:
-    from tests import imagefactory as factory
+    from tests.support import imagefactory as factory
 
     return {
         "ordinary_photo": ordinary_photo(),

@@ -46,14 +46,14 @@ def simulator_factory() -> Iterator[Callable[..., SimulatorServer]]:
         server.shutdown()
 
 
-# --- Celery pipeline (see tests/celery_app.py) ------------------------------------------------
+# --- Celery pipeline (see tests/support/celery_app.py) --------------------------------------------
 
 
 @pytest.fixture(scope="session")
 def celery_worker_thread(django_db_blocker: Any) -> Iterator[Any]:
     """One real Celery worker for the whole run, started on first use (here, not in a test
     module: a fixture defined in several modules would start several workers)."""
-    from tests.celery_app import running_worker
+    from tests.support.celery_app import running_worker
 
     with django_db_blocker.unblock(), running_worker() as app:
         yield app
@@ -62,13 +62,13 @@ def celery_worker_thread(django_db_blocker: Any) -> Iterator[Any]:
 @pytest.fixture
 def face_settings(settings: Any, simulator: SimulatorServer) -> Callable[..., None]:
     """FACE_IDCARD pointed at the simulator with fast retries; call it to override more keys."""
-    from tests.celery_app import apply_face_settings
+    from tests.support.celery_app import apply_face_settings
 
     apply_face_settings(settings, simulator)
     return lambda **overrides: apply_face_settings(settings, simulator, **overrides)
 
 
-# --- Publishes no worker takes (tests/celery_app.py PARKED_QUEUE) ----------------------------
+# --- Publishes no worker takes (tests/support/celery_app.py PARKED_QUEUE) -------------------------
 
 
 @pytest.fixture
@@ -77,7 +77,7 @@ def parked_publishes(face_settings: Callable[..., None]) -> Iterator[str]:
     after the test: a live session worker (started by an earlier test) neither adds its own
     statements and events to what the test counts, nor holds locks when the database is
     flushed. Yields the queue's name (``celery_app.queued_messages`` counts its messages)."""
-    from tests.celery_app import PARKED_QUEUE, purge_broker
+    from tests.support.celery_app import PARKED_QUEUE, purge_broker
 
     purge_broker(PARKED_QUEUE)
     face_settings(CELERY_QUEUE=PARKED_QUEUE)
@@ -93,7 +93,7 @@ def dispatched() -> Iterator[Any]:
     """The services hand their attempts to a recorder for the test (no Celery message: a live
     session worker cannot take them); the default dispatcher comes back after it."""
     from face_idcard.services import dispatch
-    from tests.dispatchers import RecordingDispatcher
+    from tests.support.dispatchers import RecordingDispatcher
 
     recorder = RecordingDispatcher()
     dispatch.set_dispatcher(recorder)

@@ -170,7 +170,7 @@ FACE_IDCARD = {
     "CONNECT_TIMEOUT": 2.0,
     "READ_TIMEOUT": 5.0,
     # No DNS in the suite; the default url policy (public destinations only) stays in force.
-    "URL_RESOLVER": "tests.resolver.resolve",
+    "URL_RESOLVER": "tests.support.resolver.resolve",
 }
 
 # The API (face_idcard.api): token then session authentication, as a host would configure.

@@ -51,70 +51,99 @@ PYTEST_ARGS = ["-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
 
 #: Each module and its own fast test selection (pytest arguments, run from the repository root).
 MODULES: dict[str, list[str]] = {
-    "face_idcard/states.py": ["tests/test_states.py", "tests/test_states_table.py"],
-    # -k also matches the module name: all of test_claim_table, the claim tests of services.
+    "face_idcard/states.py": [
+        "tests/services/test_states.py",
+        "tests/services/test_state_transitions.py",
+    ],
+    # -k also matches the module name: all of services/test_claim.py, the claim tests of services.
     "face_idcard/services/claim.py": [
-        "tests/test_claim_table.py",
-        "tests/test_services.py",
+        "tests/services/test_claim.py",
+        "tests/services/test_services.py",
         "-k",
         "claim",
     ],
     "face_idcard/providers/legacy/signing.py": [
-        "tests/test_signing.py",
-        "tests/test_signing_edges.py",
+        "tests/providers/test_legacy_signing.py",
+        "tests/providers/test_legacy_signing_ranges.py",
     ],
     "face_idcard/simulator/tc3.py": [
-        *("tests/test_simulator_tc3_table.py", "tests/test_simulator_tc3.py"),
+        *("tests/simulator/test_tc3_header_form.py", "tests/simulator/test_tc3.py"),
     ],
-    "face_idcard/providers/faceid/encryption.py": ["tests/test_faceid_encryption.py"],
+    "face_idcard/providers/faceid/encryption.py": ["tests/providers/test_faceid_encryption.py"],
     # The direct tables first: -x stops a killed mutant before the database is set up.
     "face_idcard/identity.py": [
-        *("tests/test_identity.py", "tests/test_translations.py"),
-        "tests/test_submit_input.py",
+        *("tests/input/test_identity.py", "tests/site/test_translations.py"),
+        "tests/input/test_submit_input.py",
     ],
-    "face_idcard/consent.py": ["tests/test_consent.py", "tests/test_submit_input.py"],
-    "face_idcard/textfields.py": ["tests/test_textfields.py", "tests/test_submit_input.py"],
+    "face_idcard/consent.py": ["tests/input/test_consent.py", "tests/input/test_submit_input.py"],
+    "face_idcard/textfields.py": [
+        "tests/input/test_textfields.py",
+        "tests/input/test_submit_input.py",
+    ],
     "face_idcard/images.py": [
-        *("tests/test_images_table.py", "tests/test_images_uploads.py"),
-        *("tests/test_images_edges.py", "tests/test_images_decode.py", "tests/test_images.py"),
-        *("tests/test_image_hostile.py", "tests/test_submit_input.py"),
+        *("tests/input/test_image_metadata.py", "tests/input/test_image_uploads.py"),
+        *(
+            "tests/input/test_image_resizing.py",
+            "tests/input/test_image_decoding.py",
+            "tests/input/test_prepare_image.py",
+        ),
+        *("tests/input/test_crafted_images.py", "tests/input/test_submit_input.py"),
     ],
     "face_idcard/imagescan.py": [
-        *("tests/test_imagescan_table.py", "tests/test_image_hostile.py", "tests/test_images.py"),
+        *(
+            "tests/input/test_imagescan.py",
+            "tests/input/test_crafted_images.py",
+            "tests/input/test_prepare_image.py",
+        ),
     ],
     "face_idcard/netpolicy.py": [
-        *("tests/test_netpolicy_table.py", "tests/test_netpolicy_urls.py"),
+        *("tests/input/test_netpolicy.py", "tests/input/test_photo_urls.py"),
     ],
-    "face_idcard/masking.py": ["tests/test_masking.py"],
+    "face_idcard/masking.py": ["tests/privacy/test_masking.py"],
     "face_idcard/crypto.py": [
-        *("tests/test_crypto_table.py", "tests/test_crypto.py", "tests/test_crypto_stream.py"),
-        "tests/test_hash_keys.py",
+        *(
+            "tests/privacy/test_crypto_keys.py",
+            "tests/privacy/test_crypto.py",
+            "tests/privacy/test_selfie_encryption.py",
+        ),
+        "tests/privacy/test_hash_keys.py",
         # A 6 MB upload through the storage, for the memory peak: 2 s, and the token equality
         # tests above pin every byte of the streamed token.
         "--deselect",
-        "tests/test_crypto_stream.py::test_storing_a_6_mb_selfie_holds_no_copy_of_it",
+        "tests/privacy/test_selfie_encryption.py::test_storing_a_6_mb_selfie_holds_no_copy_of_it",
     ],
-    "face_idcard/sensitive.py": ["tests/test_crash_reports.py", "tests/test_sensitive_edges.py"],
+    "face_idcard/sensitive.py": [
+        "tests/privacy/test_crash_reports.py",
+        "tests/privacy/test_sensitive.py",
+    ],
     # The Celery pipeline test is marked `pipeline` and left out: it needs a worker and the
     # quota of real seconds; the unit tests pin the limiter's arithmetic (the tables first:
     # simulated clock, no database).
     "face_idcard/ratelimit.py": [
-        *("tests/test_ratelimit_table.py", "tests/test_ratelimit.py", "-m", "not pipeline"),
+        *(
+            "tests/services/test_ratelimit_slots.py",
+            "tests/services/test_ratelimit.py",
+            "-m",
+            "not pipeline",
+        ),
     ],
     # services.run on a simulated clock, against the simulator: no worker.
-    "face_idcard/services/slots.py": ["tests/test_slots_table.py", "tests/test_scale.py"],
-    "face_idcard/providers/legacy/backend.py": ["tests/test_legacy_backend.py"],
+    "face_idcard/services/slots.py": [
+        "tests/services/test_slots.py",
+        "tests/services/test_deferred_runs.py",
+    ],
+    "face_idcard/providers/legacy/backend.py": ["tests/providers/test_legacy_backend.py"],
     "face_idcard/providers/legacy/codes.py": [
-        "tests/test_legacy_codes_table.py",
-        "tests/test_errors.py",
+        "tests/providers/test_legacy_codes.py",
+        "tests/providers/test_exceptions.py",
     ],
-    "face_idcard/providers/faceid/backend.py": ["tests/test_faceid_outcome.py"],
-    "face_idcard/providers/faceid/codes.py": ["tests/test_faceid_codes_table.py"],
+    "face_idcard/providers/faceid/backend.py": ["tests/providers/test_faceid_outcome.py"],
+    "face_idcard/providers/faceid/codes.py": ["tests/providers/test_faceid_codes.py"],
     "face_idcard/outcome.py": [
-        *("tests/test_outcome.py", "tests/test_legacy_codes_table.py"),
-        "tests/test_catalogue_files.py",
+        *("tests/providers/test_outcome.py", "tests/providers/test_legacy_codes.py"),
+        "tests/providers/test_catalogue_files.py",
     ],
-    "face_idcard/simulator/legacy_signature.py": ["tests/test_simulator_legacy_signature.py"],
+    "face_idcard/simulator/legacy_signature.py": ["tests/simulator/test_legacy_signature.py"],
 }
 
 #: Modules whose selection runs on PostgreSQL (none: every listed module's statements are

@@ -173,7 +173,7 @@ FACE_IDCARD = {
     "MAX_ATTEMPTS_PER_USER_PER_DAY": int(os.environ.get("FACE_IDCARD_MAX_PER_USER_PER_DAY", "10")),
     "RETRY_BACKOFF_BASE": _float_env("FACE_IDCARD_RETRY_BACKOFF_BASE") or 2.0,
     "RETRY_BACKOFF_MAX": _float_env("FACE_IDCARD_RETRY_BACKOFF_MAX") or 60.0,
-    # The sweeper's thresholds and the call's timeouts (tests/test_example_site.py shortens
+    # The sweeper's thresholds and the call's timeouts (tests/site/test_example_site.py shortens
     # them; the lease must outlast a call, system check E011).
     "CONNECT_TIMEOUT": _float_env("FACE_IDCARD_CONNECT_TIMEOUT") or 3.05,
     "READ_TIMEOUT": _float_env("FACE_IDCARD_READ_TIMEOUT") or 15.0,

@@ -187,7 +187,7 @@ def represent(attempt: VerificationAttempt, show_similarity: Callable[[], bool])
 
 class AttemptSerializer(serializers.Serializer[VerificationAttempt]):
     """An attempt as the API shows it (read-only): the fields declared here are the schema;
-    :func:`represent` renders them (``tests/test_api_representation.py`` holds the two
+    :func:`represent` renders them (``tests/api/test_representation.py`` holds the two
     together, field by field, against DRF's own rendering of these declarations)."""
 
     id = serializers.UUIDField()

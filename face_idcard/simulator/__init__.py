@@ -8,7 +8,7 @@ magic ID numbers for every outcome (:mod:`.magic`), injects faults on demand
 (:mod:`.faults`) and records every call in a ledger (:mod:`.ledger`). Its similarity is a
 perceptual score, NOT face recognition (:mod:`.similarity`). It signs, verifies and answers
 codes with its own modules, never with the app's provider code it is there to check
-(``tests/test_simulator_independence.py``).
+(``tests/simulator/test_independence.py``).
 
 In-process::
 

@@ -308,7 +308,7 @@ class FaceIdClient:
         """(connect, read) timeouts and a pool as large as the worker's concurrency.
 
         Reaches into ``ApiRequest.conn`` (a ``ProxyConnection`` with a ``requests.Session``)
-        of SDK 3.1; tests/test_faceid_backend.py fails if a new SDK moves them.
+        of SDK 3.1; tests/providers/test_faceid_backend.py fails if a new SDK moves them.
         """
         connection = getattr(getattr(self._client, "request", None), "conn", None)
         if connection is None or not hasattr(connection, "timeout"):

@@ -1,0 +1,92 @@
+"""The worker's hot path in statements: what one attempt's run costs the database.
+
+On a pipeline that is CPU-bound on a small machine, every extra statement per attempt is a
+round trip and its client-side CPU in the worker (issue 10). These tests bound the count (an
+upper bound, never the exact statements) so a change that adds reads or writes fails here
+rather than showing up later as a slower benchmark.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from face_idcard import services
+from face_idcard.models import EventKind, VerificationAttempt
+from face_idcard.services.claim import claim
+from face_idcard.simulator import magic
+from face_idcard.states import Status
+from tests.support import imagefactory
+
+pytestmark = pytest.mark.django_db
+
+IMAGE = imagefactory.jpeg(320, 240)
+
+
+def _submit() -> VerificationAttempt:
+    return services.submit(
+        idcard_number=magic.MATCH,
+        idcard_name="张三",
+        image=IMAGE,
+        consent_at=timezone.now(),
+        enqueue=False,
+    )
+
+
+def _statements(queries: CaptureQueriesContext) -> list[str]:
+    """The statements, transaction control (which Django logs beside them) left out."""
+    control = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if not query["sql"].lstrip().upper().startswith(control)
+    ]
+
+
+def test_a_completed_run_stays_within_four_statements(face_settings: Any) -> None:
+    """The claim (the conditional UPDATE, the read of the row) and the record (the
+    conditional UPDATE, one INSERT of both events): no slot read without a rate limit, no
+    separate audit INSERT."""
+    attempt = _submit()
+    with CaptureQueriesContext(connection) as queries:
+        outcome = services.run(attempt.pk)
+    assert outcome.status == Status.COMPLETED
+    statements = _statements(queries)
+    assert len(statements) <= 4, statements
+    inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
+    assert len(inserts) == 1, statements
+    kinds = list(attempt.events.values_list("kind", flat=True))
+    assert kinds[-2:] == [EventKind.PROVIDER_CALL.value, EventKind.DECIDED.value]
+
+
+def test_a_duplicate_delivery_costs_two_statements_and_no_call(face_settings: Any) -> None:
+    attempt = _submit()
+    services.run(attempt.pk)
+    with CaptureQueriesContext(connection) as queries:
+        outcome = services.run(attempt.pk)
+    assert (outcome.action, outcome.status) == ("done", Status.COMPLETED)
+    statements = _statements(queries)
+    assert len(statements) <= 2, statements  # the failed claim, then why it failed
+
+
+def test_the_claimed_instance_equals_the_row_as_django_reads_it(face_settings: Any) -> None:
+    """The claimed instance has every field as Django's own query gives it (JSON decoded,
+    datetimes and UUIDs converted), and is marked as loaded from the database."""
+    attempt = _submit()
+    VerificationAttempt.objects.filter(pk=attempt.pk).update(
+        raw_response={"code": 0, "nested": [1, "二"]}
+    )
+    claimed = claim(attempt.pk, timezone.now())
+    assert claimed is not None
+    fresh = VerificationAttempt.objects.get(pk=attempt.pk)
+    for field in VerificationAttempt._meta.concrete_fields:
+        mine, theirs = getattr(claimed, field.attname), getattr(fresh, field.attname)
+        assert mine == theirs, field.name
+        assert type(mine) is type(theirs), field.name
+    assert claimed.raw_response == {"code": 0, "nested": [1, "二"]}
+    assert claimed._state.adding is False
+    assert claimed._state.db == fresh._state.db

@@ -1,0 +1,167 @@
+"""The README and conf.py say what the code does: service signatures and system check ids.
+
+Both drifted before (``redact(attempt, reason=...)`` was a TypeError; conf.py named E004 for
+the PII key check, which is E005). Each test reads the document and compares with the code.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import override_settings
+
+from face_idcard import services
+from tests.support.checks import check_ids
+from tests.support.paths import REPO_ROOT
+
+ROOT = REPO_ROOT
+README = (ROOT / "README.rst").read_text(encoding="utf-8")
+PACKAGE = ROOT / "face_idcard"
+CHECK_ID = re.compile(r"face_idcard\.([EW]\d{3})")
+
+DOCUMENTED_SERVICES = ("submit", "review", "cancel", "redact", "reveal_pii")
+
+
+def bare_signature(function: Any) -> str:
+    """``name(a, *, b=None)``: the signature as a caller writes it, without annotations."""
+    signature = inspect.signature(function)
+    parameters = [p.replace(annotation=p.empty) for p in signature.parameters.values()]
+    bare = signature.replace(parameters=parameters, return_annotation=signature.empty)
+    return f"{function.__name__}{bare}"
+
+
+@pytest.mark.parametrize("name", DOCUMENTED_SERVICES)
+def test_readme_gives_each_service_signature_as_in_the_code(name: str) -> None:
+    line = bare_signature(getattr(services, name))
+    assert f"\n    {line}\n" in README, f"README.rst should list the signature {line}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """Settings that make a check fire, and the key they break (None: no single key)."""
+
+    key: str | None
+    overrides: dict[str, Any]
+    django: dict[str, Any] = field(default_factory=dict)
+
+
+FACEID = {"BACKEND": "faceid", "SECRET_ID": "AKIDexample", "SECRET_KEY": "example-secret"}
+
+LEGACY = {"BACKEND": "legacy", "APPID": "1", "SECRET_ID": "id", "SECRET_KEY": "key"}
+
+SCENARIOS: dict[str, Scenario] = {
+    "E001": Scenario("BACKEND", {"BACKENDS": {"default": {**LEGACY, "BACKEND": "nope"}}}),
+    "E002": Scenario("SECRET_KEY", {"BACKENDS": {"default": {**LEGACY, "SECRET_KEY": ""}}}),
+    "E003": Scenario("THRESHOLD", {"THRESHOLD": 101}),
+    "E004": Scenario("REVIEW_BAND", {"REVIEW_BAND": -1}),
+    "E005": Scenario("PII_ENCRYPTION_KEYS", {"PII_ENCRYPTION_KEYS": []}, {"DEBUG": False}),
+    "E006": Scenario("PII_ENCRYPTION_KEYS", {"PII_ENCRYPTION_KEYS": ["short"]}),
+    "E007": Scenario("READ_TIMEOUT", {"READ_TIMEOUT": 0}),
+    "E008": Scenario("PII_RETENTION_DAYS", {"PII_RETENTION_DAYS": -3}),
+    "E009": Scenario("LOST_CALL_POLICY", {"LOST_CALL_POLICY": "retry"}),
+    "E010": Scenario("MAX_RETRIES", {"MAX_RETRIES": -1}),
+    "E011": Scenario("CLAIM_LEASE_SECONDS", {"CLAIM_LEASE_SECONDS": 10}),
+    "E012": Scenario("RATE_LIMIT_PER_SECOND", {"RATE_LIMIT_PER_SECOND": 0}),
+    "E013": Scenario("RATE_LIMIT_CACHE", {"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "nope"}),
+    "E014": Scenario("SELFIE_STORAGE", {"SELFIE_STORAGE": "nope"}),
+    "E015": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": []}, {"DEBUG": False}),
+    "E016": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": [{"id": "a"}]}),
+    "E017": Scenario(
+        "ENCRYPTION_PUBLIC_KEY",
+        {"BACKENDS": {"default": {**FACEID, "ENCRYPTION_PUBLIC_KEY": "not a key"}}},
+    ),
+    "E018": Scenario(
+        "BACKENDS", {"BACKENDS": {"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}}
+    ),
+    "W001": Scenario(
+        "BACKEND",
+        {"BACKENDS": {"default": {"BACKEND": "simulator"}}},
+        {"DEBUG": False, "SILENCED_SYSTEM_CHECKS": []},
+    ),
+    "W002": Scenario("SELFIE_RETENTION_DAYS", {"SELFIE_RETENTION_DAYS": 400}),
+    "W003": Scenario(None, {"THRESHLOD": 80}),
+    "W004": Scenario("SELFIE_STORAGE", {"SELFIE_STORAGE": "default"}),
+    "W005": Scenario(
+        "RATE_LIMIT_CACHE", {"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "local"}
+    ),
+    "W007": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": []}, {"DEBUG": True}),
+    "W008": Scenario("THRESHOLD", {"BACKENDS": {"default": {**FACEID, "THRESHOLD": 60}}}),
+    "E020": Scenario(None, {}, {"DATABASES": {"default": {"ENGINE": "django.db.backends.dummy"}}}),
+}
+
+
+def ids_in_checks_module() -> set[str]:
+    tree = ast.parse((PACKAGE / "checks.py").read_text(encoding="utf-8"))
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.keyword) and node.arg == "id":
+            assert isinstance(node.value, ast.Constant), "check ids are literals"
+            match = CHECK_ID.fullmatch(str(node.value.value))
+            assert match, node.value.value
+            found.add(match.group(1))
+    return found
+
+
+def readme_check_table() -> dict[str, str]:
+    """Id -> the row's text, from the README's "System checks" table."""
+    section = README.split("\nSystem checks\n-------------\n", 1)[1].split("\n\n\n", 1)[0]
+    rows: dict[str, str] = {}
+    current = ""
+    for line in section.splitlines():
+        match = re.match(r"^``([EW]\d{3})``\s+(.*)$", line)
+        if match:
+            current = match.group(1)
+            rows[current] = match.group(2)
+        elif current and line.startswith(" " * 8) and line.strip():
+            rows[current] += " " + line.strip()
+    return rows
+
+
+def test_every_check_has_a_scenario_and_fires_on_it() -> None:
+    assert set(SCENARIOS) == ids_in_checks_module()
+    for check_id, scenario in SCENARIOS.items():
+        with override_settings(**scenario.django):
+            assert f"face_idcard.{check_id}" in check_ids(**scenario.overrides), check_id
+
+
+def test_readme_lists_every_check_with_the_key_it_is_about() -> None:
+    rows = readme_check_table()
+    assert set(rows) == ids_in_checks_module()
+    for check_id, text in rows.items():
+        key = SCENARIOS[check_id].key
+        if key is not None:
+            assert f"``{key}``" in text, f"README's row for {check_id} should name {key}"
+
+
+def test_every_check_id_mentioned_exists() -> None:
+    known = ids_in_checks_module()
+    sources = {"README.rst": README}
+    sources |= {
+        str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in PACKAGE.rglob("*.py")
+    }
+    for name, text in sources.items():
+        for check_id in CHECK_ID.findall(text):
+            assert check_id in known, f"{name} names face_idcard.{check_id}, which does not exist"
+
+
+def test_conf_names_the_right_check_for_each_setting() -> None:
+    """A comment in DEFAULTS naming a check must sit above the key that check is about."""
+    pending: list[str] = []
+    pairs: list[tuple[str, str]] = []
+    for line in (PACKAGE / "conf.py").read_text(encoding="utf-8").splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            pending += CHECK_ID.findall(stripped)
+            continue
+        key = re.match(r'^"([A-Z_]+)":', stripped)
+        if key:
+            pairs += [(check_id, key.group(1)) for check_id in pending]
+        pending = []
+    assert pairs, "conf.py names no check next to a setting: update this test"
+    for check_id, key in pairs:
+        assert SCENARIOS[check_id].key == key, f"conf.py names {check_id} above {key}"
