@@ -242,10 +242,15 @@ class VerificationAttemptAdmin(_AdminBase):
     # --- The list ----------------------------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationAttempt]:
-        queryset: QuerySet[VerificationAttempt] = dates.bounded(
-            super().get_queryset(request).annotate(awaiting_second=_awaiting_second())
+        # ModelAdmin.get_queryset's own steps (the default manager's rows, the admin's
+        # ordering) on a queryset whose datetimes() the date hierarchy can afford.
+        queryset: QuerySet[VerificationAttempt] = dates.BoundedDatesQuerySet(
+            model=self.model, using=self.model._default_manager.db
         )
-        return queryset
+        ordering = self.get_ordering(request)
+        if ordering:
+            queryset = queryset.order_by(*ordering)
+        return queryset.annotate(awaiting_second=_awaiting_second())
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str

@@ -53,13 +53,3 @@ class BoundedDatesQuerySet(QuerySet[Any]):
         if bounds["first"] is None or bounds["last"] is None:
             return []
         return periods(bounds["first"], bounds["last"], kind)
-
-
-def bounded(queryset: QuerySet[Any]) -> QuerySet[Any]:
-    """``queryset`` whose ``datetimes()`` (what the date hierarchy calls) is bounded."""
-    return BoundedDatesQuerySet(
-        model=queryset.model,
-        query=queryset.query.chain(),
-        using=queryset._db,  # type: ignore[attr-defined]
-        hints=queryset._hints,  # type: ignore[attr-defined]
-    )
