@@ -23,6 +23,7 @@ from django.core.files.uploadhandler import (
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, parsers
+from rest_framework.request import Request
 
 from ..images import limits_for
 from .errors import PayloadTooLarge
@@ -44,7 +45,7 @@ def body_limit(content_type: str) -> int:
     return JSON_MAX_BYTES
 
 
-def check_content_length(request: HttpRequest) -> None:
+def check_content_length(request: HttpRequest | Request) -> None:
     """:class:`PayloadTooLarge` when the announced body is over the limit (nothing read yet)."""
     announced = request.META.get("CONTENT_LENGTH") or ""
     try:

@@ -158,7 +158,7 @@ class AttemptViewSet(
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method in ("POST", "PUT", "PATCH"):
-            check_content_length(request._request)
+            check_content_length(request)
         super().initial(request, *args, **kwargs)
 
     def get_exception_handler(self) -> Any:

@@ -85,13 +85,43 @@ class ResponseTooLarge(Exception):
         super().__init__(f"response body over {limit} bytes")
 
 
-class CappedHTTPAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` whose ``send`` reads the body itself, at most ``max_bytes`` decoded.
+class _CappedBody:
+    """The response's ``raw`` body, read through a count: past ``limit`` decoded bytes the
+    connection is closed (the unread rest must not meet the next request) and
+    :class:`ResponseTooLarge` raised. Only ``read`` is offered, so ``requests`` reads through
+    it (``Response.iter_content`` falls back to ``raw.read`` when there is no ``stream``);
+    everything else is the original body's."""
 
-    The SDK asks for ``stream=True`` and then reads ``response.content``: here the content is
-    read (and the connection released) before the response is handed back, so ``.content`` is
-    the capped body. Past the cap, or when ``Content-Length`` announces more, the connection is
-    closed and :class:`ResponseTooLarge` raised.
+    def __init__(self, raw: Any, limit: int) -> None:
+        self._raw = raw
+        self._limit = limit
+        self._size = 0
+
+    def read(self, amt: int | None = None, *args: Any, **kwargs: Any) -> bytes:
+        # Decoded (gzip, deflate): a compressed body's size says nothing about what it becomes.
+        chunk: bytes = self._raw.read(min(amt or _CHUNK_BYTES, _CHUNK_BYTES), decode_content=True)
+        self._size += len(chunk)
+        if self._size > self._limit:
+            self._raw.close()
+            raise ResponseTooLarge(self._limit)
+        return chunk
+
+    def __getattr__(self, name: str) -> Any:
+        # Everything else of the body (version, reason, headers, close, release_conn ...)
+        # as it was, for the SDK's response log and for requests; never a way around read.
+        if name in ("stream", "read_chunked"):
+            raise AttributeError(name)
+        return getattr(self._raw, name)
+
+
+class CappedHTTPAdapter(HTTPAdapter):
+    """An ``HTTPAdapter`` whose responses read at most ``max_bytes`` of body, decoded.
+
+    The SDK asks for ``stream=True`` and then reads ``response.content``: the content is read
+    (here, before the response is handed back, so that the SDK's call is where a refusal
+    surfaces) through :class:`_CappedBody`, set as the response's documented ``raw`` body.
+    When ``Content-Length`` announces more than the cap, nothing is read at all. Past the cap
+    the connection is closed and :class:`ResponseTooLarge` raised.
     """
 
     def __init__(self, *args: Any, max_bytes: int = MAX_RESPONSE_BYTES, **kwargs: Any) -> None:
@@ -105,25 +135,13 @@ class CappedHTTPAdapter(HTTPAdapter):
         limit = self.max_bytes
         try:
             declared = response.headers.get("Content-Length", "")
-            # A compressed body's length says nothing about its decoded size: counted below.
             if declared.isdigit() and int(declared) > limit:
                 raise ResponseTooLarge(limit)
-            chunks: list[bytes] = []
-            size = 0
-            for chunk in response.iter_content(chunk_size=_CHUNK_BYTES):
-                size += len(chunk)
-                if size > limit:
-                    raise ResponseTooLarge(limit)
-                chunks.append(chunk)
-        except ResponseTooLarge:
-            # Closes the socket: the unread rest of the body must not meet the next request.
-            response.raw.close()
-            response.close()
-            raise
+            response.raw = _CappedBody(response.raw, limit)
+            response.content  # noqa: B018 - read now, through the cap (requests keeps it)
         except BaseException:
             response.close()
             raise
-        response._content = b"".join(chunks)
         return response
 
 
