@@ -250,7 +250,10 @@ class VerificationAttemptAdmin(_AdminBase):
         ordering = self.get_ordering(request)
         if ordering:
             queryset = queryset.order_by(*ordering)
-        return queryset.annotate(awaiting_second=_awaiting_second())
+        annotated: QuerySet[VerificationAttempt] = queryset.annotate(
+            awaiting_second=_awaiting_second()
+        )
+        return annotated
 
     def get_search_results(
         self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
