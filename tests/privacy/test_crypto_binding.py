@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from face_idcard import crypto, services
 from face_idcard.models import VerificationAttempt
-from face_idcard.services.common import load_selfie, selfie_storage
+from face_idcard.services import _pipeline as pipeline
+from face_idcard.services._common import load_selfie, selfie_storage
 from face_idcard.simulator import magic
 from tests.support import imagefactory
 from tests.support.users import user_with
@@ -170,7 +171,7 @@ def test_rotate_keys_rewrites_unbound_ciphertexts_bound(face_settings: Any) -> N
 @pytest.mark.django_db
 def test_a_rerun_copies_the_inputs_bound_to_the_new_attempt(face_settings: Any) -> None:
     attempt = submitted(magic.REVIEW, "赵六")
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     new = services.rerun(attempt, enqueue=False)
     assert new.pk != attempt.pk

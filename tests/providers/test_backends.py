@@ -15,6 +15,7 @@ from face_idcard import ratelimit, reasons, services
 from face_idcard.backends import VerificationRequest, get_backend
 from face_idcard.models import VerificationAttempt
 from face_idcard.outcome import ErrorClass, Reason
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, Status
 from tests.support import imagefactory
@@ -236,7 +237,7 @@ def test_an_attempt_finishes_on_the_backend_it_started_on(
     attempt = submit(magic.MATCH, enqueue=False)
     # The site switches its default while the attempt waits in the queue.
     settings.FACE_IDCARD = {**settings.FACE_IDCARD, "DEFAULT_BACKEND": "partner"}
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert attempt.status == Status.COMPLETED.value and attempt.backend == "default"
     assert len(ledger_calls(first, attempt.pk)) == 1 and not ledger_calls(second, attempt.pk, 0)
@@ -255,7 +256,7 @@ def test_a_backend_name_is_not_an_alias(
     first, second = two_simulators
     attempt = submit(magic.MATCH, enqueue=False)
     VerificationAttempt.objects.filter(pk=attempt.pk).update(backend=stored)
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert (attempt.status, attempt.error_code, attempt.provider_calls) == (
         "failed",
@@ -273,7 +274,7 @@ def test_an_alias_that_is_gone_fails_the_attempt_without_a_call(
     first, _second = two_simulators
     attempt = submit(magic.MATCH, enqueue=False)
     VerificationAttempt.objects.filter(pk=attempt.pk).update(backend="removed")
-    outcome = services.run(attempt.pk)
+    outcome = pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert outcome.action == "done"
     assert (attempt.status, attempt.error_code, attempt.reason, attempt.provider_calls) == (

@@ -1,4 +1,4 @@
-"""``face_idcard.services.leases``: the lease's length and the recovery of expired ones, called
+"""``face_idcard.services._leases``: the lease's length and the recovery of expired ones, called
 directly (the sweeper's and the pipeline's paths through it: test_sweeper, test_deferred_runs)."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from face_idcard import services
 from face_idcard.models import EventKind, VerificationAttempt
-from face_idcard.services import leases
+from face_idcard.services import _leases as leases
 from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory

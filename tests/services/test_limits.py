@@ -10,7 +10,7 @@ their writes queue up (the INSERT first, then the count) rather than slip past t
 
 Each burst runs twice: ``submit`` opening its own transaction, and ``submit`` inside a
 transaction of the caller's (as the API's ``Idempotency-Key`` path calls it), where the
-locks and the count work differently (see ``face_idcard.services.limits``).
+locks and the count work differently (see ``face_idcard.services._limits``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,9 @@ from django.db import connections, transaction
 from django.utils import timezone
 
 from face_idcard import crypto, services
+from face_idcard.exceptions import AttemptLimitExceeded
 from face_idcard.models import AttemptEvent, VerificationAttempt
-from face_idcard.services import limits
+from face_idcard.services import _limits as limits
 from face_idcard.simulator import magic
 from tests.support import imagefactory
 
@@ -62,7 +63,7 @@ def burst(calls: list[Callable[[], VerificationAttempt]]) -> BurstResult:
             attempt = call()
             with lock:
                 result.stored.append(attempt)
-        except services.AttemptLimitExceeded:
+        except AttemptLimitExceeded:
             with lock:
                 result.refused.append(index)
         except BaseException as exc:

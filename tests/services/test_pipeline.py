@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from face_idcard import services
 from face_idcard.models import EventKind, VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.signals import attempt_decided, attempt_finished
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, Status
@@ -164,7 +165,7 @@ def test_two_concurrent_runs_call_once(face_settings: Any, simulator: Any) -> No
 
         try:
             barrier.wait()
-            outcomes.append(services.run(attempt.pk))
+            outcomes.append(pipeline.run(attempt.pk))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:

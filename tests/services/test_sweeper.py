@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from face_idcard import services
 from face_idcard.models import EventKind, VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory
@@ -107,7 +108,7 @@ def test_lost_queued_message_is_resent(face_settings: Any, simulator: Any) -> No
 
 def test_lost_retry_message_is_resent(face_settings: Any, simulator: Any) -> None:
     attempt = submit(magic.flaky(1))
-    outcome = services.run(attempt.pk)  # 213: now waiting to retry, but nobody re-sends it
+    outcome = pipeline.run(attempt.pk)  # 213: now waiting to retry, but nobody re-sends it
     assert outcome.action == "retry"
     VerificationAttempt.objects.filter(pk=attempt.pk).update(
         next_attempt_at=timezone.now() - timedelta(seconds=700)
@@ -140,6 +141,6 @@ def test_lost_call_policy_fail_never_calls_again(face_settings: Any, simulator: 
     finished = attempt.events.get(kind=EventKind.FINISHED.value)
     assert finished.data["reason"] == "lost_call"
     # The message redelivered after the crash finds nothing to do.
-    assert services.run(attempt.pk).action == "done"
+    assert pipeline.run(attempt.pk).action == "done"
     time.sleep(0.05)
     assert simulator.ledger.total == 0

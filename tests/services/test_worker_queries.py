@@ -17,7 +17,8 @@ from django.utils import timezone
 
 from face_idcard import services
 from face_idcard.models import EventKind, VerificationAttempt
-from face_idcard.services.claim import claim
+from face_idcard.services import _pipeline as pipeline
+from face_idcard.services._claim import claim
 from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory
@@ -53,7 +54,7 @@ def test_a_completed_run_stays_within_four_statements(face_settings: Any) -> Non
     separate audit INSERT."""
     attempt = _submit()
     with CaptureQueriesContext(connection) as queries:
-        outcome = services.run(attempt.pk)
+        outcome = pipeline.run(attempt.pk)
     assert outcome.status == Status.COMPLETED
     statements = _statements(queries)
     assert len(statements) <= 4, statements
@@ -65,9 +66,9 @@ def test_a_completed_run_stays_within_four_statements(face_settings: Any) -> Non
 
 def test_a_duplicate_delivery_costs_two_statements_and_no_call(face_settings: Any) -> None:
     attempt = _submit()
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     with CaptureQueriesContext(connection) as queries:
-        outcome = services.run(attempt.pk)
+        outcome = pipeline.run(attempt.pk)
     assert (outcome.action, outcome.status) == ("done", Status.COMPLETED)
     statements = _statements(queries)
     assert len(statements) <= 2, statements  # the failed claim, then why it failed
