@@ -3,6 +3,7 @@ clear message; and its events say what really happened."""
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -19,26 +20,16 @@ from face_idcard import services
 from face_idcard.exceptions import AttemptLimitExceeded
 from face_idcard.identity import age_on
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
-from face_idcard.simulator import magic
 from tests.support import imagefactory
+from tests.support.factories import submit_attempt
 from tests.support.idfactory import make_id
 
 pytestmark = pytest.mark.django_db
 
-NAME = "张三"
 IMAGE = imagefactory.jpeg(320, 240)
 
 
-def submit(**kwargs: Any) -> VerificationAttempt:
-    params: dict[str, Any] = {
-        "idcard_number": magic.MATCH,
-        "idcard_name": NAME,
-        "image": IMAGE,
-        "consent_at": timezone.now(),
-        "enqueue": False,
-    }
-    params.update(kwargs)
-    return services.submit(**params)
+submit = functools.partial(submit_attempt, enqueue=False)
 
 
 def refused(**kwargs: Any) -> ValidationError:

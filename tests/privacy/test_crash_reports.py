@@ -84,6 +84,8 @@ def assert_no_pii(error: BaseException) -> None:
     assert found == []
 
 
+# Not tests.support.factories.submit_attempt: these tests read the locals of every frame of
+# the traceback but the test's own, and the factory's frame holds the number and the name.
 def submit_now(**kwargs: Any) -> Any:
     return services.submit(
         idcard_number=NUMBER,

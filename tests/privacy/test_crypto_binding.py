@@ -13,7 +13,6 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
-from django.utils import timezone
 
 from face_idcard import crypto, services
 from face_idcard.models import VerificationAttempt
@@ -21,6 +20,7 @@ from face_idcard.services import _pipeline as pipeline
 from face_idcard.services._common import load_selfie, selfie_storage
 from face_idcard.simulator import magic
 from tests.support import imagefactory
+from tests.support.factories import submit_attempt
 from tests.support.users import user_with
 
 IMAGE = imagefactory.jpeg(320, 240)
@@ -95,13 +95,7 @@ def unbound_sealed(data: bytes) -> bytes:
 
 
 def submitted(number: str, name: str) -> VerificationAttempt:
-    return services.submit(
-        idcard_number=number,
-        idcard_name=name,
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-    )
+    return submit_attempt(number, idcard_name=name, enqueue=False)
 
 
 def viewer() -> Any:

@@ -13,20 +13,14 @@ from face_idcard.exceptions import AttemptLimitExceeded
 from face_idcard.models import VerificationAttempt
 from face_idcard.simulator import magic
 from tests.support import imagefactory
+from tests.support.factories import submit_attempt
 
 pytestmark = pytest.mark.django_db
 
 IMAGE = imagefactory.jpeg(160, 120)
 
 
-def submit(number: str = magic.MATCH) -> VerificationAttempt:
-    return services.submit(
-        idcard_number=number,
-        idcard_name="张三",
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-    )
+submit = functools.partial(submit_attempt, image=IMAGE, enqueue=False)
 
 
 def hash_keys(settings: Any, *keys: str) -> None:

@@ -4,14 +4,14 @@ configuration (BACKENDS) decides thresholds, quotas and where each attempt runs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.utils import timezone
 
-from face_idcard import ratelimit, reasons, services
+from face_idcard import ratelimit, reasons
 from face_idcard.backends import VerificationRequest, get_backend
 from face_idcard.models import VerificationAttempt
 from face_idcard.outcome import ErrorClass, Reason
@@ -20,6 +20,7 @@ from face_idcard.simulator import magic
 from face_idcard.states import Decision, Status
 from tests.support import imagefactory
 from tests.support.celery_app import FAST, ledger_calls, wait_terminal
+from tests.support.factories import submit_attempt
 from tests.support.fakeprovider import Drop, FakeProvider, JsonReply, RawReply
 from tests.support.paths import REPO_ROOT
 
@@ -28,15 +29,7 @@ IMAGE = imagefactory.jpeg(320, 240)
 STRINGCODE = "tests.support.stringcode_backend.StringCodeBackend"
 
 
-def submit(number: str = magic.MATCH, **kwargs: Any) -> VerificationAttempt:
-    params: dict[str, Any] = {
-        "idcard_number": number,
-        "idcard_name": NAME,
-        "image": IMAGE,
-        "consent_at": timezone.now(),
-    }
-    params.update(kwargs)
-    return services.submit(**params)
+submit = functools.partial(submit_attempt, idcard_name=NAME)
 
 
 def answer(**response: Any) -> JsonReply:

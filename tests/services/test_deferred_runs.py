@@ -7,6 +7,7 @@ over real HTTP; no sleeps.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -27,6 +28,7 @@ from face_idcard.states import Status
 from tests.support import imagefactory
 from tests.support.celery_app import ledger_calls
 from tests.support.dispatchers import RecordingDispatcher
+from tests.support.factories import submit_attempt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,14 +74,7 @@ def published() -> Iterator[list[dict[str, Any]]]:
     before_task_publish.disconnect(capture)
 
 
-def submit(number: str = magic.MATCH) -> VerificationAttempt:
-    return services.submit(
-        idcard_number=number,
-        idcard_name="赵六",
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-    )
+submit = functools.partial(submit_attempt, idcard_name="赵六", enqueue=False)
 
 
 def fill_current_slot(alias: str) -> None:

@@ -6,6 +6,7 @@ and the services work, and import, without it.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import subprocess
 import sys
@@ -27,25 +28,16 @@ from face_idcard.services import dispatch
 from face_idcard.services._common import enqueue
 from face_idcard.simulator import magic
 from face_idcard.states import Status
-from tests.support import imagefactory
 from tests.support.dispatchers import BrokenDispatcher, RecordingDispatcher
+from tests.support.factories import submit_attempt
 from tests.support.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
 SERVICES = ROOT / "face_idcard" / "services"
 NAME = "李四"
-IMAGE = imagefactory.jpeg(320, 240)
 
 
-def submit(number: str = magic.MATCH, **kwargs: Any) -> VerificationAttempt:
-    params: dict[str, Any] = {
-        "idcard_number": number,
-        "idcard_name": NAME,
-        "image": IMAGE,
-        "consent_at": timezone.now(),
-    }
-    params.update(kwargs)
-    return services.submit(**params)
+submit = functools.partial(submit_attempt, idcard_name=NAME)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -22,6 +23,7 @@ from face_idcard.simulator import magic
 from face_idcard.states import ConcurrentTransition, Decision, IllegalTransition, Status
 from tests.support import imagefactory
 from tests.support.celery_app import ledger_calls
+from tests.support.factories import submit_attempt
 from tests.support.users import user_with
 
 pytestmark = pytest.mark.django_db
@@ -30,16 +32,7 @@ NAME = "张三"
 IMAGE = imagefactory.jpeg(320, 240)
 
 
-def submit(number: str = magic.MATCH, **kwargs: Any) -> VerificationAttempt:
-    params: dict[str, Any] = {
-        "idcard_number": number,
-        "idcard_name": NAME,
-        "image": IMAGE,
-        "consent_at": timezone.now(),
-        "enqueue": False,
-    }
-    params.update(kwargs)
-    return services.submit(**params)
+submit = functools.partial(submit_attempt, enqueue=False)
 
 
 @pytest.fixture

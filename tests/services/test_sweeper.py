@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 import uuid
@@ -17,25 +18,17 @@ from face_idcard.models import EventKind, VerificationAttempt
 from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from face_idcard.states import Status
-from tests.support import imagefactory
 from tests.support.celery_app import ledger_calls, wait_terminal
+from tests.support.factories import submit_attempt
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("celery_worker_thread"),
 ]
 
-IMAGE = imagefactory.jpeg(320, 240)
 
-
-def submit(number: str = magic.MATCH) -> VerificationAttempt:
-    return services.submit(
-        idcard_number=number,
-        idcard_name="王五",
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,  # as if the message was lost
-    )
+# enqueue=False: as if the message was lost
+submit = functools.partial(submit_attempt, idcard_name="王五", enqueue=False)
 
 
 def as_if_a_worker_died_mid_call(attempt: VerificationAttempt, lease_left: float) -> None:

@@ -8,6 +8,7 @@ rather than showing up later as a slower benchmark.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -15,27 +16,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from face_idcard import services
 from face_idcard.models import EventKind, VerificationAttempt
 from face_idcard.services import _pipeline as pipeline
 from face_idcard.services._claim import claim
-from face_idcard.simulator import magic
 from face_idcard.states import Status
-from tests.support import imagefactory
+from tests.support.factories import submit_attempt
 
 pytestmark = pytest.mark.django_db
 
-IMAGE = imagefactory.jpeg(320, 240)
 
-
-def _submit() -> VerificationAttempt:
-    return services.submit(
-        idcard_number=magic.MATCH,
-        idcard_name="张三",
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-    )
+_submit = functools.partial(submit_attempt, enqueue=False)
 
 
 def _statements(queries: CaptureQueriesContext) -> list[str]:
