@@ -1,7 +1,7 @@
 """A 10,000-attempt backlog at 20 req/s through the real limiter and the real deferral path.
 
 Simulated clock (time-machine), real parts otherwise: ``services.submit`` (which reserves each
-attempt's slot), the ``verify_attempt`` task body, ``services.run`` against PostgreSQL, the
+attempt's slot), the ``verify_attempt`` task body, the pipeline's ``run`` against PostgreSQL, the
 Redis cache as the shared limiter, the simulator over loopback HTTP, and the sweeper every 60
 simulated seconds. The broker is a heap of (eta, message): a message runs at exactly its
 countdown, as a worker holding it would. Counts task runs per provider call, the most calls
@@ -46,7 +46,7 @@ def main() -> None:
         # backend already built (each holds its own limit) on the old values, unlimited.
         override_settings(FACE_IDCARD=changed).enable()
         from face_idcard import services, tasks
-        from face_idcard.services import pipeline
+        from face_idcard.services import _pipeline as pipeline
         from face_idcard.simulator import magic
         from face_idcard.simulator.registry import demo_people
         from face_idcard.states import TERMINAL

@@ -31,7 +31,7 @@ from celery import shared_task
 
 from . import services
 from .conf import face_idcard_settings
-from .services.dispatch import get_dispatcher
+from .services import dispatch
 
 logger = logging.getLogger("face_idcard.tasks")
 
@@ -44,14 +44,9 @@ logger = logging.getLogger("face_idcard.tasks")
 )
 def verify_attempt(attempt_id: str) -> str:
     """Run one attempt; schedule the next try when it must wait (retry or rate limit)."""
-    outcome = services.run(attempt_id)
-    if outcome.again:
-        # A new message rather than Task.retry(): the retry budget lives on the attempt row
-        # (one place, shared with the sweeper), and a rate-limit deferral is not a retry.
-        # Through the dispatcher in use (a site may have plugged in its own queue); a failure
-        # raises here, and the sweeper finds the attempt waiting with no message.
-        get_dispatcher().dispatch(UUID(str(attempt_id)), max(0.0, outcome.countdown))
-    return outcome.action
+    # A new message rather than Task.retry() when it must come back, through the dispatcher in
+    # use (a site may have plugged in its own queue): dispatch.run says why.
+    return dispatch.run(attempt_id)
 
 
 class CeleryDispatcher:

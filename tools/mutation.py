@@ -56,7 +56,7 @@ MODULES: dict[str, list[str]] = {
         "tests/services/test_state_transitions.py",
     ],
     # -k also matches the module name: all of services/test_claim.py, the claim tests of services.
-    "face_idcard/services/claim.py": [
+    "face_idcard/services/_claim.py": [
         "tests/services/test_claim.py",
         "tests/services/test_services.py",
         "-k",
@@ -127,8 +127,8 @@ MODULES: dict[str, list[str]] = {
             "not pipeline",
         ),
     ],
-    # services.run on a simulated clock, against the simulator: no worker.
-    "face_idcard/services/slots.py": [
+    # the pipeline's run on a simulated clock, against the simulator: no worker.
+    "face_idcard/services/_slots.py": [
         "tests/services/test_slots.py",
         "tests/services/test_deferred_runs.py",
     ],

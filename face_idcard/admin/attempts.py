@@ -36,6 +36,7 @@ from ..exceptions import PermissionRequired, PersonalInformationUnavailable
 from ..identity import validate_id_number
 from ..insight import abuse
 from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, VerificationAttempt
+from ..services._rerun import can_rerun
 from ..states import Decision, Status
 from . import actions, dates, display, id_search
 from .forms import IdNumberSearchForm
@@ -354,7 +355,7 @@ class VerificationAttemptAdmin(_AdminBase):
         own = attempt.user_id is not None and attempt.user_id == request.user.pk
         if self.has_review_permission(request) and completed and not own:
             offered += [("approve", _("Approve")), ("reject", _("Reject"))]
-        if self.has_rerun_permission(request) and services.can_rerun(attempt):
+        if self.has_rerun_permission(request) and can_rerun(attempt):
             offered.append(("rerun", _("Re-run")))
         if self.has_redact_permission(request):
             if attempt.has_pii and not attempt.legal_hold and attempt.is_terminal:

@@ -36,8 +36,8 @@ from .. import crypto
 from ..conf import face_idcard_settings
 from ..exceptions import AttemptLimitExceeded
 from ..models import IdempotencyKey, VerificationAttempt
-from ..services import limits
-from ..services.common import delete_selfie
+from ..services import _limits as limits
+from ..services._common import delete_selfie
 from .errors import IdempotencyKeyReused
 
 HEADER = "Idempotency-Key"

@@ -38,7 +38,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
 from .. import permissions, services
-from ..exceptions import IllegalTransition
+from ..exceptions import ConsentRequired, IllegalTransition
 from ..models import VerificationAttempt
 from . import idempotency
 from .access import CREATE_SCOPE, CanReview, CreateThrottle, configured_permission_classes
@@ -285,7 +285,7 @@ class AttemptViewSet(
         fields = dict(serializer.validated_data)
         image = fields.pop("image", None)
         if not fields.pop("consent"):
-            raise services.ConsentRequired()
+            raise ConsentRequired()
 
         def create() -> VerificationAttempt:
             return services.submit(user=user, image=image, consent_at=timezone.now(), **fields)

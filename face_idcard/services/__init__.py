@@ -1,43 +1,27 @@
-"""The services layer: plain functions, usable without Celery.
+"""The services layer: plain functions, usable without Celery. This package's public surface
+is its verbs, nothing else:
 
-- :func:`submit` validates, stores (encrypted) and enqueues on commit;
-- :func:`run` claims an attempt, calls the backend and records the outcome (the Celery task
-  is a thin wrapper around it);
-- :func:`review`, :func:`rerun`, :func:`cancel`, :func:`redact`, :func:`set_legal_hold`, :func:`reveal_pii` for
-  staff and the host site (each checks the acting user's permission, :mod:`..permissions`);
+- :func:`submit` validates, stores (encrypted) and hands the attempt to the dispatcher on
+  commit;
+- :func:`review`, :func:`rerun`, :func:`cancel`, :func:`redact`, :func:`set_legal_hold`,
+  :func:`reveal_pii`, :func:`reveal_selfie` for staff and the host site (each checks the acting
+  user's permission, :mod:`..permissions`);
 - :func:`sweep` and :func:`purge` for the periodic tasks, :func:`rotate_keys` for key rotation.
+
+The errors they raise live in :mod:`face_idcard.exceptions`. The modules behind the verbs are
+private (``_submission``, ``_pipeline`` ...): the app's own code may import them, a site should
+not. One submodule is public: :mod:`.dispatch`, the documented plug point where a site hands the
+work to another queue than Celery (:mod:`face_idcard.tasks` plugs Celery in by default).
 """
 
-from __future__ import annotations
-
-from ..exceptions import BackendUnavailable
-from .common import (
-    AttemptLimitExceeded,
-    ConsentRequired,
-    LegalHoldActive,
-    PersonalInformationUnavailable,
-    enqueue,
-)
-from .operations import cancel, pending_review, reveal_pii, reveal_selfie, review
-from .pipeline import RunOutcome, backoff, decide, run
-from .rerun import can_rerun, rerun
-from .retention import purge, redact, rotate_keys, set_legal_hold
-from .submission import submit
-from .sweeper import sweep
+from ._operations import cancel, reveal_pii, reveal_selfie, review
+from ._rerun import rerun
+from ._retention import purge, redact, rotate_keys, set_legal_hold
+from ._submission import submit
+from ._sweeper import sweep
 
 __all__ = [
-    "AttemptLimitExceeded",
-    "BackendUnavailable",
-    "ConsentRequired",
-    "LegalHoldActive",
-    "PersonalInformationUnavailable",
-    "RunOutcome",
-    "backoff",
-    "can_rerun",
     "cancel",
-    "decide",
-    "enqueue",
-    "pending_review",
     "purge",
     "redact",
     "rerun",
@@ -45,7 +29,6 @@ __all__ = [
     "reveal_selfie",
     "review",
     "rotate_keys",
-    "run",
     "set_legal_hold",
     "submit",
     "sweep",

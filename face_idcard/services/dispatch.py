@@ -10,8 +10,9 @@ A dispatcher is any object with one method::
     class Dispatcher:
         def dispatch(self, attempt_id: UUID, countdown: float | None) -> None:
             # Deliver the id so that, ``countdown`` seconds from now (None: as soon as
-            # possible), some worker calls ``face_idcard.services.run(attempt_id)``; raise if
-            # it could not be handed over (the caller records that and the sweeper retries).
+            # possible), some worker calls ``face_idcard.services.dispatch.run(attempt_id)``;
+            # raise if it could not be handed over (the caller records that and the sweeper
+            # retries).
             ...
 
 ``face_idcard`` brings one for Celery (:class:`face_idcard.tasks.CeleryDispatcher`), made the
@@ -27,12 +28,12 @@ from uuid import UUID
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["Dispatcher", "get_dispatcher", "set_default_dispatcher", "set_dispatcher"]
+__all__ = ["Dispatcher", "get_dispatcher", "run", "set_default_dispatcher", "set_dispatcher"]
 
 
 @runtime_checkable
 class Dispatcher(Protocol):
-    """Delivers an attempt id to a worker that runs ``services.run`` on it."""
+    """Delivers an attempt id to a worker that calls :func:`run` with it."""
 
     def dispatch(self, attempt_id: UUID, countdown: float | None) -> None:
         """Deliver ``attempt_id``, to run ``countdown`` seconds from now (None: now; never
@@ -70,3 +71,19 @@ def get_dispatcher() -> Dispatcher:
             "face_idcard.services.dispatch.set_dispatcher() in your AppConfig.ready()."
         )
     return dispatcher
+
+
+def run(attempt_id: UUID | str) -> str:
+    """The worker's side: run the attempt once and, when it must come back (a retry, a
+    rate-limit deferral), hand it to the dispatcher in use again. Returns what the run did
+    ("done", "retry" or "defer"). A failure to hand it over raises; the sweeper then finds
+    the attempt waiting with no message."""
+    # Imported here: the pipeline imports this module (to dispatch) when it loads.
+    from ._pipeline import run as run_once
+
+    outcome = run_once(attempt_id)
+    if outcome.again:
+        # A new delivery rather than a queue's own retry: the retry budget lives on the
+        # attempt's row (one place, shared with the sweeper), and a deferral is not a retry.
+        get_dispatcher().dispatch(UUID(str(attempt_id)), max(0.0, outcome.countdown))
+    return outcome.action

@@ -12,8 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 
 from face_idcard import crypto
+from face_idcard.exceptions import AttemptLimitExceeded, PersonalInformationUnavailable
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
-from face_idcard.services.common import load_selfie
+from face_idcard.services import _pipeline as pipeline
+from face_idcard.services._common import load_selfie
+from face_idcard.services._operations import pending_review
 from face_idcard.signals import attempt_reviewed
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, Status
@@ -409,9 +412,8 @@ def test_rerun_creates_a_linked_attempt_on_the_default_backend(face_settings: An
     assert rerun_event.data["billed"] is True
     created = new.events.get(kind=EventKind.CREATED.value)
     assert created.data["rerun_of"] == str(attempt.pk)
-    from face_idcard import services
 
-    services.run(new.pk)
+    pipeline.run(new.pk)
     new.refresh_from_db()
     assert new.status == Status.COMPLETED and new.decision == Decision.REVIEW
 
@@ -424,7 +426,7 @@ def test_reruns_do_not_count_toward_the_daily_limits(face_settings: Any) -> None
     for _ in range(3):
         services.rerun(attempt, actor=None, enqueue=False)
     finished(magic.REVIEW)  # the person's second attempt of the day is still allowed
-    with pytest.raises(services.AttemptLimitExceeded):
+    with pytest.raises(AttemptLimitExceeded):
         finished(magic.REVIEW)
 
 
@@ -434,7 +436,7 @@ def test_rerun_is_refused_once_the_selfie_or_pii_is_purged(face_settings: Any) -
     attempt = finished(magic.REVIEW)
     VerificationAttempt.objects.filter(pk=attempt.pk).update(selfie_purged_at=timezone.now())
     attempt.refresh_from_db()
-    with pytest.raises(services.PersonalInformationUnavailable):
+    with pytest.raises(PersonalInformationUnavailable):
         services.rerun(attempt)
     client, _ = client_for("purged-rerunner", *ALL)
     response = action(client, "rerun", attempt, confirm="yes")
@@ -442,7 +444,7 @@ def test_rerun_is_refused_once_the_selfie_or_pii_is_purged(face_settings: Any) -
     assert not VerificationAttempt.objects.filter(rerun_of=attempt).exists()
     redacted = finished(magic.REVIEW)
     services.redact(redacted)
-    with pytest.raises(services.PersonalInformationUnavailable):
+    with pytest.raises(PersonalInformationUnavailable):
         services.rerun(redacted)
 
 
@@ -478,7 +480,7 @@ def test_overturning_a_no_match_needs_a_second_reviewer(face_settings: Any) -> N
     action(first_client, "approve", attempt, confirm="yes", reason="same person, bad light")
     attempt.refresh_from_db()
     assert attempt.reviewed_at is None
-    pending = services.pending_review(attempt)
+    pending = pending_review(attempt)
     assert pending is not None and pending.actor_id == first.pk
     queue = first_client.get(QUEUE).content.decode()
     assert str(attempt.pk) in queue and "Awaiting a second reviewer" in queue
@@ -573,10 +575,10 @@ def test_under_four_eyes_neither_reviewer_is_the_attempts_user(
     if own == "first":
         with pytest.raises(SelfReviewRefused):
             services.review(attempt, reviewer=first, decision="match", reason="it is me")
-        assert services.pending_review(attempt) is None
+        assert pending_review(attempt) is None
     else:
         services.review(attempt, reviewer=first, decision="match", reason="same person")
-        assert services.pending_review(attempt) is not None
+        assert pending_review(attempt) is not None
         with pytest.raises(SelfReviewRefused):
             services.review(attempt, reviewer=second, decision="match", reason="it is me")
     attempt.refresh_from_db()

@@ -16,8 +16,10 @@ from django.db import IntegrityError, connection
 from django.test.utils import CaptureQueriesContext
 
 from face_idcard import services
+from face_idcard.exceptions import AttemptLimitExceeded
 from face_idcard.models import AttemptEvent, VerificationAttempt
-from face_idcard.services import limits, submission
+from face_idcard.services import _limits as limits
+from face_idcard.services import _submission as submission
 from face_idcard.simulator import magic
 from tests.support.api_helpers import client_for, create, plain_user
 from tests.support.celery_app import PARKED_QUEUE, queued_messages
@@ -168,7 +170,7 @@ def test_a_refusal_over_the_limit_leaves_the_connection_clean(
                 consent_at=now(),
                 enqueue=False,
             )
-        except services.AttemptLimitExceeded:
+        except AttemptLimitExceeded:
             break
     else:
         raise AssertionError("the second submit was not refused")
@@ -177,7 +179,7 @@ def test_a_refusal_over_the_limit_leaves_the_connection_clean(
     assert AttemptEvent.objects.count() == 2
     # The refused submit's selfie was removed.
     assert len(saved) == 2
-    from face_idcard.services.common import selfie_storage
+    from face_idcard.services._common import selfie_storage
 
     assert [selfie_storage().exists(name) for name in saved] == [True, False]
 
@@ -198,7 +200,7 @@ def test_an_obvious_excess_is_refused_before_the_image_work(
         consent_at=now(),
         enqueue=False,
     )
-    with pytest.raises(services.AttemptLimitExceeded):
+    with pytest.raises(AttemptLimitExceeded):
         services.submit(
             idcard_number=magic.flaky(0, variant=7),
             idcard_name="张三",
@@ -278,11 +280,11 @@ def test_reruns_are_not_counted_by_the_limits(face_settings: Any) -> None:
     # make it two, over both limits).
     limits.check(using="default", idcard_hashes=hashes, user=user, now=now(), per_id=1, per_user=1)
     VerificationAttempt.objects.filter(pk=again.pk).update(rerun_of=None)
-    with pytest.raises(services.AttemptLimitExceeded):
+    with pytest.raises(AttemptLimitExceeded):
         limits.check(
             using="default", idcard_hashes=hashes, user=user, now=now(), per_id=1, per_user=0
         )
-    with pytest.raises(services.AttemptLimitExceeded):
+    with pytest.raises(AttemptLimitExceeded):
         limits.check(
             using="default", idcard_hashes=hashes, user=user, now=now(), per_id=0, per_user=1
         )
@@ -336,7 +338,7 @@ def _history_and_a_busy_day(user: Any, others: int) -> None:
 
 
 def _plan_of_check(user: Any, per_user: int) -> list[str]:
-    refused = pytest.raises(services.AttemptLimitExceeded)
+    refused = pytest.raises(AttemptLimitExceeded)
     with CaptureQueriesContext(connection) as queries, refused:
         limits.check(
             using="default",

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from face_idcard import permissions, services
 from face_idcard.models import VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from tests.support import imagefactory
 from tests.support.api_helpers import (
@@ -44,7 +45,7 @@ def queued_attempt(owner: Any) -> VerificationAttempt:
 
 def completed_attempt(owner: Any) -> VerificationAttempt:
     attempt = queued_attempt(owner)
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert attempt.status == "completed"
     return attempt

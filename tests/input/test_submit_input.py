@@ -3,6 +3,7 @@ clear message; and its events say what really happened."""
 
 from __future__ import annotations
 
+import functools
 import io
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -16,29 +17,19 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone, translation
 
 from face_idcard import services
+from face_idcard.exceptions import AttemptLimitExceeded
 from face_idcard.identity import age_on
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
-from face_idcard.services import AttemptLimitExceeded
-from face_idcard.simulator import magic
 from tests.support import imagefactory
+from tests.support.factories import submit_attempt
 from tests.support.idfactory import make_id
 
 pytestmark = pytest.mark.django_db
 
-NAME = "张三"
 IMAGE = imagefactory.jpeg(320, 240)
 
 
-def submit(**kwargs: Any) -> VerificationAttempt:
-    params: dict[str, Any] = {
-        "idcard_number": magic.MATCH,
-        "idcard_name": NAME,
-        "image": IMAGE,
-        "consent_at": timezone.now(),
-        "enqueue": False,
-    }
-    params.update(kwargs)
-    return services.submit(**params)
+submit = functools.partial(submit_attempt, enqueue=False)
 
 
 def refused(**kwargs: Any) -> ValidationError:
@@ -135,7 +126,7 @@ def test_an_uploaded_file_or_a_file_object_is_accepted(face_settings: Any) -> No
     upload.read(10)  # a form already looked at it
     for image in (upload, io.BytesIO(IMAGE), bytearray(IMAGE)):
         attempt = submit(image=image)
-        assert services.common.load_selfie(attempt.selfie_name, "", attempt.pk) == IMAGE
+        assert services._common.load_selfie(attempt.selfie_name, "", attempt.pk) == IMAGE
 
 
 class CountingFile(io.BytesIO):
@@ -170,7 +161,7 @@ def test_one_upload_limit_larger_photos_are_reencoded_not_refused(face_settings:
     assert len(photo) > 6 * 1024 * 1024
     face_settings(UPLOAD_MAX_BYTES=len(photo))
     attempt = submit(image=photo)
-    sent = services.common.load_selfie(attempt.selfie_name, "", attempt.pk)
+    sent = services._common.load_selfie(attempt.selfie_name, "", attempt.pk)
     assert len(sent) <= 6 * 1024 * 1024 - 64 * 1024
     face_settings(UPLOAD_MAX_BYTES=len(photo) - 1)
     assert refused(image=photo).code == "image_too_large"
@@ -208,7 +199,7 @@ def test_age_in_full_years() -> None:
 
 
 @pytest.mark.django_db(transaction=True)  # as a site calls it: on SQLite, inside a
-# transaction of the caller's the early count is left out (see services.limits)
+# transaction of the caller's the early count is left out (see services._limits)
 def test_the_daily_limit_is_checked_before_the_image_is_opened(
     face_settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -216,7 +207,7 @@ def test_the_daily_limit_is_checked_before_the_image_is_opened(
     submit()
     submit()
     opened: list[int] = []
-    monkeypatch.setattr(services.submission, "validate_image", lambda *args: opened.append(1))
+    monkeypatch.setattr(services._submission, "validate_image", lambda *args: opened.append(1))
     with pytest.raises(AttemptLimitExceeded):
         submit(image=b"not an image")
     assert opened == []

@@ -19,7 +19,7 @@ from django.utils import timezone
 from face_idcard.insight import abuse, calibration, export, stats
 from face_idcard.insight.windows import Scope
 from face_idcard.models import AttemptEvent, EventKind
-from face_idcard.services import audit_sample
+from face_idcard.services import _audit_sample as audit_sample
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, Status
 from tests.support.admin_helpers import NAME, QUEUE, change_url, client_for, finished

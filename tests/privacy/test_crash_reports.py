@@ -23,6 +23,7 @@ from django.views.debug import ExceptionReporter
 from face_idcard import services
 from face_idcard.backends import VerificationRequest, get_backend
 from face_idcard.sensitive import Sensitive, SensitiveBytes
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from tests.support import imagefactory
 from tests.support.users import user_with
@@ -83,6 +84,8 @@ def assert_no_pii(error: BaseException) -> None:
     assert found == []
 
 
+# Not tests.support.factories.submit_attempt: these tests read the locals of every frame of
+# the traceback but the test's own, and the factory's frame holds the number and the name.
 def submit_now(**kwargs: Any) -> Any:
     return services.submit(
         idcard_number=NUMBER,
@@ -125,7 +128,7 @@ def test_submit_failing_in_the_storage(face_settings: Any, monkeypatch: Any) -> 
 
 
 def test_submit_failing_in_its_own_frame(face_settings: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr("face_idcard.services.limits.DailyLimits.precheck", force)
+    monkeypatch.setattr("face_idcard.services._limits.DailyLimits.precheck", force)
     with pytest.raises(Forced) as raised:
         submit_now()
     assert_no_pii(raised.value)
@@ -142,9 +145,9 @@ def test_the_backend_failing_in_the_http_send(face_settings: Any, monkeypatch: A
 
 def test_run_failing_after_the_call(face_settings: Any, monkeypatch: Any) -> None:
     attempt = submit_now()
-    monkeypatch.setattr("face_idcard.services.pipeline.transition_with_events", force)
+    monkeypatch.setattr("face_idcard.services._pipeline.transition_with_events", force)
     with pytest.raises(Forced) as raised:
-        services.run(attempt.pk)
+        pipeline.run(attempt.pk)
     assert_no_pii(raised.value)
 
 
@@ -155,7 +158,7 @@ def test_run_failing_in_the_http_send_logs_no_pii(
     attempt = submit_now()
     monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", force)
     caplog.set_level(logging.DEBUG)
-    assert services.run(attempt.pk).action == "done"
+    assert pipeline.run(attempt.pk).action == "done"
     texts = [record.getMessage() for record in caplog.records]
     texts += [logging.Formatter().formatException(r.exc_info) for r in caplog.records if r.exc_info]
     assert any("Forced" in text for text in texts)
@@ -165,7 +168,7 @@ def test_run_failing_in_the_http_send_logs_no_pii(
 def test_reveal_pii_failing_after_the_decryption(face_settings: Any, monkeypatch: Any) -> None:
     attempt = submit_now()
     viewer = user_with("crash-viewer", "view_pii")
-    monkeypatch.setattr("face_idcard.services.operations.audit.record", force)
+    monkeypatch.setattr("face_idcard.services._operations.audit.record", force)
     with pytest.raises(Forced) as raised:
         services.reveal_pii(attempt, viewer=viewer)
     assert_no_pii(raised.value)
@@ -198,7 +201,7 @@ def test_http_loggers_write_no_debug_records(
         logger.setLevel(logging.DEBUG)
     try:
         attempt = submit_now()
-        services.run(attempt.pk)
+        pipeline.run(attempt.pk)
         logging.getLogger("tencentcloud_sdk_common").debug(
             "POST body {'IdCard': '%s', 'Name': '%s'}", NUMBER, NAME
         )

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from django.core.files.base import ContentFile
 from django.core.management import call_command
-from django.utils import timezone
 
 from face_idcard import crypto, services
 from face_idcard.models import VerificationAttempt
-from face_idcard.services.common import load_selfie, selfie_storage
+from face_idcard.services import _pipeline as pipeline
+from face_idcard.services._common import load_selfie, selfie_storage
 from face_idcard.simulator import magic
 from tests.support import imagefactory
+from tests.support.factories import submit_attempt
 from tests.support.users import user_with
 
 IMAGE = imagefactory.jpeg(320, 240)
@@ -94,13 +95,7 @@ def unbound_sealed(data: bytes) -> bytes:
 
 
 def submitted(number: str, name: str) -> VerificationAttempt:
-    return services.submit(
-        idcard_number=number,
-        idcard_name=name,
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-    )
+    return submit_attempt(number, idcard_name=name, enqueue=False)
 
 
 def viewer() -> Any:
@@ -170,7 +165,7 @@ def test_rotate_keys_rewrites_unbound_ciphertexts_bound(face_settings: Any) -> N
 @pytest.mark.django_db
 def test_a_rerun_copies_the_inputs_bound_to_the_new_attempt(face_settings: Any) -> None:
     attempt = submitted(magic.REVIEW, "赵六")
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     new = services.rerun(attempt, enqueue=False)
     assert new.pk != attempt.pk

@@ -9,23 +9,18 @@ import pytest
 from django.utils import timezone
 
 from face_idcard import crypto, services
+from face_idcard.exceptions import AttemptLimitExceeded
 from face_idcard.models import VerificationAttempt
 from face_idcard.simulator import magic
 from tests.support import imagefactory
+from tests.support.factories import submit_attempt
 
 pytestmark = pytest.mark.django_db
 
 IMAGE = imagefactory.jpeg(160, 120)
 
 
-def submit(number: str = magic.MATCH) -> VerificationAttempt:
-    return services.submit(
-        idcard_number=number,
-        idcard_name="张三",
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-    )
+submit = functools.partial(submit_attempt, image=IMAGE, enqueue=False)
 
 
 def hash_keys(settings: Any, *keys: str) -> None:
@@ -48,7 +43,7 @@ def test_the_daily_limit_survives_adding_a_hash_key(face_settings: Any, settings
         submit()
     hash_keys(settings, "new-hash-key", "old-hash-key")
     submit()  # the third
-    with pytest.raises(services.AttemptLimitExceeded):
+    with pytest.raises(AttemptLimitExceeded):
         submit()
     assert VerificationAttempt.objects.count() == 3
 
@@ -68,7 +63,7 @@ def test_the_counts_under_each_key_add_up_each_capped_at_the_limit_plus_one(
     hash_keys(settings, "new-hash-key", "old-hash-key")
     for _ in range(new):
         submit()
-    from face_idcard.services import limits
+    from face_idcard.services import _limits as limits
 
     check = functools.partial(
         limits.check,
@@ -80,7 +75,7 @@ def test_the_counts_under_each_key_add_up_each_capped_at_the_limit_plus_one(
         per_user=0,
     )
     if refused:
-        with pytest.raises(services.AttemptLimitExceeded):
+        with pytest.raises(AttemptLimitExceeded):
             check()
     else:
         check()
@@ -98,5 +93,5 @@ def test_rotate_keys_rehashes_under_the_newest_hash_key(face_settings: Any, sett
     hash_keys(settings, "new-hash-key")
     assert first.idcard_hash == crypto.id_number_hash(magic.MATCH)
     submit()
-    with pytest.raises(services.AttemptLimitExceeded):
+    with pytest.raises(AttemptLimitExceeded):
         submit()

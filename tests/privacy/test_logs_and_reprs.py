@@ -16,6 +16,7 @@ from face_idcard import services
 from face_idcard.backends import get_backend
 from face_idcard.backends.base import scrub
 from face_idcard.models import AttemptEvent, VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import DEFAULT_SECRET_KEY, magic
 from tests.support import imagefactory
 from tests.support.celery_app import wait_terminal
@@ -147,7 +148,7 @@ def test_admin_shows_masked_values_only(face_settings: Any) -> None:
         consent_at=timezone.now(),
         enqueue=False,
     )
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
     client = Client()

@@ -14,7 +14,9 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from face_idcard import services
+from face_idcard.exceptions import AttemptLimitExceeded
 from face_idcard.models import AttemptEvent, EventKind, IdempotencyKey, VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from tests.support import imagefactory
 from tests.support.api_helpers import client_for, create, plain_user
@@ -35,7 +37,7 @@ def finished(number: str = magic.MATCH, **kwargs: Any) -> VerificationAttempt:
         enqueue=False,
         **kwargs,
     )
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     return attempt
 
@@ -79,7 +81,7 @@ def test_redact_deletes_the_attempts_idempotency_keys_only(face_settings: Any) -
     other = create(client, headers={"Idempotency-Key": "order-2"})
     assert first.status_code == other.status_code == 202
     attempt = VerificationAttempt.objects.get(pk=first.json()["id"])
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert IdempotencyKey.objects.filter(attempt=attempt).count() == 1
 
@@ -96,7 +98,7 @@ def test_a_redaction_does_not_reset_the_per_id_limit(face_settings: Any) -> None
     first.refresh_from_db()
     assert first.idcard_hash  # kept while the limit counts the attempt
     assert not first.has_pii and first.idcard_number_masked == ""
-    with pytest.raises(services.AttemptLimitExceeded):
+    with pytest.raises(AttemptLimitExceeded):
         finished()
 
 

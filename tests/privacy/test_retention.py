@@ -12,8 +12,9 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from face_idcard import crypto, services
+from face_idcard.exceptions import LegalHoldActive, PersonalInformationUnavailable
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
-from face_idcard.services.common import load_selfie, selfie_storage
+from face_idcard.services._common import load_selfie, selfie_storage
 from face_idcard.simulator import magic
 from face_idcard.states import IllegalTransition, Status
 from tests.support.retention import IMAGE, finished, without_orphans
@@ -32,7 +33,7 @@ def test_purge_deletes_old_orphaned_selfies_only(face_settings: Any) -> None:
     import uuid
 
     face_settings(SELFIE_UPLOAD_TO=f"orphans-{uuid.uuid4().hex}")
-    from face_idcard.services.common import save_selfie
+    from face_idcard.services._common import save_selfie
 
     storage = selfie_storage()
     kept = finished(days_ago=1)  # referenced by an attempt (retention not yet due)
@@ -118,7 +119,7 @@ def test_redact(face_settings: Any, django_capture_on_commit_callbacks: Any) -> 
     assert not attempt.has_pii and attempt.idcard_number_masked == ""
     assert not selfie_storage().exists(name)
     assert attempt.events.filter(kind=EventKind.REDACTED.value).count() == 1
-    with pytest.raises(services.PersonalInformationUnavailable):
+    with pytest.raises(PersonalInformationUnavailable):
         services.reveal_pii(attempt, viewer=staff_user())
 
 
@@ -126,7 +127,7 @@ def test_redact_refuses_legal_hold_and_unfinished(face_settings: Any) -> None:
     attempt = finished()
     VerificationAttempt.objects.filter(pk=attempt.pk).update(legal_hold=True)
     attempt.refresh_from_db()
-    with pytest.raises(services.LegalHoldActive):
+    with pytest.raises(LegalHoldActive):
         services.redact(attempt)
     queued = services.submit(
         idcard_number=magic.MATCH,

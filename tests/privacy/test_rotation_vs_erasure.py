@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from face_idcard import crypto, services
 from face_idcard.models import VerificationAttempt
-from face_idcard.services.common import selfie_storage
+from face_idcard.services._common import selfie_storage
 from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.test import override_settings
 
 from face_idcard import crypto
-from face_idcard.services import common
+from face_idcard.services import _common as common
 
 SIZES = [0, 1, 15, 16, 17, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1, 600_001]
 MAGIC = b"\x00FIS3"

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from face_idcard import services
 from face_idcard.backends import BackendUnavailable, usable_backend
 from face_idcard.models import IdempotencyKey, VerificationAttempt
+from face_idcard.services._common import enqueue
 from face_idcard.simulator import SimulatorServer, magic
 from tests.support.api_helpers import NAME, client_for, create, error_code, plain_user
 from tests.support.celery_app import FAST, wait_terminal
@@ -165,7 +165,7 @@ def test_the_worker_fails_a_queued_attempt_once_without_calling_anyone(
     # The settings go bad after the attempt was stored, before the worker meets it.
     configure(broken(kind, simulator))
     caplog.set_level(logging.DEBUG)
-    assert services.enqueue(queued.pk) is None
+    assert enqueue(queued.pk) is None
     done = wait_terminal(queued.pk)
     assert (done.status, done.error_code, done.error_class, done.reason) == (
         "failed",

@@ -4,21 +4,23 @@ configuration (BACKENDS) decides thresholds, quotas and where each attempt runs.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
-from django.utils import timezone
 
-from face_idcard import ratelimit, reasons, services
+from face_idcard import ratelimit, reasons
 from face_idcard.backends import VerificationRequest, get_backend
 from face_idcard.models import VerificationAttempt
 from face_idcard.outcome import ErrorClass, Reason
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, Status
 from tests.support import imagefactory
 from tests.support.celery_app import FAST, ledger_calls, wait_terminal
+from tests.support.factories import submit_attempt
 from tests.support.fakeprovider import Drop, FakeProvider, JsonReply, RawReply
 from tests.support.paths import REPO_ROOT
 
@@ -27,15 +29,7 @@ IMAGE = imagefactory.jpeg(320, 240)
 STRINGCODE = "tests.support.stringcode_backend.StringCodeBackend"
 
 
-def submit(number: str = magic.MATCH, **kwargs: Any) -> VerificationAttempt:
-    params: dict[str, Any] = {
-        "idcard_number": number,
-        "idcard_name": NAME,
-        "image": IMAGE,
-        "consent_at": timezone.now(),
-    }
-    params.update(kwargs)
-    return services.submit(**params)
+submit = functools.partial(submit_attempt, idcard_name=NAME)
 
 
 def answer(**response: Any) -> JsonReply:
@@ -236,7 +230,7 @@ def test_an_attempt_finishes_on_the_backend_it_started_on(
     attempt = submit(magic.MATCH, enqueue=False)
     # The site switches its default while the attempt waits in the queue.
     settings.FACE_IDCARD = {**settings.FACE_IDCARD, "DEFAULT_BACKEND": "partner"}
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert attempt.status == Status.COMPLETED.value and attempt.backend == "default"
     assert len(ledger_calls(first, attempt.pk)) == 1 and not ledger_calls(second, attempt.pk, 0)
@@ -255,7 +249,7 @@ def test_a_backend_name_is_not_an_alias(
     first, second = two_simulators
     attempt = submit(magic.MATCH, enqueue=False)
     VerificationAttempt.objects.filter(pk=attempt.pk).update(backend=stored)
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert (attempt.status, attempt.error_code, attempt.provider_calls) == (
         "failed",
@@ -273,7 +267,7 @@ def test_an_alias_that_is_gone_fails_the_attempt_without_a_call(
     first, _second = two_simulators
     attempt = submit(magic.MATCH, enqueue=False)
     VerificationAttempt.objects.filter(pk=attempt.pk).update(backend="removed")
-    outcome = services.run(attempt.pk)
+    outcome = pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert outcome.action == "done"
     assert (attempt.status, attempt.error_code, attempt.reason, attempt.provider_calls) == (

@@ -19,10 +19,13 @@ from django.core.exceptions import ValidationError
 
 from face_idcard import services
 from face_idcard.backends import get_backend
+from face_idcard.exceptions import BackendUnavailable
 from face_idcard.models import VerificationAttempt
 from face_idcard.outcome import ErrorClass
 from face_idcard.providers.faceid import codes, sdk
 from face_idcard.providers.faceid.backend import MAX_IMAGE_BASE64_CHARS, FaceIdBackend
+from face_idcard.services import _pipeline as pipeline
+from face_idcard.services._common import enqueue
 from face_idcard.simulator import DEFAULT_SECRET_KEY, SimulatorServer, magic
 from tests.support.celery_app import FAST, wait_terminal
 from tests.support.faceid import NAME, PHOTO, call_events, faceid_alias, submit
@@ -217,7 +220,7 @@ def test_the_alias_threshold_decides_on_sim_whatever_result_says(
 ) -> None:
     use_faceid(simulator, THRESHOLD=80)
     attempt = submit(magic.REVIEW, enqueue=False)  # Sim 74: Tencent's Result is Success
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert (attempt.status, attempt.decision, attempt.similarity, attempt.threshold) == (
         "completed",
@@ -306,7 +309,7 @@ def test_bodies_the_simulator_cannot_send(
     use_faceid(fake.url, THRESHOLD=60)
     fake.script(reply)
     attempt = submit(magic.MATCH, enqueue=False)
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert (attempt.status, attempt.decision, attempt.error_code) == (status, decision, code)
     assert len(fake.requests) == 1
@@ -338,7 +341,7 @@ def test_the_request_as_sent(use_faceid: Callable[..., None], fake: FakeProvider
     use_faceid(fake.url, REGION="ap-shanghai")
     fake.script(answer(Sim=90.0, Result="Success"))
     attempt = submit(magic.MATCH, enqueue=False)
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     (sent,) = fake.requests
     body = sent.json
     assert set(body) == {"IdCard", "Name", "ImageBase64", "Extra"}
@@ -405,7 +408,7 @@ def test_encryption_round_trip_through_the_simulator(
     use_faceid(sim, ENCRYPTION_PUBLIC_KEY=public_pem(rsa_key))
     for number, expected in ((magic.MATCH, "match"), (magic.NO_MATCH, "no_match")):
         attempt = submit(number, enqueue=False)
-        services.run(attempt.pk)
+        pipeline.run(attempt.pk)
         attempt.refresh_from_db()
         # The simulator decrypted the right number (a wrong one would not be a magic number).
         assert (attempt.status, attempt.decision) == ("completed", expected)
@@ -418,7 +421,7 @@ def test_the_encrypted_request_carries_no_clear_text(
     use_faceid(fake.url, ENCRYPTION_PUBLIC_KEY=public_pem(rsa_key))
     fake.script(answer(Sim=90.0, Result="Success"), answer(Sim=90.0, Result="Success"))
     for _ in range(2):
-        services.run(submit(magic.MATCH, enqueue=False).pk)
+        pipeline.run(submit(magic.MATCH, enqueue=False).pk)
     first, second = (request.json for request in fake.requests)
     assert magic.MATCH not in fake.requests[0].body.decode() and "\\u5f20" not in first["Name"]
     assert first["Encryption"]["EncryptList"] == ["IdCard", "Name"]
@@ -440,7 +443,7 @@ def test_a_wrong_key_is_refused_clearly(
     sim = simulator_factory(faceid_private_key=private_pem(rsa_key))
     use_faceid(sim, ENCRYPTION_PUBLIC_KEY=public_pem(other))
     attempt = submit(magic.MATCH, enqueue=False)
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert (attempt.status, attempt.error_code, attempt.error_class, attempt.reason) == (
         "failed",
@@ -459,11 +462,11 @@ def test_a_key_that_cannot_be_loaded_stops_everything_clearly(
     queued = submit(magic.MATCH, enqueue=False)
     use_faceid(simulator, ENCRYPTION_PUBLIC_KEY="-----BEGIN PUBLIC KEY-----\nnope\n")
     # submit refuses (tests/providers/test_backend_unavailable.py: the API's 503), storing nothing.
-    with pytest.raises(services.BackendUnavailable) as refused:
+    with pytest.raises(BackendUnavailable) as refused:
         submit(magic.MATCH, enqueue=False)
     assert re.search(r"ENCRYPTION_PUBLIC_KEY.*E017", refused.value.detail)
     # An attempt queued before the key went bad fails without calling anyone.
-    services.run(queued.pk)
+    pipeline.run(queued.pk)
     queued.refresh_from_db()
     assert (queued.status, queued.error_code) == ("failed", "internal.backend_unavailable")
     assert VerificationAttempt.objects.count() == 1
@@ -574,7 +577,7 @@ def test_no_personal_information_in_any_log_record(
             for name in ("", sdk.SDK_LOGGER, "urllib3", "face_idcard"):
                 logging.getLogger(name).setLevel(logging.DEBUG)
             attempt = submit(magic.MATCH, enqueue=False)
-            services.run(attempt.pk)
+            pipeline.run(attempt.pk)
             attempt.refresh_from_db()
             assert attempt.status == "completed"
         return "\n".join(
@@ -618,7 +621,7 @@ def test_switching_from_legacy_to_faceid_mid_stream(
     on_legacy = submit(magic.REVIEW, enqueue=False)
     settings.FACE_IDCARD = {**settings.FACE_IDCARD, "DEFAULT_BACKEND": "new"}
     on_faceid = submit(magic.REVIEW)
-    services.enqueue(on_legacy.pk)
+    enqueue(on_legacy.pk)
     legacy_done, faceid_done = wait_terminal(on_legacy.pk), wait_terminal(on_faceid.pk)
 
     assert (legacy_done.backend, legacy_done.error_code, legacy_done.threshold) == (

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from face_idcard.models import VerificationAttempt
-from face_idcard.services import claim
+from face_idcard.services import _claim as claim
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 SECOND = timedelta(seconds=1)

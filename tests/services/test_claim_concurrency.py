@@ -17,7 +17,7 @@ from django.db import connections
 from django.utils import timezone
 
 from face_idcard.models import VerificationAttempt
-from face_idcard.services import claim
+from face_idcard.services import _claim as claim
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

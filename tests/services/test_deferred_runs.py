@@ -1,12 +1,13 @@
 """The pipeline at scale (issue 10): reserved rate-limit slots instead of polling, parking far
 slots in the database, the sweeper telling a deferred attempt from a lost one, and late results.
 
-``services.run`` is called directly on a simulated clock (time-machine), against the simulator
+``pipeline.run`` is called directly on a simulated clock (time-machine), against the simulator
 over real HTTP; no sleeps.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -20,13 +21,14 @@ from django.utils import timezone
 
 from face_idcard import ratelimit, services
 from face_idcard.models import EventKind, VerificationAttempt
-from face_idcard.services import pipeline
-from face_idcard.services.claim import claim
+from face_idcard.services import _pipeline as pipeline
+from face_idcard.services._claim import claim
 from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory
 from tests.support.celery_app import ledger_calls
 from tests.support.dispatchers import RecordingDispatcher
+from tests.support.factories import submit_attempt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -72,14 +74,7 @@ def published() -> Iterator[list[dict[str, Any]]]:
     before_task_publish.disconnect(capture)
 
 
-def submit(number: str = magic.MATCH) -> VerificationAttempt:
-    return services.submit(
-        idcard_number=number,
-        idcard_name="赵六",
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-    )
+submit = functools.partial(submit_attempt, idcard_name="赵六", enqueue=False)
 
 
 def fill_current_slot(alias: str) -> None:
@@ -92,7 +87,7 @@ def test_a_limited_attempt_reserves_its_slot_and_is_admitted_there(
 ) -> None:
     attempt = submit()
     fill_current_slot(attempt.backend)
-    outcome = services.run(attempt.pk)
+    outcome = pipeline.run(attempt.pk)
     assert outcome.action == "defer"
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     # The claim was given back, the slot is on the row, the countdown lands in it.
@@ -105,21 +100,21 @@ def test_a_limited_attempt_reserves_its_slot_and_is_admitted_there(
     # The slot is counted already: a newcomer in it is turned away, the holder is not.
     clock.move_to(arrival)
     other = submit()
-    assert services.run(other.pk).action == "defer"
-    assert services.run(attempt.pk).status == Status.COMPLETED.value
+    assert pipeline.run(other.pk).action == "defer"
+    assert pipeline.run(attempt.pk).status == Status.COMPLETED.value
     assert len(ledger_calls(simulator, attempt.pk)) == 1
 
 
 def test_a_holder_arriving_after_its_slot_reserves_again(limited: Any, clock: Any) -> None:
     attempt = submit()
     fill_current_slot(attempt.backend)
-    first = services.run(attempt.pk)
+    first = pipeline.run(attempt.pk)
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     assert row.slot_ends_at is not None
     # Late (a busy worker): past its slot, into a slot someone else has filled.
     clock.move_to(row.slot_ends_at + timedelta(milliseconds=1))
     fill_current_slot(attempt.backend)
-    again = services.run(attempt.pk)
+    again = pipeline.run(attempt.pk)
     assert first.action == again.action == "defer"
     later = VerificationAttempt.objects.get(pk=attempt.pk)
     assert later.next_attempt_at is not None
@@ -135,7 +130,7 @@ def test_a_far_slot_is_parked_and_published_once_by_the_sweeper(
     sent = dispatched.sent
     attempt = submit()
     fill_current_slot(attempt.backend)
-    outcome = services.run(attempt.pk)
+    outcome = pipeline.run(attempt.pk)
     assert not outcome.again  # no message: parked
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     assert row.parked and row.next_attempt_at is not None
@@ -145,7 +140,7 @@ def test_a_far_slot_is_parked_and_published_once_by_the_sweeper(
     assert [args[0] for args in sent] == [attempt.pk]
     assert sent[0][1] is not None and sent[0][1] >= 0  # with the countdown to its slot
     clock.move_to(row.next_attempt_at + timedelta(microseconds=10))
-    assert services.run(attempt.pk).status == Status.COMPLETED.value
+    assert pipeline.run(attempt.pk).status == Status.COMPLETED.value
 
 
 def test_the_sweeper_tells_a_deferred_attempt_from_a_lost_one(limited: Any, clock: Any) -> None:
@@ -155,7 +150,7 @@ def test_the_sweeper_tells_a_deferred_attempt_from_a_lost_one(limited: Any, cloc
     ahead = timezone.now() + timedelta(minutes=20)
     ratelimit.reserve(ahead.timestamp(), limit=LIMIT, scope=attempt.backend)
     fill_current_slot(attempt.backend)
-    assert services.run(attempt.pk).action == "defer"
+    assert pipeline.run(attempt.pk).action == "defer"
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     assert row.next_attempt_at is not None and row.next_attempt_at > ahead
     # Queued long ago, but waiting for its slot: not lost.
@@ -179,7 +174,7 @@ def test_the_selfie_is_loaded_before_the_permit_is_taken(
         ratelimit, "acquire", lambda *a, **k: order.append("permit") or acquire(*a, **k)
     )
     attempt = submit()
-    assert services.run(attempt.pk).status == Status.COMPLETED.value
+    assert pipeline.run(attempt.pk).status == Status.COMPLETED.value
     assert order == ["load", "permit"]
 
 
@@ -208,7 +203,7 @@ def test_a_late_result_is_kept_when_nobody_claimed_since(
     face_settings(LOST_CALL_POLICY="requeue")
     _sweep_during_the_call(monkeypatch)
     attempt = submit()
-    outcome = services.run(attempt.pk)
+    outcome = pipeline.run(attempt.pk)
     assert outcome.status == Status.COMPLETED.value
     done = VerificationAttempt.objects.get(pk=attempt.pk)
     assert done.status == Status.COMPLETED and done.similarity is not None
@@ -217,7 +212,7 @@ def test_a_late_result_is_kept_when_nobody_claimed_since(
     call = done.events.get(kind=EventKind.PROVIDER_CALL.value)
     assert call.data["late"] is True and "stale_claim" not in call.data
     # The sweeper's message finds it done: no second call.
-    assert services.run(attempt.pk).action == "done"
+    assert pipeline.run(attempt.pk).action == "done"
     assert len(ledger_calls(simulator, attempt.pk)) == 1
 
 
@@ -238,7 +233,7 @@ def test_a_late_result_is_discarded_once_another_worker_claimed(
 
     monkeypatch.setattr(pipeline, "_call", slow)
     attempt = submit()
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     assert row.status == Status.PROCESSING  # the other worker's claim stands
     call_event = row.events.get(kind=EventKind.PROVIDER_CALL.value)
@@ -253,7 +248,7 @@ def test_a_late_billed_answer_under_fail_is_audited_only(
     face_settings(LOST_CALL_POLICY="fail")
     _sweep_during_the_call(monkeypatch)
     attempt = submit()
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     # The attempt stays as the sweeper ended it.
     assert row.status == Status.FAILED

@@ -6,6 +6,7 @@ and the services work, and import, without it.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import subprocess
 import sys
@@ -24,27 +25,19 @@ from django.utils import timezone
 from face_idcard import services, tasks
 from face_idcard.models import AttemptEvent, VerificationAttempt
 from face_idcard.services import dispatch
+from face_idcard.services._common import enqueue
 from face_idcard.simulator import magic
 from face_idcard.states import Status
-from tests.support import imagefactory
 from tests.support.dispatchers import BrokenDispatcher, RecordingDispatcher
+from tests.support.factories import submit_attempt
 from tests.support.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
 SERVICES = ROOT / "face_idcard" / "services"
 NAME = "李四"
-IMAGE = imagefactory.jpeg(320, 240)
 
 
-def submit(number: str = magic.MATCH, **kwargs: Any) -> VerificationAttempt:
-    params: dict[str, Any] = {
-        "idcard_number": number,
-        "idcard_name": NAME,
-        "image": IMAGE,
-        "consent_at": timezone.now(),
-    }
-    params.update(kwargs)
-    return services.submit(**params)
+submit = functools.partial(submit_attempt, idcard_name=NAME)
 
 
 @pytest.fixture
@@ -83,7 +76,7 @@ def test_an_object_without_dispatch_is_refused() -> None:
 def test_without_any_dispatcher_enqueue_reports_it(no_default: None) -> None:
     with pytest.raises(ImproperlyConfigured, match="set_dispatcher"):
         dispatch.get_dispatcher()
-    assert services.enqueue(uuid.uuid4()) == "ImproperlyConfigured"
+    assert enqueue(uuid.uuid4()) == "ImproperlyConfigured"
 
 
 # --- What the services hand over ---------------------------------------------------------------
@@ -132,7 +125,7 @@ def test_submit_without_enqueue_hands_over_nothing(
     with django_capture_on_commit_callbacks(execute=True):
         attempt = submit(enqueue=False)
     assert dispatched.sent == []
-    assert services.enqueue(attempt.pk) is None
+    assert enqueue(attempt.pk) is None
     assert dispatched.sent == [(attempt.pk, None)]
 
 
@@ -307,7 +300,7 @@ _WITHOUT_CELERY = textwrap.dedent(
             consent_at=timezone.now(),
         )
     print("sent:", recorder.sent == [(attempt.pk, None)])
-    services.common.delete_selfie(attempt.selfie_name, attempt.selfie_storage)
+    services._common.delete_selfie(attempt.selfie_name, attempt.selfie_storage)
     print("loaded:", sorted(n for n in sys.modules if n == "face_idcard.tasks" or
                             (n.startswith("celery") and sys.modules[n] is not None)))
     """

@@ -1,8 +1,9 @@
-"""``face_idcard.services.leases``: the lease's length and the recovery of expired ones, called
+"""``face_idcard.services._leases``: the lease's length and the recovery of expired ones, called
 directly (the sweeper's and the pipeline's paths through it: test_sweeper, test_deferred_runs)."""
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
@@ -12,26 +13,16 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.utils import timezone
 
-from face_idcard import services
 from face_idcard.models import EventKind, VerificationAttempt
-from face_idcard.services import leases
-from face_idcard.simulator import magic
+from face_idcard.services import _leases as leases
 from face_idcard.states import Status
-from tests.support import imagefactory
 from tests.support.dispatchers import RecordingDispatcher
+from tests.support.factories import submit_attempt
 
 NOW = datetime(2030, 1, 2, 3, 4, 5, tzinfo=dt_timezone.utc)
-IMAGE = imagefactory.jpeg(320, 240)
 
 
-def submit() -> VerificationAttempt:
-    return services.submit(
-        idcard_number=magic.MATCH,
-        idcard_name="王五",
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-    )
+submit = functools.partial(submit_attempt, idcard_name="王五", enqueue=False)
 
 
 def expired(attempt: VerificationAttempt, seconds_ago: float) -> uuid.UUID:

@@ -10,7 +10,7 @@ their writes queue up (the INSERT first, then the count) rather than slip past t
 
 Each burst runs twice: ``submit`` opening its own transaction, and ``submit`` inside a
 transaction of the caller's (as the API's ``Idempotency-Key`` path calls it), where the
-locks and the count work differently (see ``face_idcard.services.limits``).
+locks and the count work differently (see ``face_idcard.services._limits``).
 """
 
 from __future__ import annotations
@@ -26,19 +26,19 @@ from typing import Any
 import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections, transaction
-from django.utils import timezone
 
-from face_idcard import crypto, services
+from face_idcard import crypto
+from face_idcard.exceptions import AttemptLimitExceeded
 from face_idcard.models import AttemptEvent, VerificationAttempt
-from face_idcard.services import limits
+from face_idcard.services import _limits as limits
 from face_idcard.simulator import magic
 from tests.support import imagefactory
+from tests.support.factories import submit_attempt
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 THREADS = 12
 LIMIT = 5
-NAME = "张三"
 IMAGE = imagefactory.jpeg(160, 120)
 SELFIE_ALIAS = "face_idcard_limits_test"
 
@@ -62,7 +62,7 @@ def burst(calls: list[Callable[[], VerificationAttempt]]) -> BurstResult:
             attempt = call()
             with lock:
                 result.stored.append(attempt)
-        except services.AttemptLimitExceeded:
+        except AttemptLimitExceeded:
             with lock:
                 result.refused.append(index)
         except BaseException as exc:
@@ -95,14 +95,7 @@ def submitter(request: pytest.FixtureRequest) -> Submitter:
 
     def make(number: str, user: Any = None) -> Callable[[], VerificationAttempt]:
         def submit() -> VerificationAttempt:
-            return services.submit(
-                idcard_number=number,
-                idcard_name=NAME,
-                image=IMAGE,
-                user=user,
-                consent_at=timezone.now(),
-                enqueue=False,
-            )
+            return submit_attempt(number, image=IMAGE, user=user, enqueue=False)
 
         def in_a_transaction() -> VerificationAttempt:
             # As the API does: the caller's transaction is the one a deadlock victim's

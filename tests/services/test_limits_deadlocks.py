@@ -17,7 +17,7 @@ from django.db import IntegrityError, OperationalError, connection, connections,
 from django.utils import timezone
 
 from face_idcard.models import VerificationAttempt
-from face_idcard.services import limits
+from face_idcard.services import _limits as limits
 
 
 class DriverError(Exception):

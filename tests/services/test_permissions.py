@@ -11,8 +11,9 @@ from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from face_idcard import permissions, services
-from face_idcard.exceptions import PermissionRequired
+from face_idcard.exceptions import LegalHoldActive, PermissionRequired
 from face_idcard.models import EventKind, VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory
@@ -32,7 +33,7 @@ def completed(**kwargs: Any) -> VerificationAttempt:
         enqueue=False,
         **kwargs,
     )
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert attempt.status == Status.COMPLETED
     return attempt
@@ -100,7 +101,7 @@ def test_redact_and_legal_hold_need_redact(face_settings: Any) -> None:
     services.set_legal_hold(attempt, hold=True, actor=officer, reason="court order 12")
     attempt.refresh_from_db()
     assert attempt.legal_hold
-    with pytest.raises(services.LegalHoldActive):
+    with pytest.raises(LegalHoldActive):
         services.redact(attempt, actor=officer)
     services.set_legal_hold(attempt, hold=False, actor=officer)
     services.redact(attempt, actor=officer)

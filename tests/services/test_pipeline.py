@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from celery.signals import before_task_publish
-from django.utils import timezone
 
-from face_idcard import services
 from face_idcard.models import EventKind, VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.signals import attempt_decided, attempt_finished
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, Status
 from face_idcard.tasks import verify_attempt
-from tests.support import imagefactory
 from tests.support.celery_app import ledger_calls, wait_terminal
+from tests.support.factories import submit_attempt
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -25,18 +25,9 @@ pytestmark = [
 ]
 
 NAME = "李四"
-IMAGE = imagefactory.jpeg(320, 240)
 
 
-def submit(number: str, **kwargs: Any) -> VerificationAttempt:
-    params: dict[str, Any] = {
-        "idcard_number": number,
-        "idcard_name": NAME,
-        "image": IMAGE,
-        "consent_at": timezone.now(),
-    }
-    params.update(kwargs)
-    return services.submit(**params)
+submit = functools.partial(submit_attempt, idcard_name=NAME)
 
 
 def kinds(attempt: VerificationAttempt) -> list[str]:
@@ -164,7 +155,7 @@ def test_two_concurrent_runs_call_once(face_settings: Any, simulator: Any) -> No
 
         try:
             barrier.wait()
-            outcomes.append(services.run(attempt.pk))
+            outcomes.append(pipeline.run(attempt.pk))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
         finally:

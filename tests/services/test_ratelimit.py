@@ -11,14 +11,13 @@ from typing import Any
 
 import pytest
 from django.conf import settings as django_settings
-from django.utils import timezone
 
-from face_idcard import ratelimit, services
+from face_idcard import ratelimit
 from face_idcard.models import EventKind, VerificationAttempt
-from face_idcard.simulator import SimulatorServer, magic
+from face_idcard.simulator import SimulatorServer
 from face_idcard.states import Status
-from tests.support import imagefactory
 from tests.support.celery_app import apply_face_settings, wait_terminal
+from tests.support.factories import submit_attempt
 
 # The throughput the module docstring promises, as a fraction of `limit` per `1 + margin` s.
 PROMISED_FRACTION_LIMIT_1 = 0.75
@@ -183,16 +182,7 @@ def test_the_cache_backend_is_the_configured_one() -> None:
 
 
 def _submit_many(count: int) -> list[Any]:
-    image = imagefactory.jpeg(320, 240)
-    return [
-        services.submit(
-            idcard_number=magic.MATCH,
-            idcard_name="周八",
-            image=image,
-            consent_at=timezone.now(),
-        )
-        for _ in range(count)
-    ]
+    return [submit_attempt(idcard_name="周八") for _ in range(count)]
 
 
 @pytest.mark.pipeline

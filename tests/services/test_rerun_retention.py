@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from face_idcard import services
 from face_idcard.models import VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.states import Status
 from tests.support.retention import finished, without_orphans
 
@@ -21,7 +22,7 @@ pytestmark = pytest.mark.django_db
 def rerun_finished(original: VerificationAttempt) -> VerificationAttempt:
     """A re-run of ``original``, run and finished now."""
     new = services.rerun(original, enqueue=False)
-    services.run(new.pk)
+    pipeline.run(new.pk)
     new.refresh_from_db()
     assert new.status == Status.COMPLETED and new.finished_at is not None
     assert new.finished_at > timezone.now() - timedelta(minutes=1)

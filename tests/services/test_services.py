@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -14,12 +15,15 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from face_idcard import services
+from face_idcard.exceptions import AttemptLimitExceeded, ConsentRequired
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.signals import attempt_decided, attempt_finished, attempt_reviewed
 from face_idcard.simulator import magic
 from face_idcard.states import ConcurrentTransition, Decision, IllegalTransition, Status
 from tests.support import imagefactory
 from tests.support.celery_app import ledger_calls
+from tests.support.factories import submit_attempt
 from tests.support.users import user_with
 
 pytestmark = pytest.mark.django_db
@@ -28,16 +32,7 @@ NAME = "张三"
 IMAGE = imagefactory.jpeg(320, 240)
 
 
-def submit(number: str = magic.MATCH, **kwargs: Any) -> VerificationAttempt:
-    params: dict[str, Any] = {
-        "idcard_number": number,
-        "idcard_name": NAME,
-        "image": IMAGE,
-        "consent_at": timezone.now(),
-        "enqueue": False,
-    }
-    params.update(kwargs)
-    return services.submit(**params)
+submit = functools.partial(submit_attempt, enqueue=False)
 
 
 @pytest.fixture
@@ -77,10 +72,10 @@ def test_submit_stores_encrypted_masked_and_hashed(face_settings: Any) -> None:
         and "张" not in stored.selfie_name
         and magic.MATCH not in stored.selfie_name
     )
-    with services.common.selfie_storage().open(stored.selfie_name, "rb") as handle:
+    with services._common.selfie_storage().open(stored.selfie_name, "rb") as handle:
         on_disk = handle.read()
     assert IMAGE[100:140] not in on_disk
-    assert services.common.load_selfie(stored.selfie_name, "", stored.pk) == IMAGE
+    assert services._common.load_selfie(stored.selfie_name, "", stored.pk) == IMAGE
     kinds = list(stored.events.values_list("kind", flat=True))
     assert kinds == [EventKind.CREATED.value, EventKind.QUEUED.value]
 
@@ -108,7 +103,7 @@ def test_bad_input_stores_nothing(
 
 
 def test_consent_is_required(face_settings: Any) -> None:
-    with pytest.raises(services.ConsentRequired):
+    with pytest.raises(ConsentRequired):
         submit(consent_at=None)
     assert VerificationAttempt.objects.count() == 0
 
@@ -117,7 +112,7 @@ def test_limit_per_id_number(face_settings: Callable[..., None]) -> None:
     face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=2)
     submit()
     submit()
-    with pytest.raises(services.AttemptLimitExceeded) as caught:
+    with pytest.raises(AttemptLimitExceeded) as caught:
         submit()
     text = str(caught.value)
     assert magic.MATCH not in text and "0014" not in text
@@ -132,10 +127,10 @@ def test_limit_per_user_with_the_same_message(face_settings: Callable[..., None]
     user = get_user_model().objects.create_user("carol")
     submit(magic.MATCH, user=user)
     submit(magic.NO_MATCH, user=user)
-    with pytest.raises(services.AttemptLimitExceeded) as by_user:
+    with pytest.raises(AttemptLimitExceeded) as by_user:
         submit(magic.REVIEW, user=user)
     face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=1)
-    with pytest.raises(services.AttemptLimitExceeded) as by_id:
+    with pytest.raises(AttemptLimitExceeded) as by_id:
         submit(magic.MATCH)
     assert str(by_user.value) == str(by_id.value)
     assert VerificationAttempt.objects.count() == 2
@@ -164,7 +159,7 @@ def test_run_decides(
 ) -> None:
     attempt = submit(number)
     with django_capture_on_commit_callbacks(execute=True):
-        outcome = services.run(attempt.pk)
+        outcome = pipeline.run(attempt.pk)
     assert (outcome.action, outcome.status) == ("done", Status.COMPLETED)
     attempt.refresh_from_db()
     assert attempt.decision == decision
@@ -182,31 +177,31 @@ def test_run_decides(
     kinds = list(attempt.events.values_list("kind", flat=True))
     assert kinds[-2:] == [EventKind.PROVIDER_CALL.value, EventKind.DECIDED.value]
     # Running again does nothing: no second call.
-    assert services.run(attempt.pk).action == "done"
+    assert pipeline.run(attempt.pk).action == "done"
     assert len(ledger_calls(simulator, attempt.pk)) == 1
 
 
 def test_threshold_setting_and_review_band(face_settings: Callable[..., None]) -> None:
     face_settings(THRESHOLD=70.0, REVIEW_BAND=0)
     attempt = submit(magic.REVIEW)  # 74.0
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert (attempt.decision, attempt.threshold) == (Decision.MATCH, 70.0)
 
 
 def test_decide_boundaries() -> None:
-    assert services.decide(75.0, 75.0, 0) == Decision.MATCH
-    assert services.decide(74.99, 75.0, 0) == Decision.NO_MATCH
-    assert services.decide(77.0, 75.0, 2.5) == Decision.REVIEW
-    assert services.decide(72.6, 75.0, 2.5) == Decision.REVIEW
-    assert services.decide(77.5, 75.0, 2.5) == Decision.MATCH
-    assert services.decide(72.5, 75.0, 2.5) == Decision.NO_MATCH
+    assert pipeline.decide(75.0, 75.0, 0) == Decision.MATCH
+    assert pipeline.decide(74.99, 75.0, 0) == Decision.NO_MATCH
+    assert pipeline.decide(77.0, 75.0, 2.5) == Decision.REVIEW
+    assert pipeline.decide(72.6, 75.0, 2.5) == Decision.REVIEW
+    assert pipeline.decide(77.5, 75.0, 2.5) == Decision.MATCH
+    assert pipeline.decide(72.5, 75.0, 2.5) == Decision.NO_MATCH
 
 
 def test_backoff_is_capped_full_jitter(face_settings: Callable[..., None]) -> None:
     face_settings(RETRY_BACKOFF_BASE=2.0, RETRY_BACKOFF_MAX=10.0)
-    first = [services.backoff(0) for _ in range(200)]
-    late = [services.backoff(8) for _ in range(200)]
+    first = [pipeline.backoff(0) for _ in range(200)]
+    late = [pipeline.backoff(8) for _ in range(200)]
     assert all(0 <= d <= 2.0 for d in first)
     assert all(0 <= d <= 10.0 for d in late)
     assert max(late) > 5.0  # jitter spreads over the whole capped range
@@ -215,7 +210,7 @@ def test_backoff_is_capped_full_jitter(face_settings: Callable[..., None]) -> No
 
 def test_name_mismatch_is_rejected_not_retried(face_settings: Any, simulator: Any) -> None:
     attempt = submit(magic.NAME_MISMATCH)
-    outcome = services.run(attempt.pk)
+    outcome = pipeline.run(attempt.pk)
     assert outcome.action == "done"
     attempt.refresh_from_db()
     assert attempt.status == Status.REJECTED
@@ -227,7 +222,7 @@ def test_name_mismatch_is_rejected_not_retried(face_settings: Any, simulator: An
 
 def test_transient_then_retry_outcome(face_settings: Any, simulator: Any) -> None:
     attempt = submit(magic.INTERNAL_ERROR)
-    outcome = services.run(attempt.pk)
+    outcome = pipeline.run(attempt.pk)
     assert outcome.action == "retry"
     assert 0 <= outcome.countdown <= 0.1
     attempt.refresh_from_db()
@@ -237,8 +232,8 @@ def test_transient_then_retry_outcome(face_settings: Any, simulator: Any) -> Non
 
 
 def test_run_of_unknown_or_malformed_id_is_done() -> None:
-    assert services.run("00000000-0000-0000-0000-000000000000").action == "done"
-    assert services.run("not-a-uuid").action == "done"
+    assert pipeline.run("00000000-0000-0000-0000-000000000000").action == "done"
+    assert pipeline.run("not-a-uuid").action == "done"
 
 
 # --- review, cancel, reveal ---------------------------------------------------------------------
@@ -246,7 +241,7 @@ def test_run_of_unknown_or_malformed_id_is_done() -> None:
 
 def completed(number: str = magic.REVIEW) -> VerificationAttempt:
     attempt = submit(number)
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     return attempt
 
@@ -312,7 +307,7 @@ def test_cancel(
     assert attempt.events.filter(kind=EventKind.CANCELED.value).count() == 1
     assert [r["attempt"].pk for r in received["finished"]] == [attempt.pk]
     # A canceled attempt is never called, and cannot be canceled again.
-    assert services.run(attempt.pk).action == "done"
+    assert pipeline.run(attempt.pk).action == "done"
     time.sleep(0.05)
     assert simulator.ledger.total == 0
     with pytest.raises(IllegalTransition):
@@ -322,7 +317,7 @@ def test_cancel(
 def test_cancel_loses_against_a_worker_claim(face_settings: Any) -> None:
     attempt = submit()
     stale = VerificationAttempt.objects.get(pk=attempt.pk)
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     with pytest.raises(ConcurrentTransition):
         services.cancel(stale)
     attempt.refresh_from_db()
@@ -355,23 +350,23 @@ def test_reveal_pii_needs_a_named_viewer(face_settings: Any) -> None:
 
 def test_a_finished_attempt_is_not_claimed_again(face_settings: Any, simulator: Any) -> None:
     """A second delivery of the message finds nothing to claim: one provider call."""
-    from face_idcard.services import claim
+    from face_idcard.services import _claim as claim
 
     attempt = submit(magic.MATCH)
-    outcome = services.run(attempt.pk)
+    outcome = pipeline.run(attempt.pk)
     assert (outcome.action, outcome.status) == ("done", Status.COMPLETED)
-    assert services.run(attempt.pk).action == "done"
+    assert pipeline.run(attempt.pk).action == "done"
     assert len(ledger_calls(simulator, attempt.pk)) == 1
     assert claim.claim(attempt.pk, timezone.now()) is None
 
 
 def test_early_duplicate_of_a_waiting_attempt_is_deferred(face_settings: Any) -> None:
     attempt = submit(magic.INTERNAL_ERROR)
-    assert services.run(attempt.pk).action == "retry"
+    assert pipeline.run(attempt.pk).action == "retry"
     VerificationAttempt.objects.filter(pk=attempt.pk).update(
         next_attempt_at=timezone.now() + timedelta(seconds=30)
     )
-    outcome = services.run(attempt.pk)
+    outcome = pipeline.run(attempt.pk)
     assert outcome.action == "defer"
     assert 29 < outcome.countdown <= 30
     attempt.refresh_from_db()
@@ -382,12 +377,12 @@ def test_url_fetch_failure_is_retried_once(face_settings: Any, simulator: Any) -
     # Nothing listens on the discard port of loopback: the provider cannot fetch the image.
     face_settings(URL_ALLOW_PRIVATE=True)  # loopback, allowed on purpose
     attempt = submit(magic.MATCH, image=None, url="http://127.0.0.1:9/selfie.jpg")
-    first = services.run(attempt.pk)
+    first = pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     assert first.action == "retry", attempt.error_code
     assert (attempt.error_class, attempt.url_fetch_count) == ("url_fetch", 1)
     VerificationAttempt.objects.filter(pk=attempt.pk).update(next_attempt_at=None)
-    assert services.run(attempt.pk).action == "done"
+    assert pipeline.run(attempt.pk).action == "done"
     attempt.refresh_from_db()
     assert attempt.status == Status.FAILED
     assert len(ledger_calls(simulator, attempt.pk, expect=2)) == 2
@@ -409,7 +404,7 @@ def test_next_step_by_error_class(
     face_settings: Any, error_class: str, counters: dict[str, int], expected: tuple[Any, ...]
 ) -> None:
     from face_idcard.outcome import ErrorClass, ProviderOutcome, Reason, unknown_code
-    from face_idcard.services.pipeline import _next_step
+    from face_idcard.services._pipeline import _next_step
 
     attempt = VerificationAttempt(backend="simulator", **counters)
     outcome = ProviderOutcome(
@@ -428,7 +423,7 @@ def test_account_problems_alert_operators(
 ) -> None:
     attempt = submit(magic.ARREARS)
     with caplog.at_level("ERROR", logger="face_idcard"):
-        assert services.run(attempt.pk).action == "done"
+        assert pipeline.run(attempt.pk).action == "done"
     alerts = [
         r for r in caplog.records if r.levelname == "ERROR" and r.name == "face_idcard.pipeline"
     ]

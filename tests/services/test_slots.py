@@ -1,4 +1,4 @@
-"""services/slots.py as tables: when a reserved slot's message should arrive, how a slot is
+"""services/_slots.py as tables: when a reserved slot's message should arrive, how a slot is
 stored (whole microseconds, never reaching outside the reserved slot), and when it is parked.
 
 No database and no worker: the limiter counts in a LocMem cache of its own.
@@ -19,7 +19,7 @@ import time_machine
 from django.core.cache import caches
 
 from face_idcard import ratelimit
-from face_idcard.services import slots
+from face_idcard.services import _slots as slots
 
 NOW = datetime(2031, 6, 7, 8, 9, 10, tzinfo=dt_timezone.utc)
 #: countdown_to adds 1 us (the reservation's own step past the start) and 2 us (a worker's

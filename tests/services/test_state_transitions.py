@@ -11,7 +11,6 @@ import itertools
 import uuid
 
 import pytest
-from django.utils import timezone
 
 from face_idcard import audit
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
@@ -27,6 +26,7 @@ from face_idcard.states import (
     transition,
     transition_with_events,
 )
+from tests.support.factories import make_attempt
 
 EXPECTED_MOVES: dict[str, set[str]] = {
     "queued": {"processing", "canceled"},
@@ -72,15 +72,9 @@ def test_an_unknown_status_goes_nowhere() -> None:
     assert not is_terminal("nonsense")
 
 
-def _attempt(status: str) -> VerificationAttempt:
-    return VerificationAttempt.objects.create(
-        backend="simulator", consent_at=timezone.now(), status=status
-    )
-
-
 @pytest.mark.django_db
 def test_transition_updates_the_instance_it_was_given() -> None:
-    attempt = _attempt("queued")
+    attempt = make_attempt(status="queued")
     transition(attempt, Status.PROCESSING, provider_calls=3, retry_count=2)
     # Not refreshed: the caller keeps using this instance.
     assert (attempt.status, attempt.provider_calls, attempt.retry_count) == ("processing", 3, 2)
@@ -92,7 +86,7 @@ def test_transition_updates_the_instance_it_was_given() -> None:
     ("current", "target"), [("processing", "canceled"), ("queued", "completed")]
 )
 def test_an_illegal_move_with_events_writes_nothing(current: str, target: str) -> None:
-    attempt = _attempt(current)
+    attempt = make_attempt(status=current)
     events = [audit.event(attempt, EventKind.PROVIDER_CALL, code="0")]
     with pytest.raises(IllegalTransition):
         transition_with_events(attempt, target, events, provider_calls=9)
@@ -104,7 +98,7 @@ def test_an_illegal_move_with_events_writes_nothing(current: str, target: str) -
 @pytest.mark.django_db
 @pytest.mark.parametrize("count", [0, 1, 3])
 def test_transition_with_any_number_of_events(count: int) -> None:
-    attempt = _attempt("processing")
+    attempt = make_attempt(status="processing")
     events = [audit.event(attempt, EventKind.PROVIDER_CALL, code=str(i)) for i in range(count)]
     transition_with_events(attempt, Status.COMPLETED, events, provider_calls=count + 1)
     stored = VerificationAttempt.objects.get(pk=attempt.pk)
@@ -120,7 +114,7 @@ def test_transition_with_any_number_of_events(count: int) -> None:
 def test_transition_with_events_and_an_expression_field() -> None:
     from django.db.models import F
 
-    attempt = _attempt("processing")
+    attempt = make_attempt(status="processing")
     events = [audit.event(attempt, EventKind.PROVIDER_CALL, code="0")]
     transition_with_events(attempt, Status.RETRY_WAIT, events, retry_count=F("retry_count") + 1)
     stored = VerificationAttempt.objects.get(pk=attempt.pk)
@@ -130,7 +124,7 @@ def test_transition_with_events_and_an_expression_field() -> None:
 
 @pytest.mark.django_db
 def test_transition_with_events_loses_a_race_without_writing() -> None:
-    attempt = _attempt("processing")
+    attempt = make_attempt(status="processing")
     VerificationAttempt.objects.filter(pk=attempt.pk).update(status="queued")
     events = [audit.event(attempt, EventKind.PROVIDER_CALL, code="0")]
     with pytest.raises(ConcurrentTransition):
@@ -148,7 +142,7 @@ def test_a_move_with_events_is_the_update_and_one_insert_at_most() -> None:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    attempt = _attempt("processing")
+    attempt = make_attempt(status="processing")
     events = [audit.event(attempt, EventKind.PROVIDER_CALL, code="0")]
     with CaptureQueriesContext(connection) as queries:
         transition_with_events(attempt, Status.COMPLETED, events, provider_calls=1)

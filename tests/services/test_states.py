@@ -17,12 +17,7 @@ from face_idcard.states import (
     can_transition,
     transition,
 )
-
-
-def make_attempt(status: str = Status.QUEUED) -> VerificationAttempt:
-    return VerificationAttempt.objects.create(
-        backend="simulator", consent_at=timezone.now(), status=status
-    )
+from tests.support.factories import make_attempt
 
 
 def test_terminal_states_have_no_exit() -> None:
@@ -50,7 +45,7 @@ def test_table_covers_every_status() -> None:
 )
 @pytest.mark.django_db
 def test_illegal_transitions_raise_and_write_nothing(current: str, target: str) -> None:
-    attempt = make_attempt(current)
+    attempt = make_attempt(status=current)
     with pytest.raises(IllegalTransition):
         transition(attempt, target)
     attempt.refresh_from_db()
@@ -84,7 +79,7 @@ def test_claim_token_must_match() -> None:
     import uuid
 
     token = uuid.uuid4()
-    attempt = make_attempt(Status.PROCESSING)
+    attempt = make_attempt(status=Status.PROCESSING)
     VerificationAttempt.objects.filter(pk=attempt.pk).update(claim_token=token)
     with pytest.raises(ConcurrentTransition):
         transition(attempt, Status.COMPLETED, expected_claim_token=uuid.uuid4())
@@ -103,7 +98,7 @@ def test_transition_with_events_writes_both_or_neither() -> None:
 
     staff = get_user_model().objects.create_user("events")
     token = uuid.uuid4()
-    attempt = make_attempt(Status.PROCESSING)
+    attempt = make_attempt(status=Status.PROCESSING)
     VerificationAttempt.objects.filter(pk=attempt.pk).update(claim_token=token)
     events = [
         audit.event(attempt, EventKind.PROVIDER_CALL, code="0", latency_ms=1.5, billable=None),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import time
 import uuid
@@ -14,27 +15,20 @@ from django.utils import timezone
 
 from face_idcard import services
 from face_idcard.models import EventKind, VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from face_idcard.states import Status
-from tests.support import imagefactory
 from tests.support.celery_app import ledger_calls, wait_terminal
+from tests.support.factories import submit_attempt
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("celery_worker_thread"),
 ]
 
-IMAGE = imagefactory.jpeg(320, 240)
 
-
-def submit(number: str = magic.MATCH) -> VerificationAttempt:
-    return services.submit(
-        idcard_number=number,
-        idcard_name="王五",
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,  # as if the message was lost
-    )
+# enqueue=False: as if the message was lost
+submit = functools.partial(submit_attempt, idcard_name="王五", enqueue=False)
 
 
 def as_if_a_worker_died_mid_call(attempt: VerificationAttempt, lease_left: float) -> None:
@@ -107,7 +101,7 @@ def test_lost_queued_message_is_resent(face_settings: Any, simulator: Any) -> No
 
 def test_lost_retry_message_is_resent(face_settings: Any, simulator: Any) -> None:
     attempt = submit(magic.flaky(1))
-    outcome = services.run(attempt.pk)  # 213: now waiting to retry, but nobody re-sends it
+    outcome = pipeline.run(attempt.pk)  # 213: now waiting to retry, but nobody re-sends it
     assert outcome.action == "retry"
     VerificationAttempt.objects.filter(pk=attempt.pk).update(
         next_attempt_at=timezone.now() - timedelta(seconds=700)
@@ -140,6 +134,6 @@ def test_lost_call_policy_fail_never_calls_again(face_settings: Any, simulator: 
     finished = attempt.events.get(kind=EventKind.FINISHED.value)
     assert finished.data["reason"] == "lost_call"
     # The message redelivered after the crash finds nothing to do.
-    assert services.run(attempt.pk).action == "done"
+    assert pipeline.run(attempt.pk).action == "done"
     time.sleep(0.05)
     assert simulator.ledger.total == 0

@@ -8,6 +8,7 @@ rather than showing up later as a slower benchmark.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pytest
@@ -15,26 +16,16 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from face_idcard import services
 from face_idcard.models import EventKind, VerificationAttempt
-from face_idcard.services.claim import claim
-from face_idcard.simulator import magic
+from face_idcard.services import _pipeline as pipeline
+from face_idcard.services._claim import claim
 from face_idcard.states import Status
-from tests.support import imagefactory
+from tests.support.factories import submit_attempt
 
 pytestmark = pytest.mark.django_db
 
-IMAGE = imagefactory.jpeg(320, 240)
 
-
-def _submit() -> VerificationAttempt:
-    return services.submit(
-        idcard_number=magic.MATCH,
-        idcard_name="张三",
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-    )
+_submit = functools.partial(submit_attempt, enqueue=False)
 
 
 def _statements(queries: CaptureQueriesContext) -> list[str]:
@@ -53,7 +44,7 @@ def test_a_completed_run_stays_within_four_statements(face_settings: Any) -> Non
     separate audit INSERT."""
     attempt = _submit()
     with CaptureQueriesContext(connection) as queries:
-        outcome = services.run(attempt.pk)
+        outcome = pipeline.run(attempt.pk)
     assert outcome.status == Status.COMPLETED
     statements = _statements(queries)
     assert len(statements) <= 4, statements
@@ -65,9 +56,9 @@ def test_a_completed_run_stays_within_four_statements(face_settings: Any) -> Non
 
 def test_a_duplicate_delivery_costs_two_statements_and_no_call(face_settings: Any) -> None:
     attempt = _submit()
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     with CaptureQueriesContext(connection) as queries:
-        outcome = services.run(attempt.pk)
+        outcome = pipeline.run(attempt.pk)
     assert (outcome.action, outcome.status) == ("done", Status.COMPLETED)
     statements = _statements(queries)
     assert len(statements) <= 2, statements  # the failed claim, then why it failed

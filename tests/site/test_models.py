@@ -5,18 +5,12 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import ProtectedError
-from django.utils import timezone
 
 from face_idcard import audit
 from face_idcard.models import AttemptEvent, AuditLogError, EventKind, VerificationAttempt
+from tests.support.factories import make_attempt
 
 pytestmark = pytest.mark.django_db
-
-
-def make_attempt(**fields: object) -> VerificationAttempt:
-    return VerificationAttempt.objects.create(
-        backend="simulator", consent_at=timezone.now(), **fields
-    )
 
 
 def test_events_cannot_be_updated_or_deleted() -> None:

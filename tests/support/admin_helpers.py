@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from face_idcard import services
 from face_idcard.models import VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from tests.support import imagefactory
 from tests.support.users import user_with
@@ -32,7 +33,7 @@ def finished(number: str = magic.REVIEW, **kwargs: Any) -> VerificationAttempt:
         enqueue=False,
         **kwargs,
     )
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     return attempt
 

@@ -5,17 +5,17 @@ from another."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
-from face_idcard import services
 from face_idcard.models import VerificationAttempt
-from face_idcard.simulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, SimulatorServer, magic
+from face_idcard.simulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, SimulatorServer
 from face_idcard.simulator.registry import demo_people
 from tests.support.celery_app import FAST
+from tests.support.factories import submit_attempt
 
 PHOTO = demo_people()[0].photo_bytes
 
@@ -52,15 +52,7 @@ def use_faceid(settings: Any) -> Callable[..., None]:
     return apply
 
 
-def submit(number: str = magic.MATCH, **kwargs: Any) -> VerificationAttempt:
-    params: dict[str, Any] = {
-        "idcard_number": number,
-        "idcard_name": NAME,
-        "image": PHOTO,
-        "consent_at": timezone.now(),
-    }
-    params.update(kwargs)
-    return services.submit(**params)
+submit = functools.partial(submit_attempt, image=PHOTO)
 
 
 def call_events(attempt: VerificationAttempt) -> list[dict[str, Any]]:

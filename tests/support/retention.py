@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from face_idcard import services
 from face_idcard.models import VerificationAttempt
+from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory
@@ -31,7 +32,7 @@ def finished(
         enqueue=False,
         **kwargs,
     )
-    services.run(attempt.pk)
+    pipeline.run(attempt.pk)
     VerificationAttempt.objects.filter(pk=attempt.pk).update(
         finished_at=timezone.now() - timedelta(days=days_ago)
     )

@@ -1,7 +1,7 @@
 """Leases: how long a claim lasts, what happens when it runs out, and what becomes of a result
 that arrives after it ran out.
 
-A worker's claim (:mod:`.claim`) holds the attempt for ``CLAIM_LEASE_SECONDS``. A worker that
+A worker's claim (:mod:`._claim`) holds the attempt for ``CLAIM_LEASE_SECONDS``. A worker that
 stops answering for longer (killed, stuck) loses it: the sweeper requeues the attempt or ends it
 (``LOST_CALL_POLICY``), leaving the claim token on the row. A worker that was only slow and
 answers after that is the *late result*: kept if nobody claimed the attempt since, audited only
@@ -32,8 +32,8 @@ from ..states import (
     transition,
     transition_with_events,
 )
-from . import retries
-from .common import enqueue_on_commit, send_after_commit
+from . import _retries as retries
+from ._common import enqueue_on_commit, send_after_commit
 
 logger = logging.getLogger("face_idcard.leases")
 

@@ -3,7 +3,7 @@
 Only the worker whose conditional UPDATE claimed the attempt calls the provider, so a
 duplicate delivery or a second worker never pays twice for one attempt. The outcome is written
 with another conditional UPDATE that also checks the claim token: a worker whose lease was taken
-back by the sweeper cannot overwrite what the next worker recorded (:mod:`.leases` decides what
+back by the sweeper cannot overwrite what the next worker recorded (:mod:`._leases` decides what
 becomes of its late result).
 """
 
@@ -42,10 +42,13 @@ from ..states import (
     transition,
     transition_with_events,
 )
-from . import audit_sample, leases, retries, slots
-from .claim import claim
-from .common import load_selfie, send_after_commit
-from .retries import backoff
+from . import _audit_sample as audit_sample
+from . import _leases as leases
+from . import _retries as retries
+from . import _slots as slots
+from ._claim import claim
+from ._common import load_selfie, send_after_commit
+from ._retries import backoff
 
 logger = logging.getLogger("face_idcard.pipeline")
 

@@ -1,4 +1,4 @@
-"""Pieces shared by the service modules: errors, the selfie storage, signals, enqueueing
+"""Pieces shared by the service modules: the selfie storage, signals, enqueueing
 (through the dispatcher a site or :mod:`face_idcard.tasks` plugs in, :mod:`.dispatch`)."""
 
 from __future__ import annotations
@@ -15,12 +15,6 @@ from django.dispatch import Signal
 
 from .. import crypto
 from ..conf import face_idcard_settings
-
-# Re-exported: these exceptions lived here before face_idcard.exceptions held them all.
-from ..exceptions import AttemptLimitExceeded as AttemptLimitExceeded
-from ..exceptions import ConsentRequired as ConsentRequired
-from ..exceptions import LegalHoldActive as LegalHoldActive
-from ..exceptions import PersonalInformationUnavailable as PersonalInformationUnavailable
 from ..models import VerificationAttempt
 from . import dispatch
 

@@ -22,6 +22,7 @@ from .. import audit, crypto
 from ..backends import default_alias, usable_backend
 from ..conf import face_idcard_settings
 from ..consent import validate_consent_time
+from ..exceptions import ConsentRequired
 from ..identity import check_minimum_age, validate_id_number, validate_name
 from ..images import check_upload_type, limits_for, read_upload, validate_image
 from ..masking import mask_id_number, mask_name
@@ -30,9 +31,9 @@ from ..netpolicy import validate_url
 from ..sensitive import Sensitive, forget_locals_on_error
 from ..states import Decision, Status
 from ..textfields import validate_text_length
-from . import limits, slots
-from .common import (
-    ConsentRequired,
+from . import _limits as limits
+from . import _slots as slots
+from ._common import (
     current_selfie_storage_alias,
     delete_selfie,
     enqueue_on_commit,

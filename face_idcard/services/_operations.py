@@ -12,13 +12,13 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import audit, crypto, permissions
 from ..conf import face_idcard_settings
-from ..exceptions import SelfReviewRefused
+from ..exceptions import PersonalInformationUnavailable, SelfReviewRefused
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..sensitive import forget_locals_on_error
 from ..signals import attempt_finished, attempt_reviewed
 from ..states import Decision, IllegalTransition, ReviewDecision, Status, transition
-from .common import PersonalInformationUnavailable, load_selfie, send_after_commit
-from .freetext import refuse_personal_data_in_reason
+from ._common import load_selfie, send_after_commit
+from ._freetext import refuse_personal_data_in_reason
 
 logger = logging.getLogger("face_idcard.services")
 

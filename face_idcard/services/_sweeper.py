@@ -1,4 +1,4 @@
-"""The sweeper: recovers attempts whose worker died (lease expired, :mod:`.leases`) or whose
+"""The sweeper: recovers attempts whose worker died (lease expired, :mod:`._leases`) or whose
 message was lost.
 
 Run it periodically (``face_idcard.tasks.sweep`` or ``manage.py face_idcard_sweep``). Every
@@ -19,8 +19,9 @@ from .. import audit
 from ..conf import face_idcard_settings
 from ..models import EventKind, VerificationAttempt
 from ..states import Status
-from . import leases, slots
-from .common import enqueue_on_commit
+from . import _leases as leases
+from . import _slots as slots
+from ._common import enqueue_on_commit
 
 logger = logging.getLogger("face_idcard.sweeper")
 

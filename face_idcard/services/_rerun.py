@@ -4,7 +4,7 @@ The new attempt is linked to the original (``rerun_of``), audited on both, bille
 provider like any call, and not counted toward the person's daily limits (a staff decision,
 not the person trying numbers). The selfie is copied: each attempt owns its file, so purging
 one never breaks the other. The copy keeps the original's retention clock: the purge erases a
-re-run's selfie and personal information with its original's (``services.retention.purge``),
+re-run's selfie and personal information with its original's (``services._retention.purge``),
 however late the re-run finished.
 """
 
@@ -19,11 +19,11 @@ from django.utils import timezone
 
 from .. import audit, crypto, permissions
 from ..backends import default_alias
+from ..exceptions import PersonalInformationUnavailable
 from ..models import EventKind, VerificationAttempt
 from ..sensitive import Sensitive, forget_locals_on_error
 from ..states import Decision, IllegalTransition, Status, is_terminal
-from .common import (
-    PersonalInformationUnavailable,
+from ._common import (
     current_selfie_storage_alias,
     delete_selfie,
     enqueue_on_commit,

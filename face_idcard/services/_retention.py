@@ -8,7 +8,7 @@ caller's external reference and the API's Idempotency-Key rows of the attempt; i
 ID number's keyed hash while the per-ID daily limit still counts the attempt (an erasure must
 not reset the limit), and ``purge`` clears it after that window. Legal holds are never erased.
 Free-text reasons that would carry personal data into the audit trail are refused
-(:mod:`.freetext`).
+(:mod:`._freetext`).
 """
 
 from __future__ import annotations
@@ -23,17 +23,17 @@ from django.utils import timezone
 
 from .. import audit, crypto, permissions
 from ..conf import face_idcard_settings
+from ..exceptions import LegalHoldActive
 from ..models import EventKind, IdempotencyKey, VerificationAttempt
 from ..states import IllegalTransition, is_terminal
-from .common import (
-    LegalHoldActive,
+from ._common import (
     current_selfie_storage_alias,
     delete_selfie,
     load_selfie,
     save_selfie,
     selfie_storage,
 )
-from .freetext import refuse_personal_data_in_reason
+from ._freetext import refuse_personal_data_in_reason
 
 logger = logging.getLogger("face_idcard.retention")
 

@@ -1,0 +1,41 @@
+"""The services package's public surface: its verbs and nothing else. The modules behind them
+are private by name; ``dispatch`` is the one public submodule (the plug point for a queue other
+than Celery)."""
+
+from __future__ import annotations
+
+import pkgutil
+
+import face_idcard.services
+from face_idcard import services
+
+VERBS = {
+    "submit",
+    "review",
+    "cancel",
+    "rerun",
+    "redact",
+    "set_legal_hold",
+    "reveal_pii",
+    "reveal_selfie",
+    "purge",
+    "sweep",
+    "rotate_keys",
+}
+
+
+def test_all_names_the_verbs_and_nothing_else() -> None:
+    assert sorted(services.__all__) == sorted(VERBS)
+    assert all(callable(getattr(services, name)) for name in services.__all__)
+
+
+def test_the_namespace_holds_no_other_public_name() -> None:
+    public = {name for name in vars(services) if not name.startswith("_")}
+    # ``dispatch`` is the public submodule (bound once imported), not an export.
+    assert public - {"dispatch"} == VERBS
+
+
+def test_no_public_submodule_but_dispatch() -> None:
+    modules = {info.name for info in pkgutil.iter_modules(face_idcard.services.__path__)}
+    assert {name for name in modules if not name.startswith("_")} == {"dispatch"}
+    assert "_pipeline" in modules  # the listing sees the private modules too

@@ -1,0 +1,38 @@
+"""Factories for the tests: one way to submit an attempt through the service, one way to store
+an attempt's row directly. A module that needs other defaults (a name of its own, a smaller
+photo, no enqueue) passes them as keywords, e.g. through ``functools.partial``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.utils import timezone
+
+from face_idcard import services
+from face_idcard.models import VerificationAttempt
+from face_idcard.simulator import magic
+from tests.support import imagefactory
+
+NAME = "张三"
+IMAGE = imagefactory.jpeg(320, 240)
+
+
+def submit_attempt(number: str = magic.MATCH, **kw: Any) -> VerificationAttempt:
+    """``services.submit`` for ``number`` with a name, a photo and consent given now; any
+    keyword overrides those or adds another argument (``enqueue=False``, ``user=``...)."""
+    params: dict[str, Any] = {
+        "idcard_number": number,
+        "idcard_name": NAME,
+        "image": IMAGE,
+        "consent_at": timezone.now(),
+    }
+    params.update(kw)
+    return services.submit(**params)
+
+
+def make_attempt(**fields: Any) -> VerificationAttempt:
+    """An attempt's row stored as is (no validation, no service), on the simulator backend
+    with consent given now unless ``fields`` say otherwise."""
+    values: dict[str, Any] = {"backend": "simulator", "consent_at": timezone.now()}
+    values.update(fields)
+    return VerificationAttempt.objects.create(**values)
