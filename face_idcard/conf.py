@@ -154,6 +154,10 @@ DEFAULTS: dict[str, Any] = {
     # Show the raw similarity score to everyone (it helps an attacker tune a forged photo):
     # off, only users with face_idcard.review see it.
     "API_EXPOSE_SIMILARITY": False,
+    # Accept "guardian_consent" from API clients. Off: a client is usually the child's own
+    # device, and a boolean it sends is no evidence that a guardian consented; the host's own
+    # guardian flow passes guardian_consent to services.submit instead.
+    "API_ACCEPT_GUARDIAN_CONSENT": False,
     # Hours an Idempotency-Key is remembered.
     "IDEMPOTENCY_TTL_HOURS": 24,
     # The HMAC key of idempotency fingerprints. "": derived from the newest PII hash key.
