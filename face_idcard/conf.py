@@ -33,6 +33,12 @@ DEFAULTS: dict[str, Any] = {
     "BACKENDS": {},
     # The alias new attempts use.
     "DEFAULT_BACKEND": "default",
+    # A development-only backend (the simulator) with DEBUG off is an Error unless this is
+    # True: for a staging site that must never see a real person.
+    "ALLOW_DEVELOPMENT_BACKENDS": False,
+    # `check --deploy` refuses a backend endpoint on a loopback address unless this is True:
+    # for a private deployment that reaches its provider through a local proxy, on purpose.
+    "ALLOW_LOOPBACK_ENDPOINTS": False,
     # Site-wide defaults of the generic per-alias keys:
     # seconds to wait for the TCP connection and for the response,
     "CONNECT_TIMEOUT": 3.05,
