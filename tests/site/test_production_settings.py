@@ -1,7 +1,7 @@
 """The README's production settings block passes Django's ``check --deploy`` and the app's.
 
-The block (``.. install-snippet: production``) is executed over a site's settings as
-``django-admin startproject`` writes them plus the README's face_idcard block, then those
+The block (``.. install-snippet: production``) is executed and its settings laid over a
+site with Django's default middleware and a complete face_idcard configuration, then those
 settings are checked: no security warning of Django's, none of the app's, a cache every process
 shares and the API docs page for staff only.
 """
