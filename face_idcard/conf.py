@@ -94,6 +94,11 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path to a callable host -> iterable of address strings used to resolve url host
     # names (None: the system resolver). Raises OSError when the name does not resolve.
     "URL_RESOLVER": None,
+    # Seconds a url host lookup may take (off the request thread) before the url is refused
+    # as unresolvable: a slow DNS server must not hold a web worker.
+    "URL_RESOLVE_TIMEOUT_SECONDS": 2.0,
+    # Seconds a name that did not resolve (or not in time) is refused at once, per process.
+    "URL_UNRESOLVABLE_CACHE_SECONDS": 60,
     # --- Pipeline ------------------------------------------------------------------------
     # Transient failures are retried this many times with exponential backoff and jitter.
     "MAX_RETRIES": 5,
