@@ -169,6 +169,9 @@ DEFAULTS: dict[str, Any] = {
     # device, and a boolean it sends is no evidence that a guardian consented; the host's own
     # guardian flow passes guardian_consent to services.submit instead.
     "API_ACCEPT_GUARDIAN_CONSENT": False,
+    # Photo urls refused as not public or unresolvable, per account ("number/period"; None:
+    # no budget): over it, url submissions answer 429 until the window ends.
+    "API_URL_FAILURE_BUDGET": "10/hour",
     # Hours an Idempotency-Key is remembered.
     "IDEMPOTENCY_TTL_HOURS": 24,
     # The HMAC key of idempotency fingerprints. "": derived from the newest PII hash key.
