@@ -56,7 +56,8 @@ FACE_IDCARD = {
     "LOST_CALL_POLICY": os.environ.get("FACE_IDCARD_BENCH_LOST_CALL_POLICY", "requeue"),
     "SELFIE_STORAGE": "default",
 }
-SILENCED_SYSTEM_CHECKS = ["face_idcard.W001", "face_idcard.W004"]
+# The simulator is allowed by tests.settings (ALLOW_DEVELOPMENT_BACKENDS).
+SILENCED_SYSTEM_CHECKS = ["face_idcard.W004"]
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

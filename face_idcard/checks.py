@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import numbers
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.cache import caches
@@ -292,12 +295,14 @@ def _check_backends() -> list[CheckMessage]:
                     id="face_idcard.E002",
                 )
             )
-        if cls.development_only and not settings.DEBUG:
+        if cls.development_only and not settings.DEBUG and not fs.ALLOW_DEVELOPMENT_BACKENDS:
             messages.append(
-                Warning(
+                Error(
                     f"Backend {alias!r} is for development only while DEBUG is off.",
-                    hint="The simulator is not face recognition; never use it in production.",
-                    id="face_idcard.W001",
+                    hint="The simulator is not face recognition; never use it in production. "
+                    "A staging site that never sees a real person may set "
+                    "FACE_IDCARD['ALLOW_DEVELOPMENT_BACKENDS'] = True.",
+                    id="face_idcard.E030",
                 )
             )
     return messages
@@ -406,6 +411,186 @@ def check_hash_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
                     hint="The hash key must be a secret of its own: rotating SECRET_KEY must "
                     "not reset the limits, and SECRET_KEY sits in more places.",
                     id="face_idcard.E016",
+                )
+            )
+    return messages
+
+
+def _digest(value: str | bytes) -> str:
+    return hashlib.sha256(value.encode("utf-8") if isinstance(value, str) else value).hexdigest()
+
+
+#: SHA-256 of the secrets published in the repository: the example site's development
+#: defaults (example_project/example_site/settings.py) for SECRET_KEY, PII_ENCRYPTION_KEYS and
+#: PII_HASH_KEYS. Anyone can read them, so a site that runs with one keeps nothing secret.
+PUBLISHED_SECRET_DIGESTS = frozenset(
+    {
+        "11fc88cad7e64ce5842a11c6287451a61921d568acc7745e186b3b0dfe6e5b4d",
+        "1cd538d952d820cba9ed10c3299ee935435cf50f7b9bb3715b23e651ef3a3a03",
+        "0349fbcb8f692e4dd66a77207df885e34373ddaf0172d8c9a747370a0a3ad731",
+    }
+)
+
+
+@register(Tags.security, "face_idcard")
+def check_published_secrets(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """With DEBUG off, no secret may be one the repository publishes (E031)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from . import crypto
+
+    if settings.DEBUG:
+        return []
+    fs.reload()
+    found: list[str] = []
+    if _digest(str(settings.SECRET_KEY)) in PUBLISHED_SECRET_DIGESTS:
+        found.append("SECRET_KEY")
+    keys = fs.PII_ENCRYPTION_KEYS
+    if isinstance(keys, list | tuple):
+        found += [
+            f"FACE_IDCARD['PII_ENCRYPTION_KEYS'][{index}]"
+            for index, key in enumerate(keys)
+            if isinstance(key, str | bytes) and _digest(key) in PUBLISHED_SECRET_DIGESTS
+        ]
+    for index, secret in _hash_secrets(crypto, ImproperlyConfigured):
+        if _digest(secret) in PUBLISHED_SECRET_DIGESTS:
+            found.append(f"FACE_IDCARD['PII_HASH_KEYS'][{index}]")
+    if not found:
+        return []
+    return [
+        Error(
+            ", ".join(found) + " is a value published in the repository (the example site's "
+            "development default) while DEBUG is off.",
+            hint="Generate secrets of your own and read them from the environment or a secret "
+            "store (README: going to production).",
+            id="face_idcard.E031",
+        )
+    ]
+
+
+def _hash_secrets(crypto: Any, configuration_error: type[Exception]) -> list[tuple[int, bytes]]:
+    """(index, secret) of each well-formed ``PII_HASH_KEYS`` entry (malformed ones are E016)."""
+    try:
+        entries = crypto.configured_hash_keys()
+    except configuration_error:
+        return []
+    secrets: list[tuple[int, bytes]] = []
+    for index, entry in enumerate(entries):
+        try:
+            secrets.append((index, crypto.parse_hash_key(entry).secret))
+        except (TypeError, ValueError):
+            continue
+    return secrets
+
+
+#: A hash key must hold at least this many bytes (a random 32-byte secret or longer).
+MINIMUM_HASH_KEY_BYTES = 32
+#: Fewer distinct bytes than this is a pattern ("xxxx...", "abab..."), not a random secret.
+MINIMUM_HASH_KEY_DISTINCT_BYTES = 8
+
+
+def _is_loopback(host: str) -> bool:
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    mapped = getattr(address, "ipv4_mapped", None)
+    return bool(address.is_loopback or address.is_unspecified or (mapped and mapped.is_loopback))
+
+
+@register(Tags.security, "face_idcard", deploy=True)
+def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``check --deploy``, DEBUG off: every backend endpoint remote and over TLS (E032, E033),
+    every hash key long, random-looking and apart from the encryption keys (E034, E035)."""
+    if settings.DEBUG:
+        return []
+    fs.reload()
+    return _check_endpoints() + _check_hash_key_strength()
+
+
+def _check_endpoints() -> list[CheckMessage]:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from .backends import backend_class
+    from .backends.config import configured, resolve
+
+    messages: list[CheckMessage] = []
+    try:
+        entries = configured()
+    except ImproperlyConfigured:
+        return messages  # reported by check_settings (E001)
+    for alias, entry in entries.items():
+        try:
+            cls = backend_class(str(entry.get("BACKEND")))
+            url = cls.endpoint_url(resolve(alias))
+        except (ImproperlyConfigured, TypeError, ValueError, KeyError):
+            continue  # reported by check_settings
+        if url is None:
+            continue
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        label = f"FACE_IDCARD['BACKENDS'][{alias!r}]['{cls.endpoint_option}']"
+        if _is_loopback(host):
+            if not fs.ALLOW_LOOPBACK_ENDPOINTS:
+                messages.append(
+                    Error(
+                        f"{label} is a loopback address (the simulator's, or a local service) "
+                        "while DEBUG is off.",
+                        hint="Point it at the provider. A private deployment that reaches the "
+                        "provider through a local proxy may set "
+                        "FACE_IDCARD['ALLOW_LOOPBACK_ENDPOINTS'] = True.",
+                        id="face_idcard.E032",
+                    )
+                )
+        elif parts.scheme != "https":
+            messages.append(
+                Error(
+                    f"{label} is plain http to a remote host: ID numbers, names and faces "
+                    "would cross the network unencrypted.",
+                    hint="Use the provider's https endpoint.",
+                    id="face_idcard.E033",
+                )
+            )
+    return messages
+
+
+def _check_hash_key_strength() -> list[CheckMessage]:
+    from django.core.exceptions import ImproperlyConfigured
+
+    from . import crypto
+
+    messages: list[CheckMessage] = []
+    keys = fs.PII_ENCRYPTION_KEYS
+    encryption_keys = {
+        key.encode("utf-8") if isinstance(key, str) else key
+        for key in (keys if isinstance(keys, list | tuple) else [])
+        if isinstance(key, str | bytes)
+    }
+    for index, secret in _hash_secrets(crypto, ImproperlyConfigured):
+        label = f"FACE_IDCARD['PII_HASH_KEYS'][{index}]"
+        if (
+            len(secret) < MINIMUM_HASH_KEY_BYTES
+            or len(set(secret)) < MINIMUM_HASH_KEY_DISTINCT_BYTES
+        ):
+            messages.append(
+                Error(
+                    f"{label} is short or guessable (fewer than {MINIMUM_HASH_KEY_BYTES} bytes, "
+                    "or a repeated pattern): ID numbers are few enough to try them all "
+                    "against a weak key.",
+                    hint="Generate one with `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(32))'`.",
+                    id="face_idcard.E034",
+                )
+            )
+        if secret in encryption_keys:
+            messages.append(
+                Error(
+                    f"{label} is also a PII encryption key.",
+                    hint="Each key has one purpose: whoever learns one must not learn both.",
+                    id="face_idcard.E035",
                 )
             )
     return messages

@@ -33,6 +33,12 @@ DEFAULTS: dict[str, Any] = {
     "BACKENDS": {},
     # The alias new attempts use.
     "DEFAULT_BACKEND": "default",
+    # A development-only backend (the simulator) with DEBUG off is an Error unless this is
+    # True: for a staging site that must never see a real person.
+    "ALLOW_DEVELOPMENT_BACKENDS": False,
+    # `check --deploy` refuses a backend endpoint on a loopback address unless this is True:
+    # for a private deployment that reaches its provider through a local proxy, on purpose.
+    "ALLOW_LOOPBACK_ENDPOINTS": False,
     # Site-wide defaults of the generic per-alias keys:
     # seconds to wait for the TCP connection and for the response,
     "CONNECT_TIMEOUT": 3.05,
@@ -88,6 +94,11 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path to a callable host -> iterable of address strings used to resolve url host
     # names (None: the system resolver). Raises OSError when the name does not resolve.
     "URL_RESOLVER": None,
+    # Seconds a url host lookup may take (off the request thread) before the url is refused
+    # as unresolvable: a slow DNS server must not hold a web worker.
+    "URL_RESOLVE_TIMEOUT_SECONDS": 2.0,
+    # Seconds a name that did not resolve (or not in time) is refused at once, per process.
+    "URL_UNRESOLVABLE_CACHE_SECONDS": 60,
     # --- Pipeline ------------------------------------------------------------------------
     # Transient failures are retried this many times with exponential backoff and jitter.
     "MAX_RETRIES": 5,
@@ -154,6 +165,13 @@ DEFAULTS: dict[str, Any] = {
     # Show the raw similarity score to everyone (it helps an attacker tune a forged photo):
     # off, only users with face_idcard.review see it.
     "API_EXPOSE_SIMILARITY": False,
+    # Accept "guardian_consent" from API clients. Off: a client is usually the child's own
+    # device, and a boolean it sends is no evidence that a guardian consented; the host's own
+    # guardian flow passes guardian_consent to services.submit instead.
+    "API_ACCEPT_GUARDIAN_CONSENT": False,
+    # Photo urls refused as not public or unresolvable, per account ("number/period"; None:
+    # no budget): over it, url submissions answer 429 until the window ends.
+    "API_URL_FAILURE_BUDGET": "10/hour",
     # Hours an Idempotency-Key is remembered.
     "IDEMPOTENCY_TTL_HOURS": 24,
     # The HMAC key of idempotency fingerprints. "": derived from the newest PII hash key.

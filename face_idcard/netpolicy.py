@@ -14,10 +14,14 @@ a trailing dot. Names are resolved and refused if ANY address they resolve to is
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import re
 import socket
+import threading
+import time
 import unicodedata
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
@@ -29,6 +33,7 @@ __all__ = [
     "URL_MESSAGES",
     "DestinationRefused",
     "Resolver",
+    "bounded_resolver",
     "check_host",
     "ip_literal",
     "is_public_address",
@@ -159,6 +164,68 @@ def check_host(host: str, *, resolver: Resolver | None = None) -> None:
             raise DestinationRefused("not_public")
 
 
+# --- Resolution off the request thread, bounded in time --------------------------------------
+
+#: Threads that run url host lookups. A lookup runs in one of them, never on the web worker's
+#: thread, so a slow or silent DNS server costs a request at most the timeout; stuck lookups
+#: hold at most these threads, and a lookup that waits for a free one times out the same way.
+RESOLVER_THREADS = 4
+#: Names remembered as unresolvable (the oldest forgotten first).
+UNRESOLVABLE_CACHE_SIZE = 1024
+
+_pool_lock = threading.Lock()
+_pool: concurrent.futures.ThreadPoolExecutor | None = None
+_unresolvable_lock = threading.Lock()
+#: (resolver, name) -> monotonic time until which the name is answered "unresolvable" at once.
+_unresolvable: OrderedDict[tuple[Resolver, str], float] = OrderedDict()
+
+
+def _resolver_pool() -> concurrent.futures.ThreadPoolExecutor:
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = concurrent.futures.ThreadPoolExecutor(
+                max_workers=RESOLVER_THREADS, thread_name_prefix="face_idcard-resolver"
+            )
+        return _pool
+
+
+def forget_unresolvable() -> None:
+    """Empty the cache of unresolvable names (tests; a site that fixed its DNS)."""
+    with _unresolvable_lock:
+        _unresolvable.clear()
+
+
+def bounded_resolver(resolver: Resolver, *, timeout: float, remember_for: float) -> Resolver:
+    """``resolver`` run in a worker thread for at most ``timeout`` seconds. A name that does
+    not resolve in time, or does not resolve, raises ``OSError`` and is answered so at once for
+    ``remember_for`` seconds (in this process): a client repeating a name that hangs the
+    resolver costs one lookup, not one per request. Answers that resolve are never cached:
+    the address policy is checked against fresh answers each time (DNS rebinding)."""
+
+    def resolve(name: str) -> list[str]:
+        key = (resolver, name)
+        now = time.monotonic()
+        with _unresolvable_lock:
+            until = _unresolvable.get(key)
+            if until is not None and until > now:
+                raise OSError("unresolvable (remembered)")
+            _unresolvable.pop(key, None)
+        future = _resolver_pool().submit(lambda: list(resolver(name)))
+        try:
+            return future.result(timeout=timeout)
+        except (OSError, UnicodeError, concurrent.futures.TimeoutError):
+            future.cancel()  # still queued behind stuck lookups: never run it
+            if remember_for > 0:
+                with _unresolvable_lock:
+                    _unresolvable[key] = time.monotonic() + remember_for
+                    while len(_unresolvable) > UNRESOLVABLE_CACHE_SIZE:
+                        _unresolvable.popitem(last=False)
+            raise OSError("unresolvable") from None
+
+    return resolve
+
+
 # --- The photo url of a submission ------------------------------------------------------
 
 URL_SCHEMES = ("http", "https")
@@ -217,7 +284,9 @@ def validate_url(value: str, *, resolver: Resolver | None = None) -> str:
     Codes: ``url_scheme``, ``url_length``, ``url_invalid`` (no host, credentials, spaces or
     control characters, malformed), ``url_not_public`` (an address or a name resolving to one
     outside the public internet, unless ``URL_ALLOW_PRIVATE``), ``url_unresolvable``. Names
-    are resolved with ``resolver``, else ``URL_RESOLVER``, else the system's resolver.
+    are resolved with ``resolver``, else ``URL_RESOLVER``, else the system's resolver, within
+    ``URL_RESOLVE_TIMEOUT_SECONDS``; a name that did not resolve is refused at once for
+    ``URL_UNRESOLVABLE_CACHE_SECONDS`` (:func:`bounded_resolver`).
     Returns the address with surrounding whitespace removed.
     """
     from django.core.exceptions import ValidationError
@@ -266,8 +335,13 @@ def validate_url(value: str, *, resolver: Resolver | None = None) -> str:
     except ValidationError:
         raise _url_error("url_invalid", "url_invalid") from None
     if check_destination:  # last: resolving a name is the slowest check
+        bounded = bounded_resolver(
+            resolver or _url_resolver() or system_resolver,
+            timeout=float(face_idcard_settings.URL_RESOLVE_TIMEOUT_SECONDS),
+            remember_for=float(face_idcard_settings.URL_UNRESOLVABLE_CACHE_SECONDS),
+        )
         try:
-            check_host(host, resolver=resolver or _url_resolver())
+            check_host(host, resolver=bounded)
         except DestinationRefused as exc:
             raise _refused(exc) from None
     return url

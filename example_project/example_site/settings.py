@@ -1,5 +1,10 @@
 """A small site that installs face_idcard. Development settings: never deploy these.
 
+Secrets come from the environment (``DJANGO_SECRET_KEY``, ``FACE_IDCARD_PII_KEY``,
+``FACE_IDCARD_PII_HASH_KEY``). With ``DJANGO_DEBUG`` on (the default, the demo) a missing one
+takes a development value that the repository publishes; with it off the site refuses to start
+until every one is set (and system check face_idcard.E031 refuses the published values).
+
 Everything comes from the environment, with defaults that need no server: SQLite and kombu's
 filesystem transport, both in a ``var/`` folder (``EXAMPLE_VAR_DIR``, default
 ``example_project/var``). ``DATABASE_URL`` (``postgres://…``) and ``CELERY_BROKER_URL``
@@ -11,11 +16,27 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from django.core.exceptions import ImproperlyConfigured
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 #: The database, the broker's folders and the media of the default set-up (git ignores it).
 VAR_DIR = Path(os.environ.get("EXAMPLE_VAR_DIR") or BASE_DIR / "var").resolve()
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "example-site-development-only")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1").lower() in ("1", "true", "yes", "on")
+#: Secret variables that are unset while DEBUG is off (checked at the end of this file).
+_MISSING_SECRETS: list[str] = []
+
+
+def _secret(variable: str, development_value: str) -> str:
+    """The environment's value; in DEBUG only, else the published development value."""
+    value = os.environ.get(variable, "")
+    if value:
+        return value
+    if not DEBUG:
+        _MISSING_SECRETS.append(variable)
+    return development_value
+
+
+SECRET_KEY = _secret("DJANGO_SECRET_KEY", "example-site-development-only")
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 USE_TZ = True
 TIME_ZONE = "Asia/Shanghai"
@@ -159,11 +180,11 @@ FACE_IDCARD = {
     "SELFIE_STORAGE": "face_idcard",
     # Development only: a real site loads its keys from a secret store.
     "PII_ENCRYPTION_KEYS": [
-        os.environ.get("FACE_IDCARD_PII_KEY", "Zm9yLWRlbW8tb25seS1uZXZlci1pbi1wcm9kdWN0aW8=")
+        _secret("FACE_IDCARD_PII_KEY", "Zm9yLWRlbW8tb25seS1uZXZlci1pbi1wcm9kdWN0aW8=")
     ],
     # The ID number hash key: a secret of its own, never SECRET_KEY (development value here).
     "PII_HASH_KEYS": [
-        os.environ.get("FACE_IDCARD_PII_HASH_KEY", "demo-only-hash-key-never-in-production")
+        _secret("FACE_IDCARD_PII_HASH_KEY", "demo-only-hash-key-never-in-production")
     ],
     "NOTICE_VERSION": "demo-2026-11",
     # The provider's quota per second, shared by the workers through the cache (the demo sets
@@ -220,3 +241,14 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"face_idcard": {"handlers": ["console"], "level": "WARNING"}},
 }
+
+if _MISSING_SECRETS:
+    # Names only, never a value. Without this, a DEBUG-off start would run on secrets that
+    # anyone can read in the repository.
+    raise ImproperlyConfigured(
+        "example_site: DJANGO_DEBUG is off and these secrets are not set: "
+        + ", ".join(_MISSING_SECRETS)
+        + ". Set each in the environment (a PII key: `python -m face_idcard.crypto`; the others: "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`), "
+        "or run with DJANGO_DEBUG=1 for development."
+    )

@@ -88,6 +88,19 @@ class AttemptCreateSerializer(serializers.Serializer[Any]):
     def validate_idcard_name(self, value: str) -> str:
         return validate_name(value)
 
+    def validate_guardian_consent(self, value: bool) -> bool:
+        # The client is usually the minor's own device: its "a guardian consented" proves
+        # nothing, so it is refused unless the site says its clients attest it.
+        if value and not face_idcard_settings.API_ACCEPT_GUARDIAN_CONSENT:
+            raise serializers.ValidationError(
+                _(
+                    "A guardian's consent cannot be given here. The guardian must consent "
+                    "through the site's own guardian process."
+                ),
+                code="guardian_consent_not_accepted",
+            )
+        return value
+
     def validate_notice_version(self, value: str) -> str:
         allowed = allowed_notice_versions()
         if allowed and value not in allowed:

@@ -21,6 +21,7 @@ import logging
 import uuid
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone, translation
@@ -41,7 +42,14 @@ from .. import permissions, services
 from ..exceptions import ConsentRequired, IllegalTransition
 from ..models import VerificationAttempt
 from . import idempotency
-from .access import CREATE_SCOPE, CanReview, CreateThrottle, configured_permission_classes
+from .access import (
+    CREATE_SCOPE,
+    CanReview,
+    CreateThrottle,
+    configured_permission_classes,
+    count_url_refusal,
+    refuse_over_url_failure_budget,
+)
 from .access import has_app_permission as _has_app_permission
 from .caching import NoStore
 from .errors import Conflict, exception_handler
@@ -290,14 +298,21 @@ class AttemptViewSet(
         def create() -> VerificationAttempt:
             return services.submit(user=user, image=image, consent_at=timezone.now(), **fields)
 
-        if key is None:
-            attempt = create()
-        else:
-            # The attempt and the key's row in one transaction of the view's (submit's own
-            # nests in it as a savepoint).
-            attempt, _created = idempotency.submit_once(
-                user=user, key=key, fields=fields, image=image, create=create
-            )
+        if "url" in fields:
+            refuse_over_url_failure_budget(user)
+        try:
+            if key is None:
+                attempt = create()
+            else:
+                # The attempt and the key's row in one transaction of the view's (submit's
+                # own nests in it as a savepoint).
+                attempt, _created = idempotency.submit_once(
+                    user=user, key=key, fields=fields, image=image, create=create
+                )
+        except DjangoValidationError as error:
+            if "url" in fields:
+                count_url_refusal(user, error)
+            raise
         return self._show(attempt, status.HTTP_202_ACCEPTED, Location=self._location(attempt))
 
     @extend_schema(

@@ -136,8 +136,12 @@ class Backend(abc.ABC):
     catalogue: ClassVar[Catalogue] = GENERIC
     #: How the provider bills, in one sentence (each code's ``billable`` says it per outcome).
     billing_rule: ClassVar[str] = ""
-    #: For development and tests only (warned about when DEBUG is off).
+    #: For development and tests only: an Error outside DEBUG unless the site sets
+    #: ``ALLOW_DEVELOPMENT_BACKENDS`` (face_idcard.E030).
     development_only: ClassVar[bool] = False
+    #: The declared option that holds the provider's address, so that ``check --deploy`` can
+    #: refuse a loopback or plain-http endpoint without knowing the provider (None: none).
+    endpoint_option: ClassVar[str | None] = None
 
     def __init__(self, config: BackendSettings) -> None:
         self.config = config
@@ -192,6 +196,17 @@ class Backend(abc.ABC):
             flags = [name for name in ("required", "secret") if getattr(declared, name)]
             described.append(f"{key} ({', '.join(flags)})" if flags else key)
         return ", ".join(described)
+
+    @classmethod
+    def endpoint_url(cls, config: BackendSettings) -> str | None:
+        """The alias's endpoint as a url (a bare host is https), or None when the backend
+        declares no endpoint option."""
+        if cls.endpoint_option is None:
+            return None
+        value = str(cls.option_value(config, cls.endpoint_option) or "")
+        if not value:
+            return None
+        return value if "://" in value else "https://" + value
 
     @classmethod
     def option_problems(cls, config: BackendSettings) -> list[OptionProblem]:

@@ -293,7 +293,11 @@ def test_each_alias_counts_its_own_quota(settings: Any) -> None:
         ({"default": {"BACKEND": "legacy"}}, {}, "face_idcard.E002"),
         ({"default": {"BACKEND": "nope"}}, {}, "face_idcard.E001"),
         ({"main": {"BACKEND": "simulator"}}, {}, "face_idcard.E001"),  # no "default" alias
-        ({"main": {"BACKEND": "simulator"}}, {"DEFAULT_BACKEND": "main"}, "face_idcard.W001"),
+        (
+            {"main": {"BACKEND": "simulator"}},
+            {"DEFAULT_BACKEND": "main", "ALLOW_DEVELOPMENT_BACKENDS": False},
+            "face_idcard.E030",
+        ),
         ({"default": {"BACKEND": "simulator", "THRESHOLD": 120}}, {}, "face_idcard.E003"),
         ({"default": {"BACKEND": "simulator", "REVIEW_BAND": -1}}, {}, "face_idcard.E004"),
         ({"default": {"BACKEND": "simulator", "READ_TIMEOUT": 0}}, {}, "face_idcard.E007"),

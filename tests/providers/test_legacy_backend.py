@@ -276,14 +276,20 @@ def test_a_timeout_is_an_outcome_of_the_legacy_catalogue(
     )
 
 
-@pytest.mark.parametrize(("backend", "warned"), [("simulator", True), ("legacy", False)])
-def test_the_simulator_is_flagged_when_debug_is_off(
-    settings: Any, backend: str, warned: bool
+@pytest.mark.parametrize(
+    ("backend", "allowed", "refused"),
+    [("simulator", False, True), ("simulator", True, False), ("legacy", False, False)],
+)
+def test_the_simulator_is_an_error_when_debug_is_off_unless_allowed(
+    settings: Any, backend: str, allowed: bool, refused: bool
 ) -> None:
     settings.DEBUG = False
     settings.FACE_IDCARD = {
         **settings.FACE_IDCARD,
         "BACKENDS": {"default": {"BACKEND": backend, **CREDENTIALS}},
+        "ALLOW_DEVELOPMENT_BACKENDS": allowed,
     }
-    ids = {message.id for message in run_checks()}
-    assert ("face_idcard.W001" in ids) is warned
+    messages = {message.id: message for message in run_checks()}
+    assert ("face_idcard.E030" in messages) is refused
+    if refused:
+        assert messages["face_idcard.E030"].is_serious()

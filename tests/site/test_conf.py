@@ -91,11 +91,11 @@ def test_missing_key_allowed_in_debug() -> None:
         assert "face_idcard.E005" not in check_ids(PII_ENCRYPTION_KEYS=[])
 
 
-def test_simulator_in_production_warns() -> None:
+def test_simulator_in_production_is_an_error() -> None:
     simulator = {"BACKENDS": {"default": {"BACKEND": "simulator"}}}
     with override_settings(FACE_IDCARD=BASE | simulator, SILENCED_SYSTEM_CHECKS=[]):
         ids = {m.id for m in run_checks(tags=["face_idcard"])}
-    assert "face_idcard.W001" in ids
+    assert "face_idcard.E030" in ids
     assert "face_idcard.E002" not in ids
 
 

@@ -95,5 +95,8 @@ def test_the_support_page_says_what_pyproject_declares() -> None:
     assert sorted({p for _, listed in rows for p in listed.split(", ")}) == sorted(pythons)
     lowest, highest = djangos[0], djangos[-1]
     major, minor = highest.split(".")
-    assert f'"Django>={lowest},<{major}.{int(minor) + 1}"' in pyproject
+    # The floor is a patch release of the lowest series (tests/site/test_dependency_floors.py).
+    assert re.search(
+        rf'"Django>={re.escape(lowest)}(\.\d+)?,<{major}\.{int(minor) + 1}"', pyproject
+    )
     assert f'requires-python = ">={min(pythons, key=lambda v: int(v.split(".")[1]))}"' in pyproject

@@ -78,10 +78,32 @@ SCENARIOS: dict[str, Scenario] = {
     "E018": Scenario(
         "BACKENDS", {"BACKENDS": {"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}}
     ),
-    "W001": Scenario(
-        "BACKEND",
+    "E030": Scenario(
+        "ALLOW_DEVELOPMENT_BACKENDS",
         {"BACKENDS": {"default": {"BACKEND": "simulator"}}},
         {"DEBUG": False, "SILENCED_SYSTEM_CHECKS": []},
+    ),
+    "E031": Scenario(
+        None, {"PII_HASH_KEYS": ["demo-only-hash-key-never-in-production"]}, {"DEBUG": False}
+    ),
+    "E032": Scenario(
+        "ALLOW_LOOPBACK_ENDPOINTS",
+        {"BACKENDS": {"default": {**LEGACY, "ENDPOINT": "https://127.0.0.1:8701"}}},
+        {"DEBUG": False},
+    ),
+    "E033": Scenario(
+        "ENDPOINT",
+        {"BACKENDS": {"default": {**LEGACY, "ENDPOINT": "http://recognition.example.com"}}},
+        {"DEBUG": False},
+    ),
+    "E034": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": ["x"]}, {"DEBUG": False}),
+    "E035": Scenario(
+        "PII_HASH_KEYS",
+        {
+            "PII_ENCRYPTION_KEYS": ["3D6h9bCh8Tj7hYxXcP1o7fIhGq6f1b8oVZ0iA2cT4xE="],
+            "PII_HASH_KEYS": ["3D6h9bCh8Tj7hYxXcP1o7fIhGq6f1b8oVZ0iA2cT4xE="],
+        },
+        {"DEBUG": False},
     ),
     "W002": Scenario("SELFIE_RETENTION_DAYS", {"SELFIE_RETENTION_DAYS": 400}),
     "W003": Scenario(None, {"THRESHLOD": 80}),

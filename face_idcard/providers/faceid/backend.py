@@ -50,6 +50,7 @@ FACEID_OPTIONS: Mapping[str, Option] = MappingProxyType(
 class FaceIdBackend(Backend):
     provider = "faceid"
     options = FACEID_OPTIONS
+    endpoint_option = "ENDPOINT"
     default_threshold = TENCENT_PASS_MARK
     accepts_url = False
     # The SDK signs every call with a fresh timestamp: a signature refused as expired passes

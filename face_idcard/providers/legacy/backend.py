@@ -51,6 +51,7 @@ class LegacyBackend(Backend):
     # Tencent's recommendation for this API ("similarity > 75").
     default_threshold = 75.0
     options = LEGACY_OPTIONS
+    endpoint_option = "ENDPOINT"
     accepts_url = True
     # Each call is signed with a fresh timestamp: a signature refused as expired passes again.
     can_resign = True

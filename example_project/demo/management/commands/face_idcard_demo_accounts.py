@@ -1,16 +1,19 @@
 """``manage.py face_idcard_demo_accounts``: the demo's reviewer and user; prints the user's token.
 
 The reviewer is staff with every permission of the review console; the user is an ordinary
-account (the onboarding page, the API). Development passwords, printed by the demo.
+account (the onboarding page, the API). Development passwords, printed by the demo: the
+command refuses to run with DEBUG off, where a reviewer who may read personal information with
+a password published in the repository would be an open door.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
 REVIEWER = ("reviewer", "demo-reviewer-password")
@@ -22,6 +25,12 @@ class Command(BaseCommand):
     help = "Create the demo reviewer and user accounts (development only)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if not settings.DEBUG:
+            raise CommandError(
+                "The demo accounts have published passwords and may read personal "
+                "information: refused with DEBUG off. Create real accounts with "
+                "`manage.py createsuperuser` and grant permissions in the admin."
+            )
         users = get_user_model()
         reviewer, _ = users.objects.get_or_create(username=REVIEWER[0])
         reviewer.is_staff = True
