@@ -94,3 +94,28 @@ def test_a_claim_is_the_conditional_update_and_one_read_at_most() -> None:
     with CaptureQueriesContext(connection) as queries:
         assert claim.claim(attempt.pk, NOW) is None
     assert len(queries) == 1
+
+
+@pytest.mark.django_db
+def test_where_the_database_returns_rows_the_claim_is_one_statement() -> None:
+    """PostgreSQL and SQLite (3.35+): one ``UPDATE … RETURNING``, and the instance it builds
+    has its fields as Django's own queries give them (a UUID token, an aware datetime);
+    MySQL/MariaDB: the UPDATE, then one read."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    attempt = VerificationAttempt.objects.create(backend="default", consent_at=EARLIER)
+    with CaptureQueriesContext(connection) as queries:
+        claimed = claim.claim(attempt.pk, NOW)
+    assert claimed is not None
+    verbs = [query["sql"].lstrip().split()[0].upper() for query in queries]
+    if claim.returns_rows_from_update("default"):
+        assert verbs == ["UPDATE"]
+        assert "RETURNING" in queries[0]["sql"].upper()
+    else:
+        assert verbs == ["UPDATE", "SELECT"]
+    assert isinstance(claimed.claim_token, uuid.UUID)
+    assert claimed.started_at == NOW and claimed.started_at.tzinfo is not None
+    assert claimed.provider_calls == attempt.provider_calls + 1
+    stored = VerificationAttempt.objects.get(pk=attempt.pk)
+    assert (stored.status, stored.claim_token) == (claimed.status, claimed.claim_token)
