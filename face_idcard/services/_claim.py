@@ -19,7 +19,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from django.db import connections, router
-from django.db.models import F, Q
+from django.db.models import F, Field, Q
 from django.db.models.functions import Coalesce
 
 from ..models import VerificationAttempt
@@ -74,11 +74,16 @@ def _claim_returning(
     meta = VerificationAttempt._meta
     quote = connection.ops.quote_name
 
+    def field(name: str) -> Field[Any, Any]:
+        found = meta.get_field(name)
+        assert isinstance(found, Field)
+        return found
+
     def column(name: str) -> str:
-        return quote(meta.get_field(name).column)  # type: ignore[union-attr]
+        return quote(str(field(name).column))
 
     def value(name: str, raw: Any) -> Any:
-        return meta.get_field(name).get_db_prep_value(raw, connection)  # type: ignore[union-attr]
+        return field(name).get_db_prep_value(raw, connection)
 
     status, token_column, lease = (
         column("status"),
