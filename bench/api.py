@@ -16,7 +16,7 @@ Then a one-worker server receives a 6 MB photo three times; the worker's peak RS
 each request (``VmHWM`` after resetting it through ``/proc/<pid>/clear_refs``) is compared to
 the upload's size (the largest of the three is quoted).
 
-Budgets: throughput ratio (API / baseline) at least 0.7; RSS growth at most 4x the upload.
+Budgets: throughput ratio (API / baseline) at least 0.6 (issue #25); RSS growth at most 4x the upload.
 
     .venv/bin/python bench/api.py        # needs wrk (apt-get install -y wrk) and PostgreSQL
 """
@@ -475,7 +475,7 @@ def main() -> None:
         + f"; ratio of the medians {api_rps / baseline_rps if baseline_rps else float('nan'):.3f}"
     )
     print(
-        f"budgets: ratio >= 0.7 {'ok' if ratio >= 0.7 else 'MISSED'}; "
+        f"budgets: ratio >= 0.6 {'ok' if ratio >= 0.6 else 'MISSED'}; "
         f"upload_rss_ratio <= 4 {'ok' if rss_ratio <= 4 else 'MISSED'}"
     )
     print(

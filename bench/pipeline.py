@@ -3,7 +3,7 @@
 1,000 attempts go through the whole pipeline (submit -> Redis -> Celery prefork worker with
 concurrency 8 -> claim -> simulator with 50 ms latency -> record in PostgreSQL). The baseline is
 the same number of ``IdCardCompareClient.compare`` calls from 8 threads against the same
-simulator. Prints both throughputs, their ratio (target >= 0.85) and the median per-attempt
+simulator. Prints both throughputs, their ratio (target >= 0.8) and the median per-attempt
 overhead outside the provider call; the last line adds the worker's CPU per attempt in the steady
 state (/proc, the worker and its pool processes) and the bare loop's client CPU per call.
 

@@ -20,6 +20,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -47,6 +48,7 @@ def main() -> None:
         override_settings(FACE_IDCARD=changed).enable()
         from face_idcard import services, tasks
         from face_idcard.services import _pipeline as pipeline
+        from face_idcard.services.dispatch import set_dispatcher
         from face_idcard.simulator import magic
         from face_idcard.simulator.registry import demo_people
         from face_idcard.states import TERMINAL
@@ -57,8 +59,13 @@ def main() -> None:
         order = itertools.count()
         calls: list[float] = []
 
-        def publish(args: Any, countdown: float = 0.0, **options: Any) -> None:
-            heapq.heappush(broker, (time.time() + max(0.0, countdown), next(order), tuple(args)))
+        class HeapDispatcher:
+            """The broker stand-in: every publish (submit's, the task's, the sweeper's) goes
+            through the services' dispatcher, which here pushes the id onto the heap."""
+
+            def dispatch(self, attempt_id: UUID, countdown: float | None) -> None:
+                eta = time.time() + max(0.0, countdown or 0.0)
+                heapq.heappush(broker, (eta, next(order), (str(attempt_id),)))
 
         real_call = pipeline._call
 
@@ -66,7 +73,7 @@ def main() -> None:
             calls.append(time.time())
             return real_call(*args, **kwargs)
 
-        tasks.verify_attempt.apply_async = publish  # type: ignore[method-assign]
+        set_dispatcher(HeapDispatcher())
         pipeline._call = call  # type: ignore[assignment]
 
         started = time.perf_counter()
