@@ -50,10 +50,13 @@ victim's transaction again, a bounded number of times, where nothing else was co
 (:func:`submit` around its own transaction; the API around the one that also stores the
 ``Idempotency-Key``).
 
-Before any of this, :meth:`DailyLimits.precheck` refuses an obvious excess without a lock,
-before the image work: the cheap refusal of a burst; the count under the lock decides. (Not
-on SQLite inside a caller's transaction: a read there, before the write, would turn the wait
-for the write lock into an immediate "database is locked".)
+Where the count comes first under the locks (PostgreSQL, MySQL/MariaDB:
+:meth:`DailyLimits.counts_before_storing`), :func:`submit` does its image work inside the
+block, after that count: one count a submit, and an excess refused before the costly work.
+On SQLite, whose count must follow the INSERT, :meth:`DailyLimits.precheck` refuses an
+obvious excess without a lock before the image work; the count after the INSERT decides.
+(Not inside a caller's transaction: a read there, before the write, would turn the wait for
+the write lock into an immediate "database is locked".)
 """
 
 from __future__ import annotations
@@ -235,6 +238,15 @@ class DailyLimits:
             stored=stored,
             locking=locking,
         )
+
+    def counts_before_storing(self) -> bool:
+        """Whether :meth:`enforced` counts first, under its locks, before the attempt is
+        stored (PostgreSQL, MySQL/MariaDB, with a limit in force): then that count is the
+        only one a submit needs, and work done inside the block after it is done only for
+        a submission within the limits."""
+        per_id, per_user = self.limits
+        vendor = connections[self.using].vendor
+        return bool(per_id or per_user) and vendor in ("postgresql", "mysql")
 
     def precheck(self) -> None:
         """The early refusal, without a lock (concurrent submits may all pass it). Skipped on

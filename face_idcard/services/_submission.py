@@ -147,39 +147,60 @@ def submit(
         now=now,
     )
     # Over the limit already: refused before the costly work below (the image, the
-    # encryption). The count that holds under concurrency comes with the INSERT.
-    daily.precheck()
+    # encryption). Where the count that holds under concurrency comes first in the storing
+    # transaction, under the limit locks (PostgreSQL, MySQL/MariaDB), that count is the only
+    # one and the image work follows it inside the transaction (submits of the same ID
+    # number or user wait for each other, nobody else); elsewhere (SQLite: the INSERT must
+    # come first) a lock-free early count now, and the count that holds after the INSERT.
+    counted_first = daily.counts_before_storing()
+    if not counted_first:
+        daily.precheck()
     selfie: tuple[str, str] | None = None
+    prepared: list[tuple[VerificationAttempt, list[Any], float | None]] = []
+
+    def prepare() -> tuple[VerificationAttempt, list[Any], float | None]:
+        """The image work and the attempt, once (a deadlock victim's retry reuses them)."""
+        nonlocal image, url, selfie
+        if not prepared:
+            prepared.append(
+                _prepare(
+                    service=service,
+                    image=image,
+                    url=url,
+                    user=user,
+                    backend_name=backend_name,
+                    number=number,
+                    name=name,
+                    idcard_hash=idcard_hash,
+                    hash_key_id=hash_key_id,
+                    consent_at=consent_at,
+                    notice_version=notice_version,
+                    external_reference=external_reference,
+                    now=now,
+                    enqueue=enqueue,
+                    guardian_consent=guardian_consent,
+                )
+            )
+            # No frame of ours keeps the photo or its address once it is sealed.
+            image = url = None
+            if prepared[0][0].selfie_name:
+                selfie = (prepared[0][0].selfie_name, prepared[0][0].selfie_storage)
+        return prepared[0]
+
     try:
-        attempt, events, countdown = _prepare(
-            service=service,
-            image=image,
-            url=url,
-            user=user,
-            backend_name=backend_name,
-            number=number,
-            name=name,
-            idcard_hash=idcard_hash,
-            hash_key_id=hash_key_id,
-            consent_at=consent_at,
-            notice_version=notice_version,
-            external_reference=external_reference,
-            now=now,
-            enqueue=enqueue,
-            guardian_consent=guardian_consent,
-        )
-        del image, url
-        if attempt.selfie_name:
-            selfie = (attempt.selfie_name, attempt.selfie_storage)
+        if not counted_first:
+            prepare()
 
         def store() -> None:
             with daily.enforced():
+                attempt, events, _ = prepare()
                 attempt.save(using=using, force_insert=True)
                 for item in events:
                     item.pk = None  # a deadlock victim's rolled-back ids are not kept
                 AttemptEvent.objects.using(using).bulk_create(events)
 
         limits.retry_deadlocks(store, using=using)
+        attempt, _events, countdown = prepared[0]
     except BaseException:
         # The row was not stored (refused over a limit, or failed, the COMMIT included): do
         # not leave an orphaned encrypted selfie behind.

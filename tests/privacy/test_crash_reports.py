@@ -128,7 +128,8 @@ def test_submit_failing_in_the_storage(face_settings: Any, monkeypatch: Any) -> 
 
 
 def test_submit_failing_in_its_own_frame(face_settings: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr("face_idcard.services._limits.DailyLimits.precheck", force)
+    # Called by every submit, on every database, once the number and name are in its frame.
+    monkeypatch.setattr("face_idcard.services._limits.DailyLimits.counts_before_storing", force)
     with pytest.raises(Forced) as raised:
         submit_now()
     assert_no_pii(raised.value)
