@@ -138,8 +138,11 @@ def _capped(queryset: Any, order: Sequence[str], cap: int, *, locking: bool) -> 
     which keeps the count on that index whatever the statistics say."""
     ordered = queryset.order_by(*order)
     if locking:
-        return len(ordered.select_for_update().values_list("pk", flat=True)[:cap])
-    return int(ordered[:cap].count())
+        ordered = ordered.select_for_update()
+    # The keys of at most ``cap`` rows, counted here: the same index range as a capped
+    # COUNT(*), without the subquery Django wraps a sliced count in (a third of the count's
+    # CPU, most of it building the statement).
+    return len(ordered.values_list("pk", flat=True)[:cap])
 
 
 def count_recent(

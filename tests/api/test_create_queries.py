@@ -357,10 +357,13 @@ def _plan_of_check(user: Any, per_user: int) -> list[str]:
 
 
 def explained(queries: CaptureQueriesContext, explain: str) -> list[str]:
-    """The plans of every count captured (one a key: per ID hash, per user), in order."""
+    """The plans of every capped count captured (one a key: per ID hash, per user), in
+    order."""
     plan: list[str] = []
     for query in queries.captured_queries:
-        assert "COUNT(" in query["sql"].upper(), query["sql"]
+        # Each count reads the keys of at most limit + 1 rows of its window.
+        assert query["sql"].lstrip().upper().startswith("SELECT"), query["sql"]
+        assert " LIMIT " in query["sql"].upper(), query["sql"]
         with connection.cursor() as cursor:
             cursor.execute(explain + query["sql"])
             plan += [row[0] for row in cursor.fetchall()]
