@@ -4,7 +4,6 @@ implies) and the name as printed on the ID card, as every entry point validates 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -21,28 +20,7 @@ from face_idcard.identity import (
     validate_name,
 )
 from tests.support.idfactory import make_id
-
-
-def error_of(call: Callable[[], object]) -> ValidationError:
-    with pytest.raises(ValidationError) as caught:
-        call()
-    return caught.value
-
-
-def messages(error: ValidationError) -> list[str]:
-    return [str(m) for m in error.messages]
-
-
-def _error(call: Callable[[], object]) -> ValidationError:
-    with pytest.raises(ValidationError) as info, translation.override("en"):
-        call()
-    return info.value
-
-
-def _message(error: ValidationError) -> str:
-    with translation.override("en"):
-        return str(error.messages[0])
-
+from tests.support.validation import error_in_english, error_of, message_in_english, messages
 
 # --- ID numbers ------------------------------------------------------------------------------
 
@@ -259,9 +237,9 @@ def test_name_length_at_the_default_limits(length: int, valid: bool) -> None:
     if valid:
         assert validate_name(name) == name
     else:
-        error = _error(lambda: validate_name(name))
+        error = error_in_english(lambda: validate_name(name))
         assert error.code == "name_length"
-        assert _message(error) == "The name must have from 2 to 30 characters."
+        assert message_in_english(error) == "The name must have from 2 to 30 characters."
 
 
 @pytest.mark.parametrize(
@@ -277,4 +255,4 @@ def test_other_marks_are_not_taken_for_the_dot(not_a_dot: str) -> None:
     if not_a_dot == "\u4e36":  # 丶 is a Han character: a valid (if odd) part of a name
         assert validate_name(f"阿{not_a_dot}买") == f"阿{not_a_dot}买"
     else:
-        assert _error(lambda: validate_name(f"阿{not_a_dot}买")).code == "name_characters"
+        assert error_in_english(lambda: validate_name(f"阿{not_a_dot}买")).code == "name_characters"

@@ -14,7 +14,6 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.test import override_settings
-from django.utils import translation
 
 from face_idcard.images import (
     ImageLimits,
@@ -24,28 +23,7 @@ from face_idcard.images import (
     validate_image,
 )
 from tests.support import imagefactory as factory
-
-
-def error_of(call: Callable[[], object]) -> ValidationError:
-    with pytest.raises(ValidationError) as caught:
-        call()
-    return caught.value
-
-
-def messages(error: ValidationError) -> list[str]:
-    return [str(m) for m in error.messages]
-
-
-def _error(call: Callable[[], object]) -> ValidationError:
-    with pytest.raises(ValidationError) as info, translation.override("en"):
-        call()
-    return info.value
-
-
-def _message(error: ValidationError) -> str:
-    with translation.override("en"):
-        return str(error.messages[0])
-
+from tests.support.validation import error_in_english, error_of, message_in_english, messages
 
 # --- Images ----------------------------------------------------------------------------------
 
@@ -167,9 +145,9 @@ LIMITS = ImageLimits(
     ids=["small", "format", "pixels", "bytes"],
 )
 def test_image_messages_show_the_limits(data: Callable[[], bytes], code: str, message: str) -> None:
-    error = _error(lambda: validate_image(data(), LIMITS))
+    error = error_in_english(lambda: validate_image(data(), LIMITS))
     assert error.code == code
-    assert message in _message(error)
+    assert message in message_in_english(error)
 
 
 @pytest.mark.parametrize("size", [ODD_BYTES, ODD_BYTES + 1])
@@ -177,8 +155,8 @@ def test_an_upload_over_the_limit_shows_the_limit(size: int) -> None:
     if size <= ODD_BYTES:
         assert read_upload(b"x" * size, ODD_BYTES) == b"x" * size
         return
-    error = _error(lambda: read_upload(b"x" * size, ODD_BYTES))
-    assert "at most 0.2 MB." in _message(error)
+    error = error_in_english(lambda: read_upload(b"x" * size, ODD_BYTES))
+    assert "at most 0.2 MB." in message_in_english(error)
 
 
 # --- read_upload and check_upload_type ----------------------------------------------------------

@@ -6,36 +6,13 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Callable
 
 import pytest
-from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import translation
 
 from face_idcard.netpolicy import validate_url
-
-
-def error_of(call: Callable[[], object]) -> ValidationError:
-    with pytest.raises(ValidationError) as caught:
-        call()
-    return caught.value
-
-
-def messages(error: ValidationError) -> list[str]:
-    return [str(m) for m in error.messages]
-
-
-def _error(call: Callable[[], object]) -> ValidationError:
-    with pytest.raises(ValidationError) as info, translation.override("en"):
-        call()
-    return info.value
-
-
-def _message(error: ValidationError) -> str:
-    with translation.override("en"):
-        return str(error.messages[0])
-
+from tests.support.validation import error_in_english, error_of, message_in_english, messages
 
 # --- URLs ------------------------------------------------------------------------------------
 
@@ -211,8 +188,8 @@ def test_url_length_at_the_default_limit(length: int, valid: bool) -> None:
     if valid:
         assert validate_url(url) == url
     else:
-        error = _error(lambda: validate_url(url))
-        assert (error.code, _message(error)) == (
+        error = error_in_english(lambda: validate_url(url))
+        assert (error.code, message_in_english(error)) == (
             "url_length",
             "The image address is too long: at most 2048 characters.",
         )
@@ -235,8 +212,8 @@ def test_url_length_at_the_default_limit(length: int, valid: bool) -> None:
 )
 @override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": True})
 def test_invisible_characters_inside_a_url_are_refused(char: str) -> None:
-    error = _error(lambda: validate_url(f"https://example.com/a{char}b.jpg"))
-    assert (error.code, _message(error)) == (
+    error = error_in_english(lambda: validate_url(f"https://example.com/a{char}b.jpg"))
+    assert (error.code, message_in_english(error)) == (
         "url_invalid",
         "The image address must not contain spaces or control characters.",
     )
@@ -247,8 +224,11 @@ def test_invisible_characters_inside_a_url_are_refused(char: str) -> None:
 )
 @override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": True})
 def test_a_url_without_a_host_says_so(url: str) -> None:
-    error = _error(lambda: validate_url(url))
-    assert (error.code, _message(error)) == ("url_invalid", "The image address has no host name.")
+    error = error_in_english(lambda: validate_url(url))
+    assert (error.code, message_in_english(error)) == (
+        "url_invalid",
+        "The image address has no host name.",
+    )
 
 
 MALFORMED_URLS = [
@@ -264,15 +244,21 @@ MALFORMED_URLS = [
 @pytest.mark.parametrize("url", MALFORMED_URLS)
 @override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": True})
 def test_malformed_urls_are_invalid(url: str) -> None:
-    error = _error(lambda: validate_url(url))
-    assert (error.code, _message(error)) == ("url_invalid", "Enter a valid image address.")
+    error = error_in_english(lambda: validate_url(url))
+    assert (error.code, message_in_english(error)) == (
+        "url_invalid",
+        "Enter a valid image address.",
+    )
 
 
 @pytest.mark.parametrize("url", MALFORMED_URLS)
 @override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": False})
 def test_malformed_urls_are_invalid_before_any_destination_check(url: str) -> None:
-    error = _error(lambda: validate_url(url, resolver=lambda name: ["93.184.215.14"]))
-    assert (error.code, _message(error)) == ("url_invalid", "Enter a valid image address.")
+    error = error_in_english(lambda: validate_url(url, resolver=lambda name: ["93.184.215.14"]))
+    assert (error.code, message_in_english(error)) == (
+        "url_invalid",
+        "Enter a valid image address.",
+    )
 
 
 @override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": True, "URL_MAX_LENGTH": 3000})
@@ -301,7 +287,7 @@ def test_the_url_resolver_setting(setting: object, url: str, code: str | None) -
         if code is None:
             assert validate_url(url) == url
         else:
-            assert _error(lambda: validate_url(url)).code == code
+            assert error_in_english(lambda: validate_url(url)).code == code
 
 
 def test_the_url_rule_and_the_simulator_import_no_django() -> None:
