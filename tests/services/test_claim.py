@@ -11,9 +11,25 @@ import pytest
 from face_idcard.models import VerificationAttempt
 from face_idcard.services import _claim as claim
 
+#: The function itself: the fixture below replaces it for the update-then-read runs.
+RETURNS_ROWS_FROM_UPDATE = claim.returns_rows_from_update
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 SECOND = timedelta(seconds=1)
 EARLIER = NOW - timedelta(minutes=5)
+
+
+@pytest.fixture(params=["returning", "update_then_read"], autouse=True)
+def claim_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each test on both ways of claiming: one ``UPDATE … RETURNING`` (where the database
+    returns rows from an UPDATE) and the ORM's update then a read (MySQL/MariaDB's way, run
+    here on every database so that it is tested everywhere)."""
+    if request.param == "returning":
+        if not claim.returns_rows_from_update("default"):
+            pytest.skip("this database returns no rows from an UPDATE (the other path runs)")
+    else:
+        monkeypatch.setattr(claim, "returns_rows_from_update", lambda alias: False)
+    return str(request.param)
+
 
 # (status, lease_expires_at, next_attempt_at, claimed?)
 CASES = [
@@ -97,7 +113,7 @@ def test_a_claim_is_the_conditional_update_and_one_read_at_most() -> None:
 
 
 @pytest.mark.django_db
-def test_where_the_database_returns_rows_the_claim_is_one_statement() -> None:
+def test_where_the_database_returns_rows_the_claim_is_one_statement(claim_path: str) -> None:
     """PostgreSQL and SQLite (3.35+): one ``UPDATE … RETURNING``, and the instance it builds
     has its fields as Django's own queries give them (a UUID token, an aware datetime);
     MySQL/MariaDB: the UPDATE, then one read."""
@@ -109,7 +125,7 @@ def test_where_the_database_returns_rows_the_claim_is_one_statement() -> None:
         claimed = claim.claim(attempt.pk, NOW)
     assert claimed is not None
     verbs = [query["sql"].lstrip().split()[0].upper() for query in queries]
-    if claim.returns_rows_from_update("default"):
+    if claim_path == "returning":
         assert verbs == ["UPDATE"]
         assert "RETURNING" in queries[0]["sql"].upper()
     else:
@@ -119,3 +135,26 @@ def test_where_the_database_returns_rows_the_claim_is_one_statement() -> None:
     assert claimed.provider_calls == attempt.provider_calls + 1
     stored = VerificationAttempt.objects.get(pk=attempt.pk)
     assert (stored.status, stored.claim_token) == (claimed.status, claimed.claim_token)
+
+
+@pytest.mark.parametrize(
+    ("vendor", "can_return", "expected"),
+    [
+        ("postgresql", True, True),
+        ("sqlite", True, True),
+        ("sqlite", False, False),  # SQLite before 3.35
+        ("mysql", False, False),
+        ("mysql", True, False),  # MariaDB returns from INSERT, but not from UPDATE
+        ("oracle", True, False),  # its UPDATE … RETURNING is another syntax
+    ],
+)
+def test_which_databases_claim_in_one_statement(
+    monkeypatch: pytest.MonkeyPatch, vendor: str, can_return: bool, expected: bool
+) -> None:
+    from types import SimpleNamespace
+
+    fake = SimpleNamespace(
+        vendor=vendor, features=SimpleNamespace(can_return_columns_from_insert=can_return)
+    )
+    monkeypatch.setattr(claim, "connections", {"other": fake})
+    assert RETURNS_ROWS_FROM_UPDATE("other") is expected
