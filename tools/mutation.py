@@ -132,7 +132,10 @@ MODULES: dict[str, list[str]] = {
         "tests/services/test_slots.py",
         "tests/services/test_deferred_runs.py",
     ],
-    "face_idcard/providers/legacy/backend.py": ["tests/providers/test_legacy_backend.py"],
+    "face_idcard/providers/legacy/backend.py": [
+        *("tests/providers/test_legacy_backend.py", "tests/providers/test_backends.py"),
+        *("tests/site/test_conf.py", "-m", "not pipeline"),
+    ],
     "face_idcard/providers/legacy/codes.py": [
         "tests/providers/test_legacy_codes.py",
         "tests/providers/test_exceptions.py",
