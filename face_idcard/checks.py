@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import numbers
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -511,23 +512,36 @@ def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[CheckMessag
     return _check_endpoints() + _check_hash_key_strength()
 
 
-def _check_endpoints() -> list[CheckMessage]:
+def _usable_aliases() -> Iterator[tuple[str, Any, Any]]:
+    """``(alias, backend class, resolved settings)`` of every alias that can be built; the
+    others are reported by :func:`check_settings` (E001, E002...), not again here."""
     from django.core.exceptions import ImproperlyConfigured
 
     from .backends import backend_class
     from .backends.config import configured, resolve
 
-    messages: list[CheckMessage] = []
     try:
         entries = configured()
     except ImproperlyConfigured:
-        return messages  # reported by check_settings (E001)
+        return
     for alias, entry in entries.items():
         try:
             cls = backend_class(str(entry.get("BACKEND")))
-            url = cls.endpoint_url(resolve(alias))
+            config = resolve(alias)
+        except (ImproperlyConfigured, TypeError, ValueError):
+            continue
+        yield alias, cls, config
+
+
+def _check_endpoints() -> list[CheckMessage]:
+    from django.core.exceptions import ImproperlyConfigured
+
+    messages: list[CheckMessage] = []
+    for alias, cls, config in _usable_aliases():
+        try:
+            url = cls.endpoint_url(config)
         except (ImproperlyConfigured, TypeError, ValueError, KeyError):
-            continue  # reported by check_settings
+            continue  # an unusable option: reported by check_backend_options
         if url is None:
             continue
         parts = urlsplit(url)
@@ -601,22 +615,8 @@ def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckM
     """Problems a backend class finds in its own options (``Backend.option_problems``), per
     alias: a threshold below the provider's own bar is W008, any other problem (an option that
     cannot be loaded or used) E017."""
-    from django.core.exceptions import ImproperlyConfigured
-
-    from .backends import backend_class
-    from .backends.config import configured, resolve
-
     messages: list[CheckMessage] = []
-    try:
-        entries = configured()
-    except ImproperlyConfigured:
-        return messages  # reported by check_settings (E001)
-    for alias, entry in entries.items():
-        try:
-            cls = backend_class(str(entry.get("BACKEND")))
-            config = resolve(alias)
-        except (ImproperlyConfigured, TypeError, ValueError):
-            continue  # reported by check_settings
+    for alias, cls, config in _usable_aliases():
         for kind, key, text in cls.option_problems(config):
             label = f"FACE_IDCARD['BACKENDS'][{alias!r}]['{key}'] {text}."
             if kind == "below_provider_bar":
