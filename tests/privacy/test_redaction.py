@@ -20,6 +20,7 @@ from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from tests.support import imagefactory
 from tests.support.api_helpers import client_for, create, plain_user
+from tests.support.factories import finished_attempt
 from tests.support.users import user_with
 
 pytestmark = pytest.mark.django_db
@@ -29,17 +30,7 @@ NAME = "赵六"
 
 
 def finished(number: str = magic.MATCH, **kwargs: Any) -> VerificationAttempt:
-    attempt = services.submit(
-        idcard_number=number,
-        idcard_name=NAME,
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-        **kwargs,
-    )
-    pipeline.run(attempt.pk)
-    attempt.refresh_from_db()
-    return attempt
+    return finished_attempt(number, idcard_name=NAME, image=IMAGE, **kwargs)
 
 
 def reviewer(*extra: str) -> Any:

@@ -5,13 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.test import Client
-from django.utils import timezone
 
-from face_idcard import services
 from face_idcard.models import VerificationAttempt
-from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from tests.support import imagefactory
+from tests.support.factories import finished_attempt
 from tests.support.users import user_with
 
 IMAGE = imagefactory.jpeg(320, 240)
@@ -25,17 +23,7 @@ ALL = ("view_verificationattempt", "view_pii", "review", "rerun", "redact")
 
 
 def finished(number: str = magic.REVIEW, **kwargs: Any) -> VerificationAttempt:
-    attempt = services.submit(
-        idcard_number=number,
-        idcard_name=NAME,
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-        **kwargs,
-    )
-    pipeline.run(attempt.pk)
-    attempt.refresh_from_db()
-    return attempt
+    return finished_attempt(number, idcard_name=NAME, image=IMAGE, **kwargs)
 
 
 def client_for(username: str, *codenames: str) -> tuple[Client, Any]:

@@ -36,3 +36,14 @@ def make_attempt(**fields: Any) -> VerificationAttempt:
     values: dict[str, Any] = {"backend": "simulator", "consent_at": timezone.now()}
     values.update(fields)
     return VerificationAttempt.objects.create(**values)
+
+
+def finished_attempt(number: str = magic.MATCH, **kw: Any) -> VerificationAttempt:
+    """:func:`submit_attempt` without a message, then one run of the pipeline in this process
+    (against the simulator the settings name): the attempt as the provider left it."""
+    from face_idcard.services import _pipeline
+
+    attempt = submit_attempt(number, **{"enqueue": False, **kw})
+    _pipeline.run(attempt.pk)
+    attempt.refresh_from_db()
+    return attempt

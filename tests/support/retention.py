@@ -11,12 +11,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from face_idcard import services
 from face_idcard.models import VerificationAttempt
-from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory
+from tests.support.factories import finished_attempt
 
 IMAGE = imagefactory.jpeg(320, 240)
 
@@ -24,15 +23,7 @@ IMAGE = imagefactory.jpeg(320, 240)
 def finished(
     number: str = magic.MATCH, *, days_ago: float = 0, **kwargs: Any
 ) -> VerificationAttempt:
-    attempt = services.submit(
-        idcard_number=number,
-        idcard_name="赵六",
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-        **kwargs,
-    )
-    pipeline.run(attempt.pk)
+    attempt = finished_attempt(number, idcard_name="赵六", image=IMAGE, **kwargs)
     VerificationAttempt.objects.filter(pk=attempt.pk).update(
         finished_at=timezone.now() - timedelta(days=days_ago)
     )
