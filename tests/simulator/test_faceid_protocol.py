@@ -533,9 +533,11 @@ def test_undecryptable(
         ask(sdk(sim), encrypted["IdCard"], encrypted["Name"], Encryption=spec).Result
         == decrypt_error
     )
-    # A ciphertext altered in transit.
+    # A ciphertext cut short in transit (no longer whole AES blocks). Not a changed byte:
+    # CBC carries no integrity check, and about one changed last byte in 256 still leaves
+    # valid PKCS#7 padding, so such a test fails at random.
     encrypted, spec = tencent_encrypt(key_pair.public_key(), values)
-    broken = b64(base64.b64decode(encrypted["Name"])[:-1] + b"\x00")
+    broken = b64(base64.b64decode(encrypted["Name"])[:-1])
     assert ask(sdk(sim), encrypted["IdCard"], broken, Encryption=spec).Result == decrypt_error
     # An Iv of the wrong length.
     spec.Iv = b64(b"short")
