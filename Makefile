@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 EXTRAS ?= dev
 PIP_REMOVE ?=
 
-.PHONY: test demo demo-check lint format messages bench mutation clean
+.PHONY: test demo demo-check lint docs format messages bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy face_idcard
+
+# The documentation site (docs/conf.py says why Sphinx), offline: -n makes a reference to
+# anything of the package's that does not exist an error, -W makes every warning one.
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -n -W --keep-going -q -c docs . docs/_build/html
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -137,10 +137,13 @@ def encrypt_bytes(data: bytes) -> bytes:
     return get_fernet().encrypt(data)
 
 
-#: The fields a ciphertext is bound to (with its attempt's id).
+#: The fields a ciphertext is bound to (with its attempt's id): the ID number,
 NUMBER = "idcard_number"
+#: the name,
 NAME = "idcard_name"
+#: the photo url,
 URL = "url"
+#: and the selfie.
 SELFIE = "selfie"
 _FIELDS = frozenset({NUMBER, NAME, URL, SELFIE})
 

@@ -5,7 +5,7 @@ is its verbs, nothing else:
   commit;
 - :func:`review`, :func:`rerun`, :func:`cancel`, :func:`redact`, :func:`set_legal_hold`,
   :func:`reveal_pii`, :func:`reveal_selfie` for staff and the host site (each checks the acting
-  user's permission, :mod:`..permissions`);
+  user's permission, :mod:`face_idcard.permissions`);
 - :func:`sweep` and :func:`purge` for the periodic tasks, :func:`rotate_keys` for key rotation.
 
 The errors they raise live in :mod:`face_idcard.exceptions`. The modules behind the verbs are

@@ -1,0 +1,123 @@
+"""The documentation site builds offline with no warning, and its reference is the code's.
+
+The reference pages are generated (docs/_ext/face_idcard_reference.py); these tests read the
+code a second, independent way (the settings dict, a plain search of the source for check ids,
+the commands' directory) and look for each item in the built pages, so a generator that drops
+one fails here.
+"""
+
+from __future__ import annotations
+
+import pprint
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from face_idcard.conf import DEFAULTS
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[str] = []
+
+    def handle_data(self, data: str) -> None:
+        self.parts.append(data)
+
+
+def _text(html: Path) -> str:
+    parser = _Text()
+    parser.feed(html.read_text(encoding="utf-8"))
+    return " ".join(" ".join(parser.parts).split())
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("docs")
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-n",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-c",
+            "docs",
+            ".",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert build.returncode == 0, build.stderr[-4000:]
+    # -q still prints warnings on stderr; -W turned each into a failure above, but say so.
+    assert "WARNING" not in build.stderr, build.stderr[-4000:]
+    return out
+
+
+def test_the_settings_reference_lists_every_key_with_its_default(site: Path) -> None:
+    page = _text(site / "docs" / "reference" / "settings.html")
+    for key, default in DEFAULTS.items():
+        assert f"{key} {pprint.saferepr(default)}" in page, f"no row for {key} and its default"
+    # A key's row holds its documentation (the comment above it in conf.py), not only its name.
+    assert "The alias new attempts use." in page
+
+
+def test_the_checks_reference_lists_every_check_id_in_the_source(site: Path) -> None:
+    page = _text(site / "docs" / "reference" / "checks.html")
+    in_source = {
+        match
+        for path in (ROOT / "face_idcard").rglob("*.py")
+        for match in re.findall(r"face_idcard\.[EWCI]\d{3}", path.read_text(encoding="utf-8"))
+    }
+    assert len(in_source) > 20
+    missing = sorted(check_id for check_id in in_source if check_id not in page)
+    assert not missing, f"the checks reference misses {missing}"
+
+
+def test_the_commands_reference_has_each_commands_help(site: Path) -> None:
+    page = _text(site / "docs" / "reference" / "commands.html")
+    commands = [
+        path.stem
+        for path in (ROOT / "face_idcard" / "management" / "commands").glob("face_idcard_*.py")
+    ]
+    assert commands
+    for name in commands:
+        assert f"usage: manage.py {name}" in page, f"the commands reference misses {name}"
+
+
+def test_the_services_reference_shows_every_public_verb_with_its_signature(site: Path) -> None:
+    from face_idcard import services
+
+    page = _text(site / "docs" / "reference" / "services.html")
+    for verb in services.__all__:
+        assert re.search(rf"face_idcard\.services\. ?{verb} ?\(", page), f"no signature of {verb}"
+
+
+def test_the_api_reference_lists_every_operation_of_the_schema(site: Path) -> None:
+    from drf_spectacular.generators import SchemaGenerator
+
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    page = _text(site / "docs" / "reference" / "api.html")
+    operation_ids = [op["operationId"] for item in schema["paths"].values() for op in item.values()]
+    assert operation_ids
+    for operation_id in operation_ids:
+        assert operation_id in page, f"the API reference misses {operation_id}"
+
+
+def test_the_guide_pages_are_the_readmes_themselves(site: Path) -> None:
+    # The README is a page of the site as it is: its sections appear, so the two cannot drift.
+    page = _text(site / "README.html")
+    assert "Quick start: two commands" in page and "System checks" in page
+    assert (site / "README.zh-CN.html").is_file()
+    assert (site / "CHANGELOG.html").is_file()
