@@ -41,12 +41,10 @@ from typing import Any
 import pytest
 
 from face_idcard.outcome import load_catalogue
-from tests.support.paths import REPO_ROOT
+from tests.support.paths import BUILD_INPUTS, REPO_ROOT
 
 SOURCE = REPO_ROOT
 README = SOURCE / "README.rst"
-#: What the wheel is built from (everything pyproject.toml and MANIFEST.in refer to).
-BUILD_INPUTS = ("pyproject.toml", "README.rst", "MANIFEST.in", "face_idcard")
 STEP_TIMEOUT = 60.0
 
 # The suite's test database must exist (the site fixture creates the site's database from its
