@@ -156,6 +156,13 @@ DEFAULTS: dict[str, Any] = {
     # Mask style for display: "default" hides the county and the birth date
     # (1101**********002X); see face_idcard.masking.
     "ID_MASK": "default",
+    # --- Onboarding page (face_idcard.onboarding) ------------------------------------------
+    # Where the page's "continue" link leads after a match: a path on this site or a URL name
+    # (None: no link). A URL on another host is ignored (never an open redirect).
+    "ONBOARDING_CONTINUE_URL": None,
+    # Where the page sends a person under MINIMUM_AGE for the site's own guardian-consent
+    # process (a path or URL name; None: the page asks them to contact the site).
+    "ONBOARDING_GUARDIAN_URL": None,
     # --- REST API (face_idcard.api, the [drf] extra) -------------------------------------
     # Dotted paths of the DRF permission classes of every API view (None: IsAuthenticated).
     "API_PERMISSION_CLASSES": None,

@@ -52,6 +52,26 @@ PAGE_TEXTS: dict[str, Any] = {
     "network_error": _("The connection failed. Check your network and try again."),
     "too_slow": _("This is taking longer than usual. You can close the page: we keep going."),
     "logout": _("Log out"),
+    "consent_hint": _("Accept the notice above to fill in the form."),
+    "notice_changed": _("The privacy notice has changed. Reload the page to read the new one."),
+    "photo_none": _("No photo chosen yet."),
+    "photo_chosen": _("Photo chosen."),
+    "guardian_heading": _("A guardian's consent is needed"),
+    "guardian_go": _("Ask your guardian to consent"),
+    "guardian_contact": _(
+        "A parent or guardian must consent before we can verify a person under the minimum "
+        "age. Please contact us so that your guardian can do so."
+    ),
+    "success_heading": _("You are verified"),
+    "continue": _("Continue"),
+    "review_next": _(
+        "A member of our staff will look at your photo. You will be told the result; you can "
+        "also come back to this page at any time to see it."
+    ),
+    "latest_heading": _("Your latest verification"),
+    "language": _("Language"),
+    "language_switch": _("Change language"),
+    "fix_errors": _("Please correct the fields marked below."),
 }
 
 #: The ID number messages, from the one place they are defined (the server's rule).

@@ -8,6 +8,7 @@ configuration is a JSON data block, its code and style static files), nothing ca
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,17 +18,21 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import get_token
-from django.shortcuts import render
-from django.urls import reverse, reverse_lazy
+from django.shortcuts import render, resolve_url
+from django.urls import NoReverseMatch, reverse, reverse_lazy
 from django.utils.cache import patch_cache_control
 from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.views.decorators.clickjacking import xframe_options_deny
 
 from ..api.serializers import allowed_notice_versions
 from ..conf import face_idcard_settings
 from ..states import TERMINAL
+from .languages import language_switch
 from .texts import ID_TEXTS, LOGIN_TEXTS, PAGE_TEXTS
+
+logger = logging.getLogger(__name__)
 
 #: The browser re-encodes a photo whose longer side is above this, or whose file is larger
 #: than SHRINK_ABOVE_BYTES: a phone's 12 MP picture becomes ~300 KB, plenty for a comparison.
@@ -89,6 +94,23 @@ def notice_version() -> str:
     return versions[0] if versions else str(face_idcard_settings.NOTICE_VERSION or "")
 
 
+def site_url(request: HttpRequest, value: Any) -> str:
+    """A path or URL name of the site's from a setting, or "" when it is unset or leads to
+    another host (a setting's typo never becomes an open redirect)."""
+    if not value:
+        return ""
+    try:
+        url = str(resolve_url(value))
+    except NoReverseMatch:
+        return ""
+    if not url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        logger.warning("face_idcard: an ONBOARDING_*_URL setting leads off the site; ignored")
+        return ""
+    return url
+
+
 @hardened
 @login_required(login_url=reverse_lazy("face_idcard_onboarding:login"))
 def onboarding(request: HttpRequest) -> HttpResponse:
@@ -105,13 +127,21 @@ def onboarding(request: HttpRequest) -> HttpResponse:
         "pollIntervalMs": POLL_INTERVAL_MS,
         "pollGiveUpMs": POLL_GIVE_UP_MS,
         "terminal": sorted(str(status) for status in TERMINAL),
+        # The person's latest attempt is asked for on load: a reload resumes it.
+        "continueUrl": site_url(request, face_idcard_settings.ONBOARDING_CONTINUE_URL),
+        "guardianUrl": site_url(request, face_idcard_settings.ONBOARDING_GUARDIAN_URL),
         "texts": {key: str(text) for key, text in PAGE_TEXTS.items()},
         "idTexts": {key: str(text) for key, text in ID_TEXTS.items()},
     }
     return render(
         request,
         "face_idcard/onboarding/page.html",
-        {"texts": PAGE_TEXTS, "config": config, "notice_version": config["noticeVersion"]},
+        {
+            "texts": PAGE_TEXTS,
+            "config": config,
+            "notice_version": config["noticeVersion"],
+            "language_switch": language_switch(request),
+        },
     )
 
 

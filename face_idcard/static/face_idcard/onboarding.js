@@ -1,6 +1,9 @@
 /* The onboarding page: consent, photo, ID number and name, progress, result.
  * Plain JavaScript against the REST API with the session cookie; the server stays the
- * authority for every rule checked here (these checks only save the user a round trip). */
+ * authority for every rule checked here (these checks only save the person a round trip).
+ * Accessible by design: real buttons for the file pickers, every error beside its field with
+ * aria-invalid/aria-describedby, focus moved to the first error, a reload resumes the latest
+ * attempt instead of sending (and billing) it twice. */
 (function () {
   "use strict";
 
@@ -8,8 +11,9 @@
   var T = config.texts;
   var $ = function (id) { return document.getElementById(id); };
   var photo = null; // the Blob to upload
+  var sending = false;
 
-  // --- the ID number rule, as face_idcard.validators applies it (GB 11643) ----------------
+  // --- the ID number rule, as face_idcard.identity applies it (GB 11643) ------------------
   var WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
   var CHECK = "10X98765432";
 
@@ -18,7 +22,7 @@
     return text.replace(/\s+/g, "").toUpperCase();
   }
 
-  /* The code of the first rule the number breaks (validators.ID_MESSAGES), or "". */
+  /* The code of the first rule the number breaks (identity.ID_MESSAGES), or "". */
   function idProblem(value) {
     var number = normalizeNumber(value);
     if (!number) return "id_required";
@@ -36,27 +40,67 @@
     return "";
   }
 
-  function show(element, text) {
+  // --- errors: each one has its own line beside its field (its space is always reserved) ---
+  // The control each error line describes, marked aria-invalid while it holds a message.
+  var CONTROL_OF = {
+    "fi-number-error": "fi-number",
+    "fi-name-error": "fi-name",
+    "fi-photo-error": "fi-photo-choose",
+    "fi-consent-error": "fi-consent-box"
+  };
+
+  function setError(id, text) {
+    var element = $(id);
     element.textContent = text || "";
-    element.hidden = !text;
+    var control = CONTROL_OF[id] && $(CONTROL_OF[id]);
+    if (control) {
+      if (text) control.setAttribute("aria-invalid", "true");
+      else control.removeAttribute("aria-invalid");
+    }
+  }
+
+  function clearErrors() {
+    ["fi-number-error", "fi-name-error", "fi-photo-error", "fi-consent-error", "fi-form-error"]
+      .forEach(function (id) { setError(id, ""); });
+    $("fi-guardian").hidden = true;
+  }
+
+  /* Focus the first control (in page order) whose error line holds a message. */
+  function focusFirstError() {
+    var order = ["fi-consent-error", "fi-photo-error", "fi-number-error", "fi-name-error"];
+    for (var i = 0; i < order.length; i++) {
+      if ($(order[i]).textContent) { $(CONTROL_OF[order[i]]).focus(); return; }
+    }
+    if (!$("fi-guardian").hidden) { $("fi-guardian").focus(); return; }
+    if ($("fi-form-error").textContent) $("fi-submit").focus();
   }
 
   function checkNumber() {
     var problem = idProblem($("fi-number").value);
-    show($("fi-number-error"), problem ? config.idTexts[problem] : "");
+    setError("fi-number-error", problem ? config.idTexts[problem] : "");
     return !problem;
   }
 
   function checkName() {
     var ok = $("fi-name").value.trim().length > 0;
-    show($("fi-name-error"), ok ? "" : T.name_needed);
+    setError("fi-name-error", ok ? "" : T.name_needed);
     return ok;
   }
 
   // --- consent ----------------------------------------------------------------------------
-  $("fi-consent-box").addEventListener("change", function (event) {
-    $("fi-fields").disabled = !event.target.checked;
-  });
+  function consentChanged() {
+    var given = $("fi-consent-box").checked;
+    $("fi-fields").disabled = !given;
+    $("fi-consent-hint").hidden = given;
+    if (given) setError("fi-consent-error", "");
+  }
+  $("fi-consent-box").addEventListener("change", consentChanged);
+  consentChanged();
+
+  // --- the language switch: a plain form (it works without this script); choosing submits ---
+  if ($("fi-language-select")) {
+    $("fi-language-select").addEventListener("change", function () { $("fi-language").submit(); });
+  }
 
   // --- the photo: shrunk in the browser when larger than the comparison needs -------------
   function loadImage(file) {
@@ -87,41 +131,58 @@
     });
   }
 
+  function resetPhoto() {
+    photo = null;
+    $("fi-photo-camera").value = "";
+    $("fi-photo-file").value = "";
+    $("fi-preview").hidden = true;
+    $("fi-photo-note").hidden = true;
+    $("fi-photo-state").textContent = T.photo_none;
+  }
+
   function takePhoto(event) {
     var file = event.target.files && event.target.files[0];
-    show($("fi-photo-error"), "");
-    show($("fi-photo-note"), "");
+    setError("fi-photo-error", "");
+    $("fi-photo-note").hidden = true;
     $("fi-preview").hidden = true;
     photo = null;
-    if (!file) return;
+    if (!file) { $("fi-photo-state").textContent = T.photo_none; return; }
     loadImage(file).then(function (loaded) {
       return shrink(file, loaded.image).then(function (result) {
         photo = result.blob;
         $("fi-preview").src = loaded.url;
         $("fi-preview").hidden = false;
-        show($("fi-photo-note"), result.shrunk ? T.photo_shrunk : "");
+        $("fi-photo-note").textContent = result.shrunk ? T.photo_shrunk : "";
+        $("fi-photo-note").hidden = !result.shrunk;
+        $("fi-photo-state").textContent = T.photo_chosen;
       });
     }, function () {
       // Not decodable here: send it as it is and let the server say what is wrong with it
       // (a format this browser cannot show may still be one the server reads).
       photo = file;
+      $("fi-photo-state").textContent = T.photo_chosen;
     });
   }
   $("fi-photo-camera").addEventListener("change", takePhoto);
   $("fi-photo-file").addEventListener("change", takePhoto);
+  $("fi-photo-take").addEventListener("click", function () { $("fi-photo-camera").click(); });
+  $("fi-photo-choose").addEventListener("click", function () { $("fi-photo-file").click(); });
 
+  // Validation on input, never on blur: a blur that hides an error as the pointer goes down
+  // on the button is how a click used to get lost.
   $("fi-number").addEventListener("input", function () {
     // Complaints while typing only once the number is long enough to be judged.
     if (normalizeNumber($("fi-number").value).length >= 18) checkNumber();
-    else show($("fi-number-error"), "");
+    else setError("fi-number-error", "");
   });
-  $("fi-number").addEventListener("blur", checkNumber);
-  $("fi-name").addEventListener("blur", checkName);
+  $("fi-name").addEventListener("input", function () {
+    if ($("fi-name").value.trim()) setError("fi-name-error", "");
+  });
 
   // --- the API ----------------------------------------------------------------------------
   // The CSRF token and its header come in the page's configuration: no cookie name to guess.
-  function headersForCreate() {
-    var headers = { "Idempotency-Key": idempotencyKey() };
+  function headersForCreate(key) {
+    var headers = { "Idempotency-Key": key };
     headers[config.csrfHeader] = config.csrfToken;
     return headers;
   }
@@ -141,58 +202,103 @@
     });
   }
 
+  // Each field the API names goes beside its control; consent and the notice version beside
+  // the consent box; a minor's refusal to the guardian section.
+  var ERROR_LINE = {
+    idcard_number: "fi-number-error",
+    idcard_name: "fi-name-error",
+    image: "fi-photo-error",
+    consent: "fi-consent-error",
+    notice_version: "fi-consent-error"
+  };
+
+  function showGuardian(message) {
+    $("fi-guardian-error").textContent = message;
+    var next = $("fi-guardian-next");
+    next.textContent = "";
+    if (config.guardianUrl) {
+      var link = document.createElement("a");
+      link.href = config.guardianUrl;
+      link.className = "fi-button";
+      link.id = "fi-guardian-link";
+      link.textContent = T.guardian_go;
+      next.appendChild(link);
+    } else {
+      next.textContent = T.guardian_contact;
+    }
+    $("fi-guardian").hidden = false;
+    $("fi-guardian").setAttribute("tabindex", "-1");
+  }
+
   function showErrors(body) {
     var error = (body && body.error) || {};
     var fields = error.fields || {};
-    var where = { idcard_number: "fi-number-error", idcard_name: "fi-name-error", image: "fi-photo-error" };
     var shown = false;
     Object.keys(fields).forEach(function (name) {
       var messages = fields[name].map(function (item) { return item.message; }).join(" ");
-      if (where[name]) { show($(where[name]), messages); shown = true; }
+      if (name === "guardian_consent") { showGuardian(messages); shown = true; return; }
+      if (name === "notice_version") messages = T.notice_changed;
+      if (ERROR_LINE[name]) { setError(ERROR_LINE[name], messages); shown = true; }
     });
-    if (!shown) show($("fi-form-error"), error.message || T.network_error);
+    if (!shown) setError("fi-form-error", error.message || T.network_error);
+    else if (!$("fi-guardian").hidden && Object.keys(fields).length === 1) setError("fi-form-error", "");
+    else setError("fi-form-error", T.fix_errors);
+    focusFirstError();
   }
 
-  function idempotencyKey() {
+  function newKey() {
     if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
     return String(Date.now()) + "-" + String(Math.random()).slice(2);
   }
 
+  function setSending(value) {
+    sending = value;
+    $("fi-submit").disabled = value;
+    $("fi-submit").textContent = value ? T.sending : T.submit;
+  }
+
   $("fi-form").addEventListener("submit", function (event) {
     event.preventDefault();
-    show($("fi-form-error"), "");
-    if (!$("fi-consent-box").checked) { show($("fi-form-error"), T.consent_needed); return; }
+    if (sending) return; // a second click while the first is on its way sends nothing
+    clearErrors();
+    if (!$("fi-consent-box").checked) {
+      setError("fi-consent-error", T.consent_needed);
+      focusFirstError();
+      return;
+    }
     var ok = checkNumber() & checkName();
-    if (!photo) { show($("fi-photo-error"), T.photo_needed); ok = false; }
-    if (!ok) return;
+    if (!photo) { setError("fi-photo-error", T.photo_needed); ok = false; }
+    if (!ok) { setError("fi-form-error", T.fix_errors); focusFirstError(); return; }
     var form = new FormData();
     form.append("idcard_number", normalizeNumber($("fi-number").value));
     form.append("idcard_name", $("fi-name").value.trim());
     form.append("consent", "true");
     if (config.noticeVersion) form.append("notice_version", config.noticeVersion);
     form.append("image", photo, photo.name || "photo.jpg");
-    $("fi-submit").disabled = true;
-    $("fi-submit").textContent = T.sending;
+    setSending(true);
     api(config.attemptsUrl, {
       method: "POST",
       body: form,
-      headers: headersForCreate()
+      headers: headersForCreate(newKey())
     }).then(function (answer) {
-      $("fi-submit").disabled = false;
-      $("fi-submit").textContent = T.submit;
+      setSending(false);
       if (answer.status === 202) { follow(answer.body); } else { showErrors(answer.body); }
     }, function () {
-      $("fi-submit").disabled = false;
-      $("fi-submit").textContent = T.submit;
-      show($("fi-form-error"), T.network_error);
+      setSending(false);
+      setError("fi-form-error", T.network_error);
+      focusFirstError();
     });
   });
 
   // --- progress and result ----------------------------------------------------------------
+  function showOnly(section) {
+    ["fi-consent", "fi-form", "fi-guardian", "fi-progress", "fi-result"].forEach(function (id) {
+      $(id).hidden = id !== section && !(section === "fi-form" && id === "fi-consent");
+    });
+  }
+
   function follow(attempt) {
-    $("fi-form").hidden = true;
-    $("fi-consent").hidden = true;
-    $("fi-progress").hidden = false;
+    showOnly("fi-progress");
     var started = Date.now();
     var url = config.attemptsUrl + attempt.id + "/";
     (function poll(current) {
@@ -209,28 +315,50 @@
   }
 
   function finish(attempt) {
-    $("fi-progress").hidden = true;
+    showOnly("fi-result");
     var result = $("fi-result");
-    result.hidden = false;
     result.dataset.status = attempt.status;
     result.dataset.decision = attempt.decision;
     // What the person is told is the server's one rule (face_idcard.reasons.person_message):
-    // it follows the status, the decision and the review. Verified, or waiting for a
-    // reviewer: nothing to try again.
-    var settled = attempt.decision === "match" || attempt.decision === "review";
+    // it follows the status, the decision and the review.
+    var verified = attempt.decision === "match";
+    var waiting = attempt.decision === "review" && !attempt.reviewed;
+    result.dataset.outcome = verified ? "success" : waiting ? "waiting" : "failure";
+    $("fi-result-heading").textContent = verified ? T.success_heading : T.result_heading;
     $("fi-result-text").textContent = attempt.message || T.result_failed;
     $("fi-result-message").textContent = "";
-    $("fi-retry").hidden = settled;
+    var next = $("fi-result-next");
+    next.textContent = "";
+    if (verified && config.continueUrl) {
+      var link = document.createElement("a");
+      link.href = config.continueUrl;
+      link.className = "fi-button";
+      link.id = "fi-continue";
+      link.textContent = T["continue"];
+      next.appendChild(link);
+    } else if (waiting) {
+      next.textContent = T.review_next;
+    }
+    // Verified, or waiting for a reviewer: nothing to try again.
+    $("fi-retry").hidden = verified || attempt.decision === "review";
+    result.focus();
   }
 
   $("fi-retry").addEventListener("click", function () {
-    $("fi-result").hidden = true;
-    $("fi-form").hidden = false;
-    $("fi-consent").hidden = false;
-    photo = null;
-    $("fi-photo-camera").value = "";
-    $("fi-photo-file").value = "";
-    $("fi-preview").hidden = true;
-    show($("fi-photo-note"), "");
+    showOnly("fi-form");
+    clearErrors();
+    resetPhoto();
+    $("fi-photo-choose").focus();
   });
+
+  // --- a reload resumes the latest attempt: one still running, or one waiting for review ---
+  function resume() {
+    api(config.attemptsUrl + "?page_size=1").then(function (answer) {
+      var latest = answer.status === 200 && answer.body.results && answer.body.results[0];
+      if (!latest) return;
+      if (config.terminal.indexOf(latest.status) < 0) { follow(latest); return; }
+      if (latest.decision === "review" && !latest.reviewed) finish(latest);
+    }, function () { /* the form stays: nothing to resume */ });
+  }
+  resume();
 })();
