@@ -26,7 +26,6 @@ else:
 class StaffAuditEventAdmin(_AdminBase):
     list_display = ("created_at", "kind", "actor", "details")
     list_filter = ("kind", "created_at")
-    date_hierarchy = "created_at"
     ordering = ("-created_at", "-id")
     list_select_related = ("actor",)
     show_full_result_count = False
