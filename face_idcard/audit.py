@@ -1,4 +1,6 @@
-"""Writing the append-only audit trail (:class:`~face_idcard.models.AttemptEvent`).
+"""Writing the append-only audit trails: each attempt's
+(:class:`~face_idcard.models.AttemptEvent`) and that of the staff actions concerning no single
+attempt, such as a search (:class:`~face_idcard.models.StaffAuditEvent`).
 
 Event data holds codes, classes, timings, counts and ids only: never an ID number, a name, an
 image, a url or a provider's raw message.
@@ -11,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
-from .models import AttemptEvent, EventKind
+from .models import AttemptEvent, EventKind, StaffAuditEvent, StaffAuditKind
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -65,3 +67,12 @@ def record_many(events: Iterable[AttemptEvent]) -> None:
         items[0].save(force_insert=True)
     elif items:
         AttemptEvent.objects.bulk_create(items)
+
+
+def record_staff(kind: StaffAuditKind | str, *, actor: Actor, **data: Any) -> StaffAuditEvent:
+    """Append one staff event (an action on no single attempt, such as a search)."""
+    item = StaffAuditEvent(
+        kind=str(kind), actor=_actor(actor), data=data, created_at=timezone.now()
+    )
+    item.save(force_insert=True)
+    return item

@@ -66,6 +66,9 @@ DEFAULTS: dict[str, Any] = {
     "ABUSE_MISMATCH_BURST": 3,
     # ID number searches a staff user may make in the admin ("number/period"; None: no limit).
     "ADMIN_ID_SEARCH_RATE": "30/hour",
+    # Seconds the admin's link to a selfie stays valid after the audited reveal that issued
+    # it (for the viewer's own session only): long enough for the page to load the image.
+    "ADMIN_SELFIE_LINK_SECONDS": 120,
     # --- Input ---------------------------------------------------------------------------
     # ID numbers with a birth year before this are refused (no such person is alive; a
     # typo or a made-up number, and the provider would bill the call).

@@ -10,7 +10,7 @@ keyed hash. Nothing here decrypts on its own: reading the clear text goes throug
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 from django.conf import settings
 from django.db import models
@@ -32,6 +32,9 @@ from .states import (
     Status,
     StrChoice,
 )
+
+#: The rows of an append-only queryset.
+_Row = TypeVar("_Row", bound=models.Model)
 
 
 class VerificationAttempt(models.Model):
@@ -439,3 +442,61 @@ class ProviderCallBucket(models.Model):
 
     def __str__(self) -> str:
         return f"{self.backend} {self.latency_bucket} ms: {self.calls}"
+
+
+class AppendOnlyQuerySet(models.QuerySet[_Row]):
+    """A queryset that refuses bulk updates and deletes (the rule of an append-only trail)."""
+
+    def update(self, **kwargs: Any) -> NoReturn:
+        raise AuditLogError("audit events cannot be updated")
+
+    def delete(self) -> NoReturn:
+        raise AuditLogError("audit events cannot be deleted")
+
+
+class StaffAuditKind(StrChoice):
+    ID_SEARCH = "id_search"
+
+
+STAFF_AUDIT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
+    (StaffAuditKind.ID_SEARCH.value, _("Search by ID number")),
+]
+
+
+class StaffAuditEvent(models.Model):
+    """A staff action that concerns no single attempt, in an append-only trail of its own: a
+    search by ID number, with or without hits (its hits also get an :class:`AttemptEvent`).
+    Never PII in ``data`` (a search keeps its hit count and hash key ids, never the number
+    or its hash); never updated or deleted."""
+
+    kind = models.CharField(_("kind"), max_length=32, choices=STAFF_AUDIT_KIND_CHOICES)
+    created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    objects = AppendOnlyQuerySet["StaffAuditEvent"].as_manager()
+
+    class Meta:
+        verbose_name = _("staff audit event")
+        verbose_name_plural = _("staff audit events")
+        ordering = ("created_at", "id")
+        # Read only, like the attempts' trail: the admin never adds, changes or deletes.
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditLogError("audit events cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditLogError("audit events cannot be deleted")

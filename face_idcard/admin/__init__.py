@@ -4,5 +4,11 @@ from __future__ import annotations
 
 from .attempts import AttemptAwaitingReviewAdmin, VerificationAttemptAdmin
 from .insight import VerificationStatisticsAdmin
+from .staff_audit import StaffAuditEventAdmin
 
-__all__ = ["AttemptAwaitingReviewAdmin", "VerificationAttemptAdmin", "VerificationStatisticsAdmin"]
+__all__ = [
+    "AttemptAwaitingReviewAdmin",
+    "StaffAuditEventAdmin",
+    "VerificationAttemptAdmin",
+    "VerificationStatisticsAdmin",
+]

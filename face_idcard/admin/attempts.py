@@ -28,7 +28,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import crypto, permissions, reasons, services
 from ..backends.config import configured
@@ -36,9 +36,10 @@ from ..exceptions import PermissionRequired, PersonalInformationUnavailable
 from ..identity import validate_id_number
 from ..insight import abuse
 from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, VerificationAttempt
+from ..services._operations import read_recorded_selfie, record_selfie_reveal
 from ..services._rerun import can_rerun
 from ..states import Decision, Status
-from . import actions, dates, display, id_search
+from . import actions, dates, display, id_search, selfie_links
 from .forms import IdNumberSearchForm
 from .paginator import CappedCountPaginator
 
@@ -376,7 +377,7 @@ class VerificationAttemptAdmin(_AdminBase):
                 name="face_idcard_id_search",
             ),
             path(
-                "<uuid:pk>/selfie/",
+                "selfie/<str:token>/",
                 self.admin_site.admin_view(self.selfie_view),
                 name="face_idcard_selfie",
             ),
@@ -443,11 +444,19 @@ class VerificationAttemptAdmin(_AdminBase):
         return get_object_or_404(VerificationAttempt, pk=pk)
 
     @method_decorator(xframe_options_deny)  # never framed, whatever X_FRAME_OPTIONS says
-    def selfie_view(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-        """The decrypted selfie, for ``view_pii`` holders only; every view is audited."""
-        attempt = self._attempt(request, pk)
+    @method_decorator(require_GET)
+    def selfie_view(self, request: HttpRequest, token: str) -> HttpResponse:
+        """The decrypted selfie behind a link the reveal issued (:mod:`.selfie_links`): 403
+        for a token that is expired, forged or another user's or session's. Not audited: the
+        POST that issued the link was."""
+        if not (self.has_view_permission(request) and self.has_view_pii_permission(request)):
+            raise PermissionDenied
+        pk = selfie_links.attempt_pk(request, token)
+        if pk is None:
+            raise PermissionDenied
+        attempt = get_object_or_404(VerificationAttempt, pk=pk)
         try:
-            data, content_type = services.reveal_selfie(attempt, viewer=request.user)
+            data, content_type = read_recorded_selfie(attempt, viewer=request.user)
         except PermissionRequired:
             raise PermissionDenied from None
         except PersonalInformationUnavailable:
@@ -459,35 +468,47 @@ class VerificationAttemptAdmin(_AdminBase):
         return response
 
     @method_decorator(xframe_options_deny)
-    @method_decorator(require_POST)
+    @method_decorator(require_http_methods(["GET", "POST"]))
     def reveal_view(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
-        """The clear ID number and name and the selfie (POST: a link preview or a prefetch
-        never reads personal information). Audited by ``services.reveal_pii``."""
+        """POST: the clear ID number and name and a short-lived link to the selfie, each view
+        audited here (``services.reveal_pii``, ``record_selfie_reveal``). GET (a reload, a
+        link preview, a prefetch) only offers that POST: it reads and records nothing."""
         attempt = self._attempt(request, pk)
-        try:
-            number, name = services.reveal_pii(attempt, viewer=request.user)
-        except PermissionRequired:
-            raise PermissionDenied from None
-        except PersonalInformationUnavailable:
-            raise Http404 from None
+        if not self.has_view_pii_permission(request):
+            raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "title": _("Personal information"),
             "opts": self.model._meta,
             "attempt": attempt,
-            "number": number,
-            "name": name,
-            "selfie_url": (
-                reverse("admin:face_idcard_selfie", args=[attempt.pk])
-                if attempt.selfie_name
-                else ""
-            ),
             "change_url": reverse("admin:face_idcard_verificationattempt_change", args=[pk]),
-            "viewed_at": timezone.now(),
+            "revealed": request.method == "POST",
         }
+        if request.method == "POST":
+            try:
+                number, name = services.reveal_pii(attempt, viewer=request.user)
+            except PermissionRequired:
+                raise PermissionDenied from None
+            except PersonalInformationUnavailable:
+                raise Http404 from None
+            context.update(
+                number=number,
+                name=name,
+                selfie_url=self._selfie_url(request, attempt),
+                viewed_at=timezone.now(),
+            )
         response = TemplateResponse(request, "admin/face_idcard/reveal.html", context)
         response["Cache-Control"] = "no-store, private"
         return response
+
+    def _selfie_url(self, request: HttpRequest, attempt: VerificationAttempt) -> str:
+        """The audited link to the selfie, or "" when there is none to show."""
+        try:
+            record_selfie_reveal(attempt, viewer=request.user)
+        except PersonalInformationUnavailable:
+            return ""
+        token = selfie_links.issue(request, attempt.pk)
+        return reverse("admin:face_idcard_selfie", args=[token])
 
 
 @admin.register(AttemptAwaitingReview)

@@ -108,7 +108,7 @@ def timeline(events: Iterable[AttemptEvent]) -> SafeString:
             str(labels.get(event.kind, event.kind)),
             event.kind,
             str(event.actor) if event.actor_id else str(_("system")),
-            _summary(event.data),
+            event_summary(event.data),
         )
         for event in events
     ]
@@ -130,7 +130,8 @@ def timeline(events: Iterable[AttemptEvent]) -> SafeString:
     )
 
 
-def _summary(data: Any) -> str:
+def event_summary(data: Any) -> str:
+    """An event's data as "key: value" pairs, sorted (data never holds PII)."""
     if not isinstance(data, dict) or not data:
         return ""
     return ", ".join(f"{key}: {value}" for key, value in sorted(data.items()))

@@ -4,10 +4,11 @@ A search tells the searcher each hit's full ID number (and who verified under wh
 account), so it takes ``face_idcard.view_pii``, like reading the number on the detail page.
 Each search is counted per staff user in the cache (``ADMIN_ID_SEARCH_RATE``, default
 ``"30/hour"``): unmasking a masked number by trying its ~30,000 valid candidates is out of
-reach. Every search is logged (``face_idcard.admin``: the searcher's id, the hit count, the
-hash key ids; never the number), and each hit gets a ``pii_viewed`` event (``what:
-"id_search"``, the hit count, the key id of its hash) in its append-only trail: the audit trail
-is per attempt, so a search without hits is in the log only.
+reach. Every search, with hits or without, is a :class:`~face_idcard.models.StaffAuditEvent`
+(``id_search``: the searcher, the hit count, the ids of the hash keys searched under; never
+the number or its hash) and a log line on ``face_idcard.admin``; each hit also gets a
+``pii_viewed`` event (``what: "id_search"``, the hit count, the key id of its hash) in its
+attempt's trail, so the attempt's page tells who found it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.core.cache import caches
+from django.db import transaction
 
-from .. import audit
+from .. import audit, crypto
 from ..conf import face_idcard_settings
-from ..models import EventKind, VerificationAttempt
+from ..models import EventKind, StaffAuditKind, VerificationAttempt
 
 logger = logging.getLogger("face_idcard.admin")
 
@@ -61,22 +63,28 @@ def take_search(user: Any) -> bool:
 
 
 def record_search(user: Any, results: Sequence[VerificationAttempt]) -> None:
-    """The audit of one search: a ``pii_viewed`` event on each hit, one log line in all."""
-    key_ids = sorted({attempt.idcard_hash_key_id for attempt in results})
-    audit.record_many(
-        audit.event(
-            attempt,
-            EventKind.PII_VIEWED,
-            actor=user,
-            what="id_search",
-            hits=len(results),
-            key_id=attempt.idcard_hash_key_id,
+    """The audit of one search: a staff event (hits or not), a ``pii_viewed`` event on each
+    hit, one log line in all."""
+    searched_key_ids = [key.key_id for key in crypto.hash_keys()]
+    hit_key_ids = sorted({attempt.idcard_hash_key_id for attempt in results})
+    with transaction.atomic():
+        audit.record_staff(
+            StaffAuditKind.ID_SEARCH, actor=user, hits=len(results), key_ids=searched_key_ids
         )
-        for attempt in results
-    )
+        audit.record_many(
+            audit.event(
+                attempt,
+                EventKind.PII_VIEWED,
+                actor=user,
+                what="id_search",
+                hits=len(results),
+                key_id=attempt.idcard_hash_key_id,
+            )
+            for attempt in results
+        )
     logger.info(
         "ID number search by user id %s: %d attempts (hash key ids: %s)",
         user.pk,
         len(results),
-        ", ".join(key_ids) or "-",
+        ", ".join(hit_key_ids) or "-",
     )

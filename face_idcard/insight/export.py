@@ -1,19 +1,23 @@
 """The audit export: the audit trail of a date range as CSV, streamed, without PII.
 
 Each line is one :class:`~face_idcard.models.AttemptEvent` (whose ``data`` never holds PII by
-construction) with its attempt's backend; actors appear by user id. Rows are read with
+construction) with its attempt's backend, or one
+:class:`~face_idcard.models.StaffAuditEvent` (a staff action on no single attempt, such as a
+search by ID number: its ``event_id`` is ``staff-<id>``, its attempt and backend empty), in the
+order of time; actors appear by user id. Rows are read with
 ``.iterator()`` in chunks and written one at a time, so memory stays flat whatever the range.
 """
 
 from __future__ import annotations
 
 import csv
+import heapq
 import json
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from ..models import AttemptEvent
+from ..models import AttemptEvent, StaffAuditEvent
 
 HEADER = ("event_id", "time", "attempt_id", "backend", "kind", "actor_id", "data")
 #: Rows fetched from the database per round trip.
@@ -28,17 +32,12 @@ class _Echo:
 
 
 def rows(since: datetime, until: datetime) -> Iterator[tuple[Any, ...]]:
-    """The events created in ``[since, until)``, oldest first, as export columns."""
-    events = (
-        AttemptEvent.objects.filter(created_at__gte=since, created_at__lt=until)
-        .order_by("created_at", "id")
-        .values_list(
-            "id", "created_at", "attempt_id", "attempt__backend", "kind", "actor_id", "data"
-        )
+    """The events of both trails created in ``[since, until)``, oldest first, as export
+    columns (the two ordered streams merged, each read in chunks)."""
+    merged = heapq.merge(
+        _attempt_rows(since, until), _staff_rows(since, until), key=lambda row: row[1]
     )
-    for event_id, time, attempt_id, backend, kind, actor_id, data in events.iterator(
-        chunk_size=CHUNK
-    ):
+    for event_id, time, attempt_id, backend, kind, actor_id, data in merged:
         yield (
             event_id,
             time.isoformat(),
@@ -48,6 +47,28 @@ def rows(since: datetime, until: datetime) -> Iterator[tuple[Any, ...]]:
             actor_id if actor_id is not None else "",
             json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":")),
         )
+
+
+def _attempt_rows(since: datetime, until: datetime) -> Iterator[tuple[Any, ...]]:
+    events = (
+        AttemptEvent.objects.filter(created_at__gte=since, created_at__lt=until)
+        .order_by("created_at", "id")
+        .values_list(
+            "id", "created_at", "attempt_id", "attempt__backend", "kind", "actor_id", "data"
+        )
+    )
+    chunks: Iterator[tuple[Any, ...]] = events.iterator(chunk_size=CHUNK)
+    return chunks
+
+
+def _staff_rows(since: datetime, until: datetime) -> Iterator[tuple[Any, ...]]:
+    events = (
+        StaffAuditEvent.objects.filter(created_at__gte=since, created_at__lt=until)
+        .order_by("created_at", "id")
+        .values_list("id", "created_at", "kind", "actor_id", "data")
+    )
+    for event_id, time, kind, actor_id, data in events.iterator(chunk_size=CHUNK):
+        yield (f"staff-{event_id}", time, "", "", kind, actor_id, data)
 
 
 def lines(items: Iterable[tuple[Any, ...]]) -> Iterator[str]:

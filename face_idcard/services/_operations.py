@@ -174,15 +174,19 @@ def cancel(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAt
     return attempt
 
 
-@forget_locals_on_error
-def reveal_pii(attempt: VerificationAttempt, *, viewer: Any) -> tuple[str, str]:
-    """The clear ID number and name, for a staff screen. Every call is in the audit trail,
-    with who asked: a viewer (a saved user) with ``face_idcard.view_pii`` is required."""
+def _require_named_pii_viewer(viewer: Any) -> None:
     if viewer is None or not getattr(viewer, "pk", None):
         raise ValidationError(
             _("Reading personal information needs a named viewer."), code="viewer_required"
         )
     permissions.require(viewer, permissions.VIEW_PII)
+
+
+@forget_locals_on_error
+def reveal_pii(attempt: VerificationAttempt, *, viewer: Any) -> tuple[str, str]:
+    """The clear ID number and name, for a staff screen. Every call is in the audit trail,
+    with who asked: a viewer (a saved user) with ``face_idcard.view_pii`` is required."""
+    _require_named_pii_viewer(viewer)
     if not attempt.idcard_number_encrypted and not attempt.idcard_name_encrypted:
         raise PersonalInformationUnavailable("the personal information was erased")
     number = crypto.decrypt_text(
@@ -205,23 +209,51 @@ def reveal_pii(attempt: VerificationAttempt, *, viewer: Any) -> tuple[str, str]:
 SELFIE_CONTENT_TYPES = frozenset({"image/jpeg", "image/png"})
 
 
-def reveal_selfie(attempt: VerificationAttempt, *, viewer: Any) -> tuple[bytes, str]:
-    """The decrypted selfie and its content type, for a staff screen; audited like
-    :func:`reveal_pii` (``face_idcard.view_pii`` required)."""
-    if viewer is None or not getattr(viewer, "pk", None):
-        raise ValidationError(
-            _("Reading personal information needs a named viewer."), code="viewer_required"
-        )
-    permissions.require(viewer, permissions.VIEW_PII)
+def _servable_selfie_type(attempt: VerificationAttempt) -> str:
     if not attempt.selfie_name:
         raise PersonalInformationUnavailable("there is no stored selfie")
     content_type = attempt.selfie_content_type or "image/jpeg"
     if content_type not in SELFIE_CONTENT_TYPES:
         raise PersonalInformationUnavailable("the selfie has an unexpected type")
+    return content_type
+
+
+def _read_selfie(attempt: VerificationAttempt) -> tuple[bytes, str]:
+    content_type = _servable_selfie_type(attempt)
     try:
         data = load_selfie(attempt.selfie_name, attempt.selfie_storage, attempt.pk)
     except FileNotFoundError:
         raise PersonalInformationUnavailable("the selfie was erased") from None
+    return data, content_type
+
+
+def _record_selfie_view(attempt: VerificationAttempt, viewer: Any) -> None:
     audit.record(attempt, EventKind.PII_VIEWED, actor=viewer, what="selfie")
     logger.info("attempt %s: selfie viewed by user id %s", attempt.pk, viewer.pk)
+
+
+def reveal_selfie(attempt: VerificationAttempt, *, viewer: Any) -> tuple[bytes, str]:
+    """The decrypted selfie and its content type, for a staff screen; audited like
+    :func:`reveal_pii` (``face_idcard.view_pii`` required)."""
+    _require_named_pii_viewer(viewer)
+    data, content_type = _read_selfie(attempt)
+    _record_selfie_view(attempt, viewer)
     return data, content_type
+
+
+def record_selfie_reveal(attempt: VerificationAttempt, *, viewer: Any) -> None:
+    """Audit a staff view of the selfie that a link will serve afterwards (the admin's reveal:
+    the audited POST issues the link, and loading the image behind it is not audited again,
+    so a GET never writes the audit trail). ``face_idcard.view_pii`` required;
+    :class:`PersonalInformationUnavailable` when there is no selfie to show."""
+    _require_named_pii_viewer(viewer)
+    _servable_selfie_type(attempt)
+    _record_selfie_view(attempt, viewer)
+
+
+def read_recorded_selfie(attempt: VerificationAttempt, *, viewer: Any) -> tuple[bytes, str]:
+    """The selfie behind a link that :func:`record_selfie_reveal` issued, NOT audited: only
+    for a caller that verified such a link (the permission is checked again, so a
+    permission revoked meanwhile stops the image too)."""
+    _require_named_pii_viewer(viewer)
+    return _read_selfie(attempt)

@@ -1,8 +1,8 @@
 """The review console in a real browser: Debian's Chromium, headless, through Playwright.
 
-A reviewer logs in, opens the queue, opens the selfie, approves with a reason and finds it in
-the audit trail; a staff member without the PII permission sees only masks. In English and in
-Chinese. A failing test leaves a screenshot in ``$FACE_IDCARD_ARTIFACTS`` (default: a
+A reviewer logs in, opens the queue, reveals the number, name and selfie (whose link a
+colleague cannot open), approves with a reason and finds it all in the audit trail; a staff
+member without the PII permission sees only masks. In English and in Chinese. A failing test leaves a screenshot in ``$FACE_IDCARD_ARTIFACTS`` (default: a
 ``face_idcard-artifacts`` folder in the temporary directory). With
 ``FACE_IDCARD_DOCS_SCREENSHOTS=docs`` the English run also writes the README's screenshots.
 """
@@ -101,9 +101,20 @@ def test_reviewer_works_the_queue(
     selfie.wait_for()
     page.wait_for_function("document.querySelector('img.face-idcard-selfie').complete")
     assert selfie.evaluate("img => img.naturalWidth") > 0
+    # The image's link works in this session only, and loading it recorded nothing more.
+    link = selfie.get_attribute("src")
+    assert link and magic.REVIEW not in link and "/selfie/" in link
+    _user(f"colleague-{language}", *ALL)
+    colleague = open_page(language)
+    _login(colleague, live_server.url, f"colleague-{language}", "/admin/")
+    foreign = colleague.goto(f"{live_server.url}{link}")
+    assert foreign is not None and foreign.status == 403
+    # Reloading the reveal page by GET offers the audited POST again; it shows nothing.
+    page.goto(f"{live_server.url}/admin/face_idcard/verificationattempt/{attempt.pk}/reveal/")
+    assert page.locator("button.face-idcard-reveal").count() == 1
+    assert magic.REVIEW not in page.content() and NAME not in page.content()
 
-    page.go_back()
-    page.wait_for_url(f"**/verificationattempt/{attempt.pk}/change/")
+    page.goto(f"{live_server.url}/admin/face_idcard/verificationattempt/{attempt.pk}/change/")
     page.click(f"button[data-action=approve]:has-text('{TEXTS[language]['approve']}')")
     page.fill("textarea[name=reason]", "同一人 / same person")
     page.click(f"input[type=submit][value='{TEXTS[language]['confirm']}']")
@@ -137,9 +148,13 @@ def test_staff_without_the_pii_permission_sees_masks_only(
     assert listing is not None and listing.ok
     assert magic.REVIEW not in page.content() and NAME not in page.content()
     selfie = page.goto(
-        f"{live_server.url}/admin/face_idcard/verificationattempt/{attempt.pk}/selfie/"
+        f"{live_server.url}/admin/face_idcard/verificationattempt/selfie/{attempt.pk}/"
     )
     assert selfie is not None and selfie.status == 403
+    reveal = page.goto(
+        f"{live_server.url}/admin/face_idcard/verificationattempt/{attempt.pk}/reveal/"
+    )
+    assert reveal is not None and reveal.status == 403
     assert not attempt.events.filter(kind="pii_viewed").exists()
 
 

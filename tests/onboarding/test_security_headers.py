@@ -203,6 +203,6 @@ def test_the_reveal_and_selfie_views_are_never_framed(settings: Any, face_settin
     attempt = finished(magic.REVIEW)
     viewer, _ = client_for("frame-viewer", "view_verificationattempt", "view_pii")
     reveal = viewer.post(f"{CHANGELIST}{attempt.pk}/reveal/")
-    selfie = viewer.get(f"{CHANGELIST}{attempt.pk}/selfie/")
+    selfie = viewer.get(reveal.context["selfie_url"])
     assert reveal.status_code == selfie.status_code == 200
     assert reveal["X-Frame-Options"] == selfie["X-Frame-Options"] == "DENY"
