@@ -14,13 +14,14 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from celery.signals import task_retry
-from django.db import OperationalError, connection
+from django.db import InterfaceError, OperationalError, connection
 
 from face_idcard.exceptions import InfrastructureUnavailable
 from face_idcard.models import EventKind, VerificationAttempt
@@ -291,3 +292,79 @@ def test_worker_heals_when_its_database_connections_are_killed(
     # The worker met its dead connection and retried (the lease is an hour, and no sweeper
     # runs: nothing waited for one).
     assert retries
+
+
+# --- Every task starts with a usable connection ------------------------------------------------
+
+
+def kill_from_another_thread(session: int) -> None:
+    """End ``session`` from another connection (a thread has its own)."""
+    from django.db import connections
+
+    def kill() -> None:
+        try:
+            with connection.cursor() as cursor:
+                if connection.vendor == "postgresql":
+                    cursor.execute("SELECT pg_terminate_backend(%s)", [session])
+                else:
+                    cursor.execute(f"KILL {int(session)}")
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=kill)
+    worker.start()
+    worker.join()
+
+
+def this_session() -> int:
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT pg_backend_pid()")
+        else:
+            cursor.execute("SELECT CONNECTION_ID()")
+        return int(cursor.fetchone()[0])
+
+
+@pytest.fixture
+def persistent_connections(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[bool], None]]:
+    """This thread's connection kept across tasks (CONN_MAX_AGE None), as a site sets it."""
+    if connection.vendor not in ("postgresql", "mysql"):
+        pytest.skip("needs a database server (FACE_IDCARD_TEST_DB=postgres or mysql)")
+
+    def keep(health_checks: bool) -> None:
+        connection.close()
+        monkeypatch.setitem(connection.settings_dict, "CONN_MAX_AGE", None)
+        monkeypatch.setitem(connection.settings_dict, "CONN_HEALTH_CHECKS", health_checks)
+
+    yield keep
+    connection.close()  # reopened with the restored settings
+
+
+def test_with_health_checks_a_task_starts_on_a_live_connection(
+    persistent_connections: Callable[[bool], None], heal_settings: Callable[..., None]
+) -> None:
+    from face_idcard.tasks import verify_attempt
+
+    persistent_connections(True)
+    session = this_session()
+    kill_from_another_thread(session)  # a database restart, between two tasks
+    verify_attempt.before_start("task-id", (), {})
+    assert this_session() != session  # reconnected before the task's first query
+
+
+def test_without_health_checks_a_dead_connection_is_dropped_when_the_task_ends(
+    persistent_connections: Callable[[bool], None], heal_settings: Callable[..., None]
+) -> None:
+    from face_idcard.tasks import verify_attempt
+
+    persistent_connections(False)
+    session = this_session()
+    kill_from_another_thread(session)
+    verify_attempt.before_start("task-id", (), {})
+    # The first query of the task meets the dead session (the task is retried, above) ...
+    with pytest.raises((OperationalError, InterfaceError)):
+        this_session()
+    verify_attempt.after_return("RETRY", None, "task-id", (), {}, None)
+    # ... and the next task starts on a new one.
+    verify_attempt.before_start("task-id", (), {})
+    assert this_session() != session
