@@ -20,8 +20,11 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from celery.canvas import Signature
+from celery.exceptions import Reject
 from celery.signals import task_retry
 from django.db import InterfaceError, OperationalError, connection
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from face_idcard.exceptions import InfrastructureUnavailable
 from face_idcard.models import EventKind, VerificationAttempt
@@ -180,6 +183,35 @@ def test_queue_down_when_handing_a_retry_over_is_an_outage(
     finally:
         dispatch.set_dispatcher(None)
     assert recorder.ids == [attempt.pk]
+
+
+def test_a_retry_the_broker_refuses_rejects_the_message_back_to_the_queue(
+    settings: Any,
+    heal_settings: Callable[..., None],
+    simulator: Any,
+    dispatched: RecordingDispatcher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from face_idcard.tasks import verify_attempt
+
+    attempt = submit_attempt(enqueue=False)
+    settings.CACHES = {**settings.CACHES, "ratelimit": REDIS_DOWN}
+    heal_settings(RATE_LIMIT_PER_SECOND=20, RATE_LIMIT_CACHE="ratelimit")
+
+    def broker_down(*args: Any, **kwargs: Any) -> None:
+        raise KombuOperationalError("broker unreachable")
+
+    # Task.retry() publishes its new message through Signature.apply_async.
+    monkeypatch.setattr(Signature, "apply_async", broker_down)
+    # The task's body as the worker runs it (a delivered message, not a direct call).
+    verify_attempt.push_request(id="delivered", retries=0, called_directly=False)
+    try:
+        with pytest.raises(Reject) as rejected:
+            verify_attempt.run(str(attempt.pk))
+    finally:
+        verify_attempt.pop_request()
+    # Celery's own answer would drop the message (requeue=False): it goes back instead.
+    assert rejected.value.requeue is True
 
 
 def test_outage_backoff_grows_to_its_cap_and_is_never_zero(
