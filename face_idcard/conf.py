@@ -107,6 +107,11 @@ DEFAULTS: dict[str, Any] = {
     "MAX_RETRIES": 5,
     "RETRY_BACKOFF_BASE": 2.0,
     "RETRY_BACKOFF_MAX": 300.0,
+    # A run that meets an outage of the database, the cache or the broker is delivered again
+    # after a backoff with jitter, from this base doubling up to this cap (seconds), until the
+    # outage ends: never counted as a retry nor recorded as a failure (face_idcard.outages).
+    "OUTAGE_RETRY_BACKOFF_BASE": 1.0,
+    "OUTAGE_RETRY_BACKOFF_MAX": 10.0,
     # A worker's claim on an attempt lapses after this many seconds; the sweeper re-queues it.
     "CLAIM_LEASE_SECONDS": 120,
     # A queued attempt untouched for this long is considered lost and re-queued by the sweeper.

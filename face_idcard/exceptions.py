@@ -257,3 +257,26 @@ class SelfReviewRefused(FaceIdcardError):
 
 class CatalogueError(FaceIdcardError, ValueError):
     """A provider's code catalogue file is malformed; the text names the file and the entry."""
+
+
+# --- Infrastructure --------------------------------------------------------------------------
+
+
+class CacheUnavailable(FaceIdcardError):
+    """Django's cache (the rate limiter's) could not be reached; the text names the cache
+    error's type only. Classified as an outage (:mod:`face_idcard.outages`): the API answers
+    503, the worker retries."""
+
+    def __init__(self, cause: str) -> None:
+        super().__init__(f"cache unavailable ({cause})")
+
+
+class InfrastructureUnavailable(FaceIdcardError):
+    """A run (:func:`face_idcard.services.dispatch.run`) met an outage of the database, the
+    cache or the queue. Deliver the attempt again later, with backoff, and pass ``held_claim``
+    back to ``run``: the claim that run took, which the next run gives back at once (None
+    when it held none). The text names the outage's exception type only."""
+
+    def __init__(self, cause: str, held_claim: Any = None) -> None:
+        self.held_claim = held_claim
+        super().__init__(f"infrastructure unavailable ({cause})")

@@ -49,6 +49,10 @@ the capacity of a slot (``x`` from 0) is sent ``x // c`` open slots further on (
 :data:`MAX_LOOKAHEAD_SECONDS` ahead), so that a backlog spreads over the coming slots instead
 of every waiting task coming back, and being deferred again, at each one. The pipeline defers,
 never fails. With LocMemCache the count is per process (fine for tests and one-process sites).
+When the cache cannot be reached, every function here raises
+:class:`~face_idcard.exceptions.CacheUnavailable` rather than guess: admitting blindly could
+exceed the quota, refusing blindly would fail attempts for an outage of ours. The worker
+delivers the attempt again with backoff, the API answers 503 (:mod:`face_idcard.outages`).
 
 The slot keys include the limit and the span: while a changed ``RATE_LIMIT_PER_SECOND`` or
 ``RATE_LIMIT_MARGIN`` rolls out, workers on the old and the new setting count apart, so lower
@@ -57,15 +61,18 @@ the limit (or stop the old workers) first if that moment must stay under the quo
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import random
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.cache import caches
 
 from .conf import face_idcard_settings
+from .exceptions import CacheUnavailable
 
 KEY_PREFIX = "face_idcard:rate:"
 #: Bounds of the search in :func:`schedule` (see the module docstring).
@@ -172,7 +179,8 @@ def acquire(
     if index % plan.period:
         # A closed slot: no cache round trip, come back when the next one opens.
         return _defer(plan, now, _next_open(plan, index), 0)
-    count = _take(plan, index, scope)
+    with _reaching_cache():
+        count = _take(plan, index, scope)
     if count <= plan.capacity:
         return ALLOWED
     # Spread the overflow: the x-th request too many goes x // capacity open slots further.
@@ -214,7 +222,8 @@ def available(
     index = math.floor(now / plan.slot)
     if index % plan.period:
         return False
-    count = caches[str(face_idcard_settings.RATE_LIMIT_CACHE)].get(_key(plan, index, scope), 0)
+    with _reaching_cache():
+        count = caches[str(face_idcard_settings.RATE_LIMIT_CACHE)].get(_key(plan, index, scope), 0)
     return int(count or 0) < plan.capacity
 
 
@@ -234,20 +243,33 @@ def reserve(
     cache = caches[str(face_idcard_settings.RATE_LIMIT_CACHE)]
     hint_key = _key(plan, "next", scope)
     candidate = _next_open(plan, math.floor(now / plan.slot) + 1)
-    hint = cache.get(hint_key)
+    with _reaching_cache():
+        hint = cache.get(hint_key)
     if isinstance(hint, int) and hint > candidate:
         candidate = _next_open(plan, hint)
     for _ in range(_MAX_PROBES):
         ends = (candidate + 1) * plan.slot
         # The count must outlive the slot, however far ahead it is.
         ttl = math.ceil(ends - now) + _KEY_TTL_EXTRA
-        count = _take(plan, candidate, scope, ttl)
-        if count >= plan.capacity:
-            cache.set(hint_key, candidate + plan.period, timeout=ttl)
+        with _reaching_cache():
+            count = _take(plan, candidate, scope, ttl)
+            if count >= plan.capacity:
+                cache.set(hint_key, candidate + plan.period, timeout=ttl)
         if count <= plan.capacity:
             return Reservation(candidate * plan.slot, ends)
         candidate += plan.period
     raise RuntimeError("no free rate-limit slot found")  # pragma: no cover - bounded above
+
+
+@contextlib.contextmanager
+def _reaching_cache() -> Iterator[None]:
+    """An error of the cache itself (Redis down, a timeout) raised as :class:`CacheUnavailable`:
+    an outage the worker waits out and the API answers 503 for (:mod:`face_idcard.outages`),
+    whatever the cache's client library."""
+    try:
+        yield
+    except Exception as exc:
+        raise CacheUnavailable(type(exc).__name__) from exc
 
 
 def _next_open(plan: Schedule, index: int) -> int:

@@ -10,6 +10,21 @@ result backend.
 delivered again, and the claim (plus the sweeper, for an expired lease) keeps that from paying
 twice.
 
+Outages heal by themselves:
+
+* Every task starts and ends with Django's ``close_old_connections()`` (:class:`HealingTask`),
+  whatever ``CELERY_DB_REUSE_MAX`` says: a connection that failed is dropped, one older than
+  ``CONN_MAX_AGE`` closed, and with ``CONN_HEALTH_CHECKS`` a kept one is checked before the
+  task's first query. A database restarted or failed over costs the tasks running at that
+  moment one retry, never a worker restart.
+* A run that meets an outage of the database, the cache or the broker
+  (:class:`~face_idcard.exceptions.InfrastructureUnavailable`) is retried with
+  ``Task.retry`` after ``OUTAGE_RETRY_BACKOFF_BASE`` doubling up to
+  ``OUTAGE_RETRY_BACKOFF_MAX`` seconds (with jitter), for as long as the outage lasts: the
+  message is acknowledged only once its retry is published, so none is dropped; when even
+  the retry cannot be published (the broker is down too), the message is rejected back to
+  the queue. The retry gives back the claim the failed run held.
+
 Beat schedule (in the host's Celery configuration)::
 
     from celery.schedules import crontab
@@ -24,29 +39,81 @@ Beat schedule (in the host's Celery configuration)::
 from __future__ import annotations
 
 import logging
+import random
 from typing import Any
 from uuid import UUID
 
-from celery import shared_task
+from celery import Task, shared_task
+from celery.exceptions import Reject
+from django.db import close_old_connections
 
 from . import services
 from .conf import face_idcard_settings
+from .exceptions import InfrastructureUnavailable
 from .services import dispatch
 
 logger = logging.getLogger("face_idcard.tasks")
 
 
+class HealingTask(Task[Any, Any]):
+    """face_idcard's tasks: each one starts and ends with a usable database connection."""
+
+    def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:
+        # A connection a database restart, a failover or a killed session left dead is dropped
+        # here, whatever CELERY_DB_REUSE_MAX keeps; CONN_HEALTH_CHECKS checks the others.
+        close_old_connections()
+
+    def after_return(self, *args: Any, **kwargs: Any) -> None:
+        close_old_connections()
+
+
+def outage_backoff(retries: int) -> float:
+    """Seconds before the next delivery of a run an outage stopped: full jitter under
+    ``OUTAGE_RETRY_BACKOFF_BASE * 2**retries``, at most ``OUTAGE_RETRY_BACKOFF_MAX``."""
+    base = float(face_idcard_settings.OUTAGE_RETRY_BACKOFF_BASE)
+    cap = float(face_idcard_settings.OUTAGE_RETRY_BACKOFF_MAX)
+    ceiling = min(cap, base * (2 ** min(retries, 32)))
+    # Never 0: a jitter from half the ceiling keeps a hot loop off a database that is down.
+    return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+
+
 @shared_task(
+    bind=True,
+    base=HealingTask,
     name="face_idcard.tasks.verify_attempt",
     acks_late=True,
     reject_on_worker_lost=True,
     ignore_result=True,
+    # An outage is waited out however long it lasts; the attempt's own retry budget (on its
+    # row) is for the provider's failures only.
+    max_retries=None,
 )
-def verify_attempt(attempt_id: str) -> str:
-    """Run one attempt; schedule the next try when it must wait (retry or rate limit)."""
+def verify_attempt(
+    self: Task[Any, Any], attempt_id: str, held_claim: str | None = None, call_made: bool = False
+) -> str:
+    """Run one attempt; schedule the next try when it must wait (retry or rate limit).
+
+    ``held_claim`` and ``call_made`` (set only on a retry after an outage): the claim token
+    the failed run held, to give back, and whether it had called the provider."""
     # A new message rather than Task.retry() when it must come back, through the dispatcher in
-    # use (a site may have plugged in its own queue): dispatch.run says why.
-    return dispatch.run(attempt_id)
+    # use (a site may have plugged in its own queue): dispatch.run says why. Task.retry() is
+    # for outages only, which no attempt's row can record while its database is down.
+    held = dispatch.HeldClaim(UUID(held_claim), call_made) if held_claim else None
+    try:
+        return dispatch.run(attempt_id, held_claim=held)
+    except InfrastructureUnavailable as exc:
+        countdown = outage_backoff(self.request.retries)
+        logger.warning("attempt %s: %s, delivered again in %.1fs", attempt_id, exc, countdown)
+        kwargs: dict[str, Any] = {}
+        if exc.held_claim is not None:
+            kwargs = {"held_claim": str(exc.held_claim.token), "call_made": exc.held_claim.called}
+        try:
+            raise self.retry(args=(attempt_id,), kwargs=kwargs, countdown=countdown) from None
+        except Reject as failed:
+            # Task.retry() could not publish the retry (the broker is down too) and would drop
+            # this message: give it back to the queue instead (on Redis, an unacknowledged
+            # message comes back by itself after the visibility timeout if even this fails).
+            raise Reject(failed.args[0] if failed.args else None, requeue=True) from None
 
 
 class CeleryDispatcher:
@@ -67,17 +134,17 @@ class CeleryDispatcher:
         verify_attempt.apply_async(args, argsrepr=repr(args), kwargsrepr="{}", **options)  # type: ignore[call-arg]
 
 
-@shared_task(name="face_idcard.tasks.sweep", ignore_result=True)
+@shared_task(name="face_idcard.tasks.sweep", base=HealingTask, ignore_result=True)
 def sweep() -> dict[str, int]:
     return services.sweep()
 
 
-@shared_task(name="face_idcard.tasks.purge", ignore_result=True)
+@shared_task(name="face_idcard.tasks.purge", base=HealingTask, ignore_result=True)
 def purge() -> dict[str, int]:
     return services.purge()
 
 
-@shared_task(name="face_idcard.tasks.refresh_statistics", ignore_result=True)
+@shared_task(name="face_idcard.tasks.refresh_statistics", base=HealingTask, ignore_result=True)
 def refresh_statistics() -> int:
     """The statistics' daily summaries (:func:`face_idcard.insight.rollup.refresh`)."""
     from .insight import rollup

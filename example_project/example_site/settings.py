@@ -116,6 +116,11 @@ DATABASES = {
         "OPTIONS": {"timeout": 20},
     }
 }
+# Connections kept for a minute and checked before each reuse, in a request or a face_idcard
+# task (whose tasks call close_old_connections() around each one): a database restart, a
+# failover or a killed session costs a retry, never a worker restart (docs/databases.rst).
+DATABASES["default"]["CONN_MAX_AGE"] = 60
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 STORAGES = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
@@ -156,7 +161,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-# Keep database connections across tasks (Celery closes them after every task otherwise).
+# Celery closes every database connection after every task unless this is set; with it,
+# CONN_MAX_AGE and CONN_HEALTH_CHECKS above decide.
 CELERY_DB_REUSE_MAX = 1000
 
 LOGIN_URL = "face_idcard_onboarding:login"

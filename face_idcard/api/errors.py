@@ -8,8 +8,9 @@ Every response that is not a success looks like::
 ``code`` is stable (clients branch on it); ``message`` is for people, in the request's
 language; ``fields`` is present for field errors only. The handler maps every exception,
 expected or not, so no input produces Django's HTML error page: a body Django's parser
-finds suspicious (too many files, a malformed multipart) is a 400, an unexpected exception a
-500 ``internal_error``. The handler logs nothing: the view writes one line for every 4xx and
+finds suspicious (too many files, a malformed multipart) is a 400, an outage of the database,
+the cache or the broker (:mod:`face_idcard.outages`) a 503 ``unavailable`` with
+``Retry-After``, an unexpected exception a 500 ``internal_error``. The handler logs nothing: the view writes one line for every 4xx and
 5xx (:mod:`face_idcard.api.views`), with the exception's type only (its text could hold
 request data).
 """
@@ -37,10 +38,16 @@ from ..exceptions import (
     PermissionRequired,
     SelfReviewRefused,
 )
+from ..outages import is_outage
 
 #: Retry-After for the per-identity daily limits: a constant, so the header tells nothing
 #: about when this ID number was last tried (the limits are a rolling 24 hours).
 LIMIT_RETRY_AFTER_SECONDS = 24 * 60 * 60
+
+#: Retry-After of a 503 for an outage (database, cache, broker): a restart or a failover is
+#: over in seconds, and a client that retries with the same Idempotency-Key is never served
+#: twice.
+OUTAGE_RETRY_AFTER_SECONDS = 5
 
 
 class PayloadTooLarge(exceptions.APIException):
@@ -205,10 +212,14 @@ def exception_handler(exc: BaseException, context: Mapping[str, Any]) -> Respons
         return Response(error_body("backend_unavailable", exc.message), status=503)
     if isinstance(exc, IllegalTransition):
         return _simple(Conflict())
-    if isinstance(exc, DatabaseError):
-        return Response(
+    if isinstance(exc, DatabaseError) or is_outage(exc):
+        # Nothing was stored: the submission's transaction rolled back (its selfie deleted),
+        # and a throttle or the rate limiter that could not reach its cache refused first.
+        response = Response(
             error_body("unavailable", _("The service is temporarily unavailable.")), status=503
         )
+        response["Retry-After"] = str(OUTAGE_RETRY_AFTER_SECONDS)
+        return response
     return Response(
         error_body(
             "internal_error", _("Something went wrong on our side. Please try again later.")

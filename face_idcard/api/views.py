@@ -193,7 +193,7 @@ class AttemptViewSet(
         code = error.get("code") if isinstance(error, dict) else None
         try:
             user_id = getattr(request.user, "pk", None)
-        except exceptions.APIException:  # authentication itself failed, before or now
+        except Exception:  # authentication itself failed, before or now (the database down)
             user_id = None
         logger.log(
             logging.ERROR if response.status_code >= 500 else logging.WARNING,

@@ -37,7 +37,7 @@ from ._common import enqueue_on_commit, send_after_commit
 
 logger = logging.getLogger("face_idcard.leases")
 
-__all__ = ["lease_until", "record_late", "recover_expired"]
+__all__ = ["give_back", "lease_until", "record_late", "recover_expired"]
 
 
 def lease_until(now: datetime) -> datetime:
@@ -76,7 +76,7 @@ def _lost_call_policy() -> str:
     return policy
 
 
-def _recover(attempt: VerificationAttempt, now: datetime) -> str:
+def _recover(attempt: VerificationAttempt, now: datetime, reason: str = "lease_expired") -> str:
     """Take an attempt back from a worker that stopped answering: requeue or give up."""
     token = attempt.claim_token
     if _lost_call_policy() == "fail":
@@ -100,7 +100,7 @@ def _recover(attempt: VerificationAttempt, now: datetime) -> str:
             parked=False,
             **retries.next_counters(attempt, ErrorClass.TRANSIENT),
         )
-        audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason="lease_expired")
+        audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason=reason)
         enqueue_on_commit(attempt.pk)
     return "requeued"
 
@@ -135,6 +135,45 @@ def _fail(
         )
         send_after_commit(attempt_finished, attempt)
     return "failed"
+
+
+# --- Claims given back (a worker that met an outage) -----------------------------------------
+
+
+def give_back(attempt_id: UUID, token: UUID, *, called: bool, now: datetime | None = None) -> str:
+    """Give back the claim ``token`` that a run held when the database, the cache or the queue
+    failed under it (:func:`face_idcard.services.dispatch.run`), without waiting for its lease
+    to run out and the sweeper to come by.
+
+    With no provider call made (``called`` False), the attempt is queued again as if never
+    claimed, and the claim's call taken off its count. With a call made whose result was not
+    stored, the provider may have answered and charged: the attempt goes where the sweeper
+    sends an expired lease (``LOST_CALL_POLICY``). Returns "released", "requeued", "failed",
+    or "" when the claim is no longer held (the sweeper or another worker moved on).
+    """
+    now = now or timezone.now()
+    attempt = VerificationAttempt._base_manager.filter(
+        pk=attempt_id, status=Status.PROCESSING.value, claim_token=token
+    ).first()
+    if attempt is None:
+        return ""
+    try:
+        if called:
+            return _recover(attempt, now, reason="worker_outage")
+        transition(
+            attempt,
+            Status.QUEUED,
+            expected_claim_token=token,
+            provider_calls=max(0, attempt.provider_calls - 1),
+            lease_expires_at=None,
+            claim_token=None,
+            next_attempt_at=None,
+            slot_ends_at=None,
+            parked=False,
+        )
+    except ConcurrentTransition:
+        return ""
+    return "released"
 
 
 # --- Late results (the pipeline) -------------------------------------------------------------

@@ -46,6 +46,7 @@ from . import _audit_sample as audit_sample
 from . import _leases as leases
 from . import _retries as retries
 from . import _slots as slots
+from . import dispatch
 from ._claim import claim
 from ._common import load_selfie, send_after_commit
 from ._retries import backoff
@@ -163,6 +164,7 @@ def run(attempt_id: UUID | str) -> RunOutcome:
         return _not_claimed(pk, now)
     token = attempt.claim_token
     assert token is not None
+    dispatch.claimed(token)  # given back at once if an outage stops this run
     service = _backend_or_none(attempt.backend)
     calls_before = attempt.provider_calls - 1
 
@@ -207,6 +209,7 @@ def run(attempt_id: UUID | str) -> RunOutcome:
         and not ratelimit.acquire(limit=limit, scope=service.alias).allowed
     ):
         return _defer(attempt, token, calls_before, limit, service.alias)
+    dispatch.calling()
     try:
         outcome = _call(service, request)
     except Exception as exc:

@@ -19,16 +19,36 @@ A dispatcher is any object with one method::
 default when Celery is installed. A site with another queue plugs its own in from its own
 ``AppConfig.ready``: ``set_dispatcher(MyDispatcher())``. Delivering an id twice is harmless: a
 run claims the attempt first, so only one call reaches the provider.
+
+An outage (the database, the cache or the queue unreachable, :mod:`face_idcard.outages`) never
+ends a delivery for good: :func:`run` raises :class:`InfrastructureUnavailable`, and the
+queue delivers the attempt again with backoff (the Celery task retries it), passing back the
+exception's ``held_claim``. A claim the failed run held is given back by the next run at once
+(:func:`face_idcard.services._leases.give_back`), so the attempt resumes within one backoff
+of the outage's end, not after its lease and the sweeper.
 """
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 from uuid import UUID
 
 from django.core.exceptions import ImproperlyConfigured
 
-__all__ = ["Dispatcher", "get_dispatcher", "run", "set_default_dispatcher", "set_dispatcher"]
+from ..exceptions import InfrastructureUnavailable
+from ..outages import OUTAGE_ERRORS
+
+__all__ = [
+    "Dispatcher",
+    "HeldClaim",
+    "InfrastructureUnavailable",
+    "get_dispatcher",
+    "run",
+    "set_default_dispatcher",
+    "set_dispatcher",
+]
 
 
 @runtime_checkable
@@ -73,17 +93,61 @@ def get_dispatcher() -> Dispatcher:
     return dispatcher
 
 
-def run(attempt_id: UUID | str) -> str:
+@dataclass
+class HeldClaim:
+    """A claim a run held when an outage stopped it: its token, and whether the provider had
+    been called under it (the result, if any, was not stored)."""
+
+    token: UUID
+    called: bool = False
+
+
+# The claim the current run holds, told by the pipeline (claimed(), calling()): a context
+# variable, so each worker thread or task has its own.
+_held: ContextVar[HeldClaim | None] = ContextVar("face_idcard_held_claim", default=None)
+
+
+def claimed(token: UUID) -> None:
+    """The pipeline took the claim ``token`` for the current run."""
+    _held.set(HeldClaim(token))
+
+
+def calling() -> None:
+    """The pipeline is about to call the provider under the current run's claim."""
+    held = _held.get()
+    if held is not None:
+        held.called = True
+
+
+def run(attempt_id: UUID | str, held_claim: HeldClaim | None = None) -> str:
     """The worker's side: run the attempt once and, when it must come back (a retry, a
     rate-limit deferral), hand it to the dispatcher in use again. Returns what the run did
-    ("done", "retry" or "defer"). A failure to hand it over raises; the sweeper then finds
-    the attempt waiting with no message."""
+    ("done", "retry" or "defer").
+
+    Raises :class:`InfrastructureUnavailable` when the database, the cache or the queue
+    failed (the run, or handing the attempt over again): deliver the attempt again later,
+    with ``held_claim=exc.held_claim``; this run first gives that claim back."""
     # Imported here: the pipeline imports this module (to dispatch) when it loads.
+    from ._leases import give_back
     from ._pipeline import run as run_once
 
-    outcome = run_once(attempt_id)
+    context = _held.set(None)
+    try:
+        if held_claim is not None:
+            give_back(UUID(str(attempt_id)), held_claim.token, called=held_claim.called)
+            held_claim = None
+        outcome = run_once(attempt_id)
+    except OUTAGE_ERRORS as exc:
+        raise InfrastructureUnavailable(type(exc).__name__, _held.get() or held_claim) from exc
+    finally:
+        _held.reset(context)
     if outcome.again:
         # A new delivery rather than a queue's own retry: the retry budget lives on the
         # attempt's row (one place, shared with the sweeper), and a deferral is not a retry.
-        get_dispatcher().dispatch(UUID(str(attempt_id)), max(0.0, outcome.countdown))
+        try:
+            get_dispatcher().dispatch(UUID(str(attempt_id)), max(0.0, outcome.countdown))
+        except Exception as exc:
+            # The attempt's next step is stored and no claim is held: delivered again, this
+            # message finds it waiting and hands it over once more.
+            raise InfrastructureUnavailable(type(exc).__name__) from exc
     return outcome.action
