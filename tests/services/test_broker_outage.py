@@ -294,3 +294,33 @@ def test_a_20_second_redis_outage_ends_with_every_attempt_decided(site: Site) ->
 )
 def test_a_2_minute_redis_outage_ends_with_every_attempt_decided(site: Site) -> None:
     outage_with_messages_held(site, 120)
+
+
+def test_the_example_site_sets_the_broker_options_the_docs_give(tmp_path: Path) -> None:
+    """docs/operations.rst's CELERY_BROKER_TRANSPORT_OPTIONS are the example site's defaults."""
+    page = (REPO_ROOT / "docs" / "operations.rst").read_text(encoding="utf-8")
+    snippet = page.split("CELERY_BROKER_TRANSPORT_OPTIONS = {", 1)[1].split("}", 1)[0]
+    documented = {
+        key.strip().strip('"'): int(value.strip().rstrip(","))
+        for key, value in (
+            line.split(":", 1) for line in snippet.splitlines() if line.strip().startswith('"')
+        )
+    }
+    site = Site(tmp_path, RedisServer(tmp_path / "redis"))
+    # The defaults: without the variables the outage tests set.
+    env = {k: v for k, v in site.env.items() if not k.startswith("EXAMPLE_BROKER_")}
+    print_options = (
+        "import json\n"
+        "from django.conf import settings\n"
+        "print(json.dumps(settings.CELERY_BROKER_TRANSPORT_OPTIONS))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLE / "manage.py"), "shell", "-v", "0", "-c", print_options],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+        check=True,
+    )
+    assert json.loads(result.stdout) == documented != {}
