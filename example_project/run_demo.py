@@ -10,7 +10,10 @@ until Ctrl-C. ``--check`` (``make demo-check``) exits after the table: non-zero 
 scenario ended other than expected.
 
 Every child runs in its own process group; on exit (normal, error, Ctrl-C or SIGTERM) each
-group gets SIGTERM, then SIGKILL after a grace period, so nothing is left running.
+group gets SIGTERM, then SIGKILL after a grace period, so nothing is left running. The worker
+and beat are supervised as systemd's ``Restart=always`` would (docs/operations.rst): one that
+exits is started again (at most ``RESTART_BURST`` times in ``RESTART_WINDOW`` seconds); any
+other child that exits ends the demo.
 """
 
 from __future__ import annotations
@@ -39,6 +42,10 @@ TERMINAL = frozenset({"completed", "rejected", "failed", "canceled"})
 STOP_GRACE_SECONDS = 10.0
 START_TIMEOUT = 60.0
 FINISH_TIMEOUT = 90.0
+#: systemd's StartLimitBurst and StartLimitIntervalSec: a supervised child that exits more
+#: often than this cannot start at all (a configuration error), and ends the demo.
+RESTART_BURST = 5
+RESTART_WINDOW = 60.0
 
 #: The provider's quota (the simulator answers code 15 above it) and the site's own limit,
 #: under it: a burst above the site's limit is deferred by the workers, never refused.
@@ -83,10 +90,23 @@ class Children:
     logs: Path
     env: dict[str, str]
     running: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    #: The children started again when they exit: their arguments and environment.
+    supervised: dict[str, tuple[tuple[str, ...], dict[str, str] | None]] = field(
+        default_factory=dict
+    )
+    #: When each supervised child was restarted (monotonic seconds).
+    restarts: dict[str, list[float]] = field(default_factory=dict)
+    #: Exited children's process groups: a prefork worker's pool may outlive its main process.
+    exited: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
-    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> Path:
+    def start(
+        self, name: str, *args: str, env: dict[str, str] | None = None, supervise: bool = False
+    ) -> Path:
         log = self.logs / f"{name}.log"
-        with log.open("wb") as out:
+        if supervise:
+            self.supervised[name] = (args, env)
+        # Appended to: a restarted child's log follows the one it replaces.
+        with log.open("ab") as out:
             self.running[name] = subprocess.Popen(
                 [sys.executable, *args],
                 cwd=HERE,
@@ -99,17 +119,33 @@ class Children:
         return log
 
     def check_alive(self) -> None:
-        for name, child in self.running.items():
-            if child.poll() is not None:
-                tail = (self.logs / f"{name}.log").read_text(errors="replace")[-2000:]
+        """Start again a supervised child that exited; raise for any other one."""
+        for name, child in list(self.running.items()):
+            if child.poll() is None:
+                continue
+            tail = (self.logs / f"{name}.log").read_text(errors="replace")[-2000:]
+            if name not in self.supervised or not self._may_restart(name):
                 raise RuntimeError(f"{name} exited with {child.returncode}:\n{tail}")
+            print(f"{name} exited with {child.returncode}: starting it again", file=sys.stderr)
+            self.exited.append(child)
+            args, env = self.supervised[name]
+            self.start(name, *args, env=env)
+
+    def _may_restart(self, name: str) -> bool:
+        now = time.monotonic()
+        recent = [t for t in self.restarts.get(name, []) if now - t < RESTART_WINDOW]
+        if len(recent) >= RESTART_BURST:
+            return False
+        self.restarts[name] = [*recent, now]
+        return True
 
     def stop(self) -> None:
-        for child in self.running.values():
+        children = [*self.running.values(), *self.exited]
+        for child in children:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(child.pid, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE_SECONDS
-        for child in self.running.values():
+        for child in children:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 child.wait(timeout=max(0.1, deadline - time.monotonic()))
             # The group, not only its leader: a prefork worker's children, runserver's threads.
@@ -117,6 +153,7 @@ class Children:
                 os.killpg(child.pid, signal.SIGKILL)
             child.wait()
         self.running.clear()
+        self.exited.clear()
 
 
 def web_environment(env: dict[str, str]) -> dict[str, str]:
@@ -321,7 +358,11 @@ def first_field_code(body: dict[str, Any]) -> str:
     return str(error.get("code", "?"))
 
 
-def run_batch(api: Api, simulator_url: str) -> tuple[list[Row], dict[str, Any]]:
+def run_batch(
+    api: Api, simulator_url: str, tick: Callable[[], None] = lambda: None
+) -> tuple[list[Row], dict[str, Any]]:
+    """Submit every scenario, then poll until each attempt ended, calling ``tick`` (the
+    supervisor's check) on every round."""
     import requests
 
     rows = [Row(scenario) for scenario in scenarios()]
@@ -341,6 +382,7 @@ def run_batch(api: Api, simulator_url: str) -> tuple[list[Row], dict[str, Any]]:
     deadline = time.monotonic() + FINISH_TIMEOUT
     finished: dict[str, dict[str, Any]] = {}
     while len(finished) < len(pending) and time.monotonic() < deadline:
+        tick()
         for _row, attempt_id in pending:
             if attempt_id not in finished:
                 attempt = api.get(attempt_id)
@@ -438,8 +480,11 @@ def start_everything(children: Children, web_port: int, simulator_port: int) -> 
         "--hostname=demo-worker@%h",
         "--without-gossip",
         "--without-mingle",
+        supervise=True,
     )
-    children.start("beat", "-m", "celery", "-A", "example_site", "beat", "--loglevel=info")
+    children.start(
+        "beat", "-m", "celery", "-A", "example_site", "beat", "--loglevel=info", supervise=True
+    )
     children.start(
         "web",
         str(MANAGE),
@@ -495,7 +540,9 @@ def main(argv: list[str] | None = None) -> int:
             start_everything(children, web_port, simulator_port)
             print(f"all running after {time.monotonic() - started:.1f} s; logs in {children.logs}")
             print(f"submitting the batch through {base}/api/face-idcard/attempts/")
-            rows, stats = run_batch(Api(base, token), f"http://127.0.0.1:{simulator_port}")
+            rows, stats = run_batch(
+                Api(base, token), f"http://127.0.0.1:{simulator_port}", children.check_alive
+            )
             deferrals = (
                 (children.logs / "worker.log").read_text(errors="replace").count(": 'defer'")
             )

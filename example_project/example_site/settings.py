@@ -157,6 +157,17 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     }
 else:
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    # A message a worker held when Redis went away stays in Redis's unacked set and comes
+    # back after the visibility timeout (docs/operations.rst: kombu's own hand-back fails
+    # while Redis is down). Longer than a healthy worker holds one: the longest broker
+    # countdown (MAX_BROKER_COUNTDOWN_SECONDS, 300) plus the prefetched calls before it.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": int(os.environ.get("EXAMPLE_BROKER_VISIBILITY_TIMEOUT", "420")),
+        # Look for such messages every this many seconds (kombu's default: every 100 s).
+        "unacked_restore_interval": int(os.environ.get("EXAMPLE_BROKER_RESTORE_INTERVAL", "10")),
+        "unacked_restore_throttle": 1,
+    }
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
