@@ -45,6 +45,8 @@ extensions = [
 ]
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
+# Celery's Task docstrings use roles of its own docs (:setting:, :sig:) that this site lacks.
+autodoc_inherit_docstrings = False
 # Signatures name Django's and DRF's types; without intersphinx (no network) they cannot link.
 nitpicky = False
 

@@ -24,7 +24,7 @@ An outage (the database, the cache or the queue unreachable, :mod:`face_idcard.o
 ends a delivery for good: :func:`run` raises :class:`InfrastructureUnavailable`, and the
 queue delivers the attempt again with backoff (the Celery task retries it), passing back the
 exception's ``held_claim``. A claim the failed run held is given back by the next run at once
-(:func:`face_idcard.services._leases.give_back`), so the attempt resumes within one backoff
+(``services._leases.give_back``), so the attempt resumes within one backoff
 of the outage's end, not after its lease and the sweeper.
 """
 
