@@ -76,7 +76,13 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                     )
                 )
 
-    for name in ("CONNECT_TIMEOUT", "READ_TIMEOUT"):
+    for name in (
+        "CONNECT_TIMEOUT",
+        "READ_TIMEOUT",
+        "ADMIN_SELFIE_LINK_SECONDS",
+        "OUTAGE_RETRY_BACKOFF_BASE",
+        "OUTAGE_RETRY_BACKOFF_MAX",
+    ):
         value = fs.__getattr__(name)
         if not _is_number(value) or value <= 0:
             messages.append(
