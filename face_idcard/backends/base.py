@@ -248,8 +248,9 @@ class Backend(abc.ABC):
                 error_class=self._actionable(exc.error_class, request),
                 elapsed=elapsed,
             )
-        if outcome.error_class is ErrorClass.SUCCESS and outcome.similarity is None:
-            # A success without a score is not a usable answer: like a garbled response.
+        if outcome.error_class is ErrorClass.SUCCESS and not outcome.usable:
+            # A success without a score (nor a verdict) is not a usable answer: like a garbled
+            # response.
             return ProviderOutcome.from_code(
                 GENERIC, TRANSPORT_BAD_RESPONSE, elapsed=outcome.elapsed
             )
