@@ -141,3 +141,22 @@ def test_catalogue_keys() -> None:
     assert catalogue_key("417", "") == "417"
     assert catalogue_key("Throttling.User") == "Throttling.User"
     assert catalogue_key(None) == ""
+
+
+def test_the_billing_table_of_the_docs_is_the_catalogue() -> None:
+    text = (REPO_ROOT / "docs" / "providers-aliyun.rst").read_text(encoding="utf-8")
+    rows = {
+        code: (error_class, reason, billed)
+        for code, error_class, reason, billed in re.findall(
+            r"^``([^`]+)``\s+(\w+)\s+(\w+)\s+(yes|no)\s", text, flags=re.MULTILINE
+        )
+    }
+    listed = {code for code in ALIYUN_CODES.entries if not code.startswith("Missing")}
+    assert listed <= set(rows)
+    for code in listed:
+        info = ALIYUN_CODES.lookup(code)
+        assert rows[code] == (
+            info.error_class.value,
+            info.reason.value,
+            "yes" if info.billable else "no",
+        ), code
