@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import io
+import logging
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -24,9 +25,10 @@ from face_idcard.providers.aliyun.backend import (
     outer_order_no,
 )
 from face_idcard.services import _pipeline as pipeline
-from face_idcard.simulator import SimulatorServer, magic
+from face_idcard.simulator import DEFAULT_SECRET_KEY, SimulatorServer, magic
 from tests.providers.aliyun.helpers import (
     CHILD,
+    PHOTO,
     UNREGISTERED,
     aliyun_alias,
     aliyun_calls,
@@ -36,6 +38,7 @@ from tests.providers.aliyun.helpers import (
 )
 from tests.support import imagefactory
 from tests.support.celery_app import wait_terminal
+from tests.support.factories import NAME
 from tests.support.fakeprovider import FakeProvider, JsonReply
 
 # --- every outcome class through the pipeline, with a real worker ---------------------------
@@ -158,6 +161,9 @@ def test_the_alias_rate_limit_defers_calls_under_the_providers_quota(
     done = [wait_terminal(a.pk, timeout=30) for a in [submit(magic.MATCH) for _ in range(5)]]
     assert {a.status for a in done} == {"completed"}
     assert "Throttling.User" not in sim.ledger.stats()["by_code"]
+    # Five calls at two a second: the pipeline waited for its slots rather than call at once.
+    times = sorted(call.time for call in sim.ledger.calls())
+    assert len(times) == 5 and times[-1] - times[0] >= 1.0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -400,3 +406,24 @@ def test_a_complete_alias_passes_the_checks(settings: Any) -> None:
         },
     }
     assert {m.id for m in run_checks(tags=["face_idcard"])} == set()
+
+
+@pytest.mark.django_db
+def test_no_personal_information_or_secret_in_any_log_record(
+    settings: Any, simulator: SimulatorServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    use_aliyun(settings, simulator)
+    image_b64 = base64.b64encode(PHOTO).decode()[:40]
+    secrets = (magic.MATCH, NAME, image_b64, DEFAULT_SECRET_KEY, "%E5%BC%A0")
+    with caplog.at_level(logging.DEBUG):
+        for name in ("", "urllib3", "face_idcard"):
+            logging.getLogger(name).setLevel(logging.DEBUG)
+        attempt = submit(magic.MATCH, enqueue=False)
+        pipeline.run(attempt.pk)
+        attempt.refresh_from_db()
+    assert attempt.status == "completed"
+    text = "\n".join(
+        f"{r.name} {r.getMessage()} {r.args!r} {r.exc_text or ''}" for r in caplog.records
+    )
+    assert "ContrastFaceVerify code=200" in text
+    assert not [s for s in secrets if s in text]
