@@ -17,6 +17,7 @@ import requests
 from alibabacloud_cloudauth20190307 import models
 from alibabacloud_cloudauth20190307.client import Client
 from alibabacloud_tea_openapi import models as openapi_models
+from alibabacloud_tea_openapi import utils as openapi_utils
 from alibabacloud_tea_openapi.exceptions import ClientException
 from darabonba.runtime import RuntimeOptions
 
@@ -198,6 +199,33 @@ def test_the_quota_is_answered_as_throttling(simulator_factory: Any) -> None:
     assert raised.value.code == "Throttling.User"
     assert raised.value.status_code == 400
     assert sim.ledger.billable == 1
+
+
+def test_the_sdk_with_an_expired_timestamp_is_refused(
+    simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stale = datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=16)
+    monkeypatch.setattr(
+        openapi_utils.Utils,
+        "get_timestamp",
+        staticmethod(lambda: stale.strftime("%Y-%m-%dT%H:%M:%SZ")),
+    )
+    with pytest.raises(ClientException) as raised:
+        call(simulator)
+    assert (raised.value.code, raised.value.status_code) == ("InvalidTimeStamp.Expired", 400)
+    assert simulator.ledger.billable == 0
+
+
+def test_the_sdk_reusing_a_nonce_is_refused(
+    simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nonce = secrets.token_hex(16)
+    monkeypatch.setattr(openapi_utils.Utils, "get_nonce", staticmethod(lambda: nonce))
+    assert call(simulator)["Code"] == "200"
+    with pytest.raises(ClientException) as raised:
+        call(simulator)
+    assert (raised.value.code, raised.value.status_code) == ("SignatureNonceUsed", 400)
+    assert simulator.ledger.billable == 1
 
 
 @pytest.mark.parametrize("number", [magic.BAD_GATEWAY, magic.DROP])
