@@ -29,6 +29,7 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.exceptions import ReadTimeoutError
 
 from ... import exceptions
 from ...outcome import TRANSPORT_BAD_RESPONSE, TRANSPORT_CONNECTION, TRANSPORT_TIMEOUT
@@ -239,7 +240,11 @@ class CloudauthClient:
 
 def _transport_error(exc: requests.RequestException, elapsed: float) -> exceptions.ProviderError:
     detail = type(exc).__name__
-    if isinstance(exc, requests.Timeout) or "ReadTimeout" in repr(exc.args):
+    # ConnectTimeout is also a ConnectionError, and requests reports a read timeout while
+    # reading the body as a ConnectionError wrapping urllib3's ReadTimeoutError.
+    if isinstance(exc, requests.Timeout) or any(
+        isinstance(arg, ReadTimeoutError) for arg in exc.args
+    ):
         return exceptions.ProviderTimeout(TRANSPORT_TIMEOUT, elapsed=elapsed, detail=detail)
     return exceptions.ProviderConnectionError(TRANSPORT_CONNECTION, elapsed=elapsed, detail=detail)
 

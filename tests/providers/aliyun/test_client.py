@@ -22,7 +22,7 @@ from face_idcard.simulator import (
     magic,
 )
 from face_idcard.simulator.registry import demo_people
-from tests.support.fakeprovider import Drop, FakeProvider, JsonReply, RawReply
+from tests.support.fakeprovider import Drop, FakeProvider, JsonReply, RawReply, StallBody
 
 ZHANG = demo_people()[0]
 PHOTO = ZHANG.photo_bytes
@@ -189,3 +189,10 @@ def test_unusable_settings_are_refused(kw: dict[str, Any]) -> None:
 def test_the_repr_shows_no_secret() -> None:
     assert DEFAULT_SECRET_KEY not in repr(client("cloudauth.aliyuncs.com"))
     assert client("cloudauth.aliyuncs.com").endpoint == "https://cloudauth.aliyuncs.com"
+
+
+def test_a_body_that_stalls_is_a_timeout() -> None:
+    with FakeProvider() as fake:
+        fake.script(StallBody(seconds=3))
+        with pytest.raises(exceptions.ProviderTimeout):
+            client(fake.url, read_timeout=0.3).contrast_face_verify(fields())
