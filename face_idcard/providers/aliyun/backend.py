@@ -90,6 +90,8 @@ class AliyunBackend(Backend):
     base_image_limits = ALIYUN_LIMITS
     pii_keys = frozenset({"CertName", "CertNo", "FaceContrastPicture", "IdentityInfo"})
     catalogue = ALIYUN_CODES
+    # The account's quota, shared by all its RAM users: paced at it unless the site says.
+    default_rate_limit_per_second = ACCOUNT_CALLS_PER_SECOND
     billing_rule = (
         "Alibaba Cloud bills a call that ran (Code 200) whatever its SubCode 200-206; "
         "refusals (other Codes, gateway errors) are counted as free."
@@ -97,8 +99,6 @@ class AliyunBackend(Backend):
 
     def __init__(self, config: BackendSettings) -> None:
         super().__init__(config)
-        if self.rate_limit_per_second is None:
-            self.rate_limit_per_second = ACCOUNT_CALLS_PER_SECOND
         problems = [p for p in self.option_problems(config) if p.kind == "unloadable"]
         if problems:
             raise ImproperlyConfigured(
