@@ -86,9 +86,14 @@ def _decision(
     outcome: ProviderOutcome, threshold: float, review_band: float
 ) -> tuple[Decision, Reason]:
     """The decision on a completed comparison and its reason: the provider's own verdict
-    where the backend lets the provider decide, else the threshold on the similarity."""
+    where the backend lets the provider decide, else the threshold on the similarity. A match
+    or a no-match reads the same whoever decided; a review the provider advises keeps the
+    outcome's reason (what kept it from deciding)."""
     if outcome.verdict is not None:
-        return Decision(outcome.verdict.value), outcome.reason
+        decision = Decision(outcome.verdict.value)
+        if decision is Decision.REVIEW:
+            return decision, outcome.reason
+        return decision, Reason.MATCH if decision is Decision.MATCH else Reason.LOW_SIMILARITY
     assert outcome.similarity is not None
     decision = decide(outcome.similarity, threshold, review_band)
     return decision, Reason.MATCH if outcome.similarity >= threshold else Reason.LOW_SIMILARITY

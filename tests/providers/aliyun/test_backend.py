@@ -428,3 +428,27 @@ def test_no_personal_information_or_secret_in_any_log_record(
     )
     assert "ContrastFaceVerify code=200" in text
     assert not [s for s in secrets if s in text]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("reply", "decision", "reason"),
+    [
+        # Passed decides even where the SubCode says otherwise; the reason follows the decision.
+        (result("204", "T", '{"facialPictureFront":{"verifyScore":60}}'), "match", "match"),
+        (
+            result("200", "F", '{"facialPictureFront":{"verifyScore":90}}'),
+            "no_match",
+            "low_similarity",
+        ),
+    ],
+)
+def test_passed_decides_when_it_and_the_sub_code_disagree(
+    settings: Any, fake: FakeProvider, reply: Any, decision: str, reason: str
+) -> None:
+    use_aliyun(settings, fake.url)
+    fake.script(reply)
+    attempt = submit(magic.MATCH, enqueue=False)
+    pipeline.run(attempt.pk)
+    attempt.refresh_from_db()
+    assert (attempt.status, attempt.decision, attempt.reason) == ("completed", decision, reason)
