@@ -189,9 +189,14 @@ def _check_pipeline_settings() -> list[CheckMessage]:
             )
         )
     aliases = fs.BACKENDS if isinstance(fs.BACKENDS, dict) else {}
-    limited = rate is not None or any(
-        isinstance(entry, dict) and entry.get("RATE_LIMIT_PER_SECOND") is not None
-        for entry in aliases.values()
+    limited = (
+        rate is not None
+        or any(
+            isinstance(entry, dict) and entry.get("RATE_LIMIT_PER_SECOND") is not None
+            for entry in aliases.values()
+        )
+        # A backend that paces at its provider's quota when nothing is set.
+        or any(cls.default_rate_limit_per_second is not None for _, cls, _ in _usable_aliases())
     )
     if limited and fs.RATE_LIMIT_CACHE not in settings.CACHES:
         messages.append(

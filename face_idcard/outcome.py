@@ -262,6 +262,16 @@ GENERIC = Catalogue(
 )
 
 
+class ProviderVerdict(str, enum.Enum):
+    """A provider's own decision on a comparison, for a provider that decides itself (its
+    answer is a verdict, or its advice is a manual review) rather than giving a score for our
+    threshold. The values are those of the attempt's decision."""
+
+    MATCH = "match"
+    NO_MATCH = "no_match"
+    REVIEW = "review"
+
+
 @dataclass(frozen=True)
 class ProviderOutcome:
     """One call's result, in the neutral form: what to do, why, and whether it was billed.
@@ -288,6 +298,10 @@ class ProviderOutcome:
     http_status: int | None = None
     #: Seconds of wall time for the exchange.
     elapsed: float | None = None
+    #: The provider's own decision, when the backend lets the provider decide: the attempt
+    #: is decided so instead of by the threshold (None: the threshold decides on similarity).
+    #: With a verdict, a success needs no similarity (a review the provider advises).
+    verdict: ProviderVerdict | None = None
 
     @property
     def retryable(self) -> bool:
@@ -299,8 +313,10 @@ class ProviderOutcome:
 
     @property
     def usable(self) -> bool:
-        """A comparison the threshold can be applied to."""
-        return self.error_class is ErrorClass.SUCCESS and self.similarity is not None
+        """A comparison the threshold can be applied to, or the provider's own verdict."""
+        return self.error_class is ErrorClass.SUCCESS and (
+            self.similarity is not None or self.verdict is not None
+        )
 
     @classmethod
     def from_code(

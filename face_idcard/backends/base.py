@@ -139,6 +139,9 @@ class Backend(abc.ABC):
     #: For development and tests only: an Error outside DEBUG unless the site sets
     #: ``ALLOW_DEVELOPMENT_BACKENDS`` (face_idcard.E030).
     development_only: ClassVar[bool] = False
+    #: The provider's own quota in calls per second, used when neither the alias nor the site
+    #: sets ``RATE_LIMIT_PER_SECOND`` (None: no limit unless one is set).
+    default_rate_limit_per_second: ClassVar[int | None] = None
     #: The declared option that holds the provider's address, so that ``check --deploy`` can
     #: refuse a loopback or plain-http endpoint without knowing the provider (None: none).
     endpoint_option: ClassVar[str | None] = None
@@ -157,7 +160,11 @@ class Backend(abc.ABC):
             float(config.threshold) if config.threshold is not None else self.default_threshold
         )
         self.review_band = float(config.review_band)
-        self.rate_limit_per_second = config.rate_limit_per_second
+        self.rate_limit_per_second = (
+            config.rate_limit_per_second
+            if config.rate_limit_per_second is not None
+            else self.default_rate_limit_per_second
+        )
 
     # --- Options -------------------------------------------------------------------------
 
@@ -248,8 +255,9 @@ class Backend(abc.ABC):
                 error_class=self._actionable(exc.error_class, request),
                 elapsed=elapsed,
             )
-        if outcome.error_class is ErrorClass.SUCCESS and outcome.similarity is None:
-            # A success without a score is not a usable answer: like a garbled response.
+        if outcome.error_class is ErrorClass.SUCCESS and not outcome.usable:
+            # A success without a score (nor a verdict) is not a usable answer: like a garbled
+            # response.
             return ProviderOutcome.from_code(
                 GENERIC, TRANSPORT_BAD_RESPONSE, elapsed=outcome.elapsed
             )

@@ -14,5 +14,6 @@ BUILTIN_BACKENDS: Mapping[str, str] = MappingProxyType(
         "legacy": "face_idcard.providers.legacy.backend.LegacyBackend",
         "simulator": "face_idcard.providers.legacy.backend.SimulatorBackend",
         "faceid": "face_idcard.providers.faceid.backend.FaceIdBackend",
+        "aliyun": "face_idcard.providers.aliyun.backend.AliyunBackend",
     }
 )

@@ -83,6 +83,23 @@ def decide(similarity: float, threshold: float, review_band: float) -> Decision:
     return Decision.MATCH if similarity >= threshold else Decision.NO_MATCH
 
 
+def _decision(
+    outcome: ProviderOutcome, threshold: float, review_band: float
+) -> tuple[Decision, Reason]:
+    """The decision on a completed comparison and its reason: the provider's own verdict
+    where the backend lets the provider decide, else the threshold on the similarity. A match
+    or a no-match reads the same whoever decided; a review the provider advises keeps the
+    outcome's reason (what kept it from deciding)."""
+    if outcome.verdict is not None:
+        decision = Decision(outcome.verdict.value)
+        if decision is Decision.REVIEW:
+            return decision, outcome.reason
+        return decision, Reason.MATCH if decision is Decision.MATCH else Reason.LOW_SIMILARITY
+    assert outcome.similarity is not None
+    decision = decide(outcome.similarity, threshold, review_band)
+    return decision, Reason.MATCH if outcome.similarity >= threshold else Reason.LOW_SIMILARITY
+
+
 def _local(code: str, **fields: Any) -> ProviderOutcome:
     """An outcome of our own making (no provider answer), from the shared pseudo-codes."""
     return ProviderOutcome.from_code(GENERIC, code, **fields)
@@ -342,18 +359,15 @@ def _record(
         billable=outcome.billable,
     )
     if target is Status.COMPLETED:
-        assert outcome.similarity is not None
         threshold = backend.threshold
-        decision = decide(outcome.similarity, threshold, backend.review_band)
+        decision, reason = _decision(outcome, threshold, backend.review_band)
         sampled = audit_sample.draw(decision)
         fields.update(
             similarity=outcome.similarity,
             threshold=threshold,
             decision=decision.value,
             audit_sample=sampled,
-            reason=(
-                Reason.MATCH if outcome.similarity >= threshold else Reason.LOW_SIMILARITY
-            ).value,
+            reason=reason.value,
             finished_at=now,
         )
         events.append(

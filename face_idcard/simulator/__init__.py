@@ -1,9 +1,11 @@
-"""A faithful local simulator of Tencent's face comparison service. Pure Python, no Django.
+"""A faithful local simulator of the providers' face comparison services. Pure Python, no Django.
 
 What moto and LocalStack are for AWS: it speaks the legacy ``POST /face/idcardcompare``
 protocol exactly (JSON and multipart modes, the multi-use signature checked from the server's
 side) and, on the same port, FaceID ``ImageRecognitionV2`` of Tencent Cloud API 3.0
-(``POST /``, TC3-HMAC-SHA256, ``Encryption``; :mod:`.protocols.faceid`), answers deterministically from a registry of people with synthetic portraits, has
+(``POST /``, TC3-HMAC-SHA256, ``Encryption``; :mod:`.protocols.faceid`), and Alibaba Cloud's
+Cloudauth ``ContrastFaceVerify`` (``POST /`` with ``x-acs-*`` headers, ACS3-HMAC-SHA256;
+:mod:`.protocols.aliyun`), answers deterministically from a registry of people with synthetic portraits, has
 magic ID numbers for every outcome (:mod:`.magic`), injects faults on demand
 (:mod:`.faults`) and records every call in a ledger (:mod:`.ledger`). Its similarity is a
 perceptual score, NOT face recognition (:mod:`.similarity`). It signs, verifies and answers

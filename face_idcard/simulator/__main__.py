@@ -152,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     secret = config.secret_key if config.uses_default_secret else "(as configured, not shown)"
     print(f"face_idcard simulator listening on {server.base_url}", flush=True)
     print("  protocols  POST /face/idcardcompare (legacy), POST / (FaceID V2)", flush=True)
+    print("             POST / with x-acs-* headers (Cloudauth ContrastFaceVerify)", flush=True)
     print(f"  appid      {config.appid}", flush=True)
     print(f"  secret id  {config.secret_id}", flush=True)
     print(f"  secret key {secret}", flush=True)

@@ -91,11 +91,21 @@ class _HttpServer(ThreadingHTTPServer):
         self, address: tuple[str, int], core: SimulatorCore, protocols: Sequence[ProtocolHandler]
     ) -> None:
         self.core = core
-        self.routes = {(p.method, p.path): p for p in protocols}
+        #: (method, path) -> the protocols serving it, asked in order (see ``claims``).
+        self.routes: dict[tuple[str, str], list[ProtocolHandler]] = {}
+        for protocol in protocols:
+            self.routes.setdefault((protocol.method, protocol.path), []).append(protocol)
         self.largest_body = max((p.max_body_bytes(core) for p in protocols), default=0)
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
         super().__init__(address, _Handler)
+
+    def reset(self) -> None:
+        """Empty the core's state and every protocol's."""
+        self.core.reset()
+        for protocols in self.routes.values():
+            for protocol in protocols:
+                protocol.reset()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
@@ -175,11 +185,19 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self) -> None:
         started = time.perf_counter()
         received_at = time.time()
-        path = urlsplit(self.path).path
+        target = urlsplit(self.path)
+        path = target.path
         if path.startswith(ADMIN_PREFIX):
             self._admin(path)
             return
-        protocol = self.server.routes.get((self.command, path))
+        protocol = next(
+            (
+                candidate
+                for candidate in self.server.routes.get((self.command, path), ())
+                if candidate.claims(self.headers)
+            ),
+            None,
+        )
         if protocol is None:
             if self._read_body(self.server.largest_body) is None:
                 self.close_connection = True
@@ -193,7 +211,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._respond(reply)
             self._discard_rest()
             return
-        request = Request(self.command, path, self.headers, body, received_at)
+        request = Request(self.command, path, self.headers, body, received_at, target.query)
         reply = protocol.handle(request, core)
         delay_ms = reply.delay_ms + core.faults.latency_ms()
         if core.wait(delay_ms / 1000.0):
@@ -356,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
         elif path == ADMIN_PREFIX + "stats" and self.command == "GET":
             payload = ledger.stats()
         elif path == ADMIN_PREFIX + "reset" and self.command == "POST":
-            self.server.core.reset()
+            self.server.reset()
             payload = {"reset": True}
         else:
             self._send(404, b'{"error": "not found"}', "application/json")
@@ -431,6 +449,8 @@ class SimulatorServer:
 
     def reset(self) -> None:
         self.core.reset()
+        for protocol in self._protocols:
+            protocol.reset()
 
     def __enter__(self) -> SimulatorServer:
         return self.start()

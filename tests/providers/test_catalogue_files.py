@@ -35,9 +35,9 @@ from face_idcard.outcome import (
 from tests.support.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
-PROVIDERS = ["legacy", "faceid"]
+PROVIDERS = ["legacy", "faceid", "aliyun"]
 #: The module-level catalogue each provider's ``codes`` module exposes.
-PROVIDER_CATALOGUE = {"legacy": "LEGACY_CODES", "faceid": "FACEID_CODES"}
+PROVIDER_CATALOGUE = {"legacy": "LEGACY_CODES", "faceid": "FACEID_CODES", "aliyun": "ALIYUN_CODES"}
 
 
 def _package(provider: str) -> str:

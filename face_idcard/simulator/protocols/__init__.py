@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from .aliyun import CloudauthContrastFaceVerify
 from .base import PendingRecord, ProtocolHandler, Reply, ReplyAction, Request
 from .faceid import FaceIdImageRecognitionV2
 from .legacy import LegacyIdCardCompare
 
 __all__ = [
+    "CloudauthContrastFaceVerify",
     "FaceIdImageRecognitionV2",
     "LegacyIdCardCompare",
     "PendingRecord",
@@ -19,4 +21,5 @@ __all__ = [
 
 
 def default_protocols() -> list[ProtocolHandler]:
-    return [LegacyIdCardCompare(), FaceIdImageRecognitionV2()]
+    # Cloudauth before FaceID: both answer POST /, Cloudauth claims the x-acs-* requests.
+    return [LegacyIdCardCompare(), CloudauthContrastFaceVerify(), FaceIdImageRecognitionV2()]

@@ -52,6 +52,8 @@ class Request:
     body: bytes = field(repr=False)
     #: Unix time (UTC epoch seconds) when the request line arrived.
     received_at: float
+    #: The query string as received (without the ``?``), for protocols that sign it.
+    query: str = ""
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,15 @@ class ProtocolHandler(abc.ABC):
 
     def max_body_bytes(self, core: SimulatorCore) -> int:
         return core.config.max_body_bytes
+
+    def claims(self, headers: Message) -> bool:
+        """Whether this protocol answers a request to its (method, path) with ``headers``:
+        several protocols may share one path (FaceID and Cloudauth both ``POST /``); the
+        server asks them in order and the first that claims the request answers it."""
+        return True
+
+    def reset(self) -> None:  # noqa: B027 - optional hook, not abstract
+        """Forget per-protocol state (with the ledger, at the server's reset)."""
 
     @abc.abstractmethod
     def too_large(self, core: SimulatorCore, received_at: float) -> Reply:
