@@ -9,13 +9,14 @@ becomes of its late result).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from .. import audit, crypto, ratelimit
@@ -193,6 +194,27 @@ def run(attempt_id: UUID | str) -> RunOutcome:
     gate = breaker.admit(service.alias, now)
     if not gate.allowed:
         return _wait_for_provider(attempt, token, calls_before, gate)
+    try:
+        return _call_when_permitted(attempt, token, calls_before, service, gate, number, name)
+    except BaseException:
+        # A probe that raised before its call (a worker stopping, a cache or database error)
+        # must not hold the breaker until its lease ends; the original error is what counts.
+        with contextlib.suppress(DatabaseError):
+            breaker.release(gate)
+        raise
+
+
+def _call_when_permitted(
+    attempt: VerificationAttempt,
+    token: UUID,
+    calls_before: int,
+    service: Backend,
+    gate: breaker.Gate,
+    number: Sensitive[str],
+    name: Sensitive[str],
+) -> RunOutcome:
+    """The rate limit's permit, the request, the call and its record (``gate`` let it
+    through the breaker)."""
     limit = service.rate_limit_per_second
     reserved = limit is not None and _holds_slot(attempt)
     if (

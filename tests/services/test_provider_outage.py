@@ -22,7 +22,7 @@ from django.db import connections
 from django.utils import timezone
 
 from face_idcard import reasons
-from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
+from face_idcard.models import AttemptEvent, EventKind, ProviderBreaker, VerificationAttempt
 from face_idcard.services import _breaker as breaker
 from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import SimulatorConfig, SimulatorServer
@@ -261,3 +261,29 @@ def test_while_it_is_open_one_worker_of_many_probes(
     assert len(failed_calls()) == THRESHOLD + 1  # the probe's
     rows = VerificationAttempt.objects.filter(pk__in=[attempt.pk for attempt in held])
     assert sorted(row.provider_calls for row in rows) == [0] * (len(held) - 1) + [1]
+
+
+class WorkerStopped(BaseException):
+    pass
+
+
+def test_a_probe_whose_worker_stops_before_its_call_gives_the_probe_back(
+    provider: Provider, outage_settings: Any, clock: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for attempt in submit_all(THRESHOLD):
+        pipeline.run(attempt.pk)
+    clock.shift(INTERVAL)
+    (stopping, waiting) = submit_all(2)
+
+    def stop(*args: Any, **kwargs: Any) -> Any:
+        raise WorkerStopped
+
+    monkeypatch.setattr(pipeline, "_call", stop)
+    with pytest.raises(WorkerStopped):
+        pipeline.run(stopping.pk)
+    monkeypatch.undo()
+    assert ProviderBreaker.objects.get().probe_token is None
+    # The next worker probes at once, not after the dead one's lease.
+    assert pipeline.run(waiting.pk).status == Status.RETRY_WAIT.value
+    assert len(failed_calls()) == THRESHOLD + 1
+    assert VerificationAttempt.objects.get(pk=waiting.pk).provider_calls == 1
