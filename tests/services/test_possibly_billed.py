@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from face_idcard import services
+from face_idcard import audit, services
 from face_idcard.backends import Backend, VerificationRequest
 from face_idcard.insight import stats
 from face_idcard.insight.windows import Scope
@@ -181,3 +181,17 @@ def test_the_statistics_page_shows_possibly_billed_apart(
     assert 'data-figure="billable_calls">1<' in html
     assert 'data-figure="possibly_billed_no_result">1<' in html
     assert "Possibly billed, no result" in html
+
+
+@pytest.mark.parametrize(("billable", "counted"), [(True, 1), (None, 1), (False, 0)])
+def test_an_answer_not_kept_counts_unless_it_was_free(
+    face_settings: Callable[..., None], billable: bool | None, counted: int
+) -> None:
+    attempt = submit_attempt(enqueue=False)
+    audit.record(attempt, EventKind.POSSIBLY_BILLED, call=1, reason="lease_expired")
+    audit.record(attempt, EventKind.LATE_ANSWER, call=1, kept=False, billable=billable)
+    audit.record(attempt, EventKind.POSSIBLY_BILLED, call=2, reason="lease_expired")
+    audit.record(attempt, EventKind.LATE_ANSWER, call=2, kept=True, billable=True)
+    seen = figures()
+    assert seen.lost_calls_unanswered == 0
+    assert seen.possibly_billed_no_result == counted
