@@ -26,9 +26,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
 
+from django.core.signals import setting_changed
 from django.db.models import Case, F, PositiveIntegerField, Q, Value, When
+from django.dispatch import receiver
 
-from ..conf import face_idcard_settings
+from ..conf import SETTING_NAME, face_idcard_settings
 from ..models import ProviderBreaker
 from ..outcome import INTERNAL_ERROR, ErrorClass, ProviderOutcome, Reason
 from ._leases import lease_until
@@ -79,6 +81,13 @@ def forget(alias: str | None = None) -> None:
             _suspected.clear()
         else:
             _suspected.discard(alias)
+
+
+@receiver(setting_changed)
+def _forget_on_new_settings(*, setting: str, **kwargs: object) -> None:
+    # Other backends or endpoints: what this process saw of the old ones no longer holds.
+    if setting == SETTING_NAME:
+        forget()
 
 
 def is_down(outcome: ProviderOutcome) -> bool:

@@ -191,3 +191,12 @@ def test_of_many_workers_at_the_probe_time_exactly_one_probes(clock: Any) -> Non
     assert len(probes) == 1
     assert [gate.allowed for gate in gates].count(True) == 1
     assert row().probe_token == probes[0].probe
+
+
+def test_new_settings_drop_what_the_process_suspected(
+    clock: Any, face_settings: Callable[..., None], django_assert_num_queries: Any
+) -> None:
+    fail(THRESHOLD)
+    face_settings(BREAKER_FAILURE_THRESHOLD=THRESHOLD, READ_TIMEOUT=1.5)
+    with django_assert_num_queries(0):
+        assert breaker.admit(ALIAS, timezone.now()).allowed
