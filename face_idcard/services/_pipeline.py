@@ -153,8 +153,9 @@ def run(attempt_id: UUID | str) -> RunOutcome:
     permit → claim → decrypt → call → record, with the permit last: the quota is checked
     right before the provider call, after the selfie is loaded, so a slow storage read cannot
     push a request past its slot. A cheap look at the current slot before the selfie is read
-    saves that read when the attempt will wait anyway. The backend is the one the attempt's
-    row names.
+    saves that read when the attempt will wait anyway. Before any of that, the alias's
+    circuit breaker (:mod:`._breaker`) may hold the attempt off a provider that is down. The
+    backend is the one the attempt's row names.
     """
     pk = _as_uuid(attempt_id)
     if pk is None:
