@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,7 +28,7 @@ from face_idcard.services import _breaker as breaker
 from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import SimulatorConfig, SimulatorServer
 from face_idcard.states import Status
-from tests.support.celery_app import apply_face_settings
+from tests.support.celery_app import apply_face_settings, wait_for, wait_terminal
 from tests.support.factories import submit_attempt
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -287,3 +288,25 @@ def test_a_probe_whose_worker_stops_before_its_call_gives_the_probe_back(
     assert pipeline.run(waiting.pk).status == Status.RETRY_WAIT.value
     assert len(failed_calls()) == THRESHOLD + 1
     assert VerificationAttempt.objects.get(pk=waiting.pk).provider_calls == 1
+
+
+@pytest.mark.usefixtures("celery_worker_thread")
+def test_with_a_real_worker_an_outage_ends_with_every_attempt_decided(
+    provider: Provider, outage_settings: Any
+) -> None:
+    """The Celery worker (re-publishing each wait with its countdown), real time: the
+    simulator down for 3 s with a 1 s probe interval, then back."""
+    breaker.forget()
+    outage_settings(
+        BREAKER_PROBE_INTERVAL_SECONDS=1, RETRY_BACKOFF_BASE=0.05, RETRY_BACKOFF_MAX=0.2
+    )
+    attempts = [submit_attempt() for _ in range(6)]
+    wait_for(lambda: len(failed_calls()) >= THRESHOLD)
+    time.sleep(3)
+    provider.start()
+    done = [wait_terminal(attempt.pk, timeout=30) for attempt in attempts]
+    assert {(row.status, row.decision) for row in done} == {(Status.COMPLETED.value, "match")}
+    assert AttemptEvent.objects.filter(kind=EventKind.WAITING_FOR_PROVIDER.value).exists()
+    # The ones that opened it, then about one probe a second (a call may be refused while
+    # the server comes up).
+    assert len(failed_calls()) <= THRESHOLD + 3 / 1 + 3
