@@ -144,8 +144,18 @@ def _check_pipeline_settings() -> list[CheckMessage]:
                 id="face_idcard.E009",
             )
         )
+    if fs.MAX_RETRIES is not None and not _is_whole(fs.MAX_RETRIES, 0):
+        messages.append(
+            Error(
+                "FACE_IDCARD['MAX_RETRIES'] must be None (the retry window alone) or a whole "
+                "number >= 0.",
+                id="face_idcard.E010",
+            )
+        )
     for name, minimum in (
-        ("MAX_RETRIES", 0),
+        ("RETRY_WINDOW_MINUTES", 0),
+        ("BREAKER_FAILURE_THRESHOLD", 1),
+        ("BREAKER_PROBE_INTERVAL_SECONDS", 1),
         ("HTTP_POOL_MAXSIZE", 1),
         ("CLAIM_LEASE_SECONDS", 1),
         ("QUEUED_STALE_SECONDS", 1),

@@ -99,6 +99,9 @@ class VerificationAttempt(models.Model):
     retry_count = models.PositiveSmallIntegerField(_("retries"), default=0)
     resign_count = models.PositiveSmallIntegerField(default=0)
     url_fetch_count = models.PositiveSmallIntegerField(default=0)
+    # Transient failures (and waits for a provider that is down) are retried until then:
+    # RETRY_WINDOW_MINUTES after the first one (services._retries). Null: none yet.
+    retry_until = models.DateTimeField(_("retrying until"), null=True, blank=True)
     external_reference = models.CharField(_("external reference"), max_length=255, blank=True)
     # A re-run (services.rerun) points at the attempt it repeats; re-runs do not count
     # toward the person's daily limits.
@@ -271,6 +274,9 @@ class EventKind(StrChoice):
     REVIEW_PENDING = "review_pending"
     RERUN = "rerun"
     LATE_RESULT = "late_result"
+    WAITING_FOR_PROVIDER = "waiting_for_provider"
+    POSSIBLY_BILLED = "possibly_billed"
+    LATE_ANSWER = "late_answer"
 
 
 EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
@@ -292,6 +298,9 @@ EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
     (EventKind.REVIEW_PENDING.value, _("First review, awaiting a second reviewer")),
     (EventKind.RERUN.value, _("Re-run")),
     (EventKind.LATE_RESULT.value, _("Late result (attempt already ended)")),
+    (EventKind.WAITING_FOR_PROVIDER.value, _("Waiting for the provider to come back")),
+    (EventKind.POSSIBLY_BILLED.value, _("Call possibly billed, no result (worker lost)")),
+    (EventKind.LATE_ANSWER.value, _("Answer after the worker lost its lease")),
 ]
 
 
@@ -500,3 +509,30 @@ class StaffAuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AuditLogError("audit events cannot be deleted")
+
+
+class ProviderBreaker(models.Model):
+    """The circuit breaker of one backend alias, shared by every worker
+    (face_idcard.services._breaker): closed while the provider answers; open, after
+    ``BREAKER_FAILURE_THRESHOLD`` calls in a row found it down, until ``open_until``; then one
+    worker at a time (the one holding ``probe_token``) calls it to see whether it is back."""
+
+    alias = models.CharField(_("backend"), max_length=200, unique=True)
+    #: Calls in a row that found the provider down (0 after any answer).
+    failures = models.PositiveIntegerField(_("failures in a row"), default=0)
+    #: Null: closed. Otherwise open, and no call before this time but one probe.
+    open_until = models.DateTimeField(_("open until"), null=True, blank=True)
+    opened_at = models.DateTimeField(_("opened"), null=True, blank=True)
+    #: Failures further apart than the probe interval are not "in a row": the count restarts.
+    last_failure_at = models.DateTimeField(_("last failure"), null=True, blank=True)
+    probe_token = models.UUIDField(null=True, blank=True, editable=False)
+    #: A probe whose worker died is given up at this time, and another one may go.
+    probe_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("provider circuit breaker")
+        verbose_name_plural = _("provider circuit breakers")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"breaker {self.alias} ({'open' if self.open_until else 'closed'})"

@@ -118,6 +118,12 @@ BEING_REVIEWED = _(
     "A member of staff is reviewing your verification. You do not need to do anything."
 )
 CANCELED = _("The verification was canceled.")
+#: An attempt the circuit breaker holds off a provider that is down (retry_wait, reason
+#: provider_unavailable): it continues by itself when the provider is back.
+WAITING_FOR_PROVIDER = _(
+    "The verification service is temporarily unavailable. Your verification will continue "
+    "by itself when it is back; you do not need to do anything."
+)
 #: A comparison that ended below the threshold: the photo is what to change.
 NO_MATCH = MESSAGES[Reason.LOW_SIMILARITY]
 #: A failure whose reason says nothing useful (or nothing at all).
@@ -144,6 +150,8 @@ def person_message(attempt: VerificationAttempt) -> str:
     if status in (Status.QUEUED.value, Status.PROCESSING.value):
         return str(IN_PROGRESS)
     if status == Status.RETRY_WAIT.value:
+        if attempt.reason == Reason.PROVIDER_UNAVAILABLE.value:
+            return str(WAITING_FOR_PROVIDER)
         return str(MESSAGES[Reason.RATE_LIMITED])
     if status == Status.CANCELED.value:
         return str(CANCELED)

@@ -6,6 +6,12 @@ reviews, re-runs, the sweeper and redaction change attempts long after their day
 direct count is always right. Provider calls (latency percentiles, billable calls) come from
 the audit trail's ``provider_call`` events through the daily summaries of :mod:`.rollup`,
 checked against the trail on every view. The review backlog is "now", whatever the window.
+
+Calls that may have cost money without their result being stored are counted apart (:func:`_lost_calls`):
+the calls of workers that lost their lease (``possibly_billed`` events, written by the
+sweeper), less those whose answer came after all (``late_answer`` events), plus the answers
+that came but were not kept. So the provider's bill lies between the billable calls and the
+billable calls plus the lost calls never answered.
 """
 
 from __future__ import annotations
@@ -61,6 +67,12 @@ class Statistics:
     codes: list[CodeRow] = field(default_factory=list)
     provider_calls: int = 0
     billable_calls: int = 0
+    #: Calls whose worker lost its lease and whose answer never came: each may have been
+    #: billed (the provider's bill is at most billable_calls plus these).
+    lost_calls_unanswered: int = 0
+    #: Calls that may have been billed with no result stored: the unanswered lost calls and
+    #: the late answers not kept (billable or of unknown billing).
+    possibly_billed_no_result: int = 0
     latency: Latency = field(default_factory=lambda: Latency(None, None, 0))
     backlog: int = 0
     backlog_oldest: datetime | None = None
@@ -110,6 +122,7 @@ def compute(scope: Scope) -> Statistics:
         )[:TOP]
     ]
     _calls(stats, scope)
+    _lost_calls(stats, scope)
     stats.backlog, stats.backlog_oldest = backlog(scope.backend)
     return stats
 
@@ -135,6 +148,22 @@ def _calls(stats: Statistics, scope: Scope) -> None:
     )
     stats.days_summarised = found.days_summarised
     stats.summarised_at = found.summarised_at
+
+
+def _lost_calls(stats: Statistics, scope: Scope) -> None:
+    """The calls lost with their worker (two counts over the ``(kind, created_at)`` index; the
+    events are rare). A lost call and its late answer fall in different windows at the edge."""
+    events = AttemptEvent.objects.filter(created_at__gte=scope.since, created_at__lt=scope.until)
+    if scope.backend:
+        events = events.filter(attempt__backend=scope.backend)
+    lost = events.filter(kind=EventKind.POSSIBLY_BILLED.value).count()
+    answers = events.filter(kind=EventKind.LATE_ANSWER.value)
+    answered = answers.count()
+    not_kept = (
+        answers.filter(data__kept=False).exclude(data__billable=False).count() if answered else 0
+    )
+    stats.lost_calls_unanswered = max(0, lost - answered)
+    stats.possibly_billed_no_result = stats.lost_calls_unanswered + not_kept
 
 
 def percentile(values: list[float], fraction: float) -> float | None:

@@ -7,6 +7,12 @@ stops answering for longer (killed, stuck) loses it: the sweeper requeues the at
 answers after that is the *late result*: kept if nobody claimed the attempt since, audited only
 if the attempt ended, discarded (and said so on its provider-call event) if another worker
 claimed it. The sweeper and the pipeline both go through this module.
+
+Every charge is accounted for: the provider may have answered, and billed, the call of a
+worker that lost its lease, so the sweeper records a ``possibly_billed`` event for it; if that
+worker's answer comes after all, a ``late_answer`` event says whether its result was kept.
+The statistics count the lost calls never answered, and the answers not kept, as "possibly
+billed, no result" (:mod:`face_idcard.insight.stats`).
 """
 
 from __future__ import annotations
@@ -79,11 +85,20 @@ def _lost_call_policy() -> str:
 def _recover(attempt: VerificationAttempt, now: datetime, reason: str = "lease_expired") -> str:
     """Take an attempt back from a worker that stopped answering: requeue or give up."""
     token = attempt.claim_token
-    if _lost_call_policy() == "fail":
+    policy = _lost_call_policy()
+    # The lost call (the claim counted it) may have reached the provider and been billed.
+    lost = audit.event(
+        attempt,
+        EventKind.POSSIBLY_BILLED,
+        call=attempt.provider_calls,
+        reason=reason,
+        policy=policy,
+    )
+    if policy == "fail":
         # The provider may have answered (and charged) the lost call: never call it again.
-        return _fail(attempt, token, now, ErrorClass.UNKNOWN, reason="lost_call")
-    if not retries.may_retry(attempt, ErrorClass.TRANSIENT):
-        return _fail(attempt, token, now, ErrorClass.TRANSIENT, reason="retries_exhausted")
+        return _fail(attempt, token, now, ErrorClass.UNKNOWN, lost, reason="lost_call")
+    if not retries.may_retry(attempt, ErrorClass.TRANSIENT, now):
+        return _fail(attempt, token, now, ErrorClass.TRANSIENT, lost, reason="retries_exhausted")
     with transaction.atomic():
         # A lost lease counts as a transient failure: a message that kills its worker every
         # time must not loop forever.
@@ -98,9 +113,11 @@ def _recover(attempt: VerificationAttempt, now: datetime, reason: str = "lease_e
             next_attempt_at=None,
             slot_ends_at=None,
             parked=False,
-            **retries.next_counters(attempt, ErrorClass.TRANSIENT),
+            **retries.next_counters(attempt, ErrorClass.TRANSIENT, now),
         )
-        audit.record(attempt, EventKind.REQUEUED_BY_SWEEPER, reason=reason)
+        audit.record_many(
+            [lost, audit.event(attempt, EventKind.REQUEUED_BY_SWEEPER, reason=reason)]
+        )
         enqueue_on_commit(attempt.pk)
     return "requeued"
 
@@ -110,6 +127,7 @@ def _fail(
     token: object,
     now: datetime,
     error_class: ErrorClass,
+    lost: AttemptEvent,
     *,
     reason: str,
 ) -> str:
@@ -126,12 +144,17 @@ def _fail(
             lease_expires_at=None,
             # The token stays: a late answer from that worker is audited, never recorded.
         )
-        audit.record(
-            attempt,
-            EventKind.FINISHED,
-            status=attempt.status,
-            code=INTERNAL_WORKER_LOST,
-            reason=reason,
+        audit.record_many(
+            [
+                lost,
+                audit.event(
+                    attempt,
+                    EventKind.FINISHED,
+                    status=attempt.status,
+                    code=INTERNAL_WORKER_LOST,
+                    reason=reason,
+                ),
+            ]
         )
         send_after_commit(attempt_finished, attempt)
     return "failed"
@@ -195,6 +218,17 @@ def record_late(
     when the attempt ended from our claim, else as a stale claim."""
     call_event = events[0]
     call_event.data["late"] = True
+
+    def answered(kept: bool) -> AttemptEvent:
+        # Settles the sweeper's possibly_billed event of this call (insight.stats).
+        return audit.event(
+            attempt,
+            EventKind.LATE_ANSWER,
+            call=call_event.data.get("call"),
+            kept=kept,
+            billable=outcome.billable,
+        )
+
     row = (
         VerificationAttempt._base_manager.filter(pk=attempt.pk)
         .values_list("status", "claim_token")
@@ -214,7 +248,7 @@ def record_late(
                     lease_expires_at=lease_until(timezone.now()),
                 )
                 transition_with_events(
-                    attempt, target, events, expected_claim_token=token, **fields
+                    attempt, target, [*events, answered(True)], expected_claim_token=token, **fields
                 )
         except ConcurrentTransition:
             pass  # another worker claimed it meanwhile: its call decides
@@ -235,10 +269,10 @@ def record_late(
             similarity=outcome.similarity,
             billable=outcome.billable,
         )
-        audit.record_many([call_event, late])
+        audit.record_many([call_event, late, answered(False)])
         logger.warning("attempt %s: answer after the attempt ended; audited only", attempt.pk)
         return False
     call_event.data["stale_claim"] = True
-    audit.record_many([call_event])
+    audit.record_many([call_event, answered(False)])
     logger.warning("attempt %s: lease lost during the call; result discarded", attempt.pk)
     return False

@@ -9,13 +9,14 @@ becomes of its late result).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 from uuid import UUID
 
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from .. import audit, crypto, ratelimit
@@ -28,6 +29,7 @@ from ..outcome import (
     INTERNAL_ERROR,
     INTERNAL_PII_UNREADABLE,
     INTERNAL_WORKER_LOST,
+    TRANSPORT_CONNECTION,
     ErrorClass,
     ProviderOutcome,
     Reason,
@@ -43,6 +45,7 @@ from ..states import (
     transition_with_events,
 )
 from . import _audit_sample as audit_sample
+from . import _breaker as breaker
 from . import _leases as leases
 from . import _retries as retries
 from . import _slots as slots
@@ -168,8 +171,9 @@ def run(attempt_id: UUID | str) -> RunOutcome:
     permit → claim → decrypt → call → record, with the permit last: the quota is checked
     right before the provider call, after the selfie is loaded, so a slow storage read cannot
     push a request past its slot. A cheap look at the current slot before the selfie is read
-    saves that read when the attempt will wait anyway. The backend is the one the attempt's
-    row names.
+    saves that read when the attempt will wait anyway. Before any of that, the alias's
+    circuit breaker (:mod:`._breaker`) may hold the attempt off a provider that is down. The
+    backend is the one the attempt's row names.
     """
     pk = _as_uuid(attempt_id)
     if pk is None:
@@ -206,6 +210,31 @@ def run(attempt_id: UUID | str) -> RunOutcome:
     if service is None:
         return _record_local_failure(attempt, token, calls_before, INTERNAL_BACKEND_UNAVAILABLE)
 
+    # Before the rate limit: an attempt held off a provider that is down takes no permit.
+    gate = breaker.admit(service.alias, now)
+    if not gate.allowed:
+        return _wait_for_provider(attempt, token, calls_before, gate)
+    try:
+        return _call_when_permitted(attempt, token, calls_before, service, gate, number, name)
+    except BaseException:
+        # A probe that raised before its call (a worker stopping, a cache or database error)
+        # must not hold the breaker until its lease ends; the original error is what counts.
+        with contextlib.suppress(DatabaseError):
+            breaker.release(gate)
+        raise
+
+
+def _call_when_permitted(
+    attempt: VerificationAttempt,
+    token: UUID,
+    calls_before: int,
+    service: Backend,
+    gate: breaker.Gate,
+    number: Sensitive[str],
+    name: Sensitive[str],
+) -> RunOutcome:
+    """The rate limit's permit, the request, the call and its record (``gate`` let it
+    through the breaker)."""
     limit = service.rate_limit_per_second
     reserved = limit is not None and _holds_slot(attempt)
     if (
@@ -213,18 +242,21 @@ def run(attempt_id: UUID | str) -> RunOutcome:
         and not reserved
         and not ratelimit.available(limit=limit, scope=service.alias)
     ):
+        breaker.release(gate)
         return _defer(attempt, token, calls_before, limit, service.alias)
     try:
         request = _request(attempt, number, name)
     except Exception as exc:
         # A storage failure on our side: recorded, never retried automatically.
         logger.error("attempt %s: unexpected %s loading the selfie", attempt.pk, type(exc).__name__)
+        breaker.release(gate)
         return _record(attempt, token, service, _local(INTERNAL_ERROR))
     if (
         limit is not None
         and not reserved
         and not ratelimit.acquire(limit=limit, scope=service.alias).allowed
     ):
+        breaker.release(gate)
         return _defer(attempt, token, calls_before, limit, service.alias)
     dispatch.calling()
     try:
@@ -233,7 +265,64 @@ def run(attempt_id: UUID | str) -> RunOutcome:
         # A bug on our side: recorded, never retried automatically.
         logger.error("attempt %s: unexpected %s during the call", attempt.pk, type(exc).__name__)
         outcome = _local(INTERNAL_ERROR)
+    breaker.record(gate, outcome, timezone.now())
     return _record(attempt, token, service, outcome)
+
+
+def _wait_for_provider(
+    attempt: VerificationAttempt, token: UUID, calls_before: int, gate: breaker.Gate
+) -> RunOutcome:
+    """Hold the attempt off a provider the breaker says is down: give the claim (and the
+    call it counted) back and come back when the breaker lets a probe through; failed
+    once the attempt's retry window is over."""
+    now = timezone.now()
+    if not retries.within_window(attempt, now):
+        code = attempt.error_code or TRANSPORT_CONNECTION
+        with transaction.atomic():
+            transition(
+                attempt,
+                Status.FAILED,
+                expected_claim_token=token,
+                provider_calls=calls_before,
+                error_code=code,
+                error_class=ErrorClass.TRANSIENT.value,
+                error_message=GENERIC.lookup(TRANSPORT_CONNECTION).en
+                if code == TRANSPORT_CONNECTION
+                else attempt.error_message,
+                reason=Reason.PROVIDER_UNAVAILABLE.value,
+                finished_at=now,
+                lease_expires_at=None,
+                claim_token=None,
+            )
+            audit.record(
+                attempt, EventKind.FINISHED, status=attempt.status, code=code, reason="retry_window"
+            )
+            send_after_commit(attempt_finished, attempt)
+        return RunOutcome("done", status=attempt.status)
+    assert gate.wait_until is not None
+    # Spread over one interval: the backlog does not come back all at one instant.
+    until = max(gate.wait_until, now) + timedelta(seconds=breaker.jitter())
+    first_wait = attempt.reason != Reason.PROVIDER_UNAVAILABLE.value
+    events = (
+        [audit.event(attempt, EventKind.WAITING_FOR_PROVIDER, until=until.isoformat())]
+        if first_wait
+        else []
+    )
+    transition_with_events(
+        attempt,
+        Status.RETRY_WAIT,
+        events,
+        expected_claim_token=token,
+        provider_calls=calls_before,
+        reason=Reason.PROVIDER_UNAVAILABLE.value,
+        next_attempt_at=until,
+        lease_expires_at=None,
+        claim_token=None,
+        slot_ends_at=None,
+        **retries.window_fields(attempt, now),
+    )
+    logger.info("attempt %s: waiting for the provider until %s", attempt.pk, until.isoformat())
+    return RunOutcome("retry", (until - now).total_seconds(), attempt.status)
 
 
 def _defer(
@@ -315,7 +404,7 @@ def _next_step(
         return (
             Status.RETRY_WAIT,
             retries.countdown(attempt, error_class),
-            retries.next_counters(attempt, error_class),
+            retries.next_counters(attempt, error_class, timezone.now()),
         )
     # Configuration/account, unknown, or retries used up.
     return Status.FAILED, 0.0, {}

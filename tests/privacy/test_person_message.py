@@ -65,9 +65,18 @@ COMBINATIONS = list(
 )
 
 
+#: A retry_wait held off a provider that is down (the circuit breaker, issue 27).
+WAITING_FOR_PROVIDER = (
+    "The verification service is temporarily unavailable. Your verification will continue "
+    "by itself when it is back; you do not need to do anything."
+)
+
+
 def expected(status: str, decision: str, review: str, reason: str) -> str:
     if review:
         return REVIEWED[review]
+    if status == Status.RETRY_WAIT.value and reason == Reason.PROVIDER_UNAVAILABLE.value:
+        return WAITING_FOR_PROVIDER
     if status == Status.COMPLETED.value:
         return COMPLETED[decision]
     told = TABLE[(status, "")]
