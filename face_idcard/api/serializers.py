@@ -30,7 +30,7 @@ from ..identity import (
     validate_id_number,
     validate_name,
 )
-from ..masking import NAME_SEPARATOR
+from ..masking import ID_NUMBER_LENGTH, NAME_SEPARATOR
 from ..models import VerificationAttempt
 from ..netpolicy import URL_MESSAGES
 from ..outcome import Reason
@@ -130,14 +130,17 @@ _FULLWIDTH_DIGITS = "\uff10-\uff19"
 
 
 def id_number_rule() -> TextRule:
-    """18 characters (digits, then a digit or X), in ASCII or full-width forms, with spaces
-    between them if any: what :func:`~face_idcard.identity.normalize_id_number` turns into
-    the 18 characters it validates."""
+    """18 characters (digits, then a digit or X), in ASCII or full-width forms, a space at
+    most between two of them and at either end: what
+    :func:`~face_idcard.identity.normalize_id_number` turns into the 18 characters it
+    validates."""
     digit = f"[0-9{_FULLWIDTH_DIGITS}]"
-    last = f"[0-9Xx{_FULLWIDTH_DIGITS}\uff38\uff58]"
-    space = f"[{_SPACES}]*"
+    last = f"[0-9Xx{_FULLWIDTH_DIGITS}\\uff38\\uff58]"
+    space = f"[{_SPACES}]?"
     return TextRule(
-        pattern=f"{space}(?:{digit}{space}){{17}}{last}{space}", max_length=32, min_length=18
+        pattern=f"{space}(?:{digit}{space}){{17}}{last}{space}",
+        max_length=2 * ID_NUMBER_LENGTH + 1,
+        min_length=ID_NUMBER_LENGTH,
     )
 
 
@@ -294,7 +297,7 @@ class AttemptCreateSerializer(serializers.Serializer[Any]):
         rule=notice_version_rule,
         explain=_explain_notice_version,
         required=False,
-        help_text=_("The privacy notice version shown (one of NOTICE_VERSIONS where set)."),
+        help_text=_("The privacy notice version shown."),
     )
     external_reference = DeclaredCharField(
         rule=external_reference_rule,
