@@ -4,6 +4,7 @@
   :class:`~face_idcard.api.serializers.TextRule` (``pattern``, ``minLength``, ``maxLength``,
   ``enum``), read at each generation: the name's rule and the notice versions follow the
   settings.
+- A multipart creation has either ``image`` or ``url`` (``oneOf``).
 - A created attempt's response links to its retrieval and its cancellation (OpenAPI
   ``links``: drf-spectacular declares none itself), so a generated client can follow it.
 
@@ -45,6 +46,11 @@ ATTEMPT_LINKS = {
 }
 
 
+#: A multipart creation has the photo or its url, not both (drf-spectacular states each field
+#: alone, both optional).
+PHOTO_OR_URL = {"oneOf": [{"required": ["image"]}, {"required": ["url"]}]}
+
+
 class AttemptSchema(AutoSchema):
     """drf-spectacular's schema of a view, plus the links of the created attempt's response."""
 
@@ -56,6 +62,10 @@ class AttemptSchema(AutoSchema):
             accepted = operation.get("responses", {}).get("202")
             if accepted is not None:
                 accepted["links"] = {name: dict(link) for name, link in ATTEMPT_LINKS.items()}
+            content = operation.get("requestBody", {}).get("content", {})
+            form = content.get("multipart/form-data")
+            if form is not None and "schema" in form:
+                form["schema"] = {"allOf": [form["schema"]], **PHOTO_OR_URL}
         return operation
 
 

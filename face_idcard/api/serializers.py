@@ -245,6 +245,12 @@ class StrictBooleanField(serializers.BooleanField):
     default_error_messages = {"invalid": _("Must be true or false.")}  # noqa: RUF012
 
 
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class ConsentField(StrictBooleanField):
+    """``consent``: only ``true`` is accepted (the view answers ``false`` with
+    ``consent_required``), and the schema says so."""
+
+
 def allowed_notice_versions() -> list[str]:
     """``NOTICE_VERSIONS``, else ``[NOTICE_VERSION]`` when set, else [] (any is accepted)."""
     versions = [str(v) for v in face_idcard_settings.NOTICE_VERSIONS or []]
@@ -290,7 +296,7 @@ class AttemptCreateSerializer(serializers.Serializer[Any]):
         required=False,
         help_text=_("A public http(s) address of the photo."),
     )
-    consent = StrictBooleanField(
+    consent = ConsentField(
         help_text=_("The person consented to the processing; the time recorded is the server's.")
     )
     notice_version = DeclaredCharField(

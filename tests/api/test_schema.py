@@ -303,6 +303,31 @@ def test_every_text_field_of_the_requests_states_that_it_takes_no_nul(
         assert not valid_by_schema(field_schema, "a\x00b"), label
 
 
+def test_the_schema_states_that_consent_must_be_given_and_one_photo_source(
+    owner_client: Any, client: Any
+) -> None:
+    document = live_schema(client)
+    for component in ("AttemptCreateRequest", "AttemptCreateJSONRequest"):
+        assert create_fields(document, component)["consent"]["enum"] == [True]
+    form = document["paths"][BASE]["post"]["requestBody"]["content"]["multipart/form-data"]
+    body = dict(form["schema"])
+    validator = jsonschema_rs.validator_for(
+        {**body, "components": document["components"]}, validate_formats=True
+    )
+    fields = {"idcard_number": magic.MATCH, "idcard_name": NAME, "consent": True}
+    assert validator.is_valid({**fields, "url": PHOTO_URL})
+    assert validator.is_valid({**fields, "image": "..."})
+    assert not validator.is_valid(fields)
+    assert not validator.is_valid({**fields, "image": "...", "url": PHOTO_URL})
+    assert not validator.is_valid({**fields, "consent": False, "url": PHOTO_URL})
+    refused = owner_client.post(
+        BASE,
+        {"idcard_number": magic.MATCH, "idcard_name": NAME, "consent": False, "url": PHOTO_URL},
+        format="json",
+    )
+    assert field_codes(refused) == {"consent": ["consent_required"]}
+
+
 @pytest.mark.parametrize(
     ("versions", "expected"),
     [(NOTICE_VERSIONS, NOTICE_VERSIONS), (["v1"], ["v1"]), ([], None)],
