@@ -40,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
     use_after_free,
 )
 
+from face_idcard.api.idempotency import HEADER, key_from_request
 from face_idcard.api.schema import OPERATION_IDS
 from face_idcard.api.serializers import AttemptCreateSerializer
 from face_idcard.simulator import magic
@@ -479,3 +480,15 @@ def resolve_expression(expression: str, body: dict[str, Any]) -> str:
     for token in expression[len(prefix) :].split("/"):
         value = value[token.replace("~1", "/").replace("~0", "~")]
     return str(value)
+
+
+def test_the_idempotency_key_header_states_the_keys_the_server_takes(client: Any) -> None:
+    operation = live_schema(client)["paths"][BASE]["post"]
+    header = next(p for p in operation["parameters"] if p["name"] == HEADER)
+    for value in ["k-1", "~" * 255, "a b", "é", "", "x" * 256, "\x7f", "tab\t"]:
+        try:
+            key_from_request({HEADER: value})
+            taken = True
+        except serializers.ValidationError:
+            taken = False
+        assert valid_by_schema(header["schema"], value) == taken, value
