@@ -12,7 +12,7 @@ memory while they arrive.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import IO, Any
 
 from django.core.files.uploadhandler import (
@@ -156,3 +156,19 @@ def refuse_duplicate_form_fields(data: Any) -> None:
             raise exceptions.ParseError(
                 _("A field appears more than once."), code="duplicate_field"
             )
+
+
+def refuse_undeclared_query(query: Any, declared: Collection[str]) -> None:
+    """400 for a query parameter the operation does not declare (the schema lists each
+    operation's), or one sent twice: a misspelt filter must not silently list everything."""
+    errors: dict[str, list[exceptions.ErrorDetail]] = {}
+    for name, values in query.lists():
+        if name not in declared:
+            message, code = _("This query parameter is not accepted here."), "unknown_parameter"
+        elif len(values) > 1:
+            message, code = _("A field appears more than once."), "duplicate_field"
+        else:
+            continue
+        errors[name] = [exceptions.ErrorDetail(str(message), code=code)]
+    if errors:
+        raise exceptions.ValidationError(errors)

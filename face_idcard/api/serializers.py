@@ -8,31 +8,230 @@ only, never the raw provider response; the similarity only where :func:`may_see_
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import permissions
 from ..conf import face_idcard_settings
-from ..identity import validate_id_number, validate_name
+from ..identity import (
+    _HAN,
+    ID_MESSAGES,
+    NAME_DOT_LOOKALIKES,
+    NAME_MESSAGES,
+    validate_id_number,
+    validate_name,
+)
+from ..masking import ID_NUMBER_LENGTH, NAME_SEPARATOR
 from ..models import VerificationAttempt
+from ..netpolicy import URL_MESSAGES
 from ..outcome import Reason
 from ..reasons import person_message
 from ..states import Decision, ReviewDecision, Status
 
 _NO_CHOICE: dict[str, Any] = {"invalid_choice": _("Not a valid choice.")}
+#: The largest page of the list (``page_size``).
+MAX_PAGE_SIZE = 100
+
+
+#: Free text: anything but the NUL character (which DRF refuses in every text field).
+NO_NUL = "[^\\u0000]*"
+
+
+class NoNulValidator(RegexValidator):
+    """DRF's refusal of NUL characters as a pattern, so that the schema states it too
+    (drf-spectacular turns a ``RegexValidator`` into the field's ``pattern``)."""
+
+    regex = rf"\A{NO_NUL}\Z"
+    message = ProhibitNullCharactersValidator.message
+    code = ProhibitNullCharactersValidator.code
 
 
 class StrictCharField(serializers.CharField):
-    """Only a string: DRF's own CharField turns ``12`` or ``1.5`` into text."""
+    """Only a string: DRF's own CharField turns ``12`` or ``1.5`` into text. No NUL
+    character, and the schema says so."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.validators = [
+            validator
+            for validator in self.validators
+            if not isinstance(validator, ProhibitNullCharactersValidator)
+        ] + [NoNulValidator()]
 
     def to_internal_value(self, data: Any) -> str:
         if not isinstance(data, str):
             self.fail("invalid")
         return str(super().to_internal_value(data))
+
+
+@dataclass(frozen=True)
+class TextRule:
+    """What a text field accepts, stated once: the field refuses anything else, and the schema
+    declares the same (``pattern``, ``minLength``, ``maxLength``, ``enum``:
+    :mod:`face_idcard.api.schema`). ``pattern`` must match the whole value, and reads alike in
+    Python and ECMAScript (the schema's dialect): no ``\\s``, ``\\d`` or ``\\w``, whose
+    meanings differ."""
+
+    pattern: str
+    max_length: int
+    min_length: int = 1
+    choices: tuple[str, ...] = ()
+
+    def admits(self, value: str) -> bool:
+        return (
+            self.min_length <= len(value) <= self.max_length
+            and re.fullmatch(self.pattern, value) is not None
+            and (not self.choices or value in self.choices)
+        )
+
+
+class DeclaredCharField(StrictCharField):
+    """A string that its :class:`TextRule` admits, as it was sent (no whitespace trimmed: the
+    rule says which spaces are accepted). ``rule`` is called at each validation and each schema
+    generation, so it follows the settings. A refused value is explained by ``explain``
+    (which raises the field's specific error) where there is one."""
+
+    default_error_messages = {"invalid_form": _("The value is not in the accepted form.")}  # noqa: RUF012
+
+    def __init__(
+        self,
+        *,
+        rule: Callable[[], TextRule],
+        explain: Callable[[str], object] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("trim_whitespace", False)
+        super().__init__(**kwargs)
+        self.rule = rule
+        self.explain = explain
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not self.rule().admits(value):
+            if self.explain is not None:
+                self.explain(value)
+            self.fail("invalid_form")
+        return value
+
+
+#: The spaces a person may type around an ID number's digits or a name's parts: the ASCII
+#: space and the ideographic (full-width) space. Other whitespace is refused.
+_SPACES = " \u3000"
+_FULLWIDTH_DIGITS = "\uff10-\uff19"
+
+
+def id_number_rule() -> TextRule:
+    """18 characters (digits, then a digit or X), in ASCII or full-width forms, a space at
+    most between two of them and at either end: what
+    :func:`~face_idcard.identity.normalize_id_number` turns into the 18 characters it
+    validates."""
+    digit = f"[0-9{_FULLWIDTH_DIGITS}]"
+    last = f"[0-9Xx{_FULLWIDTH_DIGITS}\\uff38\\uff58]"
+    space = f"[{_SPACES}]?"
+    return TextRule(
+        pattern=f"{space}(?:{digit}{space}){{17}}{last}{space}",
+        max_length=2 * ID_NUMBER_LENGTH + 1,
+        min_length=ID_NUMBER_LENGTH,
+    )
+
+
+def _bmp_complement(allowed: str) -> str:
+    """A character class body (``\\uXXXX`` ranges) of the BMP characters not in ``allowed``
+    (characters and ``a-b`` ranges), surrogates left out. Negated, it admits ``allowed`` and
+    every character beyond the BMP alike in Python and in ECMAScript, where a regular
+    expression without the ``u`` flag sees such a character as two surrogates: a class that
+    names them (Han extension B and later) is invalid there."""
+    points: set[int] = set()
+    index = 0
+    while index < len(allowed):
+        if index + 2 < len(allowed) and allowed[index + 1] == "-":
+            points.update(range(ord(allowed[index]), ord(allowed[index + 2]) + 1))
+            index += 3
+        else:
+            points.add(ord(allowed[index]))
+            index += 1
+    refused = [
+        point for point in range(0x10000) if point not in points and not 0xD800 <= point <= 0xDFFF
+    ]
+    ranges: list[list[int]] = []
+    for point in refused:
+        if ranges and ranges[-1][1] == point - 1:
+            ranges[-1][1] = point
+        else:
+            ranges.append([point, point])
+    return "".join(
+        f"\\u{start:04x}" if start == end else f"\\u{start:04x}-\\u{end:04x}"
+        for start, end in ranges
+    )
+
+
+@functools.cache
+def _name_characters(allow_latin: bool) -> str:
+    dots = "".join(sorted(NAME_DOT_LOOKALIKES | {NAME_SEPARATOR}))
+    return _bmp_complement(_HAN + dots + _SPACES + ("A-Za-z" if allow_latin else ""))
+
+
+def name_rule() -> TextRule:
+    """Chinese characters, the middle dot (or a look-alike), spaces (Latin letters where
+    ``NAME_ALLOW_LATIN``), ``NAME_MIN_LENGTH`` to ``NAME_MAX_LENGTH`` characters. Any
+    character beyond the BMP passes the rule (see :func:`_bmp_complement`); the name's own
+    validation then refuses what is not a Chinese character."""
+    minimum = int(face_idcard_settings.NAME_MIN_LENGTH)
+    maximum = int(face_idcard_settings.NAME_MAX_LENGTH)
+    characters = _name_characters(bool(face_idcard_settings.NAME_ALLOW_LATIN))
+    return TextRule(
+        # The lengths in the pattern too: the schema's minLength cannot say more than 1.
+        pattern=f"[^{characters}]{{{minimum},{maximum}}}",
+        min_length=minimum,
+        max_length=maximum,
+    )
+
+
+def url_rule() -> TextRule:
+    """An http(s) address without spaces or control characters, at most ``URL_MAX_LENGTH``."""
+    return TextRule(
+        pattern="[Hh][Tt][Tt][Pp][Ss]?://[^\\u0000-\\u0020\\u007f-\\u00a0]+",
+        max_length=int(face_idcard_settings.URL_MAX_LENGTH),
+    )
+
+
+def _explain_id_number(value: str) -> None:
+    """The validator's own error, else (a form it normalises, but the API does not take, such
+    as a tab or a circled digit) ``id_characters``."""
+    validate_id_number(value)
+    raise DjangoValidationError(ID_MESSAGES["id_characters"], code="id_characters")
+
+
+def _explain_name(value: str) -> None:
+    validate_name(value)
+    rule = name_rule()
+    if not rule.min_length <= len(value) <= rule.max_length:
+        raise DjangoValidationError(
+            NAME_MESSAGES["name_length"],
+            code="name_length",
+            params={"min": rule.min_length, "max": rule.max_length},
+        )
+    raise DjangoValidationError(NAME_MESSAGES["name_characters"], code="name_characters")
+
+
+def _explain_url(value: str) -> None:
+    maximum = int(face_idcard_settings.URL_MAX_LENGTH)
+    if len(value) > maximum:
+        raise DjangoValidationError(
+            _(URL_MESSAGES["url_length"]), code="url_length", params={"max": maximum}
+        )
+    if not re.match("[Hh][Tt][Tt][Pp][Ss]?://", value):
+        raise DjangoValidationError(_(URL_MESSAGES["url_scheme"]), code="url_scheme")
+    raise DjangoValidationError(_(URL_MESSAGES["url_spaces"]), code="url_invalid")
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -46,6 +245,12 @@ class StrictBooleanField(serializers.BooleanField):
     default_error_messages = {"invalid": _("Must be true or false.")}  # noqa: RUF012
 
 
+@extend_schema_field({"type": "boolean", "enum": [True]})
+class ConsentField(StrictBooleanField):
+    """``consent``: only ``true`` is accepted (the view answers ``false`` with
+    ``consent_required``), and the schema says so."""
+
+
 def allowed_notice_versions() -> list[str]:
     """``NOTICE_VERSIONS``, else ``[NOTICE_VERSION]`` when set, else [] (any is accepted)."""
     versions = [str(v) for v in face_idcard_settings.NOTICE_VERSIONS or []]
@@ -54,27 +259,56 @@ def allowed_notice_versions() -> list[str]:
     return versions
 
 
+def notice_version_rule() -> TextRule:
+    return TextRule(pattern=NO_NUL, max_length=64, choices=tuple(allowed_notice_versions()))
+
+
+def _explain_notice_version(value: str) -> None:
+    if allowed_notice_versions():
+        raise serializers.ValidationError(
+            _("This privacy notice version is not known."), code="notice_version_unknown"
+        )
+
+
+def external_reference_rule() -> TextRule:
+    # Not empty: the field allows a blank value itself (DRF never asks the rule about it), and
+    # drf-spectacular states that as a second choice, which must not overlap this one.
+    return TextRule(pattern=f"{NO_NUL[:-1]}+", max_length=255)
+
+
 class AttemptCreateSerializer(serializers.Serializer[Any]):
     """The fields of a new attempt; ``image`` (multipart) or ``url`` (JSON or multipart)."""
 
-    idcard_number = StrictCharField(max_length=32, help_text=_("The resident ID card number."))
-    idcard_name = StrictCharField(max_length=64, help_text=_("The name on the ID card."))
+    idcard_number = DeclaredCharField(
+        rule=id_number_rule,
+        explain=_explain_id_number,
+        help_text=_("The resident ID card number."),
+    )
+    idcard_name = DeclaredCharField(
+        rule=name_rule, explain=_explain_name, help_text=_("The name on the ID card.")
+    )
     image = serializers.FileField(
         required=False, use_url=False, help_text=_("The photo (JPEG or PNG), multipart only.")
     )
-    url = StrictCharField(
-        required=False, max_length=4096, help_text=_("A public http(s) address of the photo.")
+    url = DeclaredCharField(
+        rule=url_rule,
+        explain=_explain_url,
+        required=False,
+        help_text=_("A public http(s) address of the photo."),
     )
-    consent = StrictBooleanField(
+    consent = ConsentField(
         help_text=_("The person consented to the processing; the time recorded is the server's.")
     )
-    notice_version = StrictCharField(
-        required=False, max_length=64, help_text=_("The privacy notice version shown.")
+    notice_version = DeclaredCharField(
+        rule=notice_version_rule,
+        explain=_explain_notice_version,
+        required=False,
+        help_text=_("The privacy notice version shown."),
     )
-    external_reference = StrictCharField(
+    external_reference = DeclaredCharField(
+        rule=external_reference_rule,
         required=False,
         allow_blank=True,
-        max_length=255,
         default="",
         help_text=_("The host's own reference (not personal information)."),
     )
@@ -101,14 +335,6 @@ class AttemptCreateSerializer(serializers.Serializer[Any]):
             )
         return value
 
-    def validate_notice_version(self, value: str) -> str:
-        allowed = allowed_notice_versions()
-        if allowed and value not in allowed:
-            raise serializers.ValidationError(
-                _("This privacy notice version is not known."), code="notice_version_unknown"
-            )
-        return value
-
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("image" in attrs) == ("url" in attrs):
             raise serializers.ValidationError(
@@ -121,7 +347,9 @@ class AttemptCreateJSONSerializer(AttemptCreateSerializer):
     """The JSON form (for the schema): the photo comes by ``url``."""
 
     image = None  # type: ignore[assignment]
-    url = StrictCharField(max_length=4096, help_text=_("A public http(s) address of the photo."))
+    url = DeclaredCharField(
+        rule=url_rule, explain=_explain_url, help_text=_("A public http(s) address of the photo.")
+    )
 
 
 class ReviewSerializer(serializers.Serializer[Any]):
@@ -129,14 +357,36 @@ class ReviewSerializer(serializers.Serializer[Any]):
     reason = StrictCharField(max_length=2000)
 
 
+class QueryIntegerField(serializers.IntegerField):
+    """ASCII digits only: ``int()`` would also take ``+5``, ``1_0``, `` 5`` or Arabic-Indic
+    digits, which the schema's ``integer`` does not."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if not isinstance(data, str) or not re.fullmatch("[0-9]{1,9}", data):
+            self.fail("invalid")
+        return int(data)
+
+
 class ListQuerySerializer(serializers.Serializer[Any]):
+    """The list's query parameters, all of them: any other is refused (400), and so is an
+    empty value (read from a plain dict: DRF takes an empty form value for an absent one)."""
+
     status = serializers.ChoiceField(
         choices=Status.values(), required=False, error_messages=_NO_CHOICE
     )
     decision = serializers.ChoiceField(
         choices=Decision.values(), required=False, error_messages=_NO_CHOICE
     )
-    external_reference = serializers.CharField(required=False, max_length=255)
+    external_reference = StrictCharField(required=False, max_length=255)
+    cursor = StrictCharField(
+        required=False, help_text=_("The pagination cursor (from the next or previous link).")
+    )
+    page_size = QueryIntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE_SIZE,
+        help_text=_("Attempts per page (default 20)."),
+    )
 
 
 def may_see_similarity(user: Any) -> bool:

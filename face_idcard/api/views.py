@@ -27,7 +27,8 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone, translation
 from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -58,8 +59,11 @@ from .parsing import (
     check_content_length,
     install_upload_handlers,
     refuse_duplicate_form_fields,
+    refuse_undeclared_query,
 )
+from .schema import OPERATION_IDS, AttemptSchema
 from .serializers import (
+    MAX_PAGE_SIZE,
     AttemptCreateJSONSerializer,
     AttemptCreateSerializer,
     AttemptSerializer,
@@ -77,7 +81,7 @@ class AttemptPagination(CursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 20
     page_size_query_param = "page_size"
-    max_page_size = 100
+    max_page_size = MAX_PAGE_SIZE
 
 
 def _error(description: str) -> OpenApiResponse:
@@ -96,6 +100,23 @@ BODY_ERRORS = {
     415: _error("Only multipart/form-data and application/json."),
 }
 OBJECT_ERRORS = {404: _error("No such attempt among yours.")}
+#: The attempt's id in the path (any other text is a 404 too).
+ATTEMPT_ID = OpenApiParameter(
+    "id", OpenApiTypes.UUID, OpenApiParameter.PATH, description="The attempt's id."
+)
+IDEMPOTENCY_KEY = OpenApiParameter(
+    idempotency.HEADER,
+    {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": idempotency.MAX_KEY_LENGTH,
+        "pattern": "^[!-~]+$",
+    },
+    OpenApiParameter.HEADER,
+    description="Makes a retry safe: 1 to 255 visible ASCII characters.",
+)
+#: The query parameters each action takes (the list's are its filters and its pages).
+DECLARED_QUERY = {"list": frozenset(ListQuerySerializer().fields)}
 ATTEMPT_EXAMPLE = OpenApiExample(
     "queued",
     value={
@@ -132,6 +153,7 @@ class AttemptViewSet(
     parser_classes = [StrictJSONParser, MultiPartParser]  # noqa: RUF012
     renderer_classes = [JSONRenderer]  # noqa: RUF012
     throttle_scope = CREATE_SCOPE
+    schema = AttemptSchema()
     lookup_value_regex = "[^/]+"  # any id reaches the view, and an invalid one is our 404
 
     # --- the frame: language, body limits, errors -------------------------------------------
@@ -168,6 +190,8 @@ class AttemptViewSet(
         if request.method in ("POST", "PUT", "PATCH"):
             check_content_length(request)
         super().initial(request, *args, **kwargs)
+        if self.action in OPERATION_IDS:  # not for a method the route lacks (405) or OPTIONS
+            refuse_undeclared_query(request.query_params, DECLARED_QUERY.get(self.action, ()))
 
     def get_exception_handler(self) -> Any:
         return exception_handler
@@ -261,6 +285,7 @@ class AttemptViewSet(
     # --- the endpoints --------------------------------------------------------------------
 
     @extend_schema(
+        operation_id=OPERATION_IDS["create"],
         summary="Start a verification",
         description=(
             "multipart/form-data with the photo as `image`, or JSON (or multipart) with a "
@@ -272,8 +297,21 @@ class AttemptViewSet(
             "multipart/form-data": AttemptCreateSerializer,
             "application/json": AttemptCreateJSONSerializer,
         },
+        parameters=[
+            IDEMPOTENCY_KEY,
+            OpenApiParameter(
+                "Location",
+                OpenApiTypes.URI,
+                OpenApiParameter.HEADER,
+                description="The new attempt's URL.",
+                response=[202],
+            ),
+        ],
         responses={
-            202: OpenApiResponse(AttemptSerializer, description="Accepted (queued)."),
+            202: OpenApiResponse(
+                AttemptSerializer,
+                description="Accepted (queued). Its links lead to the attempt and its cancel.",
+            ),
             **BODY_ERRORS,
             **COMMON_ERRORS,
             422: _error("The Idempotency-Key was used for another request."),
@@ -316,25 +354,35 @@ class AttemptViewSet(
         return self._show(attempt, status.HTTP_202_ACCEPTED, Location=self._location(attempt))
 
     @extend_schema(
+        operation_id=OPERATION_IDS["retrieve"],
         summary="One of your attempts",
-        responses={200: AttemptSerializer, **OBJECT_ERRORS, **COMMON_ERRORS},
+        parameters=[ATTEMPT_ID],
+        responses={
+            200: AttemptSerializer,
+            400: _error("A query parameter is not accepted."),
+            **OBJECT_ERRORS,
+            **COMMON_ERRORS,
+        },
         examples=[ATTEMPT_EXAMPLE],
     )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         return self._show(self.get_object())
 
     @extend_schema(
+        operation_id=OPERATION_IDS["list"],
         summary="Your attempts, newest first",
         parameters=[ListQuerySerializer],
         responses={
             200: AttemptSerializer(many=True),
-            400: _error("A filter value is not valid."),
+            400: _error("A filter value is not valid, or a query parameter is unknown."),
             404: _error("The cursor is not valid."),
             **COMMON_ERRORS,
         },
     )
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        query = ListQuerySerializer(data=request.query_params)
+        # A plain dict (initial() refused a parameter sent twice): an empty value is then
+        # refused, where DRF reads an empty form value as an absent one.
+        query = ListQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         attempts = self.get_queryset()
         filters = query.validated_data
@@ -353,10 +401,13 @@ class AttemptViewSet(
         return self.get_paginated_response(data)
 
     @extend_schema(
+        operation_id=OPERATION_IDS["cancel"],
         summary="Cancel an attempt that is still waiting (queued or between retries)",
         request=None,
+        parameters=[ATTEMPT_ID],
         responses={
             200: AttemptSerializer,
+            400: _error("A query parameter is not accepted."),
             409: _error("The attempt is already being processed or finished."),
             **OBJECT_ERRORS,
             **COMMON_ERRORS,
@@ -372,8 +423,10 @@ class AttemptViewSet(
         return self._show(attempt)
 
     @extend_schema(
+        operation_id=OPERATION_IDS["review"],
         summary="Review a completed attempt (face_idcard.review)",
         request=ReviewSerializer,
+        parameters=[ATTEMPT_ID],
         responses={
             200: AttemptSerializer,
             400: _error("Field errors."),
