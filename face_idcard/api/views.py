@@ -66,6 +66,7 @@ from .serializers import (
     ErrorSerializer,
     ListQuerySerializer,
     ReviewSerializer,
+    may_see_reason_detail,
     may_see_similarity,
     represent,
 )
@@ -245,10 +246,16 @@ class AttemptViewSet(
         context = dict(super().get_serializer_context())
         # Asked by the serializer only when an attempt has a similarity to show or hide.
         context["show_similarity"] = functools.partial(may_see_similarity, self.request.user)
+        context["show_reason_detail"] = functools.partial(may_see_reason_detail, self.request.user)
         return context
 
     def _show(self, attempt: VerificationAttempt, code: int = 200, **headers: str) -> Response:
-        data = represent(attempt, functools.partial(may_see_similarity, self.request.user))
+        user = self.request.user
+        data = represent(
+            attempt,
+            functools.partial(may_see_similarity, user),
+            functools.partial(may_see_reason_detail, user),
+        )
         return Response(data, status=code, headers=headers or None)
 
     def _location(self, attempt: VerificationAttempt) -> str:
@@ -288,7 +295,7 @@ class AttemptViewSet(
             raise exceptions.NotAuthenticated()  # whatever permission classes the host set
         refuse_duplicate_form_fields(request.data)
         key = idempotency.key_from_request(request.headers)
-        serializer = AttemptCreateSerializer(data=request.data)
+        serializer = AttemptCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         image = fields.pop("image", None)

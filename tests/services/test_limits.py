@@ -163,6 +163,7 @@ def test_limit_per_user_holds_under_a_concurrent_burst(
         SELFIE_STORAGE=SELFIE_ALIAS,
         MAX_ATTEMPTS_PER_ID_PER_DAY=1000,
         MAX_ATTEMPTS_PER_USER_PER_DAY=LIMIT,
+        MAX_ID_NUMBERS_PER_USER_PER_DAY=0,
     )
     user = get_user_model().objects.create_user("mallory")
     other = get_user_model().objects.create_user("trent")
