@@ -442,15 +442,19 @@ class DailyLimits:
         A failure to write it never hides the refusal."""
         events = LimitEvent.objects.using(self.using)
         kind = LimitEventKind.ACCOUNTS_PER_ID_REACHED.value
+        recorded = events.filter(
+            idcard_hash__in=list(self.idcard_hashes),
+            kind=kind,
+            user=self.user,
+            created_at__gt=self.now - timedelta(days=1),
+        )
         try:
-            with transaction.atomic(using=self.using):
-                recorded = events.filter(
-                    idcard_hash__in=list(self.idcard_hashes),
-                    kind=kind,
-                    user=self.user,
-                    created_at__gt=self.now - timedelta(days=1),
-                )
-                if not recorded.exists():
+            # The read apart from the write: on SQLite a transaction that reads before it
+            # writes is refused the write lock at once under contention (two refusals of one
+            # account at the same moment may then both be recorded: harmless). The write in
+            # a savepoint of its own, so that a failure leaves a caller's transaction usable.
+            if not recorded.exists():
+                with transaction.atomic(using=self.using):
                     events.create(
                         kind=kind,
                         idcard_hash=self.idcard_hashes[0],
