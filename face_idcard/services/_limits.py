@@ -586,3 +586,14 @@ def reset_limits(attempt: VerificationAttempt, *, actor: Any) -> LimitEvent:
         audit.record(attempt, EventKind.LIMITS_RESET, actor=actor, **by)
     logger.info("attempt %s: daily limits of its ID number reset", attempt.pk)
     return event
+
+
+def forget_past_limit_events(now: datetime) -> int:
+    """Clear the ID hash of every :class:`LimitEvent` older than the limits' window (the
+    purge): the limits no longer read it, and a hash kept for nothing links a person's
+    attempts. The event itself (kind, account, actor, time) stays."""
+    return int(
+        LimitEvent.objects.filter(created_at__lte=now - timedelta(days=1))
+        .exclude(idcard_hash="")
+        .update(idcard_hash="")
+    )
