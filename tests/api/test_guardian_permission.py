@@ -49,4 +49,3 @@ def test_without_the_permission_it_is_refused(face_settings: Any, codenames: tup
     assert response.status_code == 400, response.content
     assert field_codes(response)["guardian_consent"] == ["guardian_consent_not_accepted"]
     assert not VerificationAttempt.objects.exists()
-
