@@ -256,8 +256,8 @@ def count_recent(
         both = caps.per_id and caps.accounts_per_id and user is not None
         if both:
             # Both counts from one read of the number's rows: within the limits there are
-            # at most ``per_id`` a bucket (each account, and the anonymous one) for at most
-            # ``accounts_per_id`` + 1 buckets, so a read cut short at this cap is a number
+            # at most ``per_id`` a group (each account, and the anonymous one) for at most
+            # ``accounts_per_id`` + 1 groups, so a read cut short at this cap is a number
             # the limits never let get there (a limit lowered since): counted apart then.
             cap = (caps.accounts_per_id + 2) * caps.per_id
             ordered = of_number.order_by("idcard_hash", "created_at", "user")

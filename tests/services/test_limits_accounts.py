@@ -240,3 +240,15 @@ def test_counts_stay_exact_after_the_limits_are_lowered(face_settings: Any) -> N
     assert not isinstance(refused.value, limits.AccountsPerIdReached)
     with pytest.raises(limits.AccountsPerIdReached):
         submit(magic.MATCH, user=account("late"))
+
+
+@pytest.mark.parametrize("name", ["MAX_ID_NUMBERS_PER_USER_PER_DAY", "MAX_ACCOUNTS_PER_ID_PER_DAY"])
+@pytest.mark.parametrize("value", [-1, 1.5, "3", None])
+def test_the_new_limits_must_be_whole_numbers(face_settings: Any, name: str, value: Any) -> None:
+    from face_idcard.checks import check_settings
+
+    face_settings(**{name: value})
+    errors = [m for m in check_settings() if m.id == "face_idcard.E010" and name in m.msg]
+    assert errors, check_settings()
+    face_settings(**{name: 0})
+    assert not [m for m in check_settings() if name in m.msg]
