@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from django.db.models import Q
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -152,6 +153,52 @@ def is_not_confirmed(attempt: VerificationAttempt) -> bool:
     if status in (Status.REJECTED.value, Status.FAILED.value):
         return as_reason(attempt.reason) in IDENTITY_REASONS
     return False
+
+
+def not_confirmed_filter() -> Q:
+    """:func:`is_not_confirmed` as a filter of attempts (the API's list filters)."""
+    return Q(review_decision="") & (
+        Q(status=Status.COMPLETED.value, decision=Decision.NO_MATCH.value)
+        | Q(
+            status__in=[Status.REJECTED.value, Status.FAILED.value],
+            reason__in=sorted(reason.value for reason in IDENTITY_REASONS),
+        )
+    )
+
+
+def public_status(attempt: VerificationAttempt, *, detailed: bool) -> tuple[str, str]:
+    """The status and the final decision a user is shown. Without ``detailed``, every
+    outcome of :func:`is_not_confirmed` reads as one, a comparison that did not confirm the
+    identity (``completed``, ``no_match``): a refusal of the pair by the provider
+    (``rejected``) and a comparison that ran (``completed``) would otherwise still tell a
+    pair that does not belong together from one that does."""
+    if not detailed and is_not_confirmed(attempt):
+        return Status.COMPLETED.value, Decision.NO_MATCH.value
+    return str(attempt.status), attempt.final_decision
+
+
+def public_filter(*, status: str | None, decision: str | None, detailed: bool) -> Q:
+    """The attempts a user's filters on the shown ``status`` and ``decision`` select (None:
+    that filter not given), as :func:`public_status` shows them."""
+    selected = Q()
+    collapsed = None if detailed else not_confirmed_filter()
+    if status is not None:
+        by_status = Q(status=status)
+        if collapsed is not None:
+            if status == Status.COMPLETED.value:
+                by_status |= collapsed
+            else:
+                by_status &= ~collapsed
+        selected &= by_status
+    if decision is not None:
+        by_decision = Q(review_decision=decision) | Q(review_decision="", decision=decision)
+        if collapsed is not None:
+            if decision == Decision.NO_MATCH.value:
+                by_decision |= collapsed
+            else:
+                by_decision &= ~collapsed
+        selected &= by_decision
+    return selected
 
 
 def has_identity_detail(attempt: VerificationAttempt) -> bool:

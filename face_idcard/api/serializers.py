@@ -20,7 +20,13 @@ from ..conf import face_idcard_settings
 from ..identity import validate_id_number, validate_name
 from ..models import VerificationAttempt
 from ..outcome import Reason
-from ..reasons import NOT_CONFIRMED_REASON, has_identity_detail, person_message, public_reason
+from ..reasons import (
+    NOT_CONFIRMED_REASON,
+    has_identity_detail,
+    person_message,
+    public_reason,
+    public_status,
+)
 from ..states import Decision, ReviewDecision, Status
 from .access import has_app_permission
 
@@ -216,13 +222,15 @@ def represent(
     ``show_similarity()`` is asked only for an attempt that has a score, ``show_detail()``
     (:func:`may_see_reason_detail`) only for one whose reason or message it changes."""
     finished = attempt.finished_at
+    detailed = not _collapsed(attempt, show_detail)
+    status, decision = public_status(attempt, detailed=detailed)
     return {
         "id": str(attempt.pk),
-        "status": attempt.status,
-        "decision": _decision(attempt),
+        "status": status,
+        "decision": decision,
         "reviewed": _reviewed(attempt),
-        "reason": _reason(attempt, show_detail),
-        "message": _message(attempt, show_detail),
+        "reason": public_reason(attempt, detailed=detailed),
+        "message": person_message(attempt, detailed=detailed),
         "idcard_number": attempt.idcard_number_masked,
         "idcard_name": attempt.idcard_name_masked,
         "external_reference": attempt.external_reference,

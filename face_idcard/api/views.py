@@ -22,7 +22,7 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone, translation
 from django.utils.decorators import method_decorator
@@ -41,6 +41,7 @@ from rest_framework.throttling import BaseThrottle
 from .. import permissions, services
 from ..exceptions import ConsentRequired, IllegalTransition
 from ..models import VerificationAttempt
+from ..reasons import public_filter
 from . import idempotency
 from .access import (
     CREATE_SCOPE,
@@ -345,12 +346,15 @@ class AttemptViewSet(
         query.is_valid(raise_exception=True)
         attempts = self.get_queryset()
         filters = query.validated_data
-        if "status" in filters:
-            attempts = attempts.filter(status=filters["status"])
-        if "decision" in filters:
-            wanted = filters["decision"]
+        if "status" in filters or "decision" in filters:
+            # As the attempts are shown (reasons.public_status): one outcome for an
+            # identity not confirmed, unless the caller sees the detail.
             attempts = attempts.filter(
-                Q(review_decision=wanted) | Q(review_decision="", decision=wanted)
+                public_filter(
+                    status=filters.get("status"),
+                    decision=filters.get("decision"),
+                    detailed=may_see_reason_detail(request.user),
+                )
             )
         if "external_reference" in filters:
             attempts = attempts.filter(external_reference=filters["external_reference"])

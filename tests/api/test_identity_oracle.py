@@ -65,6 +65,7 @@ def test_an_end_user_is_told_one_outcome_through_the_simulator(
     assert (attempt.status, attempt.reason) == (status, reason)
     client = client_for(owner)
     english = shown(client, attempt)
+    assert (english["status"], english["decision"]) == ("completed", "no_match")
     assert english["reason"] == NOT_CONFIRMED_REASON
     assert english["message"] == NOT_CONFIRMED_EN
     assert shown(client, attempt, "zh-hans")["message"] == NOT_CONFIRMED_ZH
@@ -87,11 +88,40 @@ def test_every_identity_outcome_reads_the_same_to_an_end_user(face_settings: Any
     ]
     for language in ("en", "zh-hans"):
         seen = {
-            (body["reason"], body["message"])
+            (body["status"], body["decision"], body["reason"], body["message"])
             for body in (shown(client, attempt, language) for attempt in outcomes)
         }
         assert len(seen) == 1, seen
-    assert {shown(client, attempt)["message"] for attempt in outcomes} == {NOT_CONFIRMED_EN}
+    # Read as a comparison that did not confirm the identity, whatever the provider did.
+    assert {
+        (body["status"], body["decision"], body["message"])
+        for body in (shown(client, attempt) for attempt in outcomes)
+    } == {(Status.COMPLETED.value, Decision.NO_MATCH.value, NOT_CONFIRMED_EN)}
+
+
+def test_the_list_filters_select_what_is_shown(face_settings: Any) -> None:
+    owner = plain_user("filterer")
+    refused = ended(owner, Status.REJECTED.value, Reason.NAME_MISMATCH.value)
+    compared = ended(owner, Status.COMPLETED.value, "", Decision.NO_MATCH.value)
+    no_face = ended(owner, Status.REJECTED.value, Reason.NO_FACE.value)
+
+    def listed(client: Any, query: str) -> set[str]:
+        response = client.get(f"{BASE}?{query}")
+        assert response.status_code == 200, response.content
+        return {row["id"] for row in response.json()["results"]}
+
+    client = client_for(owner)
+    ids = {one: str(one.pk) for one in (refused, compared, no_face)}
+    assert listed(client, "status=rejected") == {ids[no_face]}
+    assert listed(client, "status=completed") == {ids[refused], ids[compared]}
+    assert listed(client, "decision=no_match") == {ids[refused], ids[compared]}
+    assert listed(client, "decision=none") == {ids[no_face]}
+    # Staff listing their own see the stored values.
+    staff = user_with("filtering-staff", "view_pii")
+    VerificationAttempt.objects.update(user=staff)
+    staff_client = client_for(staff)
+    assert listed(staff_client, "status=rejected") == {ids[refused], ids[no_face]}
+    assert listed(staff_client, "decision=no_match") == {ids[compared]}
 
 
 def test_other_outcomes_keep_their_reason_and_message(face_settings: Any) -> None:
@@ -128,6 +158,7 @@ def test_staff_see_the_detail(face_settings: Any, codename: str) -> None:
     staff = user_with(f"staff-{codename}", codename)
     attempt = finished_attempt(magic.NAME_MISMATCH, user=staff)
     body = shown(client_for(staff), attempt)
+    assert (body["status"], body["decision"]) == (Status.REJECTED.value, Decision.NONE.value)
     assert body["reason"] == Reason.NAME_MISMATCH.value
     assert body["message"] == str(MESSAGES[Reason.NAME_MISMATCH])
 
