@@ -19,10 +19,9 @@ then start at the reset, read in the same statement as the count.
 
 A limit is a count followed by an INSERT: two concurrent submits of one ID number (an
 enumeration burst) would both count the same rows and both pass. :meth:`DailyLimits.enforced`
-opens the transaction that stores the attempt and makes the count exact, per database:
-
-The ID number's counts are serialised by a lock on its hash, the account's by a lock on the
-user; which locks, per database:
+opens the transaction that stores the attempt and makes the counts exact (those of the ID
+number under a lock on its hash, those of the account under a lock on the user), per
+database:
 
 PostgreSQL
     Transaction-level advisory locks (``pg_advisory_xact_lock``) on the ID hash and on the
@@ -291,7 +290,8 @@ def count_recent(
             rows = list(ordered.values_list("idcard_hash", flat=True)[: caps.per_user])
             per_user, numbers = len(rows), set(rows)
         elif caps.numbers_per_user:
-            cap = caps.numbers_per_user + len(idcard_hashes)
+            # Room for this number's own hashes and an erased one among the values.
+            cap = caps.numbers_per_user + len(idcard_hashes) + 1
             numbers = _distinct(of_user, "idcard_hash", cap, locking=locking)
         # The same number under another live hash key is not another number.
         numbers -= {*idcard_hashes, ""}
