@@ -300,7 +300,16 @@ def count_recent(
 
 class AccountsPerIdReached(AttemptLimitExceeded):
     """The ID number was tried by ``MAX_ACCOUNTS_PER_ID_PER_DAY`` other accounts: refused
-    like any limit (the same message), and recorded as an abuse event by :func:`submit`."""
+    like any limit (the same message), and recorded as an abuse event by :func:`submit`.
+    A caller whose own transaction rolled the event back with the refusal records it again
+    once that transaction is over (:meth:`record`; the API's ``Idempotency-Key`` path)."""
+
+    refused: DailyLimits | None = None
+
+    def record(self) -> None:
+        """The abuse event (:meth:`DailyLimits.record_accounts_reached`), written now."""
+        if self.refused is not None:
+            self.refused.record_accounts_reached()
 
 
 def check(
@@ -376,18 +385,22 @@ class DailyLimits:
 
     def _check(self, *, stored: bool, locking: bool = False) -> None:
         caps = self.limits
-        check(
-            using=self.using,
-            idcard_hashes=self.idcard_hashes,
-            user=self.user,
-            now=self.now,
-            per_id=caps.per_id,
-            per_user=caps.per_user,
-            numbers_per_user=caps.numbers_per_user,
-            accounts_per_id=caps.accounts_per_id,
-            stored=stored,
-            locking=locking,
-        )
+        try:
+            check(
+                using=self.using,
+                idcard_hashes=self.idcard_hashes,
+                user=self.user,
+                now=self.now,
+                per_id=caps.per_id,
+                per_user=caps.per_user,
+                numbers_per_user=caps.numbers_per_user,
+                accounts_per_id=caps.accounts_per_id,
+                stored=stored,
+                locking=locking,
+            )
+        except AccountsPerIdReached as refusal:
+            refusal.refused = self
+            raise
 
     def counts_before_storing(self) -> bool:
         """Whether :meth:`enforced` counts first, under its locks, before the attempt is

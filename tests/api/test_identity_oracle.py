@@ -228,3 +228,20 @@ def test_the_accounts_ceiling_answers_the_same_429(face_settings: Any) -> None:
     assert refused.status_code == other_limit.status_code == 429
     assert refused.json() == other_limit.json()
     assert VerificationAttempt.objects.count() == 1
+
+
+@pytest.mark.parametrize("headers", [None, {"Idempotency-Key": "probe-1"}])
+def test_the_accounts_ceiling_is_recorded_through_the_api(
+    face_settings: Any, headers: dict[str, str] | None
+) -> None:
+    """Also on the ``Idempotency-Key`` path, whose transaction rolls back with the refusal."""
+    from face_idcard.models import LimitEvent, LimitEventKind
+
+    face_settings(MAX_ACCOUNTS_PER_ID_PER_DAY=1, API_CREATE_THROTTLE_RATE=None)
+    assert create(client_for(plain_user("first"))).status_code == 202
+    prober = plain_user("prober")
+    refused = create(client_for(prober), headers=headers)
+    assert refused.status_code == 429, refused.content
+    event = LimitEvent.objects.get()
+    assert event.kind == LimitEventKind.ACCOUNTS_PER_ID_REACHED.value
+    assert event.user_id == prober.pk
