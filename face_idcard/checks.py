@@ -159,6 +159,8 @@ def _check_pipeline_settings() -> list[CheckMessage]:
         ("HTTP_POOL_MAXSIZE", 1),
         ("CLAIM_LEASE_SECONDS", 1),
         ("QUEUED_STALE_SECONDS", 1),
+        ("MAX_ID_NUMBERS_PER_USER_PER_DAY", 0),
+        ("MAX_ACCOUNTS_PER_ID_PER_DAY", 0),
     ):
         if not _is_whole(fs.__getattr__(name), minimum):
             messages.append(

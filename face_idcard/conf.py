@@ -150,8 +150,20 @@ DEFAULTS: dict[str, Any] = {
     # Celery queue for the task (None: Celery's default queue).
     "CELERY_QUEUE": None,
     # --- Limits against enumeration --------------------------------------------------------
+    # Every limit counts over the last 24 hours (0: no limit; face_idcard.services._limits).
+    # Attempts at one ID number from one account (an account's attempts do not count against
+    # another's: a throwaway account cannot lock a person out).
     "MAX_ATTEMPTS_PER_ID_PER_DAY": 5,
     "MAX_ATTEMPTS_PER_USER_PER_DAY": 10,
+    # Distinct ID numbers one account may try (an account guessing whose number is whose).
+    "MAX_ID_NUMBERS_PER_USER_PER_DAY": 3,
+    # Distinct accounts that may try one ID number; the next is refused and recorded as an
+    # abuse event (LimitEvent). Staff with face_idcard.reset_limits restart the count.
+    "MAX_ACCOUNTS_PER_ID_PER_DAY": 3,
+    # Show every user the detailed reason (name_mismatch, id_not_found, low_similarity) and
+    # its message. Off: a user without face_idcard.review or view_pii is told one collapsed
+    # outcome, "identity not confirmed", which says nothing about which part did not match.
+    "SHOW_IDENTITY_REASONS_TO_USERS": False,
     # --- Personal information ---------------------------------------------------------------
     # Fernet keys (urlsafe base64, 32 bytes), newest first. The first encrypts; all decrypt.
     # Required when DEBUG is off (system check face_idcard.E005).
@@ -197,6 +209,8 @@ DEFAULTS: dict[str, Any] = {
     # Accept "guardian_consent" from API clients. Off: a client is usually the child's own
     # device, and a boolean it sends is no evidence that a guardian consented; the host's own
     # guardian flow passes guardian_consent to services.submit instead.
+    # A user holding face_idcard.attest_guardian_consent may send it whatever this says,
+    # after the site's own guardian flow (a support desk, a guardian's account).
     "API_ACCEPT_GUARDIAN_CONSENT": False,
     # Photo urls refused as not public or unresolvable, per account ("number/period"; None:
     # no budget): over it, url submissions answer 429 until the window ends.

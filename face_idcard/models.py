@@ -277,6 +277,7 @@ class EventKind(StrChoice):
     WAITING_FOR_PROVIDER = "waiting_for_provider"
     POSSIBLY_BILLED = "possibly_billed"
     LATE_ANSWER = "late_answer"
+    LIMITS_RESET = "limits_reset"
 
 
 EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
@@ -301,6 +302,7 @@ EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
     (EventKind.WAITING_FOR_PROVIDER.value, _("Waiting for the provider to come back")),
     (EventKind.POSSIBLY_BILLED.value, _("Call possibly billed, no result (worker lost)")),
     (EventKind.LATE_ANSWER.value, _("Answer after the worker lost its lease")),
+    (EventKind.LIMITS_RESET.value, _("Daily limits of the ID number reset")),
 ]
 
 
@@ -536,3 +538,69 @@ class ProviderBreaker(models.Model):
 
     def __str__(self) -> str:
         return f"breaker {self.alias} ({'open' if self.open_until else 'closed'})"
+
+
+class LimitEventKind(StrChoice):
+    #: A submission refused because MAX_ACCOUNTS_PER_ID_PER_DAY other accounts tried the
+    #: number: an abuse signal (someone trying a person's number from several accounts).
+    ACCOUNTS_PER_ID_REACHED = "accounts_per_id_reached"
+    #: Staff restarted the number's daily limits (face_idcard.reset_limits).
+    LIMITS_RESET = "limits_reset"
+
+
+LIMIT_EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
+    (LimitEventKind.ACCOUNTS_PER_ID_REACHED.value, _("Accounts per ID number reached")),
+    (LimitEventKind.LIMITS_RESET.value, _("Daily limits reset")),
+]
+
+
+class LimitEvent(models.Model):
+    """An event of the daily limits that has no attempt of its own (a refused submission
+    stores none): keyed by the ID number's hash, never the number. Append-only, like
+    :class:`AttemptEvent`; a reset is read by the limits (face_idcard.services._limits)."""
+
+    kind = models.CharField(_("kind"), max_length=32, choices=LIMIT_EVENT_KIND_CHOICES)
+    idcard_hash = models.CharField(_("ID number hash"), max_length=64, editable=False)
+    created_at = models.DateTimeField(_("time"), default=timezone.now)
+    #: The account refused (a ceiling reached).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    #: The staff member who acted (a reset).
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("actor"),
+    )
+    data = models.JSONField(_("data"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("limit event")
+        verbose_name_plural = _("limit events")
+        ordering = ("created_at", "id")
+        default_permissions = ()
+        indexes = [  # noqa: RUF012
+            # The newest reset of a number, read at each submit.
+            models.Index(
+                fields=["idcard_hash", "kind", "created_at"], name="face_idcard_limitev_idx"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditLogError("limit events cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditLogError("limit events cannot be deleted")

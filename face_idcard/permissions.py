@@ -26,6 +26,11 @@ RERUN = "rerun"
 REDACT = "redact"
 #: Export the audit trail.
 EXPORT_AUDIT = "export_audit"
+#: Restart the daily limits of one ID number (support staff helping a locked-out person).
+RESET_LIMITS = "reset_limits"
+#: State through the API that a minor's guardian consented, after the site's own guardian
+#: flow (the boolean is the holder's word, not evidence: the site keeps the evidence).
+ATTEST_GUARDIAN_CONSENT = "attest_guardian_consent"
 
 #: For ``Meta.permissions`` (codename, human name).
 PERMISSIONS = (
@@ -34,6 +39,8 @@ PERMISSIONS = (
     (RERUN, _("Can re-run verification attempts")),
     (REDACT, _("Can redact personal information and set legal holds")),
     (EXPORT_AUDIT, _("Can export the audit trail")),
+    (RESET_LIMITS, _("Can reset the daily limits of an ID number")),
+    (ATTEST_GUARDIAN_CONSENT, _("Can state a guardian's consent through the API")),
 )
 
 

@@ -7,6 +7,11 @@ and uses the reason's text (:func:`user_message`) only where the reason is what 
 needs to hear (a rejected input, a failure). The API's ``message`` (and so the onboarding
 page) reads it, never a provider's catalogue. The texts say what happened and what to do next,
 and never whether an ID number exists in the registry beyond what the person typed.
+
+A user who is not staff is told what was decided, no more: whether a name and a number belong
+together (:data:`IDENTITY_REASONS`) is collapsed into one outcome, "identity not confirmed"
+(:func:`public_reason`, ``person_message(detailed=False)``); staff, and every user where the
+site sets ``SHOW_IDENTITY_REASONS_TO_USERS``, see the detail.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from django.db.models import Q
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
@@ -130,18 +136,109 @@ NO_MATCH = MESSAGES[Reason.LOW_SIMILARITY]
 NOT_COMPLETED = MESSAGES[Reason.UNKNOWN]
 
 
+#: Reasons that tell whether a name and an ID number belong together, or whether the number
+#: exists: whoever tries pairs learns from them, at the site's expense, who is who.
+IDENTITY_REASONS = frozenset({Reason.LOW_SIMILARITY, Reason.NAME_MISMATCH, Reason.ID_NOT_FOUND})
+#: The one reason a user without the detail is shown for all of them, and its message: what
+#: was decided (the identity is not confirmed), not which part did not match.
+NOT_CONFIRMED_REASON = "identity_not_confirmed"
+NOT_CONFIRMED = _(
+    "Your identity could not be confirmed. Check your name and ID number and try again."
+)
+
+
+def is_not_confirmed(attempt: VerificationAttempt) -> bool:
+    """Whether the attempt ended (without a review) in an outcome whose detail would tell
+    whether its name and ID number belong together: a comparison below the threshold, or a
+    refusal for one of :data:`IDENTITY_REASONS`."""
+    if attempt.review_decision:
+        return False
+    status = str(attempt.status)
+    if status == Status.COMPLETED.value:
+        return str(attempt.decision) == Decision.NO_MATCH.value
+    if status in (Status.REJECTED.value, Status.FAILED.value):
+        return as_reason(attempt.reason) in IDENTITY_REASONS
+    return False
+
+
+def not_confirmed_filter() -> Q:
+    """:func:`is_not_confirmed` as a filter of attempts (the API's list filters)."""
+    return Q(review_decision="") & (
+        Q(status=Status.COMPLETED.value, decision=Decision.NO_MATCH.value)
+        | Q(
+            status__in=[Status.REJECTED.value, Status.FAILED.value],
+            reason__in=sorted(reason.value for reason in IDENTITY_REASONS),
+        )
+    )
+
+
+def public_status(attempt: VerificationAttempt, *, detailed: bool) -> tuple[str, str]:
+    """The status and the final decision a user is shown. Without ``detailed``, every
+    outcome of :func:`is_not_confirmed` reads as one, a comparison that did not confirm the
+    identity (``completed``, ``no_match``): a refusal of the pair by the provider
+    (``rejected``) and a comparison that ran (``completed``) would otherwise still tell a
+    pair that does not belong together from one that does."""
+    if not detailed and is_not_confirmed(attempt):
+        return Status.COMPLETED.value, Decision.NO_MATCH.value
+    return str(attempt.status), attempt.final_decision
+
+
+def public_filter(*, status: str | None, decision: str | None, detailed: bool) -> Q:
+    """The attempts a user's filters on the shown ``status`` and ``decision`` select (None:
+    that filter not given), as :func:`public_status` shows them."""
+    selected = Q()
+    collapsed = None if detailed else not_confirmed_filter()
+    if status is not None:
+        by_status = Q(status=status)
+        if collapsed is not None:
+            if status == Status.COMPLETED.value:
+                by_status |= collapsed
+            else:
+                by_status &= ~collapsed
+        selected &= by_status
+    if decision is not None:
+        by_decision = Q(review_decision=decision) | Q(review_decision="", decision=decision)
+        if collapsed is not None:
+            if decision == Decision.NO_MATCH.value:
+                by_decision |= collapsed
+            else:
+                by_decision &= ~collapsed
+        selected &= by_decision
+    return selected
+
+
+def has_identity_detail(attempt: VerificationAttempt) -> bool:
+    """Whether the attempt's reason or message differ between a user who may see the detail
+    and one who may not (:func:`public_reason`, :func:`person_message`)."""
+    return is_not_confirmed(attempt) or as_reason(attempt.reason) in IDENTITY_REASONS
+
+
+def public_reason(attempt: VerificationAttempt, *, detailed: bool) -> str | None:
+    """The reason a user is shown: the attempt's own with ``detailed``; else
+    :data:`NOT_CONFIRMED_REASON` in place of an outcome of :func:`is_not_confirmed`, and no
+    reason where one of :data:`IDENTITY_REASONS` stands beside a decision that says it all
+    (a close call being reviewed, a reviewed attempt)."""
+    if detailed or not has_identity_detail(attempt):
+        return attempt.reason or None
+    return NOT_CONFIRMED_REASON if is_not_confirmed(attempt) else None
+
+
 #: Reasons whose text would mislead about an attempt that ended without a comparison.
 _NOT_FOR_AN_ENDED_ATTEMPT = frozenset({Reason.MATCH, Reason.LOW_SIMILARITY, Reason.RATE_LIMITED})
 
 
-def person_message(attempt: VerificationAttempt) -> str:
+def person_message(attempt: VerificationAttempt, *, detailed: bool = True) -> str:
     """What the attempt's person is told, in the active language. Never empty.
 
     In order: a reviewer's decision (verified or not); a status still in the pipeline (in
     progress, or busy and retrying); a completed comparison by its decision (verified, being
     reviewed, photo not alike); a rejected input or a failure by its reason, never a reason
-    that would read as a success.
+    that would read as a success. Without ``detailed`` (what an end user is told unless the
+    site sets ``SHOW_IDENTITY_REASONS_TO_USERS``), an outcome of :func:`is_not_confirmed` is
+    :data:`NOT_CONFIRMED`, whichever part did not match.
     """
+    if not detailed and is_not_confirmed(attempt):
+        return str(NOT_CONFIRMED)
     status = str(attempt.status)
     if attempt.review_decision:
         return str(

@@ -27,6 +27,7 @@ from ..exceptions import (
     SelfReviewRefused,
 )
 from ..models import VerificationAttempt
+from ..services._limits import reset_limits
 from .forms import ConfirmForm, OptionalReasonForm, ReasonForm
 
 logger = logging.getLogger("face_idcard.admin")
@@ -201,6 +202,20 @@ RELEASE = ActionSpec(
     done=lambda n: _("Attempts whose legal hold was lifted: %(n)d.") % {"n": n},
 )
 
+RESET_LIMITS = ActionSpec(
+    name="reset_limits",
+    title=_("Reset the daily limits for this person"),
+    warning=_(
+        "The daily limits of each selected attempt's ID number start again now: its attempts "
+        "from every account, and the accounts that tried it. Use it for a person whom other "
+        "accounts locked out. The reset is recorded with your name and the time."
+    ),
+    form=ConfirmForm,
+    perform=lambda attempt, user, data: reset_limits(attempt, actor=user),
+    done=lambda n: _("Daily limits reset for the ID numbers of %(n)d attempts.") % {"n": n},
+    cap=BULK_CAP,
+)
+
 
 def _action(spec: ActionSpec, permission: str, description: Any) -> Any:
     @admin.action(permissions=[permission], description=description)
@@ -219,5 +234,8 @@ rerun = _action(RERUN, "rerun", _("Re-run verification of selected attempts"))
 redact = _action(REDACT, "redact", _("Erase personal information of selected attempts"))
 place_legal_hold = _action(HOLD, "redact", _("Place selected attempts under legal hold"))
 lift_legal_hold = _action(RELEASE, "redact", _("Lift the legal hold of selected attempts"))
+reset_daily_limits = _action(
+    RESET_LIMITS, "reset_limits", _("Reset the daily limits of the selected attempts' ID numbers")
+)
 
-ACTIONS = (approve, reject, rerun, redact, place_legal_hold, lift_legal_hold)
+ACTIONS = (approve, reject, rerun, redact, place_legal_hold, lift_legal_hold, reset_daily_limits)

@@ -241,6 +241,9 @@ class VerificationAttemptAdmin(_AdminBase):
     def has_view_pii_permission(self, request: HttpRequest) -> bool:
         return self._has(request, permissions.VIEW_PII)
 
+    def has_reset_limits_permission(self, request: HttpRequest) -> bool:
+        return self._has(request, permissions.RESET_LIMITS)
+
     # --- The list ----------------------------------------------------------------------------
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationAttempt]:
@@ -365,6 +368,8 @@ class VerificationAttemptAdmin(_AdminBase):
                 offered.append(("lift_legal_hold", _("Lift legal hold")))
             else:
                 offered.append(("place_legal_hold", _("Place legal hold")))
+        if self.has_reset_limits_permission(request) and attempt.idcard_hash:
+            offered.append(("reset_limits", _("Reset daily limits")))
         return offered
 
     # --- Extra views ---------------------------------------------------------------------------

@@ -174,6 +174,8 @@ def submit_once(
             existing = _live(user, digest)
             if existing is not None:
                 return _replay(existing, prints), False
+            if isinstance(error, limits.AccountsPerIdReached):
+                error.record()  # the abuse event went with this transaction's rollback
             if isinstance(error, AttemptLimitExceeded):
                 raise
             IdempotencyKey.objects.using(using).filter(

@@ -34,8 +34,15 @@ from ..masking import ID_NUMBER_LENGTH, NAME_SEPARATOR
 from ..models import VerificationAttempt
 from ..netpolicy import URL_MESSAGES
 from ..outcome import Reason
-from ..reasons import person_message
+from ..reasons import (
+    NOT_CONFIRMED_REASON,
+    has_identity_detail,
+    person_message,
+    public_reason,
+    public_status,
+)
 from ..states import Decision, ReviewDecision, Status
+from .access import has_app_permission
 
 _NO_CHOICE: dict[str, Any] = {"invalid_choice": _("Not a valid choice.")}
 #: The largest page of the list (``page_size``).
@@ -324,8 +331,9 @@ class AttemptCreateSerializer(serializers.Serializer[Any]):
 
     def validate_guardian_consent(self, value: bool) -> bool:
         # The client is usually the minor's own device: its "a guardian consented" proves
-        # nothing, so it is refused unless the site says its clients attest it.
-        if value and not face_idcard_settings.API_ACCEPT_GUARDIAN_CONSENT:
+        # nothing, so it is refused unless the site says its clients attest it, or the
+        # caller holds the permission to attest it (after the site's own guardian flow).
+        if value and not face_idcard_settings.API_ACCEPT_GUARDIAN_CONSENT and not self._attests():
             raise serializers.ValidationError(
                 _(
                     "A guardian's consent cannot be given here. The guardian must consent "
@@ -334,6 +342,14 @@ class AttemptCreateSerializer(serializers.Serializer[Any]):
                 code="guardian_consent_not_accepted",
             )
         return value
+
+    def _attests(self) -> bool:
+        """The caller holds ``face_idcard.attest_guardian_consent``: its site ran a real
+        guardian flow first (the boolean is that caller's word; the evidence is the site's)."""
+        request = self.context.get("request")
+        return request is not None and has_app_permission(
+            request.user, permissions.ATTEST_GUARDIAN_CONSENT
+        )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("image" in attrs) == ("url" in attrs):
@@ -397,6 +413,22 @@ def may_see_similarity(user: Any) -> bool:
     )
 
 
+def may_see_reason_detail(user: Any) -> bool:
+    """Whether ``user`` is shown the detailed reason and message (:mod:`face_idcard.reasons`):
+    staff (``face_idcard.review`` or ``view_pii``), or everyone where the site sets
+    ``SHOW_IDENTITY_REASONS_TO_USERS``."""
+    if face_idcard_settings.SHOW_IDENTITY_REASONS_TO_USERS:
+        return True
+    return has_app_permission(user, permissions.REVIEW) or has_app_permission(
+        user, permissions.VIEW_PII
+    )
+
+
+def _collapsed(attempt: VerificationAttempt, show_detail: Callable[[], bool]) -> bool:
+    # The permission is asked only where the detail would differ.
+    return has_identity_detail(attempt) and not show_detail()
+
+
 def _decision(attempt: VerificationAttempt) -> str:
     return attempt.final_decision
 
@@ -405,12 +437,16 @@ def _reviewed(attempt: VerificationAttempt) -> bool:
     return bool(attempt.review_decision)
 
 
-def _reason(attempt: VerificationAttempt) -> str | None:
-    return attempt.reason or None
+def _reason(attempt: VerificationAttempt, show_detail: Callable[[], bool]) -> str | None:
+    return public_reason(attempt, detailed=not _collapsed(attempt, show_detail))
 
 
-def _message(attempt: VerificationAttempt) -> str:
-    return person_message(attempt)
+def _message(attempt: VerificationAttempt, show_detail: Callable[[], bool]) -> str:
+    return person_message(attempt, detailed=not _collapsed(attempt, show_detail))
+
+
+def _detail_by_setting() -> bool:
+    return bool(face_idcard_settings.SHOW_IDENTITY_REASONS_TO_USERS)
 
 
 def _similarity(attempt: VerificationAttempt, show: Callable[[], bool]) -> float | None:
@@ -425,19 +461,26 @@ def _similarity(attempt: VerificationAttempt, show: Callable[[], bool]) -> float
 _DATETIME = serializers.DateTimeField()
 
 
-def represent(attempt: VerificationAttempt, show_similarity: Callable[[], bool]) -> dict[str, Any]:
+def represent(
+    attempt: VerificationAttempt,
+    show_similarity: Callable[[], bool],
+    show_detail: Callable[[], bool] = _detail_by_setting,
+) -> dict[str, Any]:
     """An attempt as the API shows it: the fields of :class:`AttemptSerializer`, in its order
     and formats, built without instantiating its fields (DRF deep-copies every declared field
     for each serializer: about half a millisecond of CPU a response, bench/api.py).
-    ``show_similarity()`` is asked only for an attempt that has a score."""
+    ``show_similarity()`` is asked only for an attempt that has a score, ``show_detail()``
+    (:func:`may_see_reason_detail`) only for one whose reason or message it changes."""
     finished = attempt.finished_at
+    detailed = not _collapsed(attempt, show_detail)
+    status, decision = public_status(attempt, detailed=detailed)
     return {
         "id": str(attempt.pk),
-        "status": attempt.status,
-        "decision": _decision(attempt),
+        "status": status,
+        "decision": decision,
         "reviewed": _reviewed(attempt),
-        "reason": _reason(attempt),
-        "message": _message(attempt),
+        "reason": public_reason(attempt, detailed=detailed),
+        "message": person_message(attempt, detailed=detailed),
         "idcard_number": attempt.idcard_number_masked,
         "idcard_name": attempt.idcard_name_masked,
         "external_reference": attempt.external_reference,
@@ -470,7 +513,7 @@ class AttemptSerializer(serializers.Serializer[VerificationAttempt]):
     finished_at = serializers.DateTimeField(allow_null=True)
 
     def to_representation(self, attempt: VerificationAttempt) -> dict[str, Any]:
-        return represent(attempt, self._may_show_similarity)
+        return represent(attempt, self._may_show_similarity, self._may_show_detail)
 
     def _may_show_similarity(self) -> bool:
         """The context's ``show_similarity`` (a callable or a bool), asked once per serializer
@@ -479,6 +522,14 @@ class AttemptSerializer(serializers.Serializer[VerificationAttempt]):
             show = self.context.get("show_similarity")
             self._similarity_shown = bool(show() if callable(show) else show)
         return self._similarity_shown
+
+    def _may_show_detail(self) -> bool:
+        """The context's ``show_reason_detail`` (a callable or a bool; absent: the site's
+        setting), asked once per serializer."""
+        if not hasattr(self, "_detail_shown"):
+            show = self.context.get("show_reason_detail", _detail_by_setting)
+            self._detail_shown = bool(show() if callable(show) else show)
+        return self._detail_shown
 
     @extend_schema_field(serializers.ChoiceField(choices=Decision.values()))
     def get_decision(self, attempt: VerificationAttempt) -> str:
@@ -489,14 +540,16 @@ class AttemptSerializer(serializers.Serializer[VerificationAttempt]):
         return _reviewed(attempt)
 
     @extend_schema_field(
-        serializers.ChoiceField(choices=[reason.value for reason in Reason], allow_null=True)
+        serializers.ChoiceField(
+            choices=[*(reason.value for reason in Reason), NOT_CONFIRMED_REASON], allow_null=True
+        )
     )
     def get_reason(self, attempt: VerificationAttempt) -> str | None:
-        return _reason(attempt)
+        return _reason(attempt, self._may_show_detail)
 
     @extend_schema_field(serializers.CharField())
     def get_message(self, attempt: VerificationAttempt) -> str:
-        return _message(attempt)
+        return _message(attempt, self._may_show_detail)
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_similarity(self, attempt: VerificationAttempt) -> float | None:

@@ -22,7 +22,7 @@ import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseBase
 from django.utils import timezone, translation
 from django.utils.decorators import method_decorator
@@ -42,6 +42,7 @@ from rest_framework.throttling import BaseThrottle
 from .. import permissions, services
 from ..exceptions import ConsentRequired, IllegalTransition
 from ..models import VerificationAttempt
+from ..reasons import public_filter
 from . import idempotency
 from .access import (
     CREATE_SCOPE,
@@ -70,6 +71,7 @@ from .serializers import (
     ErrorSerializer,
     ListQuerySerializer,
     ReviewSerializer,
+    may_see_reason_detail,
     may_see_similarity,
     represent,
 )
@@ -269,10 +271,16 @@ class AttemptViewSet(
         context = dict(super().get_serializer_context())
         # Asked by the serializer only when an attempt has a similarity to show or hide.
         context["show_similarity"] = functools.partial(may_see_similarity, self.request.user)
+        context["show_reason_detail"] = functools.partial(may_see_reason_detail, self.request.user)
         return context
 
     def _show(self, attempt: VerificationAttempt, code: int = 200, **headers: str) -> Response:
-        data = represent(attempt, functools.partial(may_see_similarity, self.request.user))
+        user = self.request.user
+        data = represent(
+            attempt,
+            functools.partial(may_see_similarity, user),
+            functools.partial(may_see_reason_detail, user),
+        )
         return Response(data, status=code, headers=headers or None)
 
     def _location(self, attempt: VerificationAttempt) -> str:
@@ -326,7 +334,7 @@ class AttemptViewSet(
             raise exceptions.NotAuthenticated()  # whatever permission classes the host set
         refuse_duplicate_form_fields(request.data)
         key = idempotency.key_from_request(request.headers)
-        serializer = AttemptCreateSerializer(data=request.data)
+        serializer = AttemptCreateSerializer(data=request.data, context={"request": request})
         serializer.is_valid(raise_exception=True)
         fields = dict(serializer.validated_data)
         image = fields.pop("image", None)
@@ -386,12 +394,15 @@ class AttemptViewSet(
         query.is_valid(raise_exception=True)
         attempts = self.get_queryset()
         filters = query.validated_data
-        if "status" in filters:
-            attempts = attempts.filter(status=filters["status"])
-        if "decision" in filters:
-            wanted = filters["decision"]
+        if "status" in filters or "decision" in filters:
+            # As the attempts are shown (reasons.public_status): one outcome for an
+            # identity not confirmed, unless the caller sees the detail.
             attempts = attempts.filter(
-                Q(review_decision=wanted) | Q(review_decision="", decision=wanted)
+                public_filter(
+                    status=filters.get("status"),
+                    decision=filters.get("decision"),
+                    detailed=may_see_reason_detail(request.user),
+                )
             )
         if "external_reference" in filters:
             attempts = attempts.filter(external_reference=filters["external_reference"])

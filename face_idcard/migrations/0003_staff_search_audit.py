@@ -9,7 +9,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('face_idcard', '0001_initial'),
+        ('face_idcard', '0002_limits_and_guardian'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

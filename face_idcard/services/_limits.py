@@ -1,13 +1,27 @@
-"""The daily limits: at most ``MAX_ATTEMPTS_PER_ID_PER_DAY`` attempts per ID number and
-``MAX_ATTEMPTS_PER_USER_PER_DAY`` per user in any rolling 24 hours (0: no limit).
+"""The daily limits, each over any rolling 24 hours (0: no limit):
+
+* ``MAX_ATTEMPTS_PER_ID_PER_DAY`` attempts at one ID number from one account (a submission
+  without a user, the host's own code, counts with the other such): one account's attempts
+  never use up another's, so a throwaway account cannot lock a person out;
+* ``MAX_ACCOUNTS_PER_ID_PER_DAY`` distinct accounts at one ID number: the next account is
+  refused, and the refusal recorded as an abuse event (:class:`~face_idcard.models.LimitEvent`);
+* ``MAX_ATTEMPTS_PER_USER_PER_DAY`` attempts of one account;
+* ``MAX_ID_NUMBERS_PER_USER_PER_DAY`` distinct ID numbers of one account: an account trying
+  whose number goes with which name is stopped, not only flagged.
 
 Every attempt stored counts, whatever its outcome, except staff re-runs (``rerun_of`` set:
 a staff decision, not the person trying again). The ID number counts under every live hash
-key (``crypto.id_number_hashes``), so attempts hashed before a key rotation still count.
+key (``crypto.id_number_hashes``), so attempts hashed before a key rotation still count (and
+until ``rotate_keys`` rehashes them, another number of the account's under an old key may
+count twice toward its distinct numbers: a refusal too early, never too late). Staff with
+``face_idcard.reset_limits`` restart an ID number's two counts (:func:`reset_limits`): they
+then start at the reset, read in the same statement as the count.
 
 A limit is a count followed by an INSERT: two concurrent submits of one ID number (an
 enumeration burst) would both count the same rows and both pass. :meth:`DailyLimits.enforced`
-opens the transaction that stores the attempt and makes the count exact, per database:
+opens the transaction that stores the attempt and makes the counts exact (those of the ID
+number under a lock on its hash, those of the account under a lock on the user), per
+database:
 
 PostgreSQL
     Transaction-level advisory locks (``pg_advisory_xact_lock``) on the ID hash and on the
@@ -71,12 +85,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from django.db import OperationalError, connections, transaction
-from django.db.models import BooleanField, F, Func, Value
+from django.db import DatabaseError, OperationalError, connections, router, transaction
+from django.db.models import BooleanField, DateTimeField, F, Func, Subquery, Value
+from django.db.models.functions import Coalesce
 
+from .. import audit, permissions
 from ..conf import face_idcard_settings
-from ..exceptions import AttemptLimitExceeded
-from ..models import VerificationAttempt
+from ..exceptions import AttemptLimitExceeded, PersonalInformationUnavailable
+from ..models import EventKind, LimitEvent, LimitEventKind, VerificationAttempt
 
 logger = logging.getLogger("face_idcard.services")
 
@@ -97,16 +113,62 @@ _MYSQL_DEADLOCK = 1213  # ER_LOCK_DEADLOCK
 _PG_RETRYABLE = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
 
 
-def limits_in_force(user: Any) -> tuple[int, int]:
-    """``(per ID number, per user)`` that apply to a submission of ``user`` (0: no limit)."""
+@dataclass(frozen=True)
+class Caps:
+    """The limits of one submission (0: no limit): ``per_id`` attempts at the ID number from
+    this account (or, for a submission without a user, from all such), ``per_user`` attempts
+    of the account, ``numbers_per_user`` distinct ID numbers of the account,
+    ``accounts_per_id`` distinct accounts at the ID number."""
+
+    per_id: int
+    per_user: int = 0
+    numbers_per_user: int = 0
+    accounts_per_id: int = 0
+
+    @property
+    def by_id(self) -> bool:
+        """Whether a limit counts the ID number's attempts (the ID lock)."""
+        return bool(self.per_id or self.accounts_per_id)
+
+    @property
+    def by_user(self) -> bool:
+        """Whether a limit counts the account's attempts (the user lock)."""
+        return bool(self.per_user or self.numbers_per_user)
+
+
+def limits_in_force(user: Any) -> Caps:
+    """The limits that apply to a submission of ``user``; an anonymous submission (the host's
+    own code) has the per-ID limit only."""
     per_id = int(face_idcard_settings.MAX_ATTEMPTS_PER_ID_PER_DAY or 0)
-    per_user = int(face_idcard_settings.MAX_ATTEMPTS_PER_USER_PER_DAY or 0)
-    return per_id, per_user if user is not None else 0
+    if user is None:
+        return Caps(per_id)
+    return Caps(
+        per_id,
+        int(face_idcard_settings.MAX_ATTEMPTS_PER_USER_PER_DAY or 0),
+        int(face_idcard_settings.MAX_ID_NUMBERS_PER_USER_PER_DAY or 0),
+        int(face_idcard_settings.MAX_ACCOUNTS_PER_ID_PER_DAY or 0),
+    )
 
 
-def _recent(using: str, key: str, value: Any, since: datetime) -> Any:
-    """The attempts of one key value (``idcard_hash`` or ``user``) created since ``since``,
-    re-runs left out.
+def window_of_id(using: str, idcard_hashes: Sequence[str], since: datetime) -> Any:
+    """Where the ID number's counts start: ``since``, or the number's newest reset by staff
+    after it (:func:`reset_limits`). An expression, read in the count's own statement."""
+    newest_reset = (
+        LimitEvent.objects.using(using)
+        .filter(
+            idcard_hash__in=list(idcard_hashes),
+            kind=LimitEventKind.LIMITS_RESET.value,
+            created_at__gt=since,
+        )
+        .order_by("-created_at")
+        .values("created_at")[:1]
+    )
+    return Coalesce(Subquery(newest_reset), Value(since), output_field=DateTimeField())
+
+
+def _recent(using: str, key: str, value: Any, since: Any) -> Any:
+    """The attempts of one key value (``idcard_hash`` or ``user``) created since ``since``
+    (a time or an expression), re-runs left out.
 
     On PostgreSQL the window is the row comparison ``(key, created_at) >= (value, since)``:
     an index condition on the ``(key, created_at, …)`` index only. With statistics older
@@ -121,9 +183,10 @@ def _recent(using: str, key: str, value: Any, since: datetime) -> Any:
     )
     if connections[using].vendor != "postgresql":
         return attempts.filter(created_at__gte=since)
+    bound = since if hasattr(since, "resolve_expression") else Value(since)
     row = Func(
         Func(F(key), F("created_at"), function=""),
-        Func(Value(value), Value(since), function=""),
+        Func(Value(value), bound, function=""),
         template="%(expressions)s",
         arg_joiner=" >= ",
         output_field=BooleanField(),
@@ -145,38 +208,108 @@ def _capped(queryset: Any, order: Sequence[str], cap: int, *, locking: bool) -> 
     return len(ordered.values_list("pk", flat=True)[:cap])
 
 
+def _distinct(queryset: Any, field: str, cap: int, *, locking: bool) -> set[Any]:
+    """The distinct values of ``field`` in ``queryset``, at least ``cap`` of them when there
+    are that many. A locking read takes the rows themselves (a locking read of a DISTINCT is
+    not allowed everywhere) and the distinct values are picked here."""
+    if locking:
+        rows = queryset.order_by(field).select_for_update().values_list(field, flat=True)
+        return set(rows)
+    return set(queryset.order_by(field).values_list(field, flat=True).distinct()[:cap])
+
+
+@dataclass(frozen=True)
+class Counts:
+    """What :func:`count_recent` found; each count exact up to the cap it was asked for."""
+
+    per_id: int = 0
+    per_user: int = 0
+    other_numbers: int = 0
+    other_accounts: int = 0
+
+
 def count_recent(
     *,
     using: str,
-    idcard_hashes: Sequence[str] | None,
+    idcard_hashes: Sequence[str],
     user: Any,
     since: datetime,
-    caps: tuple[int, int],
+    caps: Caps,
     locking: bool = False,
-) -> tuple[int, int]:
-    """``(attempts with one of idcard_hashes, attempts of user)`` created since ``since``,
-    re-runs left out, each counted up to its cap; 0 for a count not asked (None).
+) -> Counts:
+    """The attempts created since ``since`` (re-runs left out) that ``caps`` limit, each
+    counted up to its cap (0: not counted): ``per_id``, the attempts at one of
+    ``idcard_hashes`` from ``user``; ``per_user``, the attempts of ``user``;
+    ``other_numbers``, the distinct ID numbers of ``user`` other than this one;
+    ``other_accounts``, the distinct accounts other than ``user`` at this ID number. The ID
+    number's counts start at its newest reset when that is later (:func:`window_of_id`).
     ``locking``: a locking read (see the module's MySQL notes)."""
+    id_since = window_of_id(using, idcard_hashes, since) if caps.by_id else since
+    owner = {"user": user.pk} if user is not None else {"user__isnull": True}
     per_id = 0
-    if idcard_hashes is not None:
+    accounts: set[Any] = set()
+    for value in idcard_hashes if caps.by_id else ():
         # One capped count per live hash key, added up: one of them at the cap, or all
         # counted in full, their sum still tells "over".
-        for value in idcard_hashes:
+        of_number = _recent(using, "idcard_hash", value, id_since)
+        both = caps.per_id and caps.accounts_per_id and user is not None
+        if both:
+            # Both counts from one read of the number's rows: within the limits there are
+            # at most ``per_id`` a group (each account, and the anonymous one) for at most
+            # ``accounts_per_id`` + 1 groups, so a read cut short at this cap is a number
+            # the limits never let get there (a limit lowered since): counted apart then.
+            cap = (caps.accounts_per_id + 2) * caps.per_id
+            ordered = of_number.order_by("idcard_hash", "created_at", "user")
+            if locking:
+                ordered = ordered.select_for_update()
+            users = list(ordered.values_list("user", flat=True)[:cap])
+            if len(users) < cap:
+                per_id += min(users.count(user.pk), caps.per_id)
+                accounts |= {other for other in users if other not in (None, user.pk)}
+                continue
+        if caps.per_id:
             per_id += _capped(
-                _recent(using, "idcard_hash", value, since),
+                of_number.filter(**owner),
                 ("idcard_hash", "created_at", "user"),
-                caps[0],
+                caps.per_id,
                 locking=locking,
             )
+        if caps.accounts_per_id and user is not None:
+            others = of_number.filter(user__isnull=False).exclude(user=user.pk)
+            accounts |= _distinct(others, "user", caps.accounts_per_id, locking=locking)
     per_user = 0
-    if user is not None:
-        per_user = _capped(
-            _recent(using, "user", user.pk, since),
-            ("user", "created_at", "idcard_hash"),
-            caps[1],
-            locking=locking,
-        )
-    return per_id, per_user
+    numbers: set[str] = set()
+    if user is not None and caps.by_user:
+        of_user = _recent(using, "user", user.pk, since)
+        if caps.per_user:
+            # One read for both: the numbers of at most ``per_user`` rows are all of them
+            # when the account is within its limit, and it is refused anyway when not.
+            ordered = of_user.order_by("user", "created_at", "idcard_hash")
+            if locking:
+                ordered = ordered.select_for_update()
+            rows = list(ordered.values_list("idcard_hash", flat=True)[: caps.per_user])
+            per_user, numbers = len(rows), set(rows)
+        elif caps.numbers_per_user:
+            # Room for this number's own hashes and an erased one among the values.
+            cap = caps.numbers_per_user + len(idcard_hashes) + 1
+            numbers = _distinct(of_user, "idcard_hash", cap, locking=locking)
+        # The same number under another live hash key is not another number.
+        numbers -= {*idcard_hashes, ""}
+    return Counts(per_id, per_user, len(numbers), len(accounts))
+
+
+class AccountsPerIdReached(AttemptLimitExceeded):
+    """The ID number was tried by ``MAX_ACCOUNTS_PER_ID_PER_DAY`` other accounts: refused
+    like any limit (the same message), and recorded as an abuse event by :func:`submit`.
+    A caller whose own transaction rolled the event back with the refusal records it again
+    once that transaction is over (:meth:`record`; the API's ``Idempotency-Key`` path)."""
+
+    refused: DailyLimits | None = None
+
+    def record(self) -> None:
+        """The abuse event (:meth:`DailyLimits.record_accounts_reached`), written now."""
+        if self.refused is not None:
+            self.refused.record_accounts_reached()
 
 
 def check(
@@ -187,32 +320,53 @@ def check(
     now: datetime,
     per_id: int,
     per_user: int,
+    numbers_per_user: int = 0,
+    accounts_per_id: int = 0,
     stored: bool = True,
     locking: bool = False,
 ) -> None:
-    """Raise :class:`AttemptLimitExceeded` when the ID number or the user is over the day.
+    """Raise :class:`AttemptLimitExceeded` when the submission is over a limit of the day
+    (:class:`Caps`; 0: no limit; ``accounts_per_id``: :class:`AccountsPerIdReached`).
 
     With ``stored=True`` the attempt being submitted is already among the rows (counted);
-    with ``stored=False`` it is not yet (one fewer allowed).
+    with ``stored=False`` it is not yet (one fewer allowed). The distinct counts leave this
+    submission's number and account out, so they read the same either way.
     """
-    if not per_id and not per_user:
+    if user is None:
+        per_user = numbers_per_user = accounts_per_id = 0
+    if not (per_id or per_user or numbers_per_user or accounts_per_id):
         return
     allowed_per_id = per_id if stored else per_id - 1
     allowed_per_user = per_user if stored else per_user - 1
     counts = count_recent(
         using=using,
-        idcard_hashes=idcard_hashes if per_id else None,
-        user=user if per_user else None,
+        idcard_hashes=idcard_hashes,
+        user=user,
         since=now - timedelta(days=1),
-        caps=(max(allowed_per_id, 0) + 1, max(allowed_per_user, 0) + 1),
+        caps=Caps(
+            max(allowed_per_id, 0) + 1 if per_id else 0,
+            max(allowed_per_user, 0) + 1 if per_user else 0,
+            numbers_per_user,
+            accounts_per_id,
+        ),
         locking=locking,
     )
-    if per_id and counts[0] > allowed_per_id:
-        logger.warning("attempt refused: daily limit per ID number reached")
+    if per_id and counts.per_id > allowed_per_id:
+        logger.warning("attempt refused: daily limit per ID number and account reached")
         raise AttemptLimitExceeded()
-    if per_user and counts[1] > allowed_per_user:
+    if per_user and counts.per_user > allowed_per_user:
         logger.warning("attempt refused: daily limit per user reached (user id %s)", user.pk)
         raise AttemptLimitExceeded()
+    if numbers_per_user and counts.other_numbers >= numbers_per_user:
+        logger.warning(
+            "attempt refused: distinct ID numbers per user reached (user id %s)", user.pk
+        )
+        raise AttemptLimitExceeded()
+    if accounts_per_id and counts.other_accounts >= accounts_per_id:
+        logger.warning(
+            "attempt refused: distinct accounts per ID number reached (user id %s)", user.pk
+        )
+        raise AccountsPerIdReached()
 
 
 @dataclass(frozen=True)
@@ -226,30 +380,36 @@ class DailyLimits:
     now: datetime
 
     @property
-    def limits(self) -> tuple[int, int]:
+    def limits(self) -> Caps:
         return limits_in_force(self.user)
 
     def _check(self, *, stored: bool, locking: bool = False) -> None:
-        per_id, per_user = self.limits
-        check(
-            using=self.using,
-            idcard_hashes=self.idcard_hashes,
-            user=self.user,
-            now=self.now,
-            per_id=per_id,
-            per_user=per_user,
-            stored=stored,
-            locking=locking,
-        )
+        caps = self.limits
+        try:
+            check(
+                using=self.using,
+                idcard_hashes=self.idcard_hashes,
+                user=self.user,
+                now=self.now,
+                per_id=caps.per_id,
+                per_user=caps.per_user,
+                numbers_per_user=caps.numbers_per_user,
+                accounts_per_id=caps.accounts_per_id,
+                stored=stored,
+                locking=locking,
+            )
+        except AccountsPerIdReached as refusal:
+            refusal.refused = self
+            raise
 
     def counts_before_storing(self) -> bool:
         """Whether :meth:`enforced` counts first, under its locks, before the attempt is
         stored (PostgreSQL, MySQL/MariaDB, with a limit in force): then that count is the
         only one a submit needs, and work done inside the block after it is done only for
         a submission within the limits."""
-        per_id, per_user = self.limits
+        caps = self.limits
         vendor = connections[self.using].vendor
-        return bool(per_id or per_user) and vendor in ("postgresql", "mysql")
+        return (caps.by_id or caps.by_user) and vendor in ("postgresql", "mysql")
 
     def precheck(self) -> None:
         """The early refusal, without a lock (concurrent submits may all pass it). Skipped on
@@ -266,20 +426,20 @@ class DailyLimits:
         exact under concurrent submits (the module's docstring says how, per database).
         Store the attempt inside; over a limit, :class:`AttemptLimitExceeded` is raised and
         nothing is stored."""
-        per_id, per_user = self.limits
+        caps = self.limits
         connection = connections[self.using]
-        if not per_id and not per_user:
+        if not caps.by_id and not caps.by_user:
             with transaction.atomic(using=self.using):
                 yield
             return
         if connection.vendor == "postgresql":
             with transaction.atomic(using=self.using):
-                self._pg_lock(per_id, per_user)
+                self._pg_lock(caps)
                 self._check(stored=False)
                 yield
         elif connection.vendor == "mysql":
             nested = connection.in_atomic_block
-            with self._mysql_locks(per_id, per_user), transaction.atomic(using=self.using):
+            with self._mysql_locks(caps), transaction.atomic(using=self.using):
                 self._check(stored=False, locking=nested)
                 yield
         else:
@@ -287,20 +447,53 @@ class DailyLimits:
                 yield  # the INSERT: the first write takes SQLite's lock
                 self._check(stored=True)
 
-    def _keys(self, per_id: int, per_user: int) -> list[tuple[str, str]]:
-        """``(kind, value)`` of each lock, in the one order every submit takes them."""
+    def record_accounts_reached(self) -> None:
+        """The abuse event of a submission refused by :class:`AccountsPerIdReached`: one
+        :class:`LimitEvent` per number and account a day (a refused account trying again
+        adds nothing). Written where the refusal left the transaction: on its own, or in the
+        caller's, which keeps it only if it commits (the log line is written either way).
+        A failure to write it never hides the refusal."""
+        events = LimitEvent.objects.using(self.using)
+        kind = LimitEventKind.ACCOUNTS_PER_ID_REACHED.value
+        recorded = events.filter(
+            idcard_hash__in=list(self.idcard_hashes),
+            kind=kind,
+            user=self.user,
+            created_at__gt=self.now - timedelta(days=1),
+        )
+        try:
+            # The read apart from the write: on SQLite a transaction that reads before it
+            # writes is refused the write lock at once under contention (two refusals of one
+            # account at the same moment may then both be recorded: harmless). The write in
+            # a savepoint of its own, so that a failure leaves a caller's transaction usable.
+            if not recorded.exists():
+                with transaction.atomic(using=self.using):
+                    events.create(
+                        kind=kind,
+                        idcard_hash=self.idcard_hashes[0],
+                        user=self.user,
+                        created_at=self.now,
+                        data={"accounts": self.limits.accounts_per_id},
+                    )
+        except DatabaseError as error:
+            logger.error("abuse event not recorded (%s)", type(error).__name__)
+
+    def _keys(self, caps: Caps) -> list[tuple[str, str]]:
+        """``(kind, value)`` of each lock, in the one order every submit takes them. The ID
+        lock serialises the counts of the number (per account, distinct accounts), the user
+        lock those of the account (its attempts, its distinct numbers)."""
         keys = []
-        if per_id:
+        if caps.by_id:
             keys.append(("id", self.idcard_hashes[0]))
-        if per_user:
+        if caps.by_user:
             keys.append(("user", str(self.user.pk)))
         return keys
 
-    def _pg_lock(self, per_id: int, per_user: int) -> None:
+    def _pg_lock(self, caps: Caps) -> None:
         namespaces = {"id": _PG_NAMESPACE_ID, "user": _PG_NAMESPACE_USER}
         calls: list[str] = []
         params: list[int] = []
-        for kind, value in self._keys(per_id, per_user):
+        for kind, value in self._keys(caps):
             digest = hashlib.sha256(value.encode()).digest()
             calls.append("pg_advisory_xact_lock(%s::integer, %s::integer)")
             params += [namespaces[kind], int.from_bytes(digest[:4], "big", signed=True)]
@@ -308,7 +501,7 @@ class DailyLimits:
             cursor.execute("SELECT " + ", ".join(calls), params)
 
     @contextlib.contextmanager
-    def _mysql_locks(self, per_id: int, per_user: int) -> Iterator[None]:
+    def _mysql_locks(self, caps: Caps) -> Iterator[None]:
         connection = connections[self.using]
         database = str(connection.settings_dict["NAME"])
         # Named locks are server-wide: the database's name keeps two sites (or two test
@@ -316,7 +509,7 @@ class DailyLimits:
         names = [
             "face_idcard:"
             + hashlib.sha256(f"{database}\0{kind}\0{value}".encode()).hexdigest()[:40]
-            for kind, value in self._keys(per_id, per_user)
+            for kind, value in self._keys(caps)
         ]
         held: list[str] = []
         try:
@@ -382,3 +575,38 @@ def retry_deadlocks(run: Callable[[], T], *, using: str) -> T:
             # Apart again, at random: victims that start over in step meet again.
             time.sleep(random.uniform(0, 0.02 * attempt))  # noqa: S311 (not for secrets)
     raise AssertionError("unreachable")
+
+
+def reset_limits(attempt: VerificationAttempt, *, actor: Any) -> LimitEvent:
+    """Restart the daily limits of ``attempt``'s ID number now: its attempts from every
+    account, and its distinct accounts, count from here (the accounts' own limits stay).
+    For support staff helping a person whom other accounts locked out
+    (``face_idcard.reset_limits``); audited on the attempt (``limits_reset``, the actor) and
+    kept as a :class:`LimitEvent`, which the counts read. Raises
+    :class:`PersonalInformationUnavailable` when the attempt no longer has its number's hash
+    (purged: its attempts no longer count anyway)."""
+    by = permissions.require(actor, permissions.RESET_LIMITS)
+    if not attempt.idcard_hash:
+        raise PersonalInformationUnavailable()
+    using = router.db_for_write(LimitEvent)
+    with transaction.atomic(using=using):
+        event: LimitEvent = LimitEvent.objects.using(using).create(
+            kind=LimitEventKind.LIMITS_RESET.value,
+            idcard_hash=attempt.idcard_hash,
+            actor=actor if getattr(actor, "pk", None) else None,
+            data={"attempt": str(attempt.pk), **by},
+        )
+        audit.record(attempt, EventKind.LIMITS_RESET, actor=actor, **by)
+    logger.info("attempt %s: daily limits of its ID number reset", attempt.pk)
+    return event
+
+
+def forget_past_limit_events(now: datetime) -> int:
+    """Clear the ID hash of every :class:`LimitEvent` older than the limits' window (the
+    purge): the limits no longer read it, and a hash kept for nothing links a person's
+    attempts. The event itself (kind, account, actor, time) stays."""
+    return int(
+        LimitEvent.objects.filter(created_at__lte=now - timedelta(days=1))
+        .exclude(idcard_hash="")
+        .update(idcard_hash="")
+    )

@@ -26,6 +26,7 @@ from ..conf import face_idcard_settings
 from ..exceptions import LegalHoldActive
 from ..models import EventKind, IdempotencyKey, VerificationAttempt
 from ..states import IllegalTransition, is_terminal
+from . import _limits as limits
 from ._common import (
     current_selfie_storage_alias,
     delete_selfie,
@@ -190,13 +191,13 @@ def purge(now: datetime | None = None) -> dict[str, int]:
                         audit.record(attempt, EventKind.PURGED, what="selfie")
                         counts["selfies"] += 1
     counts["orphans"] = _delete_orphaned_selfies(now)
-    counts["limit_hashes"] = _clear_redacted_hashes(now)
+    counts["limit_hashes"] = _clear_redacted_hashes(now) + limits.forget_past_limit_events(now)
     # The API's Idempotency-Keys past their lifetime (only their attempts remain).
     deleted = IdempotencyKey.objects.filter(expires_at__lte=now).delete()[1]
     counts["idempotency_keys"] = int(deleted.get(IdempotencyKey._meta.label, 0))
     logger.info(
         "purge: %(selfies)d selfies, %(pii)d PII records, %(held)d on legal hold, "
-        "%(orphans)d orphaned selfie files, %(limit_hashes)d ID hashes of redacted attempts, "
+        "%(orphans)d orphaned selfie files, %(limit_hashes)d ID hashes kept for the limits, "
         "%(idempotency_keys)d expired idempotency keys",
         counts,
     )

@@ -154,7 +154,11 @@ def submit(
     # come first) a lock-free early count now, and the count that holds after the INSERT.
     counted_first = daily.counts_before_storing()
     if not counted_first:
-        daily.precheck()
+        try:
+            daily.precheck()
+        except limits.AccountsPerIdReached:
+            daily.record_accounts_reached()
+            raise
     selfie: tuple[str, str] | None = None
     prepared: list[tuple[VerificationAttempt, list[Any], float | None]] = []
 
@@ -201,11 +205,13 @@ def submit(
 
         limits.retry_deadlocks(store, using=using)
         attempt, _events, countdown = prepared[0]
-    except BaseException:
+    except BaseException as error:
         # The row was not stored (refused over a limit, or failed, the COMMIT included): do
         # not leave an orphaned encrypted selfie behind.
         if selfie is not None:
             delete_selfie(*selfie)
+        if isinstance(error, limits.AccountsPerIdReached):
+            daily.record_accounts_reached()
         raise
     # Stored: committed, or (inside a caller's transaction) released into it, where the hook
     # waits for the caller's commit, and is dropped if the caller rolls back.

@@ -305,7 +305,7 @@ def test_creation_throttle_answers_429_with_retry_after(face_settings: Any) -> N
 def test_daily_limit_is_429_without_revealing_anything(face_settings: Any) -> None:
     face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=1, API_CREATE_THROTTLE_RATE=None)
     assert create(client_for(plain_user("a"))).status_code == 202
-    over = create(client_for(plain_user("b")))
+    over = create(client_for(plain_user("a")))  # the limit is per ID number and account
     assert over.status_code == 429 and error_code(over) == "attempt_limit"
     assert over["Retry-After"] == "86400"
     # The same answer for a user over their own limit with a number never seen.

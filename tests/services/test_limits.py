@@ -29,7 +29,7 @@ from django.db import connections, transaction
 
 from face_idcard import crypto
 from face_idcard.exceptions import AttemptLimitExceeded
-from face_idcard.models import AttemptEvent, VerificationAttempt
+from face_idcard.models import AttemptEvent, LimitEvent, LimitEventKind, VerificationAttempt
 from face_idcard.services import _limits as limits
 from face_idcard.simulator import magic
 from tests.support import imagefactory
@@ -163,6 +163,7 @@ def test_limit_per_user_holds_under_a_concurrent_burst(
         SELFIE_STORAGE=SELFIE_ALIAS,
         MAX_ATTEMPTS_PER_ID_PER_DAY=1000,
         MAX_ATTEMPTS_PER_USER_PER_DAY=LIMIT,
+        MAX_ID_NUMBERS_PER_USER_PER_DAY=0,
     )
     user = get_user_model().objects.create_user("mallory")
     other = get_user_model().objects.create_user("trent")
@@ -214,3 +215,118 @@ def test_both_limits_under_a_crossed_burst_without_deadlock(
     # A user is short of the limit only if both numbers were used up (10 > 8 rows): so
     # both users end exactly at their limit.
     assert len(rows) == 2 * per_user
+
+
+# --- The limits of issue 28: per (number, account), accounts per number, numbers per account --
+
+
+def test_limit_per_id_number_counts_each_account_apart_under_a_burst(
+    face_settings: Callable[..., None], selfie_dir: Path, submitter: Submitter
+) -> None:
+    """Two accounts at one number, six submits each at once: each account gets exactly its
+    own limit, whatever the other did."""
+    per_id = 3
+    face_settings(
+        SELFIE_STORAGE=SELFIE_ALIAS,
+        MAX_ATTEMPTS_PER_ID_PER_DAY=per_id,
+        MAX_ATTEMPTS_PER_USER_PER_DAY=1000,
+        MAX_ACCOUNTS_PER_ID_PER_DAY=0,
+    )
+    users = [get_user_model().objects.create_user(name) for name in ("alice", "bob")]
+    combos = [user for user in users for _ in range(THREADS // 2)]
+
+    result = burst([submitter(magic.MATCH, user) for user in combos])
+
+    assert result.errors == []
+    per_user_id = Counter(VerificationAttempt.objects.values_list("user_id", flat=True))
+    assert per_user_id == {user.pk: per_id for user in users}
+    assert len(result.refused) == THREADS - 2 * per_id
+    assert stored_selfies(selfie_dir) == {attempt.selfie_name for attempt in result.stored}
+
+
+def test_accounts_per_id_number_hold_under_a_burst(
+    face_settings: Callable[..., None],
+    selfie_dir: Path,
+    submitter: Submitter,
+    request: pytest.FixtureRequest,
+) -> None:
+    """Twelve accounts at one number at once: exactly the ceiling's worth get in; each of the
+    others is refused and (where ``submit`` owns its transaction) recorded, once."""
+    ceiling = 3
+    face_settings(
+        SELFIE_STORAGE=SELFIE_ALIAS,
+        MAX_ATTEMPTS_PER_ID_PER_DAY=1000,
+        MAX_ATTEMPTS_PER_USER_PER_DAY=1000,
+        MAX_ACCOUNTS_PER_ID_PER_DAY=ceiling,
+    )
+    users = [get_user_model().objects.create_user(f"prober-{index}") for index in range(THREADS)]
+
+    result = burst([submitter(magic.MATCH, user) for user in users])
+
+    assert result.errors == []
+    assert len(result.stored) == ceiling
+    assert len(result.refused) == THREADS - ceiling
+    assert VerificationAttempt.objects.values("user").distinct().count() == ceiling
+    assert AttemptEvent.objects.count() == 2 * ceiling
+    assert stored_selfies(selfie_dir) == {attempt.selfie_name for attempt in result.stored}
+    events = LimitEvent.objects.filter(kind=LimitEventKind.ACCOUNTS_PER_ID_REACHED.value)
+    refused_users = {users[index].pk for index in result.refused}
+    if request.node.callspec.params["submitter"] == "caller's transaction":
+        # The event goes with the caller's rollback (the log line stays).
+        assert not events.exists()
+    else:
+        assert sorted(events.values_list("user_id", flat=True)) == sorted(refused_users)
+
+
+def test_id_numbers_per_account_hold_under_a_burst(
+    face_settings: Callable[..., None], selfie_dir: Path, submitter: Submitter
+) -> None:
+    """One account, twelve different numbers at once: exactly the cap's worth get in."""
+    cap = 3
+    face_settings(
+        SELFIE_STORAGE=SELFIE_ALIAS,
+        MAX_ATTEMPTS_PER_ID_PER_DAY=1000,
+        MAX_ATTEMPTS_PER_USER_PER_DAY=1000,
+        MAX_ID_NUMBERS_PER_USER_PER_DAY=cap,
+    )
+    user = get_user_model().objects.create_user("guesser")
+    numbers = [magic.flaky(0, variant=index) for index in range(THREADS)]
+
+    result = burst([submitter(number, user) for number in numbers])
+
+    assert result.errors == []
+    assert len(result.stored) == cap
+    assert len(result.refused) == THREADS - cap
+    assert VerificationAttempt.objects.values("idcard_hash").distinct().count() == cap
+    assert stored_selfies(selfie_dir) == {attempt.selfie_name for attempt in result.stored}
+
+
+def test_all_four_limits_under_a_crossed_burst_without_deadlock(
+    face_settings: Callable[..., None], selfie_dir: Path, submitter: Submitter
+) -> None:
+    """Three numbers x four accounts, every pair at once: the two locks of each submit are
+    taken while others hold one of them; nothing deadlocks and no limit is exceeded."""
+    per_id, per_user, numbers_per_user, accounts_per_id = 2, 4, 2, 3
+    face_settings(
+        SELFIE_STORAGE=SELFIE_ALIAS,
+        MAX_ATTEMPTS_PER_ID_PER_DAY=per_id,
+        MAX_ATTEMPTS_PER_USER_PER_DAY=per_user,
+        MAX_ID_NUMBERS_PER_USER_PER_DAY=numbers_per_user,
+        MAX_ACCOUNTS_PER_ID_PER_DAY=accounts_per_id,
+    )
+    users = [get_user_model().objects.create_user(f"crossed-{index}") for index in range(4)]
+    numbers = [magic.NO_MATCH, magic.REVIEW, magic.MATCH]
+    combos = [(number, user) for number in numbers for user in users]
+
+    result = burst([submitter(number, user) for number, user in combos])
+
+    assert result.errors == []
+    assert len(result.stored) + len(result.refused) == len(combos)
+    rows = list(VerificationAttempt.objects.values_list("idcard_hash", "user_id"))
+    assert max(Counter(rows).values()) <= per_id
+    assert max(Counter(user_id for _, user_id in rows).values()) <= per_user
+    for user in users:
+        assert len({h for h, user_id in rows if user_id == user.pk}) <= numbers_per_user
+    for number in numbers:
+        hashed = crypto.id_number_hash(number)
+        assert len({user_id for h, user_id in rows if h == hashed}) <= accounts_per_id
