@@ -744,13 +744,12 @@ class AttemptAwaitingReviewAdmin(VerificationAttemptAdmin):
     """The queue: completed attempts in the review band, or awaiting a second reviewer;
     oldest first."""
 
-    # Narrower than the attempts' list (every row is completed and awaiting review): fits
-    # beside the filters at 1280 px.
+    # Narrower than the attempts' list (every row is completed and awaiting review; the
+    # backend is a filter): fits beside the navigation and the filters at 1280 px.
     list_display = (  # type: ignore[assignment]
         "age",
         "idcard_number_masked",
         "name_masked",
-        "backend",
         "decision_badge",
         "similarity_score",
         "reason_label",
