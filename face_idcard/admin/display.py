@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from .. import reasons
 from ..backends.base import scrub
 from ..models import EVENT_KIND_CHOICES, AttemptEvent, VerificationAttempt
+from ..outcome import Reason
 from ..states import DECISION_CHOICES, STATUS_CHOICES, Decision, Status
 
 #: Background colours of the decision badge (white text on each at 4.5:1 or more): a match
@@ -178,9 +179,12 @@ def timeline(events: Iterable[AttemptEvent]) -> SafeString:
     )
 
 
+REASON_CODES = frozenset(reason.value for reason in Reason)
+
 #: The words for the keys an event's data holds; a key not listed is shown as stored.
 EVENT_KEYS = {
     "action": _("action"),
+    "audit_sample": _("audit sample"),
     "backend": _("backend"),
     "billable": _("billable"),
     "billed": _("billed"),
@@ -201,6 +205,8 @@ EVENT_KEYS = {
     "legal_hold": _("legal hold"),
     "machine_decision": _("machine's decision"),
     "mode": _("submitted as"),
+    "publish": _("task sent"),
+    "published": _("task sent"),
     "new_attempt": _("new attempt"),
     "notice_version": _("privacy notice version"),
     "purpose": _("purpose"),
@@ -226,6 +232,13 @@ EVENT_VALUES = {
     "selfie": _("selfie"),
     "id_search": _("ID number search"),
     "system": _("system"),
+    "pii": _("ID number and name"),
+    "after_commit": _("after the transaction"),
+    "parked": _("when its slot comes"),
+    "caller": _("by the calling code"),
+    "sweeper": _("by the sweeper"),
+    "lost_message": _("task message lost"),
+    "lost_retry": _("retry lost"),
 }
 
 
@@ -242,7 +255,8 @@ def _event_value(key: str, value: Any) -> str:
         return milliseconds(float(value))
     if key == "purpose" and isinstance(value, str):
         return purpose_label(value)
-    if key == "reason" and isinstance(value, str) and reasons.label(value):
+    # A provider call's reason is a code; a reviewer's is free text, kept as written.
+    if key == "reason" and isinstance(value, str) and value in REASON_CODES:
         return reasons.label(value)
     if isinstance(value, float):
         return formats.number_format(value, 1)

@@ -95,8 +95,10 @@ def next_in_queue(user: Any, after: VerificationAttempt | None) -> VerificationA
     later: VerificationAttempt | None = queue.filter(
         Q(created_at__gt=after.created_at) | Q(created_at=after.created_at, pk__gt=after.pk)
     ).first()
+    if later is not None:
+        return later
     oldest: VerificationAttempt | None = queue.exclude(pk=after.pk).first()
-    return later or oldest
+    return oldest
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,11 @@ def related(
     attempt: VerificationAttempt,
 ) -> tuple[list[VerificationAttempt], list[VerificationAttempt]]:
     """The same person's other attempts (same ID number hash) and the same account's."""
-    others = VerificationAttempt.objects.exclude(pk=attempt.pk).order_by("-created_at")
+    others = (
+        VerificationAttempt.objects.exclude(pk=attempt.pk)
+        .select_related("user")
+        .order_by("-created_at")
+    )
     person: list[VerificationAttempt] = (
         list(others.filter(idcard_hash=attempt.idcard_hash)[:RELATED_LIMIT])
         if attempt.idcard_hash

@@ -175,6 +175,7 @@ def test_the_detail_page_reads_right_after_a_review(face_settings: Any) -> None:
     assert "名称" not in html and "身份证姓名" in html
     assert "guardian_consent" not in html and "mode: image" not in html
     assert "监护人同意: 否" in html
+    assert "same person" in html.split("face-idcard-timeline")[1]  # the reviewer's own words
     # The machine's reason is said to be the machine's once the reviewer decided.
     assert "机器判定" in html
     assert "overridden" not in html
