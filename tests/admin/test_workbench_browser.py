@@ -212,3 +212,42 @@ def test_the_workbench_has_no_serious_accessibility_violation(
     page.locator("#fi-wb-reason-error").wait_for()
     page.evaluate(AXE.read_text(encoding="utf-8"))
     assert page.evaluate(RUN_AXE) == []
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_four_eyes_review_happens_in_the_workbench(
+    live_server: Any, face_settings: Any, open_page: Any, language: str
+) -> None:
+    attempt = finished(magic.NO_MATCH)
+    _user(f"bench-first-{language}", *ALL)
+    _user(f"bench-second-{language}", *ALL)
+    first = open_page(language)
+    # A machine "no match" is not queued: the first reviewer comes from its detail page.
+    _login(first, live_server.url, f"bench-first-{language}", QUEUE)
+    first.goto(f"{live_server.url}/admin/face_idcard/verificationattempt/{attempt.pk}/change/")
+    first.click("a.face-idcard-workbench")
+    first.wait_for_url(_workbench(attempt))
+    assert first.locator(".fi-wb-gauge").get_attribute("data-decision") == "no_match"
+    first.fill("textarea[name=reason]", "poor light, same face")
+    first.click("button.fi-wb-approve")
+    # Nothing left for the first reviewer: their own first review waits for someone else,
+    # in the queue of the others.
+    first.wait_for_url(f"**{QUEUE}")
+    attempt.refresh_from_db()
+    assert attempt.reviewed_at is None
+
+    second = open_page(language)
+    second.set_viewport_size(SIZES["tablet"])
+    _login(second, live_server.url, f"bench-second-{language}", QUEUE)
+    second.click("a.face-idcard-workbench-start")
+    second.wait_for_url(_workbench(attempt))
+    _fits(second)
+    box = second.locator(".fi-wb-four-eyes")
+    assert f"bench-first-{language}" in box.inner_text()
+    assert "poor light, same face" in box.inner_text()
+    second.fill("textarea[name=reason]", "agreed")
+    second.click("button.fi-wb-approve")
+    second.wait_for_url(f"**{QUEUE}")
+    attempt.refresh_from_db()
+    assert attempt.review_decision == "match" and attempt.reviewer is not None
+    assert attempt.reviewer.username == f"bench-second-{language}"
