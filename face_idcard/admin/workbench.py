@@ -194,7 +194,7 @@ def quality_notes(attempt: VerificationAttempt) -> list[str]:
                 % {"type": attempt.selfie_content_type.split("/")[-1].upper()}
             )
         )
-    if not notes or attempt.reason not in QUALITY_REASONS:
+    if attempt.reason not in QUALITY_REASONS:
         notes.append(str(_("The provider flagged no image quality problem.")))
     return notes
 
