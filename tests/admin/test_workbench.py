@@ -7,11 +7,9 @@ import re
 from typing import Any
 
 import pytest
-from django.utils import translation
 
-from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
+from face_idcard.models import EventKind, VerificationAttempt
 from face_idcard.simulator import magic
-from face_idcard.states import Decision
 from tests.support.admin_helpers import (
     ALL,
     CHANGELIST,
@@ -262,7 +260,5 @@ def test_the_queue_is_narrow(face_settings: Any) -> None:
     client, _ = client_for("bench-narrow", *ALL)
     html = client.get(QUEUE).content.decode()
     header = html.split("<thead>")[1].split("</thead>")[0]
-    assert header.count("<th") <= 10
-    assert translation.get_language() is not None
-    assert Decision.REVIEW.value
-    assert AttemptEvent
+    # Eight columns and the checkbox: the browser test measures it against the page.
+    assert header.count("<th") <= 9
