@@ -30,16 +30,16 @@ from django.views.decorators.clickjacking import xframe_options_deny
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
-from .. import crypto, permissions, reasons, services
+from .. import crypto, permissions, services
 from ..backends.config import configured
 from ..exceptions import PermissionRequired, PersonalInformationUnavailable
 from ..identity import validate_id_number
 from ..insight import abuse
 from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, VerificationAttempt
-from ..services._operations import read_recorded_selfie, record_selfie_reveal
+from ..services._operations import pending_review, read_recorded_selfie, record_selfie_reveal
 from ..services._rerun import can_rerun
 from ..states import Decision, Status
-from . import actions, dates, display, id_search, selfie_links
+from . import actions, dates, display, id_search, selfie_links, workbench
 from .forms import IdNumberSearchForm
 from .paginator import CappedCountPaginator
 
@@ -52,6 +52,9 @@ logger = logging.getLogger("face_idcard.admin")
 
 #: At most this many attempts are listed for one ID number.
 ID_SEARCH_LIMIT = 200
+
+#: The actions that change what is kept (shown apart from the decision, styled as such).
+DESTRUCTIVE = frozenset({"redact", "place_legal_hold", "lift_legal_hold"})
 
 
 class ReviewStateFilter(admin.SimpleListFilter):
@@ -104,12 +107,12 @@ class VerificationAttemptAdmin(_AdminBase):
     list_display = (
         "created_at",
         "idcard_number_masked",
-        "idcard_name_masked",
+        "name_masked",
         "user",
         "backend",
         "status",
         "decision_badge",
-        "similarity",
+        "similarity_score",
         "reason_label",
         "review_state",
     )
@@ -142,7 +145,7 @@ class VerificationAttemptAdmin(_AdminBase):
             None,
             {
                 "fields": (
-                    "id",
+                    "attempt_id",
                     "user",
                     "backend",
                     "external_reference",
@@ -159,7 +162,7 @@ class VerificationAttemptAdmin(_AdminBase):
             {
                 "fields": (
                     "idcard_number_masked",
-                    "idcard_name_masked",
+                    "name_masked",
                     "consent_at",
                     "notice_version",
                 )
@@ -169,7 +172,7 @@ class VerificationAttemptAdmin(_AdminBase):
             _("Provider"),
             {
                 "fields": (
-                    "similarity",
+                    "similarity_score",
                     "threshold",
                     "provider_session_id",
                     "provider_request_id",
@@ -177,14 +180,14 @@ class VerificationAttemptAdmin(_AdminBase):
                     "error_class",
                     "provider_calls",
                     "retry_count",
-                    "provider_latency_ms",
+                    "latency",
                     "provider_data",
                 )
             },
         ),
         (
             _("Times"),
-            {"fields": ("created_at", "queued_at", "started_at", "finished_at", "next_attempt_at")},
+            {"fields": ("created_at", "queued_at", "started_at", "finished_at", "next_try")},
         ),
         (
             _("Review"),
@@ -298,6 +301,7 @@ class VerificationAttemptAdmin(_AdminBase):
                 if self.has_id_search_permission(request)
                 else ""
             ),
+            "time_zone": display.time_zone_name(),
             **(extra_context or {}),
         }
         return super().changelist_view(request, extra)
@@ -308,7 +312,31 @@ class VerificationAttemptAdmin(_AdminBase):
 
     @admin.display(description=_("reason"), ordering="reason")
     def reason_label(self, obj: VerificationAttempt) -> str:
-        return reasons.label(obj.reason) or "-"
+        return display.reason_text(obj)
+
+    @admin.display(description=_("similarity"), ordering="similarity")
+    def similarity_score(self, obj: VerificationAttempt) -> str:
+        return display.percent_score(obj.similarity)
+
+    @admin.display(description=_("attempt id"))
+    def attempt_id(self, obj: VerificationAttempt) -> str:
+        return str(obj.pk)
+
+    # "name" alone is also the permission's and the group's field, translated otherwise.
+    @admin.display(description=_("name on the ID card"), ordering="idcard_name_masked")
+    def name_masked(self, obj: VerificationAttempt) -> str:
+        return obj.idcard_name_masked or "-"
+
+    @admin.display(description=_("provider latency"))
+    def latency(self, obj: VerificationAttempt) -> str:
+        return display.milliseconds(obj.provider_latency_ms)
+
+    @admin.display(description=_("next try"))
+    def next_try(self, obj: VerificationAttempt) -> str:
+        # A finished attempt has no next try, whatever the column kept.
+        if obj.is_terminal or obj.next_attempt_at is None:
+            return "-"
+        return display.local_time(obj.next_attempt_at)
 
     @admin.display(description=_("review state"))
     def review_state(self, obj: VerificationAttempt) -> str:
@@ -344,10 +372,23 @@ class VerificationAttemptAdmin(_AdminBase):
         extra: dict[str, Any] = {**(extra_context or {})}
         if attempt is not None:
             extra.update(
+                # Not the model's str() ("<id> (completed)", an untranslated status).
+                subtitle=str(attempt.pk),
+                time_zone=display.time_zone_name(),
+                workbench_url=reverse("admin:face_idcard_workbench", args=[attempt.pk]),
                 changelist_url=reverse("admin:face_idcard_verificationattempt_changelist"),
                 can_view_pii=self.has_view_pii_permission(request) and attempt.has_pii,
                 reveal_url=reverse("admin:face_idcard_reveal", args=[attempt.pk]),
-                attempt_actions=self._detail_actions(request, attempt),
+                attempt_actions=[
+                    item
+                    for item in self._detail_actions(request, attempt)
+                    if item[0] not in DESTRUCTIVE
+                ],
+                destructive_actions=[
+                    item
+                    for item in self._detail_actions(request, attempt)
+                    if item[0] in DESTRUCTIVE
+                ],
                 abuse_flags=abuse.flags(attempt),
                 statistics_url=reverse("admin:face_idcard_abuse"),
             )
@@ -391,6 +432,16 @@ class VerificationAttemptAdmin(_AdminBase):
                 self.admin_site.admin_view(self.reveal_view),
                 name="face_idcard_reveal",
             ),
+            path(
+                "<uuid:pk>/workbench/",
+                self.admin_site.admin_view(self.workbench_view),
+                name="face_idcard_workbench",
+            ),
+            path(
+                "workbench/next/",
+                self.admin_site.admin_view(self.workbench_next_view),
+                name="face_idcard_workbench_next",
+            ),
         ]
         return own + super().get_urls()
 
@@ -425,6 +476,7 @@ class VerificationAttemptAdmin(_AdminBase):
                 del number
                 results = list(
                     VerificationAttempt.objects.filter(idcard_hash__in=hashes)
+                    .annotate(awaiting_second=_awaiting_second())
                     .select_related("user")
                     .order_by("-created_at")[:ID_SEARCH_LIMIT]
                 )
@@ -435,6 +487,18 @@ class VerificationAttemptAdmin(_AdminBase):
             "opts": self.model._meta,
             "form": form,
             "results": results,
+            # The final decision and the review state: an approved attempt is no longer
+            # "needs review" here.
+            "rows": [
+                {
+                    "attempt": attempt,
+                    "created": display.local_time(attempt.created_at),
+                    "badge": display.decision_badge(attempt),
+                    "review_state": display.review_state_label(attempt),
+                }
+                for attempt in results or []
+            ],
+            "time_zone": display.time_zone_name(),
             "limit": ID_SEARCH_LIMIT,
         }
         response = TemplateResponse(
@@ -506,14 +570,178 @@ class VerificationAttemptAdmin(_AdminBase):
         response["Cache-Control"] = "no-store, private"
         return response
 
-    def _selfie_url(self, request: HttpRequest, attempt: VerificationAttempt) -> str:
+    def _selfie_url(
+        self, request: HttpRequest, attempt: VerificationAttempt, purpose: str = ""
+    ) -> str:
         """The audited link to the selfie, or "" when there is none to show."""
         try:
-            record_selfie_reveal(attempt, viewer=request.user)
+            record_selfie_reveal(attempt, viewer=request.user, purpose=purpose)
         except PersonalInformationUnavailable:
             return ""
         token = selfie_links.issue(request, attempt.pk)
         return reverse("admin:face_idcard_selfie", args=[token])
+
+    # --- The review workbench ------------------------------------------------------------------
+
+    def _can_decide(self, request: HttpRequest, attempt: VerificationAttempt) -> bool:
+        own = attempt.user_id is not None and attempt.user_id == request.user.pk
+        return (
+            self.has_review_permission(request)
+            and attempt.status == Status.COMPLETED.value
+            and attempt.reviewed_at is None
+            and not own
+        )
+
+    def _to_next(self, request: HttpRequest, after: VerificationAttempt | None) -> HttpResponse:
+        following = workbench.next_in_queue(request.user, after)
+        if following is None:
+            self.message_user(request, _("The review queue is empty."), messages.SUCCESS)
+            return HttpResponseRedirect(
+                reverse("admin:face_idcard_attemptawaitingreview_changelist")
+            )
+        return HttpResponseRedirect(reverse("admin:face_idcard_workbench", args=[following.pk]))
+
+    @method_decorator(require_GET)
+    def workbench_next_view(self, request: HttpRequest) -> HttpResponse:
+        """The oldest attempt of the queue this user may decide."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        return self._to_next(request, None)
+
+    @method_decorator(xframe_options_deny)
+    @method_decorator(require_http_methods(["GET", "POST"]))
+    def workbench_view(self, request: HttpRequest, pk: uuid.UUID) -> HttpResponse:
+        """One attempt with all a reviewer needs. POST ``purpose``: the audited selfie link
+        (:mod:`.selfie_links`); POST ``decision`` and ``reason``: the review, then the next
+        attempt of the queue."""
+        attempt = self._attempt(request, pk)
+        reveal_form = workbench.RevealForm(initial={"purpose": "review"})
+        decision_form = workbench.DecisionForm()
+        selfie_url = ""
+        selfie_shown = False
+        status = 200
+        if request.method == "POST" and "purpose" in request.POST:
+            if not self.has_view_pii_permission(request):
+                raise PermissionDenied
+            reveal_form = workbench.RevealForm(request.POST)
+            if reveal_form.is_valid():
+                selfie_url = self._selfie_url(
+                    request, attempt, purpose=reveal_form.cleaned_data["purpose"]
+                )
+                selfie_shown = True
+            else:
+                status = 400
+        elif request.method == "POST":
+            if not self._can_decide(request, attempt):
+                raise PermissionDenied
+            decision_form = workbench.DecisionForm(request.POST)
+            if decision_form.is_valid():
+                try:
+                    services.review(
+                        attempt,
+                        reviewer=request.user,
+                        decision=decision_form.cleaned_data["decision"],
+                        reason=decision_form.cleaned_data["reason"],
+                    )
+                except actions.REFUSALS as error:
+                    decision_form.add_error(None, actions._refusal_text(error))
+                    status = 400
+                else:
+                    self.message_user(request, self._decided_text(attempt), messages.SUCCESS)
+                    return self._to_next(request, attempt)
+            else:
+                status = 400
+        context = {
+            **self.admin_site.each_context(request),
+            **self._workbench_context(request, attempt),
+            "reveal_form": reveal_form,
+            "decision_form": decision_form,
+            "selfie_url": selfie_url,
+            "selfie_shown": selfie_shown,
+        }
+        response = TemplateResponse(
+            request, "admin/face_idcard/workbench.html", context, status=status
+        )
+        response["Cache-Control"] = "no-store, private"
+        return response
+
+    def _decided_text(self, attempt: VerificationAttempt) -> str:
+        if attempt.reviewed_at is None:
+            return str(
+                _("First review recorded for attempt %(id)s: a second reviewer must confirm it.")
+                % {"id": attempt.pk}
+            )
+        return str(
+            _("Attempt %(id)s decided: %(decision)s.")
+            % {"id": attempt.pk, "decision": display.decision_label(attempt.final_decision)}
+        )
+
+    def _workbench_context(
+        self, request: HttpRequest, attempt: VerificationAttempt
+    ) -> dict[str, Any]:
+        first = pending_review(attempt)
+        person, account = workbench.related(attempt)
+        following = workbench.next_in_queue(request.user, attempt)
+        destructive = [
+            (name, label)
+            for name, label in self._detail_actions(request, attempt)
+            if name in ("redact", "place_legal_hold", "lift_legal_hold")
+        ]
+        return {
+            "title": _("Review workbench"),
+            "opts": self.model._meta,
+            "attempt": attempt,
+            "attempt_short": str(attempt.pk)[:8],
+            "change_url": reverse(
+                "admin:face_idcard_verificationattempt_change", args=[attempt.pk]
+            ),
+            "changelist_url": reverse("admin:face_idcard_verificationattempt_changelist"),
+            "queue_url": reverse("admin:face_idcard_attemptawaitingreview_changelist"),
+            "next_url": (
+                reverse("admin:face_idcard_workbench", args=[following.pk]) if following else ""
+            ),
+            "waiting": workbench.queue_for(request.user).count(),
+            "time_zone": display.time_zone_name(),
+            "created": display.local_time(attempt.created_at),
+            "finished": display.local_time(attempt.finished_at),
+            "decision_badge": display.decision_badge(attempt),
+            "machine_decision": display.decision_label(attempt.decision),
+            "reason_text": display.reason_text(attempt),
+            "review_state": display.review_state_label(attempt),
+            "gauge": workbench.Gauge(
+                attempt.similarity, attempt.threshold, workbench.review_band(attempt.backend)
+            ),
+            "liveness": workbench.liveness(attempt),
+            "quality_notes": workbench.quality_notes(attempt),
+            "same_person": [self._related_row(item) for item in person],
+            "same_account": [self._related_row(item) for item in account],
+            "abuse_flags": abuse.flags(attempt),
+            "abuse_url": reverse("admin:face_idcard_abuse"),
+            "provider_code": attempt.error_code or "-",
+            "provider_latency": display.milliseconds(attempt.provider_latency_ms),
+            "provider_data": display.pretty_json(attempt.raw_response),
+            "can_view_pii": self.has_view_pii_permission(request) and bool(attempt.selfie_name),
+            "has_pii_permission": self.has_view_pii_permission(request),
+            "can_decide": self._can_decide(request, attempt),
+            "first_review": first,
+            "first_review_decision": (
+                display.decision_label(str(first.data.get("decision", ""))) if first else ""
+            ),
+            "first_review_mine": first is not None and first.actor_id == request.user.pk,
+            "first_review_time": display.local_time(first.created_at) if first else "",
+            "destructive_actions": destructive,
+            "reviewed_time": display.local_time(attempt.reviewed_at),
+        }
+
+    def _related_row(self, attempt: VerificationAttempt) -> dict[str, Any]:
+        return {
+            "url": reverse("admin:face_idcard_verificationattempt_change", args=[attempt.pk]),
+            "created": display.local_time(attempt.created_at),
+            "badge": display.decision_badge(attempt),
+            "similarity": display.percent_score(attempt.similarity),
+            "reason": display.reason_text(attempt),
+            "user": str(attempt.user) if attempt.user_id else "-",
+        }
 
 
 @admin.register(AttemptAwaitingReview)
@@ -521,7 +749,18 @@ class AttemptAwaitingReviewAdmin(VerificationAttemptAdmin):
     """The queue: completed attempts in the review band, or awaiting a second reviewer;
     oldest first."""
 
-    list_display = ("age", *VerificationAttemptAdmin.list_display)  # type: ignore[assignment]
+    # Narrower than the attempts' list (every row is completed and awaiting review; the
+    # backend is a filter): fits beside the navigation and the filters at 1280 px.
+    list_display = (  # type: ignore[assignment]
+        "age",
+        "idcard_number_masked",
+        "name_masked",
+        "decision_badge",
+        "similarity_score",
+        "reason_label",
+        "review_state",
+    )
+    list_display_links = ("age",)
     ordering = ("created_at",)
     list_filter = (BackendFilter, "reason", "created_at")  # type: ignore[assignment]
     date_hierarchy = None  # type: ignore[assignment]
@@ -548,7 +787,8 @@ class AttemptAwaitingReviewAdmin(VerificationAttemptAdmin):
     def changelist_view(
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
-        return super().changelist_view(request, extra_context)
+        extra = {"workbench_start_url": reverse("admin:face_idcard_workbench_next")}
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
 
     def change_view(
         self,
@@ -557,7 +797,5 @@ class AttemptAwaitingReviewAdmin(VerificationAttemptAdmin):
         form_url: str = "",
         extra_context: dict[str, Any] | None = None,
     ) -> HttpResponse:
-        # One detail page: the attempts' own.
-        return HttpResponseRedirect(
-            reverse("admin:face_idcard_verificationattempt_change", args=[object_id])
-        )
+        # The queue's items open in the review workbench (the attempts' admin serves it).
+        return HttpResponseRedirect(reverse("admin:face_idcard_workbench", args=[object_id]))

@@ -11,20 +11,24 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from django.utils import formats, timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
+from .. import reasons
 from ..backends.base import scrub
 from ..models import EVENT_KIND_CHOICES, AttemptEvent, VerificationAttempt
-from ..states import Decision, Status
+from ..outcome import Reason
+from ..states import DECISION_CHOICES, STATUS_CHOICES, Decision, Status
 
-#: Background colours of the decision badge.
+#: Background colours of the decision badge (white text on each at 4.5:1 or more): a match
+#: green, no match red, a pending review amber, nothing grey. Every badge also says it in words.
 BADGE_COLOURS = {
     Decision.MATCH.value: "#2e7d32",
     Decision.NO_MATCH.value: "#c62828",
-    Decision.REVIEW.value: "#ef6c00",
-    Decision.NONE.value: "#757575",
+    Decision.REVIEW.value: "#a84300",
+    Decision.NONE.value: "#616161",
 }
 
 #: An 18-character resident ID number (or the old 15-digit one), spaces ignored: never a
@@ -54,9 +58,53 @@ def decision_badge(attempt: VerificationAttempt) -> SafeString:
 
 
 def _decision_labels() -> Iterable[tuple[str, Any]]:
-    from ..states import DECISION_CHOICES
-
     return DECISION_CHOICES
+
+
+def decision_label(decision: str) -> str:
+    return str(dict(DECISION_CHOICES).get(decision, decision))
+
+
+def reason_text(attempt: VerificationAttempt) -> str:
+    """The machine's reason, said to be the machine's once a reviewer decided otherwise (an
+    approved attempt must not read "match, low similarity")."""
+    machine = reasons.label(attempt.reason) or "-"
+    if attempt.reviewed_at is None or not attempt.review_decision:
+        return machine
+    return str(
+        _("%(reason)s (the machine said: %(machine)s; the reviewer decided: %(review)s)")
+        % {
+            "reason": machine,
+            "machine": decision_label(attempt.decision),
+            "review": decision_label(attempt.review_decision),
+        }
+    )
+
+
+def time_zone_name() -> str:
+    """The name of the time zone every time on a page is shown in."""
+    return str(timezone.get_current_timezone_name())
+
+
+def local_time(value: Any) -> str:
+    """A datetime in the current time zone, without seconds' fractions ("-" for none)."""
+    if value is None:
+        return "-"
+    return f"{timezone.localtime(value):%Y-%m-%d %H:%M:%S}"
+
+
+def milliseconds(value: float | None) -> str:
+    """A latency as whole milliseconds in the active language's number format."""
+    if value is None:
+        return "-"
+    return str(_("%(ms)s ms") % {"ms": formats.number_format(round(value), 0, force_grouping=True)})
+
+
+def percent_score(value: float | None) -> str:
+    """A similarity or threshold (0-100) with one decimal, localised."""
+    if value is None:
+        return "-"
+    return formats.number_format(value, 1)
 
 
 class ReviewState:
@@ -101,10 +149,11 @@ def pretty_json(value: Any) -> SafeString:
 
 
 def timeline(events: Iterable[AttemptEvent]) -> SafeString:
+    """The trail's rows, their times in the page's time zone (named in the header)."""
     labels = dict(EVENT_KIND_CHOICES)
     rows = [
         (
-            f"{event.created_at:%Y-%m-%d %H:%M:%S}",
+            local_time(event.created_at),
             str(labels.get(event.kind, event.kind)),
             event.kind,
             str(event.actor) if event.actor_id else str(_("system")),
@@ -122,7 +171,7 @@ def timeline(events: Iterable[AttemptEvent]) -> SafeString:
     return format_html(
         '<table class="face-idcard-timeline"><thead><tr><th>{}</th><th>{}</th><th>{}</th>'
         "<th>{}</th></tr></thead><tbody>{}</tbody></table>",
-        _("time"),
+        _("time (%(zone)s)") % {"zone": time_zone_name()},
         _("event"),
         _("by"),
         _("details"),
@@ -130,8 +179,99 @@ def timeline(events: Iterable[AttemptEvent]) -> SafeString:
     )
 
 
+REASON_CODES = frozenset(reason.value for reason in Reason)
+
+#: The words for the keys an event's data holds; a key not listed is shown as stored.
+EVENT_KEYS = {
+    "action": _("action"),
+    "audit_sample": _("audit sample"),
+    "backend": _("backend"),
+    "billable": _("billable"),
+    "billed": _("billed"),
+    "by": _("by"),
+    "call": _("call"),
+    "code": _("code"),
+    "countdown": _("countdown"),
+    "decision": _("decision"),
+    "error": _("error"),
+    "error_class": _("error class"),
+    "first_decision": _("first reviewer's decision"),
+    "first_reviewer": _("first reviewer"),
+    "guardian_consent": _("guardian's consent"),
+    "hits": _("hits"),
+    "http_status": _("HTTP status"),
+    "key_id": _("key id"),
+    "latency_ms": _("latency"),
+    "legal_hold": _("legal hold"),
+    "machine_decision": _("machine's decision"),
+    "mode": _("submitted as"),
+    "publish": _("task sent"),
+    "published": _("task sent"),
+    "new_attempt": _("new attempt"),
+    "notice_version": _("privacy notice version"),
+    "purpose": _("purpose"),
+    "reason": _("reason"),
+    "recovery": _("recovery"),
+    "rerun_of": _("re-run of"),
+    "retry": _("retry"),
+    "similarity": _("similarity"),
+    "status": _("status"),
+    "threshold": _("threshold"),
+    "what": _("what"),
+}
+
+#: The words for the values that are codes (a decision, a status, a review action, ...).
+EVENT_VALUES = {
+    **dict(DECISION_CHOICES),
+    **dict(STATUS_CHOICES),
+    "confirmed": _("confirmed the machine's decision"),
+    "overridden": _("overturned the machine's decision"),
+    "decided": _("decided (the machine asked for a review)"),
+    "image": _("image"),
+    "url": _("image address"),
+    "selfie": _("selfie"),
+    "id_search": _("ID number search"),
+    "system": _("system"),
+    "pii": _("ID number and name"),
+    "after_commit": _("after the transaction"),
+    "parked": _("when its slot comes"),
+    "caller": _("by the calling code"),
+    "sweeper": _("by the sweeper"),
+    "lost_message": _("task message lost"),
+    "lost_retry": _("retry lost"),
+}
+
+
+def purpose_label(code: str) -> str:
+    from .workbench import PURPOSES
+
+    return str(dict(PURPOSES).get(code, code))
+
+
+def _event_value(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return str(_("yes") if value else _("no"))
+    if key == "latency_ms" and isinstance(value, (int, float)):
+        return milliseconds(float(value))
+    if key == "purpose" and isinstance(value, str):
+        return purpose_label(value)
+    # A provider call's reason is a code; a reviewer's is free text, kept as written.
+    if key == "reason" and isinstance(value, str) and value in REASON_CODES:
+        return reasons.label(value)
+    if isinstance(value, float):
+        return formats.number_format(value, 1)
+    if value is None:
+        return "-"
+    if isinstance(value, str) and value in EVENT_VALUES:
+        return str(EVENT_VALUES[value])
+    return str(value)
+
+
 def event_summary(data: Any) -> str:
-    """An event's data as "key: value" pairs, sorted (data never holds PII)."""
+    """An event's data as "key: value" pairs in the active language (data never holds PII)."""
     if not isinstance(data, dict) or not data:
         return ""
-    return ", ".join(f"{key}: {value}" for key, value in sorted(data.items()))
+    return ", ".join(
+        f"{EVENT_KEYS.get(key, key)}: {_event_value(key, value)}"
+        for key, value in sorted(data.items())
+    )

@@ -25,6 +25,7 @@ from ..insight import abuse, calibration, charts, export, stats
 from ..insight.windows import WINDOWS, Scope, window
 from ..models import VerificationStatistics
 from ..states import DECISION_CHOICES, STATUS_CHOICES
+from . import display
 from .forms import AuditExportForm
 
 if TYPE_CHECKING:
@@ -131,7 +132,9 @@ class VerificationStatisticsAdmin(_AdminBase):
                     (str(decision_labels.get(key, key)), figures.by_decision.get(key, 0))
                     for key in decision_labels
                 ],
-                colour=charts.COLOURS[2],
+                colours=[
+                    display.BADGE_COLOURS.get(key, charts.COLOURS[5]) for key in decision_labels
+                ],
                 name="decision",
             ),
             reason_chart=charts.bars(
@@ -188,9 +191,16 @@ class VerificationStatisticsAdmin(_AdminBase):
         return self._render(request, "abuse.html", context)
 
     def export_view(self, request: HttpRequest) -> HttpResponseBase:
-        if not self.has_export_permission(request):
-            raise PermissionDenied
         _scope, context = self._scope(request)
+        if not self.has_export_permission(request):
+            # The admin's own page, in the reviewer's language, saying what is missing (not
+            # the server's bare "403 Forbidden").
+            context.update(title=_("Export the audit trail"), page="face_idcard_export")
+            denied = TemplateResponse(
+                request, "admin/face_idcard/export_denied.html", context, status=403
+            )
+            denied["Cache-Control"] = "no-store, private"
+            return denied
         form = AuditExportForm(request.GET if "date_from" in request.GET else None)
         if form.is_bound and form.is_valid():
             since = _start_of(form.cleaned_data["date_from"])

@@ -21,9 +21,11 @@ def bars(
     *,
     number_format: str = "{:,.0f}",
     colour: str = COLOURS[0],
+    colours: Sequence[str] = (),
     name: str = "",
 ) -> SafeString:
-    """A horizontal bar chart of ``(label, value)`` rows."""
+    """A horizontal bar chart of ``(label, value)`` rows; ``colours``, when given, one per row
+    (where the colour means something: a match green, no match red)."""
     peak = max((value for _, value in rows), default=0) or 1
     height = ROW * max(len(rows), 1) + 4
     width = LABEL_WIDTH + BAR_WIDTH + NUMBER_WIDTH
@@ -44,7 +46,7 @@ def bars(
                 index * ROW + 4,
                 round(BAR_WIDTH * value / peak, 1),
                 ROW - 6,
-                colour,
+                colours[index] if index < len(colours) else colour,
                 LABEL_WIDTH + round(BAR_WIDTH * value / peak, 1) + 6,
                 index * ROW + 15,
                 number_format.format(value),

@@ -54,7 +54,11 @@ def review(
     reason = reason.strip()
     refuse_personal_data_in_reason(reason, attempt, actor=reviewer)  # the trail keeps it
     now = timezone.now()
-    action = "confirmed" if verdict.value == attempt.decision else "overridden"
+    # A machine "review" has no verdict to confirm or overturn: the reviewer decides it.
+    if attempt.decision == Decision.REVIEW.value:
+        action = "decided"
+    else:
+        action = "confirmed" if verdict.value == attempt.decision else "overridden"
     with transaction.atomic():
         # Serialises reviews of one attempt (where the database locks rows).
         VerificationAttempt._base_manager.select_for_update().filter(pk=attempt.pk).first()
@@ -227,8 +231,9 @@ def _read_selfie(attempt: VerificationAttempt) -> tuple[bytes, str]:
     return data, content_type
 
 
-def _record_selfie_view(attempt: VerificationAttempt, viewer: Any) -> None:
-    audit.record(attempt, EventKind.PII_VIEWED, actor=viewer, what="selfie")
+def _record_selfie_view(attempt: VerificationAttempt, viewer: Any, purpose: str = "") -> None:
+    extra = {"purpose": purpose} if purpose else {}
+    audit.record(attempt, EventKind.PII_VIEWED, actor=viewer, what="selfie", **extra)
     logger.info("attempt %s: selfie viewed by user id %s", attempt.pk, viewer.pk)
 
 
@@ -241,14 +246,15 @@ def reveal_selfie(attempt: VerificationAttempt, *, viewer: Any) -> tuple[bytes, 
     return data, content_type
 
 
-def record_selfie_reveal(attempt: VerificationAttempt, *, viewer: Any) -> None:
+def record_selfie_reveal(attempt: VerificationAttempt, *, viewer: Any, purpose: str = "") -> None:
     """Audit a staff view of the selfie that a link will serve afterwards (the admin's reveal:
     the audited POST issues the link, and loading the image behind it is not audited again,
     so a GET never writes the audit trail). ``face_idcard.view_pii`` required;
-    :class:`PersonalInformationUnavailable` when there is no selfie to show."""
+    :class:`PersonalInformationUnavailable` when there is no selfie to show. ``purpose`` (a
+    code the viewer chose, never free text) is kept in the event."""
     _require_named_pii_viewer(viewer)
     _servable_selfie_type(attempt)
-    _record_selfie_view(attempt, viewer)
+    _record_selfie_view(attempt, viewer, purpose)
 
 
 def read_recorded_selfie(attempt: VerificationAttempt, *, viewer: Any) -> tuple[bytes, str]:

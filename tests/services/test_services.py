@@ -252,7 +252,7 @@ def completed(number: str = magic.REVIEW) -> VerificationAttempt:
     [
         (magic.MATCH, "match", "confirmed"),
         (magic.MATCH, "no_match", "overridden"),
-        (magic.REVIEW, "match", "overridden"),
+        (magic.REVIEW, "match", "decided"),
     ],
 )
 def test_review_confirm_or_override(

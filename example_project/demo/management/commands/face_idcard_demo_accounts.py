@@ -18,7 +18,15 @@ from rest_framework.authtoken.models import Token
 
 REVIEWER = ("reviewer", "demo-reviewer-password")
 USER = ("demo", "demo-user-password")
-REVIEWER_PERMISSIONS = ("view_verificationattempt", "view_pii", "review", "rerun", "redact")
+REVIEWER_PERMISSIONS = (
+    "view_verificationattempt",
+    "view_pii",
+    "review",
+    "rerun",
+    "redact",
+    "export_audit",
+    "view_staffauditevent",
+)
 
 
 class Command(BaseCommand):
