@@ -169,7 +169,7 @@ def deliver_webhook(delivery_id: int) -> str:
 
 
 def deliver_webhook_later(delivery_id: int, countdown: float | None = None) -> None:
-    """Publish :func:`deliver_webhook` for ``delivery_id`` (on ``CELERY_QUEUE`` when set)."""
+    """Publish ``deliver_webhook`` for ``delivery_id`` (on ``CELERY_QUEUE`` when set)."""
     options: dict[str, Any] = {}
     if countdown is not None:
         options["countdown"] = countdown
