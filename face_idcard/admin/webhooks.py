@@ -18,7 +18,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from ..webhooks import outbox, secrets
 from ..webhooks.models import (
@@ -149,12 +148,9 @@ class WebhookEndpointAdmin(_EndpointBase):
         if stopped and request.method == "GET":
             messages.error(
                 request,
-                ngettext(
-                    "%(count)d webhook endpoint was disabled after failed deliveries; its "
-                    "receiver hears of nothing until it is active again.",
-                    "%(count)d webhook endpoints were disabled after failed deliveries; their "
-                    "receivers hear of nothing until they are active again.",
-                    stopped,
+                _(
+                    "Webhook endpoints disabled after failed deliveries: %(count)d. Their "
+                    "receivers hear of nothing until they are active again."
                 )
                 % {"count": stopped},
             )
