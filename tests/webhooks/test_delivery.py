@@ -294,3 +294,25 @@ def test_no_pii_in_logs_headers_or_bodies(
     assert len(receiver.hits()) == 2
     for secret in (magic.MATCH, NAME, *masks):
         assert secret not in everything
+
+
+def test_the_commit_publishes_one_celery_message_per_delivery(
+    make_endpoint: Any, parked_publishes: str
+) -> None:
+    from tests.support.celery_app import queued_messages
+
+    make_endpoint("http://127.0.0.1:9/a")
+    make_endpoint("http://127.0.0.1:9/b")
+    endpoint, _ = make_endpoint("http://127.0.0.1:9/c")
+    outbox.ping(endpoint)
+    assert queued_messages(parked_publishes) == 1
+
+
+def test_the_celery_task_delivers(receiver: Receiver, make_endpoint: Any) -> None:
+    from face_idcard import tasks
+
+    endpoint, secret = make_endpoint(receiver.url)
+    item = _ping(endpoint)
+    assert tasks.deliver_webhook.apply(args=(item.pk,)).get() == "delivered"
+    (hit,) = receiver.hits()
+    Webhook(secret).verify(hit.body, hit.headers)
