@@ -176,7 +176,9 @@ def deliver_webhook_later(delivery_id: int, countdown: float | None = None) -> N
     queue = face_idcard_settings.CELERY_QUEUE
     if queue:
         options["queue"] = queue
-    deliver_webhook.apply_async((delivery_id,), **options)
+    args = (delivery_id,)
+    # argsrepr given, as for verify_attempt: Celery's own saferepr is a tenth of a publish.
+    deliver_webhook.apply_async(args, argsrepr=repr(args), kwargsrepr="{}", **options)  # type: ignore[call-arg]
 
 
 @shared_task(name="face_idcard.tasks.deliver_due_webhooks", base=HealingTask, ignore_result=True)
