@@ -28,6 +28,7 @@ from ..models import EventKind, IdempotencyKey, VerificationAttempt
 from ..signals import attempt_redacted
 from ..states import IllegalTransition, is_terminal
 from ..webhooks import delivery as webhooks_delivery
+from ..webhooks import secrets as webhook_secrets
 from ._common import (
     current_selfie_storage_alias,
     delete_selfie,
@@ -285,7 +286,12 @@ def rotate_keys() -> dict[str, int]:
                 counts["attempts"] += 1
                 counts["selfies"] += outcome
                 break
-    logger.info("rotate_keys: %(attempts)d attempts, %(selfies)d selfies", counts)
+    counts["webhook_secrets"] = webhook_secrets.reencrypt_all()
+    logger.info(
+        "rotate_keys: %(attempts)d attempts, %(selfies)d selfies, "
+        "%(webhook_secrets)d webhook endpoints' secrets",
+        counts,
+    )
     return counts
 
 

@@ -100,3 +100,20 @@ def retire_old(endpoint: WebhookEndpoint) -> int:
     store(endpoint, current[:1])
     endpoint.save(update_fields=["secrets_encrypted"])
     return max(0, len(current) - 1)
+
+
+def reencrypt_all() -> int:
+    """Every endpoint's secrets re-encrypted under the newest ``PII_ENCRYPTION_KEYS`` key (part
+    of ``rotate_keys``); returns how many endpoints were rewritten. A secret rotated meanwhile
+    is left as that rotation wrote it."""
+    from .models import WebhookEndpoint
+
+    rewritten = 0
+    for pk, token in WebhookEndpoint.objects.exclude(secrets_encrypted="").values_list(
+        "pk", "secrets_encrypted"
+    ):
+        fresh = crypto.rotate_token(token, attempt_id=pk, field=crypto.WEBHOOK_SECRETS)
+        rewritten += WebhookEndpoint.objects.filter(pk=pk, secrets_encrypted=token).update(
+            secrets_encrypted=fresh
+        )
+    return rewritten

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -82,3 +83,23 @@ def test_the_reference_library_would_have_accepted_a_mistyped_secret() -> None:
     assert Webhook("whsec_QUJD").sign(VECTOR_ID, when, "{}").startswith("v1,")
     with pytest.raises(secrets.MalformedSecret):
         secrets.secret_key("whsec_QUJD")
+
+
+@pytest.mark.django_db
+def test_rotate_keys_reencrypts_the_endpoints_secrets(settings: Any) -> None:
+    from cryptography.fernet import Fernet
+
+    from face_idcard import services
+    from face_idcard.webhooks.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint(url="https://hooks.example.com/x")
+    secret = secrets.generate_secret()
+    secrets.store(endpoint, [secret])
+    endpoint.save()
+    old_key = settings.FACE_IDCARD["PII_ENCRYPTION_KEYS"][0]
+    new_key = Fernet.generate_key().decode()
+    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "PII_ENCRYPTION_KEYS": [new_key, old_key]}
+    assert services.rotate_keys()["webhook_secrets"] == 1
+    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "PII_ENCRYPTION_KEYS": [new_key]}
+    endpoint.refresh_from_db()
+    assert secrets.load(endpoint) == [secret]
