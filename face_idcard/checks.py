@@ -82,6 +82,8 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         "ADMIN_SELFIE_LINK_SECONDS",
         "OUTAGE_RETRY_BACKOFF_BASE",
         "OUTAGE_RETRY_BACKOFF_MAX",
+        "WEBHOOK_TIMEOUT_SECONDS",
+        "WEBHOOK_LEASE_SECONDS",
     ):
         value = fs.__getattr__(name)
         if not _is_number(value) or value <= 0:
@@ -113,6 +115,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
         )
 
     messages += _check_pipeline_settings()
+    messages += _check_webhook_settings()
 
     unknown = fs.unknown_keys()
     if unknown:
@@ -131,6 +134,38 @@ LOST_CALL_POLICIES = ("requeue", "fail")
 
 def _is_whole(value: Any, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
+
+
+def _check_webhook_settings() -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    schedule = fs.WEBHOOK_RETRY_SCHEDULE
+    if not isinstance(schedule, list | tuple) or not all(
+        _is_number(wait) and wait > 0 for wait in schedule
+    ):
+        messages.append(
+            Error(
+                "FACE_IDCARD['WEBHOOK_RETRY_SCHEDULE'] must be a list of positive numbers of "
+                "seconds.",
+                id="face_idcard.E007",
+            )
+        )
+    for name, minimum in (("WEBHOOK_RESPONSE_MAX_BYTES", 1), ("WEBHOOK_RETENTION_DAYS", 0)):
+        if not _is_whole(fs.__getattr__(name), minimum):
+            messages.append(
+                Error(
+                    f"FACE_IDCARD['{name}'] must be a whole number >= {minimum}.",
+                    id="face_idcard.E010",
+                )
+            )
+    failures = fs.WEBHOOK_DISABLE_AFTER_FAILURES
+    if failures is not None and not _is_whole(failures, 1):
+        messages.append(
+            Error(
+                "FACE_IDCARD['WEBHOOK_DISABLE_AFTER_FAILURES'] must be None or a whole number >= 1.",
+                id="face_idcard.E010",
+            )
+        )
+    return messages
 
 
 def _check_pipeline_settings() -> list[CheckMessage]:

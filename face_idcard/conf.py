@@ -219,6 +219,26 @@ DEFAULTS: dict[str, Any] = {
     "IDEMPOTENCY_TTL_HOURS": 24,
     # The HMAC key of idempotency fingerprints. "": derived from the newest PII hash key.
     "IDEMPOTENCY_KEY": "",
+    # --- Outbound webhooks (face_idcard.webhooks) -------------------------------------------
+    # Allow webhook endpoints on loopback, private, link-local... addresses (and names
+    # resolving to them). Off: a staff user must not make the workers probe an inner network.
+    "WEBHOOK_ALLOW_PRIVATE": False,
+    # Seconds a receiver has to answer a delivery (the TCP connection: CONNECT_TIMEOUT).
+    "WEBHOOK_TIMEOUT_SECONDS": 15.0,
+    # Seconds after a failed delivery attempt before the next (the first try is at once);
+    # each wait gets up to a tenth of jitter. Past the last, the delivery is failed.
+    "WEBHOOK_RETRY_SCHEDULE": [5, 300, 1800, 7200, 18000, 36000, 50400, 72000, 86400],
+    # Failed delivery attempts in a row after which an endpoint is disabled (None: never).
+    "WEBHOOK_DISABLE_AFTER_FAILURES": 100,
+    # Bytes of a receiver's answer read at most (the rest is never downloaded).
+    "WEBHOOK_RESPONSE_MAX_BYTES": 4096,
+    # Seconds a worker's claim on a delivery lasts; once expired (the worker died), the
+    # periodic task delivers again, with the same webhook-id. Above the timeouts.
+    "WEBHOOK_LEASE_SECONDS": 60,
+    # Put the similarity score in the payloads (it helps an attacker tune a forged photo).
+    "WEBHOOK_INCLUDE_SIMILARITY": False,
+    # Days delivery rows (and their messages) are kept; purge removes older ones.
+    "WEBHOOK_RETENTION_DAYS": 30,
 }
 
 

@@ -145,7 +145,9 @@ NAME = "idcard_name"
 URL = "url"
 #: and the selfie.
 SELFIE = "selfie"
-_FIELDS = frozenset({NUMBER, NAME, URL, SELFIE})
+#: A webhook endpoint's signing secrets (bound to the endpoint's id).
+WEBHOOK_SECRETS = "webhook_secrets"
+_FIELDS = frozenset({NUMBER, NAME, URL, SELFIE, WEBHOOK_SECRETS})
 
 
 class CiphertextMismatch(InvalidToken):

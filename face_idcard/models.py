@@ -21,6 +21,11 @@ from .exceptions import AuditLogError
 from .permissions import PERMISSIONS
 from .reasons import REASON_CHOICES
 
+# The webhook tables, declared in their package and registered with the app's models here.
+from .webhooks.models import WebhookDelivery as WebhookDelivery
+from .webhooks.models import WebhookEndpoint as WebhookEndpoint
+from .webhooks.models import WebhookMessage as WebhookMessage
+
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise as StrOrPromise
 
@@ -248,6 +253,11 @@ class VerificationAttempt(models.Model):
 
 
 class AttemptEventQuerySet(models.QuerySet["AttemptEvent"]):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[AttemptEvent]:
+        created = super().bulk_create(objs, *args, **kwargs)
+        _announce(created)
+        return created
+
     def update(self, **kwargs: Any) -> NoReturn:
         raise AuditLogError("audit events cannot be updated")
 
@@ -349,9 +359,17 @@ class AttemptEvent(models.Model):
         if not self._state.adding:
             raise AuditLogError("audit events cannot be updated")
         super().save(*args, **kwargs)
+        _announce([self])
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise AuditLogError("audit events cannot be deleted")
+
+
+def _announce(events: list[AttemptEvent]) -> None:
+    """The webhook messages of events just written, in their transaction (the outbox)."""
+    from .webhooks.outbox import record_events
+
+    record_events(events)
 
 
 class IdempotencyKey(models.Model):

@@ -261,7 +261,8 @@ def _url_error(key: str, code: str, **params: int) -> ValidationError:
     return ValidationError(gettext_lazy(URL_MESSAGES[key]), code=code, params=params or None)
 
 
-def _url_resolver() -> Resolver | None:
+def configured_resolver() -> Resolver | None:
+    """The resolver ``URL_RESOLVER`` names (None: the system's)."""
     from django.utils.module_loading import import_string
 
     from .conf import face_idcard_settings
@@ -278,7 +279,9 @@ def _refused(exc: DestinationRefused) -> ValidationError:
     return _url_error(code, code)
 
 
-def validate_url(value: str, *, resolver: Resolver | None = None) -> str:
+def validate_url(
+    value: str, *, resolver: Resolver | None = None, allow_private: bool | None = None
+) -> str:
     """An ``http``/``https`` address the provider will download the photo from.
 
     Codes: ``url_scheme``, ``url_length``, ``url_invalid`` (no host, credentials, spaces or
@@ -287,7 +290,8 @@ def validate_url(value: str, *, resolver: Resolver | None = None) -> str:
     are resolved with ``resolver``, else ``URL_RESOLVER``, else the system's resolver, within
     ``URL_RESOLVE_TIMEOUT_SECONDS``; a name that did not resolve is refused at once for
     ``URL_UNRESOLVABLE_CACHE_SECONDS`` (:func:`bounded_resolver`).
-    Returns the address with surrounding whitespace removed.
+    ``allow_private`` (None: ``URL_ALLOW_PRIVATE``) lets another kind of address (a webhook
+    endpoint's) follow its own setting. Returns the address with surrounding whitespace removed.
     """
     from django.core.exceptions import ValidationError
     from django.core.validators import URLValidator
@@ -317,7 +321,9 @@ def validate_url(value: str, *, resolver: Resolver | None = None) -> str:
         host = urlsplit(url).hostname or ""
     except ValueError:  # an unbalanced "[" in the host
         raise _url_error("url_invalid", "url_invalid") from None
-    check_destination = not face_idcard_settings.URL_ALLOW_PRIVATE
+    if allow_private is None:
+        allow_private = bool(face_idcard_settings.URL_ALLOW_PRIVATE)
+    check_destination = not allow_private
     if check_destination:
         # Address literals first, whatever their spelling: URLValidator refuses some of them
         # with a less helpful message, and lets others (127.1, [::ffff:127.0.0.1]) through.
@@ -336,7 +342,7 @@ def validate_url(value: str, *, resolver: Resolver | None = None) -> str:
         raise _url_error("url_invalid", "url_invalid") from None
     if check_destination:  # last: resolving a name is the slowest check
         bounded = bounded_resolver(
-            resolver or _url_resolver() or system_resolver,
+            resolver or configured_resolver() or system_resolver,
             timeout=float(face_idcard_settings.URL_RESOLVE_TIMEOUT_SECONDS),
             remember_for=float(face_idcard_settings.URL_UNRESOLVABLE_CACHE_SECONDS),
         )

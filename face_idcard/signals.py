@@ -8,6 +8,8 @@ that really needs the clear text calls ``services.reveal_pii`` (audited).
   canceled).
 - ``attempt_decided``: the comparison produced a decision (match, no match, review).
 - ``attempt_reviewed``: a reviewer confirmed or overrode the decision; also ``reviewer=``.
+- ``attempt_redacted``: the attempt's personal information was erased on request
+  (``services.redact``; not the retention schedule's purge).
 """
 
 from __future__ import annotations
@@ -17,3 +19,4 @@ from django.dispatch import Signal
 attempt_finished = Signal()
 attempt_decided = Signal()
 attempt_reviewed = Signal()
+attempt_redacted = Signal()

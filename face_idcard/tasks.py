@@ -33,6 +33,7 @@ Beat schedule (in the host's Celery configuration)::
         "face-idcard-sweep": {"task": "face_idcard.tasks.sweep", "schedule": 60.0},
         "face-idcard-purge": {"task": "face_idcard.tasks.purge", "schedule": crontab(minute=17, hour=3)},
         "face-idcard-statistics": {"task": "face_idcard.tasks.refresh_statistics", "schedule": crontab(minute=7)},
+        "face-idcard-webhooks": {"task": "face_idcard.tasks.deliver_due_webhooks", "schedule": 60.0},
     }
 """
 
@@ -150,3 +151,39 @@ def refresh_statistics() -> int:
     from .insight import rollup
 
     return rollup.refresh()
+
+
+@shared_task(
+    name="face_idcard.tasks.deliver_webhook",
+    base=HealingTask,
+    ignore_result=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+)
+def deliver_webhook(delivery_id: int) -> str:
+    """One attempt of one webhook delivery (:func:`face_idcard.webhooks.delivery.deliver`);
+    the message holds the delivery's row id only."""
+    from .webhooks import delivery
+
+    return delivery.deliver(delivery_id)
+
+
+def deliver_webhook_later(delivery_id: int, countdown: float | None = None) -> None:
+    """Publish ``deliver_webhook`` for ``delivery_id`` (on ``CELERY_QUEUE`` when set)."""
+    options: dict[str, Any] = {}
+    if countdown is not None:
+        options["countdown"] = countdown
+    queue = face_idcard_settings.CELERY_QUEUE
+    if queue:
+        options["queue"] = queue
+    args = (delivery_id,)
+    # argsrepr given, as for verify_attempt: Celery's own saferepr is a tenth of a publish.
+    deliver_webhook.apply_async(args, argsrepr=repr(args), kwargsrepr="{}", **options)  # type: ignore[call-arg]
+
+
+@shared_task(name="face_idcard.tasks.deliver_due_webhooks", base=HealingTask, ignore_result=True)
+def deliver_due_webhooks() -> int:
+    """Publish the webhook deliveries a lost message or a dead worker left pending."""
+    from .webhooks import delivery
+
+    return delivery.deliver_due()

@@ -5,10 +5,13 @@ from __future__ import annotations
 from .attempts import AttemptAwaitingReviewAdmin, VerificationAttemptAdmin
 from .insight import VerificationStatisticsAdmin
 from .staff_audit import StaffAuditEventAdmin
+from .webhooks import WebhookDeliveryAdmin, WebhookEndpointAdmin
 
 __all__ = [
     "AttemptAwaitingReviewAdmin",
     "StaffAuditEventAdmin",
     "VerificationAttemptAdmin",
     "VerificationStatisticsAdmin",
+    "WebhookDeliveryAdmin",
+    "WebhookEndpointAdmin",
 ]

@@ -25,7 +25,10 @@ from .. import audit, crypto, permissions
 from ..conf import face_idcard_settings
 from ..exceptions import LegalHoldActive
 from ..models import EventKind, IdempotencyKey, VerificationAttempt
+from ..signals import attempt_redacted
 from ..states import IllegalTransition, is_terminal
+from ..webhooks import delivery as webhooks_delivery
+from ..webhooks import secrets as webhook_secrets
 from . import _limits as limits
 from ._common import (
     current_selfie_storage_alias,
@@ -33,6 +36,7 @@ from ._common import (
     load_selfie,
     save_selfie,
     selfie_storage,
+    send_after_commit,
 )
 from ._freetext import refuse_personal_data_in_reason
 
@@ -126,6 +130,7 @@ def redact(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAt
         # The request fingerprints of the API's Idempotency-Key (only this attempt's rows).
         IdempotencyKey.objects.filter(attempt_id=attempt.pk).delete()
         audit.record(attempt, EventKind.REDACTED, actor=actor, **who)
+        send_after_commit(attempt_redacted, attempt)
     logger.info("attempt %s: redacted", attempt.pk)
     return attempt
 
@@ -195,10 +200,11 @@ def purge(now: datetime | None = None) -> dict[str, int]:
     # The API's Idempotency-Keys past their lifetime (only their attempts remain).
     deleted = IdempotencyKey.objects.filter(expires_at__lte=now).delete()[1]
     counts["idempotency_keys"] = int(deleted.get(IdempotencyKey._meta.label, 0))
+    counts["webhook_deliveries"] = webhooks_delivery.purge(now)
     logger.info(
         "purge: %(selfies)d selfies, %(pii)d PII records, %(held)d on legal hold, "
         "%(orphans)d orphaned selfie files, %(limit_hashes)d ID hashes kept for the limits, "
-        "%(idempotency_keys)d expired idempotency keys",
+        "%(idempotency_keys)d expired idempotency keys, %(webhook_deliveries)d webhook deliveries",
         counts,
     )
     return counts
@@ -281,7 +287,12 @@ def rotate_keys() -> dict[str, int]:
                 counts["attempts"] += 1
                 counts["selfies"] += outcome
                 break
-    logger.info("rotate_keys: %(attempts)d attempts, %(selfies)d selfies", counts)
+    counts["webhook_secrets"] = webhook_secrets.reencrypt_all()
+    logger.info(
+        "rotate_keys: %(attempts)d attempts, %(selfies)d selfies, "
+        "%(webhook_secrets)d webhook endpoints' secrets",
+        counts,
+    )
     return counts
 
 

@@ -37,5 +37,5 @@ def without_orphans(counts: dict[str, int]) -> dict[str, int]:
     return {
         key: value
         for key, value in counts.items()
-        if key not in ("orphans", "idempotency_keys", "limit_hashes")
+        if key not in ("orphans", "idempotency_keys", "limit_hashes", "webhook_deliveries")
     }

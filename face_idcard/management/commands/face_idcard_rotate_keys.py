@@ -14,7 +14,7 @@ from ... import services
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every stored ID number, name, url and selfie under the first key of PII_ENCRYPTION_KEYS."
+    help = "Re-encrypt every stored ID number, name, url, selfie and webhook signing secret under the first key of PII_ENCRYPTION_KEYS."
 
     def handle(self, *args: Any, **options: Any) -> None:
         counts = services.rotate_keys()
