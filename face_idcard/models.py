@@ -271,6 +271,7 @@ class EventKind(StrChoice):
     REVIEW_PENDING = "review_pending"
     RERUN = "rerun"
     LATE_RESULT = "late_result"
+    WITHDRAWN = "withdrawn"
 
 
 EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
@@ -292,6 +293,7 @@ EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
     (EventKind.REVIEW_PENDING.value, _("First review, awaiting a second reviewer")),
     (EventKind.RERUN.value, _("Re-run")),
     (EventKind.LATE_RESULT.value, _("Late result (attempt already ended)")),
+    (EventKind.WITHDRAWN.value, _("Consent withdrawn")),
 ]
 
 

@@ -8,6 +8,9 @@ that really needs the clear text calls ``services.reveal_pii`` (audited).
   canceled).
 - ``attempt_decided``: the comparison produced a decision (match, no match, review).
 - ``attempt_reviewed``: a reviewer confirmed or overrode the decision; also ``reviewer=``.
+- ``attempt_withdrawn``: the person withdrew their consent (``services.withdraw``): the attempt
+  is canceled if it was not yet sent and its personal information erased, unless
+  ``legal_hold=True`` (then nothing of it was erased).
 """
 
 from __future__ import annotations
@@ -17,3 +20,4 @@ from django.dispatch import Signal
 attempt_finished = Signal()
 attempt_decided = Signal()
 attempt_reviewed = Signal()
+attempt_withdrawn = Signal()
