@@ -16,7 +16,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.db import transaction
-from django.db.models import Case, Value, When
+from django.db.models import Case, Field, Value, When
 from django.utils import timezone
 
 from .. import audit, crypto, ratelimit
@@ -313,6 +313,7 @@ def _unless_withdrawn(answered: dict[str, Any]) -> dict[str, Any]:
     guarded: dict[str, Any] = {}
     for name, value in answered.items():
         field = VerificationAttempt._meta.get_field(name)
+        assert isinstance(field, Field)
         erased = None if name == "raw_response" else ""
         guarded[name] = Case(
             When(redacted_at__isnull=True, then=Value(value, output_field=field)),

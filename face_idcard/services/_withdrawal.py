@@ -30,7 +30,6 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from .. import audit, crypto, permissions
 from ..backends import backend_class
@@ -94,14 +93,12 @@ class Withdrawal:
             )
         if self.in_flight:
             lines.append(
-                ngettext(
-                    "One verification was already with the verification service; its answer "
-                    "is kept without your personal information.",
-                    "%(n)d verifications were already with the verification service; their "
-                    "answers are kept without your personal information.",
-                    self.in_flight,
+                str(
+                    _(
+                        "Verifications already with the verification service when you asked "
+                        "keep their answers, without your personal information."
+                    )
                 )
-                % {"n": self.in_flight}
             )
         if self.held:
             lines.append(
@@ -114,14 +111,12 @@ class Withdrawal:
             )
         for days in sorted({day for day in self.provider_days if day is not None}):
             lines.append(
-                ngettext(
-                    "The verification service keeps its own record of each check for %(days)d "
-                    "day under its own terms; we cannot delete it, and it is deleted there "
-                    "after that day.",
-                    "The verification service keeps its own record of each check for %(days)d "
-                    "days under its own terms; we cannot delete it, and it is deleted there "
-                    "after those days.",
-                    days,
+                str(
+                    _(
+                        "The verification service keeps its own record of each check under its "
+                        "own terms, for %(days)d days: we cannot delete it; it is deleted there "
+                        "when that time is up."
+                    )
                 )
                 % {"days": days}
             )
