@@ -50,6 +50,7 @@ from . import _slots as slots
 from . import dispatch
 from ._claim import claim
 from ._common import load_selfie, send_after_commit
+from ._retention import erase_selfie_once_final
 from ._retries import backoff
 
 logger = logging.getLogger("face_idcard.pipeline")
@@ -419,6 +420,7 @@ def _record(
         setattr(attempt, name, value)
     if target is Status.COMPLETED:
         send_after_commit(attempt_decided, attempt)
+        erase_selfie_once_final(attempt)
     if target is not Status.RETRY_WAIT:
         send_after_commit(attempt_finished, attempt)
     if outcome.error_class is ErrorClass.CONFIGURATION:
