@@ -136,10 +136,24 @@ def erase_selfie_once_final(attempt: VerificationAttempt) -> None:
     if attempt.legal_hold or not (attempt.selfie_name or attempt.url_encrypted):
         return
 
+    name, alias = attempt.selfie_name, attempt.selfie_storage
+
     def erase() -> None:
+        now = timezone.now()
+        fields = {**_SELFIE_FIELDS, "selfie_purged_at": now}
         with transaction.atomic():
-            if _erase(attempt, selfie_only=True, now=timezone.now()):
-                audit.record(attempt, EventKind.PURGED, what="selfie", at="decision")
+            # Only the selfie the decision was made on, still there and not held: a withdrawal
+            # or a key rotation meanwhile leaves nothing (or another file) to erase here.
+            updated = VerificationAttempt._base_manager.filter(
+                pk=attempt.pk, legal_hold=False, selfie_purged_at__isnull=True, selfie_name=name
+            ).update(**fields)
+            if updated != 1:
+                return
+            for key, value in fields.items():
+                setattr(attempt, key, value)
+            audit.record(attempt, EventKind.PURGED, what="selfie", at="decision")
+            if name:
+                transaction.on_commit(lambda: delete_selfie(name, alias))
 
     transaction.on_commit(erase)
 

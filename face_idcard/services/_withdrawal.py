@@ -48,6 +48,8 @@ logger = logging.getLogger("face_idcard.retention")
 #: How a withdrawal reached the site (kept in the audit trail).
 CHANNEL_PERSON = "person"
 CHANNEL_STAFF = "staff"
+#: The host site's own code acting on the person's request (``actor=None``).
+CHANNEL_SITE = "site"
 
 #: How often one attempt is read again when a worker changed it between the read and the cancel.
 _TRIES = 3
@@ -151,6 +153,8 @@ def withdraw(
     if user is not None:
         if actor is not None and getattr(actor, "pk", None) == getattr(user, "pk", object()):
             who: dict[str, Any] = {"channel": CHANNEL_PERSON}
+        elif actor is None:
+            who = {"channel": CHANNEL_SITE, "by": "system"}
         else:
             who = {"channel": CHANNEL_STAFF, **permissions.require(actor, permissions.REDACT)}
         found = VerificationAttempt._base_manager.filter(user=user)

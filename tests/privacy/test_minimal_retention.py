@@ -142,3 +142,28 @@ def test_a_longer_setting_counts_from_the_review(
         services.purge(timezone.now() + timedelta(days=8))
     attempt.refresh_from_db()
     assert attempt.selfie_name == ""
+
+
+def test_a_withdrawal_during_the_call_leaves_one_erasure(
+    minimal: None, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+) -> None:
+    """The selfie erased by the withdrawal is not erased (and audited) a second time at the
+    decision."""
+    from django.contrib.auth import get_user_model
+
+    user = get_user_model().objects.create(username="withdrawn-mid-call")
+    submitted = submit_attempt(magic.MATCH, enqueue=False, user=user)
+    call = pipeline._call
+
+    def withdrawn_during_the_call(*args: Any, **kwargs: Any) -> Any:
+        outcome = call(*args, **kwargs)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.withdraw(user=user, actor=user)
+        return outcome
+
+    monkeypatch.setattr(pipeline, "_call", withdrawn_during_the_call)
+    with django_capture_on_commit_callbacks(execute=True):
+        pipeline.run(submitted.pk)
+    attempt = VerificationAttempt.objects.get(pk=submitted.pk)
+    assert attempt.selfie_name == "" and attempt.status == Status.COMPLETED
+    assert not attempt.events.filter(kind=EventKind.PURGED.value).exists()

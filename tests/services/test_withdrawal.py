@@ -206,3 +206,12 @@ def test_a_second_withdrawal_finds_nothing_left_to_erase(face_settings: Any) -> 
     services.withdraw(user=user, actor=user)
     again = services.withdraw(user=user, actor=user)
     assert (again.attempts, again.erased) == (1, 0)
+
+
+def test_the_site_s_own_code_is_audited_as_such(face_settings: Any) -> None:
+    user = person()
+    attempt = queued(user=user)
+    services.withdraw(user=user)
+    event = attempt.events.get(kind=EventKind.WITHDRAWN.value)
+    assert event.actor_id is None and event.data["channel"] == "site"
+    assert event.data["by"] == "system"
