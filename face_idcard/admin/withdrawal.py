@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import services
 from ..models import VerificationAttempt
-from .actions import ActionSpec, run_confirmed
+from .actions import BULK_CAP, ActionSpec, run_confirmed
 from .forms import ConfirmForm
 
 TITLE = _("Withdraw the person's consent and delete their data")
@@ -44,6 +44,8 @@ def withdraw_consent(
         form=ConfirmForm,
         perform=perform,
         done=lambda n: _("Withdrawals done: %(n)d.") % {"n": n},
+        # Each selected attempt stands for a person: chosen on a page, never "all".
+        cap=BULK_CAP,
     )
     response = run_confirmed(modeladmin, request, queryset, spec)
     for result in results:

@@ -87,3 +87,21 @@ def test_the_action_needs_the_redact_permission(face_settings: Any) -> None:
     attempt.refresh_from_db()
     assert attempt.has_pii
     assert not attempt.events.filter(kind=EventKind.WITHDRAWN.value).exists()
+
+
+def test_the_action_never_runs_across_the_whole_list(face_settings: Any) -> None:
+    client, _ = client_for("withdrawal-admin-all", "view_verificationattempt", "redact")
+    attempt = finished(magic.MATCH, user=account("person-all"))
+    response = client.post(
+        CHANGELIST,
+        {
+            "action": NAME_OF_ACTION,
+            "_selected_action": [str(attempt.pk)],
+            "select_across": "1",
+            "confirm": "yes",
+        },
+        follow=True,
+    )
+    assert response.status_code == 200
+    attempt.refresh_from_db()
+    assert attempt.has_pii
