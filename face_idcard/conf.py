@@ -179,8 +179,12 @@ DEFAULTS: dict[str, Any] = {
     # Django storage alias (Django >= 4.2 STORAGES) for encrypted selfies; never served publicly.
     "SELFIE_STORAGE": "default",
     "SELFIE_UPLOAD_TO": "face_idcard/selfies",
-    # Days after the decision before selfies, then the encrypted ID number and name, are purged.
-    "SELFIE_RETENTION_DAYS": 7,
+    # Days the selfie is kept after the final decision (the review's, where the attempt goes
+    # to review); 0: deleted as soon as the decision is final (the shortest retention the
+    # 2025 face-recognition rules ask for). Attempts without a decision (failed, rejected,
+    # canceled) keep it until the purge after this many days.
+    "SELFIE_RETENTION_DAYS": 0,
+    # Days after the decision before the encrypted ID number and name are purged.
     "PII_RETENTION_DAYS": 180,
     # Version of the privacy notice the end user consented to (stored with each attempt).
     "NOTICE_VERSION": "",

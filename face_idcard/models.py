@@ -288,6 +288,7 @@ class EventKind(StrChoice):
     POSSIBLY_BILLED = "possibly_billed"
     LATE_ANSWER = "late_answer"
     LIMITS_RESET = "limits_reset"
+    WITHDRAWN = "withdrawn"
 
 
 EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
@@ -313,6 +314,7 @@ EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
     (EventKind.POSSIBLY_BILLED.value, _("Call possibly billed, no result (worker lost)")),
     (EventKind.LATE_ANSWER.value, _("Answer after the worker lost its lease")),
     (EventKind.LIMITS_RESET.value, _("Daily limits of the ID number reset")),
+    (EventKind.WITHDRAWN.value, _("Consent withdrawn")),
 ]
 
 

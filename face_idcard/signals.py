@@ -10,6 +10,9 @@ that really needs the clear text calls ``services.reveal_pii`` (audited).
 - ``attempt_reviewed``: a reviewer confirmed or overrode the decision; also ``reviewer=``.
 - ``attempt_redacted``: the attempt's personal information was erased on request
   (``services.redact``; not the retention schedule's purge).
+- ``attempt_withdrawn``: the person withdrew their consent (``services.withdraw``): the attempt
+  is canceled if it was not yet sent and its personal information erased, unless
+  ``legal_hold=True`` (then nothing of it was erased).
 """
 
 from __future__ import annotations
@@ -20,3 +23,4 @@ attempt_finished = Signal()
 attempt_decided = Signal()
 attempt_reviewed = Signal()
 attempt_redacted = Signal()
+attempt_withdrawn = Signal()

@@ -174,6 +174,9 @@ FACE_IDCARD = {
     "READ_TIMEOUT": 5.0,
     # No DNS in the suite; the default url policy (public destinations only) stays in force.
     "URL_RESOLVER": "tests.support.resolver.resolve",
+    # The suite's tests of purge, re-runs and reveals keep the selfie a week after the decision
+    # (the default, 0, deletes it at once: tests/privacy/test_minimal_retention.py).
+    "SELFIE_RETENTION_DAYS": 7,
 }
 
 # The API (face_idcard.api): token then session authentication, as a host would configure.

@@ -39,7 +39,7 @@ from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, Verificatio
 from ..services._operations import pending_review, read_recorded_selfie, record_selfie_reveal
 from ..services._rerun import can_rerun
 from ..states import Decision, Status
-from . import actions, dates, display, id_search, selfie_links, workbench
+from . import actions, dates, display, id_search, selfie_links, withdrawal, workbench
 from .forms import IdNumberSearchForm
 from .paginator import CappedCountPaginator
 
@@ -137,7 +137,7 @@ class VerificationAttemptAdmin(_AdminBase):
         "To find a person by ID number, use the ID number search."
     )
     search_fields = ("external_reference",)  # shows the box; get_search_results decides
-    actions = actions.ACTIONS
+    actions = (*actions.ACTIONS, withdrawal.withdraw_consent)
     change_form_template = "admin/face_idcard/attempt_change_form.html"
     change_list_template = "admin/face_idcard/attempt_change_list.html"
     fieldsets = (

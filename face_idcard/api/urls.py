@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from django.urls import path
 from rest_framework.routers import SimpleRouter
 
 from .views import AttemptViewSet
+from .withdrawal import WithdrawalView
 
 app_name = "face_idcard_api"
 
@@ -12,3 +14,4 @@ router = SimpleRouter()
 router.register("attempts", AttemptViewSet, basename="attempt")
 
 urlpatterns = router.urls
+urlpatterns.append(path("withdrawal/", WithdrawalView.as_view(), name="withdrawal"))

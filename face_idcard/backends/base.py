@@ -145,6 +145,9 @@ class Backend(abc.ABC):
     #: The declared option that holds the provider's address, so that ``check --deploy`` can
     #: refuse a loopback or plain-http endpoint without knowing the provider (None: none).
     endpoint_option: ClassVar[str | None] = None
+    #: How many days the provider keeps its own record of a call (what a withdrawal cannot
+    #: delete and tells the person); None: the provider does not say.
+    provider_keeps_results_days: ClassVar[int | None] = None
 
     def __init__(self, config: BackendSettings) -> None:
         self.config = config

@@ -72,6 +72,19 @@ PAGE_TEXTS: dict[str, Any] = {
     "language": _("Language"),
     "language_switch": _("Change language"),
     "fix_errors": _("Please correct the fields marked below."),
+    "withdraw_heading": _("Your consent"),
+    "withdraw_hint": _(
+        "You can withdraw your consent at any time: verifications not yet sent are stopped, and "
+        "your photo, ID card number and name are deleted at once."
+    ),
+    "withdraw": _("Withdraw my consent and delete my data"),
+    "withdraw_confirm": _(
+        "Withdraw your consent and delete your data now? This cannot be undone; to verify "
+        "later you will start again."
+    ),
+    "withdraw_yes": _("Yes, withdraw and delete"),
+    "withdraw_no": _("No, keep my consent"),
+    "withdraw_sending": _("Withdrawing…"),
 }
 
 #: The ID number messages, from the one place they are defined (the server's rule).

@@ -4,7 +4,8 @@ is its verbs, nothing else:
 - :func:`submit` validates, stores (encrypted) and hands the attempt to the dispatcher on
   commit;
 - :func:`review`, :func:`rerun`, :func:`cancel`, :func:`redact`, :func:`set_legal_hold`,
-  :func:`reveal_pii`, :func:`reveal_selfie` for staff and the host site (each checks the acting
+  :func:`reveal_pii`, :func:`reveal_selfie` for staff and the host site, and
+  :func:`withdraw` for a person who withdraws consent (each checks the acting
   user's permission, :mod:`face_idcard.permissions`);
 - :func:`sweep` and :func:`purge` for the periodic tasks, :func:`rotate_keys` for key rotation.
 
@@ -19,6 +20,7 @@ from ._rerun import rerun
 from ._retention import purge, redact, rotate_keys, set_legal_hold
 from ._submission import submit
 from ._sweeper import sweep
+from ._withdrawal import withdraw
 
 __all__ = [
     "cancel",
@@ -32,4 +34,5 @@ __all__ = [
     "set_legal_hold",
     "submit",
     "sweep",
+    "withdraw",
 ]

@@ -19,6 +19,7 @@ from ..signals import attempt_finished, attempt_reviewed
 from ..states import Decision, IllegalTransition, ReviewDecision, Status, transition
 from ._common import load_selfie, send_after_commit
 from ._freetext import refuse_personal_data_in_reason
+from ._retention import erase_selfie_once_final
 
 logger = logging.getLogger("face_idcard.services")
 
@@ -106,6 +107,7 @@ def review(
             **extra,
         )
         send_after_commit(attempt_reviewed, attempt, reviewer=reviewer)
+        erase_selfie_once_final(attempt)
     logger.info("attempt %s: review %s (%s)", attempt.pk, action, verdict.value)
     return attempt
 

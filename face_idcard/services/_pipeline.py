@@ -17,6 +17,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.db import DatabaseError, transaction
+from django.db.models import Case, Field, Value, When
 from django.utils import timezone
 
 from .. import audit, crypto, ratelimit
@@ -52,6 +53,7 @@ from . import _slots as slots
 from . import dispatch
 from ._claim import claim
 from ._common import load_selfie, send_after_commit
+from ._retention import erase_selfie_once_final
 from ._retries import backoff
 
 logger = logging.getLogger("face_idcard.pipeline")
@@ -410,6 +412,24 @@ def _next_step(
     return Status.FAILED, 0.0, {}
 
 
+def _unless_withdrawn(answered: dict[str, Any]) -> dict[str, Any]:
+    """The provider's identifiers of the call and its answer, written only where the attempt
+    was not redacted during the call (a withdrawal while it was in flight): the late result
+    is stored without what leads back to the person, in the same UPDATE (no extra statement
+    on the worker's hot path)."""
+    guarded: dict[str, Any] = {}
+    for name, value in answered.items():
+        field = VerificationAttempt._meta.get_field(name)
+        assert isinstance(field, Field)
+        erased = None if name == "raw_response" else ""
+        guarded[name] = Case(
+            When(redacted_at__isnull=True, then=Value(value, output_field=field)),
+            default=Value(erased, output_field=field),
+            output_field=field,
+        )
+    return guarded
+
+
 def _record(
     attempt: VerificationAttempt, token: UUID, backend: Backend, outcome: ProviderOutcome
 ) -> RunOutcome:
@@ -429,12 +449,14 @@ def _record(
         "slot_ends_at": None,
         **counters,
     }
+    answered: dict[str, Any] = {}
     if outcome.session_id:
-        fields["provider_session_id"] = outcome.session_id[:128]
+        answered["provider_session_id"] = outcome.session_id[:128]
     if outcome.request_id:
-        fields["provider_request_id"] = outcome.request_id[:128]
+        answered["provider_request_id"] = outcome.request_id[:128]
     if outcome.raw is not None:
-        fields["raw_response"] = outcome.raw
+        answered["raw_response"] = outcome.raw
+    fields.update(_unless_withdrawn(answered))
     events: list[AttemptEvent] = []
     call_event = audit.event(
         attempt,
@@ -496,8 +518,12 @@ def _record(
         if not leases.record_late(attempt, token, target, outcome, [call_event, *events], fields):
             return RunOutcome("done", status=attempt.status)
 
+    # The instance holds what the provider said (transition() set the guarded expressions).
+    for name, value in answered.items():
+        setattr(attempt, name, value)
     if target is Status.COMPLETED:
         send_after_commit(attempt_decided, attempt)
+        erase_selfie_once_final(attempt)
     if target is not Status.RETRY_WAIT:
         send_after_commit(attempt_finished, attempt)
     if outcome.error_class is ErrorClass.CONFIGURATION:

@@ -26,7 +26,7 @@ from ..conf import face_idcard_settings
 from ..exceptions import LegalHoldActive
 from ..models import EventKind, IdempotencyKey, VerificationAttempt
 from ..signals import attempt_redacted
-from ..states import IllegalTransition, is_terminal
+from ..states import Decision, IllegalTransition, Status, is_terminal
 from ..webhooks import delivery as webhooks_delivery
 from ..webhooks import secrets as webhook_secrets
 from . import _limits as limits
@@ -113,6 +113,56 @@ def _erase(
     return True
 
 
+def awaiting_review() -> Q:
+    """Completed attempts a reviewer has still to decide: the review band's and the audit
+    sample's (their selfie is what the reviewer looks at)."""
+    return Q(
+        status=Status.COMPLETED.value,
+        reviewed_at__isnull=True,
+    ) & (Q(decision=Decision.REVIEW.value) | Q(audit_sample=True))
+
+
+def decision_is_final(attempt: VerificationAttempt) -> bool:
+    """Completed with a decision no reviewer is still to make (reviewed, or never sent to
+    review)."""
+    return attempt.status == Status.COMPLETED.value and (
+        attempt.reviewed_at is not None
+        or (attempt.decision != Decision.REVIEW.value and not attempt.audit_sample)
+    )
+
+
+def erase_selfie_once_final(attempt: VerificationAttempt) -> None:
+    """With ``SELFIE_RETENTION_DAYS`` 0 (the default), the selfie goes as soon as the
+    decision is final: once the current transaction commits, in a transaction of its own
+    (conditional on no legal hold, audited as a purge). A longer setting leaves it to
+    ``purge``."""
+    if int(face_idcard_settings.SELFIE_RETENTION_DAYS) != 0 or not decision_is_final(attempt):
+        return
+    if attempt.legal_hold or not (attempt.selfie_name or attempt.url_encrypted):
+        return
+
+    name, alias = attempt.selfie_name, attempt.selfie_storage
+
+    def erase() -> None:
+        now = timezone.now()
+        fields = {**_SELFIE_FIELDS, "selfie_purged_at": now}
+        with transaction.atomic():
+            # Only the selfie the decision was made on, still there and not held: a withdrawal
+            # or a key rotation meanwhile leaves nothing (or another file) to erase here.
+            updated = VerificationAttempt._base_manager.filter(
+                pk=attempt.pk, legal_hold=False, selfie_purged_at__isnull=True, selfie_name=name
+            ).update(**fields)
+            if updated != 1:
+                return
+            for key, value in fields.items():
+                setattr(attempt, key, value)
+            audit.record(attempt, EventKind.PURGED, what="selfie", at="decision")
+            if name:
+                transaction.on_commit(lambda: delete_selfie(name, alias))
+
+    transaction.on_commit(erase)
+
+
 def redact(attempt: VerificationAttempt, *, actor: Any = None) -> VerificationAttempt:
     """Erase the attempt's personal information now (for example on the person's request).
 
@@ -181,8 +231,18 @@ def purge(now: datetime | None = None) -> dict[str, int]:
                     counts["pii"] += 1
                     erased = True
 
-    selfie_due = finished.filter(legal_hold=False, selfie_purged_at__isnull=True).filter(
-        Q(finished_at__lt=selfie_cutoff) | Q(rerun_of__selfie_purged_at__isnull=False)
+    # The clock starts at the final decision: a review's time where there is one, and not
+    # while a reviewer has still to look at the selfie.
+    selfie_due = (
+        finished.filter(legal_hold=False, selfie_purged_at__isnull=True)
+        .filter(
+            (
+                Q(finished_at__lt=selfie_cutoff)
+                & (Q(reviewed_at__isnull=True) | Q(reviewed_at__lt=selfie_cutoff))
+            )
+            | Q(rerun_of__selfie_purged_at__isnull=False)
+        )
+        .exclude(awaiting_review())
     )
     erased = True
     while erased:

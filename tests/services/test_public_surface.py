@@ -21,6 +21,7 @@ VERBS = {
     "purge",
     "sweep",
     "rotate_keys",
+    "withdraw",
 }
 
 

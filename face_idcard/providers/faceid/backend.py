@@ -59,6 +59,8 @@ class FaceIdBackend(Backend):
     base_image_limits = FACEID_LIMITS
     pii_keys = frozenset({"IdCard", "Name", "ImageBase64", "Encryption"})
     catalogue = FACEID_CODES
+    # Tencent keeps FaceID results for 3 days (face_idcard.services.withdraw tells the person).
+    provider_keeps_results_days = 3
     billing_rule = (
         "Tencent documents Success, CompareLowSimilarity and IdNameMisMatch as billed and the "
         "face and image failures as free; refusals before the comparison counted as free; "

@@ -351,6 +351,68 @@
     $("fi-photo-choose").focus();
   });
 
+  // --- withdrawing consent: asked to confirm in the page, answered within the request ------
+  // The answer's lines say what was done and what could not be deleted and why.
+  var withdrawing = false;
+
+  function askToWithdraw(open) {
+    $("fi-withdraw-confirm").hidden = !open;
+    $("fi-withdraw").setAttribute("aria-expanded", open ? "true" : "false");
+    if (open) { $("fi-withdraw-question").focus(); } else { $("fi-withdraw").focus(); }
+  }
+
+  function showWithdrawal(body) {
+    var result = $("fi-withdraw-result");
+    result.textContent = "";
+    (body.messages || []).forEach(function (line) {
+      var paragraph = document.createElement("p");
+      paragraph.textContent = line;
+      result.appendChild(paragraph);
+    });
+    result.dataset.legalHold = body.legal_hold ? "true" : "false";
+    result.hidden = false;
+    $("fi-withdraw-confirm").hidden = true;
+    $("fi-withdraw").hidden = true;
+    // Nothing more is sent in this consent's name: the form closes until the page is reloaded.
+    $("fi-consent-box").checked = false;
+    consentChanged();
+    result.focus();
+  }
+
+  function withdraw() {
+    if (withdrawing) return;
+    withdrawing = true;
+    setError("fi-withdraw-error", "");
+    $("fi-withdraw-yes").disabled = true;
+    $("fi-withdraw-yes").textContent = T.withdraw_sending;
+    var headers = { "Content-Type": "application/json" };
+    headers[config.csrfHeader] = config.csrfToken;
+    api($("fi-withdraw").dataset.url, {
+      method: "POST",
+      body: JSON.stringify({ confirm: true }),
+      headers: headers
+    }).then(function (answer) {
+      return answer;
+    }, function () {
+      return null;
+    }).then(function (answer) {
+      withdrawing = false;
+      $("fi-withdraw-yes").disabled = false;
+      $("fi-withdraw-yes").textContent = T.withdraw_yes;
+      if (answer && answer.status === 200) { showWithdrawal(answer.body); return; }
+      var error = answer && answer.body && answer.body.error;
+      setError("fi-withdraw-error", (error && error.message) || T.network_error);
+      $("fi-withdraw-yes").focus();
+    });
+  }
+
+  $("fi-withdraw").addEventListener("click", function () { askToWithdraw(true); });
+  $("fi-withdraw-no").addEventListener("click", function () { askToWithdraw(false); });
+  $("fi-withdraw-yes").addEventListener("click", withdraw);
+  $("fi-withdraw-confirm").addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { event.preventDefault(); askToWithdraw(false); }
+  });
+
   // --- a reload resumes the latest attempt: one still running, or one waiting for review ---
   function resume() {
     api(config.attemptsUrl + "?page_size=1").then(function (answer) {

@@ -1,0 +1,151 @@
+"""The onboarding page's "withdraw my consent and delete my data" control, in a real browser
+(Debian's Chromium through Playwright, the live server, the REST API and a real Celery worker
+calling the simulator over HTTP): a keyboard alone reaches it, a confirmation comes first
+(Escape keeps the consent), and the answer says what was done, that a legal hold applies (never
+why) and what the provider keeps. The person has an attempt queued, one in flight at the
+provider (its late result stored without PII), one decided and one under legal hold.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.utils import timezone, translation
+from playwright.sync_api import expect
+
+from face_idcard import services
+from face_idcard.models import EventKind, VerificationAttempt
+from face_idcard.onboarding.texts import PAGE_TEXTS
+from face_idcard.simulator import magic
+from face_idcard.states import Status
+from tests.support import imagefactory
+from tests.support.browser import (
+    CHROMIUM,
+    browser_type_launch_args,
+    live_server,
+    open_page,
+)
+from tests.support.celery_app import wait_for, wait_terminal
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+__all__ = ["browser_type_launch_args", "live_server", "open_page"]
+
+PASSWORD = "a-withdrawal-password-3"
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"
+    ),
+    pytest.mark.django_db(transaction=True),
+]
+
+
+def _text(language: str, key: str) -> str:
+    with translation.override(language):
+        return str(PAGE_TEXTS[key])
+
+
+def _log_in(page: Any, base: str, username: str) -> Any:
+    user = get_user_model().objects.create_user(username, password=PASSWORD)
+    page.goto(f"{base}/verify/")
+    page.wait_for_url("**/verify/login/**")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url("**/verify/")
+    return user
+
+
+def _tab_to(page: Any, element_id: str, limit: int = 40) -> None:
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"Tab never reached #{element_id}")
+
+
+def _submit(user: Any, number: str, *, enqueue: bool) -> VerificationAttempt:
+    return services.submit(
+        user=user,
+        idcard_number=number,
+        idcard_name="张三",
+        image=imagefactory.jpeg(320, 240),
+        consent_at=timezone.now(),
+        enqueue=enqueue,
+    )
+
+
+def test_a_keyboard_withdraws_queued_in_flight_decided_and_held_attempts(
+    live_server: Any,
+    face_settings: Any,
+    celery_worker_thread: Any,
+    open_page: Any,
+    simulator: Any,
+) -> None:
+    face_settings(READ_TIMEOUT=15.0)
+    page = open_page("en")
+    user = _log_in(page, live_server.url, "page-withdrawer")
+    decided = wait_terminal(_submit(user, magic.MATCH, enqueue=True).pk)
+    held = wait_terminal(_submit(user, magic.NO_MATCH, enqueue=True).pk)
+    services.set_legal_hold(held, hold=True, reason="court case 2026-17")
+    waiting = _submit(user, magic.REVIEW, enqueue=False)  # no message: stays queued
+    in_flight = _submit(user, magic.slow(4000), enqueue=True)
+    wait_for(lambda: VerificationAttempt.objects.get(pk=in_flight.pk).status == Status.PROCESSING)
+    page.reload()
+
+    # Escape keeps the consent.
+    _tab_to(page, "fi-withdraw")
+    page.keyboard.press("Enter")
+    expect(page.locator("#fi-withdraw-confirm")).to_be_visible()
+    assert page.evaluate("document.activeElement.id") == "fi-withdraw-question"
+    assert page.locator("#fi-withdraw").get_attribute("aria-expanded") == "true"
+    page.keyboard.press("Escape")
+    expect(page.locator("#fi-withdraw-confirm")).to_be_hidden()
+    assert page.evaluate("document.activeElement.id") == "fi-withdraw"
+    assert VerificationAttempt.objects.get(pk=decided.pk).has_pii
+
+    page.keyboard.press("Enter")
+    _tab_to(page, "fi-withdraw-yes")
+    page.keyboard.press("Enter")
+
+    result = page.locator("#fi-withdraw-result")
+    expect(result).to_be_visible()
+    assert page.evaluate("document.activeElement.id") == "fi-withdraw-result"
+    assert result.get_attribute("data-legal-hold") == "true"
+    said = result.inner_text()
+    assert "legal hold" in said and "court" not in said
+    assert "already with the verification service" in said
+    expect(page.locator("#fi-withdraw")).to_be_hidden()
+    assert not page.locator("#fi-consent-box").is_checked()
+
+    for attempt in (decided, waiting):
+        attempt.refresh_from_db()
+        assert not attempt.has_pii
+    assert VerificationAttempt.objects.get(pk=waiting.pk).status == Status.CANCELED
+    held.refresh_from_db()
+    assert held.has_pii
+    # The call in flight comes back: its result is stored without the personal information.
+    late = wait_terminal(in_flight.pk, timeout=30)
+    assert late.status == Status.COMPLETED and late.similarity is not None
+    assert not late.has_pii and late.provider_session_id == "" and late.raw_response is None
+    assert late.events.filter(kind=EventKind.WITHDRAWN.value).exists()
+
+
+def test_the_control_speaks_the_page_language_and_shows_a_failure_beside_it(
+    live_server: Any, face_settings: Any, open_page: Any
+) -> None:
+    page = open_page("zh-hans")
+    _log_in(page, live_server.url, "page-withdrawer-zh")
+    expect(page.locator("#fi-withdraw")).to_have_text(_text("zh-hans", "withdraw"))
+    # The session ends elsewhere: the answer is an error, shown in the error line.
+    page.context.clear_cookies()
+    page.click("#fi-withdraw")
+    page.click("#fi-withdraw-yes")
+    expect(page.locator("#fi-withdraw-error")).not_to_have_text("")
+    assert page.evaluate("document.activeElement.id") == "fi-withdraw-yes"
+    expect(page.locator("#fi-withdraw-result")).to_be_hidden()
