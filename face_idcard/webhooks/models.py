@@ -25,8 +25,7 @@ class EventType(StrChoice):
     DECIDED = "attempt.decided"
     REVIEWED = "attempt.reviewed"
     REDACTED = "attempt.redacted"
-    # attempt.withdrawn: added here, and to face_idcard.webhooks.outbox.EVENT_KINDS, once the
-    # audit trail has a consent-withdrawal event kind.
+    WITHDRAWN = "attempt.withdrawn"
     PING = "ping"
 
 
@@ -34,6 +33,7 @@ EVENT_TYPE_CHOICES: list[tuple[str, StrOrPromise]] = [
     (EventType.DECIDED.value, _("Attempt decided")),
     (EventType.REVIEWED.value, _("Attempt reviewed")),
     (EventType.REDACTED.value, _("Attempt redacted")),
+    (EventType.WITHDRAWN.value, _("Consent withdrawn")),
     (EventType.PING.value, _("Test ping")),
 ]
 

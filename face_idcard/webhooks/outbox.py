@@ -27,12 +27,12 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("face_idcard.webhooks")
 
-#: The audit events that are webhook events. attempt.withdrawn: add the consent-withdrawal
-#: event kind here (and to models.EventType) once the trail has one.
+#: The audit events that are webhook events.
 EVENT_KINDS: dict[str, str] = {
     EventKind.DECIDED.value: EventType.DECIDED.value,
     EventKind.REVIEWED.value: EventType.REVIEWED.value,
     EventKind.REDACTED.value: EventType.REDACTED.value,
+    EventKind.WITHDRAWN.value: EventType.WITHDRAWN.value,
 }
 
 

@@ -137,3 +137,15 @@ def test_ping_goes_to_its_endpoint_alone(make_endpoint: Any) -> None:
     message = outbox.ping(endpoint)
     assert message.event_type == "ping"
     assert [d.endpoint_id for d in message.deliveries.all()] == [endpoint.pk]
+
+
+def test_a_withdrawal_sends_attempt_withdrawn(make_endpoint: Any, monkeypatch: Any) -> None:
+    make_endpoint("http://127.0.0.1:9/a", event_types=["attempt.withdrawn"])
+    monkeypatch.setattr(outbox, "publish", lambda delivery_id, countdown=None: None)
+    attempt = finished_attempt(magic.MATCH)
+    services.withdraw(attempt=attempt)
+    (withdrawn,) = _bodies("attempt.withdrawn")
+    assert withdrawn["data"]["id"] == str(attempt.pk)
+    assert WebhookDelivery.objects.filter(message__event_type="attempt.withdrawn").count() == 1
+    for message in WebhookMessage.objects.all():
+        assert_no_pii(message.body, attempt, magic.MATCH)
