@@ -33,6 +33,8 @@ def account(name: str) -> Any:
 def test_the_action_withdraws_every_attempt_of_the_person(
     face_settings: Any, monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
+    # Four accounts of the same person: over the default ceiling of accounts per ID number.
+    face_settings(MAX_ACCOUNTS_PER_ID_PER_DAY=10)
     client, staff = client_for("withdrawal-admin", "view_verificationattempt", "redact")
     decided = finished(magic.MATCH, user=account("person-web"))
     held = finished(magic.MATCH, user=account("person-app"))
