@@ -87,7 +87,8 @@ def test_a_keyboard_withdraws_queued_in_flight_decided_and_held_attempts(
     open_page: Any,
     simulator: Any,
 ) -> None:
-    face_settings(READ_TIMEOUT=15.0)
+    # Four ID numbers from one account: over the default cap of distinct numbers per account.
+    face_settings(READ_TIMEOUT=15.0, MAX_ID_NUMBERS_PER_USER_PER_DAY=10)
     page = open_page("en")
     user = _log_in(page, live_server.url, "page-withdrawer")
     decided = wait_terminal(_submit(user, magic.MATCH, enqueue=True).pk)
