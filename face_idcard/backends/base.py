@@ -29,6 +29,8 @@ from ..outcome import (
     Catalogue,
     CodeInfo,
     ErrorClass,
+    Liveness,
+    LivenessVerdict,
     ProviderOutcome,
 )
 from ..sensitive import forget_locals_on_error
@@ -276,6 +278,58 @@ class Backend(abc.ABC):
             # A download failure means something only when the provider downloaded.
             return ErrorClass.INPUT
         return error_class
+
+    # --- Liveness --------------------------------------------------------------------------
+
+    @classmethod
+    def liveness_builtin(cls, config: BackendSettings) -> bool:
+        """Whether the comparison call itself says whether the photo is live (its outcome's
+        ``liveness``), with this alias's options."""
+        return False
+
+    @classmethod
+    def liveness_precheck(cls, config: BackendSettings) -> bool:
+        """Whether this alias can ask a separate liveness check before the comparison
+        (:meth:`call_liveness_precheck`)."""
+        return False
+
+    #: The pre-check's own quota in calls per second (None: none), paced apart from the
+    #: comparison's under the rate-limit scope :meth:`precheck_scope`.
+    precheck_rate_limit_per_second: int | None = None
+
+    def precheck_scope(self) -> str:
+        """The rate-limit scope of the pre-check (its quota is not the comparison's)."""
+        return f"{self.alias}:liveness"
+
+    def call_liveness_precheck(self, request: VerificationRequest) -> ProviderOutcome:
+        """Make the pre-check call: an outcome of :attr:`catalogue` whose ``liveness`` is
+        set on success. May raise a ProviderError (see :meth:`precheck`)."""
+        raise NotImplementedError
+
+    @final
+    @forget_locals_on_error
+    def precheck(self, request: VerificationRequest) -> ProviderOutcome:
+        """The liveness pre-check; always an outcome, whose ``liveness`` is UNAVAILABLE when
+        the check gave no verdict (a transport failure, an error answer)."""
+        started = time.monotonic()
+        source = f"{self.provider}.precheck"
+        try:
+            outcome = self.call_liveness_precheck(request)
+        except ProviderError as exc:
+            elapsed = exc.elapsed if exc.elapsed is not None else time.monotonic() - started
+            outcome = ProviderOutcome.from_code(self.catalogue, exc.code, elapsed=elapsed)
+        if outcome.liveness is None or outcome.error_class is not ErrorClass.SUCCESS:
+            outcome = replace(
+                outcome,
+                liveness=LivenessVerdict(
+                    Liveness.UNAVAILABLE,
+                    outcome.liveness.source if outcome.liveness else source,
+                ),
+            )
+        raw = outcome.raw
+        if raw is not None:
+            raw = scrub(raw, (request.idcard_number, request.idcard_name), self.pii_keys)
+        return replace(outcome, raw=raw)
 
     def describe(self, code: str) -> CodeInfo:
         """The catalogue's entry for ``code`` (meanings in zh-hans and en, reason, class)."""

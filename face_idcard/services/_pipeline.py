@@ -31,6 +31,8 @@ from ..outcome import (
     INTERNAL_WORKER_LOST,
     TRANSPORT_CONNECTION,
     ErrorClass,
+    Liveness,
+    LivenessVerdict,
     ProviderOutcome,
     Reason,
 )
@@ -47,6 +49,7 @@ from ..states import (
 from . import _audit_sample as audit_sample
 from . import _breaker as breaker
 from . import _leases as leases
+from . import _liveness as liveness
 from . import _retries as retries
 from . import _slots as slots
 from . import dispatch
@@ -236,9 +239,27 @@ def _call_when_permitted(
     """The rate limit's permit, the request, the call and its record (``gate`` let it
     through the breaker)."""
     limit = service.rate_limit_per_second
-    reserved = limit is not None and _holds_slot(attempt)
+    # A pending liveness pre-check is paced by its own quota: a reserved slot is its slot.
+    precheck = liveness.wants_precheck(attempt, service)
+    precheck_limit = service.precheck_rate_limit_per_second if precheck else None
+    # A slot reserved for one quota is no permit under the other.
+    reserved = (
+        (precheck_limit if precheck else limit) is not None
+        and attempt.slot_for_liveness == precheck
+        and _holds_slot(attempt)
+    )
     if (
-        limit is not None
+        precheck_limit is not None
+        and not reserved
+        and not ratelimit.available(limit=precheck_limit, scope=service.precheck_scope())
+    ):
+        breaker.release(gate)
+        return _defer(
+            attempt, token, calls_before, precheck_limit, service.precheck_scope(), precheck=True
+        )
+    if (
+        not precheck
+        and limit is not None
         and not reserved
         and not ratelimit.available(limit=limit, scope=service.alias)
     ):
@@ -251,6 +272,27 @@ def _call_when_permitted(
         logger.error("attempt %s: unexpected %s loading the selfie", attempt.pk, type(exc).__name__)
         breaker.release(gate)
         return _record(attempt, token, service, _local(INTERNAL_ERROR))
+    if precheck:
+        if (
+            precheck_limit is not None
+            and not reserved
+            and not ratelimit.acquire(limit=precheck_limit, scope=service.precheck_scope()).allowed
+        ):
+            breaker.release(gate)
+            return _defer(
+                attempt,
+                token,
+                calls_before,
+                precheck_limit,
+                service.precheck_scope(),
+                precheck=True,
+            )
+        checked = _precheck(attempt, token, service, request)
+        if checked is not None:
+            breaker.release(gate)
+            return checked
+        # The reservation, if any, was the pre-check's: the comparison takes its own permit.
+        reserved = False
     if (
         limit is not None
         and not reserved
@@ -267,6 +309,71 @@ def _call_when_permitted(
         outcome = _local(INTERNAL_ERROR)
     breaker.record(gate, outcome, timezone.now())
     return _record(attempt, token, service, outcome)
+
+
+def _precheck(
+    attempt: VerificationAttempt, token: UUID, service: Backend, request: VerificationRequest
+) -> RunOutcome | None:
+    """The liveness pre-check, recorded at once; a RunOutcome when the run ends here (the
+    claim was lost, or the policy spares the comparison), None to go on and compare."""
+    dispatch.calling()
+    try:
+        outcome = service.precheck(request)
+    except Exception as exc:
+        # A bug on our side: no verdict, the comparison goes on.
+        logger.error("attempt %s: unexpected %s in the pre-check", attempt.pk, type(exc).__name__)
+        outcome = _local(INTERNAL_ERROR, liveness=LivenessVerdict(Liveness.UNAVAILABLE))
+    if not liveness.record_precheck(attempt, token, service, outcome):
+        return RunOutcome("done", status=attempt.status)
+    verdict = liveness.stored_verdict(attempt)
+    if not liveness.skips_comparison(service, verdict):
+        return None
+    return _decide_without_comparison(attempt, token, service, verdict)
+
+
+def _decide_without_comparison(
+    attempt: VerificationAttempt, token: UUID, service: Backend, verdict: LivenessVerdict
+) -> RunOutcome:
+    """Decide on the pre-check alone: no comparison made (the claim counted one; take it
+    back), the attempt completed as the policy says."""
+    now = timezone.now()
+    decision, reason = liveness.failure_decision(service, verdict)
+    events = [
+        audit.event(
+            attempt,
+            EventKind.DECIDED,
+            decision=decision.value,
+            similarity=None,
+            threshold=service.threshold,
+            backend=service.alias,
+            liveness=verdict.verdict.value,
+            comparison="skipped",
+        )
+    ]
+    try:
+        transition_with_events(
+            attempt,
+            Status.COMPLETED,
+            events,
+            expected_claim_token=token,
+            provider_calls=attempt.provider_calls - 1,
+            error_code="",
+            error_class=ErrorClass.SUCCESS.value,
+            error_message="",
+            reason=reason.value,
+            threshold=service.threshold,
+            decision=decision.value,
+            finished_at=now,
+            lease_expires_at=None,
+            claim_token=None,
+            slot_ends_at=None,
+        )
+    except ConcurrentTransition:
+        return RunOutcome("done", status=attempt.status)
+    send_after_commit(attempt_decided, attempt)
+    send_after_commit(attempt_finished, attempt)
+    logger.info("attempt %s: decided on the liveness pre-check, no comparison", attempt.pk)
+    return RunOutcome("done", status=attempt.status)
 
 
 def _wait_for_provider(
@@ -326,7 +433,13 @@ def _wait_for_provider(
 
 
 def _defer(
-    attempt: VerificationAttempt, token: UUID, calls_before: int, limit: int, alias: str
+    attempt: VerificationAttempt,
+    token: UUID,
+    calls_before: int,
+    limit: int,
+    alias: str,
+    *,
+    precheck: bool = False,
 ) -> RunOutcome:
     """Reserve the next free slot, give the claim back, and come back once, when it opens.
 
@@ -341,6 +454,7 @@ def _defer(
         provider_calls=calls_before,
         lease_expires_at=None,
         claim_token=None,
+        slot_for_liveness=precheck,
         **slot.fields,
     )
     if slot.countdown is None:
@@ -435,6 +549,9 @@ def _record(
         fields["provider_request_id"] = outcome.request_id[:128]
     if outcome.raw is not None:
         fields["raw_response"] = outcome.raw
+    if outcome.liveness is not None:
+        fields.update(liveness.fields_for(outcome.liveness))
+    verdict = outcome.liveness or liveness.stored_verdict(attempt)
     events: list[AttemptEvent] = []
     call_event = audit.event(
         attempt,
@@ -449,7 +566,9 @@ def _record(
     )
     if target is Status.COMPLETED:
         threshold = backend.threshold
-        decision, reason = _decision(outcome, threshold, backend.review_band)
+        decision, reason = liveness.apply_policy(
+            backend, verdict, *_decision(outcome, threshold, backend.review_band)
+        )
         sampled = audit_sample.draw(decision)
         fields.update(
             similarity=outcome.similarity,
@@ -468,6 +587,7 @@ def _record(
                 threshold=threshold,
                 backend=backend.alias,
                 audit_sample=sampled,
+                liveness=verdict.verdict.value,
             )
         )
     elif target is Status.RETRY_WAIT:
