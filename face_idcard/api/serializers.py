@@ -19,7 +19,7 @@ from .. import permissions
 from ..conf import face_idcard_settings
 from ..identity import validate_id_number, validate_name
 from ..models import VerificationAttempt
-from ..outcome import Reason
+from ..outcome import Liveness, Reason
 from ..reasons import person_message
 from ..states import Decision, ReviewDecision, Status
 
@@ -193,6 +193,7 @@ def represent(attempt: VerificationAttempt, show_similarity: Callable[[], bool])
         "external_reference": attempt.external_reference,
         "notice_version": attempt.notice_version,
         "similarity": _similarity(attempt, show_similarity),
+        "liveness": attempt.liveness,
         "created_at": _DATETIME.to_representation(attempt.created_at),
         "finished_at": None if finished is None else _DATETIME.to_representation(finished),
     }
@@ -216,6 +217,10 @@ class AttemptSerializer(serializers.Serializer[VerificationAttempt]):
     external_reference = serializers.CharField()
     notice_version = serializers.CharField()
     similarity = serializers.SerializerMethodField()
+    liveness = serializers.ChoiceField(
+        choices=[verdict.value for verdict in Liveness],
+        help_text=_("Whether the photo came from a live person (the verdict word only)."),
+    )
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
 

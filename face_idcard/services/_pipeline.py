@@ -325,7 +325,7 @@ def _precheck(
         outcome = _local(INTERNAL_ERROR, liveness=LivenessVerdict(Liveness.UNAVAILABLE))
     if not liveness.record_precheck(attempt, token, service, outcome):
         return RunOutcome("done", status=attempt.status)
-    verdict = liveness.stored_verdict(attempt)
+    verdict = outcome.liveness or liveness.stored_verdict(attempt)
     if not liveness.skips_comparison(service, verdict):
         return None
     return _decide_without_comparison(attempt, token, service, verdict)

@@ -65,7 +65,8 @@ THRESHOLD_POLICIES = ("passed", "score")
 #: The model that turns the built-in liveness check off.
 NO_LIVENESS = "NO_LIVENESS"
 #: Where the verdict comes from, as stored on the attempt.
-LIVENESS_SOURCE = "aliyun.ContrastFaceVerify"
+LIVENESS_API = "ContrastFaceVerify"
+LIVENESS_SOURCE = "aliyun." + LIVENESS_API
 
 _NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Za-z]")
 
@@ -104,6 +105,7 @@ class AliyunBackend(Backend):
     catalogue = ALIYUN_CODES
     # The account's quota, shared by all its RAM users: paced at it unless the site says.
     default_rate_limit_per_second = ACCOUNT_CALLS_PER_SECOND
+    liveness_api = LIVENESS_API
     billing_rule = (
         "Alibaba Cloud bills a call that ran (Code 200) whatever its SubCode 200-206; "
         "refusals (other Codes, gateway errors) are counted as free."

@@ -78,6 +78,7 @@ class FaceIdBackend(Backend):
     base_image_limits = FACEID_LIMITS
     pii_keys = frozenset({"IdCard", "Name", "ImageBase64", "Encryption", "FaceInput"})
     catalogue = FACEID_CODES
+    precheck_api = PRECHECK_ACTION
     billing_rule = (
         "Tencent documents Success, CompareLowSimilarity and IdNameMisMatch as billed and the "
         "face and image failures as free; refusals before the comparison counted as free; "
