@@ -250,3 +250,33 @@ def test_the_precheck_quota_holds_under_a_burst(settings: Any, simulator: Simula
     assert all(call.code != "RequestLimitExceeded" for call in prechecks)
     times = sorted(call.time for call in prechecks)
     assert all(later - earlier >= 1.0 for earlier, later in zip(times, times[5:], strict=False))
+
+
+def test_statistics_count_spoofs_prechecks_and_liveness_decisions(
+    settings: Any, simulator: SimulatorServer
+) -> None:
+    """Per alias: the spoof-suspected rate, the pre-check calls and their bill apart from the
+    comparison's calls, and the attempts refused or sent to review for liveness."""
+    from datetime import timedelta
+
+    from face_idcard.insight import liveness as figures
+    from face_idcard.insight import stats
+    from face_idcard.insight.windows import Scope
+
+    _use(settings, faceid_alias(simulator), REQUIRE_REFUSE)
+    for photo in (LOW_RISK, LOW_RISK, MID_RISK, HIGH_RISK, CHECK_FAILS):
+        _run(magic.MATCH, photo)
+    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "LIVENESS_FAILURE": "review"}
+    _run(magic.MATCH, HIGH_RISK)
+
+    scope = Scope.last(timedelta(hours=1))
+    (row,) = figures.compute(scope)
+    assert (row.backend, row.passed, row.spoof_suspected, row.unavailable) == ("default", 2, 3, 1)
+    assert row.spoof_rate == pytest.approx(3 / 5)
+    assert (row.precheck_calls, row.precheck_billable, row.precheck_billing_unknown) == (6, 5, 0)
+    # Mid, High and the failed check refused; the second High sent to review.
+    assert (row.refused_for_liveness, row.reviewed_for_liveness) == (3, 1)
+    whole = stats.compute(scope)
+    # The comparisons alone: none after the two high-risk pre-checks.
+    assert whole.provider_calls == 4 == len(_calls(simulator, "faceid"))
+    assert whole.liveness == [row]
