@@ -20,8 +20,8 @@ anything else        ``Low``, no attack
 With ``Mid`` or ``High``, the height picks the attack type: ``ATTACK_HEIGHT + i`` (401 to 407)
 answers ``ATTACK_TYPES[i]``, any other height ``SuspectedSpoofingAttack``.
 
-Its own quota, apart from the comparison's: at most :data:`QUOTA_PER_SECOND` calls in any
-sliding second, the others answer ``RequestLimitExceeded`` (not billed). The injected faults
+Its own quota, apart from the comparison's: at most ``SimulatorConfig.precheck_qps`` calls
+(:data:`QUOTA_PER_SECOND`, 5, by default; ``--precheck-qps``) in any sliding second, the others answer ``RequestLimitExceeded`` (not billed). The injected faults
 of the server (error rates, hangs, latency) apply as to every protocol. Each call goes to the
 ledger as protocol ``faceid.precheck``, billable when it answered a risk level.
 """
@@ -84,8 +84,7 @@ class FaceIdDetectAIFakeFaces(ProtocolHandler):
     method = "POST"
     path = "/"
 
-    def __init__(self, quota_per_second: int = QUOTA_PER_SECOND) -> None:
-        self.quota_per_second = quota_per_second
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._arrivals: collections.deque[float] = collections.deque()
 
@@ -103,11 +102,13 @@ class FaceIdDetectAIFakeFaces(ProtocolHandler):
         answer = _Answer(core, _request_id(), english=False)
         return answer.verdict(Verdict(Outcome.BODY_TOO_LARGE), close=True)
 
-    def _within_quota(self, now: float) -> bool:
+    def _within_quota(self, now: float, quota: int | None) -> bool:
+        if quota is None:
+            return True
         with self._lock:
             while self._arrivals and self._arrivals[0] <= now - 1.0:
                 self._arrivals.popleft()
-            if len(self._arrivals) >= self.quota_per_second:
+            if len(self._arrivals) >= quota:
                 return False
             self._arrivals.append(now)
             return True
@@ -134,7 +135,7 @@ class FaceIdDetectAIFakeFaces(ProtocolHandler):
         )
         if auth_failure is not None:
             return answer.verdict(Verdict(auth_failure))
-        if not self._within_quota(request.received_at):
+        if not self._within_quota(request.received_at, core.config.precheck_qps):
             return answer.verdict(Verdict(Outcome.RATE_LIMITED))
         injected = core.admit()
         if injected is not None:
