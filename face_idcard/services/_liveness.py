@@ -3,21 +3,20 @@
 The one home of the policy (``LIVENESS``: ``off``, ``record``, ``require``; see
 :mod:`face_idcard.backends.config`). A verdict comes either with the comparison (a backend
 whose call checks liveness itself) or from a pre-check the backend offers, made before the
-comparison under its own rate limit, recorded on the attempt at once (so a retried comparison
-never pays for it twice) and audited as a ``liveness_check`` event with its own billing.
+comparison under its own rate limit, recorded on the attempt with the run's next record (so a
+retried comparison never pays for it twice) and audited as a ``liveness_check`` event with its
+own billing.
 Generic: nothing here names a provider.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
-
-from django.db import transaction
 
 from .. import audit
 from ..backends import Backend
-from ..models import EventKind, VerificationAttempt
+from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..outcome import NOT_CHECKED, Liveness, LivenessVerdict, ProviderOutcome, Reason
 from ..states import Decision
 
@@ -25,10 +24,10 @@ __all__ = [
     "OFF",
     "RECORD",
     "REQUIRE",
+    "Precheck",
     "apply_policy",
     "failure_decision",
     "fields_for",
-    "record_precheck",
     "skips_comparison",
     "stored_verdict",
     "wants_precheck",
@@ -73,23 +72,23 @@ def stored_verdict(attempt: VerificationAttempt) -> LivenessVerdict:
     )
 
 
-def record_precheck(
-    attempt: VerificationAttempt, token: UUID, backend: Backend, outcome: ProviderOutcome
-) -> bool:
-    """Store the pre-check's verdict on the attempt and audit the call, while this worker
-    still holds the claim; False when it does not (the sweeper took the attempt back)."""
-    verdict = outcome.liveness or LivenessVerdict(Liveness.UNAVAILABLE)
-    fields = fields_for(verdict)
-    latency_ms = outcome.elapsed * 1000 if outcome.elapsed is not None else None
-    with transaction.atomic():
-        updated = VerificationAttempt.objects.filter(pk=attempt.pk, claim_token=token).update(
-            **fields
-        )
-        if updated != 1:
-            return False
-        for name, value in fields.items():
-            setattr(attempt, name, value)
-        audit.record(
+@dataclass(frozen=True)
+class Precheck:
+    """A pre-check made in this run: its verdict, the attempt's columns for it and its audit
+    event, written with whatever the run records next (one transaction, no extra write; a
+    comparison retried later finds the verdict stored and is not checked twice)."""
+
+    verdict: LivenessVerdict
+    fields: dict[str, Any]
+    event: AttemptEvent
+
+    @classmethod
+    def of(
+        cls, attempt: VerificationAttempt, backend: Backend, outcome: ProviderOutcome
+    ) -> Precheck:
+        verdict = outcome.liveness or LivenessVerdict(Liveness.UNAVAILABLE)
+        latency_ms = outcome.elapsed * 1000 if outcome.elapsed is not None else None
+        event = audit.event(
             attempt,
             EventKind.LIVENESS_CHECK,
             source=verdict.source,
@@ -103,7 +102,7 @@ def record_precheck(
             billable=outcome.billable,
             backend=backend.alias,
         )
-    return True
+        return cls(verdict, fields_for(verdict), event)
 
 
 def skips_comparison(backend: Backend, verdict: LivenessVerdict) -> bool:

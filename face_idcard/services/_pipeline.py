@@ -287,19 +287,21 @@ def _call_when_permitted(
                 service.precheck_scope(),
                 precheck=True,
             )
-        checked = _precheck(attempt, token, service, request)
-        if checked is not None:
+        checked = _precheck(attempt, service, request)
+        if liveness.skips_comparison(service, checked.verdict):
             breaker.release(gate)
-            return checked
+            return _decide_without_comparison(attempt, token, service, checked)
         # The reservation, if any, was the pre-check's: the comparison takes its own permit.
         reserved = False
+    else:
+        checked = None
     if (
         limit is not None
         and not reserved
         and not ratelimit.acquire(limit=limit, scope=service.alias).allowed
     ):
         breaker.release(gate)
-        return _defer(attempt, token, calls_before, limit, service.alias)
+        return _defer(attempt, token, calls_before, limit, service.alias, checked=checked)
     dispatch.calling()
     try:
         outcome = _call(service, request)
@@ -308,14 +310,14 @@ def _call_when_permitted(
         logger.error("attempt %s: unexpected %s during the call", attempt.pk, type(exc).__name__)
         outcome = _local(INTERNAL_ERROR)
     breaker.record(gate, outcome, timezone.now())
-    return _record(attempt, token, service, outcome)
+    return _record(attempt, token, service, outcome, checked)
 
 
 def _precheck(
-    attempt: VerificationAttempt, token: UUID, service: Backend, request: VerificationRequest
-) -> RunOutcome | None:
-    """The liveness pre-check, recorded at once; a RunOutcome when the run ends here (the
-    claim was lost, or the policy spares the comparison), None to go on and compare."""
+    attempt: VerificationAttempt, service: Backend, request: VerificationRequest
+) -> liveness.Precheck:
+    """The liveness pre-check's call, made; written with whatever this run records next (the
+    comparison's outcome, a deferral, a decision without comparison), in its transaction."""
     dispatch.calling()
     try:
         outcome = service.precheck(request)
@@ -323,22 +325,19 @@ def _precheck(
         # A bug on our side: no verdict, the comparison goes on.
         logger.error("attempt %s: unexpected %s in the pre-check", attempt.pk, type(exc).__name__)
         outcome = _local(INTERNAL_ERROR, liveness=LivenessVerdict(Liveness.UNAVAILABLE))
-    if not liveness.record_precheck(attempt, token, service, outcome):
-        return RunOutcome("done", status=attempt.status)
-    verdict = outcome.liveness or liveness.stored_verdict(attempt)
-    if not liveness.skips_comparison(service, verdict):
-        return None
-    return _decide_without_comparison(attempt, token, service, verdict)
+    return liveness.Precheck.of(attempt, service, outcome)
 
 
 def _decide_without_comparison(
-    attempt: VerificationAttempt, token: UUID, service: Backend, verdict: LivenessVerdict
+    attempt: VerificationAttempt, token: UUID, service: Backend, checked: liveness.Precheck
 ) -> RunOutcome:
     """Decide on the pre-check alone: no comparison made (the claim counted one; take it
     back), the attempt completed as the policy says."""
     now = timezone.now()
+    verdict = checked.verdict
     decision, reason = liveness.failure_decision(service, verdict)
     events = [
+        checked.event,
         audit.event(
             attempt,
             EventKind.DECIDED,
@@ -348,7 +347,7 @@ def _decide_without_comparison(
             backend=service.alias,
             liveness=verdict.verdict.value,
             comparison="skipped",
-        )
+        ),
     ]
     try:
         transition_with_events(
@@ -356,6 +355,7 @@ def _decide_without_comparison(
             Status.COMPLETED,
             events,
             expected_claim_token=token,
+            **checked.fields,
             provider_calls=attempt.provider_calls - 1,
             error_code="",
             error_class=ErrorClass.SUCCESS.value,
@@ -440,21 +440,25 @@ def _defer(
     alias: str,
     *,
     precheck: bool = False,
+    checked: liveness.Precheck | None = None,
 ) -> RunOutcome:
-    """Reserve the next free slot, give the claim back, and come back once, when it opens.
+    """Reserve the next free slot, give the claim back, and come back once, when it opens
+    (``checked``: a pre-check made in this run, recorded with the deferral).
 
     A slot further ahead than the broker can safely hold a message is parked: no message
     goes out, and the sweeper publishes one when the slot comes within reach.
     """
     slot = slots.reserve(limit, alias)
-    transition(
+    transition_with_events(
         attempt,
         Status.QUEUED,
+        [checked.event] if checked is not None else [],
         expected_claim_token=token,
         provider_calls=calls_before,
         lease_expires_at=None,
         claim_token=None,
         slot_for_liveness=precheck,
+        **(checked.fields if checked is not None else {}),
         **slot.fields,
     )
     if slot.countdown is None:
@@ -525,7 +529,11 @@ def _next_step(
 
 
 def _record(
-    attempt: VerificationAttempt, token: UUID, backend: Backend, outcome: ProviderOutcome
+    attempt: VerificationAttempt,
+    token: UUID,
+    backend: Backend,
+    outcome: ProviderOutcome,
+    checked: liveness.Precheck | None = None,
 ) -> RunOutcome:
     now = timezone.now()
     target, countdown, counters = _next_step(attempt, outcome)
@@ -549,10 +557,16 @@ def _record(
         fields["provider_request_id"] = outcome.request_id[:128]
     if outcome.raw is not None:
         fields["raw_response"] = outcome.raw
+    if checked is not None:
+        fields.update(checked.fields)
     if outcome.liveness is not None:
         fields.update(liveness.fields_for(outcome.liveness))
-    verdict = outcome.liveness or liveness.stored_verdict(attempt)
+    verdict = outcome.liveness or (
+        checked.verdict if checked is not None else liveness.stored_verdict(attempt)
+    )
     events: list[AttemptEvent] = []
+    # The pre-check made in this run, written with the comparison's record.
+    earlier = [checked.event] if checked is not None else []
     call_event = audit.event(
         attempt,
         EventKind.PROVIDER_CALL,
@@ -609,11 +623,13 @@ def _record(
 
     try:
         transition_with_events(
-            attempt, target, [call_event, *events], expected_claim_token=token, **fields
+            attempt, target, [*earlier, call_event, *events], expected_claim_token=token, **fields
         )
     except ConcurrentTransition:
         # The sweeper took the attempt back while we were calling (our lease expired).
-        if not leases.record_late(attempt, token, target, outcome, [call_event, *events], fields):
+        if not leases.record_late(
+            attempt, token, target, outcome, [*earlier, call_event, *events], fields
+        ):
             return RunOutcome("done", status=attempt.status)
 
     if target is Status.COMPLETED:

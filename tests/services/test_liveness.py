@@ -280,3 +280,20 @@ def test_statistics_count_spoofs_prechecks_and_liveness_decisions(
     # The comparisons alone: none after the two high-risk pre-checks.
     assert whole.provider_calls == 4 == len(_calls(simulator, "faceid"))
     assert whole.liveness == [row]
+
+
+def test_a_comparison_deferred_after_its_precheck_keeps_the_verdict(
+    settings: Any, simulator: SimulatorServer
+) -> None:
+    """The comparison's own quota (1/s here) defers attempts whose pre-check was just made:
+    the deferral stores the verdict and its event, so no attempt is checked (and billed)
+    twice."""
+    _use(settings, faceid_alias(simulator, RATE_LIMIT_PER_SECOND=1), RECORD)
+    attempts = [submit_attempt(magic.MATCH, image=MID_RISK) for _ in range(3)]
+    done = [wait_terminal(attempt.pk, timeout=30) for attempt in attempts]
+    assert {_seen(a) for a in done} == {("completed", "match", "match", "spoof_suspected")}
+    assert len(_calls(simulator, "faceid.precheck")) == 3
+    assert len(_calls(simulator, "faceid")) == 3
+    for attempt in done:
+        assert attempt.events.filter(kind=EventKind.LIVENESS_CHECK).count() == 1
+        assert attempt.liveness_risk_level == "Mid"
