@@ -16,6 +16,10 @@ through the ``faceid`` backend against a bare loop of Tencent SDK calls
 ``BENCH_BACKEND=aliyun`` does it for Alibaba Cloud's ContrastFaceVerify: the pipeline through the
 ``aliyun`` backend against a bare loop of the same client it uses
 (``CloudauthClient.contrast_face_verify``, one client shared by the threads).
+``BENCH_LIVENESS=1`` runs the faceid measurement with ``LIVENESS = "record"``: each attempt's
+``DetectAIFakeFaces`` pre-check before its comparison (the simulator without the pre-check's
+quota). Compare its ``worker_cpu_ms`` with a ``BENCH_BACKEND=faceid`` run without it: the
+pre-check should add one provider round trip and at most 2 ms of worker CPU per attempt.
 """
 
 from __future__ import annotations
@@ -39,7 +43,11 @@ CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "8"))
 POOL = os.environ.get("BENCH_POOL", "prefork")
 BARE_ROUNDS = int(os.environ.get("BENCH_BARE_ROUNDS", "3"))
 NAME = "张三"
-BACKEND = os.environ.get("BENCH_BACKEND", "legacy")
+LIVENESS = os.environ.get("BENCH_LIVENESS") == "1"
+# The pre-check is FaceID's: BENCH_LIVENESS=1 implies the faceid backend.
+BACKEND = "faceid" if LIVENESS else os.environ.get("BENCH_BACKEND", "legacy")
+if LIVENESS:
+    os.environ["BENCH_BACKEND"] = "faceid"  # read by bench/settings.py
 
 
 def bare_round(base_url: str, number: str, image: bytes) -> tuple[float, float]:
@@ -150,7 +158,8 @@ BARE_ROUNDS_BY_BACKEND = {
 
 def main() -> None:
     harness.require_services()
-    with harness.simulator("--latency-ms", str(LATENCY_MS)) as base_url:
+    extra = ("--precheck-qps", "0") if LIVENESS else ()
+    with harness.simulator("--latency-ms", str(LATENCY_MS), *extra) as base_url:
         from face_idcard.simulator import magic
         from face_idcard.simulator.registry import demo_people
 
@@ -272,6 +281,7 @@ def main() -> None:
             f"max provider calls per attempt {max(row[4] for row in rows)}"
         )
         backend_field = f" backend={BACKEND}" if BACKEND != "legacy" else ""
+        backend_field += " liveness=record" if LIVENESS else ""
         print(
             f"RESULT pipeline_rps={pipeline_rps:.1f} bare_rps={bare_rps:.1f} "
             f"ratio={ratio:.2f} overhead_ms={overhead:.1f} "

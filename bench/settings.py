@@ -81,6 +81,13 @@ if os.environ.get("BENCH_BACKEND", "legacy") == "faceid":
         }
     }
 
+if os.environ.get("BENCH_LIVENESS") == "1":
+    # bench/pipeline.py BENCH_LIVENESS=1: the faceid alias with its DetectAIFakeFaces pre-check
+    # before every comparison. The simulator runs without the pre-check's quota and the alias
+    # with an open plan, so that the run measures the pipeline, not the pacing at 5 calls/s.
+    FACE_IDCARD["LIVENESS"] = "record"
+    FACE_IDCARD["BACKENDS"]["default"]["PRECHECK_RATE_LIMIT_PER_SECOND"] = 10_000
+
 if os.environ.get("BENCH_BACKEND", "legacy") == "aliyun":
     # bench/pipeline.py BENCH_BACKEND=aliyun: ContrastFaceVerify through our Cloudauth client.
     from face_idcard.simulator import DEFAULT_APPID, DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY

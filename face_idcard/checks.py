@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import numbers
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -682,6 +682,54 @@ def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckM
             else:
                 messages.append(Error(label, id="face_idcard.E017"))
     return messages
+
+
+@register(Tags.security, "face_idcard")
+def check_liveness_policies(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``LIVENESS`` and ``LIVENESS_FAILURE`` (site-wide and per alias) must be known words
+    (E040), and ``require`` needs an alias that can check liveness: in its comparison call or
+    with a pre-check (E041)."""
+    from .backends.config import LIVENESS_FAILURE_ACTIONS, LIVENESS_POLICIES, configured
+
+    messages: list[CheckMessage] = []
+    try:
+        entries = configured()
+    except Exception:  # reported by check_settings
+        return messages
+    places: list[tuple[str, Mapping[str, Any]]] = [("FACE_IDCARD", _site_liveness())]
+    places += [(f"FACE_IDCARD['BACKENDS'][{alias!r}]", entry) for alias, entry in entries.items()]
+    for where, values in places:
+        for key, allowed in (
+            ("LIVENESS", LIVENESS_POLICIES),
+            ("LIVENESS_FAILURE", LIVENESS_FAILURE_ACTIONS),
+        ):
+            value = values.get(key)
+            if key in values and str(value).strip().lower() not in allowed:
+                messages.append(
+                    Error(
+                        f"{where}['{key}'] must be one of {', '.join(allowed)}.",
+                        id="face_idcard.E040",
+                    )
+                )
+    for alias, cls, config in _usable_aliases():
+        if config.liveness != "require":
+            continue
+        if not (cls.liveness_builtin(config) or cls.liveness_precheck(config)):
+            messages.append(
+                Error(
+                    f"FACE_IDCARD['BACKENDS'][{alias!r}] requires liveness, but its backend "
+                    "cannot check it and has no pre-check configured: every attempt would be "
+                    "refused or sent to review.",
+                    hint="Set LIVENESS to 'record' or 'off' for this alias, or use a backend "
+                    "that checks liveness (docs/liveness.rst).",
+                    id="face_idcard.E041",
+                )
+            )
+    return messages
+
+
+def _site_liveness() -> dict[str, Any]:
+    return {key: getattr(fs, key) for key in ("LIVENESS", "LIVENESS_FAILURE")}
 
 
 #: Django's database vendors the app is tested on (MariaDB is the ``mysql`` vendor); a backend

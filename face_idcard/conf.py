@@ -28,8 +28,9 @@ DEFAULTS: dict[str, Any] = {
     # Backends by alias, like Django's CACHES (see face_idcard.backends.config): each alias a
     # dict with "BACKEND" (a built-in name or a dotted path to a Backend subclass), the options
     # its backend class declares (credentials, endpoint ...) and, optionally, the generic keys
-    # THRESHOLD, REVIEW_BAND, RATE_LIMIT_PER_SECOND, CONNECT_TIMEOUT, READ_TIMEOUT and
-    # HTTP_POOL_MAXSIZE, which otherwise come from the site-wide keys of the same name below.
+    # THRESHOLD, REVIEW_BAND, RATE_LIMIT_PER_SECOND, CONNECT_TIMEOUT, READ_TIMEOUT,
+    # HTTP_POOL_MAXSIZE, LIVENESS and LIVENESS_FAILURE, which otherwise come from the site-wide
+    # keys of the same name below.
     "BACKENDS": {},
     # The alias new attempts use.
     "DEFAULT_BACKEND": "default",
@@ -46,6 +47,13 @@ DEFAULTS: dict[str, Any] = {
     # pooled HTTP connections per process to the provider (at least the worker's thread count).
     "HTTP_POOL_MAXSIZE": 10,
     # --- Decision ------------------------------------------------------------------------
+    # Liveness (whether the photo came from a live person), site-wide defaults of the generic
+    # per-alias keys of the same name (docs/liveness.rst): "off" (nothing asked or decided on
+    # it), "record" (checked where the provider can, stored, never decided on) or "require"
+    # (an attempt without a passing verdict is no match: LIVENESS_FAILURE says whether it goes
+    # to "review" or is "refuse"d). Checked by face_idcard.E040/E041.
+    "LIVENESS": "off",
+    "LIVENESS_FAILURE": "review",
     # Similarity (0..100) at or above which a photo matches. None: the default of each
     # alias's backend class (its provider's recommendation).
     "THRESHOLD": None,

@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .exceptions import AuditLogError
+from .outcome import Liveness
 from .permissions import PERMISSIONS
 from .reasons import REASON_CHOICES
 
@@ -40,6 +41,14 @@ from .states import (
 
 #: The rows of an append-only queryset.
 _Row = TypeVar("_Row", bound=models.Model)
+
+
+LIVENESS_CHOICES: list[tuple[str, StrOrPromise]] = [
+    (Liveness.PASSED.value, _("Passed")),
+    (Liveness.SPOOF_SUSPECTED.value, _("Spoof suspected")),
+    (Liveness.NOT_CHECKED.value, _("Not checked")),
+    (Liveness.UNAVAILABLE.value, _("Check unavailable")),
+]
 
 
 class VerificationAttempt(models.Model):
@@ -99,6 +108,17 @@ class VerificationAttempt(models.Model):
     reason = models.CharField(_("reason"), max_length=32, choices=REASON_CHOICES, blank=True)
     provider_request_id = models.CharField(_("provider request id"), max_length=128, blank=True)
     raw_response = models.JSONField(_("provider response (PII removed)"), null=True, blank=True)
+    # Whether the photo came from a live person (face_idcard.outcome.Liveness), who said so
+    # ("<provider>.<API>") and, for a suspected spoof, the provider's risk level and attacks.
+    liveness = models.CharField(
+        _("liveness"), max_length=16, choices=LIVENESS_CHOICES, default=Liveness.NOT_CHECKED.value
+    )
+    liveness_source = models.CharField(_("liveness checked by"), max_length=64, blank=True)
+    liveness_risk_level = models.CharField(_("liveness risk level"), max_length=16, blank=True)
+    liveness_attack_types = models.JSONField(_("liveness attack types"), default=list, blank=True)
+    # The reserved rate-limit slot (next_attempt_at..slot_ends_at) is the liveness pre-check's
+    # quota, not the comparison's: each is a permit only for its own call.
+    slot_for_liveness = models.BooleanField(default=False, editable=False)
     provider_calls = models.PositiveIntegerField(_("provider calls"), default=0)
     provider_latency_ms = models.FloatField(_("provider latency (ms)"), null=True, blank=True)
     retry_count = models.PositiveSmallIntegerField(_("retries"), default=0)
@@ -289,6 +309,8 @@ class EventKind(StrChoice):
     LATE_ANSWER = "late_answer"
     LIMITS_RESET = "limits_reset"
     WITHDRAWN = "withdrawn"
+    #: A liveness pre-check call (its own API, quota and bill), before the comparison.
+    LIVENESS_CHECK = "liveness_check"
 
 
 EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
@@ -315,6 +337,7 @@ EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
     (EventKind.LATE_ANSWER.value, _("Answer after the worker lost its lease")),
     (EventKind.LIMITS_RESET.value, _("Daily limits of the ID number reset")),
     (EventKind.WITHDRAWN.value, _("Consent withdrawn")),
+    (EventKind.LIVENESS_CHECK.value, _("Liveness check")),
 ]
 
 

@@ -61,6 +61,9 @@ class Reason(str, enum.Enum):
     MULTIPLE_FACES = "multiple_faces"
     POOR_QUALITY = "poor_quality"
     SPOOF_SUSPECTED = "spoof_suspected"
+    #: The liveness policy requires a passing verdict and there is none (the check failed,
+    #: or nobody could check).
+    LIVENESS_UNVERIFIED = "liveness_unverified"
     IMAGE_UNREADABLE = "image_unreadable"
     IMAGE_FETCH_FAILED = "image_fetch_failed"
     INVALID_INPUT = "invalid_input"
@@ -272,6 +275,40 @@ class ProviderVerdict(str, enum.Enum):
     REVIEW = "review"
 
 
+class Liveness(str, enum.Enum):
+    """Whether the photo came from a live person, in one vocabulary for every provider."""
+
+    PASSED = "passed"
+    #: The provider suspects an attack (a print, a screen replay, a mask, a synthetic face).
+    SPOOF_SUSPECTED = "spoof_suspected"
+    #: Nobody looked: the policy is off, or the provider cannot tell.
+    NOT_CHECKED = "not_checked"
+    #: A check was asked for and failed (an error, a timeout, no usable answer).
+    UNAVAILABLE = "unavailable"
+
+
+@dataclass(frozen=True)
+class LivenessVerdict:
+    """One liveness verdict and where it comes from (``source``: ``"<provider>.<API>"``)."""
+
+    verdict: Liveness
+    source: str = ""
+    #: The provider's own risk level (such as ``Low``, ``Mid``, ``High``), as it came.
+    risk_level: str = ""
+    #: The provider's names of the attacks it suspects, as they came.
+    attack_types: tuple[str, ...] = ()
+    #: The provider rates the risk as high (its highest level): a pre-check so rated may
+    #: spare the comparison under the ``require`` policy.
+    high_risk: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict is Liveness.PASSED
+
+
+NOT_CHECKED = LivenessVerdict(Liveness.NOT_CHECKED)
+
+
 @dataclass(frozen=True)
 class ProviderOutcome:
     """One call's result, in the neutral form: what to do, why, and whether it was billed.
@@ -302,6 +339,9 @@ class ProviderOutcome:
     #: is decided so instead of by the threshold (None: the threshold decides on similarity).
     #: With a verdict, a success needs no similarity (a review the provider advises).
     verdict: ProviderVerdict | None = None
+    #: What the call said about liveness, where the provider checks it with the comparison
+    #: (None: the call said nothing about it).
+    liveness: LivenessVerdict | None = None
 
     @property
     def retryable(self) -> bool:

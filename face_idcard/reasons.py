@@ -51,6 +51,10 @@ MESSAGES: Mapping[Reason, Promise] = {
         "The photo could not be accepted. Take a new photo of yourself, not of a screen or "
         "a printed picture."
     ),
+    Reason.LIVENESS_UNVERIFIED: _(
+        "The photo could not be checked for a live person. Take a new photo of yourself and "
+        "try again."
+    ),
     Reason.IMAGE_UNREADABLE: _("The photo could not be read. Try again with a JPEG or PNG photo."),
     Reason.IMAGE_FETCH_FAILED: _("The photo could not be downloaded. Try again or upload it."),
     Reason.INVALID_INPUT: _("Some of the information is not valid. Check it and try again."),
@@ -79,6 +83,7 @@ LABELS: Mapping[Reason, Promise] = {
     Reason.MULTIPLE_FACES: _("Several faces"),
     Reason.POOR_QUALITY: _("Poor photo quality"),
     Reason.SPOOF_SUSPECTED: _("Spoof suspected"),
+    Reason.LIVENESS_UNVERIFIED: _("Liveness not verified"),
     Reason.IMAGE_UNREADABLE: _("Photo unreadable"),
     Reason.IMAGE_FETCH_FAILED: _("Photo download failed"),
     Reason.INVALID_INPUT: _("Invalid input"),

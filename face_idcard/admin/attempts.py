@@ -173,6 +173,7 @@ class VerificationAttemptAdmin(_AdminBase):
             {
                 "fields": (
                     "similarity_score",
+                    "liveness_summary",
                     "threshold",
                     "provider_session_id",
                     "provider_request_id",
@@ -343,6 +344,10 @@ class VerificationAttemptAdmin(_AdminBase):
         return display.review_state_label(obj)
 
     # --- The detail page ----------------------------------------------------------------------
+
+    @admin.display(description=_("liveness"))
+    def liveness_summary(self, obj: VerificationAttempt) -> SafeString:
+        return display.liveness_summary(obj)
 
     @admin.display(description=_("provider response (PII removed)"))
     def provider_data(self, obj: VerificationAttempt) -> SafeString:

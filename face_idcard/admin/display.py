@@ -18,7 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import reasons
 from ..backends.base import scrub
-from ..models import EVENT_KIND_CHOICES, AttemptEvent, VerificationAttempt
+from ..models import EVENT_KIND_CHOICES, LIVENESS_CHOICES, AttemptEvent, VerificationAttempt
 from ..outcome import Reason
 from ..states import DECISION_CHOICES, STATUS_CHOICES, Decision, Status
 
@@ -274,4 +274,36 @@ def event_summary(data: Any) -> str:
     return ", ".join(
         f"{EVENT_KEYS.get(key, key)}: {_event_value(key, value)}"
         for key, value in sorted(data.items())
+    )
+
+
+#: Colours of the liveness verdict (beside the similarity in the detail page).
+LIVENESS_COLOURS = {
+    "passed": "#2e7d32",
+    "spoof_suspected": "#c62828",
+    "unavailable": "#ef6c00",
+    "not_checked": "#757575",
+}
+
+
+def liveness_summary(attempt: VerificationAttempt) -> SafeString:
+    """The liveness verdict, who gave it and, for a suspected spoof, the provider's risk level
+    and attack types (none of them personal information)."""
+    label = dict(LIVENESS_CHOICES).get(attempt.liveness, attempt.liveness)
+    details = [
+        str(part)
+        for part in (
+            attempt.liveness_source,
+            attempt.liveness_risk_level,
+            ", ".join(str(kind) for kind in attempt.liveness_attack_types or ()),
+        )
+        if part
+    ]
+    return format_html(
+        '<span class="face-idcard-liveness" data-liveness="{}" style="color:{};font-weight:bold">'
+        "{}</span> {}",
+        attempt.liveness,
+        LIVENESS_COLOURS.get(attempt.liveness, "#757575"),
+        label,
+        " · ".join(details),
     )

@@ -33,7 +33,7 @@ from ..identity import (
 from ..masking import ID_NUMBER_LENGTH, NAME_SEPARATOR
 from ..models import VerificationAttempt
 from ..netpolicy import URL_MESSAGES
-from ..outcome import Reason
+from ..outcome import Liveness, Reason
 from ..reasons import (
     NOT_CONFIRMED_REASON,
     has_identity_detail,
@@ -486,6 +486,7 @@ def represent(
         "external_reference": attempt.external_reference,
         "notice_version": attempt.notice_version,
         "similarity": _similarity(attempt, show_similarity),
+        "liveness": attempt.liveness,
         "created_at": _DATETIME.to_representation(attempt.created_at),
         "finished_at": None if finished is None else _DATETIME.to_representation(finished),
     }
@@ -509,6 +510,10 @@ class AttemptSerializer(serializers.Serializer[VerificationAttempt]):
     external_reference = serializers.CharField()
     notice_version = serializers.CharField()
     similarity = serializers.SerializerMethodField()
+    liveness = serializers.ChoiceField(
+        choices=[verdict.value for verdict in Liveness],
+        help_text=_("Whether the photo came from a live person (the verdict word only)."),
+    )
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
 

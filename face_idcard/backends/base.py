@@ -29,6 +29,8 @@ from ..outcome import (
     Catalogue,
     CodeInfo,
     ErrorClass,
+    Liveness,
+    LivenessVerdict,
     ProviderOutcome,
 )
 from ..sensitive import forget_locals_on_error
@@ -252,23 +254,32 @@ class Backend(abc.ABC):
             outcome = self.call_provider(request)
         except ProviderError as exc:
             elapsed = exc.elapsed if exc.elapsed is not None else time.monotonic() - started
-            return ProviderOutcome.from_code(
-                self.catalogue,
-                exc.code,
-                error_class=self._actionable(exc.error_class, request),
-                elapsed=elapsed,
+            return self._with_liveness(
+                ProviderOutcome.from_code(
+                    self.catalogue,
+                    exc.code,
+                    error_class=self._actionable(exc.error_class, request),
+                    elapsed=elapsed,
+                )
             )
         if outcome.error_class is ErrorClass.SUCCESS and not outcome.usable:
             # A success without a score (nor a verdict) is not a usable answer: like a garbled
             # response.
-            return ProviderOutcome.from_code(
-                GENERIC, TRANSPORT_BAD_RESPONSE, elapsed=outcome.elapsed
+            return self._with_liveness(
+                ProviderOutcome.from_code(GENERIC, TRANSPORT_BAD_RESPONSE, elapsed=outcome.elapsed)
             )
         error_class = self._actionable(outcome.error_class, request)
         raw = outcome.raw
         if raw is not None:
             raw = scrub(raw, (request.idcard_number, request.idcard_name), self.pii_keys)
-        return replace(outcome, error_class=error_class, raw=raw)
+        return self._with_liveness(replace(outcome, error_class=error_class, raw=raw))
+
+    def _with_liveness(self, outcome: ProviderOutcome) -> ProviderOutcome:
+        """A call that checks liveness itself and said nothing about it: the check failed."""
+        if outcome.liveness is not None or not type(self).liveness_builtin(self.config):
+            return outcome
+        source = f"{self.provider}.{self.liveness_api}" if self.liveness_api else self.provider
+        return replace(outcome, liveness=LivenessVerdict(Liveness.UNAVAILABLE, source))
 
     def _actionable(self, error_class: ErrorClass, request: VerificationRequest) -> ErrorClass:
         """``error_class`` as this backend can act on it: a retry that cannot change the
@@ -279,6 +290,63 @@ class Backend(abc.ABC):
             # A download failure means something only when the provider downloaded.
             return ErrorClass.INPUT
         return error_class
+
+    # --- Liveness --------------------------------------------------------------------------
+
+    #: The API whose answer carries the built-in liveness verdict (the verdict's source).
+    liveness_api: ClassVar[str] = ""
+
+    @classmethod
+    def liveness_builtin(cls, config: BackendSettings) -> bool:
+        """Whether the comparison call itself says whether the photo is live (its outcome's
+        ``liveness``), with this alias's options."""
+        return False
+
+    @classmethod
+    def liveness_precheck(cls, config: BackendSettings) -> bool:
+        """Whether this alias can ask a separate liveness check before the comparison
+        (:meth:`call_liveness_precheck`)."""
+        return False
+
+    #: The pre-check's API (the source of its verdicts).
+    precheck_api: ClassVar[str] = ""
+    #: The pre-check's own quota in calls per second (None: none), paced apart from the
+    #: comparison's under the rate-limit scope :meth:`precheck_scope`.
+    precheck_rate_limit_per_second: int | None = None
+
+    def precheck_scope(self) -> str:
+        """The rate-limit scope of the pre-check (its quota is not the comparison's)."""
+        return f"{self.alias}:liveness"
+
+    def call_liveness_precheck(self, request: VerificationRequest) -> ProviderOutcome:
+        """Make the pre-check call: an outcome of :attr:`catalogue` whose ``liveness`` is
+        set on success. May raise a ProviderError (see :meth:`precheck`)."""
+        raise NotImplementedError
+
+    @final
+    @forget_locals_on_error
+    def precheck(self, request: VerificationRequest) -> ProviderOutcome:
+        """The liveness pre-check; always an outcome, whose ``liveness`` is UNAVAILABLE when
+        the check gave no verdict (a transport failure, an error answer)."""
+        started = time.monotonic()
+        source = f"{self.provider}.{self.precheck_api}"
+        try:
+            outcome = self.call_liveness_precheck(request)
+        except ProviderError as exc:
+            elapsed = exc.elapsed if exc.elapsed is not None else time.monotonic() - started
+            outcome = ProviderOutcome.from_code(self.catalogue, exc.code, elapsed=elapsed)
+        if outcome.liveness is None or outcome.error_class is not ErrorClass.SUCCESS:
+            outcome = replace(
+                outcome,
+                liveness=LivenessVerdict(
+                    Liveness.UNAVAILABLE,
+                    outcome.liveness.source if outcome.liveness else source,
+                ),
+            )
+        raw = outcome.raw
+        if raw is not None:
+            raw = scrub(raw, (request.idcard_number, request.idcard_name), self.pii_keys)
+        return replace(outcome, raw=raw)
 
     def describe(self, code: str) -> CodeInfo:
         """The catalogue's entry for ``code`` (meanings in zh-hans and en, reason, class)."""

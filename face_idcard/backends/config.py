@@ -41,7 +41,16 @@ GENERIC_KEYS = (
     "CONNECT_TIMEOUT",
     "READ_TIMEOUT",
     "HTTP_POOL_MAXSIZE",
+    "LIVENESS",
+    "LIVENESS_FAILURE",
 )
+#: ``LIVENESS``: ``off`` (nothing asked, nothing decided on it), ``record`` (checked where the
+#: provider can, stored, never decided on) or ``require`` (an attempt without a passing verdict
+#: is not a match).
+LIVENESS_POLICIES = ("off", "record", "require")
+#: ``LIVENESS_FAILURE``: under ``require``, an attempt without a passing verdict goes to
+#: ``review`` or is ``refuse``\ d (decided no match).
+LIVENESS_FAILURE_ACTIONS = ("review", "refuse")
 #: Keys of an alias entry that are not the backend's own options.
 RESERVED_KEYS = frozenset({"BACKEND", *GENERIC_KEYS})
 
@@ -59,9 +68,13 @@ class BackendSettings:
     connect_timeout: float
     read_timeout: float
     http_pool_maxsize: int
+    #: The liveness policy (:data:`LIVENESS_POLICIES`) and what ``require`` does with an
+    #: attempt without a passing verdict (:data:`LIVENESS_FAILURE_ACTIONS`).
+    liveness: str = "off"
+    liveness_failure: str = "review"
     #: Every other key of the entry, as the alias sets it: the backend's own options, read
     #: through ``Backend.option`` (they may hold credentials: kept out of the repr).
-    options: Mapping[str, Any] = field(repr=False)
+    options: Mapping[str, Any] = field(repr=False, default_factory=dict)
 
     def image_limits(self, base: ImageLimits) -> ImageLimits:
         """The provider's limits, narrowed by the site's image settings."""
@@ -123,5 +136,17 @@ def resolve(alias: str) -> BackendSettings:
         connect_timeout=float(generic("CONNECT_TIMEOUT")),
         read_timeout=float(generic("READ_TIMEOUT")),
         http_pool_maxsize=int(generic("HTTP_POOL_MAXSIZE")),
+        # Checked by the system checks (E040); an unknown value counts as the safe one here.
+        liveness=_one_of(generic("LIVENESS"), LIVENESS_POLICIES),
+        liveness_failure=_one_of(generic("LIVENESS_FAILURE"), LIVENESS_FAILURE_ACTIONS),
         options={key: value for key, value in entry.items() if key not in RESERVED_KEYS},
     )
+
+
+def _one_of(value: Any, allowed: tuple[str, ...]) -> str:
+    """``value`` as a lower-case word of ``allowed``; unknown values are reported by the
+    system checks (E040) and read as the strictest choice meanwhile."""
+    text = str(value or "").strip().lower()
+    if not text:
+        return allowed[0]
+    return text if text in allowed else allowed[-1]

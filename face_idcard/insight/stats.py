@@ -26,6 +26,7 @@ from django.utils.translation import get_language
 from .. import reasons
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..states import Decision, Status
+from . import liveness as liveness_figures
 from . import rollup
 from .windows import Scope
 
@@ -80,6 +81,9 @@ class Statistics:
     #: those summaries was rebuilt (None: every call was read directly).
     days_summarised: int = 0
     summarised_at: datetime | None = None
+    #: Per alias: verdicts, the spoof-suspected rate, pre-check calls and their bill, and the
+    #: attempts refused or sent to review for liveness (:mod:`.liveness`).
+    liveness: list[liveness_figures.AliasLiveness] = field(default_factory=list)
 
     @property
     def pass_rate(self) -> float | None:
@@ -124,6 +128,7 @@ def compute(scope: Scope) -> Statistics:
     _calls(stats, scope)
     _lost_calls(stats, scope)
     stats.backlog, stats.backlog_oldest = backlog(scope.backend)
+    stats.liveness = liveness_figures.compute(scope)
     return stats
 
 

@@ -32,6 +32,8 @@ from ..outcome import (
     INTERNAL_WORKER_LOST,
     TRANSPORT_CONNECTION,
     ErrorClass,
+    Liveness,
+    LivenessVerdict,
     ProviderOutcome,
     Reason,
 )
@@ -48,6 +50,7 @@ from ..states import (
 from . import _audit_sample as audit_sample
 from . import _breaker as breaker
 from . import _leases as leases
+from . import _liveness as liveness
 from . import _retries as retries
 from . import _slots as slots
 from . import dispatch
@@ -238,9 +241,27 @@ def _call_when_permitted(
     """The rate limit's permit, the request, the call and its record (``gate`` let it
     through the breaker)."""
     limit = service.rate_limit_per_second
-    reserved = limit is not None and _holds_slot(attempt)
+    # A pending liveness pre-check is paced by its own quota: a reserved slot is its slot.
+    precheck = liveness.wants_precheck(attempt, service)
+    precheck_limit = service.precheck_rate_limit_per_second if precheck else None
+    # A slot reserved for one quota is no permit under the other.
+    reserved = (
+        (precheck_limit if precheck else limit) is not None
+        and attempt.slot_for_liveness == precheck
+        and _holds_slot(attempt)
+    )
     if (
-        limit is not None
+        precheck_limit is not None
+        and not reserved
+        and not ratelimit.available(limit=precheck_limit, scope=service.precheck_scope())
+    ):
+        breaker.release(gate)
+        return _defer(
+            attempt, token, calls_before, precheck_limit, service.precheck_scope(), precheck=True
+        )
+    if (
+        not precheck
+        and limit is not None
         and not reserved
         and not ratelimit.available(limit=limit, scope=service.alias)
     ):
@@ -253,13 +274,36 @@ def _call_when_permitted(
         logger.error("attempt %s: unexpected %s loading the selfie", attempt.pk, type(exc).__name__)
         breaker.release(gate)
         return _record(attempt, token, service, _local(INTERNAL_ERROR))
+    if precheck:
+        if (
+            precheck_limit is not None
+            and not reserved
+            and not ratelimit.acquire(limit=precheck_limit, scope=service.precheck_scope()).allowed
+        ):
+            breaker.release(gate)
+            return _defer(
+                attempt,
+                token,
+                calls_before,
+                precheck_limit,
+                service.precheck_scope(),
+                precheck=True,
+            )
+        checked = _precheck(attempt, service, request)
+        if liveness.skips_comparison(service, checked.verdict):
+            breaker.release(gate)
+            return _decide_without_comparison(attempt, token, service, checked)
+        # The reservation, if any, was the pre-check's: the comparison takes its own permit.
+        reserved = False
+    else:
+        checked = None
     if (
         limit is not None
         and not reserved
         and not ratelimit.acquire(limit=limit, scope=service.alias).allowed
     ):
         breaker.release(gate)
-        return _defer(attempt, token, calls_before, limit, service.alias)
+        return _defer(attempt, token, calls_before, limit, service.alias, checked=checked)
     dispatch.calling()
     try:
         outcome = _call(service, request)
@@ -268,7 +312,70 @@ def _call_when_permitted(
         logger.error("attempt %s: unexpected %s during the call", attempt.pk, type(exc).__name__)
         outcome = _local(INTERNAL_ERROR)
     breaker.record(gate, outcome, timezone.now())
-    return _record(attempt, token, service, outcome)
+    return _record(attempt, token, service, outcome, checked)
+
+
+def _precheck(
+    attempt: VerificationAttempt, service: Backend, request: VerificationRequest
+) -> liveness.Precheck:
+    """The liveness pre-check's call, made; written with whatever this run records next (the
+    comparison's outcome, a deferral, a decision without comparison), in its transaction."""
+    dispatch.calling()
+    try:
+        outcome = service.precheck(request)
+    except Exception as exc:
+        # A bug on our side: no verdict, the comparison goes on.
+        logger.error("attempt %s: unexpected %s in the pre-check", attempt.pk, type(exc).__name__)
+        outcome = _local(INTERNAL_ERROR, liveness=LivenessVerdict(Liveness.UNAVAILABLE))
+    return liveness.Precheck.of(attempt, service, outcome)
+
+
+def _decide_without_comparison(
+    attempt: VerificationAttempt, token: UUID, service: Backend, checked: liveness.Precheck
+) -> RunOutcome:
+    """Decide on the pre-check alone: no comparison made (the claim counted one; take it
+    back), the attempt completed as the policy says."""
+    now = timezone.now()
+    verdict = checked.verdict
+    decision, reason = liveness.failure_decision(service, verdict)
+    events = [
+        checked.event,
+        audit.event(
+            attempt,
+            EventKind.DECIDED,
+            decision=decision.value,
+            similarity=None,
+            threshold=service.threshold,
+            backend=service.alias,
+            liveness=verdict.verdict.value,
+            comparison="skipped",
+        ),
+    ]
+    try:
+        transition_with_events(
+            attempt,
+            Status.COMPLETED,
+            events,
+            expected_claim_token=token,
+            **checked.fields,
+            provider_calls=attempt.provider_calls - 1,
+            error_code="",
+            error_class=ErrorClass.SUCCESS.value,
+            error_message="",
+            reason=reason.value,
+            threshold=service.threshold,
+            decision=decision.value,
+            finished_at=now,
+            lease_expires_at=None,
+            claim_token=None,
+            slot_ends_at=None,
+        )
+    except ConcurrentTransition:
+        return RunOutcome("done", status=attempt.status)
+    send_after_commit(attempt_decided, attempt)
+    send_after_commit(attempt_finished, attempt)
+    logger.info("attempt %s: decided on the liveness pre-check, no comparison", attempt.pk)
+    return RunOutcome("done", status=attempt.status)
 
 
 def _wait_for_provider(
@@ -328,21 +435,32 @@ def _wait_for_provider(
 
 
 def _defer(
-    attempt: VerificationAttempt, token: UUID, calls_before: int, limit: int, alias: str
+    attempt: VerificationAttempt,
+    token: UUID,
+    calls_before: int,
+    limit: int,
+    alias: str,
+    *,
+    precheck: bool = False,
+    checked: liveness.Precheck | None = None,
 ) -> RunOutcome:
-    """Reserve the next free slot, give the claim back, and come back once, when it opens.
+    """Reserve the next free slot, give the claim back, and come back once, when it opens
+    (``checked``: a pre-check made in this run, recorded with the deferral).
 
     A slot further ahead than the broker can safely hold a message is parked: no message
     goes out, and the sweeper publishes one when the slot comes within reach.
     """
     slot = slots.reserve(limit, alias)
-    transition(
+    transition_with_events(
         attempt,
         Status.QUEUED,
+        [checked.event] if checked is not None else [],
         expected_claim_token=token,
         provider_calls=calls_before,
         lease_expires_at=None,
         claim_token=None,
+        slot_for_liveness=precheck,
+        **(checked.fields if checked is not None else {}),
         **slot.fields,
     )
     if slot.countdown is None:
@@ -431,7 +549,11 @@ def _unless_withdrawn(answered: dict[str, Any]) -> dict[str, Any]:
 
 
 def _record(
-    attempt: VerificationAttempt, token: UUID, backend: Backend, outcome: ProviderOutcome
+    attempt: VerificationAttempt,
+    token: UUID,
+    backend: Backend,
+    outcome: ProviderOutcome,
+    checked: liveness.Precheck | None = None,
 ) -> RunOutcome:
     now = timezone.now()
     target, countdown, counters = _next_step(attempt, outcome)
@@ -457,7 +579,16 @@ def _record(
     if outcome.raw is not None:
         answered["raw_response"] = outcome.raw
     fields.update(_unless_withdrawn(answered))
+    if checked is not None:
+        fields.update(checked.fields)
+    if outcome.liveness is not None:
+        fields.update(liveness.fields_for(outcome.liveness))
+    verdict = outcome.liveness or (
+        checked.verdict if checked is not None else liveness.stored_verdict(attempt)
+    )
     events: list[AttemptEvent] = []
+    # The pre-check made in this run, written with the comparison's record.
+    earlier = [checked.event] if checked is not None else []
     call_event = audit.event(
         attempt,
         EventKind.PROVIDER_CALL,
@@ -471,7 +602,9 @@ def _record(
     )
     if target is Status.COMPLETED:
         threshold = backend.threshold
-        decision, reason = _decision(outcome, threshold, backend.review_band)
+        decision, reason = liveness.apply_policy(
+            backend, verdict, *_decision(outcome, threshold, backend.review_band)
+        )
         sampled = audit_sample.draw(decision)
         fields.update(
             similarity=outcome.similarity,
@@ -490,6 +623,7 @@ def _record(
                 threshold=threshold,
                 backend=backend.alias,
                 audit_sample=sampled,
+                liveness=verdict.verdict.value,
             )
         )
     elif target is Status.RETRY_WAIT:
@@ -511,11 +645,13 @@ def _record(
 
     try:
         transition_with_events(
-            attempt, target, [call_event, *events], expected_claim_token=token, **fields
+            attempt, target, [*earlier, call_event, *events], expected_claim_token=token, **fields
         )
     except ConcurrentTransition:
         # The sweeper took the attempt back while we were calling (our lease expired).
-        if not leases.record_late(attempt, token, target, outcome, [call_event, *events], fields):
+        if not leases.record_late(
+            attempt, token, target, outcome, [*earlier, call_event, *events], fields
+        ):
             return RunOutcome("done", status=attempt.status)
 
     # The instance holds what the provider said (transition() set the guarded expressions).

@@ -71,6 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--qps", type=float, help="account quota, requests per second (answers 15 above)"
     )
+    parser.add_argument(
+        "--precheck-qps",
+        type=int,
+        default=5,
+        help="FaceID DetectAIFakeFaces quota, calls per second (0: unlimited)",
+    )
     parser.add_argument("--seed", type=int, help="seed of the fault generator")
     parser.add_argument(
         "--allow-private-urls",
@@ -118,6 +124,7 @@ def config_from_args(args: argparse.Namespace) -> SimulatorConfig:
         error_rates=error_rates,
         hang_rate=args.hang_rate,
         qps=args.qps,
+        precheck_qps=args.precheck_qps or None,
         seed=args.seed,
         url_allow_private=args.allow_private_urls,
         faceid_private_key=private_key,

@@ -46,6 +46,8 @@ class SimulatorConfig:
     hang_rate: float = 0.0
     #: Account quota, requests per second (None: unlimited).
     qps: float | None = None
+    #: FaceID ``DetectAIFakeFaces``' own quota, calls in any second (None: unlimited).
+    precheck_qps: int | None = 5
     #: Seed of the fault generator (None: unpredictable).
     seed: int | None = None
     #: url mode: seconds to wait for the image server, and the largest image accepted.
@@ -79,6 +81,8 @@ class SimulatorConfig:
         faults.parse_latency(self.latency)
         if self.qps is not None and self.qps <= 0:
             raise ValueError("qps must be positive (or None for no quota)")
+        if self.precheck_qps is not None and self.precheck_qps < 1:
+            raise ValueError("precheck_qps must be at least 1 (or None for no quota)")
         if self.oversized_answer_bytes < 0:
             raise ValueError("oversized_answer_bytes must not be negative")
 

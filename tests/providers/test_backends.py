@@ -369,7 +369,7 @@ def test_each_backend_declares_its_options_required_and_secret() -> None:
     )
     assert FaceIdBackend.describe_options() == (
         "SECRET_ID (required), SECRET_KEY (required, secret), ENDPOINT, REGION, "
-        "ENCRYPTION_PUBLIC_KEY"
+        "ENCRYPTION_PUBLIC_KEY, LIVENESS_PRECHECK, PRECHECK_RATE_LIMIT_PER_SECOND"
     )
 
 

@@ -42,6 +42,7 @@ USER_FIXABLE = {
     Reason.MULTIPLE_FACES: True,
     Reason.POOR_QUALITY: True,
     Reason.SPOOF_SUSPECTED: False,  # never invite another try at a suspected spoof
+    Reason.LIVENESS_UNVERIFIED: False,  # a check that failed is not the person's to fix
     Reason.IMAGE_UNREADABLE: True,
     Reason.IMAGE_FETCH_FAILED: True,
     Reason.INVALID_INPUT: True,

@@ -105,6 +105,8 @@ SCENARIOS: dict[str, Scenario] = {
         },
         {"DEBUG": False},
     ),
+    "E040": Scenario("LIVENESS", {"LIVENESS": "always"}),
+    "E041": Scenario("LIVENESS", {"BACKENDS": {"default": {**LEGACY, "LIVENESS": "require"}}}),
     "W002": Scenario("SELFIE_RETENTION_DAYS", {"SELFIE_RETENTION_DAYS": 400}),
     "W003": Scenario(None, {"THRESHLOD": 80}),
     "W004": Scenario("SELFIE_STORAGE", {"SELFIE_STORAGE": "default"}),

@@ -26,7 +26,14 @@ from django.core.exceptions import ImproperlyConfigured
 from ...backends.base import Backend, Option, OptionProblem, VerificationRequest
 from ...backends.config import BackendSettings
 from ...images import ImageLimits
-from ...outcome import TRANSPORT_BAD_RESPONSE, ErrorClass, ProviderOutcome, ProviderVerdict
+from ...outcome import (
+    TRANSPORT_BAD_RESPONSE,
+    ErrorClass,
+    Liveness,
+    LivenessVerdict,
+    ProviderOutcome,
+    ProviderVerdict,
+)
 from .client import DEFAULT_ENDPOINT, CloudauthAnswer, CloudauthClient
 from .codes import (
     ALIYUN_CODES,
@@ -34,6 +41,7 @@ from .codes import (
     NO_MATCH,
     PASSED_VERDICTS,
     REVIEW_CODES,
+    SPOOF_SUSPECTED,
     catalogue_key,
     missing_parameter,
 )
@@ -54,6 +62,11 @@ PRODUCT_CODE = "ID_MIN"
 CERT_TYPE = "IDENTITY_CARD"
 MODELS = ("FRONT_CAMERA_LIVENESS", "REAR_CAMERA_LIVENESS", "NO_LIVENESS")
 THRESHOLD_POLICIES = ("passed", "score")
+#: The model that turns the built-in liveness check off.
+NO_LIVENESS = "NO_LIVENESS"
+#: Where the verdict comes from, as stored on the attempt.
+LIVENESS_API = "ContrastFaceVerify"
+LIVENESS_SOURCE = "aliyun." + LIVENESS_API
 
 _NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Za-z]")
 
@@ -92,6 +105,7 @@ class AliyunBackend(Backend):
     catalogue = ALIYUN_CODES
     # The account's quota, shared by all its RAM users: paced at it unless the site says.
     default_rate_limit_per_second = ACCOUNT_CALLS_PER_SECOND
+    liveness_api = LIVENESS_API
     billing_rule = (
         "Alibaba Cloud bills a call that ran (Code 200) whatever its SubCode 200-206; "
         "refusals (other Codes, gateway errors) are counted as free."
@@ -108,6 +122,7 @@ class AliyunBackend(Backend):
         self.scene_id = str(self.option("SCENE_ID")).strip()
         self.model = str(self.option("MODEL") or "")
         self.passed_decides = self.option("THRESHOLD_POLICY") == "passed"
+        self.checks_liveness = self.model != NO_LIVENESS
         try:
             self.client = CloudauthClient(
                 str(self.option("ACCESS_KEY_ID")),
@@ -136,6 +151,11 @@ class AliyunBackend(Backend):
                 OptionProblem("unloadable", "THRESHOLD_POLICY", 'must be "passed" or "score"')
             )
         return problems
+
+    @classmethod
+    def liveness_builtin(cls, config: BackendSettings) -> bool:
+        # ContrastFaceVerify checks liveness unless the alias asks for NO_LIVENESS.
+        return bool(cls.option_value(config, "MODEL") != NO_LIVENESS)
 
     def fields(self, request: VerificationRequest) -> dict[str, str]:
         """The form fields of one call (``Model`` goes in the query)."""
@@ -180,8 +200,25 @@ class AliyunBackend(Backend):
             # The "score" policy with a comparison that carries no score.
             return ProviderOutcome.from_code(self.catalogue, TRANSPORT_BAD_RESPONSE, **fields)
         return ProviderOutcome.from_code(
-            self.catalogue, key, similarity=score, verdict=verdict, **fields
+            self.catalogue,
+            key,
+            similarity=score,
+            verdict=verdict,
+            liveness=self._liveness(key, answer.face_attack),
+            **fields,
         )
+
+    def _liveness(self, key: str, face_attack: str) -> LivenessVerdict | None:
+        """``faceAttack`` (``T``: attack suspected) or SubCode 205 as a liveness verdict; None
+        when the alias turned the check off."""
+        if not self.checks_liveness:
+            return None
+        if key == SPOOF_SUSPECTED or face_attack == "T":
+            return LivenessVerdict(Liveness.SPOOF_SUSPECTED, LIVENESS_SOURCE)
+        if face_attack == "F":
+            return LivenessVerdict(Liveness.PASSED, LIVENESS_SOURCE)
+        # The call ran with the check on and said nothing about it.
+        return LivenessVerdict(Liveness.UNAVAILABLE, LIVENESS_SOURCE)
 
     def _verdict(self, key: str, passed: str) -> ProviderVerdict | None:
         if key in REVIEW_CODES:

@@ -26,6 +26,7 @@ __all__ = [
     "NO_MATCH",
     "PASSED_VERDICTS",
     "REVIEW_CODES",
+    "SPOOF_SUSPECTED",
     "SUCCESS_CODE",
     "catalogue_key",
     "missing_parameter",
@@ -37,6 +38,8 @@ ALIYUN_CODES = load_catalogue(__name__.rpartition(".")[0])
 SUCCESS_CODE = "200"
 MATCH = "200.200"
 NO_MATCH = "200.204"
+#: SubCode 205: "liveness risk" (``faceAttack`` T), billed; Alibaba Cloud advises a review.
+SPOOF_SUSPECTED = "200.205"
 #: The gateway names a missing parameter ``Missing<Parameter>``; any such code is our defect.
 MISSING_PARAMETER_PREFIX = "Missing"
 

@@ -19,10 +19,16 @@ from django.core.exceptions import ImproperlyConfigured
 from ...backends.base import Backend, Option, OptionProblem, VerificationRequest
 from ...backends.config import BackendSettings
 from ...images import ImageLimits
-from ...outcome import TRANSPORT_BAD_RESPONSE, ErrorClass, ProviderOutcome
+from ...outcome import (
+    TRANSPORT_BAD_RESPONSE,
+    ErrorClass,
+    Liveness,
+    LivenessVerdict,
+    ProviderOutcome,
+)
 from .codes import FACEID_CODES, LOW_SIMILARITY, SUCCESS, TENCENT_PASS_MARK
 from .encryption import FieldEncryptor, load_public_key
-from .sdk import DEFAULT_ENDPOINT, FaceIdAnswer, FaceIdClient
+from .sdk import DEFAULT_ENDPOINT, PRECHECK_ACTION, FaceIdAnswer, FaceIdClient
 
 #: "Base64 编码后的图片数据大小不超过 3M": 3 MiB of Base64 is 2.25 MiB of image; a little
 #: room kept so that an image at the limit never lands on the boundary.
@@ -33,6 +39,14 @@ FACEID_LIMITS = ImageLimits(
 )
 #: ``Extra`` is echoed back and limited to 10 characters: a correlation tag, never PII.
 EXTRA_CHARS = 10
+#: DetectAIFakeFaces' default quota: 5 calls per second, apart from ImageRecognitionV2's.
+PRECHECK_CALLS_PER_SECOND = 5
+#: Where a pre-check verdict comes from, as stored on the attempt.
+PRECHECK_SOURCE = "faceid." + PRECHECK_ACTION
+#: ``AttackRiskLevel`` values: Low passes, the others are a suspected attack.
+RISK_LEVELS = ("Low", "Mid", "High")
+#: ``FaceInputType``: 1 an image (2 a video, never sent here).
+FACE_INPUT_IMAGE = 1
 
 
 FACEID_OPTIONS: Mapping[str, Option] = MappingProxyType(
@@ -43,6 +57,11 @@ FACEID_OPTIONS: Mapping[str, Option] = MappingProxyType(
         # The API takes no region: not sent unless set.
         "REGION": Option(default=""),
         "ENCRYPTION_PUBLIC_KEY": Option(default=""),
+        # With the alias's LIVENESS on, DetectAIFakeFaces before each comparison (False: the
+        # alias cannot check liveness, so LIVENESS "require" is refused by face_idcard.E041).
+        "LIVENESS_PRECHECK": Option(default=True),
+        # DetectAIFakeFaces' own quota, calls per second.
+        "PRECHECK_RATE_LIMIT_PER_SECOND": Option(default=PRECHECK_CALLS_PER_SECOND),
     }
 )
 
@@ -57,10 +76,11 @@ class FaceIdBackend(Backend):
     # when sent again.
     can_resign = True
     base_image_limits = FACEID_LIMITS
-    pii_keys = frozenset({"IdCard", "Name", "ImageBase64", "Encryption"})
+    pii_keys = frozenset({"IdCard", "Name", "ImageBase64", "Encryption", "FaceInput"})
     catalogue = FACEID_CODES
     # Tencent keeps FaceID results for 3 days (face_idcard.services.withdraw tells the person).
     provider_keeps_results_days = 3
+    precheck_api = PRECHECK_ACTION
     billing_rule = (
         "Tencent documents Success, CompareLowSimilarity and IdNameMisMatch as billed and the "
         "face and image failures as free; refusals before the comparison counted as free; "
@@ -70,6 +90,9 @@ class FaceIdBackend(Backend):
     def __init__(self, config: BackendSettings) -> None:
         super().__init__(config)
         self.encryptor = self._encryptor(self.option("ENCRYPTION_PUBLIC_KEY"))
+        self.precheck_rate_limit_per_second = max(
+            1, int(self.option("PRECHECK_RATE_LIMIT_PER_SECOND"))
+        )
         try:
             self.client = FaceIdClient(
                 str(self.option("SECRET_ID")),
@@ -159,6 +182,58 @@ class FaceIdBackend(Backend):
             similarity=sim if info.error_class is ErrorClass.SUCCESS else None,
             message=answer.description,
             provider_result=result or "",
+            **fields,
+        )
+
+    @classmethod
+    def liveness_precheck(cls, config: BackendSettings) -> bool:
+        return cls.option_value(config, "LIVENESS_PRECHECK") is not False
+
+    def call_liveness_precheck(self, request: VerificationRequest) -> ProviderOutcome:
+        params = {
+            "FaceInput": base64.b64encode(request.image or b"").decode("ascii"),
+            "FaceInputType": FACE_INPUT_IMAGE,
+        }
+        return self.precheck_outcome(self.client.detect_ai_fake_faces(params))
+
+    def precheck_outcome(self, answer: FaceIdAnswer) -> ProviderOutcome:
+        """The neutral form of a DetectAIFakeFaces answer: its risk level as a verdict."""
+        fields: dict[str, Any] = {
+            "request_id": answer.request_id,
+            "raw": answer.raw,
+            "http_status": 200,
+            "elapsed": answer.elapsed,
+        }
+        error_code = answer.error_code
+        if error_code is not None:
+            code = error_code or TRANSPORT_BAD_RESPONSE
+            info = self.catalogue.lookup(code)
+            # A business code here is still no verdict on liveness: never a success.
+            error_class = ErrorClass.INPUT if info.error_class is ErrorClass.SUCCESS else None
+            return ProviderOutcome.from_code(
+                self.catalogue,
+                code,
+                error_class=error_class,
+                message=answer.error_message,
+                **fields,
+            )
+        level = answer.response.get("AttackRiskLevel")
+        if level not in RISK_LEVELS:
+            return ProviderOutcome.from_code(self.catalogue, TRANSPORT_BAD_RESPONSE, **fields)
+        details = answer.response.get("AttackRiskDetailList")
+        attacks = tuple(
+            str(item["Type"])
+            for item in (details if isinstance(details, list) else [])
+            if isinstance(item, dict) and isinstance(item.get("Type"), str)
+        )
+        verdict = Liveness.PASSED if level == "Low" else Liveness.SPOOF_SUSPECTED
+        return ProviderOutcome.from_code(
+            self.catalogue,
+            SUCCESS,
+            provider_result=str(level),
+            liveness=LivenessVerdict(
+                verdict, PRECHECK_SOURCE, str(level), attacks, high_risk=level == "High"
+            ),
             **fields,
         )
 

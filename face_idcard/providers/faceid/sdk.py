@@ -49,6 +49,7 @@ from ...outcome import (
 __all__ = [
     "ACTION",
     "MAX_RESPONSE_BYTES",
+    "PRECHECK_ACTION",
     "SDK_LOGGER",
     "CappedHTTPAdapter",
     "FaceIdAnswer",
@@ -58,6 +59,8 @@ __all__ = [
 ]
 
 ACTION = "ImageRecognitionV2"
+#: The AI face shield (liveness pre-check on one image): its own quota and bill.
+PRECHECK_ACTION = "DetectAIFakeFaces"
 #: The logger the SDK writes request and response bodies to (``abstract_client.LOGGER_NAME``).
 SDK_LOGGER = "tencentcloud_sdk_common"
 DEFAULT_ENDPOINT = "faceid.tencentcloudapi.com"
@@ -358,11 +361,18 @@ class FaceIdClient:
     def image_recognition_v2(self, params: dict[str, Any]) -> FaceIdAnswer:
         """One call. Raises a :class:`~face_idcard.exceptions.ProviderTransportError` when no
         usable ``{"Response": {...}}`` came back."""
+        return self._call(ACTION, params)
+
+    def detect_ai_fake_faces(self, params: dict[str, Any]) -> FaceIdAnswer:
+        """One ``DetectAIFakeFaces`` call (the liveness pre-check), as :meth:`image_recognition_v2`."""
+        return self._call(PRECHECK_ACTION, params)
+
+    def _call(self, action: str, params: dict[str, Any]) -> FaceIdAnswer:
         started = time.perf_counter()
         failure: BaseException | None = None
         body: Any = None
         try:
-            body = self._client.call(ACTION, params)
+            body = self._client.call(action, params)
         except TencentCloudSDKException as exc:
             if exc.code not in _SDK_TRANSPORT | _SDK_STATUS and exc.requestId is not None:
                 # The SDK turned an {"Response": {"Error": ...}} body into an exception.

@@ -165,11 +165,16 @@ def _request_id() -> str:
 
 def _check_headers(headers: dict[str, str]) -> tuple[_Refusal | None, int | None]:
     """The common parameters carried in headers, before the signature is looked at."""
+    return _check_headers_for(headers, ACTION)
+
+
+def _check_headers_for(headers: dict[str, str], action: str) -> tuple[_Refusal | None, int | None]:
+    """:func:`_check_headers` for ``action`` (the pre-check's protocol shares them)."""
     for header in ("x-tc-action", "x-tc-version", "x-tc-timestamp"):
         if not headers.get(header, "").strip():
             name = "X-TC-" + header[5:].capitalize()
             return _Refusal("MissingParameter", f"The request is missing the {name} header."), None
-    if headers["x-tc-action"].strip() != ACTION:
+    if headers["x-tc-action"].strip() != action:
         return _Refusal("InvalidAction", "The requested action does not exist."), None
     if headers["x-tc-version"].strip() != VERSION:
         return _Refusal("NoSuchVersion", f"The action exists in version {VERSION} only."), None

@@ -1,0 +1,100 @@
+"""Liveness figures per alias for one window: how often a spoof is suspected, what the
+pre-checks cost, and how many attempts the policy refused or sent to review.
+
+Attempts are counted by their stored verdict (one grouped query over the window's attempts);
+pre-check calls from their own audit events (``liveness_check``), never mixed with the
+comparison's ``provider_call`` events, so each API's calls and bill are counted apart.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Count, Q
+
+from ..models import AttemptEvent, EventKind, VerificationAttempt
+from ..outcome import Liveness, Reason
+from ..states import Decision, Status
+from .windows import Scope
+
+__all__ = ["LIVENESS_REASONS", "AliasLiveness", "compute"]
+
+#: The reasons the liveness policy gives an attempt it refuses or sends to review.
+LIVENESS_REASONS = (Reason.SPOOF_SUSPECTED.value, Reason.LIVENESS_UNVERIFIED.value)
+
+
+@dataclass
+class AliasLiveness:
+    backend: str
+    passed: int = 0
+    spoof_suspected: int = 0
+    unavailable: int = 0
+    not_checked: int = 0
+    #: Pre-check calls (their own API and bill), the billable ones, and those whose billing
+    #: cannot be known (a timeout).
+    precheck_calls: int = 0
+    precheck_billable: int = 0
+    precheck_billing_unknown: int = 0
+    #: Completed attempts decided no match, or sent to review, for liveness.
+    refused_for_liveness: int = 0
+    reviewed_for_liveness: int = 0
+
+    @property
+    def checked(self) -> int:
+        """Attempts with a verdict from a check (passed or spoof suspected)."""
+        return self.passed + self.spoof_suspected
+
+    @property
+    def spoof_rate(self) -> float | None:
+        """Share of checked attempts whose photo was suspected a spoof (None: none checked)."""
+        return self.spoof_suspected / self.checked if self.checked else None
+
+    @property
+    def spoof_rate_percent(self) -> float | None:
+        rate = self.spoof_rate
+        return None if rate is None else rate * 100
+
+
+def compute(scope: Scope) -> list[AliasLiveness]:
+    """The figures of each alias with attempts in ``scope`` that liveness touched (a checked
+    verdict, a failed check or a pre-check call), by alias."""
+    rows: dict[str, AliasLiveness] = {}
+
+    def row(backend: str) -> AliasLiveness:
+        return rows.setdefault(backend, AliasLiveness(backend))
+
+    attempts = VerificationAttempt.objects.filter(scope.attempts())
+    for item in attempts.values("backend", "liveness").annotate(n=Count("*")).order_by():
+        verdict = item["liveness"]
+        if verdict in (v.value for v in Liveness):
+            current = row(item["backend"])
+            setattr(current, verdict, getattr(current, verdict) + item["n"])
+    decided = attempts.filter(status=Status.COMPLETED.value, reason__in=LIVENESS_REASONS)
+    for item in decided.values("backend", "decision").annotate(n=Count("*")).order_by():
+        if item["decision"] == Decision.NO_MATCH.value:
+            row(item["backend"]).refused_for_liveness += item["n"]
+        elif item["decision"] == Decision.REVIEW.value:
+            row(item["backend"]).reviewed_for_liveness += item["n"]
+    events = AttemptEvent.objects.filter(
+        kind=EventKind.LIVENESS_CHECK.value,
+        created_at__gte=scope.since,
+        created_at__lt=scope.until,
+    )
+    if scope.backend:
+        events = events.filter(attempt__backend=scope.backend)
+    counted = events.values("attempt__backend").annotate(
+        n=Count("*"),
+        billed=Count("pk", filter=Q(data__billable=True)),
+        free=Count("pk", filter=Q(data__billable=False)),
+    )
+    for item in counted.order_by():
+        current = row(item["attempt__backend"])
+        current.precheck_calls += item["n"]
+        current.precheck_billable += item["billed"]
+        current.precheck_billing_unknown += item["n"] - item["billed"] - item["free"]
+    touched = [
+        figures
+        for figures in rows.values()
+        if figures.checked or figures.unavailable or figures.precheck_calls
+    ]
+    return sorted(touched, key=lambda figures: figures.backend)
