@@ -281,8 +281,8 @@ def event_summary(data: Any) -> str:
 LIVENESS_COLOURS = {
     "passed": "#2e7d32",
     "spoof_suspected": "#c62828",
-    "unavailable": "#ef6c00",
-    "not_checked": "#757575",
+    "unavailable": "#a84300",
+    "not_checked": "#595959",
 }
 
 
@@ -303,7 +303,7 @@ def liveness_summary(attempt: VerificationAttempt) -> SafeString:
         '<span class="face-idcard-liveness" data-liveness="{}" style="color:{};font-weight:bold">'
         "{}</span> {}",
         attempt.liveness,
-        LIVENESS_COLOURS.get(attempt.liveness, "#757575"),
+        LIVENESS_COLOURS.get(attempt.liveness, "#595959"),
         label,
         " · ".join(details),
     )

@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from ..backends.config import resolve
@@ -170,17 +171,10 @@ def review_band(alias: str) -> float | None:
         return None
 
 
-def liveness(attempt: VerificationAttempt) -> str:
-    """The liveness verdict where the attempt records one, else "not checked"."""
-    for field in attempt._meta.concrete_fields:
-        if field.name.startswith("liveness"):
-            value = getattr(attempt, field.name)
-            if value not in (None, ""):
-                if isinstance(value, bool):
-                    return str(_("passed") if value else _("failed"))
-                choices = dict(field.flatchoices)
-                return str(choices.get(value, value))
-    return str(_("not checked"))
+def liveness(attempt: VerificationAttempt) -> SafeString:
+    """The liveness verdict beside the similarity: the word, who gave it and, for a suspected
+    spoof, the provider's risk level and attack types (display.liveness_summary)."""
+    return display.liveness_summary(attempt)
 
 
 def quality_notes(attempt: VerificationAttempt) -> list[str]:

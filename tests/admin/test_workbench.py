@@ -40,7 +40,7 @@ def test_the_workbench_shows_what_a_decision_needs(face_settings: Any) -> None:
     assert f"threshold {attempt.threshold:.1f}" in html
     assert 'data-decision="review"' in html
     # The liveness (no such field yet), quality notes, the provider, what cannot be seen.
-    assert "not checked" in html
+    assert 'data-liveness="not_checked"' in html and "Not checked" in html
     assert "The registry photo" in html and "Judge instead" in html
     assert "What the provider said" in html
     # Masks only until the audited reveal; the selfie is not there yet.
@@ -158,7 +158,7 @@ def test_the_workbench_in_chinese_has_no_english_left(face_settings: Any) -> Non
     html = client.get(workbench_url(attempt), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
     assert "相似度" in html and "未检测" in html and "注册照片" in html
     text = re.sub(r"<[^>]+>", " ", html.split('id="content-main"')[1].split("</footer>")[0])
-    for english in ("Approve", "Reject", "threshold", "not checked", "What you cannot see"):
+    for english in ("Approve", "Reject", "threshold", "Not checked", "What you cannot see"):
         assert english not in text, english
 
 
