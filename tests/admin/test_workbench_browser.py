@@ -48,7 +48,7 @@ TEXTS = {
     "en": {
         "show": "Show the selfie",
         "empty": "The review queue is empty.",
-        "not_checked": "not checked",
+        "not_checked": "Not checked",
     },
     "zh-hans": {"show": "显示自拍照", "empty": "复核队列已清空。", "not_checked": "未检测"},
 }
