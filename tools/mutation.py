@@ -82,6 +82,7 @@ MODULES: dict[str, list[str]] = {
     ],
     "face_idcard/images.py": [
         *("tests/input/test_image_metadata.py", "tests/input/test_image_uploads.py"),
+        *("tests/input/test_image_header_checks.py", "tests/input/test_image_conversion.py"),
         *(
             "tests/input/test_image_resizing.py",
             "tests/input/test_image_decoding.py",
