@@ -24,21 +24,11 @@ from django.core.wsgi import get_wsgi_application
 from django.test import override_settings
 from hypothesis import HealthCheck, seed, settings
 from rest_framework import serializers
-from schemathesis.checks import CHECKS, not_a_server_error
-from schemathesis.specs.openapi.checks import (
-    allow_header_conformance,
-    content_type_conformance,
-    ensure_resource_availability,
-    ignored_auth,
-    missing_required_header,
-    negative_data_rejection,
-    object_level_authorization,
-    response_headers_conformance,
-    response_schema_conformance,
-    status_code_conformance,
-    unsupported_method,
-    use_after_free,
-)
+from schemathesis.checks import CHECKS
+
+# Importing the OpenAPI checks registers them in CHECKS (the set differs between the releases
+# CI installs: 4.30 on Python 3.10 has no object_level_authorization).
+from schemathesis.specs.openapi import checks as _openapi_checks  # noqa: F401
 
 from face_idcard.api.idempotency import HEADER, key_from_request
 from face_idcard.api.schema import OPERATION_IDS
@@ -52,21 +42,7 @@ SCHEMA_URL = "/api/schema/?format=json"
 NOTICE_VERSIONS = ["2026-11", "2027-01"]
 PHOTO_URL = "https://photos.example.com/face.jpg"
 #: Every check of schemathesis but positive_data_acceptance (the module docstring says why).
-CHECKS_RUN = [
-    not_a_server_error,
-    status_code_conformance,
-    content_type_conformance,
-    response_headers_conformance,
-    response_schema_conformance,
-    negative_data_rejection,
-    missing_required_header,
-    unsupported_method,
-    allow_header_conformance,
-    use_after_free,
-    ensure_resource_availability,
-    ignored_auth,
-    object_level_authorization,
-]
+CHECKS_RUN = [check for check in CHECKS.get_all() if check.__name__ != "positive_data_acceptance"]
 #: The same settings for the schema (read at import) and the server (each test).
 SITE = {
     "NOTICE_VERSIONS": NOTICE_VERSIONS,
@@ -103,6 +79,17 @@ def token(face_settings: Any) -> str:
 def test_the_checks_are_all_of_schemathesis_but_positive_data_acceptance() -> None:
     names = {check.__name__ for check in CHECKS_RUN}
     assert names == set(CHECKS.get_all_names()) - {"positive_data_acceptance"}
+    # The checks the issue names are among them, whatever the installed release.
+    for name in (
+        "not_a_server_error",
+        "status_code_conformance",
+        "content_type_conformance",
+        "response_schema_conformance",
+        "negative_data_rejection",
+        "use_after_free",
+        "ensure_resource_availability",
+    ):
+        assert name in names
 
 
 @schema.parametrize()
