@@ -28,6 +28,7 @@ from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..states import Decision, Status
 from . import liveness as liveness_figures
 from . import rollup
+from . import webhooks as webhook_figures
 from .windows import Scope
 
 logger = logging.getLogger("face_idcard.insight")
@@ -84,6 +85,8 @@ class Statistics:
     #: Per alias: verdicts, the spoof-suspected rate, pre-check calls and their bill, and the
     #: attempts refused or sent to review for liveness (:mod:`.liveness`).
     liveness: list[liveness_figures.AliasLiveness] = field(default_factory=list)
+    #: Per webhook endpoint: deliveries delivered, failed and pending, and their retries.
+    webhooks: list[webhook_figures.EndpointDeliveries] = field(default_factory=list)
 
     @property
     def pass_rate(self) -> float | None:
@@ -129,6 +132,7 @@ def compute(scope: Scope) -> Statistics:
     _lost_calls(stats, scope)
     stats.backlog, stats.backlog_oldest = backlog(scope.backend)
     stats.liveness = liveness_figures.compute(scope)
+    stats.webhooks = webhook_figures.compute(scope)
     return stats
 
 
