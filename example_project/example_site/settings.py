@@ -209,6 +209,9 @@ FACE_IDCARD = {
     "RATE_LIMIT_PER_SECOND": _float_env("FACE_IDCARD_RATE_LIMIT_PER_SECOND"),
     "MAX_ATTEMPTS_PER_ID_PER_DAY": int(os.environ.get("FACE_IDCARD_MAX_PER_ID_PER_DAY", "5")),
     "MAX_ATTEMPTS_PER_USER_PER_DAY": int(os.environ.get("FACE_IDCARD_MAX_PER_USER_PER_DAY", "10")),
+    "MAX_ID_NUMBERS_PER_USER_PER_DAY": int(
+        os.environ.get("FACE_IDCARD_MAX_ID_NUMBERS_PER_USER_PER_DAY", "3")
+    ),
     "RETRY_BACKOFF_BASE": _float_env("FACE_IDCARD_RETRY_BACKOFF_BASE") or 2.0,
     "RETRY_BACKOFF_MAX": _float_env("FACE_IDCARD_RETRY_BACKOFF_MAX") or 60.0,
     # The sweeper's thresholds and the call's timeouts (tests/site/test_example_site.py shortens
