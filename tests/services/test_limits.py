@@ -189,7 +189,8 @@ def test_both_limits_under_a_crossed_burst_without_deadlock(
 ) -> None:
     """Two numbers x two users, four threads each: the two locks of one submit are taken
     while other submits hold one of them; nothing deadlocks and neither limit is exceeded."""
-    per_id, per_user = 5, 4
+    # Both bind: 4 submits per (number, account) against 3, and 8 per account against 4.
+    per_id, per_user = 3, 4
     face_settings(
         SELFIE_STORAGE=SELFIE_ALIAS,
         MAX_ATTEMPTS_PER_ID_PER_DAY=per_id,
@@ -204,16 +205,18 @@ def test_both_limits_under_a_crossed_burst_without_deadlock(
     assert result.errors == []
     assert len(result.stored) + len(result.refused) == len(combos)
     rows = list(VerificationAttempt.objects.values_list("idcard_hash", "user_id"))
-    per_hash = Counter(idcard_hash for idcard_hash, _ in rows)
+    # The per-ID limit counts each account apart (issue 28, item 7): per (number, account).
+    per_pair = Counter(rows)
     per_user_id = Counter(user_id for _, user_id in rows)
-    assert max(per_hash.values()) <= per_id
+    assert max(per_pair.values()) <= per_id
     assert max(per_user_id.values()) <= per_user
-    # Every refusal was deserved: its number or its user had used up the day.
+    # Every refusal was deserved: its number for that account, or its user, had used up the day.
     for index in result.refused:
         number, user = combos[index]
-        assert per_hash[crypto.id_number_hash(number)] == per_id or per_user_id[user.pk] == per_user
-    # A user is short of the limit only if both numbers were used up (10 > 8 rows): so
-    # both users end exactly at their limit.
+        pair = (crypto.id_number_hash(number), user.pk)
+        assert per_pair[pair] == per_id or per_user_id[user.pk] == per_user
+    # A user is short of its limit only if it used up both numbers (2 x 3 = 6 > 4): so both
+    # users end exactly at their limit.
     assert len(rows) == 2 * per_user
 
 
