@@ -26,6 +26,11 @@ class Slot:
     #: Seconds until the message should arrive; None when parked (no message now).
     countdown: float | None
 
+    def is_open(self) -> bool:
+        """Whether the slot may be used now."""
+        start, end = self.fields["next_attempt_at"], self.fields["slot_ends_at"]
+        return ratelimit.holds(start.timestamp(), end.timestamp())
+
 
 def _aware(timestamp: float, *, up: bool) -> datetime:
     """The instant as the database keeps it (whole microseconds), rounded into the slot: a

@@ -13,7 +13,6 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 import pytest
-import time_machine
 from django.db import connections
 from django.utils import timezone
 
@@ -21,6 +20,7 @@ from face_idcard.models import ProviderBreaker
 from face_idcard.outcome import GENERIC, TRANSPORT_CONNECTION, TRANSPORT_TIMEOUT, ProviderOutcome
 from face_idcard.providers.legacy import codes as legacy_codes
 from face_idcard.services import _breaker as breaker
+from tests.support.clocks import frozen_clock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -44,7 +44,7 @@ def _settings(face_settings: Callable[..., None]) -> Iterator[None]:
 
 @pytest.fixture
 def clock() -> Iterator[Any]:
-    with time_machine.travel(EPOCH, tick=False) as traveller:
+    with frozen_clock(EPOCH) as traveller:
         yield traveller
 
 

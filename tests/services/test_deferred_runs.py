@@ -14,7 +14,6 @@ from datetime import timezone as dt_timezone
 from typing import Any
 
 import pytest
-import time_machine
 from celery.signals import before_task_publish
 from django.core.cache import caches
 from django.utils import timezone
@@ -27,6 +26,7 @@ from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory
 from tests.support.celery_app import ledger_calls
+from tests.support.clocks import frozen_clock
 from tests.support.dispatchers import RecordingDispatcher
 from tests.support.factories import submit_attempt
 
@@ -58,7 +58,7 @@ def limited(settings: Any, face_settings: Callable[..., None]) -> Callable[..., 
 
 @pytest.fixture
 def clock() -> Iterator[Any]:
-    with time_machine.travel(EPOCH, tick=False) as traveller:
+    with frozen_clock(EPOCH) as traveller:
         yield traveller
 
 

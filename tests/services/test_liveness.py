@@ -45,13 +45,6 @@ HIGH_RISK = portrait_jpeg(3, size=(HIGH_RISK_WIDTH, ATTACK_HEIGHT))
 CHECK_FAILS = portrait_jpeg(3, size=(FAILING_WIDTH, 400))
 
 
-#: For the tests of one attempt at a time, which are not about the pre-check's quota: its 5/s
-#: pacing defers a run that lands in a closed slot, and under the in-memory broker a deferred
-#: message may arrive after its slot (the worker's ETA timer is coarse), again and again: the
-#: wait issue 30 (item 3) describes, left open. The quota tests keep the 5/s pacing.
-UNPACED_PRECHECK = {"PRECHECK_RATE_LIMIT_PER_SECOND": 1000}
-
-
 def _use(settings: Any, alias: dict[str, Any], policy: tuple[str, str]) -> None:
     settings.FACE_IDCARD = {
         **settings.FACE_IDCARD,
@@ -206,7 +199,7 @@ def test_faceid_precheck_verdicts_under_each_policy(
     prechecks: int,
     comparisons: int,
 ) -> None:
-    _use(settings, faceid_alias(simulator, **UNPACED_PRECHECK), policy)
+    _use(settings, faceid_alias(simulator), policy)
     attempt = _run(magic.MATCH, photo)
     assert _seen(attempt) == expected
     assert len(_calls(simulator, "faceid.precheck")) == prechecks
@@ -237,7 +230,7 @@ def test_a_retried_comparison_does_not_check_twice(
 ) -> None:
     """The pre-check's verdict is stored before the comparison: a comparison retried after a
     transient failure is not preceded by a second (billed) pre-check."""
-    _use(settings, faceid_alias(simulator, **UNPACED_PRECHECK), RECORD)
+    _use(settings, faceid_alias(simulator), RECORD)
     attempt = _run(magic.flaky(2, variant=32), LOW_RISK)
     assert (attempt.status, attempt.liveness) == ("completed", "passed")
     assert len(_calls(simulator, "faceid.precheck")) == 1

@@ -17,7 +17,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-import time_machine
 from django.core.cache import caches
 from django.db import connections
 from django.utils import timezone
@@ -29,6 +28,7 @@ from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import SimulatorConfig, SimulatorServer
 from face_idcard.states import Status
 from tests.support.celery_app import apply_face_settings, wait_for, wait_terminal
+from tests.support.clocks import frozen_clock
 from tests.support.factories import submit_attempt
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -83,7 +83,7 @@ def provider() -> Iterator[Provider]:
 @pytest.fixture
 def clock() -> Iterator[Any]:
     breaker.forget()
-    with time_machine.travel(EPOCH, tick=False) as traveller:
+    with frozen_clock(EPOCH) as traveller:
         yield traveller
     breaker.forget()
 
