@@ -16,6 +16,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.validators import ProhibitNullCharactersValidator, RegexValidator
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
@@ -487,9 +488,23 @@ def represent(
         "notice_version": attempt.notice_version,
         "similarity": _similarity(attempt, show_similarity),
         "liveness": attempt.liveness,
+        "waiting_until": _waiting_until(attempt),
         "created_at": _DATETIME.to_representation(attempt.created_at),
         "finished_at": None if finished is None else _DATETIME.to_representation(finished),
     }
+
+
+#: The statuses in which an attempt can be waiting for its turn at the provider.
+_WAITING = frozenset({Status.QUEUED.value, Status.RETRY_WAIT.value})
+
+
+def _waiting_until(attempt: VerificationAttempt) -> str | None:
+    """When an attempt that waits for the provider (its turn under the quota, or a retry
+    after a failure) goes again; None when it is not waiting."""
+    due = attempt.next_attempt_at
+    if attempt.status not in _WAITING or due is None or due <= timezone.now():
+        return None
+    return str(_DATETIME.to_representation(due))
 
 
 class AttemptSerializer(serializers.Serializer[VerificationAttempt]):
@@ -513,6 +528,12 @@ class AttemptSerializer(serializers.Serializer[VerificationAttempt]):
     liveness = serializers.ChoiceField(
         choices=[verdict.value for verdict in Liveness],
         help_text=_("Whether the photo came from a live person (the verdict word only)."),
+    )
+    waiting_until = serializers.SerializerMethodField(
+        help_text=_(
+            "While the attempt waits for the provider (its turn under the provider's quota, or "
+            "a retry after a failure): when it goes again. Null otherwise."
+        )
     )
     created_at = serializers.DateTimeField()
     finished_at = serializers.DateTimeField(allow_null=True)
@@ -555,6 +576,10 @@ class AttemptSerializer(serializers.Serializer[VerificationAttempt]):
     @extend_schema_field(serializers.CharField())
     def get_message(self, attempt: VerificationAttempt) -> str:
         return _message(attempt, self._may_show_detail)
+
+    @extend_schema_field(serializers.DateTimeField(allow_null=True))
+    def get_waiting_until(self, attempt: VerificationAttempt) -> str | None:
+        return _waiting_until(attempt)
 
     @extend_schema_field(serializers.FloatField(allow_null=True))
     def get_similarity(self, attempt: VerificationAttempt) -> float | None:

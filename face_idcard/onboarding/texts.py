@@ -44,6 +44,12 @@ PAGE_TEXTS: dict[str, Any] = {
     "status_queued": _("Waiting in line…"),
     "status_processing": _("Comparing…"),
     "status_retry_wait": _("The service is busy; trying again shortly…"),
+    # A queued attempt with a time to go (the API's waiting_until): its turn under the
+    # provider's quota.
+    "status_waiting_turn": _(
+        "The verification service is busy right now. Your check is waiting its turn and will "
+        "start in a moment."
+    ),
     "result_heading": _("Result"),
     # The result itself is the API's message (reasons.person_message); this one is shown
     # only when an answer came without it.

@@ -48,6 +48,11 @@ def stored(**fields: Any) -> VerificationAttempt:
 
 KINDS = {
     "queued": {},
+    "queued, waiting its turn": {"next_attempt_at": timezone.now() + timedelta(hours=1)},
+    "waiting to retry": {
+        "status": Status.RETRY_WAIT.value,
+        "next_attempt_at": timezone.now() + timedelta(hours=1),
+    },
     "completed, pass": {
         "status": Status.COMPLETED.value,
         "decision": Decision.MATCH.value,
@@ -109,3 +114,19 @@ def test_the_similarity_permission_is_asked_once_a_list_and_never_without_a_scor
     data = AttemptSerializer(rows, many=True, context={"show_similarity": show}).data
     assert [row["similarity"] for row in data] == [87.25, 87.25, 87.25, None]
     assert asked == [1]
+
+
+def test_waiting_until_is_shown_only_while_the_attempt_waits_for_the_provider(
+    face_settings: Any,
+) -> None:
+    """The onboarding page tells the person that the provider is busy from this field."""
+    later = timezone.now() + timedelta(seconds=30)
+    waiting = represent(stored(next_attempt_at=later), lambda: False)
+    assert waiting["waiting_until"] is not None
+    assert abs(serializers.DateTimeField().to_internal_value(waiting["waiting_until"]) - later) < (
+        timedelta(seconds=1)
+    )
+    due = stored(next_attempt_at=timezone.now() - timedelta(seconds=1))
+    assert represent(due, lambda: False)["waiting_until"] is None
+    decided = stored(**KINDS["completed, pass"], next_attempt_at=later)
+    assert represent(decided, lambda: False)["waiting_until"] is None

@@ -303,7 +303,9 @@
     var url = config.attemptsUrl + attempt.id + "/";
     (function poll(current) {
       if (config.terminal.indexOf(current.status) >= 0) { finish(current); return; }
-      $("fi-status").textContent = T["status_" + current.status] || "";
+      // A queued attempt with a time to go waits for its turn under the provider's quota.
+      var waitingTurn = current.status === "queued" && current.waiting_until;
+      $("fi-status").textContent = T[waitingTurn ? "status_waiting_turn" : "status_" + current.status] || "";
       $("fi-progress").dataset.status = current.status;
       if (Date.now() - started > config.pollGiveUpMs) { $("fi-status").textContent = T.too_slow; return; }
       setTimeout(function () {
