@@ -294,3 +294,34 @@ def test_reduced_motion_stops_the_progress_animation(
     assert page.evaluate(bar) == "fi-slide"
     page.emulate_media(reduced_motion="reduce")
     assert page.evaluate(bar) == "none"
+
+
+def test_a_busy_provider_is_explained_while_the_check_waits_its_turn(
+    live_server: Any,
+    face_settings: Any,
+    celery_worker_thread: Any,
+    open_page: Any,
+    simulator: Any,
+    tmp_path: Path,
+) -> None:
+    """Issue 30 item 3: under a used-up quota the page says the service is busy and the
+    check waits its turn (the API's waiting_until), then shows the result."""
+    import time
+
+    from face_idcard import ratelimit
+
+    face_settings(NOTICE_VERSION=NOTICE, RATE_LIMIT_PER_SECOND=1)
+    # Other sites' calls have taken the account's next few seconds of quota.
+    while True:
+        taken = ratelimit.reserve(limit=1, scope="default")
+        assert taken is not None
+        if taken.start - time.time() > 4:
+            break
+    page = open_page("zh-hans")
+    _log_in(page, live_server.url, "busy")
+    _fill(page, tmp_path, magic.MATCH, language="zh-hans")
+    page.click("#fi-submit")
+    expect(page.locator("#fi-status")).to_have_text(_text("zh-hans", "status_waiting_turn"))
+    expect(page.locator("#fi-result")).to_be_visible(timeout=30_000)
+    assert page.locator("#fi-result").get_attribute("data-decision") == "match"
+    assert len(simulator.ledger.calls()) == 1
