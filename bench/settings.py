@@ -55,6 +55,12 @@ FACE_IDCARD = {
     "QUEUED_STALE_SECONDS": int(os.environ.get("FACE_IDCARD_BENCH_STALE", "600")),
     "LOST_CALL_POLICY": os.environ.get("FACE_IDCARD_BENCH_LOST_CALL_POLICY", "requeue"),
     "SELFIE_STORAGE": "default",
+    # The account's quota as the app paces it (bench/latency.py: 20); unset, no pacing.
+    "RATE_LIMIT_PER_SECOND": (
+        int(os.environ["FACE_IDCARD_BENCH_RATE_LIMIT"])
+        if os.environ.get("FACE_IDCARD_BENCH_RATE_LIMIT")
+        else None
+    ),
 }
 # The simulator is allowed by tests.settings (ALLOW_DEVELOPMENT_BACKENDS).
 SILENCED_SYSTEM_CHECKS = ["face_idcard.W004"]

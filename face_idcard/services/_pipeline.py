@@ -69,14 +69,6 @@ CODE_WORKER_LOST = INTERNAL_WORKER_LOST
 
 __all__ = ["RunOutcome", "backoff", "decide", "run"]
 
-#: A rate-limit slot that opens within this many seconds is waited for in the worker, holding
-#: the claim, rather than through the broker. A broker's countdown is kept by the worker's
-#: timer, which wakes about once a second: a message for a slot shorter than that could arrive
-#: after its slot had closed, be deferred again, and miss the next slot too, round after
-#: round (a lone attempt was seen to wait 8 to 15 s). The wait holds one worker process (or
-#: thread) for at most this long per call; a slot further ahead goes through the broker.
-WAIT_IN_PROCESS_SECONDS = 1.0
-
 
 @dataclass(frozen=True)
 class RunOutcome:
@@ -196,7 +188,16 @@ def run(attempt_id: UUID | str) -> RunOutcome:
     now = timezone.now()
     attempt = claim(pk, now)
     if attempt is None:
-        return _not_claimed(pk, now)
+        early = _not_claimed(pk, now)
+        if early.action != "defer" or early.countdown > slots.WAIT_IN_PROCESS_SECONDS:
+            return early
+        # Its reserved slot opens within the wait (a message sent at once for a near slot, or
+        # a duplicate): wait for it here rather than through the broker.
+        time.sleep(early.countdown)
+        now = timezone.now()
+        attempt = claim(pk, now)
+        if attempt is None:
+            return _not_claimed(pk, now)
     token = attempt.claim_token
     assert token is not None
     dispatch.claimed(token)  # given back at once if an outage stops this run
@@ -453,15 +454,15 @@ def _wait_for_slot(
     checked: liveness.Precheck | None = None,
 ) -> RunOutcome | None:
     """Reserve the next free slot of ``scope``'s quota (``limit`` per second). A slot that
-    opens within :data:`WAIT_IN_PROCESS_SECONDS` is waited for here, holding the claim: None,
+    opens within :data:`._slots.WAIT_IN_PROCESS_SECONDS` is waited for here, holding the claim: None,
     the caller may call now, in its slot. One further ahead is a deferral (``checked``: a
     pre-check made in this run, recorded with it)."""
-    deadline = time.monotonic() + WAIT_IN_PROCESS_SECONDS
+    deadline = time.monotonic() + slots.WAIT_IN_PROCESS_SECONDS
     while True:
         slot = slots.reserve(limit, scope)
-        if slot.countdown is None or time.monotonic() + slot.countdown > deadline:
+        if slot.countdown != 0.0 or time.monotonic() + slot.wait > deadline:
             return _defer(attempt, token, calls_before, slot, precheck=precheck, checked=checked)
-        time.sleep(slot.countdown)
+        time.sleep(slot.wait)
         # A busy machine can oversleep a short slot: then its place is lost (the quota is
         # under-used, never exceeded) and the next one is reserved, while the wait allows.
         if slot.is_open():

@@ -18,13 +18,25 @@ from typing import Any
 from .. import ratelimit
 from ..conf import face_idcard_settings
 
+#: A slot that opens within this many seconds is waited for in the worker, not through the
+#: broker: its message goes out at once (``Slot.countdown`` is 0) and the run sleeps until the
+#: slot opens. A broker's countdown is kept by the worker's timer, whose wake-ups were seen to
+#: come up to a second late: a message for a slot shorter than that could arrive after its
+#: slot had closed, be deferred again, and miss the next slot too, round after round (a lone
+#: attempt was seen to wait 8 to 15 s). The wait holds one worker process (or thread) for at
+#: most this long per run; a slot further ahead goes through the broker.
+WAIT_IN_PROCESS_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class Slot:
     #: The attempt's fields that record the reservation (next_attempt_at, slot_ends_at, parked).
     fields: dict[str, Any]
-    #: Seconds until the message should arrive; None when parked (no message now).
+    #: Seconds until the message should arrive: 0 for a slot within
+    #: :data:`WAIT_IN_PROCESS_SECONDS` (the worker waits), None when parked (no message now).
     countdown: float | None
+    #: Seconds from the reservation until the slot may be used (inside it, spread).
+    wait: float
 
     def is_open(self) -> bool:
         """Whether the slot may be used now."""
@@ -61,4 +73,6 @@ def reserve(limit: int, alias: str) -> Slot:
         "slot_ends_at": _aware(reservation.end, up=False),
         "parked": parked,
     }
-    return Slot(fields, None if parked else countdown)
+    if parked:
+        return Slot(fields, None, countdown)
+    return Slot(fields, 0.0 if countdown <= WAIT_IN_PROCESS_SECONDS else countdown, countdown)

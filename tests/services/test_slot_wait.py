@@ -16,12 +16,15 @@ from typing import Any
 
 import pytest
 from django.core.cache import caches
+from django.utils import timezone
 
-from face_idcard import ratelimit
+from face_idcard import ratelimit, services
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
 from face_idcard.services import _pipeline as pipeline
+from face_idcard.services import _slots as slots
 from face_idcard.simulator import magic
 from face_idcard.states import Status
+from tests.support import imagefactory
 from tests.support.celery_app import ledger_calls
 from tests.support.factories import submit_attempt
 
@@ -62,7 +65,7 @@ def test_a_run_in_a_full_slot_waits_in_the_worker_for_a_near_slot(
     limited: Callable[[int], None], simulator: Any
 ) -> None:
     limited(20)
-    assert _slot_starts(20) < pipeline.WAIT_IN_PROCESS_SECONDS
+    assert _slot_starts(20) < slots.WAIT_IN_PROCESS_SECONDS
     attempt = submit(magic.MATCH)
     _fill_current_slot(20, attempt.backend)
     started = time.monotonic()
@@ -71,7 +74,7 @@ def test_a_run_in_a_full_slot_waits_in_the_worker_for_a_near_slot(
     # Decided in this run: no deferral, no second message, one call.
     assert (outcome.action, outcome.status) == ("done", Status.COMPLETED.value)
     assert len(ledger_calls(simulator, attempt.pk)) == 1
-    assert waited < pipeline.WAIT_IN_PROCESS_SECONDS + 1.0
+    assert waited < slots.WAIT_IN_PROCESS_SECONDS + 1.0
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     assert row.claim_token is None and row.provider_calls == 1
 
@@ -84,8 +87,9 @@ def test_the_waiting_run_calls_inside_its_reserved_slot(
     limited(20)
     attempt = submit(magic.MATCH)
     plan = ratelimit.schedule(20, ratelimit.span_seconds())
-    _fill_current_slot(20, attempt.backend)
+    # The slot current before the filling is full (and so is any the filling ran into).
     full_slot = int(time.time() // plan.slot)
+    _fill_current_slot(20, attempt.backend)
     pipeline.run(attempt.pk)
     call = AttemptEvent.objects.get(attempt=attempt, kind=EventKind.PROVIDER_CALL)
     # The event is written after the answer; the call went out at or after the next slot.
@@ -102,14 +106,63 @@ def test_a_slot_beyond_the_wait_goes_through_the_broker(
     while True:
         reservation = ratelimit.reserve(limit=1, scope=attempt.backend)
         assert reservation is not None
-        if reservation.start - time.time() > 2 * pipeline.WAIT_IN_PROCESS_SECONDS:
+        if reservation.start - time.time() > 2 * slots.WAIT_IN_PROCESS_SECONDS:
             break
     started = time.monotonic()
     outcome = pipeline.run(attempt.pk)
     # Deferred at once, not slept on: the claim is given back with the slot on the row.
-    assert time.monotonic() - started < pipeline.WAIT_IN_PROCESS_SECONDS
+    assert time.monotonic() - started < slots.WAIT_IN_PROCESS_SECONDS
     assert outcome.action == "defer"
-    assert outcome.countdown > pipeline.WAIT_IN_PROCESS_SECONDS
+    assert outcome.countdown > slots.WAIT_IN_PROCESS_SECONDS
     row = VerificationAttempt.objects.get(pk=attempt.pk)
     assert (row.status, row.claim_token, row.provider_calls) == (Status.QUEUED, None, 0)
     assert ledger_calls(simulator, attempt.pk) == []
+
+
+def test_a_submit_for_a_near_slot_sends_at_once_and_the_run_waits_for_its_slot(
+    limited: Callable[[int], None], simulator: Any, dispatched: Any
+) -> None:
+    """The message of an attempt whose reserved slot is near goes out with no countdown (no
+    broker timer); the run that comes early waits for the slot, then calls in it."""
+    limited(3)  # an open slot each 0.4 s
+    first = submit(magic.MATCH)
+    _fill_current_slot(3, first.backend)
+    # And the next one: the attempt's slot is 0.4 to 0.8 s away, near but not yet open.
+    assert ratelimit.reserve(limit=3, scope=first.backend) is not None
+    attempt = services.submit(
+        idcard_number=magic.MATCH,
+        idcard_name="赵六",
+        image=imagefactory.jpeg(320, 240),
+        consent_at=timezone.now(),
+    )
+    row = VerificationAttempt.objects.get(pk=attempt.pk)
+    assert row.next_attempt_at is not None and row.next_attempt_at > timezone.now()
+    [(sent, countdown)] = dispatched.sent
+    assert sent == attempt.pk and not countdown  # sent now
+    outcome = pipeline.run(attempt.pk)
+    assert (outcome.action, outcome.status) == ("done", Status.COMPLETED.value)
+    call = AttemptEvent.objects.get(attempt=attempt, kind=EventKind.PROVIDER_CALL)
+    assert call.created_at >= row.next_attempt_at
+    assert len(ledger_calls(simulator, attempt.pk)) == 1
+
+
+def test_a_submit_for_a_far_slot_goes_through_the_broker(
+    limited: Callable[[int], None], dispatched: Any
+) -> None:
+    limited(1)
+    first = submit(magic.MATCH)
+    _fill_current_slot(1, first.backend)
+    while True:
+        reservation = ratelimit.reserve(limit=1, scope=first.backend)
+        assert reservation is not None
+        if reservation.start - time.time() > 2 * slots.WAIT_IN_PROCESS_SECONDS:
+            break
+    attempt = services.submit(
+        idcard_number=magic.MATCH,
+        idcard_name="赵六",
+        image=imagefactory.jpeg(320, 240),
+        consent_at=timezone.now(),
+    )
+    [(sent, countdown)] = dispatched.sent
+    assert sent == attempt.pk
+    assert countdown is not None and countdown > slots.WAIT_IN_PROCESS_SECONDS

@@ -10,7 +10,7 @@ from unittest import mock
 
 import time_machine
 
-from face_idcard.services import _pipeline as pipeline
+from face_idcard.services import _slots as slots
 
 
 @contextlib.contextmanager
@@ -20,7 +20,7 @@ def frozen_clock(epoch: datetime) -> Iterator[Any]:
     the broker's path (a deferral with a countdown), which the test then follows by moving
     the clock."""
     with (
-        mock.patch.object(pipeline, "WAIT_IN_PROCESS_SECONDS", 0.0),
+        mock.patch.object(slots, "WAIT_IN_PROCESS_SECONDS", 0.0),
         time_machine.travel(epoch, tick=False) as traveller,
     ):
         yield traveller
