@@ -103,6 +103,10 @@ class ImageLimits:
     formats: frozenset[str] = field(default_factory=lambda: frozenset({"JPEG", "PNG", "BMP"}))
     #: Shorter side in pixels, after orientation, below which no face can be found.
     min_side: int = 64
+    #: The provider's smallest photo, (longer side, shorter side) in pixels, after
+    #: orientation: a rule of its service such as 640 x 480, kept whatever the site's
+    #: ``IMAGE_MIN_SIDE`` (which sets ``min_side``). (0, 0): no such rule.
+    min_box: tuple[int, int] = (0, 0)
     #: Longer side beyond which the image is downscaled (not refused).
     max_side: int = 4096
     #: Refused BEFORE decoding (decompression-bomb guard), from the header's dimensions.
@@ -217,7 +221,9 @@ def prepare_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIma
             # at the power of two below the scale that fits (the decoder's cheap draft
             # scales) rather than re-encoding the full size at every quality in turn.
             fitting = math.sqrt(limits.max_bytes / len(cleaned))
-            target = min(target, 2.0 ** math.floor(math.log2(fitting)))
+            # Never below the provider's smallest photo: the shrinking steps go on from there.
+            smallest = _smallest_scale(width, height, limits)
+            target = min(target, max(2.0 ** math.floor(math.log2(fitting)), smallest))
         image = _decode(cleaned, scale=target)
         if orientation != 1:
             image = image.transpose(_UPRIGHT[orientation])
@@ -238,6 +244,8 @@ def _inspect(data: bytes, structure: Scan, limits: ImageLimits) -> int:
         raise ImageRejected("too_many_pixels", f"more than {limits.max_pixels} pixels")
     if min(structure.width, structure.height) < limits.min_side:
         raise ImageRejected("too_small", f"shorter side below {limits.min_side} pixels")
+    if _below_box(structure.width, structure.height, limits):
+        raise ImageRejected("too_small_box", "smaller than {}x{} pixels".format(*limits.min_box))
     if structure.frames > 1:
         raise ImageRejected("animated")
     try:
@@ -488,7 +496,11 @@ def _reencode(image: Image.Image, limits: ImageLimits, *, metadata_removed: bool
     size_from_max_side = True
     while True:
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
-        if min(size) < limits.min_side:
+        if min(size) < limits.min_side or _below_box(*size, limits):
+            if size_from_max_side and _below_box(*size, limits):
+                raise ImageRejected(
+                    "too_small_box", "smaller than {}x{} pixels".format(*limits.min_box)
+                )
             if size_from_max_side:
                 # So elongated that bringing the long side down leaves too short a short side.
                 raise ImageRejected("too_small", f"shorter side below {limits.min_side} pixels")
@@ -517,6 +529,20 @@ def _reencode(image: Image.Image, limits: ImageLimits, *, metadata_removed: bool
                 )
         scale *= SHRINK_FACTOR
         size_from_max_side = False
+
+
+def _smallest_scale(width: int, height: int, limits: ImageLimits) -> float:
+    """The smallest scale of a ``width`` x ``height`` photo that keeps it within the limits'
+    minimums (its shorter side, the provider's box)."""
+    longer, shorter = max(width, height), min(width, height)
+    box_long, box_short = limits.min_box
+    return max(limits.min_side / shorter, box_long / longer, box_short / shorter)
+
+
+def _below_box(width: int, height: int, limits: ImageLimits) -> bool:
+    """Whether a photo of ``width`` x ``height`` is smaller than the provider's box."""
+    longer, shorter = limits.min_box
+    return max(width, height) < longer or min(width, height) < shorter
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -550,6 +576,10 @@ IMAGE_MESSAGES: dict[str, Any] = {
     "image_too_small": _(
         "The image is too small: its shorter side must be at least %(min_side)d pixels."
     ),
+    "image_too_small_box": _(
+        "The image is too small: it must be at least %(min_long_side)d by %(min_short_side)d "
+        "pixels."
+    ),
 }
 _IMAGE_CODES = {
     "empty": "image_empty",
@@ -559,6 +589,7 @@ _IMAGE_CODES = {
     "animated": "image_animated",
     "too_many_pixels": "image_too_many_pixels",
     "too_small": "image_too_small",
+    "too_small_box": "image_too_small_box",
     "bmp_compressed": "image_bmp_compressed",
 }
 
@@ -614,7 +645,8 @@ def validate_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIm
     to ``limits`` (default: :func:`limits_for` without a backend).
 
     Codes: ``image_empty``, ``image_too_large``, ``image_undecodable``, ``image_format``,
-    ``image_animated``, ``image_too_many_pixels``, ``image_too_small``.
+    ``image_animated``, ``image_too_many_pixels``, ``image_too_small``,
+    ``image_too_small_box``.
     """
     limits = limits if limits is not None else limits_for()
     try:
@@ -625,6 +657,8 @@ def validate_image(data: bytes, limits: ImageLimits | None = None) -> PreparedIm
             "max_mb": limits.max_input_bytes / (1024 * 1024),
             "max_mp": limits.max_pixels / 1_000_000,
             "min_side": limits.min_side,
+            "min_long_side": limits.min_box[0],
+            "min_short_side": limits.min_box[1],
             "formats": ", ".join(sorted(limits.formats)),
         }
         raise ValidationError(IMAGE_MESSAGES[code], code=code, params=params) from None

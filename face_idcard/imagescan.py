@@ -23,7 +23,8 @@ class ImageRejected(ValueError):
     """The image cannot be used. ``reason`` is a stable code:
 
     ``empty``, ``too_large_input``, ``undecodable``, ``format``, ``animated``,
-    ``too_many_pixels``, ``too_small``, ``bmp_compressed``.
+    ``too_many_pixels``, ``too_small``, ``too_small_box`` (under the provider's smallest
+    photo), ``bmp_compressed``.
 
     The text carries the reason and our limits only, never anything read from the image.
     """
@@ -37,6 +38,7 @@ class ImageRejected(ValueError):
             "animated",
             "too_many_pixels",
             "too_small",
+            "too_small_box",
             "bmp_compressed",
         }
     )

@@ -36,6 +36,13 @@ def jpeg(width: int = 320, height: int = 240, **options: object) -> bytes:
     return encode(picture(width, height), "JPEG", quality=90, **options)
 
 
+def enlarged(photo: bytes, size: tuple[int, int]) -> bytes:
+    """``photo`` (any format Pillow reads) resized to ``size`` as a JPEG: the same picture at a
+    provider's minimum size (the simulator's fingerprint does not depend on the size)."""
+    with Image.open(io.BytesIO(photo)) as image:
+        return encode(image.convert("RGB").resize(size), "JPEG", quality=90)
+
+
 def png(width: int = 320, height: int = 240, mode: str = "RGB") -> bytes:
     return encode(picture(width, height, mode), "PNG")
 

@@ -48,10 +48,15 @@ from .codes import (
 
 #: "图片大小不超过 1MB", resolution "640*480 ~ 1920*1080", JPEG (document 163107). The shared
 #: preparation bounds the longer side: 1080 keeps any aspect ratio inside 1920×1080 (both
-#: readings of that box: the longer side, or each side). Room is kept under 1 MB.
+#: readings of that box: the longer side, or each side). Room is kept under 1 MB. The lower
+#: bound is refused here, before any call: at least 640 on the longer side and 480 on the
+#: shorter. "Height greater than width" is not enforced: the same page accepts photos turned
+#: by 90/180/270 degrees, so whether a landscape file is refused is not settled (a camera's
+#: portrait photo is sent as it is).
 ALIYUN_LIMITS = ImageLimits(
     max_bytes=1024 * 1024 - 16 * 1024,
     formats=frozenset({"JPEG"}),
+    min_box=(640, 480),
     max_side=1080,
 )
 #: ``OuterOrderNo``: "at most 32 alphanumerics".

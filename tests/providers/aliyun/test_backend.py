@@ -329,6 +329,8 @@ def test_the_request_as_sent(settings: Any, fake: FakeProvider) -> None:
     with Image.open(io.BytesIO(photo)) as image:
         assert image.format == "JPEG"
         assert max(image.size) <= 1080 and image.size[1] > image.size[0]
+        # Shrunk to fit 1 MB, never below the provider's smallest photo (640 x 480).
+        assert max(image.size) >= 640 and min(image.size) >= 480
     assert "FaceContrastPictureUrl" not in form
     assert (attempt.status, attempt.decision, attempt.similarity) == ("completed", "match", 90.0)
     assert (attempt.provider_session_id, attempt.provider_request_id) == ("c1", "r1")
