@@ -527,14 +527,17 @@ REFUSALS = [
     ),
     (png(header=ihdr(10_000, 10_000)), "too_many_pixels"),
     (png(header=ihdr(100, 63)), "too_small"),
+    (png(header=ihdr(600, 600)), "too_small_box"),
     (bmp(compression=1), "bmp_compressed"),
 ]
+#: A refusal that needs a provider's rule (the default limits have none).
+LIMITS_FOR = {"too_small_box": ImageLimits(min_box=(640, 480))}
 
 
 @pytest.mark.parametrize(("data", "reason"), REFUSALS)
 def test_each_refusal_and_its_reason(data: bytes, reason: str) -> None:
     with pytest.raises(ImageRejected) as caught:
-        prepare_image(data)
+        prepare_image(data, LIMITS_FOR.get(reason))
     assert type(caught.value) is ImageRejected and caught.value.reason == reason
 
 
