@@ -37,6 +37,7 @@ __all__ = [
     "check_host",
     "ip_literal",
     "is_public_address",
+    "resolve_checked",
     "system_resolver",
     "validate_url",
 ]
@@ -162,6 +163,32 @@ def check_host(host: str, *, resolver: Resolver | None = None) -> None:
             raise DestinationRefused("not_public") from None
         if not is_public_address(resolved):
             raise DestinationRefused("not_public")
+
+
+def resolve_checked(
+    host: str, *, resolver: Resolver | None = None, allow_private: bool = False
+) -> list[str]:
+    """The addresses a connection to ``host`` may go to, in the resolver's order: the address
+    ``host`` spells, or ``resolver``'s answer for the name, asked once; every one of them
+    checked by :func:`check_host` unless ``allow_private``. Raises :class:`DestinationRefused`.
+
+    A caller connects only to these, naming ``host`` in the Host header and TLS: letting the
+    HTTP library resolve the name again could get another answer (DNS rebinding) and reach an
+    address nobody checked.
+    """
+    literal = ip_literal(host)
+    if literal is not None:
+        addresses = [str(literal)]
+    else:
+        try:
+            addresses = list((resolver or system_resolver)(host))
+        except (OSError, UnicodeError):
+            raise DestinationRefused("unresolvable") from None
+        if not addresses:
+            raise DestinationRefused("unresolvable")
+    if not allow_private:
+        check_host(host, resolver=lambda _name: addresses)  # the answer just received
+    return addresses
 
 
 # --- Resolution off the request thread, bounded in time --------------------------------------
