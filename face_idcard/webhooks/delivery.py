@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from django.db import router
 from django.db.models import F, Q
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
@@ -36,7 +37,7 @@ from .. import netpolicy
 from ..conf import face_idcard_settings
 from . import secrets
 from .models import DeliveryStatus, DisabledReason, WebhookDelivery, WebhookEndpoint
-from .outbox import publish
+from .outbox import endpoint_changed, publish
 
 logger = logging.getLogger("face_idcard.webhooks")
 
@@ -302,6 +303,7 @@ def disable(endpoint: WebhookEndpoint, reason: DisabledReason) -> None:
     )
     if updated:
         logger.error("webhook endpoint %s disabled (%s)", endpoint.pk, reason.value)
+        endpoint_changed(router.db_for_write(WebhookEndpoint))
     endpoint.active = False
 
 
