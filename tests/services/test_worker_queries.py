@@ -84,3 +84,25 @@ def test_the_claimed_instance_equals_the_row_as_django_reads_it(face_settings: A
     assert claimed.raw_response == {"code": 0, "nested": [1, "二"]}
     assert claimed._state.adding is False
     assert claimed._state.db == fresh._state.db
+
+
+def test_an_endpoint_adds_the_outbox_inserts_alone(face_settings: Any) -> None:
+    """With an endpoint, the decided event's message and delivery are written (two INSERTs):
+    the payload is made from the attempt in hand, and the endpoint list is kept per process."""
+    from face_idcard.webhooks import outbox, secrets
+    from face_idcard.webhooks.models import WebhookEndpoint
+
+    endpoint = WebhookEndpoint(url="http://127.0.0.1:9/hook")
+    secrets.store(endpoint, [secrets.generate_secret()])
+    endpoint.save()
+    # Saved in the test's transaction, the endpoint keeps the outbox from keeping its list
+    # until that transaction ends; a worker sees endpoints another process committed.
+    outbox.forget_endpoints()
+    pipeline.run(_submit().pk)
+    attempt = _submit()
+    with CaptureQueriesContext(connection) as queries:
+        outcome = pipeline.run(attempt.pk)
+    assert outcome.status == Status.COMPLETED
+    statements = _statements(queries)
+    claim_statements = 1 if returns_rows_from_update(connection.alias) else 2
+    assert len(statements) <= claim_statements + 4, statements
