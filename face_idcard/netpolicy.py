@@ -137,6 +137,17 @@ def is_public_address(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast and not address.is_reserved
 
 
+def _answers(name: str, resolver: Resolver | None) -> list[str]:
+    """What ``resolver`` (else the system's) answers for ``name``; ``unresolvable`` if nothing."""
+    try:
+        answers = list((resolver or system_resolver)(name))
+    except (OSError, UnicodeError):
+        raise DestinationRefused("unresolvable") from None
+    if not answers:
+        raise DestinationRefused("unresolvable")
+    return answers
+
+
 def check_host(host: str, *, resolver: Resolver | None = None) -> None:
     """Raise :class:`DestinationRefused` unless ``host`` is a public destination.
 
@@ -150,13 +161,7 @@ def check_host(host: str, *, resolver: Resolver | None = None) -> None:
     name = host.strip().lower().removesuffix(".")
     if not name or name == "localhost" or name.endswith(".localhost"):
         raise DestinationRefused("not_public")  # RFC 6761: always loopback, never asked
-    try:
-        answers = list((resolver or system_resolver)(name))
-    except (OSError, UnicodeError):
-        raise DestinationRefused("unresolvable") from None
-    if not answers:
-        raise DestinationRefused("unresolvable")
-    for answer in answers:
+    for answer in _answers(name, resolver):
         try:
             resolved = ipaddress.ip_address(answer.split("%", 1)[0])
         except ValueError:
@@ -177,15 +182,7 @@ def resolve_checked(
     address nobody checked.
     """
     literal = ip_literal(host)
-    if literal is not None:
-        addresses = [str(literal)]
-    else:
-        try:
-            addresses = list((resolver or system_resolver)(host))
-        except (OSError, UnicodeError):
-            raise DestinationRefused("unresolvable") from None
-        if not addresses:
-            raise DestinationRefused("unresolvable")
+    addresses = [str(literal)] if literal is not None else _answers(host, resolver)
     if not allow_private:
         check_host(host, resolver=lambda _name: addresses)  # the answer just received
     return addresses

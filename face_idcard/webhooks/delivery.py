@@ -55,17 +55,17 @@ class PinnedAddressAdapter(HTTPAdapter):
     speaks TLS for the name in its Host header: the SNI and the certificate's name are the
     endpoint's host, never the address."""
 
+    # Typed Any: the stubs' TypedDict of pool keywords lacks urllib3's TLS name keys.
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> Any:
         host_params, pool_kwargs = super().build_connection_pool_key_attributes(
             request, verify, cert
         )
         name = urlsplit("//" + str(request.headers.get("host", ""))).hostname
         if host_params["scheme"] == "https" and name and not _is_address(name):
             # Part of urllib3's pool key: one pool per (address, port, name).
-            pool_kwargs["server_hostname"] = name
-            pool_kwargs["assert_hostname"] = name
+            return host_params, {**pool_kwargs, "server_hostname": name, "assert_hostname": name}
         return host_params, pool_kwargs
 
 

@@ -38,17 +38,23 @@ def _statements(queries: CaptureQueriesContext) -> list[str]:
     ]
 
 
-def test_a_completed_run_stays_within_its_statements(face_settings: Any) -> None:
-    """The claim (one UPDATE ... RETURNING, or on MySQL/MariaDB the conditional UPDATE and the
-    read of the row) and the record (the conditional UPDATE, one INSERT of both events): no
-    slot read without a rate limit, no separate audit INSERT, and no read of the webhook
-    endpoints (the outbox keeps their list per process; the first run of the test reads it)."""
+def _second_run() -> tuple[VerificationAttempt, list[str]]:
+    """A completed run and its statements, after a first run (which reads what the process
+    keeps: the outbox's list of webhook endpoints)."""
     pipeline.run(_submit().pk)
     attempt = _submit()
     with CaptureQueriesContext(connection) as queries:
         outcome = pipeline.run(attempt.pk)
     assert outcome.status == Status.COMPLETED
-    statements = _statements(queries)
+    return attempt, _statements(queries)
+
+
+def test_a_completed_run_stays_within_its_statements(face_settings: Any) -> None:
+    """The claim (one UPDATE ... RETURNING, or on MySQL/MariaDB the conditional UPDATE and the
+    read of the row) and the record (the conditional UPDATE, one INSERT of both events): no
+    slot read without a rate limit, no separate audit INSERT, and no read of the webhook
+    endpoints (the outbox keeps their list per process; the first run of the test reads it)."""
+    attempt, statements = _second_run()
     claim_statements = 1 if returns_rows_from_update(connection.alias) else 2
     assert len(statements) <= claim_statements + 2, statements
     inserts = [s for s in statements if s.lstrip().upper().startswith("INSERT")]
@@ -98,11 +104,6 @@ def test_an_endpoint_adds_the_outbox_inserts_alone(face_settings: Any) -> None:
     # Saved in the test's transaction, the endpoint keeps the outbox from keeping its list
     # until that transaction ends; a worker sees endpoints another process committed.
     outbox.forget_endpoints()
-    pipeline.run(_submit().pk)
-    attempt = _submit()
-    with CaptureQueriesContext(connection) as queries:
-        outcome = pipeline.run(attempt.pk)
-    assert outcome.status == Status.COMPLETED
-    statements = _statements(queries)
+    _, statements = _second_run()
     claim_statements = 1 if returns_rows_from_update(connection.alias) else 2
     assert len(statements) <= claim_statements + 4, statements
