@@ -10,10 +10,12 @@ the first try of one message in ten (chosen by its ``webhook-id``) and records e
 none is pending; retries wait 0.05 s instead of the schedule's 5 s. Every event must be
 delivered, none accepted twice.
 
-Part 2, CPU: ``BENCH_ATTEMPTS`` (300) attempts run through the pipeline in this process
-(``_pipeline.run``, against the simulator) with no endpoint, then as many with one endpoint
-(the outbox row and the Celery publish at commit included); the difference of this process's
-CPU time per attempt is what webhooks add on the worker.
+Part 2, CPU: batches of ``BENCH_ATTEMPTS`` (300) attempts run through the pipeline in this
+process (``_pipeline.run``, against the simulator), with no endpoint (the baseline) and with
+one endpoint (the outbox's message and delivery rows and the Celery publish at commit
+included), alternating which goes first, in ``BENCH_ROUNDS`` (3) rounds after a warm-up
+batch. Each round's difference of this process's CPU time per attempt is what webhooks add
+on the worker; the median of the rounds' is quoted.
 
     .venv/bin/python bench/webhooks.py     # PostgreSQL and Redis on loopback, as the others
 
@@ -42,6 +44,7 @@ from bench import harness
 N = int(os.environ.get("BENCH_N", "10000"))
 THREADS = int(os.environ.get("BENCH_THREADS", "8"))
 ATTEMPTS = int(os.environ.get("BENCH_ATTEMPTS", "300"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 BATCH = 100
 
 
@@ -175,7 +178,7 @@ def delivery_run() -> tuple[int, int, int]:
         receiver.server.shutdown()
 
 
-def cpu_per_attempt(with_endpoint: bool) -> float:
+def cpu_per_attempt(with_endpoint: bool, attempts: int = ATTEMPTS) -> float:
     from django.utils import timezone
 
     from face_idcard import services
@@ -195,12 +198,12 @@ def cpu_per_attempt(with_endpoint: bool) -> float:
             consent_at=timezone.now(),
             enqueue=False,
         ).pk
-        for _ in range(ATTEMPTS)
+        for _ in range(attempts)
     ]
     started = time.process_time()
     for attempt_id in ids:
         _pipeline.run(attempt_id)
-    cpu_ms = (time.process_time() - started) * 1000 / ATTEMPTS
+    cpu_ms = (time.process_time() - started) * 1000 / attempts
     _clear()
     return cpu_ms
 
@@ -215,16 +218,28 @@ def main() -> None:
 
         harness.reset_state(settings.CELERY_BROKER_URL)
         events, delivered, duplicates = delivery_run()
-        cpu_ms_without = cpu_per_attempt(with_endpoint=False)
-        cpu_ms_with = cpu_per_attempt(with_endpoint=True)
+        cpu_per_attempt(with_endpoint=True, attempts=30)  # warm-up: imports, pools, caches
+        without: list[float] = []
+        with_one: list[float] = []
+        for round_index in range(ROUNDS):
+            order = (False, True) if round_index % 2 == 0 else (True, False)
+            for with_endpoint in order:
+                (with_one if with_endpoint else without).append(cpu_per_attempt(with_endpoint))
+            print(
+                f"round {round_index + 1}: {without[-1]:.2f} ms without an endpoint, "
+                f"{with_one[-1]:.2f} ms with one"
+            )
         harness.reset_state(settings.CELERY_BROKER_URL)
+        extra = harness.median([w - b for w, b in zip(with_one, without, strict=True)])
         print(
-            f"worker CPU per decided attempt: {cpu_ms_without:.2f} ms without an endpoint, "
-            f"{cpu_ms_with:.2f} ms with one"
+            f"worker CPU per decided attempt (median of {ROUNDS}): "
+            f"{harness.median(without):.2f} ms without an endpoint, "
+            f"{harness.median(with_one):.2f} ms with one; "
+            f"load average {os.getloadavg()[0]:.2f}"
         )
         print(
             f"RESULT events={events} delivered={delivered} duplicates={duplicates} "
-            f"extra_cpu_ms_per_attempt={cpu_ms_with - cpu_ms_without:.2f}"
+            f"extra_cpu_ms_per_attempt={extra:.2f}"
         )
         assert delivered == events and duplicates == 0
 

@@ -272,17 +272,40 @@ class VerificationAttempt(models.Model):
         )
 
 
-class AttemptEventQuerySet(models.QuerySet["AttemptEvent"]):
-    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[AttemptEvent]:
-        created = super().bulk_create(objs, *args, **kwargs)
-        _announce(created)
-        return created
+class AppendOnlyModel(models.Model):
+    """A row of an append-only trail: saved once, never updated or deleted one by one. A trail
+    that must refuse bulk changes too has an :class:`AppendOnlyQuerySet` as its manager."""
+
+    #: The rows' name in the refusals.
+    trail_name = "audit events"
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditLogError(f"{self.trail_name} cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditLogError(f"{self.trail_name} cannot be deleted")
+
+
+class AppendOnlyQuerySet(models.QuerySet[_Row]):
+    """A queryset that refuses bulk updates and deletes (the rule of an append-only trail)."""
 
     def update(self, **kwargs: Any) -> NoReturn:
         raise AuditLogError("audit events cannot be updated")
 
     def delete(self) -> NoReturn:
         raise AuditLogError("audit events cannot be deleted")
+
+
+class AttemptEventQuerySet(AppendOnlyQuerySet["AttemptEvent"]):
+    def bulk_create(self, objs: Any, *args: Any, **kwargs: Any) -> list[AttemptEvent]:
+        created = super().bulk_create(objs, *args, **kwargs)
+        _announce(created)
+        return created
 
 
 class EventKind(StrChoice):
@@ -341,7 +364,7 @@ EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
 ]
 
 
-class AttemptEvent(models.Model):
+class AttemptEvent(AppendOnlyModel):
     """One line of an attempt's history. Never PII in ``data``; never updated or deleted."""
 
     attempt = models.ForeignKey(
@@ -381,13 +404,8 @@ class AttemptEvent(models.Model):
         return f"{self.kind} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
 
     def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AuditLogError("audit events cannot be updated")
         super().save(*args, **kwargs)
         _announce([self])
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AuditLogError("audit events cannot be deleted")
 
 
 def _announce(events: list[AttemptEvent]) -> None:
@@ -498,16 +516,6 @@ class ProviderCallBucket(models.Model):
         return f"{self.backend} {self.latency_bucket} ms: {self.calls}"
 
 
-class AppendOnlyQuerySet(models.QuerySet[_Row]):
-    """A queryset that refuses bulk updates and deletes (the rule of an append-only trail)."""
-
-    def update(self, **kwargs: Any) -> NoReturn:
-        raise AuditLogError("audit events cannot be updated")
-
-    def delete(self) -> NoReturn:
-        raise AuditLogError("audit events cannot be deleted")
-
-
 class StaffAuditKind(StrChoice):
     ID_SEARCH = "id_search"
 
@@ -517,7 +525,7 @@ STAFF_AUDIT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
 ]
 
 
-class StaffAuditEvent(models.Model):
+class StaffAuditEvent(AppendOnlyModel):
     """A staff action that concerns no single attempt, in an append-only trail of its own: a
     search by ID number, with or without hits (its hits also get an :class:`AttemptEvent`).
     Never PII in ``data`` (a search keeps its hit count and hash key ids, never the number
@@ -546,14 +554,6 @@ class StaffAuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AuditLogError("audit events cannot be updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AuditLogError("audit events cannot be deleted")
 
 
 class ProviderBreaker(models.Model):
@@ -597,7 +597,7 @@ LIMIT_EVENT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
 ]
 
 
-class LimitEvent(models.Model):
+class LimitEvent(AppendOnlyModel):
     """An event of the daily limits that has no attempt of its own (a refused submission
     stores none): keyed by the ID number's hash, never the number. Append-only, like
     :class:`AttemptEvent`; a reset is read by the limits (face_idcard.services._limits)."""
@@ -625,6 +625,8 @@ class LimitEvent(models.Model):
     )
     data = models.JSONField(_("data"), default=dict, blank=True)
 
+    trail_name = "limit events"
+
     class Meta:
         verbose_name = _("limit event")
         verbose_name_plural = _("limit events")
@@ -639,11 +641,3 @@ class LimitEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AuditLogError("limit events cannot be updated")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AuditLogError("limit events cannot be deleted")

@@ -37,6 +37,7 @@ __all__ = [
     "check_host",
     "ip_literal",
     "is_public_address",
+    "resolve_checked",
     "system_resolver",
     "validate_url",
 ]
@@ -136,6 +137,17 @@ def is_public_address(address: IPAddress) -> bool:
     return address.is_global and not address.is_multicast and not address.is_reserved
 
 
+def _answers(name: str, resolver: Resolver | None) -> list[str]:
+    """What ``resolver`` (else the system's) answers for ``name``; ``unresolvable`` if nothing."""
+    try:
+        answers = list((resolver or system_resolver)(name))
+    except (OSError, UnicodeError):
+        raise DestinationRefused("unresolvable") from None
+    if not answers:
+        raise DestinationRefused("unresolvable")
+    return answers
+
+
 def check_host(host: str, *, resolver: Resolver | None = None) -> None:
     """Raise :class:`DestinationRefused` unless ``host`` is a public destination.
 
@@ -149,19 +161,31 @@ def check_host(host: str, *, resolver: Resolver | None = None) -> None:
     name = host.strip().lower().removesuffix(".")
     if not name or name == "localhost" or name.endswith(".localhost"):
         raise DestinationRefused("not_public")  # RFC 6761: always loopback, never asked
-    try:
-        answers = list((resolver or system_resolver)(name))
-    except (OSError, UnicodeError):
-        raise DestinationRefused("unresolvable") from None
-    if not answers:
-        raise DestinationRefused("unresolvable")
-    for answer in answers:
+    for answer in _answers(name, resolver):
         try:
             resolved = ipaddress.ip_address(answer.split("%", 1)[0])
         except ValueError:
             raise DestinationRefused("not_public") from None
         if not is_public_address(resolved):
             raise DestinationRefused("not_public")
+
+
+def resolve_checked(
+    host: str, *, resolver: Resolver | None = None, allow_private: bool = False
+) -> list[str]:
+    """The addresses a connection to ``host`` may go to, in the resolver's order: the address
+    ``host`` spells, or ``resolver``'s answer for the name, asked once; every one of them
+    checked by :func:`check_host` unless ``allow_private``. Raises :class:`DestinationRefused`.
+
+    A caller connects only to these, naming ``host`` in the Host header and TLS: letting the
+    HTTP library resolve the name again could get another answer (DNS rebinding) and reach an
+    address nobody checked.
+    """
+    literal = ip_literal(host)
+    addresses = [str(literal)] if literal is not None else _answers(host, resolver)
+    if not allow_private:
+        check_host(host, resolver=lambda _name: addresses)  # the answer just received
+    return addresses
 
 
 # --- Resolution off the request thread, bounded in time --------------------------------------

@@ -102,6 +102,17 @@ def dispatched() -> Iterator[Any]:
 
 
 @pytest.fixture(autouse=True)
+def _webhook_endpoints_forgotten() -> Iterator[None]:
+    """Each test starts with the outbox's list of active endpoints unread: the endpoints of the
+    previous test went with its rollback or its flushed tables, which send no signal."""
+    from face_idcard.webhooks import outbox
+
+    outbox.forget_endpoints()
+    yield
+    outbox.forget_endpoints()
+
+
+@pytest.fixture(autouse=True)
 def _language_reset() -> Iterator[None]:
     """Each test starts in the site's default language: Django's LocaleMiddleware activates the
     request's language in the test's thread and nothing deactivates it, so a zh-hans request in

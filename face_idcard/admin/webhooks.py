@@ -89,6 +89,14 @@ class WebhookEndpointAdmin(_EndpointBase):
     readonly_fields = ("created_at", "disabled_at", "disabled_reason", "failure_run")
     actions = ("send_test_ping", "rotate_secret", "retire_old_secrets")
 
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Only once disabled for a few seconds: until then another process may still write
+        # deliveries for it, and one written for a deleted endpoint would break the
+        # transaction of the decision it reports.
+        if obj is not None and not outbox.deletable(obj):
+            return False
+        return super().has_delete_permission(request, obj)
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         fields = list(super().get_fields(request, obj))
         if obj is not None:  # changed through the rotation actions, never shown again

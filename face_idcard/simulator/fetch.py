@@ -56,19 +56,7 @@ def pin_destination(
         raise FetchError("only http and https urls are fetched")
     host = parts.hostname or ""
     try:
-        literal = netpolicy.ip_literal(host)
-        if literal is not None:
-            addresses = [str(literal)]
-        else:
-            try:
-                addresses = list((resolver or netpolicy.system_resolver)(host))
-            except (OSError, UnicodeError):
-                raise netpolicy.DestinationRefused("unresolvable") from None
-            if not addresses:
-                raise netpolicy.DestinationRefused("unresolvable")
-        if not allow_private:
-            # The policy's own rule, over the answer just received (no second query).
-            netpolicy.check_host(host, resolver=lambda _name: addresses)
+        addresses = netpolicy.resolve_checked(host, resolver=resolver, allow_private=allow_private)
     except netpolicy.DestinationRefused as exc:
         raise FetchError(f"the destination is refused ({exc.reason})") from None
     target = parts.path or "/"

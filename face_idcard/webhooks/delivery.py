@@ -6,28 +6,38 @@ refused connection is a failure retried on ``WEBHOOK_RETRY_SCHEDULE`` (with jitt
 sooner than a 429's or 5xx's ``Retry-After``); redirects are failures, never followed; 410
 Gone disables the endpoint. Each endpoint's deliveries are claimed and retried on their own,
 so a failing receiver never holds up another one.
+
+The endpoint's host is resolved once per attempt and every address checked against the
+public-address policy (:func:`netpolicy.resolve_checked`); the connection goes to a checked
+address, with the name in the Host header, the TLS SNI and the certificate check
+(:class:`PinnedAddressAdapter`). An endpoint whose name answered a public address when it was
+saved and a loopback one now (DNS rebinding) is refused without a connection.
 """
 
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import logging
 import random
 import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
+from django.db import router
 from django.db.models import F, Q
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
 
 from .. import netpolicy
 from ..conf import face_idcard_settings
 from . import secrets
 from .models import DeliveryStatus, DisabledReason, WebhookDelivery, WebhookEndpoint
-from .outbox import publish
+from .outbox import endpoint_changed, publish
 
 logger = logging.getLogger("face_idcard.webhooks")
 
@@ -40,6 +50,33 @@ USER_AGENT = "face_idcard-webhooks/1"
 _session: requests.Session | None = None
 
 
+class PinnedAddressAdapter(HTTPAdapter):
+    """Connects to the address in the request's url (one :func:`destination` checked) and
+    speaks TLS for the name in its Host header: the SNI and the certificate's name are the
+    endpoint's host, never the address."""
+
+    # Typed Any: the stubs' TypedDict of pool keywords lacks urllib3's TLS name keys.
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> Any:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        name = urlsplit("//" + str(request.headers.get("host", ""))).hostname
+        if host_params["scheme"] == "https" and name and not _is_address(name):
+            # Part of urllib3's pool key: one pool per (address, port, name).
+            return host_params, {**pool_kwargs, "server_hostname": name, "assert_hostname": name}
+        return host_params, pool_kwargs
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
 def session() -> requests.Session:
     global _session
     if _session is None:
@@ -47,6 +84,9 @@ def session() -> requests.Session:
         # No proxies or .netrc credentials from the environment: the address checked is the
         # address called, and nothing of the worker's own is sent along.
         _session.trust_env = False
+        adapter = PinnedAddressAdapter()
+        _session.mount("http://", adapter)
+        _session.mount("https://", adapter)
     return _session
 
 
@@ -83,31 +123,54 @@ def parse_retry_after(value: str | None, now: float) -> float | None:
     return max(0.0, min(when.timestamp() - now, MAX_RETRY_AFTER_SECONDS))
 
 
-def _destination_allowed(url: str) -> bool:
-    if face_idcard_settings.WEBHOOK_ALLOW_PRIVATE:
-        return True
-    # Checked again at each delivery: a name may resolve elsewhere since the endpoint was saved.
+REFUSED = {
+    "not_public": "destination refused (not a public address)",
+    "unresolvable": "destination refused (the host name did not resolve)",
+}
+
+
+def destination(url: str) -> tuple[str, str]:
+    """The url to call, with a checked address in place of the endpoint's host name, and the
+    Host header naming it. Raises :class:`netpolicy.DestinationRefused`."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        # The name as DNS and the Host header spell it (an internationalised name in IDNA).
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError:
+        raise netpolicy.DestinationRefused("unresolvable") from None
     resolver = netpolicy.bounded_resolver(
         netpolicy.configured_resolver() or netpolicy.system_resolver,
         timeout=float(face_idcard_settings.URL_RESOLVE_TIMEOUT_SECONDS),
         remember_for=float(face_idcard_settings.URL_UNRESOLVABLE_CACHE_SECONDS),
     )
-    try:
-        netpolicy.check_host(urlsplit(url).hostname or "", resolver=resolver)
-    except netpolicy.DestinationRefused:
-        return False
-    return True
+    # Resolved at each attempt, never trusted from when the endpoint was saved.
+    addresses = netpolicy.resolve_checked(
+        host,
+        resolver=resolver,
+        allow_private=bool(face_idcard_settings.WEBHOOK_ALLOW_PRIVATE),
+    )
+    address = addresses[0].split("%", 1)[0]
+    port = f":{parts.port}" if parts.port is not None else ""
+    netloc = (f"[{address}]" if ":" in address else address) + port
+    literal = netpolicy.ip_literal(host)
+    if literal is not None:
+        host = f"[{literal}]" if literal.version == 6 else str(literal)
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), host + port
 
 
 def send(endpoint: WebhookEndpoint, msg_id: str, body: str) -> Answer:
     """POST ``body`` signed with every secret of ``endpoint``; never follows a redirect, reads
     at most ``WEBHOOK_RESPONSE_MAX_BYTES`` of the answer."""
     started = time.monotonic()
-    if not _destination_allowed(endpoint.url):
-        return Answer(None, "destination refused (not a public address)", None, 0.0)
+    try:
+        url, host = destination(endpoint.url)
+    except netpolicy.DestinationRefused as exc:
+        return Answer(None, REFUSED[exc.reason], None, (time.monotonic() - started) * 1000)
     timestamp = int(time.time())
     data = body.encode("utf-8")
     headers = {
+        "host": host,
         "content-type": "application/json",
         "user-agent": USER_AGENT,
         "webhook-id": msg_id,
@@ -123,7 +186,7 @@ def send(endpoint: WebhookEndpoint, msg_id: str, body: str) -> Answer:
     cap = int(face_idcard_settings.WEBHOOK_RESPONSE_MAX_BYTES)
     try:
         with session().post(
-            endpoint.url,
+            url,
             data=data,
             headers=headers,
             timeout=timeout,
@@ -240,6 +303,7 @@ def disable(endpoint: WebhookEndpoint, reason: DisabledReason) -> None:
     )
     if updated:
         logger.error("webhook endpoint %s disabled (%s)", endpoint.pk, reason.value)
+        endpoint_changed(router.db_for_write(WebhookEndpoint))
     endpoint.active = False
 
 

@@ -9,9 +9,10 @@ leaves deliveries that the periodic ``deliver_due_webhooks`` task picks up.
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import models
+from django.db.models.signals import post_delete, post_save
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -101,6 +102,20 @@ class WebhookEndpoint(models.Model):
             or not self.event_types
             or (event_type in self.event_types)
         )
+
+
+def _endpoint_changed(using: str, **_kwargs: Any) -> None:
+    # The outbox's list of active endpoints (connected here, at start-up: the outbox itself
+    # is imported on first use, maybe inside the transaction of a change).
+    from .outbox import endpoint_changed
+
+    endpoint_changed(using)
+
+
+post_save.connect(_endpoint_changed, sender=WebhookEndpoint, dispatch_uid="face_idcard_hook_saved")
+post_delete.connect(
+    _endpoint_changed, sender=WebhookEndpoint, dispatch_uid="face_idcard_hook_deleted"
+)
 
 
 class WebhookMessage(models.Model):

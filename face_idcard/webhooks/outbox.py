@@ -5,14 +5,22 @@ The changes are read from the audit trail, which every one of them writes in its
 transaction (:func:`record_events`, called as audit events are saved): one home for "what
 happened", and no service has to remember the webhooks. A rollback takes the message with it;
 a broker down at commit time leaves a pending delivery that ``deliver_due_webhooks`` sends.
+
+The list of active endpoints is kept per process (:func:`active_endpoints`), so recording a
+decision costs no read of it: this process's saves and deletes of an endpoint empty it at once
+(signals), another process's are seen within ``ENDPOINTS_CACHE_SECONDS``. An endpoint is
+deleted only once it has been disabled for longer than that (the admin enforces it): a
+delivery written for a deleted endpoint would break the transaction of the change it reports.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import uuid
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import router, transaction
@@ -36,6 +44,76 @@ EVENT_KINDS: dict[str, str] = {
 }
 
 
+#: Seconds a process keeps its list of active endpoints: how long another process's new or
+#: disabled endpoint may go unseen by this one's outbox.
+ENDPOINTS_CACHE_SECONDS = 5.0
+
+
+class _Endpoints:
+    """This process's active endpoints per database alias, and when each list was read."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.lists: dict[str, tuple[float, list[WebhookEndpoint]]] = {}
+        # Counts the changes: a list read before one is not kept after it.
+        self.generation = 0
+        # An endpoint was written in a transaction not yet ended: until it ends, a list read
+        # in a transaction may hold what a rollback takes back, so none is kept.
+        self.unsettled = False
+
+
+_endpoints = _Endpoints()
+
+
+def forget_endpoints() -> None:
+    """Empty this process's list of active endpoints (read again on next use)."""
+    with _endpoints.lock:
+        _endpoints.lists.clear()
+        _endpoints.unsettled = False
+        _endpoints.generation += 1
+
+
+def endpoint_changed(using: str) -> None:
+    """An endpoint of ``using`` was saved or deleted in this process (the models' signals)."""
+    forget_endpoints()
+    if transaction.get_connection(using).in_atomic_block:
+        with _endpoints.lock:
+            _endpoints.unsettled = True
+        transaction.on_commit(forget_endpoints, using=using)
+
+
+def active_endpoints(alias: str) -> list[WebhookEndpoint]:
+    """The active endpoints of database ``alias``, as read at most ``ENDPOINTS_CACHE_SECONDS``
+    ago (or since this process last changed one)."""
+    now = time.monotonic()
+    in_transaction = transaction.get_connection(alias).in_atomic_block
+    with _endpoints.lock:
+        if _endpoints.unsettled and not in_transaction:
+            # The transaction that changed an endpoint ended (a commit would have said so).
+            _endpoints.lists.clear()
+            _endpoints.unsettled = False
+        keep = not _endpoints.unsettled
+        generation = _endpoints.generation
+        cached = _endpoints.lists.get(alias)
+    if keep and cached is not None and now - cached[0] < ENDPOINTS_CACHE_SECONDS:
+        return cached[1]
+    endpoints = list(WebhookEndpoint.objects.using(alias).filter(active=True))
+    with _endpoints.lock:
+        if keep and generation == _endpoints.generation:
+            _endpoints.lists[alias] = (now, endpoints)
+    return endpoints
+
+
+def deletable(endpoint: WebhookEndpoint) -> bool:
+    """Whether ``endpoint`` may be deleted: disabled for longer than any process keeps it in
+    its list of active endpoints (an endpoint disabled without a time, by the site's own
+    code, counts as disabled long ago)."""
+    if endpoint.active:
+        return False
+    since = endpoint.disabled_at
+    return since is None or since <= timezone.now() - timedelta(seconds=ENDPOINTS_CACHE_SECONDS)
+
+
 def new_message_id() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
@@ -46,7 +124,7 @@ def record_events(events: Iterable[AttemptEvent]) -> None:
     if not wanted:
         return
     alias = router.db_for_write(WebhookMessage)
-    endpoints = list(WebhookEndpoint.objects.using(alias).filter(active=True))
+    endpoints = active_endpoints(alias)
     for event, event_type in wanted:
         targets = [endpoint for endpoint in endpoints if endpoint.wants(event_type)]
         if targets:

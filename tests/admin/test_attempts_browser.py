@@ -10,60 +10,21 @@ member without the PII permission sees only masks. In English and in Chinese. A 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# pytest-django's live_server beside Playwright's sync API (which runs an event loop).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 from face_idcard.simulator import magic
 from tests.support.admin_helpers import ALL, NAME, finished
-from tests.support.browser import CHROMIUM
-from tests.support.browser import browser_type_launch_args as browser_type_launch_args
-from tests.support.browser import live_server as live_server
-from tests.support.browser import open_page as open_page
-from tests.support.users import user_with
+from tests.support.browser import MARKS, admin_log_in, staff_user
 
-PASSWORD = "a-test-password-1"
-
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"
-    ),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = MARKS
 
 TEXTS = {
     "en": {"approve": "Approve", "confirm": "Confirm", "reviewed": "Reviewed"},
     "zh-hans": {"approve": "批准", "confirm": "确认", "reviewed": "已复核"},
 }
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
-    if report.when == "call" and report.failed:
-        item.failed = True
-
-
-def _login(page: Any, base: str, username: str, next_url: str) -> None:
-    page.goto(f"{base}/admin/login/?next={next_url}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"**{next_url}")
-
-
-def _user(username: str, *codenames: str) -> Any:
-    user = user_with(username, *codenames)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
 
 
 def _docs_shot(page: Any, name: str) -> None:
@@ -79,10 +40,10 @@ def test_reviewer_works_the_queue(
     live_server: Any, face_settings: Any, open_page: Any, language: str
 ) -> None:
     attempt = finished(magic.REVIEW)
-    _user(f"reviewer-{language}", *ALL)
+    staff_user(f"reviewer-{language}", *ALL)
     page = open_page(language)
     queue = "/admin/face_idcard/attemptawaitingreview/"
-    _login(page, live_server.url, f"reviewer-{language}", queue)
+    admin_log_in(page, live_server.url, f"reviewer-{language}", queue)
     row = page.locator("#result_list tbody tr", has_text=attempt.idcard_number_masked)
     assert row.count() == 1
     if language == "en":
@@ -107,9 +68,9 @@ def test_reviewer_works_the_queue(
     # The image's link works in this session only, and loading it recorded nothing more.
     link = selfie.get_attribute("src")
     assert link and magic.REVIEW not in link and "/selfie/" in link
-    _user(f"colleague-{language}", *ALL)
+    staff_user(f"colleague-{language}", *ALL)
     colleague = open_page(language)
-    _login(colleague, live_server.url, f"colleague-{language}", "/admin/")
+    admin_log_in(colleague, live_server.url, f"colleague-{language}", "/admin/")
     foreign = colleague.goto(f"{live_server.url}{link}")
     assert foreign is not None and foreign.status == 403
     # Reloading the reveal page by GET offers the audited POST again; it shows nothing.
@@ -139,10 +100,10 @@ def test_staff_without_the_pii_permission_sees_masks_only(
     live_server: Any, face_settings: Any, open_page: Any, language: str
 ) -> None:
     attempt = finished(magic.REVIEW)
-    _user(f"masked-{language}", "view_verificationattempt", "review")
+    staff_user(f"masked-{language}", "view_verificationattempt", "review")
     page = open_page(language)
     detail = f"/admin/face_idcard/verificationattempt/{attempt.pk}/change/"
-    _login(page, live_server.url, f"masked-{language}", detail)
+    admin_log_in(page, live_server.url, f"masked-{language}", detail)
     html = page.content()
     assert attempt.idcard_number_masked in html and attempt.idcard_name_masked in html
     assert magic.REVIEW not in html and NAME not in html
@@ -174,9 +135,9 @@ def test_operator_opens_the_statistics_from_the_index(
     finished(magic.MATCH)
     finished(magic.REVIEW)
     finished(magic.NAME_MISMATCH)
-    _user(f"operator-{language}", "view_verificationattempt")
+    staff_user(f"operator-{language}", "view_verificationattempt")
     page = open_page(language)
-    _login(page, live_server.url, f"operator-{language}", "/admin/")
+    admin_log_in(page, live_server.url, f"operator-{language}", "/admin/")
     texts = STATS_TEXTS[language]
     page.click(f"a[href$='/verificationstatistics/']:has-text('{texts['link']}')")
     page.wait_for_url("**/verificationstatistics/")

@@ -12,36 +12,21 @@ screenshot of the workbench.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-# pytest-django's live_server beside Playwright's sync API (which runs an event loop).
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 from face_idcard.models import EventKind, VerificationAttempt
 from face_idcard.simulator import magic
 from tests.support.admin_helpers import ALL, NAME, finished
-from tests.support.browser import CHROMIUM
-from tests.support.browser import browser_type_launch_args as browser_type_launch_args
-from tests.support.browser import live_server as live_server
-from tests.support.browser import open_page as open_page
+from tests.support.browser import MARKS, admin_log_in, staff_user
 from tests.support.paths import REPO_ROOT
-from tests.support.users import user_with
 
-PASSWORD = "a-test-password-1"
 AXE = Path(os.environ.get("FACE_IDCARD_AXE_CORE", REPO_ROOT / "node_modules/axe-core/axe.min.js"))
 QUEUE = "/admin/face_idcard/attemptawaitingreview/"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"
-    ),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = MARKS
 
 SIZES = {"desktop": {"width": 1280, "height": 800}, "tablet": {"width": 768, "height": 1024}}
 TEXTS = {
@@ -61,29 +46,6 @@ async () => {
     .map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(" "))}));
 }
 """
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: Any, call: Any) -> Iterator[None]:
-    outcome = yield
-    report = outcome.get_result()  # type: ignore[attr-defined]
-    if report.when == "call" and report.failed:
-        item.failed = True
-
-
-def _login(page: Any, base: str, username: str, next_url: str) -> None:
-    page.goto(f"{base}/admin/login/?next={next_url}")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url(f"**{next_url}")
-
-
-def _user(username: str, *codenames: str) -> Any:
-    user = user_with(username, *codenames)
-    user.set_password(PASSWORD)
-    user.save()
-    return user
 
 
 def _fits(page: Any) -> None:
@@ -111,10 +73,10 @@ def test_reviewer_works_the_queue_in_the_workbench(
 ) -> None:
     first = finished(magic.REVIEW)
     second = finished(magic.REVIEW)
-    _user(f"bench-{language}-{size}", *ALL)
+    staff_user(f"bench-{language}-{size}", *ALL)
     page = open_page(language)
     page.set_viewport_size(SIZES[size])
-    _login(page, live_server.url, f"bench-{language}-{size}", QUEUE)
+    admin_log_in(page, live_server.url, f"bench-{language}-{size}", QUEUE)
     # The queue fits beside its filters: its table is no wider than its column.
     widths = page.evaluate(
         "(() => { const t = document.querySelector('#result_list');"
@@ -174,10 +136,10 @@ def test_reviewer_without_the_pii_permission_decides_from_the_score(
     live_server: Any, face_settings: Any, open_page: Any, language: str
 ) -> None:
     attempt = finished(magic.REVIEW)
-    _user(f"bench-masked-{language}", "view_verificationattempt", "review")
+    staff_user(f"bench-masked-{language}", "view_verificationattempt", "review")
     page = open_page(language)
     page.set_viewport_size(SIZES["tablet"])
-    _login(page, live_server.url, f"bench-masked-{language}", QUEUE)
+    admin_log_in(page, live_server.url, f"bench-masked-{language}", QUEUE)
     page.goto(f"{live_server.url}/admin/face_idcard/verificationattempt/{attempt.pk}/workbench/")
     _fits(page)
     assert page.locator("select[name=purpose]").count() == 0
@@ -198,9 +160,9 @@ def test_the_workbench_has_no_serious_accessibility_violation(
     live_server: Any, face_settings: Any, open_page: Any, language: str
 ) -> None:
     attempt = finished(magic.NO_MATCH)
-    _user(f"bench-axe-{language}", *ALL)
+    staff_user(f"bench-axe-{language}", *ALL)
     page = open_page(language)
-    _login(page, live_server.url, f"bench-axe-{language}", QUEUE)
+    admin_log_in(page, live_server.url, f"bench-axe-{language}", QUEUE)
     url = f"{live_server.url}/admin/face_idcard/verificationattempt/{attempt.pk}/workbench/"
     page.goto(url)
     page.evaluate(AXE.read_text(encoding="utf-8"))
@@ -219,11 +181,11 @@ def test_the_four_eyes_review_happens_in_the_workbench(
     live_server: Any, face_settings: Any, open_page: Any, language: str
 ) -> None:
     attempt = finished(magic.NO_MATCH)
-    _user(f"bench-first-{language}", *ALL)
-    _user(f"bench-second-{language}", *ALL)
+    staff_user(f"bench-first-{language}", *ALL)
+    staff_user(f"bench-second-{language}", *ALL)
     first = open_page(language)
     # A machine "no match" is not queued: the first reviewer comes from its detail page.
-    _login(first, live_server.url, f"bench-first-{language}", QUEUE)
+    admin_log_in(first, live_server.url, f"bench-first-{language}", QUEUE)
     first.goto(f"{live_server.url}/admin/face_idcard/verificationattempt/{attempt.pk}/change/")
     first.click("a.face-idcard-workbench")
     first.wait_for_url(_workbench(attempt))
@@ -238,7 +200,7 @@ def test_the_four_eyes_review_happens_in_the_workbench(
 
     second = open_page(language)
     second.set_viewport_size(SIZES["tablet"])
-    _login(second, live_server.url, f"bench-second-{language}", QUEUE)
+    admin_log_in(second, live_server.url, f"bench-second-{language}", QUEUE)
     second.click("a.face-idcard-workbench-start")
     second.wait_for_url(_workbench(attempt))
     _fits(second)

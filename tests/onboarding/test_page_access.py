@@ -11,12 +11,10 @@ worker calling the simulator over HTTP, as in test_page_browser.py.
 from __future__ import annotations
 
 import datetime
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import translation
 from playwright.sync_api import expect
 
@@ -25,29 +23,22 @@ from face_idcard.onboarding.texts import PAGE_TEXTS
 from face_idcard.simulator import magic
 from tests.support import imagefactory
 from tests.support.browser import (
-    CHROMIUM,
+    MARKS,
     browser_type_launch_args,
     live_server,
+    log_in,
     open_page,
+    tab_to,
 )
 from tests.support.celery_app import apply_face_settings
 from tests.support.idfactory import make_id
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 __all__ = ["browser_type_launch_args", "live_server", "open_page"]
 
-PASSWORD = "an-onboarding-password-2"
 NOTICE = "notice-2026-12"
 PHONE = {"width": 390, "height": 844}
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"
-    ),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = MARKS
 
 #: Counts every pointer event the page receives: the keyboard test asserts it stays 0.
 COUNT_POINTER_EVENTS = """
@@ -65,16 +56,6 @@ def _text(language: str, key: str) -> str:
         return str(PAGE_TEXTS[key])
 
 
-def _log_in(page: Any, base: str, username: str) -> None:
-    get_user_model().objects.create_user(username, password=PASSWORD)
-    page.goto(f"{base}/verify/")
-    page.wait_for_url("**/verify/login/**")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/verify/")
-
-
 def _photo(tmp_path: Path) -> Path:
     photo = tmp_path / "selfie.jpg"
     photo.write_bytes(imagefactory.noise_jpeg(640, 800))
@@ -89,15 +70,6 @@ def _fill(page: Any, tmp_path: Path, number: str, name: str = "张三", language
     page.fill("#fi-name", name)
 
 
-def _tab_to(page: Any, element_id: str, limit: int = 25) -> None:
-    """Press Tab until the element has the focus (as a keyboard user would)."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
-            return
-    raise AssertionError(f"Tab never reached #{element_id}")
-
-
 def test_a_keyboard_alone_gets_through_on_a_phone(
     live_server: Any,
     face_settings: Any,
@@ -109,10 +81,10 @@ def test_a_keyboard_alone_gets_through_on_a_phone(
     face_settings(NOTICE_VERSION=NOTICE)
     page = open_page("en")
     page.set_viewport_size(PHONE)
-    _log_in(page, live_server.url, "keyboard")
+    log_in(page, live_server.url, "keyboard")
     page.evaluate(COUNT_POINTER_EVENTS)
 
-    _tab_to(page, "fi-consent-box")
+    tab_to(page, "fi-consent-box")
     page.keyboard.press("Space")
     # The photo picker is a real button: reached by Tab, and Space on it asks the browser to
     # open the file chooser (the hidden input's click). Whether headless Chromium then shows a
@@ -122,12 +94,12 @@ def test_a_keyboard_alone_gets_through_on_a_phone(
         "window.fiPickerOpened = 0; document.getElementById('fi-photo-file')"
         ".addEventListener('click', function () { window.fiPickerOpened += 1; })"
     )
-    _tab_to(page, "fi-photo-choose")
+    tab_to(page, "fi-photo-choose")
     page.keyboard.press("Space")
     assert page.evaluate("window.fiPickerOpened") == 1
     page.set_input_files("#fi-photo-file", str(_photo(tmp_path)))
     expect(page.locator("#fi-photo-state")).to_have_text(_text("en", "photo_chosen"))
-    _tab_to(page, "fi-number")
+    tab_to(page, "fi-number")
     page.keyboard.type(magic.MATCH)
     page.keyboard.press("Tab")
     page.keyboard.type("张三")
@@ -152,7 +124,7 @@ def test_an_error_that_goes_away_never_moves_the_button_under_the_pointer(
     face_settings(NOTICE_VERSION=NOTICE)
     page = open_page("en")
     page.set_viewport_size(PHONE)
-    _log_in(page, live_server.url, "one-click")
+    log_in(page, live_server.url, "one-click")
     _fill(page, tmp_path, magic.MATCH, name="")
     page.click("#fi-submit")
     expect(page.locator("#fi-name-error")).to_have_text(_text("en", "name_needed"))
@@ -184,7 +156,7 @@ def test_a_minor_sees_the_guardian_message_and_path(
     ten_years_ago = datetime.date.today().year - 10
     child = make_id(birth=f"{ten_years_ago}0101")
     page = open_page("zh-hans")
-    _log_in(page, live_server.url, f"minor-{bool(guardian_url)}")
+    log_in(page, live_server.url, f"minor-{bool(guardian_url)}")
     _fill(page, tmp_path, child, language="zh-hans")
     page.click("#fi-submit")
 
@@ -212,7 +184,7 @@ def test_a_reload_resumes_the_attempt_and_never_sends_it_twice(
     simulator = simulator_factory(latency=2500)
     apply_face_settings(settings, simulator, NOTICE_VERSION=NOTICE, READ_TIMEOUT=10.0)
     page = open_page("en")
-    _log_in(page, live_server.url, "reload")
+    log_in(page, live_server.url, "reload")
     _fill(page, tmp_path, magic.MATCH)
     page.click("#fi-submit")
     expect(page.locator("#fi-progress")).to_be_visible()
@@ -237,7 +209,7 @@ def test_a_match_shows_success_and_the_sites_continue_link(
 ) -> None:
     face_settings(NOTICE_VERSION=NOTICE, ONBOARDING_CONTINUE_URL="/verify/?done=1")
     page = open_page("en")
-    _log_in(page, live_server.url, "success")
+    log_in(page, live_server.url, "success")
     _fill(page, tmp_path, magic.MATCH)
     page.click("#fi-submit")
     expect(page.locator("#fi-result")).to_be_visible(timeout=30_000)
@@ -257,7 +229,7 @@ def test_a_review_band_result_says_what_happens_next_and_stays_after_a_reload(
 ) -> None:
     face_settings(NOTICE_VERSION=NOTICE)
     page = open_page("zh-hans")
-    _log_in(page, live_server.url, "review-band")
+    log_in(page, live_server.url, "review-band")
     _fill(page, tmp_path, magic.REVIEW, language="zh-hans")
     page.click("#fi-submit")
     expect(page.locator("#fi-result")).to_be_visible(timeout=30_000)
@@ -277,7 +249,7 @@ def test_the_language_switch_changes_the_pages_language(
 ) -> None:
     face_settings(NOTICE_VERSION=NOTICE)
     page = open_page("en")
-    _log_in(page, live_server.url, "language")
+    log_in(page, live_server.url, "language")
     assert page.locator("h1").inner_text() == _text("en", "title")
     page.select_option("#fi-language-select", "zh-hans")
     expect(page.locator("h1")).to_have_text(_text("zh-hans", "title"))
@@ -289,7 +261,7 @@ def test_reduced_motion_stops_the_progress_animation(
 ) -> None:
     face_settings(NOTICE_VERSION=NOTICE)
     page = open_page("en")
-    _log_in(page, live_server.url, "motion")
+    log_in(page, live_server.url, "motion")
     bar = "getComputedStyle(document.querySelector('.fi-bar div')).animationName"
     assert page.evaluate(bar) == "fi-slide"
     page.emulate_media(reduced_motion="reduce")

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.utils import translation
 from playwright.sync_api import expect
 
@@ -27,27 +26,19 @@ from face_idcard.onboarding.texts import PAGE_TEXTS
 from face_idcard.simulator import magic
 from tests.support import imagefactory
 from tests.support.browser import (  # the same browser set-up, screenshots on failure
-    CHROMIUM,
+    MARKS,
     browser_type_launch_args,
     live_server,
+    log_in,
     open_page,
 )
 from tests.support.celery_app import apply_face_settings
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 __all__ = ["browser_type_launch_args", "live_server", "open_page"]
 
-PASSWORD = "an-onboarding-password-1"
 NOTICE = "notice-2026-12"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"
-    ),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = MARKS
 
 
 def _docs_shot(page: Any, name: str) -> None:
@@ -64,16 +55,6 @@ def _docs_shot(page: Any, name: str) -> None:
 def _text(language: str, key: str) -> str:
     with translation.override(language):
         return str(PAGE_TEXTS[key])
-
-
-def _log_in(page: Any, base: str, username: str) -> None:
-    get_user_model().objects.create_user(username, password=PASSWORD)
-    page.goto(f"{base}/verify/")
-    page.wait_for_url("**/verify/login/**")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/verify/")
 
 
 def _accept(page: Any) -> None:
@@ -99,7 +80,7 @@ def test_a_user_completes_onboarding(
     photo = tmp_path / "selfie.jpg"
     photo.write_bytes(imagefactory.noise_jpeg(2400, 1800))  # > 1600 px: shrunk in the browser
     page = open_page(language)
-    _log_in(page, live_server.url, f"user-{language}")
+    log_in(page, live_server.url, f"user-{language}")
     assert page.locator("h1").inner_text() == _text(language, "title")
     _accept(page)
 
@@ -143,7 +124,7 @@ def test_refused_input_shows_its_message(
 ) -> None:
     face_settings(NOTICE_VERSION=NOTICE)
     page = open_page(language)
-    _log_in(page, live_server.url, f"refused-{language}")
+    log_in(page, live_server.url, f"refused-{language}")
     _accept(page)
 
     # The page's own rule: a wrong check character, before anything is sent.

@@ -8,11 +8,8 @@ provider (its late result stored without PII), one decided and one under legal h
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
-import pytest
-from django.contrib.auth import get_user_model
 from django.utils import timezone, translation
 from playwright.sync_api import expect
 
@@ -23,50 +20,24 @@ from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory
 from tests.support.browser import (
-    CHROMIUM,
+    MARKS,
     browser_type_launch_args,
     live_server,
+    log_in,
     open_page,
+    tab_to,
 )
 from tests.support.celery_app import wait_for, wait_terminal
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 __all__ = ["browser_type_launch_args", "live_server", "open_page"]
 
-PASSWORD = "a-withdrawal-password-3"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium (apt-get install chromium)"
-    ),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = MARKS
 
 
 def _text(language: str, key: str) -> str:
     with translation.override(language):
         return str(PAGE_TEXTS[key])
-
-
-def _log_in(page: Any, base: str, username: str) -> Any:
-    user = get_user_model().objects.create_user(username, password=PASSWORD)
-    page.goto(f"{base}/verify/")
-    page.wait_for_url("**/verify/login/**")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_url("**/verify/")
-    return user
-
-
-def _tab_to(page: Any, element_id: str, limit: int = 40) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
-            return
-    raise AssertionError(f"Tab never reached #{element_id}")
 
 
 def _submit(user: Any, number: str, *, enqueue: bool) -> VerificationAttempt:
@@ -90,7 +61,7 @@ def test_a_keyboard_withdraws_queued_in_flight_decided_and_held_attempts(
     # Four ID numbers from one account: over the default cap of distinct numbers per account.
     face_settings(READ_TIMEOUT=15.0, MAX_ID_NUMBERS_PER_USER_PER_DAY=10)
     page = open_page("en")
-    user = _log_in(page, live_server.url, "page-withdrawer")
+    user = log_in(page, live_server.url, "page-withdrawer")
     decided = wait_terminal(_submit(user, magic.MATCH, enqueue=True).pk)
     held = wait_terminal(_submit(user, magic.NO_MATCH, enqueue=True).pk)
     services.set_legal_hold(held, hold=True, reason="court case 2026-17")
@@ -100,7 +71,7 @@ def test_a_keyboard_withdraws_queued_in_flight_decided_and_held_attempts(
     page.reload()
 
     # Escape keeps the consent.
-    _tab_to(page, "fi-withdraw")
+    tab_to(page, "fi-withdraw")
     page.keyboard.press("Enter")
     expect(page.locator("#fi-withdraw-confirm")).to_be_visible()
     assert page.evaluate("document.activeElement.id") == "fi-withdraw-question"
@@ -111,7 +82,7 @@ def test_a_keyboard_withdraws_queued_in_flight_decided_and_held_attempts(
     assert VerificationAttempt.objects.get(pk=decided.pk).has_pii
 
     page.keyboard.press("Enter")
-    _tab_to(page, "fi-withdraw-yes")
+    tab_to(page, "fi-withdraw-yes")
     page.keyboard.press("Enter")
 
     result = page.locator("#fi-withdraw-result")
@@ -141,7 +112,7 @@ def test_the_control_speaks_the_page_language_and_shows_a_failure_beside_it(
     live_server: Any, face_settings: Any, open_page: Any
 ) -> None:
     page = open_page("zh-hans")
-    _log_in(page, live_server.url, "page-withdrawer-zh")
+    log_in(page, live_server.url, "page-withdrawer-zh")
     expect(page.locator("#fi-withdraw")).to_have_text(_text("zh-hans", "withdraw"))
     # The session ends elsewhere: the answer is an error, shown in the error line.
     page.context.clear_cookies()

@@ -1,8 +1,11 @@
 """A webhook receiver on loopback for the tests: records every request (headers and body) and
-answers what the test scripted, one answer per request (the last one repeats)."""
+answers what the test scripted, one answer per request (the last one repeats). It counts the
+connections it accepted, and speaks TLS when given a context (recording each client's SNI)."""
 
 from __future__ import annotations
 
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Iterator
@@ -29,18 +32,50 @@ class Received:
     body: bytes
 
 
+class _Server(ThreadingHTTPServer):
+    def __init__(self, receiver: Receiver, handler: Any, tls: ssl.SSLContext | None) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.receiver = receiver
+        self.tls = tls
+        if tls is not None:
+            tls.sni_callback = self._sni
+
+    def _sni(self, _sock: Any, name: str | None, _context: Any) -> None:
+        with self.receiver.lock:
+            self.receiver.server_names.append(name)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        with self.receiver.lock:
+            self.receiver.connections += 1
+        if self.tls is not None:
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a refused handshake (the client's certificate check) is the test's business
+
+
 class Receiver:
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.replies: list[Reply] = [Reply()]
         self.received: list[Received] = []
+        #: Connections accepted, and the SNI of each TLS handshake.
+        self.connections = 0
+        self.server_names: list[str | None] = []
         self.lock = threading.Lock()
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.scheme = "https" if tls is not None else "http"
+        self.server = _Server(self, self._handler(), tls)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        return f"{self.scheme}://127.0.0.1:{self.port}/hook"
 
     def script(self, *replies: Reply) -> None:
         with self.lock:
@@ -97,8 +132,8 @@ class Receiver:
 
 
 @contextmanager
-def running() -> Iterator[Receiver]:
-    receiver = Receiver().start()
+def running(tls: ssl.SSLContext | None = None) -> Iterator[Receiver]:
+    receiver = Receiver(tls).start()
     try:
         yield receiver
     finally:

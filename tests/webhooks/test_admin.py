@@ -166,3 +166,25 @@ def test_old_deliveries_are_purged_on_the_retention_schedule(
     WebhookDelivery.objects.exclude(message=pending).update(status="delivered")
     assert services.purge()["webhook_deliveries"] == 1
     assert set(WebhookMessage.objects.values_list("pk", flat=True)) == {pending.pk, recent.pk}
+
+
+def test_an_endpoint_is_deleted_only_once_disabled_for_a_while(
+    hook_settings: Any, make_endpoint: Any
+) -> None:
+    """Other processes keep their list of active endpoints for a few seconds: a delivery they
+    wrote for an endpoint deleted meanwhile would break the decision's transaction."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from face_idcard.webhooks.models import WebhookEndpoint
+
+    endpoint, _ = make_endpoint("http://127.0.0.1:9/x")
+    client = _client(*MANAGER, "delete_webhookendpoint")
+    assert client.post(f"{ENDPOINTS}{endpoint.pk}/delete/", {"post": "yes"}).status_code == 403
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(
+        active=False, disabled_at=timezone.now() - timedelta(minutes=1)
+    )
+    response = client.post(f"{ENDPOINTS}{endpoint.pk}/delete/", {"post": "yes"})
+    assert response.status_code == 302
+    assert not WebhookEndpoint.objects.exists()

@@ -149,3 +149,93 @@ def test_a_withdrawal_sends_attempt_withdrawn(make_endpoint: Any, monkeypatch: A
     assert WebhookDelivery.objects.filter(message__event_type="attempt.withdrawn").count() == 1
     for message in WebhookMessage.objects.all():
         assert_no_pii(message.body, attempt, magic.MATCH)
+
+
+# --- The list of active endpoints, kept per process ----------------------------------------
+
+
+def _delivered_to() -> set[Any]:
+    return set(WebhookDelivery.objects.values_list("endpoint_id", flat=True))
+
+
+def test_the_active_endpoints_are_read_once_and_kept(make_endpoint: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    make_endpoint("http://127.0.0.1:9/a")
+    outbox.active_endpoints("default")
+    with CaptureQueriesContext(connection) as queries:
+        assert len(outbox.active_endpoints("default")) == 1
+    assert queries.captured_queries == []
+
+
+def test_an_endpoint_saved_here_is_seen_at_once(make_endpoint: Any) -> None:
+    first, _ = make_endpoint("http://127.0.0.1:9/a")
+    finished_attempt(magic.MATCH)
+    assert _delivered_to() == {first.pk}
+    second, _ = make_endpoint("http://127.0.0.1:9/b")
+    finished_attempt(magic.MATCH)
+    assert _delivered_to() == {first.pk, second.pk}
+    assert WebhookDelivery.objects.filter(endpoint=second).count() == 1
+    first.active = False
+    first.save()
+    finished_attempt(magic.MATCH)
+    assert WebhookDelivery.objects.filter(endpoint=first).count() == 2  # none for the third
+
+
+def test_another_process_s_change_is_seen_within_the_cache_time(
+    make_endpoint: Any, monkeypatch: Any
+) -> None:
+    """A queryset update sends no signal: as a change made by another process."""
+    import time
+
+    monkeypatch.setattr(outbox, "ENDPOINTS_CACHE_SECONDS", 0.5)
+    endpoint, _ = make_endpoint("http://127.0.0.1:9/a")
+    finished_attempt(magic.MATCH)
+    type(endpoint).objects.filter(pk=endpoint.pk).update(active=False)
+    finished_attempt(magic.MATCH)
+    assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 2  # still kept
+    time.sleep(0.6)
+    finished_attempt(magic.MATCH)
+    assert WebhookDelivery.objects.filter(endpoint=endpoint).count() == 2
+
+
+def test_an_endpoint_of_a_rolled_back_transaction_is_not_kept(make_endpoint: Any) -> None:
+    """Read inside the transaction that created it, the list holds the endpoint; after the
+    rollback no delivery is written for it (the row is gone: that would fail the change)."""
+    kept, _ = make_endpoint("http://127.0.0.1:9/kept")
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback), transaction.atomic():
+        make_endpoint("http://127.0.0.1:9/gone")
+        assert len(outbox.active_endpoints("default")) == 2
+        raise Rollback
+    finished_attempt(magic.MATCH)
+    assert _delivered_to() == {kept.pk}
+
+
+def test_an_endpoint_disabled_by_its_failures_leaves_the_list(
+    make_endpoint: Any, hook_settings: Any
+) -> None:
+    from face_idcard.webhooks import delivery
+    from face_idcard.webhooks.models import DisabledReason
+
+    endpoint, _ = make_endpoint("http://127.0.0.1:9/a")
+    assert outbox.active_endpoints("default") == [endpoint]
+    delivery.disable(endpoint, DisabledReason.FAILURES)
+    assert outbox.active_endpoints("default") == []
+
+
+def test_an_endpoint_is_deletable_once_disabled_for_the_cache_time(make_endpoint: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    endpoint, _ = make_endpoint("http://127.0.0.1:9/a")
+    assert not outbox.deletable(endpoint)
+    endpoint.active, endpoint.disabled_at = False, timezone.now()
+    assert not outbox.deletable(endpoint)
+    endpoint.disabled_at -= timedelta(seconds=outbox.ENDPOINTS_CACHE_SECONDS + 1)
+    assert outbox.deletable(endpoint)
