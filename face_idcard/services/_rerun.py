@@ -90,6 +90,10 @@ def rerun(
         url_encrypted=copied(attempt.url_encrypted, crypto.URL),
         consent_at=attempt.consent_at,
         notice_version=attempt.notice_version,
+        # The same consent: the pipeline refuses the re-run on an alias it does not cover.
+        notice_sha256=attempt.notice_sha256,
+        consent_recipients=attempt.consent_recipients,
+        consent_over_internet=attempt.consent_over_internet,
         external_reference=attempt.external_reference,
         status=Status.QUEUED.value,
         decision=Decision.NONE.value,
