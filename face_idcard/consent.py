@@ -231,13 +231,16 @@ def current_notice() -> Any:
             ", ".join(sorted(set(row.recipients.values()))) or "none",
         )
 
-    def remember() -> None:
+    _remember(key, row, using)
+    return row
+
+
+def _remember(key: tuple[str, str, str], row: Any, using: str) -> None:
+    """Remember a stored notice, only when its row is surely committed (read or written in
+    autocommit): a caller's transaction that rolls back would take a row it wrote along."""
+    if not transaction.get_connection(using).in_atomic_block:
         with _lock:
             _stored[key] = row
-
-    # Remembered only once committed: a caller's rolled-back transaction takes the row along.
-    transaction.on_commit(remember, using=using)
-    return row
 
 
 def notice_for_version(version: str | None) -> Any:
@@ -248,15 +251,16 @@ def notice_for_version(version: str | None) -> Any:
 
     if not version or version == current_draft().version:
         return current_notice()
-    row = (
-        ConsentNotice.objects.using(router.db_for_read(ConsentNotice))
-        .filter(version=version)
-        .first()
-    )
+    using = router.db_for_write(ConsentNotice)
+    key = (using, version, "")
+    row = _stored.get(key)
     if row is None:
-        raise ValidationError(
-            NOTICE_MESSAGES["notice_version_unknown"], code="notice_version_unknown"
-        )
+        row = ConsentNotice.objects.using(using).filter(version=version).first()
+        if row is None:
+            raise ValidationError(
+                NOTICE_MESSAGES["notice_version_unknown"], code="notice_version_unknown"
+            )
+        _remember(key, row, using)
     return row
 
 

@@ -341,6 +341,10 @@ class AttemptViewSet(
         image = fields.pop("image", None)
         if not fields.pop("consent"):
             raise ConsentRequired()
+        # The notice consented to, looked up (and stored on first use) before any transaction
+        # of the view's, and remembered for submit: read first inside one, SQLite's deferred
+        # transactions of concurrent requests would deadlock on their writes.
+        consent.notice_for_version(fields.get("notice_version"))
 
         def create() -> VerificationAttempt:
             return services.submit(user=user, image=image, consent_at=timezone.now(), **fields)
