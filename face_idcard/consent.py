@@ -103,6 +103,11 @@ NOTICE_MESSAGES: dict[str, Any] = {
         "send your photo to, so it cannot be sent. Your consent must be asked again with a "
         "notice that names it."
     ),
+    # For staff: a re-run goes to today's default backend.
+    "rerun_recipient_not_named": _(
+        "The person's consent does not name the company the default backend now sends to: "
+        "this attempt cannot be re-run there."
+    ),
 }
 
 logger = logging.getLogger("face_idcard.consent")

@@ -266,3 +266,30 @@ def test_the_onboarding_page_shows_the_stored_text_and_its_hash(
     assert notice.texts["zh-hans"] in html
     assert f'<code id="fi-notice-sha256">{notice.sha256}</code>' in html
     assert '<span id="fi-notice-version">2026-12</span>' in html
+
+
+def test_a_rerun_on_a_backend_the_consent_does_not_name_is_refused(
+    face_settings: Any, simulator: Any
+) -> None:
+    """A re-run keeps the original's consent and goes to today's default alias: pointed at
+    another company, it is refused before anything is copied or sent."""
+    from face_idcard import services
+
+    face_settings(NOTICE_VERSION="2026-12")
+    attempt = submit_attempt(enqueue=False)
+    pipeline.run(attempt.pk)
+    attempt.refresh_from_db()
+    face_settings(
+        NOTICE_VERSION="2026-12",
+        BACKENDS=backends(simulator, other=OTHER),
+        DEFAULT_BACKEND="other",
+    )
+    with pytest.raises(ValidationError) as refused:
+        services.rerun(attempt, enqueue=False)
+    assert refused.value.code == "consent_recipient_not_named"
+    assert VerificationAttempt.objects.count() == 1
+    assert simulator.ledger.total == 1
+    # On the default alias again (named by the consent), the re-run goes ahead.
+    face_settings(DEFAULT_BACKEND="default")
+    again = services.rerun(attempt, enqueue=False)
+    assert again.consent_recipients == attempt.consent_recipients
