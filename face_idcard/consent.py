@@ -81,15 +81,15 @@ FALLBACK_LANGUAGE = "en"
 #: information leaves the device only with a consent that covers that transmission).
 NOTICE_OVER_INTERNET = _(
     "To confirm that you are the holder of the ID card, we send your photo, ID card number and "
-    "name over the Internet to %(recipients)s, which compares your photo with the photo on "
-    "record for your ID card. This is sensitive personal information: it is used only for this "
+    "name over the Internet to %(recipients)s for comparison with the photo on record for your "
+    "ID card. This is sensitive personal information: it is used only for this "
     "verification, stored encrypted, and deleted after the retention period. You can withdraw "
     "your consent and ask for deletion at any time."
 )
 NOTICE_LOCAL = _(
     "To confirm that you are the holder of the ID card, we send your photo, ID card number and "
-    "name to %(recipients)s, which compares your photo with the photo on record for your ID "
-    "card. This is sensitive personal information: it is used only for this verification, "
+    "name to %(recipients)s for comparison with the photo on record for your ID card. This is "
+    "sensitive personal information: it is used only for this verification, "
     "stored encrypted, and deleted after the retention period. You can withdraw your consent "
     "and ask for deletion at any time."
 )
