@@ -166,8 +166,12 @@ def _compose() -> NoticeDraft:
     from .backends import backend_class
     from .backends.config import configured, resolve
 
+    try:
+        aliases = sorted(configured())
+    except ImproperlyConfigured:  # BACKENDS is not a dict: a system check Error; none named
+        aliases = []
     classes: dict[str, Any] = {}
-    for alias in sorted(configured()):
+    for alias in aliases:
         try:
             classes[alias] = backend_class(resolve(alias).backend)
         except ImproperlyConfigured:
