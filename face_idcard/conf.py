@@ -194,10 +194,15 @@ DEFAULTS: dict[str, Any] = {
     "SELFIE_RETENTION_DAYS": 0,
     # Days after the decision before the encrypted ID number and name are purged.
     "PII_RETENTION_DAYS": 180,
-    # Version of the privacy notice the end user consented to (stored with each attempt).
+    # Version of the privacy notice the onboarding page shows and submit records by default.
+    # Its text (naming each backend's recipient and the transfer over the Internet) is stored
+    # with its SHA-256 the first time the version is used, and never changes: set a new
+    # version when a backend of another company is added, or its attempts are refused.
+    # "": the version is "auto-" and the start of the text's hash (a new text, a new version).
     "NOTICE_VERSION": "",
-    # Privacy notice versions a client may state it showed (the API refuses any other). Empty:
-    # [NOTICE_VERSION] when that is set, else any version is accepted.
+    # Privacy notice versions a client may state it showed (the API refuses any other); the
+    # first is the one the page shows. Empty: [NOTICE_VERSION] when that is set, else any
+    # version passes the API's field (submit still refuses one the site never showed).
     "NOTICE_VERSIONS": [],
     # Mask style for display: "default" hides the county and the birth date
     # (1101**********002X); see face_idcard.masking.

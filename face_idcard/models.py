@@ -89,6 +89,18 @@ class VerificationAttempt(models.Model):
     url_encrypted = models.TextField(blank=True, editable=False)
     consent_at = models.DateTimeField(_("consent given at"))
     notice_version = models.CharField(_("privacy notice version"), max_length=64, blank=True)
+    # What the consent covered (face_idcard.consent): the notice's full text hash (its text is
+    # the ConsentNotice of that version and hash), who the face may go to, by alias, and
+    # that it travels over the Internet. Null: an attempt made before consent records existed.
+    notice_sha256 = models.CharField(
+        _("privacy notice SHA-256"), max_length=64, blank=True, editable=False
+    )
+    consent_recipients = models.JSONField(
+        _("consented recipients, by backend"), null=True, blank=True, editable=False
+    )
+    consent_over_internet = models.BooleanField(
+        _("consented to sending over the Internet"), null=True, blank=True, editable=False
+    )
 
     # --- Outcome ---------------------------------------------------------------------------
     status = models.CharField(
@@ -554,6 +566,43 @@ class StaffAuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class ConsentNotice(models.Model):
+    """One version of the privacy notice a person consents to, as it was shown: its full text
+    in each language, the SHA-256 of that text (``face_idcard.consent.text_sha256``), the
+    recipient the face goes to for each backend alias, and whether it travels over the
+    Internet. Written once, when the version is first used, and never changed or deleted: an
+    attempt's notice is read back from here (the admin, ``GET attempts/{id}/notice/``)."""
+
+    version = models.CharField(_("version"), max_length=64, unique=True)
+    texts = models.JSONField(_("full text, by language"))
+    sha256 = models.CharField(_("SHA-256 of the full text"), max_length=64)
+    #: {alias: recipient identity} (``Backend.recipient_identity``).
+    recipients = models.JSONField(_("recipients, by backend"))
+    #: {recipient identity: name shown}, in each language: {language: {identity: name}}.
+    recipient_names = models.JSONField(_("recipient names, by language"), default=dict)
+    over_internet = models.BooleanField(_("sent over the Internet"))
+    created_at = models.DateTimeField(_("first used"), default=timezone.now)
+
+    objects = AppendOnlyQuerySet["ConsentNotice"].as_manager()
+
+    class Meta:
+        verbose_name = _("privacy notice")
+        verbose_name_plural = _("privacy notices")
+        ordering = ("-created_at",)
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"{self.version} ({self.sha256[:12]})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AuditLogError("privacy notices cannot be changed")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise AuditLogError("privacy notices cannot be deleted")
 
 
 class ProviderBreaker(models.Model):

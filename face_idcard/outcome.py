@@ -198,6 +198,9 @@ INTERNAL_ERROR = "internal.error"
 INTERNAL_PII_UNREADABLE = "internal.pii_unreadable"
 INTERNAL_WORKER_LOST = "internal.worker_lost"
 INTERNAL_BACKEND_UNAVAILABLE = "internal.backend_unavailable"
+#: The attempt's consent does not name the company its alias now sends the face to (the
+#: site changed the alias's provider after the person consented): never sent.
+INTERNAL_CONSENT_NOT_COVERING = "internal.consent_not_covering"
 
 _T = ErrorClass.TRANSIENT
 
@@ -260,6 +263,14 @@ GENERIC = Catalogue(
             False,
             "该认证服务的配置不可用",
             "The attempt's backend is not configured",
+        ),
+        CodeInfo(
+            INTERNAL_CONSENT_NOT_COVERING,
+            ErrorClass.CONFIGURATION,
+            Reason.CONFIGURATION,
+            False,
+            "用户的同意未涵盖该认证服务的接收方，未发送",
+            "The person's consent does not name this backend's recipient; nothing was sent",
         ),
     ]
 )

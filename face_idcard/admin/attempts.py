@@ -165,6 +165,7 @@ class VerificationAttemptAdmin(_AdminBase):
                     "name_masked",
                     "consent_at",
                     "notice_version",
+                    "consent_notice",
                 )
             },
         ),
@@ -348,6 +349,10 @@ class VerificationAttemptAdmin(_AdminBase):
     @admin.display(description=_("liveness"))
     def liveness_summary(self, obj: VerificationAttempt) -> SafeString:
         return display.liveness_summary(obj)
+
+    @admin.display(description=_("privacy notice consented to"))
+    def consent_notice(self, obj: VerificationAttempt) -> SafeString | str:
+        return display.consent_notice(obj)
 
     @admin.display(description=_("provider response (PII removed)"))
     def provider_data(self, obj: VerificationAttempt) -> SafeString:

@@ -16,7 +16,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from .. import reasons
+from .. import consent, reasons
 from ..backends.base import scrub
 from ..models import EVENT_KIND_CHOICES, LIVENESS_CHOICES, AttemptEvent, VerificationAttempt
 from ..outcome import Reason
@@ -306,4 +306,28 @@ def liveness_summary(attempt: VerificationAttempt) -> SafeString:
         LIVENESS_COLOURS.get(attempt.liveness, "#595959"),
         label,
         " · ".join(details),
+    )
+
+
+def consent_notice(attempt: VerificationAttempt) -> SafeString | str:
+    """What the attempt's consent covered: the notice's version and full-text hash, who the
+    face may go to and whether over the Internet, and the text itself (in the admin's
+    language, else English), folded."""
+    notice = consent.notice_of(attempt)
+    if notice is None:
+        return "-"
+    names = ", ".join(consent.recipient_names_in(notice))
+    return format_html(
+        '<div class="face-idcard-notice" data-sha256="{}">'
+        "<div>{} · SHA-256 <code>{}</code></div><div>{}: {} · {}: {}</div>"
+        "<details><summary>{}</summary><p>{}</p></details></div>",
+        notice.sha256,
+        notice.version,
+        notice.sha256,
+        _("recipients"),
+        names,
+        _("over the Internet"),
+        _("yes") if notice.over_internet else _("no"),
+        _("full text"),
+        consent.text_in(notice),
     )

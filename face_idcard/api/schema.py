@@ -26,6 +26,7 @@ OPERATION_IDS = {
     "retrieve": "face_idcard_attempts_retrieve",
     "cancel": "face_idcard_attempts_cancel_create",
     "review": "face_idcard_attempts_review_create",
+    "notice": "face_idcard_attempts_notice_retrieve",
 }
 
 #: Where the created attempt's id is, in the 202 response (a runtime expression).

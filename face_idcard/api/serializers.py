@@ -23,6 +23,7 @@ from rest_framework import serializers
 
 from .. import permissions
 from ..conf import face_idcard_settings
+from ..consent import configured_versions
 from ..identity import (
     _HAN,
     ID_MESSAGES,
@@ -260,11 +261,9 @@ class ConsentField(StrictBooleanField):
 
 
 def allowed_notice_versions() -> list[str]:
-    """``NOTICE_VERSIONS``, else ``[NOTICE_VERSION]`` when set, else [] (any is accepted)."""
-    versions = [str(v) for v in face_idcard_settings.NOTICE_VERSIONS or []]
-    if not versions and face_idcard_settings.NOTICE_VERSION:
-        versions = [str(face_idcard_settings.NOTICE_VERSION)]
-    return versions
+    """``NOTICE_VERSIONS``, else ``[NOTICE_VERSION]`` when set, else [] (any passes here; the
+    consent's notice must still be one the site holds: ``services.submit``)."""
+    return configured_versions()
 
 
 def notice_version_rule() -> TextRule:
@@ -609,3 +608,27 @@ class ErrorSerializer(serializers.Serializer[Any]):
     """The one error body of the API."""
 
     error = ErrorDetailSerializer()
+
+
+class NoticeSerializer(serializers.Serializer[Any]):
+    """The privacy notice an attempt's consent refers to (``face_idcard.consent.describe``)."""
+
+    version = serializers.CharField()
+    sha256 = serializers.CharField(
+        help_text=_("SHA-256 of the texts as canonical JSON (keys sorted, UTF-8, no spaces).")
+    )
+    texts = serializers.DictField(
+        child=serializers.CharField(), help_text=_("The full text, by language.")
+    )
+    recipients = serializers.DictField(
+        child=serializers.CharField(),
+        help_text=_("Who the face may go to, by backend alias (the recipient's identity)."),
+    )
+    recipient_names = serializers.DictField(
+        child=serializers.DictField(child=serializers.CharField()),
+        help_text=_("The recipients' names as the text gives them, by language."),
+    )
+    over_internet = serializers.BooleanField(
+        help_text=_("The notice says that the face travels over the Internet.")
+    )
+    first_used_at = serializers.DateTimeField()

@@ -39,7 +39,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from .. import permissions, services
+from .. import consent, permissions, services
 from ..exceptions import ConsentRequired, IllegalTransition
 from ..models import VerificationAttempt
 from ..reasons import public_filter
@@ -70,6 +70,7 @@ from .serializers import (
     AttemptSerializer,
     ErrorSerializer,
     ListQuerySerializer,
+    NoticeSerializer,
     ReviewSerializer,
     may_see_reason_detail,
     may_see_similarity,
@@ -340,6 +341,10 @@ class AttemptViewSet(
         image = fields.pop("image", None)
         if not fields.pop("consent"):
             raise ConsentRequired()
+        # The notice consented to, looked up (and stored on first use) before any transaction
+        # of the view's, and remembered for submit: read first inside one, SQLite's deferred
+        # transactions of concurrent requests would deadlock on their writes.
+        consent.notice_for_version(fields.get("notice_version"))
 
         def create() -> VerificationAttempt:
             return services.submit(user=user, image=image, consent_at=timezone.now(), **fields)
@@ -463,3 +468,26 @@ class AttemptViewSet(
         except IllegalTransition:
             raise Conflict(code="not_reviewable") from None
         return self._show(attempt)
+
+    @extend_schema(
+        operation_id=OPERATION_IDS["notice"],
+        summary="The privacy notice the attempt's consent covers",
+        description=(
+            "Its version, its full text in each language with the text's SHA-256, who the face "
+            "may go to by backend alias, and whether it travels over the Internet. 404 also for "
+            "an attempt made before notices were recorded."
+        ),
+        parameters=[ATTEMPT_ID],
+        responses={
+            200: NoticeSerializer,
+            400: _error("A query parameter is not accepted."),
+            **OBJECT_ERRORS,
+            **COMMON_ERRORS,
+        },
+    )
+    @action(detail=True, methods=["get"])
+    def notice(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        notice = consent.notice_of(self.get_object())
+        if notice is None:
+            raise exceptions.NotFound()
+        return Response(NoticeSerializer(consent.describe(notice)).data)

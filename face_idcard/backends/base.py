@@ -36,6 +36,8 @@ from ..outcome import (
 from ..sensitive import forget_locals_on_error
 
 if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
+
     from .config import BackendSettings
 
 __all__ = ["Backend", "Option", "OptionProblem", "VerificationRequest", "scrub"]
@@ -116,6 +118,15 @@ class Backend(abc.ABC):
 
     #: The provider family (for staff screens); the alias is per instance.
     provider: ClassVar[str] = ""
+    #: Who receives the face: a stable identity of the company the provider call sends the
+    #: photo to (two APIs of one company share it), recorded in each consent per alias
+    #: (face_idcard.consent). Empty: the provider family stands in.
+    recipient: ClassVar[str] = ""
+    #: The recipient's name as the privacy notice shows it to the person (translatable).
+    recipient_name: ClassVar[StrOrPromise] = ""
+    #: The call carries the face over the Internet (a cloud API), which the consent must say
+    #: (the 2025 face-recognition measures); False only for a service on the site's own network.
+    sends_over_internet: ClassVar[bool] = True
     #: The options an alias of this backend may set besides the generic ones (threshold,
     #: review band, rate limit, timeouts, pool size); any other key is a system check Error.
     options: ClassVar[Mapping[str, Option]] = MappingProxyType({})
@@ -197,6 +208,18 @@ class Backend(abc.ABC):
     def unknown_options(cls, config: BackendSettings) -> list[str]:
         """The keys of the alias's entry this backend does not declare (typos, mostly)."""
         return sorted(set(config.options) - set(cls.options))
+
+    @classmethod
+    def recipient_identity(cls) -> str:
+        """Who the face goes to, as consents record it: :attr:`recipient`, else the provider
+        family, else the class's dotted path (a backend that declares neither still names a
+        recipient no other backend shares)."""
+        return cls.recipient or cls.provider or f"{cls.__module__}.{cls.__qualname__}"
+
+    @classmethod
+    def recipient_display_name(cls) -> str:
+        """The recipient's name in the active language, for the privacy notice."""
+        return str(cls.recipient_name) or cls.recipient_identity()
 
     @classmethod
     def describe_options(cls) -> str:

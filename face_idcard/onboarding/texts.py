@@ -16,13 +16,9 @@ PAGE_TEXTS: dict[str, Any] = {
         "It takes about a minute."
     ),
     "consent_heading": _("Before you start"),
-    "consent_body": _(
-        "To confirm that you are the holder of the ID card, we send your photo, ID card number "
-        "and name to Tencent Cloud's face comparison service. This is sensitive personal "
-        "information: it is used only for this verification, stored encrypted, and deleted after "
-        "the retention period. You can withdraw your consent and ask for deletion at any time."
-    ),
+    # The notice itself is the stored text of its version (face_idcard.consent).
     "consent_version": _("Privacy notice version"),
+    "consent_hash": _("SHA-256 of the notice's full text"),
     "consent_accept": _("I have read this notice and I agree to the processing described."),
     "consent_needed": _("Please read and accept the notice first."),
     "photo_heading": _("Your photo"),

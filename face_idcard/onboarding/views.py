@@ -26,7 +26,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.views.decorators.clickjacking import xframe_options_deny
 
-from ..api.serializers import allowed_notice_versions
+from .. import consent
 from ..conf import face_idcard_settings
 from ..states import TERMINAL
 from .languages import language_switch
@@ -88,12 +88,6 @@ def hardened(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespons
     return xframe_options_deny(wrapper)
 
 
-def notice_version() -> str:
-    """The version the page shows: the newest allowed one, else NOTICE_VERSION."""
-    versions = allowed_notice_versions()
-    return versions[0] if versions else str(face_idcard_settings.NOTICE_VERSION or "")
-
-
 def site_url(request: HttpRequest, value: Any) -> str:
     """A path or URL name of the site's from a setting, or "" when it is unset or leads to
     another host (a setting's typo never becomes an open redirect)."""
@@ -114,13 +108,15 @@ def site_url(request: HttpRequest, value: Any) -> str:
 @hardened
 @login_required(login_url=reverse_lazy("face_idcard_onboarding:login"))
 def onboarding(request: HttpRequest) -> HttpResponse:
+    # The notice as stored for its version: the text shown is the text the consent records.
+    notice = consent.current_notice()
     config: dict[str, Any] = {
         "attemptsUrl": reverse("face_idcard_api:attempt-list"),
         # The API's session authentication checks it: handed over here, the page works
         # whatever the site's CSRF_COOKIE_NAME, and with CSRF_USE_SESSIONS (no cookie).
         "csrfToken": get_token(request),
         "csrfHeader": csrf_header_name(),
-        "noticeVersion": notice_version(),
+        "noticeVersion": notice.version,
         "language": get_language(),
         "shrinkMaxSide": SHRINK_MAX_SIDE,
         "shrinkAboveBytes": SHRINK_ABOVE_BYTES,
@@ -140,6 +136,8 @@ def onboarding(request: HttpRequest) -> HttpResponse:
             "texts": PAGE_TEXTS,
             "config": config,
             "notice_version": config["noticeVersion"],
+            "notice_text": consent.text_in(notice),
+            "notice_sha256": notice.sha256,
             "language_switch": language_switch(request),
         },
     )

@@ -21,13 +21,14 @@ from django.db import DatabaseError, transaction
 from django.db.models import Case, Field, Value, When
 from django.utils import timezone
 
-from .. import audit, crypto, ratelimit
+from .. import audit, consent, crypto, ratelimit
 from ..backends import Backend, VerificationRequest, usable_backend
 from ..exceptions import BackendUnavailable
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..outcome import (
     GENERIC,
     INTERNAL_BACKEND_UNAVAILABLE,
+    INTERNAL_CONSENT_NOT_COVERING,
     INTERNAL_ERROR,
     INTERNAL_PII_UNREADABLE,
     INTERNAL_WORKER_LOST,
@@ -203,6 +204,17 @@ def run(attempt_id: UUID | str) -> RunOutcome:
     dispatch.claimed(token)  # given back at once if an outage stops this run
     service = _backend_or_none(attempt.backend)
     calls_before = attempt.provider_calls - 1
+    if service is not None and not consent.covers(
+        attempt.consent_recipients, attempt.consent_over_internet, service
+    ):
+        # The alias now sends to a company the person was not told of (its provider changed
+        # after they consented): never sent, nothing decrypted, nothing billed.
+        logger.warning(
+            "attempt %s: its consent does not name the recipient of backend %r; not sent",
+            attempt.pk,
+            attempt.backend,
+        )
+        return _record_local_failure(attempt, token, calls_before, INTERNAL_CONSENT_NOT_COVERING)
 
     try:
         number = Sensitive.id_number(

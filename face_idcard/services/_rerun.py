@@ -14,11 +14,13 @@ import logging
 from typing import Any
 from uuid import uuid4
 
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, crypto, permissions
-from ..backends import default_alias
+from .. import audit, consent, crypto, permissions
+from ..backends import backend_class, default_alias
+from ..backends.config import resolve
 from ..exceptions import PersonalInformationUnavailable
 from ..models import EventKind, VerificationAttempt
 from ..sensitive import Sensitive, forget_locals_on_error
@@ -46,6 +48,21 @@ def can_rerun(attempt: VerificationAttempt) -> bool:
     )
 
 
+def _require_consent_for(attempt: VerificationAttempt, alias: str) -> None:
+    """The re-run keeps the original's consent: refused (``ValidationError``) before anything
+    is copied when that consent does not name the company ``alias`` sends to. An alias that
+    cannot be built is left to the pipeline (``internal.backend_unavailable``)."""
+    try:
+        cls = backend_class(resolve(alias).backend)
+    except ImproperlyConfigured:
+        return
+    if not consent.covers(attempt.consent_recipients, attempt.consent_over_internet, cls):
+        raise ValidationError(
+            consent.NOTICE_MESSAGES["rerun_recipient_not_named"],
+            code="consent_recipient_not_named",
+        )
+
+
 @forget_locals_on_error
 def rerun(
     attempt: VerificationAttempt, *, actor: Any = None, enqueue: bool = True
@@ -62,6 +79,7 @@ def rerun(
     if not can_rerun(attempt):
         raise PersonalInformationUnavailable("the selfie or personal information was erased")
     backend_name = default_alias()
+    _require_consent_for(attempt, backend_name)
     number = Sensitive.id_number(
         crypto.decrypt_text(
             attempt.idcard_number_encrypted, attempt_id=attempt.pk, field=crypto.NUMBER
@@ -90,6 +108,10 @@ def rerun(
         url_encrypted=copied(attempt.url_encrypted, crypto.URL),
         consent_at=attempt.consent_at,
         notice_version=attempt.notice_version,
+        # The same consent: the pipeline refuses the re-run on an alias it does not cover.
+        notice_sha256=attempt.notice_sha256,
+        consent_recipients=attempt.consent_recipients,
+        consent_over_internet=attempt.consent_over_internet,
         external_reference=attempt.external_reference,
         status=Status.QUEUED.value,
         decision=Decision.NONE.value,

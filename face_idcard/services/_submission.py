@@ -20,8 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import audit, crypto
 from ..backends import default_alias, usable_backend
-from ..conf import face_idcard_settings
-from ..consent import validate_consent_time
+from ..consent import current_draft, notice_for_version, require_coverage, validate_consent_time
 from ..exceptions import ConsentRequired
 from ..identity import check_minimum_age, validate_id_number, validate_name
 from ..images import check_upload_type, limits_for, read_upload, validate_image
@@ -110,7 +109,9 @@ def submit(
             _("Send either a photo or the address of a photo."), code="image_or_url"
         )
     if notice_version is None:
-        notice_version = str(face_idcard_settings.NOTICE_VERSION)
+        # The notice the site shows now (NOTICE_VERSIONS' first, NOTICE_VERSION, or the
+        # version made from its text).
+        notice_version = current_draft().version
     notice_version = validate_text_length(
         notice_version,
         field=_("The privacy notice version"),
@@ -129,6 +130,9 @@ def submit(
     check_minimum_age(number.reveal(), guardian_consent=guardian_consent)
     backend_name = backend or default_alias()
     service = usable_backend(backend_name)  # BackendUnavailable: nothing stored, sent
+    # The consent must name where the face goes: refused before anything is stored or sent
+    # (a site that adds a provider asks for consent again, with a new notice version).
+    consent = require_coverage(notice_for_version(notice_version), service)
     if url is not None and not service.accepts_url:
         raise ValidationError(
             _("This verification service does not take a photo address. Upload the photo."),
@@ -178,7 +182,7 @@ def submit(
                     idcard_hash=idcard_hash,
                     hash_key_id=hash_key_id,
                     consent_at=consent_at,
-                    notice_version=notice_version,
+                    consent=consent,
                     external_reference=external_reference,
                     now=now,
                     enqueue=enqueue,
@@ -237,7 +241,7 @@ def _prepare(
     idcard_hash: str,
     hash_key_id: str,
     consent_at: datetime,
-    notice_version: str,
+    consent: dict[str, Any],
     external_reference: str,
     now: datetime,
     enqueue: bool,
@@ -273,7 +277,7 @@ def _prepare(
             clean_url.reveal(), attempt_id=attempt_id, field=crypto.URL
         ),
         consent_at=consent_at,
-        notice_version=notice_version,
+        **consent,
         external_reference=external_reference,
         status=Status.QUEUED.value,
         decision=Decision.NONE.value,
@@ -302,6 +306,7 @@ def _prepare(
             backend=backend_name,
             mode="url" if clean_url.reveal() else "image",
             notice_version=attempt.notice_version,
+            notice_sha256=attempt.notice_sha256,
             guardian_consent=guardian_consent,
         ),
         # What is known now: the message is published after the commit (or by the caller);

@@ -290,7 +290,7 @@ def test_a_busy_provider_is_explained_while_the_check_waits_its_turn(
         if taken.start - time.time() > 4:
             break
     page = open_page("zh-hans")
-    _log_in(page, live_server.url, "busy")
+    log_in(page, live_server.url, "busy")
     _fill(page, tmp_path, magic.MATCH, language="zh-hans")
     page.click("#fi-submit")
     expect(page.locator("#fi-status")).to_have_text(_text("zh-hans", "status_waiting_turn"))

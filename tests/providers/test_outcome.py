@@ -194,6 +194,8 @@ PSEUDO = {
     outcome.INTERNAL_ERROR: (ErrorClass.UNKNOWN, Reason.INTERNAL, False),
     outcome.INTERNAL_PII_UNREADABLE: (ErrorClass.CONFIGURATION, Reason.CONFIGURATION, False),
     outcome.INTERNAL_BACKEND_UNAVAILABLE: (ErrorClass.CONFIGURATION, Reason.CONFIGURATION, False),
+    # The consent does not name the alias's recipient: refused before the call.
+    outcome.INTERNAL_CONSENT_NOT_COVERING: (ErrorClass.CONFIGURATION, Reason.CONFIGURATION, False),
     # The worker died somewhere around the call.
     outcome.INTERNAL_WORKER_LOST: (ErrorClass.UNKNOWN, Reason.INTERNAL, None),
 }

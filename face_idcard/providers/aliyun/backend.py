@@ -22,6 +22,7 @@ from types import MappingProxyType
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 from ...backends.base import Backend, Option, OptionProblem, VerificationRequest
 from ...backends.config import BackendSettings
@@ -97,6 +98,8 @@ def outer_order_no(correlation_id: str) -> str:
 
 class AliyunBackend(Backend):
     provider = "aliyun"
+    recipient = "alibaba_cloud"
+    recipient_name = _("Alibaba Cloud")
     options = ALIYUN_OPTIONS
     endpoint_option = "ENDPOINT"
     # Used by the "score" policy only; Alibaba Cloud publishes no bar for verifyScore.

@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 from ...backends.base import Backend, Option, OptionProblem, VerificationRequest
 from ...backends.config import BackendSettings
@@ -68,6 +69,8 @@ FACEID_OPTIONS: Mapping[str, Option] = MappingProxyType(
 
 class FaceIdBackend(Backend):
     provider = "faceid"
+    recipient = "tencent_cloud"
+    recipient_name = _("Tencent Cloud")
     options = FACEID_OPTIONS
     endpoint_option = "ENDPOINT"
     default_threshold = TENCENT_PASS_MARK

@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, ClassVar
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 from ...backends.base import Backend, Option, OptionProblem, VerificationRequest
 from ...backends.config import BackendSettings
@@ -48,6 +49,8 @@ LEGACY_OPTIONS: Mapping[str, Option] = MappingProxyType(
 
 class LegacyBackend(Backend):
     provider = "legacy"
+    recipient = "tencent_cloud"
+    recipient_name = _("Tencent Cloud")
     # Tencent's recommendation for this API ("similarity > 75").
     default_threshold = 75.0
     options = LEGACY_OPTIONS
