@@ -17,7 +17,7 @@ from uuid import uuid4
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, crypto, permissions
+from .. import audit, crypto, filing, permissions
 from ..backends import default_alias
 from ..exceptions import PersonalInformationUnavailable
 from ..models import EventKind, VerificationAttempt
@@ -68,6 +68,7 @@ def rerun(
         )
     )
     hash_key_id, idcard_hash = crypto.id_number_hash_with_key(number.reveal())
+    every_hash = crypto.id_number_hashes(number.reveal())
     del number
     now = timezone.now()
     new_id = uuid4()
@@ -142,6 +143,8 @@ def rerun(
                     ),
                 ]
             )
+            # The face is sent again: the person counted once (re-keyed if need be).
+            filing.record_person(key_id=hash_key_id, idcard_hash=idcard_hash, every_hash=every_hash)
             if enqueue:
                 enqueue_on_commit(new.pk)
     except BaseException:
