@@ -102,7 +102,6 @@ def record_person(
     except IntegrityError:
         return False  # a concurrent submit of the same person registered them
     _move_count(using, key_id, idcard_hash, +1)
-    transaction.on_commit(note_levels, using=using)
     return True
 
 
@@ -190,7 +189,11 @@ def _reached_at(using: str, count: int) -> datetime | None:
 def note_levels(using: str | None = None, *, people: int | None = None) -> list[FilingMark]:
     """Mark each warning level the count has reached and no mark records yet, once across
     every process (a unique row), and send ``filing_level_reached`` for each. The marks
-    made now."""
+    made now.
+
+    Run by the sweep (``face_idcard.tasks.sweep``, ``face_idcard_sweep``) and by every read
+    of :func:`status`, not by the submit: a submit stays one count update, and the level's
+    date is exact whenever it is noticed (the first-seen time of the person who reached it)."""
     using = using or router.db_for_write(FilingMark)
     of = threshold()
     due = [level for level in levels() if (of, level) not in _marked]
@@ -315,3 +318,53 @@ def recount(using: str | None = None) -> int:
             for (key_id, shard), n in tally.items()
         )
     return len(rows)
+
+
+def register_existing(using: str | None = None) -> int:
+    """Register the people of attempts stored before the register existed (run once after
+    the upgrade: ``manage.py face_idcard_filing --register-existing``): one row per ID hash
+    still held by an attempt, first seen at its first attempt. Returns the people added.
+
+    People whose every attempt was purged before are not known to it (their hash is gone);
+    one person hashed under two keys (a rotation left half done) is two rows until seen
+    again or the next ``rotate_keys``, which merges them."""
+    from django.db.models import Min
+
+    from .models import VerificationAttempt
+
+    using = using or router.db_for_write(FilingPerson)
+    rows = (
+        VerificationAttempt.objects.using(using)
+        .exclude(idcard_hash="")
+        .values("idcard_hash")
+        .annotate(first=Min("created_at"), key_id=Min("idcard_hash_key_id"))
+        .order_by()
+    )
+    added = 0
+    batch: list[tuple[str, str, datetime]] = []
+
+    def flush() -> None:
+        nonlocal added
+        with transaction.atomic(using=using):
+            known = set(
+                FilingPerson.objects.using(using)
+                .filter(idcard_hash__in=[h for h, _, _ in batch])
+                .values_list("idcard_hash", flat=True)
+            )
+            for idcard_hash, key_id, first in batch:
+                if idcard_hash in known:
+                    continue
+                FilingPerson.objects.using(using).create(
+                    idcard_hash=idcard_hash, hash_key_id=key_id, first_seen_at=first
+                )
+                _move_count(using, key_id, idcard_hash, +1)
+                added += 1
+        batch.clear()
+
+    for row in rows.iterator(chunk_size=2000):
+        batch.append((row["idcard_hash"], row["key_id"], row["first"]))
+        if len(batch) == 500:
+            flush()
+    if batch:
+        flush()
+    return added

@@ -6,48 +6,6 @@ from django.conf import settings
 from django.db import migrations, models
 
 
-def register_people(apps, schema_editor):
-    """The filing register from the attempts that still hold their ID number's hash: one row
-    per hash, first seen at its first attempt, and the counts. People whose every attempt was
-    purged before this migration are not known to it (their hash is gone); one person hashed
-    under two keys (a rotation left half done) is two rows until seen again
-    (face_idcard.filing merges them then, or at the next rotate_keys)."""
-    from django.db.models import Min
-
-    alias = schema_editor.connection.alias
-    Attempt = apps.get_model("face_idcard", "VerificationAttempt")
-    Person = apps.get_model("face_idcard", "FilingPerson")
-    Count = apps.get_model("face_idcard", "FilingCount")
-    rows = (
-        Attempt.objects.using(alias)
-        .exclude(idcard_hash="")
-        .values("idcard_hash")
-        .annotate(first=Min("created_at"), key_id=Min("idcard_hash_key_id"))
-        .order_by()
-    )
-    tally = {}
-    batch = []
-    for row in rows.iterator(chunk_size=2000):
-        batch.append(
-            Person(
-                idcard_hash=row["idcard_hash"],
-                hash_key_id=row["key_id"],
-                first_seen_at=row["first"],
-            )
-        )
-        # The shard rule of face_idcard.filing (16 shards, by the hash's first 4 hex digits).
-        slot = (row["key_id"], int(row["idcard_hash"][:4], 16) % 16)
-        tally[slot] = tally.get(slot, 0) + 1
-        if len(batch) == 2000:
-            Person.objects.using(alias).bulk_create(batch)
-            batch = []
-    Person.objects.using(alias).bulk_create(batch)
-    Count.objects.using(alias).bulk_create(
-        Count(hash_key_id=key_id, shard=shard, people=people)
-        for (key_id, shard), people in tally.items()
-    )
-
-
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -127,5 +85,4 @@ class Migration(migrations.Migration):
                 'default_permissions': ('view',),
             },
         ),
-        migrations.RunPython(register_people, migrations.RunPython.noop),
     ]

@@ -11,6 +11,7 @@ PostgreSQL and MariaDB with ``FACE_IDCARD_TEST_DB=postgres`` / ``mysql`` (as ``.
 
 from __future__ import annotations
 
+import io
 import threading
 from collections.abc import Callable, Iterator
 from datetime import date, datetime, timedelta
@@ -18,11 +19,12 @@ from typing import Any
 
 import pytest
 from django.core.checks import run_checks
+from django.core.management import call_command
 from django.db import connections, transaction
 from django.utils import timezone
 
-from face_idcard import crypto, filing, services
-from face_idcard.models import FilingMark, FilingPerson, VerificationAttempt
+from face_idcard import crypto, filing, services, tasks
+from face_idcard.models import FilingCount, FilingMark, FilingPerson, VerificationAttempt
 from face_idcard.signals import filing_level_reached
 from face_idcard.states import Status
 from tests.support import imagefactory
@@ -185,14 +187,20 @@ def test_levels_are_marked_once_with_their_date_and_signalled(
     filing_level_reached.connect(receiver)
     try:
         submit(1)
+        tasks.sweep()
         assert not received and filing.status().warning is None
         submit(2)
+        # Noticed by the periodic sweep.
+        assert tasks.sweep()["filing_levels_reached"] == 1
         assert [r["fraction"] for r in received] == [0.5]
         assert received[0]["deadline"] is None
         submit(2)
         submit(3)
         submit(4)
         submit(5)
+        # ... or by any read of the status (the filing page, the check), once.
+        assert filing.status().warning is not None
+        assert tasks.sweep()["filing_levels_reached"] == 0
         assert [r["fraction"] for r in received] == [0.5, 1.0]
     finally:
         filing_level_reached.disconnect(receiver)
@@ -245,3 +253,26 @@ def test_bad_filing_settings_are_refused_by_a_check(
 ) -> None:
     fresh(**overrides)
     assert "face_idcard.E050" in {m.id for m in run_checks()}
+
+
+def test_people_stored_before_the_register_are_registered_once_by_the_command() -> None:
+    for n in (1, 2, 1, 3):
+        submit(n)
+    # As before the upgrade: attempts, no register.
+    FilingPerson.objects.all().delete()
+    FilingCount.objects.all().delete()
+    assert filing.people_count() == 0
+    out = io.StringIO()
+    call_command("face_idcard_filing", "--register-existing", stdout=out)
+    assert "registered=3" in out.getvalue() and "people=3 threshold=100000" in out.getvalue()
+    assert_counted({1, 2, 3})
+    first = VerificationAttempt.objects.order_by("created_at").first()
+    assert first is not None
+    assert FilingPerson.objects.get(idcard_hash=first.idcard_hash).first_seen_at == first.created_at
+    # Again: nobody twice.
+    call_command("face_idcard_filing", "--register-existing", stdout=io.StringIO())
+    assert_counted({1, 2, 3})
+    # A count moved by hand is repaired from the rows.
+    FilingCount.objects.update(people=0)
+    call_command("face_idcard_filing", "--recount", stdout=io.StringIO())
+    assert_counted({1, 2, 3})
