@@ -746,7 +746,7 @@ class ProcessingRecord(models.Model):
     format = models.CharField(_("format"), max_length=8)
     language = models.CharField(_("language"), max_length=16)
     content = models.TextField(_("content"))
-    sha256 = models.CharField(_("SHA-256"), max_length=64)
+    sha256 = models.CharField(_("SHA-256 digest"), max_length=64)
 
     objects = AppendOnlyQuerySet["ProcessingRecord"].as_manager()
 

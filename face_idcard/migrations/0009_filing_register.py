@@ -75,7 +75,7 @@ class Migration(migrations.Migration):
                 ('format', models.CharField(max_length=8, verbose_name='format')),
                 ('language', models.CharField(max_length=16, verbose_name='language')),
                 ('content', models.TextField(verbose_name='content')),
-                ('sha256', models.CharField(max_length=64, verbose_name='SHA-256')),
+                ('sha256', models.CharField(max_length=64, verbose_name='SHA-256 digest')),
                 ('actor', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL, verbose_name='exported by')),
             ],
             options={
