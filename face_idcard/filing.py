@@ -34,7 +34,8 @@ import math
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone as dt_timezone
+from datetime import date, datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.db import IntegrityError, router, transaction
 from django.db.models import F, Sum
@@ -96,9 +97,7 @@ def record_person(
         return False
     try:
         with transaction.atomic(using=using):
-            people.create(
-                idcard_hash=idcard_hash, hash_key_id=key_id, first_seen_at=timezone.now()
-            )
+            people.create(idcard_hash=idcard_hash, hash_key_id=key_id, first_seen_at=timezone.now())
     except IntegrityError:
         return False  # a concurrent submit of the same person registered them
     _move_count(using, key_id, idcard_hash, +1)
@@ -183,7 +182,8 @@ def filing_deadline(reached_at: datetime) -> date:
 def _reached_at(using: str, count: int) -> datetime | None:
     """When the ``count``-th person of the register was first seen (an index range)."""
     ordered = FilingPerson.objects.using(using).order_by("first_seen_at", "pk")
-    return ordered.values_list("first_seen_at", flat=True)[count - 1 : count].first()
+    row = ordered[count - 1 : count].values_list("first_seen_at", flat=True).first()
+    return row if isinstance(row, datetime) else None
 
 
 def note_levels(using: str | None = None, *, people: int | None = None) -> list[FilingMark]:
@@ -284,8 +284,7 @@ def status(using: str | None = None) -> FilingStatus:
     note_levels(using, people=people)
     of = threshold()
     marks = {
-        mark.level: mark.reached_at
-        for mark in FilingMark.objects.using(using).filter(threshold=of)
+        mark.level: mark.reached_at for mark in FilingMark.objects.using(using).filter(threshold=of)
     }
     shown = tuple(
         Level(level / 1000, people_for(level, of), marks.get(level)) for level in levels()

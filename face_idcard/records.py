@@ -243,20 +243,25 @@ def _volumes(since: datetime, until: datetime) -> tuple[Section, Section, dict[s
                 filing.people_count(),
             ),
             Row("selfies_held", _("Selfies held now"), selfies_held),
-            Row("selfies_held_legal_hold", _("Selfies held now under legal hold"), selfies_held_on_hold),
+            Row(
+                "selfies_held_legal_hold",
+                _("Selfies held now under legal hold"),
+                selfies_held_on_hold,
+            ),
             Row("redactions", _("Redactions done in the period"), redacted),
             Row("purges", _("Purges done in the period (by what was erased)"), purged),
-            Row("withdrawals", _("Consent withdrawals handled in the period"), _withdrawals(since, until)),
+            Row(
+                "withdrawals",
+                _("Consent withdrawals handled in the period"),
+                _withdrawals(since, until),
+            ),
         ],
     )
     retention = Section(
         "retention",
         _("Retention"),
         [
-            *(
-                Row(name, name, getattr(face_idcard_settings, name))
-                for name in RETENTION_SETTINGS
-            ),
+            *(Row(name, name, getattr(face_idcard_settings, name)) for name in RETENTION_SETTINGS),
             Row(
                 "purge_erased",
                 _("What the purge and the decision erased in the period"),
@@ -278,8 +283,16 @@ def _notices(since: datetime, until: datetime) -> Section:
         _("Consent notice versions"),
         [
             Row("configured", _("Notice version shown now"), face_idcard_settings.NOTICE_VERSION),
-            Row("accepted", _("Notice versions accepted"), list(face_idcard_settings.NOTICE_VERSIONS)),
-            Row("attempts_by_version", _("The period's attempts by the version consented to"), versions),
+            Row(
+                "accepted",
+                _("Notice versions accepted"),
+                list(face_idcard_settings.NOTICE_VERSIONS),
+            ),
+            Row(
+                "attempts_by_version",
+                _("The period's attempts by the version consented to"),
+                versions,
+            ),
         ],
     )
 
@@ -335,7 +348,11 @@ def _security(since: datetime, until: datetime) -> Section:
                 len(face_idcard_settings.PII_ENCRYPTION_KEYS),
             ),
             Row("hash", _("Keyed hash of ID numbers"), "HMAC-SHA256"),
-            Row("hash_key_ids", _("Hash key ids (newest first)"), [k.key_id for k in crypto.hash_keys()]),
+            Row(
+                "hash_key_ids",
+                _("Hash key ids (newest first)"),
+                [k.key_id for k in crypto.hash_keys()],
+            ),
             *_holders(),
             Row(
                 "pii_views",

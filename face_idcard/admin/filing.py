@@ -78,10 +78,10 @@ def records_response(
         content_type = (
             "application/json" if record.format == "json" else "text/csv"
         ) + "; charset=utf-8"
-        response = StreamingHttpResponse(records.chunks(record), content_type=content_type)
-        response["Content-Disposition"] = f'attachment; filename="{records.filename(record)}"'
-        response["Cache-Control"] = "no-store, private"
-        return response
+        streamed = StreamingHttpResponse(records.chunks(record), content_type=content_type)
+        streamed["Content-Disposition"] = f'attachment; filename="{records.filename(record)}"'
+        streamed["Cache-Control"] = "no-store, private"
+        return streamed
     context.update(
         title=_("Export the processing records"),
         page="face_idcard_records",

@@ -48,9 +48,7 @@ class Command(BaseCommand):
             raise CommandError("--from must not be after --to")
         since = datetime.combine(start, time.min, tzinfo=zone)
         until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=zone)
-        record = records.export(
-            since, until, fmt=options["format"], language=options["language"]
-        )
+        record = records.export(since, until, fmt=options["format"], language=options["language"])
         if options["output"]:
             with open(options["output"], "w", encoding="utf-8", newline="") as out:
                 for chunk in records.chunks(record):
