@@ -65,9 +65,8 @@ def _shard(idcard_hash: str) -> int:
     return int(idcard_hash[:4], 16) % SHARDS
 
 
-def _move_count(using: str, key_id: str, idcard_hash: str, delta: int) -> None:
-    """Add ``delta`` to the count of ``key_id``'s shard of ``idcard_hash``."""
-    shard = _shard(idcard_hash)
+def _move_count(using: str, key_id: str, shard: int, delta: int) -> None:
+    """Add ``delta`` to the count of ``key_id``'s ``shard``."""
     counts = FilingCount.objects.using(using).filter(hash_key_id=key_id, shard=shard)
     if counts.update(people=F("people") + delta):
         return
@@ -100,7 +99,7 @@ def record_person(
             people.create(idcard_hash=idcard_hash, hash_key_id=key_id, first_seen_at=timezone.now())
     except IntegrityError:
         return False  # a concurrent submit of the same person registered them
-    _move_count(using, key_id, idcard_hash, +1)
+    _move_count(using, key_id, _shard(idcard_hash), +1)
     return True
 
 
@@ -110,7 +109,7 @@ def _keep_one(using: str, found: list[FilingPerson], *, key_id: str, idcard_hash
     keep, *others = found
     for other in others:
         if FilingPerson.objects.using(using).filter(pk=other.pk).delete()[0]:
-            _move_count(using, other.hash_key_id, other.idcard_hash, -1)
+            _move_count(using, other.hash_key_id, _shard(other.idcard_hash), -1)
     if keep.idcard_hash == idcard_hash:
         return
     try:
@@ -124,10 +123,10 @@ def _keep_one(using: str, found: list[FilingPerson], *, key_id: str, idcard_hash
         # The newest hash has a row already (a concurrent re-key or insert): this one goes.
         moved = 0
         if FilingPerson.objects.using(using).filter(pk=keep.pk).delete()[0]:
-            _move_count(using, keep.hash_key_id, keep.idcard_hash, -1)
+            _move_count(using, keep.hash_key_id, _shard(keep.idcard_hash), -1)
     if moved:
-        _move_count(using, keep.hash_key_id, keep.idcard_hash, -1)
-        _move_count(using, key_id, idcard_hash, +1)
+        _move_count(using, keep.hash_key_id, _shard(keep.idcard_hash), -1)
+        _move_count(using, key_id, _shard(idcard_hash), +1)
 
 
 def people_count(using: str | None = None) -> int:
@@ -350,19 +349,25 @@ def register_existing(using: str | None = None) -> int:
                 .filter(idcard_hash__in=[h for h, _, _ in batch])
                 .values_list("idcard_hash", flat=True)
             )
-            for idcard_hash, key_id, first in batch:
-                if idcard_hash in known:
-                    continue
-                FilingPerson.objects.using(using).create(
-                    idcard_hash=idcard_hash, hash_key_id=key_id, first_seen_at=first
-                )
-                _move_count(using, key_id, idcard_hash, +1)
-                added += 1
+            new = [
+                FilingPerson(idcard_hash=idcard_hash, hash_key_id=key_id, first_seen_at=first)
+                for idcard_hash, key_id, first in batch
+                if idcard_hash not in known
+            ]
+            FilingPerson.objects.using(using).bulk_create(new)
+            # One count update per key and shard, not per person.
+            tally: dict[tuple[str, int], int] = {}
+            for person in new:
+                slot = (person.hash_key_id, _shard(person.idcard_hash))
+                tally[slot] = tally.get(slot, 0) + 1
+            for (key_id, shard), people in tally.items():
+                _move_count(using, key_id, shard, people)
+            added += len(new)
         batch.clear()
 
     for row in rows.iterator(chunk_size=2000):
         batch.append((row["idcard_hash"], row["key_id"], row["first"]))
-        if len(batch) == 500:
+        if len(batch) == 1000:
             flush()
     if batch:
         flush()
