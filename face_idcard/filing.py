@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from datetime import timezone as dt_timezone
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db import IntegrityError, router, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
@@ -289,7 +290,10 @@ def status(using: str | None = None) -> FilingStatus:
         Level(level / 1000, people_for(level, of), marks.get(level)) for level in levels()
     )
     full = marks.get(1000)
-    live = {key.key_id for key in crypto.hash_keys()}
+    try:
+        live = {key.key_id for key in crypto.hash_keys()}
+    except ImproperlyConfigured:  # no hash key: system check E015 says so; nothing to compare
+        live = set(by_key)
     return FilingStatus(
         people=people,
         threshold=of,

@@ -265,3 +265,17 @@ def test_the_filing_page_and_the_warning_on_the_statistics_pages(
     page = client.get("/admin/face_idcard/verificationstatistics/filing/")
     assert str(deadline.year).encode() in page.content
     filing.forget_marks()
+
+
+def test_pages_and_export_without_a_hash_key_do_not_fail(
+    site: dict[str, Any], face_settings: Callable[..., None]
+) -> None:
+    # A misconfigured site (system check E015 says so) still sees its pages and exports.
+    face_settings(PII_HASH_KEYS=[])
+    client = Client()
+    client.force_login(site["viewer"])
+    assert client.get("/admin/face_idcard/verificationstatistics/filing/").status_code == 200
+    assert client.get("/admin/face_idcard/verificationstatistics/").status_code == 200
+    since, until = period()
+    got = values(records.export(since, until, fmt="json", language="en"))
+    assert got["security.hash_key_ids"] == []
