@@ -151,8 +151,8 @@ def test_a_submit_rolled_back_counts_nothing() -> None:
     assert_counted(set())
 
 
-def test_submits_from_threads_at_once_count_each_person_once() -> None:
-    numbers = [n % 7 for n in range(14)]  # 7 people, each twice, all at once
+def at_once(numbers: list[int]) -> None:
+    """Submit each number from a thread of its own, all released together."""
     barrier = threading.Barrier(len(numbers))
     errors: list[BaseException] = []
 
@@ -170,9 +170,27 @@ def test_submits_from_threads_at_once_count_each_person_once() -> None:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads), "a submit never returned"
     assert not errors, errors
+
+
+def test_submits_from_threads_at_once_count_each_person_once() -> None:
+    numbers = [n % 7 for n in range(14)]  # 7 people, each twice, all at once
+    at_once(numbers)
     assert VerificationAttempt.objects.count() == len(numbers)
     assert_counted(set(numbers))
+
+
+def test_people_under_an_older_key_re_keyed_from_threads_at_once_count_once(
+    fresh: Callable[..., None],
+) -> None:
+    for n in range(4):
+        submit(n)
+    fresh(PII_HASH_KEYS=[NEW_KEY, OLD_KEY])
+    # Each old person three times and two new people twice, all at once.
+    at_once([n % 4 for n in range(12)] + [4, 5, 4, 5])
+    assert_counted(set(range(6)))
+    assert filing.people_by_key() == {"new": 6}
 
 
 def test_levels_are_marked_once_with_their_date_and_signalled(
