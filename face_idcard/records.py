@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import hmac
 import io
 import json
 import statistics
@@ -334,6 +335,19 @@ def _holders() -> list[Row]:
     return rows
 
 
+def _encryption_key_ids() -> list[str]:
+    """A fingerprint of each ``PII_ENCRYPTION_KEYS`` entry, newest first: 48 bits of an HMAC
+    under the key, naming it without telling anything of it (as hash key ids do)."""
+    try:
+        keys = crypto._raw_keys()
+    except ImproperlyConfigured:  # none configured (system check E005): none to name
+        return []
+    return [
+        "e" + hmac.new(key, b"face_idcard:encryption-key-id", hashlib.sha256).hexdigest()[:12]
+        for key in keys
+    ]
+
+
 def _hash_key_ids() -> list[str]:
     try:
         return [key.key_id for key in crypto.hash_keys()]
@@ -353,6 +367,11 @@ def _security(since: datetime, until: datetime) -> Section:
                 "encryption_keys",
                 _("Encryption keys configured"),
                 len(face_idcard_settings.PII_ENCRYPTION_KEYS),
+            ),
+            Row(
+                "encryption_key_ids",
+                _("Encryption key fingerprints (newest first)"),
+                _encryption_key_ids(),
             ),
             Row("hash", _("Keyed hash of ID numbers"), "HMAC-SHA256"),
             Row(

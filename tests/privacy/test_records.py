@@ -131,6 +131,11 @@ def test_the_figures_are_those_of_the_database(site: dict[str, Any]) -> None:
     assert got["security.permission.view_pii"]["user_ids"] == [site["viewer"].pk]
     assert got["security.pii_views"] == events.filter(kind=EventKind.PII_VIEWED.value).count() == 1
     assert got["security.hash_key_ids"] == [key.key_id for key in crypto.hash_keys()]
+    fingerprints = got["security.encryption_key_ids"]
+    assert len(fingerprints) == len(face_idcard_settings.PII_ENCRYPTION_KEYS) >= 1
+    assert not [
+        k for k in face_idcard_settings.PII_ENCRYPTION_KEYS if str(k)[:8] in str(fingerprints)
+    ]
     backend = backend_class(resolve("default").backend)
     assert got["processors.default"]["provider"] == backend.provider
     assert got["processors.default"]["attempts_in_period"] == 4
