@@ -777,3 +777,84 @@ def check_database_engines(app_configs: Any = None, **kwargs: Any) -> list[Check
             )
         )
     return messages
+
+
+@register(Tags.security, "face_idcard")
+def check_filing_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``FILING_THRESHOLD`` a whole number >= 1, ``FILING_WARNING_FRACTIONS`` numbers above 0,
+    ``FILING_HOLIDAYS`` and ``FILING_MAKEUP_WORKDAYS`` lists of "YYYY-MM-DD" (E050)."""
+    from datetime import date
+
+    problems = []
+    threshold = fs.FILING_THRESHOLD
+    if not isinstance(threshold, int) or isinstance(threshold, bool) or threshold < 1:
+        problems.append(f"FACE_IDCARD['FILING_THRESHOLD'] is {threshold!r}: a whole number >= 1")
+    fractions = fs.FILING_WARNING_FRACTIONS
+    if not isinstance(fractions, list | tuple) or not all(
+        _is_number(f) and f > 0 for f in fractions
+    ):
+        problems.append("FACE_IDCARD['FILING_WARNING_FRACTIONS'] must be a list of numbers > 0")
+    for key in ("FILING_HOLIDAYS", "FILING_MAKEUP_WORKDAYS"):
+        days = getattr(fs, key)
+        try:
+            if not isinstance(days, list | tuple):
+                raise TypeError
+            for day in days:
+                date.fromisoformat(str(day))
+        except (TypeError, ValueError):
+            problems.append(f"FACE_IDCARD['{key}'] must be a list of dates written YYYY-MM-DD")
+    return [Error(problem, id="face_idcard.E050") for problem in problems]
+
+
+@register(Tags.database, "face_idcard")
+def check_filing_threshold(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """The filing register (a database check: ``check --database default``, ``migrate``):
+    a warning level of ``FILING_THRESHOLD`` reached (W050), people under a hash key no longer
+    configured (W051)."""
+    from django.db import DatabaseError, router
+
+    from . import filing
+    from .models import FilingCount
+
+    if not databases or check_filing_settings():
+        return []
+    using = router.db_for_read(FilingCount)
+    if using not in databases:
+        return []
+    try:
+        state = filing.status(using)
+    except DatabaseError:  # the tables are not there yet (before migrate)
+        return []
+    except Exception:  # a hash key problem, reported by check_settings
+        return []
+    messages: list[CheckMessage] = []
+    level = state.warning
+    if level is not None:
+        text = (
+            f"{state.people} people's face information held or sent: {level.fraction:.0%} of "
+            f"FACE_IDCARD['FILING_THRESHOLD'] ({state.threshold})."
+        )
+        if state.deadline is not None:
+            text += f" The filing with the provincial CAC is due by {state.deadline:%Y-%m-%d}."
+        messages.append(
+            Warning(
+                text,
+                hint="Article 15 of the 2025 face-recognition measures: file within 30 "
+                "working days of reaching the threshold (docs/privacy.rst).",
+                id="face_idcard.W050",
+            )
+        )
+    if state.under_retired_keys:
+        messages.append(
+            Warning(
+                f"{state.under_retired_keys} people of the filing register are under a hash "
+                "key no longer in FACE_IDCARD['PII_HASH_KEYS']: should they come back they "
+                "are counted again.",
+                hint="Keep a retired hash key last in PII_HASH_KEYS while the register holds "
+                "people under it (docs/privacy.rst).",
+                id="face_idcard.W051",
+            )
+        )
+    return messages

@@ -204,6 +204,19 @@ DEFAULTS: dict[str, Any] = {
     # first is the one the page shows. Empty: [NOTICE_VERSION] when that is set, else any
     # version passes the API's field (submit still refuses one the site never showed).
     "NOTICE_VERSIONS": [],
+    # --- Filing threshold and processing records (face_idcard.filing, face_idcard.records) ---
+    # People whose stored face information obliges the site to file with the provincial CAC
+    # within 30 working days (Article 15 of the 2025 face-recognition measures), and the
+    # fractions of it at which the app warns (system check face_idcard.W050, the statistics
+    # page, the filing_level_reached signal). Checked by face_idcard.E050.
+    "FILING_THRESHOLD": 100_000,
+    "FILING_WARNING_FRACTIONS": [0.8, 1.0],
+    # The app knows no public holidays: the filing deadline counts Monday to Friday (China
+    # Standard Time), less these dates ("YYYY-MM-DD"), plus these weekend make-up working
+    # days (调休), both from the State Council's yearly notice. Left empty, the deadline can
+    # be a day or more off around a holiday (docs/privacy.rst).
+    "FILING_HOLIDAYS": [],
+    "FILING_MAKEUP_WORKDAYS": [],
     # Mask style for display: "default" hides the county and the birth date
     # (1101**********002X); see face_idcard.masking.
     "ID_MASK": "default",

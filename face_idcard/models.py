@@ -530,10 +530,14 @@ class ProviderCallBucket(models.Model):
 
 class StaffAuditKind(StrChoice):
     ID_SEARCH = "id_search"
+    #: Processing records exported (face_idcard.records): the period, format, language and
+    #: the stored record's id and digest.
+    RECORDS_EXPORTED = "records_exported"
 
 
 STAFF_AUDIT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
     (StaffAuditKind.ID_SEARCH.value, _("Search by ID number")),
+    (StaffAuditKind.RECORDS_EXPORTED.value, _("Processing records exported")),
 ]
 
 
@@ -568,7 +572,7 @@ class StaffAuditEvent(AppendOnlyModel):
         return f"{self.kind} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
 
 
-class ConsentNotice(models.Model):
+class ConsentNotice(AppendOnlyModel):
     """One version of the privacy notice a person consents to, as it was shown: its full text
     in each language, the SHA-256 of that text (``face_idcard.consent.text_sha256``), the
     recipient the face goes to for each backend alias, and whether it travels over the
@@ -585,6 +589,7 @@ class ConsentNotice(models.Model):
     over_internet = models.BooleanField(_("sent over the Internet"))
     created_at = models.DateTimeField(_("first used"), default=timezone.now)
 
+    trail_name = "privacy notices"
     objects = AppendOnlyQuerySet["ConsentNotice"].as_manager()
 
     class Meta:
@@ -595,14 +600,6 @@ class ConsentNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.version} ({self.sha256[:12]})"
-
-    def save(self, *args: Any, **kwargs: Any) -> None:
-        if not self._state.adding:
-            raise AuditLogError("privacy notices cannot be changed")
-        super().save(*args, **kwargs)
-
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
-        raise AuditLogError("privacy notices cannot be deleted")
 
 
 class ProviderBreaker(models.Model):
@@ -690,3 +687,111 @@ class LimitEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.created_at:%Y-%m-%d %H:%M:%S}"
+
+
+class FilingPerson(models.Model):
+    """One person whose face information the site holds or has sent, by the keyed hash of
+    their ID number: the register the filing threshold counts (face_idcard.filing).
+
+    Never the number, the name or the face: a hash under one ``PII_HASH_KEYS`` entry and that
+    key's id. Rows are re-keyed to the newest key when the person is seen again (a submit, a
+    re-run, ``rotate_keys``) and never deleted by ``purge`` or a withdrawal: the person's
+    face was sent, and the count is the record of that."""
+
+    idcard_hash = models.CharField(_("ID number hash"), max_length=64, unique=True)
+    hash_key_id = models.CharField(_("ID number hash key"), max_length=32)
+    first_seen_at = models.DateTimeField(_("first seen"), db_index=True)
+
+    class Meta:
+        verbose_name = _("person of the filing register")
+        verbose_name_plural = _("filing register")
+        default_permissions = ()
+
+    def __str__(self) -> str:
+        return f"filing register row {self.pk}"
+
+    def __repr__(self) -> str:
+        # Never the hash.
+        return f"<FilingPerson {self.pk} key={self.hash_key_id}>"
+
+
+class FilingCount(models.Model):
+    """The register's rows counted, per hash key id and shard: the count is their sum, read
+    without scanning the register. Each person is counted in the shard their hash falls in,
+    so that concurrent submits of different people rarely update the same row."""
+
+    hash_key_id = models.CharField(_("ID number hash key"), max_length=32)
+    shard = models.PositiveSmallIntegerField(_("shard"))
+    people = models.BigIntegerField(_("people"), default=0)
+
+    class Meta:
+        verbose_name = _("filing register count")
+        verbose_name_plural = _("filing register counts")
+        default_permissions = ()
+        constraints = [  # noqa: RUF012
+            models.UniqueConstraint(
+                fields=["hash_key_id", "shard"], name="face_idcard_filingcount_key_shard"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hash_key_id}/{self.shard}: {self.people}"
+
+
+class FilingMark(models.Model):
+    """A warning level of the filing threshold reached (``level`` in thousandths of
+    ``threshold``: 800 is 80 %), once: when, and the count then."""
+
+    threshold = models.PositiveIntegerField(_("threshold"))
+    level = models.PositiveIntegerField(_("level (thousandths of the threshold)"))
+    people = models.BigIntegerField(_("people when noticed"))
+    #: When the person who made the count reach the level was first seen.
+    reached_at = models.DateTimeField(_("reached"))
+    noted_at = models.DateTimeField(_("noticed"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("filing threshold level reached")
+        verbose_name_plural = _("filing threshold levels reached")
+        default_permissions = ()
+        constraints = [  # noqa: RUF012
+            models.UniqueConstraint(
+                fields=["threshold", "level"], name="face_idcard_filingmark_level"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.level / 10:g} % of {self.threshold} @ {self.reached_at:%Y-%m-%d}"
+
+
+class ProcessingRecord(AppendOnlyModel):
+    """An export of the processing records (face_idcard.records), kept as it was sent: the
+    records and the impact assessment's inputs are to be kept at least 3 years (PIPL Art.
+    56). Holds no personal information; never updated, and never deleted by the app."""
+
+    created_at = models.DateTimeField(_("exported"), default=timezone.now, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("exported by"),
+    )
+    period_start = models.DateTimeField(_("period start"))
+    period_end = models.DateTimeField(_("period end"))
+    format = models.CharField(_("format"), max_length=8)
+    language = models.CharField(_("language"), max_length=16)
+    content = models.TextField(_("content"))
+    sha256 = models.CharField(_("SHA-256 digest"), max_length=64)
+
+    trail_name = "processing records"
+    objects = AppendOnlyQuerySet["ProcessingRecord"].as_manager()
+
+    class Meta:
+        verbose_name = _("processing record export")
+        verbose_name_plural = _("processing record exports")
+        ordering = ("-created_at", "-id")
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        return f"processing records {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d}"

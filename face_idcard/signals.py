@@ -13,6 +13,14 @@ that really needs the clear text calls ``services.reveal_pii`` (audited).
 - ``attempt_withdrawn``: the person withdrew their consent (``services.withdraw``): the attempt
   is canceled if it was not yet sent and its personal information erased, unless
   ``legal_hold=True`` (then nothing of it was erased).
+
+One signal is about the site, not an attempt:
+
+- ``filing_level_reached``: the people whose face information the site holds or has sent
+  reached a warning level of ``FILING_THRESHOLD`` (face_idcard.filing); sent once per level
+  with ``sender=FilingMark``, ``mark=``, ``people=``, ``threshold=``, ``fraction=`` and
+  ``deadline=`` (the last day to file, a date, once the threshold itself is reached; else
+  None).
 """
 
 from __future__ import annotations
@@ -24,3 +32,4 @@ attempt_decided = Signal()
 attempt_reviewed = Signal()
 attempt_redacted = Signal()
 attempt_withdrawn = Signal()
+filing_level_reached = Signal()

@@ -48,7 +48,7 @@ from celery import Task, shared_task
 from celery.exceptions import Reject
 from django.db import close_old_connections
 
-from . import services
+from . import filing, services
 from .conf import face_idcard_settings
 from .exceptions import InfrastructureUnavailable
 from .services import dispatch
@@ -137,7 +137,10 @@ class CeleryDispatcher:
 
 @shared_task(name="face_idcard.tasks.sweep", base=HealingTask, ignore_result=True)
 def sweep() -> dict[str, int]:
-    return services.sweep()
+    counts = services.sweep()
+    # The filing threshold's warning levels, noticed (and signalled) within a sweep.
+    counts["filing_levels_reached"] = len(filing.note_levels())
+    return counts
 
 
 @shared_task(name="face_idcard.tasks.purge", base=HealingTask, ignore_result=True)

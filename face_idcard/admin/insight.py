@@ -26,6 +26,7 @@ from ..insight.windows import WINDOWS, Scope, window
 from ..models import VerificationStatistics
 from ..states import DECISION_CHOICES, STATUS_CHOICES
 from . import display
+from . import filing as filing_pages
 from .forms import AuditExportForm
 
 if TYPE_CHECKING:
@@ -67,6 +68,8 @@ class VerificationStatisticsAdmin(_AdminBase):
             path("calibration/", view(self.calibration_view), name="face_idcard_calibration"),
             path("abuse/", view(self.abuse_view), name="face_idcard_abuse"),
             path("export/", view(self.export_view), name="face_idcard_export"),
+            path("filing/", view(self.filing_view), name="face_idcard_filing"),
+            path("records/", view(self.records_view), name="face_idcard_records"),
         ]
 
     # --- Shared ---------------------------------------------------------------------------
@@ -93,7 +96,10 @@ class VerificationStatisticsAdmin(_AdminBase):
                 ("face_idcard_statistics", _("Figures")),
                 ("face_idcard_calibration", _("Threshold calibration")),
                 ("face_idcard_abuse", _("Abuse signals")),
+                ("face_idcard_filing", _("Filing threshold")),
             ],
+            # The filing threshold's warning on every statistics page (a few small reads).
+            **filing_pages.filing_context(),
         }
         return scope, context
 
@@ -189,6 +195,22 @@ class VerificationStatisticsAdmin(_AdminBase):
             changelist_url=reverse("admin:face_idcard_verificationattempt_changelist"),
         )
         return self._render(request, "abuse.html", context)
+
+    def filing_view(self, request: HttpRequest) -> HttpResponse:
+        _scope, context = self._scope(request)
+        context.update(title=_("Filing threshold"), page="face_idcard_filing")
+        return self._render(request, "filing.html", context)
+
+    def records_view(self, request: HttpRequest) -> HttpResponseBase:
+        _scope, context = self._scope(request)
+        if not self.has_export_permission(request):
+            context.update(title=_("Export the processing records"), page="face_idcard_records")
+            denied = TemplateResponse(
+                request, "admin/face_idcard/export_denied.html", context, status=403
+            )
+            denied["Cache-Control"] = "no-store, private"
+            return denied
+        return filing_pages.records_response(request, context, "admin/face_idcard/records.html")
 
     def export_view(self, request: HttpRequest) -> HttpResponseBase:
         _scope, context = self._scope(request)

@@ -18,7 +18,7 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, consent, crypto, permissions
+from .. import audit, consent, crypto, filing, permissions
 from ..backends import backend_class, default_alias
 from ..backends.config import resolve
 from ..exceptions import PersonalInformationUnavailable
@@ -86,6 +86,7 @@ def rerun(
         )
     )
     hash_key_id, idcard_hash = crypto.id_number_hash_with_key(number.reveal())
+    every_hash = crypto.id_number_hashes(number.reveal())
     del number
     now = timezone.now()
     new_id = uuid4()
@@ -164,6 +165,8 @@ def rerun(
                     ),
                 ]
             )
+            # The face is sent again: the person counted once (re-keyed if need be).
+            filing.record_person(key_id=hash_key_id, idcard_hash=idcard_hash, every_hash=every_hash)
             if enqueue:
                 enqueue_on_commit(new.pk)
     except BaseException:

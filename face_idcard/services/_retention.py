@@ -21,7 +21,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import audit, crypto, permissions
+from .. import audit, crypto, filing, permissions
 from ..conf import face_idcard_settings
 from ..exceptions import LegalHoldActive
 from ..models import EventKind, IdempotencyKey, VerificationAttempt
@@ -375,6 +375,7 @@ def _rotate_one(attempt: VerificationAttempt) -> int | None:
             attempt.url_encrypted, attempt_id=pk, field=crypto.URL
         ),
     }
+    every_hash = crypto.id_number_hashes(number) if number else []
     if number:
         fields["idcard_hash_key_id"], fields["idcard_hash"] = crypto.id_number_hash_with_key(number)
     del number
@@ -403,6 +404,13 @@ def _rotate_one(attempt: VerificationAttempt) -> int | None:
         updated = unchanged.update(**fields)
         if updated == 1:
             audit.record(attempt, EventKind.KEYS_ROTATED)
+            if every_hash:
+                # The filing register's row of the person re-keyed too (face_idcard.filing).
+                filing.record_person(
+                    key_id=fields["idcard_hash_key_id"],
+                    idcard_hash=fields["idcard_hash"],
+                    every_hash=every_hash,
+                )
     if updated != 1:
         if old_selfie:
             delete_selfie(fields["selfie_name"])  # the copy nobody points at

@@ -18,7 +18,7 @@ from django.db.models import CharField
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import audit, crypto
+from .. import audit, crypto, filing
 from ..backends import default_alias, usable_backend
 from ..consent import current_draft, notice_for_version, require_coverage, validate_consent_time
 from ..exceptions import ConsentRequired
@@ -206,6 +206,10 @@ def submit(
                 for item in events:
                     item.pk = None  # a deadlock victim's rolled-back ids are not kept
                 AttemptEvent.objects.using(using).bulk_create(events)
+                # Last: the register's count row is held until the commit, as briefly as can be.
+                filing.record_person(
+                    key_id=hash_key_id, idcard_hash=idcard_hash, every_hash=every_hash, using=using
+                )
 
         limits.retry_deadlocks(store, using=using)
         attempt, _events, countdown = prepared[0]

@@ -256,6 +256,8 @@ def _withdraw_one(
             status=row.status,
             erased=erased,
             kept="legal_hold" if "held" in done else "",
+            # When the request came: its handling time, in the processing records.
+            requested_at=now.isoformat(),
             **who,
         )
         send_after_commit(attempt_withdrawn, row, legal_hold="held" in done)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import inspect
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,19 @@ class Scenario:
     key: str | None
     overrides: dict[str, Any]
     django: dict[str, Any] = field(default_factory=dict)
+    #: For a database check: stores the rows it reads (the check then reads the database).
+    rows: Callable[[], None] | None = None
+
+
+def register_rows(key_id: str, people: int) -> Callable[[], None]:
+    """The filing register's count of ``people`` under the hash key ``key_id``."""
+
+    def store() -> None:
+        from face_idcard.models import FilingCount
+
+        FilingCount.objects.create(hash_key_id=key_id, shard=0, people=people)
+
+    return store
 
 
 FACEID = {"BACKEND": "faceid", "SECRET_ID": "AKIDexample", "SECRET_KEY": "example-secret"}
@@ -107,6 +121,9 @@ SCENARIOS: dict[str, Scenario] = {
     ),
     "E040": Scenario("LIVENESS", {"LIVENESS": "always"}),
     "E041": Scenario("LIVENESS", {"BACKENDS": {"default": {**LEGACY, "LIVENESS": "require"}}}),
+    "E050": Scenario("FILING_THRESHOLD", {"FILING_THRESHOLD": 0}),
+    "W050": Scenario("FILING_THRESHOLD", {"FILING_THRESHOLD": 10}, rows=register_rows("a", 8)),
+    "W051": Scenario("PII_HASH_KEYS", {}, rows=register_rows("retired", 1)),
     "W002": Scenario("SELFIE_RETENTION_DAYS", {"SELFIE_RETENTION_DAYS": 400}),
     "W003": Scenario(None, {"THRESHLOD": 80}),
     "W004": Scenario("SELFIE_STORAGE", {"SELFIE_STORAGE": "default"}),
@@ -146,11 +163,23 @@ def readme_check_table() -> dict[str, str]:
     return rows
 
 
+@pytest.mark.django_db
 def test_every_check_has_a_scenario_and_fires_on_it() -> None:
+    from face_idcard import filing
+    from face_idcard.models import FilingCount
+
     assert set(SCENARIOS) == ids_in_checks_module()
     for check_id, scenario in SCENARIOS.items():
+        databases = None
+        if scenario.rows is not None:
+            FilingCount.objects.all().delete()
+            filing.forget_marks()
+            scenario.rows()
+            databases = ["default"]
         with override_settings(**scenario.django):
-            assert f"face_idcard.{check_id}" in check_ids(**scenario.overrides), check_id
+            found = check_ids(databases=databases, **scenario.overrides)
+            assert f"face_idcard.{check_id}" in found, check_id
+    filing.forget_marks()
 
 
 def test_readme_lists_every_check_with_the_key_it_is_about() -> None:

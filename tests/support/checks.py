@@ -24,12 +24,15 @@ BASE = {
 LOCAL_CACHE = {"local": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 
-def check_ids(**overrides: object) -> set[str]:
-    """The ids the app's checks raise, ``check --deploy``'s included."""
+def check_ids(*, databases: list[str] | None = None, **overrides: object) -> set[str]:
+    """The ids the app's checks raise, ``check --deploy``'s included (and the database
+    checks, reading ``databases``, when given)."""
     caches = {**settings.CACHES, **LOCAL_CACHE}
     with override_settings(FACE_IDCARD=BASE | overrides, CACHES=caches):
         return {
             m.id
-            for m in run_checks(tags=["face_idcard"], include_deployment_checks=True)
+            for m in run_checks(
+                tags=["face_idcard"], include_deployment_checks=True, databases=databases
+            )
             if m.id and m.id.startswith("face_idcard")
         }

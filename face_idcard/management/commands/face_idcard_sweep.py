@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from ... import services
+from ... import filing, services
 
 
 class Command(BaseCommand):
@@ -14,4 +14,5 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         counts = services.sweep()
+        counts["filing_levels_reached"] = len(filing.note_levels())
         self.stdout.write(" ".join(f"{key}={value}" for key, value in counts.items()))
