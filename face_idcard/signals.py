@@ -13,6 +13,8 @@ that really needs the clear text calls ``services.reveal_pii`` (audited).
 - ``attempt_withdrawn``: the person withdrew their consent (``services.withdraw``): the attempt
   is canceled if it was not yet sent and its personal information erased, unless
   ``legal_hold=True`` (then nothing of it was erased).
+- ``document_review_decided``: a staff member approved or rejected a document review (the
+  non-face alternative); sent with ``sender=DocumentReview``, ``review=`` and ``reviewer=``.
 """
 
 from __future__ import annotations
@@ -24,3 +26,4 @@ attempt_decided = Signal()
 attempt_reviewed = Signal()
 attempt_redacted = Signal()
 attempt_withdrawn = Signal()
+document_review_decided = Signal()
