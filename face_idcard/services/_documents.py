@@ -97,6 +97,15 @@ _REDACTED_FIELDS: dict[str, Any] = {
 }
 
 
+class DocumentImageRejected(ValidationError):
+    """A photo of one side refused (``side``: ``"front"`` or ``"back"``), with the image
+    validation's own message and code."""
+
+    def __init__(self, side: str, error: ValidationError) -> None:
+        self.side = side
+        super().__init__(error.error_list)
+
+
 def _binding(review_id: object, side: str) -> uuid.UUID:
     """What each photo is sealed to: the review's id for the front, an id derived from it for
     the back (one side's file cannot pass for the other's, nor another review's)."""
@@ -187,15 +196,19 @@ def submit_documents(
             code="document_review_pending",
         )
     limits = limits_for()
-    prepared = {
-        FRONT: validate_image(read_upload(front, limits.max_input_bytes), limits),
-        BACK: validate_image(read_upload(back, limits.max_input_bytes), limits),
-    }
-    del front, back
-    for image in prepared.values():
+    prepared = {}
+    for side, upload in ((FRONT, front), (BACK, back)):
+        try:
+            image = validate_image(read_upload(upload, limits.max_input_bytes), limits)
+        except ValidationError as error:
+            raise DocumentImageRejected(side, error) from None
         if image.content_type not in CONTENT_TYPES:
-            # BMP is converted by validation; anything else would not be served to staff.
-            raise ValidationError(_("Send a JPEG or PNG photo."), code="image_format")
+            # Served to staff as JPEG or PNG only (validation converts what it can).
+            raise DocumentImageRejected(
+                side, ValidationError(_("Send a JPEG or PNG photo."), code="image_format")
+            )
+        prepared[side] = image
+    del front, back, upload
 
     review_id = uuid.uuid4()
     hash_key_id, idcard_hash = crypto.id_number_hash_with_key(number.reveal())
