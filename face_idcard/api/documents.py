@@ -87,7 +87,7 @@ class PathSerializer(serializers.Serializer[Any]):
         help_text="face, or a way without the face.",
     )
     uses_face = serializers.BooleanField()
-    label = serializers.CharField(help_text="What the person is shown, in their language.")
+    title = serializers.CharField(help_text="What the person is shown, in their language.")
     url = serializers.CharField(help_text="Where to send it (this API).")
 
 
@@ -101,7 +101,7 @@ def offered_paths() -> list[dict[str, Any]]:
         {
             "path": alternatives.FACE,
             "uses_face": True,
-            "label": str(_("With your face: a photo of you compared with your ID card record")),
+            "title": str(_("With your face: a photo of you compared with your ID card record")),
             "url": reverse("face_idcard_api:attempt-list"),
         }
     ]
@@ -110,7 +110,7 @@ def offered_paths() -> list[dict[str, Any]]:
             {
                 "path": alternatives.DOCUMENT_REVIEW,
                 "uses_face": False,
-                "label": str(alternatives.KNOWN[alternatives.DOCUMENT_REVIEW]),
+                "title": str(alternatives.KNOWN[alternatives.DOCUMENT_REVIEW]),
                 "url": reverse("face_idcard_api:document-review-list"),
             }
         )

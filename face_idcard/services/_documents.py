@@ -124,9 +124,7 @@ def _save(data: bytes, review_id: object, side: str) -> str:
         part for part in (str(face_idcard_settings.SELFIE_UPLOAD_TO).strip("/"), FOLDER) if part
     )
     name = f"{folder}/{uuid.uuid4().hex}.bin"
-    stream = cast(
-        IO[bytes], crypto.EncryptedStream(data, attempt_id=_binding(review_id, side))
-    )
+    stream = cast(IO[bytes], crypto.EncryptedStream(data, attempt_id=_binding(review_id, side)))
     return selfie_storage().save(name, _SealedFile(stream, name=name))
 
 
@@ -257,9 +255,7 @@ def submit_documents(
     return review
 
 
-def record(
-    review: DocumentReview, kind: StaffAuditKind, *, actor: Any = None, **data: Any
-) -> None:
+def record(review: DocumentReview, kind: StaffAuditKind, *, actor: Any = None, **data: Any) -> None:
     """Append one event of ``review`` to the staff trail."""
     audit.record_staff(kind, actor=actor, document_review=review, **data)
 
@@ -291,9 +287,9 @@ def decide_documents(
     target = _VERDICTS[str(decision)]
     now = timezone.now()
     with transaction.atomic():
-        updated = DocumentReview._base_manager.filter(
-            pk=review.pk, status=S.PENDING.value
-        ).update(status=target, reviewer=reviewer, review_reason=reason, decided_at=now)
+        updated = DocumentReview._base_manager.filter(pk=review.pk, status=S.PENDING.value).update(
+            status=target, reviewer=reviewer, review_reason=reason, decided_at=now
+        )
         if updated != 1:
             raise IllegalTransition(review.status, target, detail="the review is not pending")
         review.status, review.reviewer, review.review_reason, review.decided_at = (
@@ -429,7 +425,9 @@ def redact_documents(review: DocumentReview, *, actor: Any = None) -> DocumentRe
     with transaction.atomic():
         if not _erase(review, fields=_REDACTED_FIELDS, now=now, redacted_at=now):
             raise LegalHoldActive("the review is under legal hold")
-        record(review, StaffAuditKind.DOCUMENTS_ERASED, actor=actor, what="all", at="redaction", **who)
+        record(
+            review, StaffAuditKind.DOCUMENTS_ERASED, actor=actor, what="all", at="redaction", **who
+        )
     logger.info("document review %s: redacted", review.pk)
     return review
 
@@ -518,8 +516,13 @@ def withdraw_documents(
         if review.legal_hold:
             counts["held"] += 1
             record(
-                review, StaffAuditKind.DOCUMENTS_ERASED, actor=actor, what="nothing",
-                kept="legal_hold", at="withdrawal", **who,
+                review,
+                StaffAuditKind.DOCUMENTS_ERASED,
+                actor=actor,
+                what="nothing",
+                kept="legal_hold",
+                at="withdrawal",
+                **who,
             )
             continue
         had = review.has_pii
@@ -527,8 +530,12 @@ def withdraw_documents(
             if had:
                 counts["erased"] += 1
             record(
-                review, StaffAuditKind.DOCUMENTS_ERASED, actor=actor, what="all",
-                at="withdrawal", **who,
+                review,
+                StaffAuditKind.DOCUMENTS_ERASED,
+                actor=actor,
+                what="all",
+                at="withdrawal",
+                **who,
             )
         else:
             counts["held"] += 1

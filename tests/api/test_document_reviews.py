@@ -69,8 +69,9 @@ def test_the_paths_are_offered_side_by_side(face_settings: Any) -> None:
     assert [path["uses_face"] for path in paths] == [True, False]
     assert paths[1]["url"] == REVIEWS
     assert set(paths[0]) == set(paths[1])  # the same form: neither is the lesser one
-    assert client.get(PATHS, HTTP_ACCEPT_LANGUAGE="zh-hans").json()["paths"][1]["label"] != (
-        paths[1]["label"]
+    assert (
+        client.get(PATHS, HTTP_ACCEPT_LANGUAGE="zh-hans").json()["paths"][1]["title"]
+        != (paths[1]["title"])
     )
 
 
@@ -85,9 +86,7 @@ def test_without_the_alternative_only_the_face_is_offered_and_reviews_are_404(
     assert not DocumentReview.objects.exists()
 
 
-def test_a_review_end_to_end(
-    face_settings: Any, django_capture_on_commit_callbacks: Any
-) -> None:
+def test_a_review_end_to_end(face_settings: Any, django_capture_on_commit_callbacks: Any) -> None:
     face_settings(SELFIE_RETENTION_DAYS=0)
     person = plain_user("card-holder")
     client = client_for(person)
@@ -185,9 +184,7 @@ def test_huge_photos_and_extra_files_are_refused_before_they_are_read(face_setti
     big = imagefactory.jpeg(64, 64) + b"\x00" * 300_000
     response = send(client, front=upload(big))
     assert response.status_code == 413, response.content
-    third = client.post(
-        REVIEWS, {**body(), "image": upload(FRONT)}, format="multipart"
-    )
+    third = client.post(REVIEWS, {**body(), "image": upload(FRONT)}, format="multipart")
     assert third.status_code == 400 and error_code(third) == "unexpected_file"
     announced = client.generic(
         "POST",
