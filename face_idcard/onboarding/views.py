@@ -26,6 +26,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.views.decorators.clickjacking import xframe_options_deny
 
+from .. import alternatives
 from ..api.serializers import allowed_notice_versions
 from ..conf import face_idcard_settings
 from ..states import TERMINAL
@@ -141,6 +142,8 @@ def onboarding(request: HttpRequest) -> HttpResponse:
             "config": config,
             "notice_version": config["noticeVersion"],
             "language_switch": language_switch(request),
+            # The non-face alternative, offered beside the face path (NON_FACE_ALTERNATIVES).
+            "document_review_offered": alternatives.offers(alternatives.DOCUMENT_REVIEW),
         },
     )
 
