@@ -540,3 +540,73 @@ def withdraw_documents(
         else:
             counts["held"] += 1
     return counts
+
+
+# --- Key rotation ----------------------------------------------------------------------------
+
+
+def rotate_documents() -> int:
+    """Re-encrypt each review's number and name and re-seal its photos under the newest key
+    (into the current selfie storage), and re-hash its ID number under the newest hash key,
+    as ``rotate_keys`` does for attempts. Each UPDATE is conditional on the row still holding
+    what was read and not being erased meanwhile: erased data never comes back (a review that
+    changed is skipped; the next rotation takes it). Returns the reviews rotated."""
+    rotated = 0
+    candidates = DocumentReview._base_manager.filter(
+        redacted_at__isnull=True, pii_purged_at__isnull=True
+    ).exclude(idcard_number_encrypted="", idcard_name_encrypted="", front_name="", back_name="")
+    for pk in candidates.values_list("pk", flat=True).iterator(chunk_size=500):
+        review = DocumentReview._base_manager.filter(pk=pk).first()
+        if review is not None and review.has_pii and _rotate_one(review):
+            rotated += 1
+    logger.info("rotate_keys: %d document reviews", rotated)
+    return rotated
+
+
+def _rotate_one(review: DocumentReview) -> bool:
+    pk = review.pk
+    number = crypto.decrypt_text(review.idcard_number_encrypted, attempt_id=pk, field=crypto.NUMBER)
+    fields: dict[str, Any] = {
+        "idcard_number_encrypted": crypto.rotate_token(
+            review.idcard_number_encrypted, attempt_id=pk, field=crypto.NUMBER
+        ),
+        "idcard_name_encrypted": crypto.rotate_token(
+            review.idcard_name_encrypted, attempt_id=pk, field=crypto.NAME
+        ),
+    }
+    if number:
+        fields["idcard_hash_key_id"], fields["idcard_hash"] = crypto.id_number_hash_with_key(number)
+    del number
+    old = {FRONT: review.front_name, BACK: review.back_name}
+    new: dict[str, str] = {}
+    try:
+        for side, name in old.items():
+            if not name:
+                continue
+            with selfie_storage(review.document_storage).open(name, "rb") as handle:
+                clear = crypto.decrypt_bytes(handle.read(), attempt_id=_binding(pk, side))
+            new[side] = _save(clear, pk, side)
+            del clear
+    except FileNotFoundError:
+        _delete(new.values(), current_selfie_storage_alias())
+        return False  # erased meanwhile
+    if new:
+        fields.update(
+            {f"{side}_name": name for side, name in new.items()},
+            document_storage=current_selfie_storage_alias(),
+        )
+    with transaction.atomic():
+        updated = DocumentReview._base_manager.filter(
+            pk=pk,
+            idcard_number_encrypted=review.idcard_number_encrypted,
+            idcard_name_encrypted=review.idcard_name_encrypted,
+            front_name=review.front_name,
+            back_name=review.back_name,
+            redacted_at__isnull=True,
+            pii_purged_at__isnull=True,
+        ).update(**fields)
+    if updated != 1:
+        _delete(new.values(), current_selfie_storage_alias())  # the copies nobody points at
+        return False
+    _delete([old[side] for side in new], review.document_storage)
+    return True

@@ -331,7 +331,8 @@ _ROTATE_TRIES = 3
 
 def rotate_keys() -> dict[str, int]:
     """Re-encrypt every stored field and selfie under the newest key, re-hash every ID
-    number under the newest hash key, and move selfies to the current SELFIE_STORAGE.
+    number under the newest hash key, and move selfies to the current SELFIE_STORAGE; the
+    document reviews' number, name and photos the same way (``_documents.rotate_documents``).
 
     Never brings erased data back: each UPDATE is conditional on the row still holding the
     ciphertexts, selfie and hash that were read, and on it being neither redacted nor purged.
@@ -352,6 +353,7 @@ def rotate_keys() -> dict[str, int]:
                 counts["selfies"] += outcome
                 break
     counts["webhook_secrets"] = webhook_secrets.reencrypt_all()
+    counts["document_reviews"] = documents.rotate_documents()
     logger.info(
         "rotate_keys: %(attempts)d attempts, %(selfies)d selfies, "
         "%(webhook_secrets)d webhook endpoints' secrets",
