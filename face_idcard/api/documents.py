@@ -18,7 +18,6 @@ import logging
 import uuid
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.core.files.uploadhandler import (
     FileUploadHandler,
     MemoryFileUploadHandler,
@@ -344,8 +343,6 @@ class DocumentReviewListView(_Frame):
                 for item in error.error_list
             ]
             return _validation_response({error.side: entries}, [])
-        except DjangoValidationError:
-            raise
         location = request.build_absolute_uri(
             reverse("face_idcard_api:document-review-detail", args=[review.pk])
         )

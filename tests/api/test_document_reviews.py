@@ -210,6 +210,7 @@ def test_withdrawal_deletes_the_photos(
         response = client.post("/api/face-idcard/withdrawal/", {"confirm": True}, format="json")
     assert response.status_code == 200, response.content
     assert response.json()["erased"] == 1 and response.json()["attempts"] == 0
+    assert response.json()["document_reviews"] == 1
     assert "We hold no verification" not in " ".join(response.json()["messages"])
     pending.refresh_from_db()
     assert pending.status == "withdrawn" and not pending.has_pii and pending.redacted_at
