@@ -679,7 +679,7 @@ class LimitEvent(models.Model):
 class DocumentReviewStatus(StrChoice):
     """A document review's lifecycle: ``pending`` until a staff member decides it or the person
     withdraws; every other state is final (each change is a conditional UPDATE on ``pending``,
-    :mod:`face_idcard.services._documents`)."""
+    ``face_idcard.services._documents``)."""
 
     PENDING = "pending"
     APPROVED = "approved"

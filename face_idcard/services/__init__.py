@@ -9,7 +9,7 @@ is its verbs, nothing else:
   user's permission, :mod:`face_idcard.permissions`);
 - :func:`submit_documents`, :func:`decide_documents`, :func:`reveal_documents`,
   :func:`redact_documents` and :func:`set_documents_legal_hold`: the document review, the
-  non-face alternative (:mod:`._documents`);
+  non-face alternative (``_documents``);
 - :func:`sweep` and :func:`purge` for the periodic tasks, :func:`rotate_keys` for key rotation.
 
 The errors they raise live in :mod:`face_idcard.exceptions`. The modules behind the verbs are

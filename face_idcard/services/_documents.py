@@ -350,7 +350,7 @@ def _require_named_viewer(viewer: Any) -> None:
 @forget_locals_on_error
 def reveal_documents(review: DocumentReview, *, viewer: Any, purpose: str = "") -> tuple[str, str]:
     """The clear ID number and name, for the review console; the photos are read after it by
-    :func:`read_document` (a link this call's audit event covers). ``face_idcard.view_pii``
+    ``read_document`` (a link this call's audit event covers). ``face_idcard.view_pii``
     required; every call is in the trail with the viewer and ``purpose`` (a code)."""
     _require_named_viewer(viewer)
     if not review.idcard_number_encrypted and not review.idcard_name_encrypted:
