@@ -221,6 +221,14 @@ class DocumentReviewCreateSerializer(AttemptCreateSerializer):
         use_url=False, help_text=_("A photo of the ID card's back (JPEG or PNG).")
     )
 
+    def validate_consent(self, value: bool) -> bool:
+        # Refused with the other fields' errors (a person fixes everything at once).
+        if not value:
+            raise serializers.ValidationError(
+                str(ConsentRequired().message), code="consent_required"
+            )
+        return value
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         return attrs
 
