@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 else:
     _AdminBase = admin.ModelAdmin
 
+#: The longest legal-hold reason taken (it stays in the audit trail).
+MAX_HOLD_REASON = 500
 #: Apart from the selfie links' signatures.
 SALT = "face_idcard.admin.document-link"
 
@@ -282,6 +284,16 @@ class DocumentReviewAdmin(_AdminBase):
                 text = _("The ID card photos and personal information of this review are erased.")
             else:
                 hold = request.POST.get("hold") == "on"
+                if len(request.POST.get("reason", "")) > MAX_HOLD_REASON:
+                    self.message_user(
+                        request,
+                        _("The reason is too long: at most %(max)d characters.")
+                        % {"max": MAX_HOLD_REASON},
+                        messages.ERROR,
+                    )
+                    return HttpResponseRedirect(
+                        reverse("admin:face_idcard_documentreview_change", args=[review.pk])
+                    )
                 services.set_documents_legal_hold(
                     review, hold=hold, actor=request.user, reason=request.POST.get("reason", "")
                 )

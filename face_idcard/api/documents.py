@@ -37,12 +37,13 @@ from rest_framework.permissions import BasePermission
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.throttling import BaseThrottle
 
 from .. import alternatives, services
 from ..exceptions import ConsentRequired
 from ..models import DocumentReview
 from ..services._documents import SIDES, DocumentImageRejected
-from .access import configured_permission_classes
+from .access import CREATE_SCOPE, CreateThrottle, configured_permission_classes
 from .caching import NoStore
 from .errors import PayloadTooLarge, _validation_response, exception_handler
 from .parsing import (
@@ -286,6 +287,11 @@ def _offered() -> None:
 @method_decorator(sensitive_post_parameters(), name="dispatch")
 class DocumentReviewListView(_Frame):
     parser_classes = [MultiPartParser]  # noqa: RUF012
+    # The attempts' creation budget: a way around the face is no way around the rate.
+    throttle_scope = CREATE_SCOPE
+
+    def get_throttles(self) -> list[BaseThrottle]:
+        return [*super().get_throttles(), CreateThrottle()]
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
         # Before anything reads the body (the session authentication's CSRF check may).
@@ -329,6 +335,7 @@ class DocumentReviewListView(_Frame):
             406: _error("Only application/json responses."),
             413: _error("The body is over the upload limit."),
             415: _error("Only multipart/form-data."),
+            429: _error("Throttled (Retry-After)."),
         },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:

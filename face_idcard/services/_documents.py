@@ -506,10 +506,13 @@ def withdraw_documents(
         if review is None:
             continue
         counts["found"] += 1
-        if review.status == S.PENDING.value:
-            DocumentReview._base_manager.filter(pk=pk, status=S.PENDING.value).update(
+        if (
+            review.status == S.PENDING.value
+            and DocumentReview._base_manager.filter(pk=pk, status=S.PENDING.value).update(
                 status=S.WITHDRAWN.value, decided_at=now
             )
+            == 1
+        ):
             review.status, review.decided_at = S.WITHDRAWN.value, now
             record(review, StaffAuditKind.DOCUMENTS_WITHDRAWN, actor=actor, **who)
             counts["withdrawn"] += 1

@@ -146,6 +146,8 @@ def test_erase_and_legal_hold_take_redact(
     reviewer.post(page(review), {"decision": "reject", "reason": "expired card"})
     assert reviewer.post(page(review), {"erase": "1"}).status_code == 403
     client, _ = staff_client("doc-eraser", "view_documentreview", "redact")
+    client.post(page(review), {"hold": "on", "reason": "x" * 501})
+    assert not DocumentReview.objects.get(pk=review.pk).legal_hold  # refused: too long
     client.post(page(review), {"hold": "on", "reason": "complaint 12"})
     review.refresh_from_db()
     assert review.legal_hold

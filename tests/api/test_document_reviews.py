@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.core.files.storage import storages
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -19,6 +20,13 @@ from tests.support.api_helpers import NAME, client_for, error_code, field_codes,
 from tests.support.users import user_with
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle() -> None:
+    # The create throttle counts per user id in the cache, which outlives each test's rows.
+    cache.clear()
+
 
 PATHS = "/api/face-idcard/verification-paths/"
 REVIEWS = "/api/face-idcard/document-reviews/"
@@ -222,3 +230,13 @@ def test_withdrawal_deletes_the_photos(
     other.refresh_from_db()
     assert other.has_documents and other.status == "pending"
     assert client.get(f"{REVIEWS}{pending.pk}/").json()["status"] == "withdrawn"
+
+
+def test_the_attempts_creation_budget_holds_here_too(face_settings: Any) -> None:
+    face_settings(API_CREATE_THROTTLE_RATE="2/min")
+    client = client_for(plain_user("thrifty"))
+    assert send(client, consent="false").status_code == 400
+    assert send(client, consent="false").status_code == 400
+    third = send(client)
+    assert third.status_code == 429 and third["Retry-After"]
+    assert not DocumentReview.objects.exists()
