@@ -18,7 +18,7 @@ from .models import AttemptEvent, EventKind, StaffAuditEvent, StaffAuditKind
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
 
-    from .models import VerificationAttempt
+    from .models import DocumentReview, VerificationAttempt
 
     Actor = AbstractBaseUser | AnonymousUser | None
 
@@ -69,10 +69,21 @@ def record_many(events: Iterable[AttemptEvent]) -> None:
         AttemptEvent.objects.bulk_create(items)
 
 
-def record_staff(kind: StaffAuditKind | str, *, actor: Actor, **data: Any) -> StaffAuditEvent:
-    """Append one staff event (an action on no single attempt, such as a search)."""
+def record_staff(
+    kind: StaffAuditKind | str,
+    *,
+    actor: Actor,
+    document_review: DocumentReview | None = None,
+    **data: Any,
+) -> StaffAuditEvent:
+    """Append one staff event (an action on no single attempt, such as a search, or an event
+    of a ``document_review``)."""
     item = StaffAuditEvent(
-        kind=str(kind), actor=_actor(actor), data=data, created_at=timezone.now()
+        kind=str(kind),
+        actor=_actor(actor),
+        document_review=document_review,
+        data=data,
+        created_at=timezone.now(),
     )
     item.save(force_insert=True)
     return item

@@ -857,4 +857,32 @@ def check_filing_threshold(
                 id="face_idcard.W051",
             )
         )
+def check_non_face_alternatives(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """``NON_FACE_ALTERNATIVES``: every entry a known alternative (E052), and at least one
+    (W052: the 2025 measures forbid making the face the only way to verify)."""
+    from .alternatives import KNOWN, configured
+
+    messages: list[CheckMessage] = []
+    names = configured()
+    unknown = [name for name in names if name not in KNOWN]
+    if unknown:
+        messages.append(
+            Error(
+                f"FACE_IDCARD['NON_FACE_ALTERNATIVES'] names unknown alternatives: "
+                f"{', '.join(repr(name) for name in unknown)}.",
+                hint=f"Known: {', '.join(sorted(KNOWN))}.",
+                id="face_idcard.E052",
+            )
+        )
+    if not [name for name in names if name in KNOWN]:
+        messages.append(
+            Warning(
+                "FACE_IDCARD['NON_FACE_ALTERNATIVES'] offers no way to verify without the "
+                "face: China's 2025 face-recognition measures forbid making face recognition "
+                "the only way where another one serves.",
+                hint="Add 'document_review' (staff check photos of the ID card), unless the "
+                "site offers another way of its own.",
+                id="face_idcard.W052",
+            )
+        )
     return messages

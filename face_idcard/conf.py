@@ -227,6 +227,12 @@ DEFAULTS: dict[str, Any] = {
     # Where the page sends a person under MINIMUM_AGE for the site's own guardian-consent
     # process (a path or URL name; None: the page asks them to contact the site).
     "ONBOARDING_GUARDIAN_URL": None,
+    # How a person who refuses face verification can verify instead (the 2025 measures: the
+    # face must not be the only way). "document_review": photos of the ID card's two sides,
+    # decided by staff (face_idcard.services.submit_documents); the onboarding page and the
+    # API offer each listed path beside the face. Empty: face only (system check
+    # face_idcard.W050).
+    "NON_FACE_ALTERNATIVES": ["document_review"],
     # --- REST API (face_idcard.api, the [drf] extra) -------------------------------------
     # Dotted paths of the DRF permission classes of every API view (None: IsAuthenticated).
     "API_PERMISSION_CLASSES": None,

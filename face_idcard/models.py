@@ -533,21 +533,48 @@ class StaffAuditKind(StrChoice):
     #: Processing records exported (face_idcard.records): the period, format, language and
     #: the stored record's id and digest.
     RECORDS_EXPORTED = "records_exported"
+    # --- A document review (the non-face alternative, DocumentReview): its whole trail ---
+    #: The person sent their ID card photos (the actor is the person).
+    DOCUMENTS_SUBMITTED = "documents_submitted"
+    #: A staff member approved or rejected them.
+    DOCUMENTS_DECIDED = "documents_decided"
+    #: A staff member saw the clear ID number, name and photos (an audited reveal).
+    DOCUMENTS_VIEWED = "documents_viewed"
+    #: The photos or the personal information were erased (purge, redaction, withdrawal).
+    DOCUMENTS_ERASED = "documents_erased"
+    #: The person withdrew their consent while the review was pending.
+    DOCUMENTS_WITHDRAWN = "documents_withdrawn"
 
 
 STAFF_AUDIT_KIND_CHOICES: list[tuple[str, StrOrPromise]] = [
     (StaffAuditKind.ID_SEARCH.value, _("Search by ID number")),
     (StaffAuditKind.RECORDS_EXPORTED.value, _("Processing records exported")),
+    (StaffAuditKind.DOCUMENTS_SUBMITTED.value, _("ID card photos submitted for review")),
+    (StaffAuditKind.DOCUMENTS_DECIDED.value, _("Document review decided")),
+    (StaffAuditKind.DOCUMENTS_VIEWED.value, _("ID card photos viewed")),
+    (StaffAuditKind.DOCUMENTS_ERASED.value, _("ID card photos or personal information erased")),
+    (StaffAuditKind.DOCUMENTS_WITHDRAWN.value, _("Document review withdrawn")),
 ]
 
 
 class StaffAuditEvent(AppendOnlyModel):
     """A staff action that concerns no single attempt, in an append-only trail of its own: a
-    search by ID number, with or without hits (its hits also get an :class:`AttemptEvent`).
-    Never PII in ``data`` (a search keeps its hit count and hash key ids, never the number
-    or its hash); never updated or deleted."""
+    search by ID number, with or without hits (its hits also get an :class:`AttemptEvent`),
+    and every event of a :class:`DocumentReview` (which has no attempt; ``document_review``
+    names it). Never PII in ``data`` (a search keeps its hit count and hash key ids, never
+    the number or its hash); never updated or deleted."""
 
     kind = models.CharField(_("kind"), max_length=32, choices=STAFF_AUDIT_KIND_CHOICES)
+    #: The document review the event is about (None: an event of no review, such as a search).
+    #: PROTECT: a review's trail keeps it; its personal information is erased, never the row.
+    document_review = models.ForeignKey(
+        "DocumentReview",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="events",
+        verbose_name=_("document review"),
+    )
     created_at = models.DateTimeField(_("time"), default=timezone.now, db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -795,3 +822,121 @@ class ProcessingRecord(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"processing records {self.period_start:%Y-%m-%d}..{self.period_end:%Y-%m-%d}"
+
+
+class DocumentReviewStatus(StrChoice):
+    """A document review's lifecycle: ``pending`` until a staff member decides it or the person
+    withdraws; every other state is final (each change is a conditional UPDATE on ``pending``,
+    ``face_idcard.services._documents``)."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+
+
+DOCUMENT_REVIEW_STATUS_CHOICES: list[tuple[str, StrOrPromise]] = [
+    (DocumentReviewStatus.PENDING.value, _("Awaiting review")),
+    (DocumentReviewStatus.APPROVED.value, _("Approved")),
+    (DocumentReviewStatus.REJECTED.value, _("Rejected")),
+    (DocumentReviewStatus.WITHDRAWN.value, _("Withdrawn")),
+]
+
+
+class DocumentReview(models.Model):
+    """The non-face alternative: a person who refuses face verification sends photos of both
+    sides of their ID card with the number and name, and a staff member decides.
+
+    Its own table rather than a mode of :class:`VerificationAttempt`: an attempt is a provider
+    call (its lifecycle, claims, retries, rate-limit slots, similarity, the statistics' and the
+    filing count's rows), none of which a staff decision on two photos has. The personal
+    information is kept as an attempt's is: encrypted and bound to the review's id (the same
+    field names, so the same helpers read them), masked copies, the keyed ID hash (a withdrawal
+    by ID number finds it), the photos sealed in the selfie storage, a legal hold, and the
+    same erasure times. Its audit trail is :class:`StaffAuditEvent` (``document_review``).
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="face_idcard_document_reviews",
+        verbose_name=_("user"),
+        # No index of its own: face_idcard_docrev_user_idx leads with the user.
+        db_index=False,
+    )
+    idcard_number_encrypted = models.TextField(blank=True, editable=False)
+    idcard_name_encrypted = models.TextField(blank=True, editable=False)
+    idcard_hash = models.CharField(
+        _("ID number hash"), max_length=64, blank=True, editable=False, db_index=True
+    )
+    idcard_hash_key_id = models.CharField(
+        _("ID number hash key"), max_length=32, blank=True, editable=False
+    )
+    idcard_number_masked = models.CharField(_("ID number"), max_length=32, blank=True)
+    idcard_name_masked = models.CharField(_("name"), max_length=64, blank=True)
+    # The sealed photos of the card's two sides: random names in ``document_storage`` (a
+    # STORAGES alias, the selfie storage's when they were sent), never served publicly.
+    front_name = models.CharField(max_length=255, blank=True, editable=False)
+    back_name = models.CharField(max_length=255, blank=True, editable=False)
+    document_storage = models.CharField(max_length=100, blank=True, editable=False)
+    front_content_type = models.CharField(max_length=50, blank=True)
+    back_content_type = models.CharField(max_length=50, blank=True)
+    consent_at = models.DateTimeField(_("consent given at"))
+    notice_version = models.CharField(_("privacy notice version"), max_length=64, blank=True)
+    external_reference = models.CharField(_("external reference"), max_length=255, blank=True)
+
+    status = models.CharField(
+        _("status"),
+        max_length=16,
+        choices=DOCUMENT_REVIEW_STATUS_CHOICES,
+        default=DocumentReviewStatus.PENDING.value,
+    )
+    created_at = models.DateTimeField(_("created"), default=timezone.now)
+    decided_at = models.DateTimeField(_("decided"), null=True, blank=True)
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("reviewer"),
+    )
+    review_reason = models.TextField(_("review reason"), blank=True)
+
+    legal_hold = models.BooleanField(_("legal hold"), default=False)
+    documents_purged_at = models.DateTimeField(_("ID card photos purged"), null=True, blank=True)
+    pii_purged_at = models.DateTimeField(_("personal information purged"), null=True, blank=True)
+    redacted_at = models.DateTimeField(_("redacted"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("document review")
+        verbose_name_plural = _("document reviews")
+        ordering = ("-created_at",)
+        # Viewing is the model's own permission; deciding, reading the clear data and erasing
+        # take the attempts' (face_idcard.review, view_pii, redact): one set for both paths.
+        default_permissions = ("view",)
+        indexes = [  # noqa: RUF012
+            # The review queue (oldest pending first) and the purge (by status and time).
+            models.Index(fields=["status", "created_at"], name="face_idcard_docrev_queue_idx"),
+            models.Index(fields=["legal_hold", "decided_at"], name="face_idcard_docrev_purge_idx"),
+            models.Index(fields=["user", "created_at"], name="face_idcard_docrev_user_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pk} ({self.status})"
+
+    def __repr__(self) -> str:
+        return f"<DocumentReview {self.pk} status={self.status}>"
+
+    @property
+    def has_documents(self) -> bool:
+        return bool(self.front_name or self.back_name)
+
+    @property
+    def has_pii(self) -> bool:
+        return bool(
+            self.idcard_number_encrypted or self.idcard_name_encrypted or self.has_documents
+        )

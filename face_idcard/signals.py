@@ -13,6 +13,8 @@ that really needs the clear text calls ``services.reveal_pii`` (audited).
 - ``attempt_withdrawn``: the person withdrew their consent (``services.withdraw``): the attempt
   is canceled if it was not yet sent and its personal information erased, unless
   ``legal_hold=True`` (then nothing of it was erased).
+- ``document_review_decided``: a staff member approved or rejected a document review (the
+  non-face alternative); sent with ``sender=DocumentReview``, ``review=`` and ``reviewer=``.
 
 One signal is about the site, not an attempt:
 
@@ -33,3 +35,4 @@ attempt_reviewed = Signal()
 attempt_redacted = Signal()
 attempt_withdrawn = Signal()
 filing_level_reached = Signal()
+document_review_decided = Signal()

@@ -58,6 +58,10 @@ class WithdrawalSerializer(serializers.Serializer[Any]):
         help_text="Already with the verification service: its answer is kept without PII."
     )
     erased = serializers.IntegerField(help_text="Whose photo and personal information went now.")
+    document_reviews = serializers.IntegerField(
+        help_text="Your document reviews (verification without the face) found: withdrawn if "
+        "pending, their ID card photos and personal information deleted (counted in erased)."
+    )
     legal_hold = serializers.BooleanField(
         help_text="Some records are under a legal hold and were not deleted (never why)."
     )
@@ -73,6 +77,7 @@ def represent(result: Any) -> dict[str, Any]:
         "canceled": result.canceled,
         "in_flight": result.in_flight,
         "erased": result.erased,
+        "document_reviews": result.document_reviews,
         "legal_hold": result.legal_hold,
         "messages": result.statements(),
     }
@@ -145,6 +150,7 @@ class WithdrawalView(NoStore):
                     "canceled": 1,
                     "in_flight": 0,
                     "erased": 2,
+                    "document_reviews": 0,
                     "legal_hold": False,
                     "messages": [
                         "Your consent is withdrawn: nothing more of yours will be verified."

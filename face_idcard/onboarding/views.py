@@ -27,6 +27,8 @@ from django.utils.translation import get_language
 from django.views.decorators.clickjacking import xframe_options_deny
 
 from .. import consent
+from .. import alternatives
+from ..api.serializers import allowed_notice_versions
 from ..conf import face_idcard_settings
 from ..states import TERMINAL
 from .languages import language_switch
@@ -139,6 +141,8 @@ def onboarding(request: HttpRequest) -> HttpResponse:
             "notice_text": consent.text_in(notice),
             "notice_sha256": notice.sha256,
             "language_switch": language_switch(request),
+            # The non-face alternative, offered beside the face path (NON_FACE_ALTERNATIVES).
+            "document_review_offered": alternatives.offers(alternatives.DOCUMENT_REVIEW),
         },
     )
 

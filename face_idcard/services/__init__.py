@@ -7,6 +7,9 @@ is its verbs, nothing else:
   :func:`reveal_pii`, :func:`reveal_selfie` for staff and the host site, and
   :func:`withdraw` for a person who withdraws consent (each checks the acting
   user's permission, :mod:`face_idcard.permissions`);
+- :func:`submit_documents`, :func:`decide_documents`, :func:`reveal_documents`,
+  :func:`redact_documents` and :func:`set_documents_legal_hold`: the document review, the
+  non-face alternative (``_documents``);
 - :func:`sweep` and :func:`purge` for the periodic tasks, :func:`rotate_keys` for key rotation.
 
 The errors they raise live in :mod:`face_idcard.exceptions`. The modules behind the verbs are
@@ -15,6 +18,13 @@ not. One submodule is public: :mod:`.dispatch`, the documented plug point where 
 work to another queue than Celery (:mod:`face_idcard.tasks` plugs Celery in by default).
 """
 
+from ._documents import (
+    decide_documents,
+    redact_documents,
+    reveal_documents,
+    set_documents_legal_hold,
+    submit_documents,
+)
 from ._operations import cancel, reveal_pii, reveal_selfie, review
 from ._rerun import rerun
 from ._retention import purge, redact, rotate_keys, set_legal_hold
@@ -24,15 +34,20 @@ from ._withdrawal import withdraw
 
 __all__ = [
     "cancel",
+    "decide_documents",
     "purge",
     "redact",
+    "redact_documents",
     "rerun",
+    "reveal_documents",
     "reveal_pii",
     "reveal_selfie",
     "review",
     "rotate_keys",
+    "set_documents_legal_hold",
     "set_legal_hold",
     "submit",
+    "submit_documents",
     "sweep",
     "withdraw",
 ]

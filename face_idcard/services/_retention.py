@@ -29,6 +29,7 @@ from ..signals import attempt_redacted
 from ..states import Decision, IllegalTransition, Status, is_terminal
 from ..webhooks import delivery as webhooks_delivery
 from ..webhooks import secrets as webhook_secrets
+from . import _documents as documents
 from . import _limits as limits
 from ._common import (
     current_selfie_storage_alias,
@@ -261,10 +262,13 @@ def purge(now: datetime | None = None) -> dict[str, int]:
     deleted = IdempotencyKey.objects.filter(expires_at__lte=now).delete()[1]
     counts["idempotency_keys"] = int(deleted.get(IdempotencyKey._meta.label, 0))
     counts["webhook_deliveries"] = webhooks_delivery.purge(now)
+    # The document reviews (the non-face alternative) on the same clocks.
+    counts.update(documents.purge_documents(now))
     logger.info(
         "purge: %(selfies)d selfies, %(pii)d PII records, %(held)d on legal hold, "
         "%(orphans)d orphaned selfie files, %(limit_hashes)d ID hashes kept for the limits, "
-        "%(idempotency_keys)d expired idempotency keys, %(webhook_deliveries)d webhook deliveries",
+        "%(idempotency_keys)d expired idempotency keys, %(webhook_deliveries)d webhook deliveries, "
+        "%(documents)d document reviews' photos, %(document_pii)d document reviews' PII",
         counts,
     )
     return counts
@@ -327,7 +331,8 @@ _ROTATE_TRIES = 3
 
 def rotate_keys() -> dict[str, int]:
     """Re-encrypt every stored field and selfie under the newest key, re-hash every ID
-    number under the newest hash key, and move selfies to the current SELFIE_STORAGE.
+    number under the newest hash key, and move selfies to the current SELFIE_STORAGE; the
+    document reviews' number, name and photos the same way (``_documents.rotate_documents``).
 
     Never brings erased data back: each UPDATE is conditional on the row still holding the
     ciphertexts, selfie and hash that were read, and on it being neither redacted nor purged.
@@ -348,6 +353,7 @@ def rotate_keys() -> dict[str, int]:
                 counts["selfies"] += outcome
                 break
     counts["webhook_secrets"] = webhook_secrets.reencrypt_all()
+    counts["document_reviews"] = documents.rotate_documents()
     logger.info(
         "rotate_keys: %(attempts)d attempts, %(selfies)d selfies, "
         "%(webhook_secrets)d webhook endpoints' secrets",

@@ -14,6 +14,10 @@ hash key). For each of their attempts:
 - one under legal hold keeps everything: the audit trail says so; the person is told that a
   hold applies, never why.
 
+The person's document reviews (the non-face alternative, :mod:`._documents`) go the same way:
+a pending one is withdrawn, the photos and personal information of each erased (a hold
+excepted), in the staff trail.
+
 Each attempt gets a ``withdrawn`` audit event and the ``attempt_withdrawn`` signal. What cannot
 be deleted here is said in the answer: the provider's own record of a call, kept under the
 provider's terms (``Backend.provider_keeps_results_days``).
@@ -38,6 +42,7 @@ from ..models import EventKind, IdempotencyKey, VerificationAttempt
 from ..signals import attempt_finished, attempt_withdrawn
 from ..states import CLAIMABLE, ConcurrentTransition, Status, transition
 from ._common import send_after_commit
+from ._documents import withdraw_documents
 from ._retention import _erase
 
 if TYPE_CHECKING:
@@ -69,6 +74,9 @@ class Withdrawal:
     erased: int = 0
     #: Under legal hold: nothing of them erased.
     held: int = 0
+    #: The person's document reviews (the non-face alternative) found; their photos and
+    #: personal information erased are counted in ``erased``, those held in ``held``.
+    document_reviews: int = 0
     #: For each provider the person's data went to: how many days it keeps its own record of
     #: the call (None: the provider does not say).
     provider_days: tuple[int | None, ...] = ()
@@ -81,9 +89,9 @@ class Withdrawal:
         """What the person is told, in the active language: what was done, and what was not
         and why. Never the reason of a legal hold."""
         lines = [str(_("Your consent is withdrawn: nothing more of yours will be verified."))]
-        if self.attempts == 0:
+        if self.attempts == 0 and self.document_reviews == 0:
             lines.append(str(_("We hold no verification of yours.")))
-        if self.erased or (self.attempts and not self.held):
+        if self.erased or ((self.attempts or self.document_reviews) and not self.held):
             lines.append(
                 str(
                     _(
@@ -158,10 +166,13 @@ def withdraw(
         else:
             who = {"channel": CHANNEL_STAFF, **permissions.require(actor, permissions.REDACT)}
         found = VerificationAttempt._base_manager.filter(user=user)
+        reviews = Q(user=user)
     else:
         assert attempt is not None
         who = {"channel": CHANNEL_STAFF, **permissions.require(actor, permissions.REDACT)}
         found = VerificationAttempt._base_manager.filter(_same_person(attempt))
+        hashes = _person_hashes(attempt)
+        reviews = Q(idcard_hash__in=sorted(hashes)) if hashes else Q(pk__in=[])
     now = timezone.now()
     counts = {"attempts": 0, "canceled": 0, "in_flight": 0, "erased": 0, "held": 0}
     backends: set[str] = set()
@@ -177,7 +188,13 @@ def withdraw(
                 counts[key] += 1
             if outcome[1]:
                 backends.add(outcome[1])
-    result = Withdrawal(**counts, provider_days=_provider_days(backends))
+        # The document reviews too: their photos and personal information go the same way.
+        documents = withdraw_documents(reviews, actor=actor, now=now, who=who)
+    counts["erased"] += documents["erased"]
+    counts["held"] += documents["held"]
+    result = Withdrawal(
+        **counts, document_reviews=documents["found"], provider_days=_provider_days(backends)
+    )
     logger.info(
         "withdrawal (%s): %d attempts, %d canceled, %d in flight, %d erased, %d on legal hold",
         who["channel"],
@@ -193,6 +210,15 @@ def withdraw(
 def _same_person(attempt: VerificationAttempt) -> Q:
     """The attempt and every attempt whose ID number hash is the same, under any live key
     (the stored hash alone when the number itself was erased already)."""
+    hashes = _person_hashes(attempt)
+    condition = Q(pk=attempt.pk)
+    if hashes:
+        condition |= Q(idcard_hash__in=sorted(hashes))
+    return condition
+
+
+def _person_hashes(attempt: VerificationAttempt) -> set[str]:
+    """The attempt's ID number hashed under every live key, and its stored hash."""
     hashes: set[str] = set()
     if attempt.idcard_number_encrypted:
         number = crypto.decrypt_text(
@@ -203,10 +229,7 @@ def _same_person(attempt: VerificationAttempt) -> Q:
         del number
     if attempt.idcard_hash:
         hashes.add(attempt.idcard_hash)
-    condition = Q(pk=attempt.pk)
-    if hashes:
-        condition |= Q(idcard_hash__in=sorted(hashes))
-    return condition
+    return hashes
 
 
 def _withdraw_one(

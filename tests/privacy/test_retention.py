@@ -156,7 +156,12 @@ def test_rotate_keys(face_settings: Any, settings: Any) -> None:
     settings.FACE_IDCARD = {**settings.FACE_IDCARD, "PII_ENCRYPTION_KEYS": [new_key, old_key]}
     out = io.StringIO()
     call_command("face_idcard_rotate_keys", stdout=out)
-    assert out.getvalue().split() == ["attempts=2", "selfies=1", "webhook_secrets=0"]
+    assert out.getvalue().split() == [
+        "attempts=2",
+        "selfies=1",
+        "webhook_secrets=0",
+        "document_reviews=0",
+    ]
     assert not selfie_storage().exists(attempt.selfie_name)
 
     # Only the new key is needed now.

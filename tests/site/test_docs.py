@@ -133,6 +133,8 @@ SCENARIOS: dict[str, Scenario] = {
     "W007": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": []}, {"DEBUG": True}),
     "W008": Scenario("THRESHOLD", {"BACKENDS": {"default": {**FACEID, "THRESHOLD": 60}}}),
     "E020": Scenario(None, {}, {"DATABASES": {"default": {"ENGINE": "django.db.backends.dummy"}}}),
+    "E052": Scenario("NON_FACE_ALTERNATIVES", {"NON_FACE_ALTERNATIVES": ["two_element"]}),
+    "W052": Scenario("NON_FACE_ALTERNATIVES", {"NON_FACE_ALTERNATIVES": []}),
 }
 
 
