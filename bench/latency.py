@@ -115,7 +115,9 @@ def warm_up(port: int, tokens: list[str], numbers: list[str], photo: bytes) -> N
     web and worker processes have loaded what they load on first use."""
     from face_idcard.models import VerificationAttempt
 
-    answers = [submit(port, token, number, photo) for number, token in zip(numbers, tokens)]
+    answers = [
+        submit(port, token, number, photo) for number, token in zip(numbers, tokens, strict=True)
+    ]
     if any(status != 202 for status, _, _ in answers):
         sys.exit(f"the warm-up was refused: {[status for status, _, _ in answers]}")
     ids = [attempt_id for _, attempt_id, _ in answers]

@@ -857,6 +857,10 @@ def check_filing_threshold(
                 id="face_idcard.W051",
             )
         )
+    return messages
+
+
+@register(Tags.security, "face_idcard")
 def check_non_face_alternatives(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``NON_FACE_ALTERNATIVES``: every entry a known alternative (E052), and at least one
     (W052: the 2025 measures forbid making the face the only way to verify)."""

@@ -26,9 +26,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.views.decorators.clickjacking import xframe_options_deny
 
-from .. import consent
-from .. import alternatives
-from ..api.serializers import allowed_notice_versions
+from .. import alternatives, consent
 from ..conf import face_idcard_settings
 from ..states import TERMINAL
 from .languages import language_switch
