@@ -29,28 +29,20 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .. import settings_spec
 from ..conf import face_idcard_settings
 from ..images import ImageLimits
 
 #: Keys every alias may set, whatever its backend; each defaults to the site-wide key of the
-#: same name in ``FACE_IDCARD``.
-GENERIC_KEYS = (
-    "THRESHOLD",
-    "REVIEW_BAND",
-    "RATE_LIMIT_PER_SECOND",
-    "CONNECT_TIMEOUT",
-    "READ_TIMEOUT",
-    "HTTP_POOL_MAXSIZE",
-    "LIVENESS",
-    "LIVENESS_FAILURE",
-)
+#: same name in ``FACE_IDCARD`` (declared with ``per_alias=True`` in settings_spec).
+GENERIC_KEYS = settings_spec.PER_ALIAS
 #: ``LIVENESS``: ``off`` (nothing asked, nothing decided on it), ``record`` (checked where the
 #: provider can, stored, never decided on) or ``require`` (an attempt without a passing verdict
 #: is not a match).
-LIVENESS_POLICIES = ("off", "record", "require")
+LIVENESS_POLICIES = settings_spec.declared("LIVENESS").choices
 #: ``LIVENESS_FAILURE``: under ``require``, an attempt without a passing verdict goes to
 #: ``review`` or is ``refuse``\ d (decided no match).
-LIVENESS_FAILURE_ACTIONS = ("review", "refuse")
+LIVENESS_FAILURE_ACTIONS = settings_spec.declared("LIVENESS_FAILURE").choices
 #: Keys of an alias entry that are not the backend's own options.
 RESERVED_KEYS = frozenset({"BACKEND", *GENERIC_KEYS})
 

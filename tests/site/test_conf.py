@@ -38,7 +38,7 @@ def test_no_flat_provider_keys_and_no_environment_fallback(
     monkeypatch.setenv(f"FACE_IDCARD_{key}", "from-env")
     with override_settings(FACE_IDCARD={}), pytest.raises(AttributeError):
         face_idcard_settings.__getattr__(key)
-    assert "face_idcard.W003" in check_ids(**{key: "x"})
+    assert "face_idcard.E019" in check_ids(**{key: "x"})
 
 
 def test_the_default_alias_is_default_and_backends_start_empty() -> None:
@@ -72,7 +72,7 @@ def test_valid_configuration_has_no_messages() -> None:
         ({"OUTAGE_RETRY_BACKOFF_MAX": None}, "face_idcard.E007"),
         ({"PII_RETENTION_DAYS": -3}, "face_idcard.E008"),
         ({"SELFIE_RETENTION_DAYS": 400}, "face_idcard.W002"),
-        ({"THRESHLOD": 80}, "face_idcard.W003"),
+        ({"THRESHLOD": 80}, "face_idcard.E019"),
         (default_alias(BACKEND="no.such.Backend"), "face_idcard.E001"),
         ({"LOST_CALL_POLICY": "retry"}, "face_idcard.E009"),
         ({"MAX_RETRIES": -1}, "face_idcard.E010"),

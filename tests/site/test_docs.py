@@ -108,7 +108,6 @@ SCENARIOS: dict[str, Scenario] = {
     "E040": Scenario("LIVENESS", {"LIVENESS": "always"}),
     "E041": Scenario("LIVENESS", {"BACKENDS": {"default": {**LEGACY, "LIVENESS": "require"}}}),
     "W002": Scenario("SELFIE_RETENTION_DAYS", {"SELFIE_RETENTION_DAYS": 400}),
-    "W003": Scenario(None, {"THRESHLOD": 80}),
     "W004": Scenario("SELFIE_STORAGE", {"SELFIE_STORAGE": "default"}),
     "W005": Scenario(
         "RATE_LIMIT_CACHE", {"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "local"}
@@ -116,18 +115,32 @@ SCENARIOS: dict[str, Scenario] = {
     "W007": Scenario("PII_HASH_KEYS", {"PII_HASH_KEYS": []}, {"DEBUG": True}),
     "W008": Scenario("THRESHOLD", {"BACKENDS": {"default": {**FACEID, "THRESHOLD": 60}}}),
     "E020": Scenario(None, {}, {"DATABASES": {"default": {"ENGINE": "django.db.backends.dummy"}}}),
+    "E019": Scenario(None, {"THRESHLOD": 80}),
+    "E021": Scenario(None, {"ALLOW_DEVELOPMENT_BACKENDS": "yes"}),
 }
 
 
 def ids_in_checks_module() -> set[str]:
+    """The ids checks.py writes out, and those the declarations of the settings and of the
+    backends' options name for their generated type and range checks."""
+    from face_idcard.backends import Option
+    from face_idcard.settings_spec import SETTINGS
+
     tree = ast.parse((PACKAGE / "checks.py").read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg == "id":
+            if isinstance(node.value, ast.Attribute) and node.value.attr == "check":
+                continue  # a declaration's id, collected below
             assert isinstance(node.value, ast.Constant), "check ids are literals"
             match = CHECK_ID.fullmatch(str(node.value.value))
             assert match, node.value.value
             found.add(match.group(1))
+    declared = {setting.check for setting in SETTINGS} | {Option().check}
+    for check_id in declared:
+        match = CHECK_ID.fullmatch(check_id)
+        assert match, check_id
+        found.add(match.group(1))
     return found
 
 
@@ -173,19 +186,16 @@ def test_every_check_id_mentioned_exists() -> None:
             assert check_id in known, f"{name} names face_idcard.{check_id}, which does not exist"
 
 
-def test_conf_names_the_right_check_for_each_setting() -> None:
-    """A comment in DEFAULTS naming a check must sit above the key that check is about."""
-    pending: list[str] = []
-    pairs: list[tuple[str, str]] = []
-    for line in (PACKAGE / "conf.py").read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            pending += CHECK_ID.findall(stripped)
-            continue
-        key = re.match(r'^"([A-Z_]+)":', stripped)
-        if key:
-            pairs += [(check_id, key.group(1)) for check_id in pending]
-        pending = []
-    assert pairs, "conf.py names no check next to a setting: update this test"
+def test_each_setting_names_the_right_checks() -> None:
+    """A declaration's doc naming a check must be about the key that check is about."""
+    from face_idcard.settings_spec import SETTINGS
+
+    pairs = [
+        (check_id, setting.name)
+        for setting in SETTINGS
+        for check_id in CHECK_ID.findall(str(setting.doc))
+    ]
+    assert pairs, "no setting's doc names a check: update this test"
     for check_id, key in pairs:
-        assert SCENARIOS[check_id].key == key, f"conf.py names {check_id} above {key}"
+        scenario = SCENARIOS[check_id]
+        assert scenario.key in (key, None), f"the doc of {key} names {check_id}"

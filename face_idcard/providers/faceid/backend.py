@@ -15,6 +15,7 @@ from types import MappingProxyType
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.translation import gettext_lazy as _
 
 from ...backends.base import Backend, Option, OptionProblem, VerificationRequest
 from ...backends.config import BackendSettings
@@ -26,6 +27,7 @@ from ...outcome import (
     LivenessVerdict,
     ProviderOutcome,
 )
+from ...settings_spec import BOOLEAN, CALLS_PER_SECOND, NUMBER, STRING
 from .codes import FACEID_CODES, LOW_SIMILARITY, SUCCESS, TENCENT_PASS_MARK
 from .encryption import FieldEncryptor, load_public_key
 from .sdk import DEFAULT_ENDPOINT, PRECHECK_ACTION, FaceIdAnswer, FaceIdClient
@@ -51,17 +53,56 @@ FACE_INPUT_IMAGE = 1
 
 FACEID_OPTIONS: Mapping[str, Option] = MappingProxyType(
     {
-        "SECRET_ID": Option(required=True),
-        "SECRET_KEY": Option(required=True, secret=True),
-        "ENDPOINT": Option(default=DEFAULT_ENDPOINT),
-        # The API takes no region: not sent unless set.
-        "REGION": Option(default=""),
-        "ENCRYPTION_PUBLIC_KEY": Option(default=""),
-        # With the alias's LIVENESS on, DetectAIFakeFaces before each comparison (False: the
-        # alias cannot check liveness, so LIVENESS "require" is refused by face_idcard.E041).
-        "LIVENESS_PRECHECK": Option(default=True),
-        # DetectAIFakeFaces' own quota, calls per second.
-        "PRECHECK_RATE_LIMIT_PER_SECOND": Option(default=PRECHECK_CALLS_PER_SECOND),
+        "SECRET_ID": Option(
+            type=STRING,
+            required=True,
+            doc=_("The SecretId of a Tencent Cloud API key allowed to call FaceID."),
+        ),
+        "SECRET_KEY": Option(
+            type=STRING,
+            required=True,
+            secret=True,
+            doc=_("The SecretKey of that API key: read it from the environment or a secret store."),
+        ),
+        "ENDPOINT": Option(
+            type=STRING,
+            default=DEFAULT_ENDPOINT,
+            doc=_(
+                "The API's host, or a url such as http://127.0.0.1:8701 for the simulator "
+                "(check --deploy refuses a loopback or plain-http endpoint)."
+            ),
+        ),
+        "REGION": Option(
+            type=STRING,
+            default="",
+            doc=_(
+                "The region sent with each call; the API takes none, so it is not sent unless set."
+            ),
+        ),
+        "ENCRYPTION_PUBLIC_KEY": Option(
+            type=STRING,
+            default="",
+            doc=_(
+                "The RSA public key (PEM) from the FaceID console: when set, the name and the ID "
+                "number are sent encrypted."
+            ),
+        ),
+        "LIVENESS_PRECHECK": Option(
+            type=BOOLEAN,
+            default=True,
+            doc=_(
+                "With the alias's LIVENESS on, call DetectAIFakeFaces before each comparison. "
+                'False: the alias cannot check liveness, so LIVENESS "require" is refused '
+                "(face_idcard.E041)."
+            ),
+        ),
+        "PRECHECK_RATE_LIMIT_PER_SECOND": Option(
+            type=NUMBER,
+            unit=CALLS_PER_SECOND,
+            minimum=1,
+            default=PRECHECK_CALLS_PER_SECOND,
+            doc=_("DetectAIFakeFaces' own quota, paced apart from the comparison's."),
+        ),
     }
 )
 
