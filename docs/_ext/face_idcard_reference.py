@@ -52,11 +52,13 @@ def _django_language(sphinx_language: str | None) -> str:
 
 
 def _kind(declaration: Any, *flags: str) -> str:
-    """The type cell: what a value must be, and the flags (per alias, required, secret)."""
+    """The type cell: what a value must be, the flags (per alias, required, secret) and the
+    id of the check that refuses any other value."""
     marks = [flag for flag in flags if flag]
     if declaration.secret:
         marks.append("secret")
-    return "; ".join([_escape(declaration.allowed()), *(f"*{mark}*" for mark in marks)])
+    cell = "; ".join([_escape(declaration.allowed()), *(f"*{mark}*" for mark in marks)])
+    return f"{cell} (``{declaration.check}``)"
 
 
 def _prose(text: str) -> str:
