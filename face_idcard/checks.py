@@ -14,7 +14,7 @@ from django.core.cache import caches
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.files.storage import storages
 
-from . import settings_spec
+from . import settings_history, settings_spec
 from .conf import face_idcard_settings as fs
 
 
@@ -67,10 +67,10 @@ def _undeclared_hint(key: str, known: list[str], where: str) -> str:
     """What an undeclared key was probably meant to be (its new name, a removed key's
     replacement, the closest declared name), and where the declared keys are listed."""
     guess = settings_spec.closest_name(key, known)
-    if guess is not None and settings_spec.RENAMED.get(key) == guess:
+    if guess is not None and settings_history.RENAMED.get(key) == guess:
         return f"{key} was renamed to {guess} (CHANGELOG.rst: renamed settings)."
-    if key in settings_spec.REMOVED:
-        return f"{key} was removed: {settings_spec.REMOVED[key]}"
+    if key in settings_history.REMOVED:
+        return f"{key} was removed: {settings_history.REMOVED[key]}"
     if guess is not None:
         return f"Did you mean {guess}? {where}."
     return f"Check for typos. {where}."
@@ -98,13 +98,13 @@ def _check_pipeline_settings() -> list[CheckMessage]:
     """Rules across keys: the claim lease against the call's timeouts, the rate limit's cache
     and the selfie storage against Django's own settings."""
     messages: list[CheckMessage] = []
-    connect, read = fs.CONNECT_TIMEOUT, fs.READ_TIMEOUT
+    connect, read = fs.CONNECT_TIMEOUT_SECONDS, fs.READ_TIMEOUT_SECONDS
     call_bound = connect + read if _is_number(connect) and _is_number(read) else None
     if _is_whole(fs.CLAIM_LEASE_SECONDS, 1) and call_bound and fs.CLAIM_LEASE_SECONDS <= call_bound:
         messages.append(
             Error(
                 "FACE_IDCARD['CLAIM_LEASE_SECONDS'] is not longer than a provider call can "
-                "take (CONNECT_TIMEOUT + READ_TIMEOUT): the sweeper would take attempts back "
+                "take (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS): the sweeper would take attempts back "
                 "from workers that are still waiting for an answer, and pay twice.",
                 id="face_idcard.E011",
             )

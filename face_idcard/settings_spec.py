@@ -28,13 +28,13 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
+from .settings_history import RENAMED
+
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise as StrOrPromise
 
 __all__ = [
     "DEFAULTS",
-    "REMOVED",
-    "RENAMED",
     "SETTINGS",
     "Declaration",
     "Setting",
@@ -271,7 +271,7 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
-        name="CONNECT_TIMEOUT",
+        name="CONNECT_TIMEOUT_SECONDS",
         section=BACKENDS_SECTION,
         type=NUMBER,
         unit=SECONDS,
@@ -283,7 +283,7 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("Seconds to wait for the TCP connection to the provider."),
     ),
     Setting(
-        name="READ_TIMEOUT",
+        name="READ_TIMEOUT_SECONDS",
         section=BACKENDS_SECTION,
         type=NUMBER,
         unit=SECONDS,
@@ -295,7 +295,7 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("Seconds to wait for the provider's response once connected."),
     ),
     Setting(
-        name="HTTP_POOL_MAXSIZE",
+        name="HTTP_POOL_MAX_CONNECTIONS",
         section=BACKENDS_SECTION,
         type=INTEGER,
         minimum=1,
@@ -430,7 +430,7 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("Hours over which ABUSE_MAX_ID_NUMBERS_PER_ACCOUNT counts."),
     ),
     Setting(
-        name="ABUSE_MISMATCH_BURST",
+        name="ABUSE_MAX_MISMATCHES_PER_HOUR",
         section=DECISION,
         type=INTEGER,
         minimum=1,
@@ -481,7 +481,7 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
-        name="MINIMUM_AGE",
+        name="MIN_AGE_YEARS",
         section=INPUT,
         type=INTEGER,
         unit=YEARS,
@@ -505,7 +505,7 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("Seconds a consent time may lie in the future (clocks of the hosts drift apart)."),
     ),
     Setting(
-        name="NAME_MIN_LENGTH",
+        name="NAME_MIN_CHARS",
         section=INPUT,
         type=INTEGER,
         unit=CHARACTERS,
@@ -515,7 +515,7 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("The shortest name accepted, in characters."),
     ),
     Setting(
-        name="NAME_MAX_LENGTH",
+        name="NAME_MAX_CHARS",
         section=INPUT,
         type=INTEGER,
         unit=CHARACTERS,
@@ -535,7 +535,7 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
-        name="IMAGE_MIN_SIDE",
+        name="IMAGE_MIN_SIDE_PIXELS",
         section=INPUT,
         type=INTEGER,
         unit=PIXELS,
@@ -545,7 +545,7 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("Photos with a shorter side below this are refused."),
     ),
     Setting(
-        name="IMAGE_MAX_SIDE",
+        name="IMAGE_MAX_SIDE_PIXELS",
         section=INPUT,
         type=INTEGER,
         unit=PIXELS,
@@ -581,7 +581,7 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("Largest upload accepted from a client, before any re-encoding."),
     ),
     Setting(
-        name="URL_MAX_LENGTH",
+        name="URL_MAX_CHARS",
         section=INPUT,
         type=INTEGER,
         unit=CHARACTERS,
@@ -655,7 +655,7 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
-        name="MAX_RETRIES",
+        name="RETRY_MAX_COUNT",
         section=PIPELINE,
         type=INTEGER,
         minimum=0,
@@ -667,7 +667,7 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
-        name="RETRY_BACKOFF_BASE",
+        name="RETRY_BACKOFF_BASE_SECONDS",
         section=PIPELINE,
         type=NUMBER,
         unit=SECONDS,
@@ -678,7 +678,7 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("The first wait before a transient retry; each next wait doubles."),
     ),
     Setting(
-        name="RETRY_BACKOFF_MAX",
+        name="RETRY_BACKOFF_MAX_SECONDS",
         section=PIPELINE,
         type=NUMBER,
         unit=SECONDS,
@@ -689,7 +689,7 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("The longest wait between two transient retries."),
     ),
     Setting(
-        name="OUTAGE_RETRY_BACKOFF_BASE",
+        name="OUTAGE_RETRY_BACKOFF_BASE_SECONDS",
         section=PIPELINE,
         type=NUMBER,
         unit=SECONDS,
@@ -700,12 +700,12 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_(
             "A run that meets an outage of the database, the cache or the broker is delivered "
             "again after a backoff with jitter, from this base doubling up to "
-            "OUTAGE_RETRY_BACKOFF_MAX, until the outage ends: never counted as a retry nor "
+            "OUTAGE_RETRY_BACKOFF_MAX_SECONDS, until the outage ends: never counted as a retry nor "
             "recorded as a failure."
         ),
     ),
     Setting(
-        name="OUTAGE_RETRY_BACKOFF_MAX",
+        name="OUTAGE_RETRY_BACKOFF_MAX_SECONDS",
         section=PIPELINE,
         type=NUMBER,
         unit=SECONDS,
@@ -789,7 +789,7 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("The alias in CACHES that keeps the rate limit (face_idcard.E013)."),
     ),
     Setting(
-        name="RATE_LIMIT_MARGIN",
+        name="RATE_LIMIT_MARGIN_SECONDS",
         section=PIPELINE,
         type=NUMBER,
         unit=SECONDS,
@@ -804,7 +804,7 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
-        name="MAX_BROKER_COUNTDOWN_SECONDS",
+        name="BROKER_MAX_COUNTDOWN_SECONDS",
         section=PIPELINE,
         type=NUMBER,
         unit=SECONDS,
@@ -842,7 +842,7 @@ SETTINGS: tuple[Setting, ...] = (
         ),
     ),
     Setting(
-        name="MAX_ATTEMPTS_PER_USER_PER_DAY",
+        name="MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY",
         section=LIMITS,
         type=INTEGER,
         minimum=0,
@@ -851,7 +851,7 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("Attempts one account may make over the last 24 hours (0: no limit)."),
     ),
     Setting(
-        name="MAX_ID_NUMBERS_PER_USER_PER_DAY",
+        name="MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY",
         section=LIMITS,
         type=INTEGER,
         minimum=0,
@@ -968,31 +968,20 @@ SETTINGS: tuple[Setting, ...] = (
         doc=_("Days after the decision before the encrypted ID number and name are purged."),
     ),
     Setting(
-        name="NOTICE_VERSION",
+        name="NOTICE_CURRENT_VERSION",
         section=PRIVACY,
         type=STRING,
         default="",
         doc=_("Version of the privacy notice the end user consents to (stored with each attempt)."),
     ),
     Setting(
-        name="NOTICE_VERSIONS",
+        name="NOTICE_ACCEPTED_VERSIONS",
         section=PRIVACY,
         type=STRINGS,
         default=[],
         doc=_(
             "Privacy notice versions a client may state it showed (the API refuses any other). "
-            "Empty: [NOTICE_VERSION] when that is set, else any version is accepted."
-        ),
-    ),
-    Setting(
-        name="ID_MASK",
-        section=PRIVACY,
-        type=STRING,
-        choices=("default",),
-        default="default",
-        doc=_(
-            'Mask style for display: "default" hides the county and the birth date '
-            "(1101**********002X)."
+            "Empty: [NOTICE_CURRENT_VERSION] when that is set, else any version is accepted."
         ),
     ),
     # --- Onboarding page -----------------------------------------------------------------
@@ -1015,7 +1004,7 @@ SETTINGS: tuple[Setting, ...] = (
         nullable=True,
         default=None,
         doc=_(
-            "Where the page sends a person under MINIMUM_AGE for the site's own "
+            "Where the page sends a person under MIN_AGE_YEARS for the site's own "
             "guardian-consent process (a path or URL name; None: the page asks them to contact "
             "the site)."
         ),
@@ -1117,10 +1106,12 @@ SETTINGS: tuple[Setting, ...] = (
         minimum_exclusive=True,
         default=15.0,
         check="face_idcard.E007",
-        doc=_("Seconds a receiver has to answer a delivery (the TCP connection: CONNECT_TIMEOUT)."),
+        doc=_(
+            "Seconds a receiver has to answer a delivery (the TCP connection: CONNECT_TIMEOUT_SECONDS)."
+        ),
     ),
     Setting(
-        name="WEBHOOK_RETRY_SCHEDULE",
+        name="WEBHOOK_RETRY_SCHEDULE_SECONDS",
         section=WEBHOOKS,
         type=NUMBERS,
         unit=SECONDS,
@@ -1197,24 +1188,6 @@ BY_NAME: Mapping[str, Setting] = {setting.name: setting for setting in SETTINGS}
 DEFAULTS: dict[str, Any] = {setting.name: setting.default for setting in SETTINGS}
 #: The generic keys every alias of BACKENDS may set.
 PER_ALIAS: tuple[str, ...] = tuple(setting.name for setting in SETTINGS if setting.per_alias)
-
-#: Names the development versions used, and the name each has now (CHANGELOG.rst: renamed
-#: settings). A key of an old name is an undeclared key (face_idcard.E019, or E018 in an
-#: alias) whose hint names the new one.
-RENAMED: Mapping[str, str] = {}
-
-_PROVIDER_OPTION = "provider options are set in an alias of BACKENDS (DEFAULT_BACKEND names it)."
-#: Keys the development versions read that are gone, and what to do instead.
-REMOVED: Mapping[str, str] = {
-    "BACKEND": _PROVIDER_OPTION,
-    "APPID": _PROVIDER_OPTION,
-    "SECRET_ID": _PROVIDER_OPTION,
-    "SECRET_KEY": _PROVIDER_OPTION,
-    "BUCKET": _PROVIDER_OPTION,
-    "ENDPOINT": _PROVIDER_OPTION,
-    "SIMULATOR_URL": _PROVIDER_OPTION,
-    "SIGNATURE_LIFETIME": _PROVIDER_OPTION,
-}
 
 
 def declared(name: str) -> Setting:

@@ -125,9 +125,9 @@ def resolve(alias: str) -> BackendSettings:
         threshold=None if threshold is None else float(threshold),
         review_band=float(generic("REVIEW_BAND")),
         rate_limit_per_second=None if rate is None else max(1, int(rate)),
-        connect_timeout=float(generic("CONNECT_TIMEOUT")),
-        read_timeout=float(generic("READ_TIMEOUT")),
-        http_pool_maxsize=int(generic("HTTP_POOL_MAXSIZE")),
+        connect_timeout=float(generic("CONNECT_TIMEOUT_SECONDS")),
+        read_timeout=float(generic("READ_TIMEOUT_SECONDS")),
+        http_pool_maxsize=int(generic("HTTP_POOL_MAX_CONNECTIONS")),
         # Checked by the system checks (E040); an unknown value counts as the safe one here.
         liveness=_one_of(generic("LIVENESS"), LIVENESS_POLICIES),
         liveness_failure=_one_of(generic("LIVENESS_FAILURE"), LIVENESS_FAILURE_ACTIONS),

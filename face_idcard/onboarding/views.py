@@ -89,9 +89,9 @@ def hardened(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpRespons
 
 
 def notice_version() -> str:
-    """The version the page shows: the newest allowed one, else NOTICE_VERSION."""
+    """The version the page shows: the newest allowed one, else NOTICE_CURRENT_VERSION."""
     versions = allowed_notice_versions()
-    return versions[0] if versions else str(face_idcard_settings.NOTICE_VERSION or "")
+    return versions[0] if versions else str(face_idcard_settings.NOTICE_CURRENT_VERSION or "")
 
 
 def site_url(request: HttpRequest, value: Any) -> str:

@@ -16,7 +16,7 @@ from django.core.checks import run_checks
 from django.test import override_settings
 from django.utils import translation
 
-from face_idcard import settings_spec
+from face_idcard import settings_history, settings_spec
 from face_idcard.backends import backend_class
 from face_idcard.conf import DEFAULTS
 from face_idcard.providers import BUILTIN_BACKENDS
@@ -139,7 +139,7 @@ def test_a_generated_message_says_what_the_value_must_be() -> None:
         ("LIVENESS", "Record"),  # words are compared without case, as the pipeline reads them
         ("ADMIN_ID_SEARCH_RATE", None),
         ("ADMIN_ID_SEARCH_RATE", "5/minute"),
-        ("WEBHOOK_RETRY_SCHEDULE", [1, 2.5]),
+        ("WEBHOOK_RETRY_SCHEDULE_SECONDS", [1, 2.5]),
         ("URL_RESOLVER", "socket.gethostbyname_ex"),
         ("THRESHOLD", 0),
     ],
@@ -149,9 +149,11 @@ def test_a_value_inside_its_declaration_fires_nothing(key: str, value: object) -
 
 
 def test_an_alias_generic_key_is_checked_against_the_same_declaration() -> None:
-    alias = {"BACKENDS": {"default": {**LEGACY, "READ_TIMEOUT": "15"}}}
+    alias = {"BACKENDS": {"default": {**LEGACY, "READ_TIMEOUT_SECONDS": "15"}}}
     (message,) = [m for m in messages(**alias) if m.id == "face_idcard.E007"]
-    assert message.msg.startswith("FACE_IDCARD['BACKENDS']['default']['READ_TIMEOUT'] is '15'")
+    assert message.msg.startswith(
+        "FACE_IDCARD['BACKENDS']['default']['READ_TIMEOUT_SECONDS'] is '15'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -161,7 +163,7 @@ def test_an_alias_generic_key_is_checked_against_the_same_declaration() -> None:
         ({**ALIYUN, "THRESHOLD_POLICY": "vote"}, "THRESHOLD_POLICY"),
         ({**FACEID, "PRECHECK_RATE_LIMIT_PER_SECOND": 0}, "PRECHECK_RATE_LIMIT_PER_SECOND"),
         ({**FACEID, "LIVENESS_PRECHECK": "no"}, "LIVENESS_PRECHECK"),
-        ({**LEGACY, "SIGNATURE_LIFETIME": "300"}, "SIGNATURE_LIFETIME"),
+        ({**LEGACY, "SIGNATURE_LIFETIME_SECONDS": "300"}, "SIGNATURE_LIFETIME_SECONDS"),
     ],
 )
 def test_a_backend_option_out_of_its_declaration_is_e017(
@@ -207,7 +209,7 @@ def test_an_undeclared_alias_key_suggests_the_closest_option() -> None:
     assert "Did you mean ACCESS_KEY_SECRET?" in message.hint
 
 
-@pytest.mark.parametrize(("old", "new"), sorted(settings_spec.RENAMED.items()))
+@pytest.mark.parametrize(("old", "new"), sorted(settings_history.RENAMED.items()))
 def test_an_old_name_is_an_error_naming_the_new_one(old: str, new: str) -> None:
     hint = f"{old} was renamed to {new}"
     if new in settings_spec.BY_NAME:

@@ -9,7 +9,7 @@ default when not sent, ``REAR_CAMERA_LIVENESS`` or ``NO_LIVENESS``) and ``THRESH
 (``"passed"``, the default: Alibaba Cloud's ``Passed`` decides, as it advises; ``"score"``: the
 alias's ``THRESHOLD`` decides on ``verifyScore``); and the generic ``THRESHOLD``,
 ``REVIEW_BAND``, ``RATE_LIMIT_PER_SECOND`` (default here 50, the account's quota),
-``CONNECT_TIMEOUT``, ``READ_TIMEOUT``.
+``CONNECT_TIMEOUT_SECONDS``, ``READ_TIMEOUT_SECONDS``.
 """
 
 from __future__ import annotations

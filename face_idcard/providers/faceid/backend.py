@@ -4,7 +4,7 @@ Options per alias: ``SECRET_ID``, ``SECRET_KEY`` (required), ``ENDPOINT`` (a hos
 such as ``http://127.0.0.1:8701`` for the simulator; default ``faceid.tencentcloudapi.com``),
 ``REGION`` (not sent unless set: the API takes none), ``ENCRYPTION_PUBLIC_KEY`` (the PEM
 from the FaceID console: switches on the encryption of Name and IdCard), and the generic
-``THRESHOLD`` (default 70), ``REVIEW_BAND``, ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``.
+``THRESHOLD`` (default 70), ``REVIEW_BAND``, ``CONNECT_TIMEOUT_SECONDS``, ``READ_TIMEOUT_SECONDS``.
 """
 
 from __future__ import annotations

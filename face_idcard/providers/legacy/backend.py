@@ -1,9 +1,9 @@
 """The legacy API as a backend: :class:`IdCardCompareClient` answers turned into outcomes.
 
 Options per alias: ``APPID``, ``SECRET_ID``, ``SECRET_KEY`` (required), ``BUCKET``,
-``ENDPOINT`` (default ``https://recognition.image.myqcloud.com``) and ``SIGNATURE_LIFETIME``
+``ENDPOINT`` (default ``https://recognition.image.myqcloud.com``) and ``SIGNATURE_LIFETIME_SECONDS``
 (seconds each request signature lives; default 300, at most 90 days), and the generic
-``THRESHOLD`` (default 75), ``REVIEW_BAND``, ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``.
+``THRESHOLD`` (default 75), ``REVIEW_BAND``, ``CONNECT_TIMEOUT_SECONDS``, ``READ_TIMEOUT_SECONDS``.
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ LEGACY_OPTIONS: Mapping[str, Option] = MappingProxyType(
             default=DEFAULT_ENDPOINT,
             doc=_("The API's address (check --deploy refuses a loopback or plain-http endpoint)."),
         ),
-        "SIGNATURE_LIFETIME": Option(
+        "SIGNATURE_LIFETIME_SECONDS": Option(
             type=INTEGER,
             unit=SECONDS,
             minimum=1,
@@ -106,7 +106,7 @@ class LegacyBackend(Backend):
                 bucket=str(self.option("BUCKET")),
                 endpoint=str(self.option("ENDPOINT")),
                 timeout=(config.connect_timeout, config.read_timeout),
-                signature_lifetime=int(self.option("SIGNATURE_LIFETIME")),
+                signature_lifetime=int(self.option("SIGNATURE_LIFETIME_SECONDS")),
                 pool_maxsize=config.http_pool_maxsize,
             )
         except (TypeError, ValueError) as exc:
