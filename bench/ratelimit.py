@@ -41,8 +41,8 @@ def main() -> None:
         from django.test import override_settings
 
         changed = {**settings.FACE_IDCARD, "RATE_LIMIT_PER_SECOND": LIMIT}
-        if "BENCH_BROKER_HOLD" in os.environ:  # MAX_BROKER_COUNTDOWN_SECONDS, to try parking
-            changed["MAX_BROKER_COUNTDOWN_SECONDS"] = float(os.environ["BENCH_BROKER_HOLD"])
+        if "BENCH_BROKER_HOLD" in os.environ:  # BROKER_MAX_COUNTDOWN_SECONDS, to try parking
+            changed["BROKER_MAX_COUNTDOWN_SECONDS"] = float(os.environ["BENCH_BROKER_HOLD"])
         # Through setting_changed: a plain assignment would leave the app's settings and any
         # backend already built (each holds its own limit) on the old values, unlimited.
         override_settings(FACE_IDCARD=changed).enable()

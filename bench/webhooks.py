@@ -128,7 +128,7 @@ def delivery_run() -> tuple[int, int, int]:
     logging.getLogger("face_idcard.webhooks").setLevel(logging.ERROR)
     override = _settings(
         WEBHOOK_ALLOW_PRIVATE=True,
-        WEBHOOK_RETRY_SCHEDULE=[0.05, 0.05, 0.05],
+        WEBHOOK_RETRY_SCHEDULE_SECONDS=[0.05, 0.05, 0.05],
         WEBHOOK_DISABLE_AFTER_FAILURES=None,
     )
     # No broker in this part: the threads below take the deliveries.

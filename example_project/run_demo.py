@@ -196,13 +196,13 @@ def demo_environment(web_port: int, simulator_port: int) -> dict[str, str]:
             "EXAMPLE_VAR_DIR": str(DEMO_VAR),
             "FACE_IDCARD_SIMULATOR_URL": f"http://127.0.0.1:{simulator_port}",
             "FACE_IDCARD_RATE_LIMIT_PER_SECOND": str(RATE_LIMIT_PER_SECOND),
-            "FACE_IDCARD_RETRY_BACKOFF_BASE": "0.3",
-            "FACE_IDCARD_RETRY_BACKOFF_MAX": "2",
+            "FACE_IDCARD_RETRY_BACKOFF_BASE_SECONDS": "0.3",
+            "FACE_IDCARD_RETRY_BACKOFF_MAX_SECONDS": "2",
             # The burst sends one magic number many times.
             "FACE_IDCARD_MAX_PER_ID_PER_DAY": "1000",
             "FACE_IDCARD_MAX_PER_USER_PER_DAY": "1000",
             # The scenarios use seven ID numbers from one account.
-            "FACE_IDCARD_MAX_ID_NUMBERS_PER_USER_PER_DAY": "1000",
+            "FACE_IDCARD_MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY": "1000",
             "FACE_IDCARD_API_CREATE_THROTTLE_RATE": "600/min",
             "EXAMPLE_BROKER_POLLING_INTERVAL": "0.05",
         }

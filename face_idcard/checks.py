@@ -14,6 +14,7 @@ from django.core.cache import caches
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.files.storage import storages
 
+from . import settings_history, settings_spec
 from .conf import face_idcard_settings as fs
 
 
@@ -23,37 +24,14 @@ def _is_number(value: Any) -> bool:
 
 @register(Tags.security, "face_idcard")
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """Each key's type and range, as declared (:mod:`face_idcard.settings_spec`), no key that
+    nobody declares (E019), the backends, and the rules that tie keys together."""
     fs.reload()  # checks must see the settings as they are now
-    messages: list[CheckMessage] = []
-
+    messages = _check_declared_values() + _check_undeclared_keys()
     messages += _check_backends()
 
-    threshold = fs.THRESHOLD
-    if threshold is not None and (not _is_number(threshold) or not 0 <= threshold <= 100):
-        messages.append(
-            Error(
-                f"FACE_IDCARD['THRESHOLD'] is {threshold!r}; it must be a number from 0 to 100.",
-                id="face_idcard.E003",
-            )
-        )
-    band = fs.REVIEW_BAND
-    if not _is_number(band) or not 0 <= band <= 50:
-        messages.append(
-            Error(
-                f"FACE_IDCARD['REVIEW_BAND'] is {band!r}; it must be a number from 0 to 50.",
-                id="face_idcard.E004",
-            )
-        )
-
     keys = fs.PII_ENCRYPTION_KEYS
-    if not isinstance(keys, list | tuple):
-        messages.append(
-            Error(
-                "FACE_IDCARD['PII_ENCRYPTION_KEYS'] must be a list of Fernet keys, newest first.",
-                id="face_idcard.E006",
-            )
-        )
-    elif not keys and not settings.DEBUG:
+    if isinstance(keys, list | tuple) and not keys and not settings.DEBUG:
         messages.append(
             Error(
                 "No PII encryption key: FACE_IDCARD['PII_ENCRYPTION_KEYS'] is empty while DEBUG is off.",
@@ -62,179 +40,77 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
                 id="face_idcard.E005",
             )
         )
-    elif keys:
-        from cryptography.fernet import Fernet
-
-        for index, key in enumerate(keys):
-            try:
-                Fernet(key)
-            except (ValueError, TypeError):
-                messages.append(
-                    Error(
-                        f"FACE_IDCARD['PII_ENCRYPTION_KEYS'][{index}] is not a valid Fernet key.",
-                        id="face_idcard.E006",
-                    )
-                )
-
-    for name in (
-        "CONNECT_TIMEOUT",
-        "READ_TIMEOUT",
-        "ADMIN_SELFIE_LINK_SECONDS",
-        "OUTAGE_RETRY_BACKOFF_BASE",
-        "OUTAGE_RETRY_BACKOFF_MAX",
-        "WEBHOOK_TIMEOUT_SECONDS",
-        "WEBHOOK_LEASE_SECONDS",
-    ):
-        value = fs.__getattr__(name)
-        if not _is_number(value) or value <= 0:
-            messages.append(
-                Error(
-                    f"FACE_IDCARD['{name}'] must be a positive number of seconds.",
-                    id="face_idcard.E007",
-                )
-            )
-    retention = {
-        name: fs.__getattr__(name) for name in ("SELFIE_RETENTION_DAYS", "PII_RETENTION_DAYS")
-    }
-    for name, value in retention.items():
-        if not isinstance(value, int) or value < 0:
-            messages.append(
-                Error(
-                    f"FACE_IDCARD['{name}'] must be a whole number of days >= 0.",
-                    id="face_idcard.E008",
-                )
-            )
-    if all(isinstance(v, int) for v in retention.values()) and (
-        retention["SELFIE_RETENTION_DAYS"] > retention["PII_RETENTION_DAYS"]
-    ):
+    selfie_days, pii_days = fs.SELFIE_RETENTION_DAYS, fs.PII_RETENTION_DAYS
+    if _is_whole(selfie_days, 0) and _is_whole(pii_days, 0) and selfie_days > pii_days:
         messages.append(
             Warning(
                 "Selfies are kept longer than the ID number and name they belong to.",
                 id="face_idcard.W002",
             )
         )
-
     messages += _check_pipeline_settings()
-    messages += _check_webhook_settings()
-
-    unknown = fs.unknown_keys()
-    if unknown:
-        messages.append(
-            Warning(
-                "Unknown FACE_IDCARD keys: " + ", ".join(unknown) + ".",
-                hint="Check for typos; unknown keys are ignored.",
-                id="face_idcard.W003",
-            )
-        )
     return messages
 
 
-LOST_CALL_POLICIES = ("requeue", "fail")
+def _check_declared_values() -> list[CheckMessage]:
+    """Every site-wide key against its declaration: one Error, with the declared check id,
+    per value of the wrong type or out of range (a secret's value is never quoted)."""
+    messages: list[CheckMessage] = []
+    for setting in settings_spec.SETTINGS:
+        text = setting.problem(f"FACE_IDCARD['{setting.name}']", getattr(fs, setting.name))
+        if text:
+            messages.append(Error(text, id=setting.check))
+    return messages
+
+
+def _undeclared_hint(key: str, known: list[str], where: str) -> str:
+    """What an undeclared key was probably meant to be (its new name, a removed key's
+    replacement, the closest declared name), and where the declared keys are listed."""
+    guess = settings_spec.closest_name(key, known)
+    if guess is not None and settings_history.RENAMED.get(key) == guess:
+        return f"{key} was renamed to {guess} (CHANGELOG.rst: renamed settings)."
+    if key in settings_history.REMOVED:
+        return f"{key} was removed: {settings_history.REMOVED[key]}"
+    if guess is not None:
+        return f"Did you mean {guess}? {where}."
+    return f"Check for typos. {where}."
+
+
+def _check_undeclared_keys() -> list[CheckMessage]:
+    """A key of FACE_IDCARD that nobody declares is ignored: a typo would silently leave the
+    default in force, so it is an Error (keys only, never values)."""
+    known = list(settings_spec.BY_NAME)
+    return [
+        Error(
+            f"FACE_IDCARD sets {key!r}, which is not a face_idcard setting: it would be ignored.",
+            hint=_undeclared_hint(key, known, "The settings reference lists every key"),
+            id="face_idcard.E019",
+        )
+        for key in fs.unknown_keys()
+    ]
 
 
 def _is_whole(value: Any, minimum: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
 
 
-def _check_webhook_settings() -> list[CheckMessage]:
-    messages: list[CheckMessage] = []
-    schedule = fs.WEBHOOK_RETRY_SCHEDULE
-    if not isinstance(schedule, list | tuple) or not all(
-        _is_number(wait) and wait > 0 for wait in schedule
-    ):
-        messages.append(
-            Error(
-                "FACE_IDCARD['WEBHOOK_RETRY_SCHEDULE'] must be a list of positive numbers of "
-                "seconds.",
-                id="face_idcard.E007",
-            )
-        )
-    for name, minimum in (("WEBHOOK_RESPONSE_MAX_BYTES", 1), ("WEBHOOK_RETENTION_DAYS", 0)):
-        if not _is_whole(fs.__getattr__(name), minimum):
-            messages.append(
-                Error(
-                    f"FACE_IDCARD['{name}'] must be a whole number >= {minimum}.",
-                    id="face_idcard.E010",
-                )
-            )
-    failures = fs.WEBHOOK_DISABLE_AFTER_FAILURES
-    if failures is not None and not _is_whole(failures, 1):
-        messages.append(
-            Error(
-                "FACE_IDCARD['WEBHOOK_DISABLE_AFTER_FAILURES'] must be None or a whole number >= 1.",
-                id="face_idcard.E010",
-            )
-        )
-    return messages
-
-
 def _check_pipeline_settings() -> list[CheckMessage]:
+    """Rules across keys: the claim lease against the call's timeouts, the rate limit's cache
+    and the selfie storage against Django's own settings."""
     messages: list[CheckMessage] = []
-    if fs.LOST_CALL_POLICY not in LOST_CALL_POLICIES:
-        messages.append(
-            Error(
-                f"FACE_IDCARD['LOST_CALL_POLICY'] is {fs.LOST_CALL_POLICY!r}.",
-                hint="Use 'requeue' (call again; the account may pay twice for a call that was "
-                "in flight) or 'fail' (never pay twice; the person starts a new attempt).",
-                id="face_idcard.E009",
-            )
-        )
-    if fs.MAX_RETRIES is not None and not _is_whole(fs.MAX_RETRIES, 0):
-        messages.append(
-            Error(
-                "FACE_IDCARD['MAX_RETRIES'] must be None (the retry window alone) or a whole "
-                "number >= 0.",
-                id="face_idcard.E010",
-            )
-        )
-    for name, minimum in (
-        ("RETRY_WINDOW_MINUTES", 0),
-        ("BREAKER_FAILURE_THRESHOLD", 1),
-        ("BREAKER_PROBE_INTERVAL_SECONDS", 1),
-        ("HTTP_POOL_MAXSIZE", 1),
-        ("CLAIM_LEASE_SECONDS", 1),
-        ("QUEUED_STALE_SECONDS", 1),
-        ("MAX_ID_NUMBERS_PER_USER_PER_DAY", 0),
-        ("MAX_ACCOUNTS_PER_ID_PER_DAY", 0),
-    ):
-        if not _is_whole(fs.__getattr__(name), minimum):
-            messages.append(
-                Error(
-                    f"FACE_IDCARD['{name}'] must be a whole number >= {minimum}.",
-                    id="face_idcard.E010",
-                )
-            )
-    call_bound = (
-        fs.CONNECT_TIMEOUT + fs.READ_TIMEOUT
-        if _is_number(fs.CONNECT_TIMEOUT) and _is_number(fs.READ_TIMEOUT)
-        else None
-    )
+    connect, read = fs.CONNECT_TIMEOUT_SECONDS, fs.READ_TIMEOUT_SECONDS
+    call_bound = connect + read if _is_number(connect) and _is_number(read) else None
     if _is_whole(fs.CLAIM_LEASE_SECONDS, 1) and call_bound and fs.CLAIM_LEASE_SECONDS <= call_bound:
         messages.append(
             Error(
                 "FACE_IDCARD['CLAIM_LEASE_SECONDS'] is not longer than a provider call can "
-                "take (CONNECT_TIMEOUT + READ_TIMEOUT): the sweeper would take attempts back "
+                "take (CONNECT_TIMEOUT_SECONDS + READ_TIMEOUT_SECONDS): the sweeper would take attempts back "
                 "from workers that are still waiting for an answer, and pay twice.",
                 id="face_idcard.E011",
             )
         )
 
     rate = fs.RATE_LIMIT_PER_SECOND
-    if rate is not None and (not _is_number(rate) or rate < 1):
-        messages.append(
-            Error(
-                f"FACE_IDCARD['RATE_LIMIT_PER_SECOND'] is {rate!r}; use None or a number >= 1.",
-                id="face_idcard.E012",
-            )
-        )
-    margin = fs.RATE_LIMIT_MARGIN
-    if margin is not None and (not _is_number(margin) or margin < 0):
-        messages.append(
-            Error(
-                f"FACE_IDCARD['RATE_LIMIT_MARGIN'] is {margin!r}; use None or seconds >= 0.",
-                id="face_idcard.E012",
-            )
-        )
     aliases = fs.BACKENDS if isinstance(fs.BACKENDS, dict) else {}
     limited = (
         rate is not None
@@ -295,6 +171,8 @@ def _check_backends() -> list[CheckMessage]:
     from .backends.config import GENERIC_KEYS, configured, default_alias, resolve
 
     messages: list[CheckMessage] = []
+    if not isinstance(fs.BACKENDS, Mapping):
+        return messages  # not a dict: reported by its declaration (E001)
     try:
         entries = configured()
     except ImproperlyConfigured as exc:
@@ -330,17 +208,18 @@ def _check_backends() -> list[CheckMessage]:
         except (TypeError, ValueError):
             continue  # a generic value of the wrong type: reported just above
         # Keys and names only: an option's value may be a credential.
-        unknown = cls.unknown_options(config)
-        if unknown:
+        known = ["BACKEND", *GENERIC_KEYS, *cls.options]
+        for key in cls.unknown_options(config):
             messages.append(
                 Error(
-                    f"{label} sets " + ", ".join(repr(key) for key in unknown) + f", which "
-                    f"backend {name!r} does not read.",
-                    hint="Check for typos. Its options: "
-                    + (cls.describe_options() or "none")
-                    + "; every backend also takes "
-                    + ", ".join(GENERIC_KEYS)
-                    + ".",
+                    f"{label} sets {key!r}, which backend {name!r} does not read: it would be "
+                    "ignored.",
+                    hint=_undeclared_hint(
+                        key,
+                        known,
+                        f"Its options: {cls.describe_options() or 'none'}; every backend also "
+                        f"takes {', '.join(GENERIC_KEYS)}",
+                    ),
                     id="face_idcard.E018",
                 )
             )
@@ -368,48 +247,17 @@ def _check_backends() -> list[CheckMessage]:
 
 
 def _check_alias_values(alias: str, entry: dict[str, Any]) -> list[CheckMessage]:
-    """The generic keys an alias sets (the site-wide ones are checked by check_settings)."""
+    """The generic keys an alias sets, against their declarations (the site-wide values are
+    checked by :func:`_check_declared_values`)."""
     messages: list[CheckMessage] = []
     label = f"FACE_IDCARD['BACKENDS'][{alias!r}]"
-    threshold = entry.get("THRESHOLD")
-    if threshold is not None and (not _is_number(threshold) or not 0 <= threshold <= 100):
-        messages.append(
-            Error(
-                f"{label}['THRESHOLD'] is {threshold!r}; it must be a number from 0 to 100.",
-                id="face_idcard.E003",
-            )
-        )
-    band = entry.get("REVIEW_BAND", 0)
-    if not _is_number(band) or not 0 <= band <= 50:
-        messages.append(
-            Error(
-                f"{label}['REVIEW_BAND'] is {band!r}; it must be a number from 0 to 50.",
-                id="face_idcard.E004",
-            )
-        )
-    for key in ("CONNECT_TIMEOUT", "READ_TIMEOUT"):
-        value = entry.get(key, 1)
-        if not _is_number(value) or value <= 0:
-            messages.append(
-                Error(
-                    f"{label}['{key}'] must be a positive number of seconds.", id="face_idcard.E007"
-                )
-            )
-    rate = entry.get("RATE_LIMIT_PER_SECOND")
-    if rate is not None and (not _is_number(rate) or rate < 1):
-        messages.append(
-            Error(
-                f"{label}['RATE_LIMIT_PER_SECOND'] is {rate!r}; use None or a number >= 1.",
-                id="face_idcard.E012",
-            )
-        )
-    for key, minimum in (("HTTP_POOL_MAXSIZE", 1),):
-        if key in entry and not _is_whole(entry[key], minimum):
-            messages.append(
-                Error(
-                    f"{label}['{key}'] must be a whole number >= {minimum}.", id="face_idcard.E010"
-                )
-            )
+    for key in settings_spec.PER_ALIAS:
+        if key not in entry:
+            continue
+        setting = settings_spec.declared(key)
+        text = setting.problem(f"{label}['{key}']", entry[key])
+        if text:
+            messages.append(Error(text, id=setting.check))
     return messages
 
 
@@ -421,6 +269,8 @@ def check_hash_keys(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage
     from . import crypto
 
     fs.reload()
+    if not isinstance(fs.PII_HASH_KEYS, list | tuple):
+        return []  # not a list: reported by its declaration (E016)
     try:
         entries = crypto.configured_hash_keys()
     except ImproperlyConfigured as exc:
@@ -670,12 +520,14 @@ def _check_hash_key_strength() -> list[CheckMessage]:
 
 @register(Tags.security, "face_idcard")
 def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """Problems a backend class finds in its own options (``Backend.option_problems``), per
-    alias: a threshold below the provider's own bar is W008, any other problem (an option that
-    cannot be loaded or used) E017."""
+    """Problems with a backend's own options, per alias: a value not of its declared type,
+    range or choices, or one the backend class finds (``Backend.option_problems``). A
+    threshold below the provider's own bar is W008, any other problem (an option that cannot
+    be loaded or used) E017."""
     messages: list[CheckMessage] = []
     for alias, cls, config in _usable_aliases():
-        for kind, key, text in cls.option_problems(config):
+        problems = cls.declared_option_problems(config) + cls.option_problems(config)
+        for kind, key, text in problems:
             label = f"FACE_IDCARD['BACKENDS'][{alias!r}]['{key}'] {text}."
             if kind == "below_provider_bar":
                 messages.append(Warning(label, id="face_idcard.W008"))
@@ -686,31 +538,10 @@ def check_backend_options(app_configs: Any = None, **kwargs: Any) -> list[CheckM
 
 @register(Tags.security, "face_idcard")
 def check_liveness_policies(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
-    """``LIVENESS`` and ``LIVENESS_FAILURE`` (site-wide and per alias) must be known words
-    (E040), and ``require`` needs an alias that can check liveness: in its comparison call or
-    with a pre-check (E041)."""
-    from .backends.config import LIVENESS_FAILURE_ACTIONS, LIVENESS_POLICIES, configured
-
+    """``require`` needs an alias that can check liveness: in its comparison call or with a
+    pre-check (E041). Unknown words in ``LIVENESS`` and ``LIVENESS_FAILURE`` are E040, from
+    their declarations."""
     messages: list[CheckMessage] = []
-    try:
-        entries = configured()
-    except Exception:  # reported by check_settings
-        return messages
-    places: list[tuple[str, Mapping[str, Any]]] = [("FACE_IDCARD", _site_liveness())]
-    places += [(f"FACE_IDCARD['BACKENDS'][{alias!r}]", entry) for alias, entry in entries.items()]
-    for where, values in places:
-        for key, allowed in (
-            ("LIVENESS", LIVENESS_POLICIES),
-            ("LIVENESS_FAILURE", LIVENESS_FAILURE_ACTIONS),
-        ):
-            value = values.get(key)
-            if key in values and str(value).strip().lower() not in allowed:
-                messages.append(
-                    Error(
-                        f"{where}['{key}'] must be one of {', '.join(allowed)}.",
-                        id="face_idcard.E040",
-                    )
-                )
     for alias, cls, config in _usable_aliases():
         if config.liveness != "require":
             continue
@@ -726,10 +557,6 @@ def check_liveness_policies(app_configs: Any = None, **kwargs: Any) -> list[Chec
                 )
             )
     return messages
-
-
-def _site_liveness() -> dict[str, Any]:
-    return {key: getattr(fs, key) for key in ("LIVENESS", "LIVENESS_FAILURE")}
 
 
 #: Django's database vendors the app is tested on (MariaDB is the ``mysql`` vendor); a backend

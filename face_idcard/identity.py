@@ -125,8 +125,8 @@ def age_on(birth_date: date, today: date) -> int:
 
 def check_minimum_age(number: str, *, guardian_consent: bool) -> None:
     """Refuse (code ``id_minor``) a valid ID number whose holder is younger than
-    ``MINIMUM_AGE``, unless ``guardian_consent`` says a parent or guardian consented."""
-    minimum = int(face_idcard_settings.MINIMUM_AGE or 0)
+    ``MIN_AGE_YEARS``, unless ``guardian_consent`` says a parent or guardian consented."""
+    minimum = int(face_idcard_settings.MIN_AGE_YEARS or 0)
     if not minimum or guardian_consent:
         return
     if age_on(ric.get_birth_date(number), timezone.localdate()) < minimum:
@@ -217,8 +217,8 @@ def validate_name(value: str, *, allow_latin: bool | None = None) -> str:
         or NAME_SEPARATOR * 2 in name
     ):
         raise ValidationError(NAME_MESSAGES["name_dots"], code="name_dots")
-    minimum = int(face_idcard_settings.NAME_MIN_LENGTH)
-    maximum = int(face_idcard_settings.NAME_MAX_LENGTH)
+    minimum = int(face_idcard_settings.NAME_MIN_CHARS)
+    maximum = int(face_idcard_settings.NAME_MAX_CHARS)
     if not minimum <= len(name) <= maximum:
         raise ValidationError(
             NAME_MESSAGES["name_length"],

@@ -133,8 +133,8 @@ def limits_for(backend_limits: ImageLimits | None = None) -> ImageLimits:
     base = backend_limits if backend_limits is not None else ImageLimits()
     return replace(
         base,
-        min_side=int(face_idcard_settings.IMAGE_MIN_SIDE),
-        max_side=min(base.max_side, int(face_idcard_settings.IMAGE_MAX_SIDE)),
+        min_side=int(face_idcard_settings.IMAGE_MIN_SIDE_PIXELS),
+        max_side=min(base.max_side, int(face_idcard_settings.IMAGE_MAX_SIDE_PIXELS)),
         max_pixels=int(face_idcard_settings.IMAGE_MAX_PIXELS),
         max_input_bytes=int(face_idcard_settings.UPLOAD_MAX_BYTES),
     )

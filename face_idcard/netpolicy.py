@@ -323,7 +323,7 @@ def validate_url(
     from .conf import face_idcard_settings
 
     url = (value or "").strip()
-    maximum = int(face_idcard_settings.URL_MAX_LENGTH)
+    maximum = int(face_idcard_settings.URL_MAX_CHARS)
     if len(url) > maximum:  # first, so nothing below ever works on a huge string
         raise _url_error("url_length", "url_length", max=maximum)
     if not url:

@@ -3,7 +3,7 @@
 The guarantee
 -------------
 Tencent (and the simulator's ``qps`` option) count requests in a *sliding* one-second window.
-With ``RATE_LIMIT_PER_SECOND = L`` and ``RATE_LIMIT_MARGIN = m`` this limiter admits at most
+With ``RATE_LIMIT_PER_SECOND = L`` and ``RATE_LIMIT_MARGIN_SECONDS = m`` this limiter admits at most
 ``L`` requests in any interval of length ``T = 1 + m`` seconds, wherever that interval starts:
 any ``L + 1`` admitted requests are more than ``T`` seconds apart (first to last). The margin
 absorbs what the limiter cannot see: clock differences between hosts and the varying delay
@@ -55,7 +55,7 @@ exceed the quota, refusing blindly would fail attempts for an outage of ours. Th
 delivers the attempt again with backoff, the API answers 503 (:mod:`face_idcard.outages`).
 
 The slot keys include the limit and the span: while a changed ``RATE_LIMIT_PER_SECOND`` or
-``RATE_LIMIT_MARGIN`` rolls out, workers on the old and the new setting count apart, so lower
+``RATE_LIMIT_MARGIN_SECONDS`` rolls out, workers on the old and the new setting count apart, so lower
 the limit (or stop the old workers) first if that moment must stay under the quota too.
 """
 
@@ -154,7 +154,7 @@ def limit_per_second() -> int | None:
 
 def span_seconds() -> float:
     """The interval the limit is kept over: one second plus the configured margin."""
-    margin = face_idcard_settings.RATE_LIMIT_MARGIN
+    margin = face_idcard_settings.RATE_LIMIT_MARGIN_SECONDS
     return 1.0 + max(0.0, float(margin or 0.0))
 
 

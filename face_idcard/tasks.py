@@ -19,8 +19,8 @@ Outages heal by themselves:
   moment one retry, never a worker restart.
 * A run that meets an outage of the database, the cache or the broker
   (:class:`~face_idcard.exceptions.InfrastructureUnavailable`) is retried with
-  ``Task.retry`` after ``OUTAGE_RETRY_BACKOFF_BASE`` doubling up to
-  ``OUTAGE_RETRY_BACKOFF_MAX`` seconds (with jitter), for as long as the outage lasts: the
+  ``Task.retry`` after ``OUTAGE_RETRY_BACKOFF_BASE_SECONDS`` doubling up to
+  ``OUTAGE_RETRY_BACKOFF_MAX_SECONDS`` seconds (with jitter), for as long as the outage lasts: the
   message is acknowledged only once its retry is published, so none is dropped; when even
   the retry cannot be published (the broker is down too), the message is rejected back to
   the queue. The retry gives back the claim the failed run held.
@@ -70,9 +70,9 @@ class HealingTask(Task[Any, Any]):
 
 def outage_backoff(retries: int) -> float:
     """Seconds before the next delivery of a run an outage stopped: full jitter under
-    ``OUTAGE_RETRY_BACKOFF_BASE * 2**retries``, at most ``OUTAGE_RETRY_BACKOFF_MAX``."""
-    base = float(face_idcard_settings.OUTAGE_RETRY_BACKOFF_BASE)
-    cap = float(face_idcard_settings.OUTAGE_RETRY_BACKOFF_MAX)
+    ``OUTAGE_RETRY_BACKOFF_BASE_SECONDS * 2**retries``, at most ``OUTAGE_RETRY_BACKOFF_MAX_SECONDS``."""
+    base = float(face_idcard_settings.OUTAGE_RETRY_BACKOFF_BASE_SECONDS)
+    cap = float(face_idcard_settings.OUTAGE_RETRY_BACKOFF_MAX_SECONDS)
     ceiling = min(cap, base * (2 ** min(retries, 32)))
     # Never 0: a jitter from half the ceiling keeps a hot loop off a database that is down.
     return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security

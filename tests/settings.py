@@ -170,8 +170,8 @@ FACE_IDCARD = {
     "SELFIE_STORAGE": "face_idcard",
     "PII_ENCRYPTION_KEYS": ["3D6h9bCh8Tj7hYxXcP1o7fIhGq6f1b8oVZ0iA2cT4xE="],
     "PII_HASH_KEYS": ["face-idcard-tests-hash-key"],
-    "CONNECT_TIMEOUT": 2.0,
-    "READ_TIMEOUT": 5.0,
+    "CONNECT_TIMEOUT_SECONDS": 2.0,
+    "READ_TIMEOUT_SECONDS": 5.0,
     # No DNS in the suite; the default url policy (public destinations only) stays in force.
     "URL_RESOLVER": "tests.support.resolver.resolve",
     # The suite's tests of purge, re-runs and reveals keep the selfie a week after the decision

@@ -1,9 +1,11 @@
 """The reference pages' tables, read from the code so that the site cannot drift from it.
 
-- ``.. face-idcard-settings::``: every key of ``face_idcard.conf.DEFAULTS`` with its default and
-  the comment that documents it in ``conf.py`` (the comment block above the key).
+- ``.. face-idcard-settings::``: every key declared in ``face_idcard.settings_spec``, by section,
+  with its default, type, unit, range or choices and its doc; then each built-in backend's
+  options as the backend class declares them. In the build's language (zh-hans for ``zh``).
 - ``.. face-idcard-checks::``: every system check id the package can raise, its level and its
-  message, found in the source (every ``Error``/``Warning``/``Critical`` call with an ``id``).
+  message, found in the source (every ``Error``/``Warning``/``Critical`` call with an ``id``),
+  and the ids the declarations name for their type and range checks.
 - ``.. face-idcard-commands::``: each management command's ``--help``.
 - ``.. face-idcard-openapi::``: every operation of the REST API's OpenAPI schema.
 """
@@ -11,9 +13,8 @@
 from __future__ import annotations
 
 import ast
-import io
 import pprint
-import tokenize
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -36,30 +37,6 @@ def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], widths: str) ->
     return "\n".join(lines)
 
 
-def setting_comments() -> dict[str, str]:
-    """Key -> the comment lines directly above it in ``DEFAULTS`` (blank or code ends a block)."""
-    source = (PACKAGE / "conf.py").read_text(encoding="utf-8")
-    comments: dict[str, str] = {}
-    pending: list[str] = []
-    inside = False
-    for token in tokenize.generate_tokens(io.StringIO(source).readline):
-        if token.type == tokenize.NAME and token.string == "DEFAULTS" and token.start[1] == 0:
-            inside = True
-        elif not inside:
-            continue
-        elif token.type == tokenize.COMMENT:
-            text = token.string.lstrip("#").strip()
-            # Section rulers ("--- Input ---") head a group, they do not describe a key.
-            pending = [] if text.startswith("---") else [*pending, text]
-        elif token.type == tokenize.STRING and token.start[1] == 4:
-            key = ast.literal_eval(token.string)
-            comments[key] = " ".join(pending)
-            pending = []
-        elif token.type == tokenize.OP and token.string == "}" and token.start[1] == 0:
-            break
-    return comments
-
-
 def _default(value: Any) -> str:
     return f"``{pprint.saferepr(value)}``"
 
@@ -68,16 +45,72 @@ def _escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("*", r"\*").replace("`", r"\`").replace("|", r"\|")
 
 
+def _django_language(sphinx_language: str | None) -> str:
+    """Django's code of the build's language (Sphinx says ``zh_CN``, Django ``zh-hans``)."""
+    language = (sphinx_language or "en").lower()
+    return "zh-hans" if language.startswith("zh") else "en"
+
+
+def _kind(declaration: Any, *flags: str) -> str:
+    """The type cell: what a value must be, the flags (per alias, required, secret) and the
+    id of the check that refuses any other value."""
+    marks = [flag for flag in flags if flag]
+    if declaration.secret:
+        marks.append("secret")
+    cell = "; ".join([_escape(declaration.allowed()), *(f"*{mark}*" for mark in marks)])
+    return f"{cell} (``{declaration.check}``)"
+
+
+def _prose(text: str) -> str:
+    """A doc paragraph as reST: escaped, command-line options kept as typed (``--deploy``,
+    which smart quotes would turn into a dash)."""
+    return re.sub(r"(?<![\w-])(--[a-z][a-z-]*)", r"``\1``", _escape(text))
+
+
 class SettingsDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
-        from face_idcard.conf import DEFAULTS
+        from django.utils import translation
 
-        comments = setting_comments()
-        rows = [
-            (f"``{key}``", _default(default), _escape(comments.get(key, "")))
-            for key, default in DEFAULTS.items()
-        ]
-        return self.parse_text_to_nodes(_table(("Key", "Default", "Meaning"), rows, "25 20 55"))
+        from face_idcard.backends import backend_class
+        from face_idcard.providers import BUILTIN_BACKENDS
+        from face_idcard.settings_spec import SETTINGS
+
+        header = ("Key", "Default", "Type", "Meaning")
+        result: list[nodes.Node] = []
+        with translation.override(_django_language(self.env.config.language)):
+            sections: dict[str, list[tuple[str, ...]]] = {}
+            for setting in SETTINGS:
+                sections.setdefault(str(setting.section), []).append(
+                    (
+                        f"``{setting.name}``",
+                        _default(setting.default),
+                        _kind(setting, "per alias" if setting.per_alias else ""),
+                        _prose(str(setting.doc)),
+                    )
+                )
+            for title, rows in sections.items():
+                result += self._section(f"settings-{title}", title, header, rows)
+            for name in BUILTIN_BACKENDS:
+                cls = backend_class(name)
+                rows = [
+                    (
+                        f"``{key}``",
+                        _default(option.default),
+                        _kind(option, "required" if option.required else ""),
+                        _prose(str(option.doc)),
+                    )
+                    for key, option in cls.options.items()
+                ]
+                result += self._section(f"backend-{name}", f"BACKEND: {name}", header, rows)
+        return result
+
+    def _section(
+        self, key: str, title: str, header: tuple[str, ...], rows: list[tuple[str, ...]]
+    ) -> list[nodes.Node]:
+        section = nodes.section(ids=[nodes.make_id(key)])
+        section += nodes.title(text=title)
+        section += self.parse_text_to_nodes(_table(header, rows, "22 14 22 42"))
+        return [section]
 
 
 def _message_text(node: ast.expr | None) -> str:
@@ -117,6 +150,30 @@ def system_checks() -> Iterator[tuple[str, str, str]]:
                 else next((k.value for k in node.keywords if k.arg == "msg"), None)
             )
             yield check_id.value, name, _message_text(message)
+    yield from declared_checks(seen)
+
+
+def declared_checks(seen: set[str]) -> Iterator[tuple[str, str, str]]:
+    """(id, level, message) of the type and range checks generated from the declarations whose
+    id no written-out check raises too."""
+    from face_idcard.backends import Option
+    from face_idcard.settings_spec import SETTINGS
+
+    keys: dict[str, list[str]] = {}
+    for setting in SETTINGS:
+        keys.setdefault(setting.check, []).append(setting.name)
+    keys.setdefault(Option().check, []).append("a backend's options")
+    for check_id, names in keys.items():
+        if check_id not in seen:
+            seen.add(check_id)
+            yield (
+                check_id,
+                "Error",
+                (
+                    "A value of the wrong type, out of range or not one of its choices (the message "
+                    "says what it must be): " + ", ".join(names) + "."
+                ),
+            )
 
 
 class ChecksDirective(SphinxDirective):

@@ -161,7 +161,7 @@ if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     # A message a worker held when Redis went away stays in Redis's unacked set and comes
     # back after the visibility timeout (docs/operations.rst: kombu's own hand-back fails
     # while Redis is down). Longer than a healthy worker holds one: the longest broker
-    # countdown (MAX_BROKER_COUNTDOWN_SECONDS, 300) plus the prefetched calls before it.
+    # countdown (BROKER_MAX_COUNTDOWN_SECONDS, 300) plus the prefetched calls before it.
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": int(os.environ.get("EXAMPLE_BROKER_VISIBILITY_TIMEOUT", "420")),
         # Look for such messages every this many seconds (kombu's default: every 100 s).
@@ -203,21 +203,23 @@ FACE_IDCARD = {
     "PII_HASH_KEYS": [
         _secret("FACE_IDCARD_PII_HASH_KEY", "demo-only-hash-key-never-in-production")
     ],
-    "NOTICE_VERSION": "demo-2026-11",
+    "NOTICE_CURRENT_VERSION": "demo-2026-11",
     # The provider's quota per second, shared by the workers through the cache (the demo sets
     # it under the simulator's --qps: a burst is deferred, never refused).
     "RATE_LIMIT_PER_SECOND": _float_env("FACE_IDCARD_RATE_LIMIT_PER_SECOND"),
     "MAX_ATTEMPTS_PER_ID_PER_DAY": int(os.environ.get("FACE_IDCARD_MAX_PER_ID_PER_DAY", "5")),
-    "MAX_ATTEMPTS_PER_USER_PER_DAY": int(os.environ.get("FACE_IDCARD_MAX_PER_USER_PER_DAY", "10")),
-    "MAX_ID_NUMBERS_PER_USER_PER_DAY": int(
-        os.environ.get("FACE_IDCARD_MAX_ID_NUMBERS_PER_USER_PER_DAY", "3")
+    "MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY": int(
+        os.environ.get("FACE_IDCARD_MAX_PER_USER_PER_DAY", "10")
     ),
-    "RETRY_BACKOFF_BASE": _float_env("FACE_IDCARD_RETRY_BACKOFF_BASE") or 2.0,
-    "RETRY_BACKOFF_MAX": _float_env("FACE_IDCARD_RETRY_BACKOFF_MAX") or 60.0,
+    "MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY": int(
+        os.environ.get("FACE_IDCARD_MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY", "3")
+    ),
+    "RETRY_BACKOFF_BASE_SECONDS": _float_env("FACE_IDCARD_RETRY_BACKOFF_BASE_SECONDS") or 2.0,
+    "RETRY_BACKOFF_MAX_SECONDS": _float_env("FACE_IDCARD_RETRY_BACKOFF_MAX_SECONDS") or 60.0,
     # The sweeper's thresholds and the call's timeouts (tests/site/test_example_site.py shortens
     # them; the lease must outlast a call, system check E011).
-    "CONNECT_TIMEOUT": _float_env("FACE_IDCARD_CONNECT_TIMEOUT") or 3.05,
-    "READ_TIMEOUT": _float_env("FACE_IDCARD_READ_TIMEOUT") or 15.0,
+    "CONNECT_TIMEOUT_SECONDS": _float_env("FACE_IDCARD_CONNECT_TIMEOUT_SECONDS") or 3.05,
+    "READ_TIMEOUT_SECONDS": _float_env("FACE_IDCARD_READ_TIMEOUT_SECONDS") or 15.0,
     "CLAIM_LEASE_SECONDS": int(os.environ.get("FACE_IDCARD_CLAIM_LEASE_SECONDS", "120")),
     "QUEUED_STALE_SECONDS": int(os.environ.get("FACE_IDCARD_QUEUED_STALE_SECONDS", "600")),
     "API_CREATE_THROTTLE_RATE": os.environ.get("FACE_IDCARD_API_CREATE_THROTTLE_RATE", "30/min"),

@@ -191,11 +191,11 @@ def _name_characters(allow_latin: bool) -> str:
 
 def name_rule() -> TextRule:
     """Chinese characters, the middle dot (or a look-alike), spaces (Latin letters where
-    ``NAME_ALLOW_LATIN``), ``NAME_MIN_LENGTH`` to ``NAME_MAX_LENGTH`` characters. Any
+    ``NAME_ALLOW_LATIN``), ``NAME_MIN_CHARS`` to ``NAME_MAX_CHARS`` characters. Any
     character beyond the BMP passes the rule (see :func:`_bmp_complement`); the name's own
     validation then refuses what is not a Chinese character."""
-    minimum = int(face_idcard_settings.NAME_MIN_LENGTH)
-    maximum = int(face_idcard_settings.NAME_MAX_LENGTH)
+    minimum = int(face_idcard_settings.NAME_MIN_CHARS)
+    maximum = int(face_idcard_settings.NAME_MAX_CHARS)
     characters = _name_characters(bool(face_idcard_settings.NAME_ALLOW_LATIN))
     return TextRule(
         # The lengths in the pattern too: the schema's minLength cannot say more than 1.
@@ -206,10 +206,10 @@ def name_rule() -> TextRule:
 
 
 def url_rule() -> TextRule:
-    """An http(s) address without spaces or control characters, at most ``URL_MAX_LENGTH``."""
+    """An http(s) address without spaces or control characters, at most ``URL_MAX_CHARS``."""
     return TextRule(
         pattern="[Hh][Tt][Tt][Pp][Ss]?://[^\\u0000-\\u0020\\u007f-\\u00a0]+",
-        max_length=int(face_idcard_settings.URL_MAX_LENGTH),
+        max_length=int(face_idcard_settings.URL_MAX_CHARS),
     )
 
 
@@ -233,7 +233,7 @@ def _explain_name(value: str) -> None:
 
 
 def _explain_url(value: str) -> None:
-    maximum = int(face_idcard_settings.URL_MAX_LENGTH)
+    maximum = int(face_idcard_settings.URL_MAX_CHARS)
     if len(value) > maximum:
         raise DjangoValidationError(
             _(URL_MESSAGES["url_length"]), code="url_length", params={"max": maximum}

@@ -34,6 +34,7 @@ from ..outcome import (
     ProviderOutcome,
 )
 from ..sensitive import forget_locals_on_error
+from ..settings_spec import Declaration
 
 if TYPE_CHECKING:
     from django.utils.functional import _StrOrPromise as StrOrPromise
@@ -68,19 +69,21 @@ class VerificationRequest:
         return repr(self)
 
 
-@dataclass(frozen=True)
-class Option:
+@dataclass(frozen=True, kw_only=True)
+class Option(Declaration):
     """One provider option a backend reads from its alias's entry in ``BACKENDS``.
 
-    ``default`` is used when the alias leaves the key out (or sets it to ``None`` or ``""``);
-    a ``required`` option without a value is a system check Error (face_idcard.E002) and
-    stops the backend from being built. A ``secret`` option's value is never shown: not in
+    Declared like a site-wide setting (:class:`face_idcard.settings_spec.Declaration`: type,
+    default, unit, range or choices, secret, doc), so that the system checks and the settings
+    reference are generated from it. ``default`` is used when the alias leaves the key out (or
+    sets it to ``None`` or ``""``); a ``required`` option without a value is a system check
+    Error (face_idcard.E002) and stops the backend from being built; a value of the wrong type
+    or out of range is face_idcard.E017. A ``secret`` option's value is never shown: not in
     messages, not in a repr.
     """
 
-    default: Any = None
     required: bool = False
-    secret: bool = False
+    check: str = "face_idcard.E017"
 
 
 class OptionProblem(NamedTuple):
@@ -171,6 +174,12 @@ class Backend(abc.ABC):
                 f"face_idcard: backend {self.alias!r} needs {', '.join(missing)} "
                 "(system check face_idcard.E002)."
             )
+        problems = self.declared_option_problems(config)
+        if problems:
+            raise ImproperlyConfigured(
+                f"face_idcard: backend {self.alias!r}: {problems[0].key} {problems[0].text} "
+                "(system check face_idcard.E017)."
+            )
         self.image_limits = config.image_limits(self.base_image_limits)
         self.threshold = (
             float(config.threshold) if config.threshold is not None else self.default_threshold
@@ -244,8 +253,23 @@ class Backend(abc.ABC):
         return value if "://" in value else "https://" + value
 
     @classmethod
+    def declared_option_problems(cls, config: BackendSettings) -> list[OptionProblem]:
+        """The options whose value is not of their declared type, range or choices (an unset
+        option, left to its default or reported as missing, is not one). The text never
+        quotes the value: it may be a credential."""
+        problems = []
+        for key, declared in cls.options.items():
+            value = cls.option_value(config, key)
+            if value is None or value == "" or declared.accepts(value):
+                continue
+            problems.append(OptionProblem("unusable", key, f"must be {declared.allowed()}"))
+        return problems
+
+    @classmethod
     def option_problems(cls, config: BackendSettings) -> list[OptionProblem]:
-        """Problems with the values of this alias's options, for the system checks."""
+        """Problems with the values of this alias's options beyond their declared type and
+        range (a key that does not load, a threshold below the provider's bar), for the
+        system checks."""
         return []
 
     # --- The call ------------------------------------------------------------------------

@@ -29,28 +29,20 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .. import settings_spec
 from ..conf import face_idcard_settings
 from ..images import ImageLimits
 
 #: Keys every alias may set, whatever its backend; each defaults to the site-wide key of the
-#: same name in ``FACE_IDCARD``.
-GENERIC_KEYS = (
-    "THRESHOLD",
-    "REVIEW_BAND",
-    "RATE_LIMIT_PER_SECOND",
-    "CONNECT_TIMEOUT",
-    "READ_TIMEOUT",
-    "HTTP_POOL_MAXSIZE",
-    "LIVENESS",
-    "LIVENESS_FAILURE",
-)
+#: same name in ``FACE_IDCARD`` (declared with ``per_alias=True`` in settings_spec).
+GENERIC_KEYS = settings_spec.PER_ALIAS
 #: ``LIVENESS``: ``off`` (nothing asked, nothing decided on it), ``record`` (checked where the
 #: provider can, stored, never decided on) or ``require`` (an attempt without a passing verdict
 #: is not a match).
-LIVENESS_POLICIES = ("off", "record", "require")
+LIVENESS_POLICIES = settings_spec.declared("LIVENESS").choices
 #: ``LIVENESS_FAILURE``: under ``require``, an attempt without a passing verdict goes to
 #: ``review`` or is ``refuse``\ d (decided no match).
-LIVENESS_FAILURE_ACTIONS = ("review", "refuse")
+LIVENESS_FAILURE_ACTIONS = settings_spec.declared("LIVENESS_FAILURE").choices
 #: Keys of an alias entry that are not the backend's own options.
 RESERVED_KEYS = frozenset({"BACKEND", *GENERIC_KEYS})
 
@@ -133,9 +125,9 @@ def resolve(alias: str) -> BackendSettings:
         threshold=None if threshold is None else float(threshold),
         review_band=float(generic("REVIEW_BAND")),
         rate_limit_per_second=None if rate is None else max(1, int(rate)),
-        connect_timeout=float(generic("CONNECT_TIMEOUT")),
-        read_timeout=float(generic("READ_TIMEOUT")),
-        http_pool_maxsize=int(generic("HTTP_POOL_MAXSIZE")),
+        connect_timeout=float(generic("CONNECT_TIMEOUT_SECONDS")),
+        read_timeout=float(generic("READ_TIMEOUT_SECONDS")),
+        http_pool_maxsize=int(generic("HTTP_POOL_MAX_CONNECTIONS")),
         # Checked by the system checks (E040); an unknown value counts as the safe one here.
         liveness=_one_of(generic("LIVENESS"), LIVENESS_POLICIES),
         liveness_failure=_one_of(generic("LIVENESS_FAILURE"), LIVENESS_FAILURE_ACTIONS),

@@ -2,7 +2,7 @@
 
 * an ID number submitted by two or more accounts;
 * an account that tried more than ``ABUSE_MAX_ID_NUMBERS_PER_ACCOUNT`` distinct ID numbers;
-* a burst of name/number mismatches from one account (``ABUSE_MISMATCH_BURST`` or more within
+* a burst of name/number mismatches from one account (``ABUSE_MAX_MISMATCHES_PER_HOUR`` or more within
   one clock hour): someone guessing which name goes with a number.
 
 The hours are UTC hours, truncated by the database without a time-zone conversion: MySQL and
@@ -51,7 +51,7 @@ class Signals:
 def _limits() -> tuple[int, int]:
     return (
         int(face_idcard_settings.ABUSE_MAX_ID_NUMBERS_PER_ACCOUNT),
-        int(face_idcard_settings.ABUSE_MISMATCH_BURST),
+        int(face_idcard_settings.ABUSE_MAX_MISMATCHES_PER_HOUR),
     )
 
 

@@ -5,8 +5,8 @@
   never use up another's, so a throwaway account cannot lock a person out;
 * ``MAX_ACCOUNTS_PER_ID_PER_DAY`` distinct accounts at one ID number: the next account is
   refused, and the refusal recorded as an abuse event (:class:`~face_idcard.models.LimitEvent`);
-* ``MAX_ATTEMPTS_PER_USER_PER_DAY`` attempts of one account;
-* ``MAX_ID_NUMBERS_PER_USER_PER_DAY`` distinct ID numbers of one account: an account trying
+* ``MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY`` attempts of one account;
+* ``MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY`` distinct ID numbers of one account: an account trying
   whose number goes with which name is stopped, not only flagged.
 
 Every attempt stored counts, whatever its outcome, except staff re-runs (``rerun_of`` set:
@@ -144,8 +144,8 @@ def limits_in_force(user: Any) -> Caps:
         return Caps(per_id)
     return Caps(
         per_id,
-        int(face_idcard_settings.MAX_ATTEMPTS_PER_USER_PER_DAY or 0),
-        int(face_idcard_settings.MAX_ID_NUMBERS_PER_USER_PER_DAY or 0),
+        int(face_idcard_settings.MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY or 0),
+        int(face_idcard_settings.MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY or 0),
         int(face_idcard_settings.MAX_ACCOUNTS_PER_ID_PER_DAY or 0),
     )
 

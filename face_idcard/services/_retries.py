@@ -7,7 +7,7 @@ they cannot disagree about the ceiling.
 A transient failure's budget is a time window, not a count: ``RETRY_WINDOW_MINUTES`` from the
 attempt's first transient failure (``retry_until`` on its row). A provider that is down for a
 minute costs an attempt one or two calls and a wait (the breaker, :mod:`._breaker`), never its
-whole budget. ``MAX_RETRIES``, the count that was the budget before, still caps the retries
+whole budget. ``RETRY_MAX_COUNT``, the count that was the budget before, still caps the retries
 when a site sets it (default None: the window alone).
 """
 
@@ -47,7 +47,7 @@ def budget(error_class: ErrorClass) -> int | None:
     """How many retries ``error_class`` gets in the whole life of an attempt (None: no count,
     the transient window alone)."""
     if error_class is ErrorClass.TRANSIENT:
-        cap = face_idcard_settings.MAX_RETRIES
+        cap = face_idcard_settings.RETRY_MAX_COUNT
         return None if cap is None else int(cap)
     if error_class is ErrorClass.RESIGN:
         return RESIGN_RETRIES
@@ -100,8 +100,8 @@ def total_retries(attempt: VerificationAttempt) -> int:
 
 def backoff(retry_number: int) -> float:
     """Exponential backoff with full jitter: uniform(0, min(cap, base * 2**n)) seconds."""
-    base = float(face_idcard_settings.RETRY_BACKOFF_BASE)
-    cap = float(face_idcard_settings.RETRY_BACKOFF_MAX)
+    base = float(face_idcard_settings.RETRY_BACKOFF_BASE_SECONDS)
+    cap = float(face_idcard_settings.RETRY_BACKOFF_MAX_SECONDS)
     ceiling = min(cap, base * (2 ** min(retry_number, 32)))
     return random.uniform(0, ceiling)  # noqa: S311 - jitter, not security
 

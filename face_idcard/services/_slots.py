@@ -2,7 +2,7 @@
 
 Used at submit time (a burst of submits spreads itself over the coming slots instead of every
 message arriving at once and being deferred) and by the pipeline when a run finds the quota
-used up. A slot further ahead than ``MAX_BROKER_COUNTDOWN_SECONDS`` is *parked*: no message is
+used up. A slot further ahead than ``BROKER_MAX_COUNTDOWN_SECONDS`` is *parked*: no message is
 published, and the sweeper publishes one when the slot comes within the broker's reach.
 """
 
@@ -67,7 +67,7 @@ def reserve(limit: int, alias: str) -> Slot:
     reservation = ratelimit.reserve(limit=limit, scope=alias)
     assert reservation is not None  # a limit is given
     countdown = max(0.0, reservation.arrival() + 2e-6 - time.time())
-    parked = countdown > float(face_idcard_settings.MAX_BROKER_COUNTDOWN_SECONDS)
+    parked = countdown > float(face_idcard_settings.BROKER_MAX_COUNTDOWN_SECONDS)
     fields = {
         "next_attempt_at": _aware(reservation.start, up=True),
         "slot_ends_at": _aware(reservation.end, up=False),

@@ -91,7 +91,7 @@ def submit(
     daily limits, :class:`BackendUnavailable` when the backend cannot be built, ``TypeError``
     for a ``user`` or ``image`` of the wrong type.
     ``guardian_consent``: the caller states that a parent or guardian consented, which a
-    person under ``MINIMUM_AGE`` needs.
+    person under ``MIN_AGE_YEARS`` needs.
 
     The attempt and its events are stored in one ``transaction.atomic``; called inside a
     transaction of the caller's, that is a savepoint in it, and the attempt is queued when

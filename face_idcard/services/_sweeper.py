@@ -31,7 +31,7 @@ BATCH = 1000
 def _publish_parked(now: datetime) -> int:
     """Publish the parked attempts whose reserved slot has come within the broker's reach,
     each once, with the countdown to its slot (the reservation itself is kept)."""
-    reach = now + timedelta(seconds=float(face_idcard_settings.MAX_BROKER_COUNTDOWN_SECONDS))
+    reach = now + timedelta(seconds=float(face_idcard_settings.BROKER_MAX_COUNTDOWN_SECONDS))
     manager = VerificationAttempt.objects
     due = manager.filter(status=Status.QUEUED.value, parked=True, next_attempt_at__lte=reach)
     published = 0

@@ -2,7 +2,7 @@
 lost message or a dead worker left pending (:func:`deliver_due`).
 
 Per the Standard Webhooks specification: 2xx is delivered; any other answer, a timeout or a
-refused connection is a failure retried on ``WEBHOOK_RETRY_SCHEDULE`` (with jitter, and never
+refused connection is a failure retried on ``WEBHOOK_RETRY_SCHEDULE_SECONDS`` (with jitter, and never
 sooner than a 429's or 5xx's ``Retry-After``); redirects are failures, never followed; 410
 Gone disables the endpoint. Each endpoint's deliveries are claimed and retried on their own,
 so a failing receiver never holds up another one.
@@ -102,7 +102,7 @@ class Answer:
 
 def retry_delay(attempts: int) -> float | None:
     """Seconds before the next try after ``attempts`` failed ones (None: no more tries)."""
-    schedule = list(face_idcard_settings.WEBHOOK_RETRY_SCHEDULE)
+    schedule = list(face_idcard_settings.WEBHOOK_RETRY_SCHEDULE_SECONDS)
     if attempts > len(schedule):
         return None
     base = float(schedule[attempts - 1])
@@ -180,7 +180,7 @@ def send(endpoint: WebhookEndpoint, msg_id: str, body: str) -> Answer:
         ),
     }
     timeout = (
-        float(face_idcard_settings.CONNECT_TIMEOUT),
+        float(face_idcard_settings.CONNECT_TIMEOUT_SECONDS),
         float(face_idcard_settings.WEBHOOK_TIMEOUT_SECONDS),
     )
     cap = int(face_idcard_settings.WEBHOOK_RESPONSE_MAX_BYTES)
@@ -280,7 +280,7 @@ def deliver(delivery_id: int) -> str:
     if answer.retry_after is not None and (answer.status == 429 or (answer.status or 0) >= 500):
         delay = max(delay, answer.retry_after)
     mine.update(next_attempt_at=timezone.now() + timedelta(seconds=delay), **finished)
-    if delay <= float(face_idcard_settings.MAX_BROKER_COUNTDOWN_SECONDS):
+    if delay <= float(face_idcard_settings.BROKER_MAX_COUNTDOWN_SECONDS):
         publish(delivery_id, delay)
     return "retry"
 

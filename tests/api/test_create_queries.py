@@ -158,7 +158,7 @@ def test_a_refusal_over_the_limit_leaves_the_connection_clean(
     early check let it through, as when a concurrent submit's row landed in between). Nothing
     stored, no selfie left, and the connection out of its transaction, so that the next
     statement (here a count; in the suite, the flush) runs in autocommit."""
-    face_settings(MAX_ATTEMPTS_PER_USER_PER_DAY=1, CELERY_QUEUE=PARKED_QUEUE)
+    face_settings(MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=1, CELERY_QUEUE=PARKED_QUEUE)
     monkeypatch.setattr(limits.DailyLimits, "precheck", lambda self: None)
     saved = record_saved_selfies(monkeypatch)
     user = plain_user("owner")
@@ -196,7 +196,7 @@ def test_an_obvious_excess_is_refused_before_the_image_work(
 ) -> None:
     """The early count refuses a submit already over the limit before its photo is
     prepared, encrypted and stored (the cheap refusal of a burst)."""
-    face_settings(MAX_ATTEMPTS_PER_USER_PER_DAY=1, CELERY_QUEUE=PARKED_QUEUE)
+    face_settings(MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=1, CELERY_QUEUE=PARKED_QUEUE)
     saved = record_saved_selfies(monkeypatch)
     user = plain_user("owner")
     services.submit(

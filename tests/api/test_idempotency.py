@@ -180,7 +180,7 @@ def test_a_burst_of_keyed_creations_stays_within_the_daily_limit(face_settings: 
     """Distinct keys, distinct numbers, one account: the per-user limit decides, inside the
     transaction that also stores each key (submit runs in the API's own transaction)."""
     face_settings(
-        MAX_ATTEMPTS_PER_USER_PER_DAY=3,
+        MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=3,
         MAX_ATTEMPTS_PER_ID_PER_DAY=1000,
         API_CREATE_THROTTLE_RATE=None,
         CELERY_QUEUE=PARKED_QUEUE,

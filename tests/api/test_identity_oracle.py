@@ -5,7 +5,7 @@ number not found and a photo not alike read the same (one reason, ``identity_not
 and one message, in both languages), so an account cannot learn which names and numbers
 belong together. Staff (``face_idcard.review`` or ``view_pii``) see the detail, as does
 everyone where the site sets ``SHOW_IDENTITY_REASONS_TO_USERS``. And an account that tries
-more than ``MAX_ID_NUMBERS_PER_USER_PER_DAY`` numbers is refused (429), not only flagged.
+more than ``MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY`` numbers is refused (429), not only flagged.
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def test_the_schema_lists_the_collapsed_reason() -> None:
 def test_an_account_trying_many_numbers_is_refused_with_429(
     face_settings: Any, language: str, text: str
 ) -> None:
-    face_settings(MAX_ID_NUMBERS_PER_USER_PER_DAY=2, API_CREATE_THROTTLE_RATE=None)
+    face_settings(MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=2, API_CREATE_THROTTLE_RATE=None)
     client = client_for(plain_user("prober"))
     assert create(client, idcard_number=magic.MATCH).status_code == 202
     assert create(client, idcard_number=magic.NO_MATCH).status_code == 202
@@ -223,7 +223,7 @@ def test_the_accounts_ceiling_answers_the_same_429(face_settings: Any) -> None:
     face_settings(MAX_ACCOUNTS_PER_ID_PER_DAY=1, API_CREATE_THROTTLE_RATE=None)
     assert create(client_for(plain_user("first"))).status_code == 202
     refused = create(client_for(plain_user("second")))
-    face_settings(MAX_ATTEMPTS_PER_USER_PER_DAY=1, API_CREATE_THROTTLE_RATE=None)
+    face_settings(MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=1, API_CREATE_THROTTLE_RATE=None)
     other_limit = create(client_for(plain_user("first")), idcard_number=magic.NO_MATCH)
     assert refused.status_code == other_limit.status_code == 429
     assert refused.json() == other_limit.json()

@@ -238,7 +238,7 @@ def test_bad_input(
     audit_counts: Callable[[], tuple[int, int, int]],
 ) -> None:
     cache.clear()
-    face_settings(NOTICE_VERSIONS=["2026-11"], UPLOAD_MAX_BYTES=1024 * 1024)
+    face_settings(NOTICE_ACCEPTED_VERSIONS=["2026-11"], UPLOAD_MAX_BYTES=1024 * 1024)
     client = client_for(plain_user("owner"))
     before, files = audit_counts(), private_files()
     if request_ == "oversize":

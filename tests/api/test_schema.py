@@ -39,16 +39,16 @@ from tests.support.api_helpers import BASE, NAME, client_for, error_code, field_
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SCHEMA_URL = "/api/schema/?format=json"
-NOTICE_VERSIONS = ["2026-11", "2027-01"]
+NOTICE_ACCEPTED_VERSIONS = ["2026-11", "2027-01"]
 PHOTO_URL = "https://photos.example.com/face.jpg"
 #: Every check of schemathesis but positive_data_acceptance (the module docstring says why).
 CHECKS_RUN = [check for check in CHECKS.get_all() if check.__name__ != "positive_data_acceptance"]
 #: The same settings for the schema (read at import) and the server (each test).
 SITE = {
-    "NOTICE_VERSIONS": NOTICE_VERSIONS,
+    "NOTICE_ACCEPTED_VERSIONS": NOTICE_ACCEPTED_VERSIONS,
     "API_CREATE_THROTTLE_RATE": None,
     "MAX_ATTEMPTS_PER_ID_PER_DAY": 100_000,
-    "MAX_ATTEMPTS_PER_USER_PER_DAY": 100_000,
+    "MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY": 100_000,
 }
 #: Deterministic and bounded: the whole module takes well under a minute on SQLite.
 FUZZ = settings(
@@ -232,7 +232,7 @@ URL_FORMS = [
         ("idcard_number", ID_FORMS),
         ("idcard_name", NAME_FORMS),
         ("url", URL_FORMS),
-        ("notice_version", [*NOTICE_VERSIONS, "2025-01", "", "2026-11\x00"]),
+        ("notice_version", [*NOTICE_ACCEPTED_VERSIONS, "2025-01", "", "2026-11\x00"]),
         ("external_reference", ["order-1001", "", "订单 1001", "x" * 255, "x" * 256, "a\x00b"]),
     ],
 )
@@ -318,19 +318,19 @@ def test_the_schema_states_that_consent_must_be_given_and_one_photo_source(
 
 @pytest.mark.parametrize(
     ("versions", "expected"),
-    [(NOTICE_VERSIONS, NOTICE_VERSIONS), (["v1"], ["v1"]), ([], None)],
+    [(NOTICE_ACCEPTED_VERSIONS, NOTICE_ACCEPTED_VERSIONS), (["v1"], ["v1"]), ([], None)],
 )
 def test_the_schema_lists_the_configured_notice_versions(
     face_settings: Any, client: Any, versions: list[str], expected: list[str] | None
 ) -> None:
-    face_settings(NOTICE_VERSIONS=versions, NOTICE_VERSION="")
+    face_settings(NOTICE_ACCEPTED_VERSIONS=versions, NOTICE_CURRENT_VERSION="")
     document = live_schema(client)
     for component in ("AttemptCreateRequest", "AttemptCreateJSONRequest"):
         assert create_fields(document, component)["notice_version"].get("enum") == expected
 
 
 def test_the_schema_follows_the_name_settings(face_settings: Any, client: Any) -> None:
-    face_settings(NAME_ALLOW_LATIN=True, NAME_MIN_LENGTH=3, NAME_MAX_LENGTH=12)
+    face_settings(NAME_ALLOW_LATIN=True, NAME_MIN_CHARS=3, NAME_MAX_CHARS=12)
     name = create_fields(live_schema(client))["idcard_name"]
     assert name["maxLength"] == 12
     assert valid_by_schema(name, "Zhang San")

@@ -36,7 +36,7 @@ def empty_cache() -> None:
 def test_an_account_over_its_budget_of_refused_urls_gets_429(
     face_settings: Any, refused: str
 ) -> None:
-    face_settings(API_URL_FAILURE_BUDGET="3/hour", MAX_ATTEMPTS_PER_USER_PER_DAY=100)
+    face_settings(API_URL_FAILURE_BUDGET="3/hour", MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=100)
     prober = client_for(plain_user("prober"))
     for _ in range(3):
         response = post_url(prober, refused)
@@ -50,7 +50,7 @@ def test_an_account_over_its_budget_of_refused_urls_gets_429(
 
 
 def test_other_refusals_and_successes_do_not_count(face_settings: Any) -> None:
-    face_settings(API_URL_FAILURE_BUDGET="2/hour", MAX_ATTEMPTS_PER_USER_PER_DAY=100)
+    face_settings(API_URL_FAILURE_BUDGET="2/hour", MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=100)
     client = client_for(plain_user("typo"))
     for _ in range(3):
         assert post_url(client, "ftp://photos.example.com/face.jpg").status_code == 400
@@ -58,7 +58,7 @@ def test_other_refusals_and_successes_do_not_count(face_settings: Any) -> None:
 
 
 def test_no_budget_when_the_setting_is_none(face_settings: Any) -> None:
-    face_settings(API_URL_FAILURE_BUDGET=None, MAX_ATTEMPTS_PER_USER_PER_DAY=100)
+    face_settings(API_URL_FAILURE_BUDGET=None, MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=100)
     client = client_for(plain_user("free"))
     for _ in range(4):
         assert post_url(client, "https://gone.invalid/face.jpg").status_code == 400

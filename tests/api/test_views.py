@@ -311,7 +311,7 @@ def test_daily_limit_is_429_without_revealing_anything(face_settings: Any) -> No
     # The same answer for a user over their own limit with a number never seen.
     face_settings(
         MAX_ATTEMPTS_PER_ID_PER_DAY=100,
-        MAX_ATTEMPTS_PER_USER_PER_DAY=1,
+        MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=1,
         API_CREATE_THROTTLE_RATE=None,
     )
     user_over = create(client_for(plain_user("a")), idcard_number=magic.NO_MATCH)

@@ -137,7 +137,7 @@ def born(years_ago: int, days: int = 0) -> str:
 )
 def test_minimum_age(minimum: Any, years: int, days: int, guardian: bool, refused: bool) -> None:
     number = born(years, days)
-    with override_settings(FACE_IDCARD={"MINIMUM_AGE": minimum}):
+    with override_settings(FACE_IDCARD={"MIN_AGE_YEARS": minimum}):
         if not refused:
             check_minimum_age(number, guardian_consent=guardian)
             return
@@ -221,7 +221,7 @@ def test_latin_names_when_allowed() -> None:
 
 
 def test_name_length_from_settings() -> None:
-    with override_settings(FACE_IDCARD={"NAME_MIN_LENGTH": 3, "NAME_MAX_LENGTH": 4}):
+    with override_settings(FACE_IDCARD={"NAME_MIN_CHARS": 3, "NAME_MAX_CHARS": 4}):
         assert error_of(lambda: validate_name("张三")).code == "name_length"
         assert validate_name("张三丰") == "张三丰"
         error = error_of(lambda: validate_name("阿依古丽·买买提"))

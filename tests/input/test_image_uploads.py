@@ -50,7 +50,7 @@ def test_image_codes(data: bytes, code: str) -> None:
 def test_image_limits_come_from_settings() -> None:
     data = factory.png(200, 100)
     assert validate_image(data).width == 200
-    with override_settings(FACE_IDCARD={"IMAGE_MIN_SIDE": 150}):
+    with override_settings(FACE_IDCARD={"IMAGE_MIN_SIDE_PIXELS": 150}):
         error = error_of(lambda: validate_image(data))
         assert error.code == "image_too_small"
         assert "150" in messages(error)[0]
@@ -58,7 +58,7 @@ def test_image_limits_come_from_settings() -> None:
         assert error_of(lambda: validate_image(data)).code == "image_too_large"
     with override_settings(FACE_IDCARD={"IMAGE_MAX_PIXELS": 19_999}):
         assert error_of(lambda: validate_image(data)).code == "image_too_many_pixels"
-    with override_settings(FACE_IDCARD={"IMAGE_MAX_SIDE": 100, "IMAGE_MIN_SIDE": 40}):
+    with override_settings(FACE_IDCARD={"IMAGE_MAX_SIDE_PIXELS": 100, "IMAGE_MIN_SIDE_PIXELS": 40}):
         assert (validate_image(data).width, validate_image(data).height) == (100, 50)
 
 
@@ -89,8 +89,8 @@ def test_limits_for_keeps_the_backends_own_and_takes_the_sites() -> None:
         max_decoded_bytes=5_000_000,
     )
     settings = {
-        "IMAGE_MIN_SIDE": 90,
-        "IMAGE_MAX_SIDE": 3000,
+        "IMAGE_MIN_SIDE_PIXELS": 90,
+        "IMAGE_MAX_SIDE_PIXELS": 3000,
         "IMAGE_MAX_PIXELS": 7_000_000,
         "UPLOAD_MAX_BYTES": 8_000_000,
     }
@@ -106,7 +106,7 @@ def test_limits_for_keeps_the_backends_own_and_takes_the_sites() -> None:
             8_000_000,
         )
         # A smaller longest side of the site's wins; without a backend, the generic limits.
-        with override_settings(FACE_IDCARD={**settings, "IMAGE_MAX_SIDE": 1500}):
+        with override_settings(FACE_IDCARD={**settings, "IMAGE_MAX_SIDE_PIXELS": 1500}):
             assert limits_for(backend).max_side == 1500
             assert limits_for() == limits_for(ImageLimits())
         # Applying it twice changes nothing (the services narrow a backend's limits again).

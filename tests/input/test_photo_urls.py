@@ -68,7 +68,7 @@ def test_invalid_urls(value: str, code: str) -> None:
 def test_url_length_from_settings() -> None:
     url = "https://example.com/" + "a" * 30
     assert validate_url(url) == url
-    with override_settings(FACE_IDCARD={"URL_MAX_LENGTH": 40}):
+    with override_settings(FACE_IDCARD={"URL_MAX_CHARS": 40}):
         error = error_of(lambda: validate_url(url))
         assert error.code == "url_length"
         assert "40" in messages(error)[0]
@@ -261,7 +261,7 @@ def test_malformed_urls_are_invalid_before_any_destination_check(url: str) -> No
     )
 
 
-@override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": True, "URL_MAX_LENGTH": 3000})
+@override_settings(FACE_IDCARD={"URL_ALLOW_PRIVATE": True, "URL_MAX_CHARS": 3000})
 def test_a_longer_url_limit_is_honoured() -> None:
     url = _url_of_length(2900)
     assert validate_url(url) == url

@@ -68,7 +68,7 @@ def test_text_fields_must_be_text(face_settings: Any) -> None:
 
 
 def test_a_too_long_default_notice_version_is_refused_too(face_settings: Any) -> None:
-    face_settings(NOTICE_VERSION="v" * 65)
+    face_settings(NOTICE_CURRENT_VERSION="v" * 65)
     assert refused().code == "text_length"
 
 
@@ -188,7 +188,7 @@ def test_a_minor_needs_the_guardians_consent(face_settings: Any) -> None:
     created = attempt.events.get(kind=EventKind.CREATED.value)
     assert created.data["guardian_consent"] is True
     assert submit(idcard_number=born(14)).pk  # 14 today
-    face_settings(MINIMUM_AGE=0)
+    face_settings(MIN_AGE_YEARS=0)
     assert submit(idcard_number=born(1)).pk
 
 

@@ -277,7 +277,7 @@ def _users(*names: str) -> list[Any]:
 
 
 def test_abuse_lists_and_flags(face_settings: Any) -> None:
-    face_settings(ABUSE_MAX_ID_NUMBERS_PER_ACCOUNT=2, ABUSE_MISMATCH_BURST=3)
+    face_settings(ABUSE_MAX_ID_NUMBERS_PER_ACCOUNT=2, ABUSE_MAX_MISMATCHES_PER_HOUR=3)
     alice, bob, carol, dave = _users("alice", "bob", "carol", "dave")
     shared = attempt(user=alice, idcard_hash="a" * 64)
     attempt(user=bob, idcard_hash="a" * 64)
@@ -342,7 +342,7 @@ def test_abuse_and_statistics_pages_need_no_time_zone_tables(face_settings: Any)
     from django.test.utils import CaptureQueriesContext
     from django.utils.formats import date_format
 
-    face_settings(ABUSE_MISMATCH_BURST=3)
+    face_settings(ABUSE_MAX_MISMATCHES_PER_HOUR=3)
     (erin,) = _users("erin")
     hour = timezone.now().astimezone(dt_timezone.utc).replace(minute=5, second=0, microsecond=0)
     hour -= timedelta(hours=2)

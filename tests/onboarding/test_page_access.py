@@ -78,7 +78,7 @@ def test_a_keyboard_alone_gets_through_on_a_phone(
     simulator: Any,
     tmp_path: Path,
 ) -> None:
-    face_settings(NOTICE_VERSION=NOTICE)
+    face_settings(NOTICE_CURRENT_VERSION=NOTICE)
     page = open_page("en")
     page.set_viewport_size(PHONE)
     log_in(page, live_server.url, "keyboard")
@@ -121,7 +121,7 @@ def test_an_error_that_goes_away_never_moves_the_button_under_the_pointer(
     tmp_path: Path,
 ) -> None:
     """The lost click: the name was missing, the person types it and clicks "Verify" once."""
-    face_settings(NOTICE_VERSION=NOTICE)
+    face_settings(NOTICE_CURRENT_VERSION=NOTICE)
     page = open_page("en")
     page.set_viewport_size(PHONE)
     log_in(page, live_server.url, "one-click")
@@ -152,7 +152,9 @@ def test_a_minor_sees_the_guardian_message_and_path(
     tmp_path: Path,
     guardian_url: str | None,
 ) -> None:
-    face_settings(NOTICE_VERSION=NOTICE, MINIMUM_AGE=14, ONBOARDING_GUARDIAN_URL=guardian_url)
+    face_settings(
+        NOTICE_CURRENT_VERSION=NOTICE, MIN_AGE_YEARS=14, ONBOARDING_GUARDIAN_URL=guardian_url
+    )
     ten_years_ago = datetime.date.today().year - 10
     child = make_id(birth=f"{ten_years_ago}0101")
     page = open_page("zh-hans")
@@ -182,7 +184,9 @@ def test_a_reload_resumes_the_attempt_and_never_sends_it_twice(
     tmp_path: Path,
 ) -> None:
     simulator = simulator_factory(latency=2500)
-    apply_face_settings(settings, simulator, NOTICE_VERSION=NOTICE, READ_TIMEOUT=10.0)
+    apply_face_settings(
+        settings, simulator, NOTICE_CURRENT_VERSION=NOTICE, READ_TIMEOUT_SECONDS=10.0
+    )
     page = open_page("en")
     log_in(page, live_server.url, "reload")
     _fill(page, tmp_path, magic.MATCH)
@@ -207,7 +211,7 @@ def test_a_match_shows_success_and_the_sites_continue_link(
     simulator: Any,
     tmp_path: Path,
 ) -> None:
-    face_settings(NOTICE_VERSION=NOTICE, ONBOARDING_CONTINUE_URL="/verify/?done=1")
+    face_settings(NOTICE_CURRENT_VERSION=NOTICE, ONBOARDING_CONTINUE_URL="/verify/?done=1")
     page = open_page("en")
     log_in(page, live_server.url, "success")
     _fill(page, tmp_path, magic.MATCH)
@@ -227,7 +231,7 @@ def test_a_review_band_result_says_what_happens_next_and_stays_after_a_reload(
     simulator: Any,
     tmp_path: Path,
 ) -> None:
-    face_settings(NOTICE_VERSION=NOTICE)
+    face_settings(NOTICE_CURRENT_VERSION=NOTICE)
     page = open_page("zh-hans")
     log_in(page, live_server.url, "review-band")
     _fill(page, tmp_path, magic.REVIEW, language="zh-hans")
@@ -247,7 +251,7 @@ def test_a_review_band_result_says_what_happens_next_and_stays_after_a_reload(
 def test_the_language_switch_changes_the_pages_language(
     live_server: Any, face_settings: Any, open_page: Any
 ) -> None:
-    face_settings(NOTICE_VERSION=NOTICE)
+    face_settings(NOTICE_CURRENT_VERSION=NOTICE)
     page = open_page("en")
     log_in(page, live_server.url, "language")
     assert page.locator("h1").inner_text() == _text("en", "title")
@@ -259,7 +263,7 @@ def test_the_language_switch_changes_the_pages_language(
 def test_reduced_motion_stops_the_progress_animation(
     live_server: Any, face_settings: Any, open_page: Any
 ) -> None:
-    face_settings(NOTICE_VERSION=NOTICE)
+    face_settings(NOTICE_CURRENT_VERSION=NOTICE)
     page = open_page("en")
     log_in(page, live_server.url, "motion")
     bar = "getComputedStyle(document.querySelector('.fi-bar div')).animationName"

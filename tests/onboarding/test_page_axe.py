@@ -66,7 +66,7 @@ def test_no_serious_accessibility_violation(
 ) -> None:
     from django.contrib.auth import get_user_model
 
-    face_settings(NOTICE_VERSION="notice-2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="notice-2026-12")
     get_user_model().objects.create_user(f"axe-{language}", password="an-axe-password-1")
     page = open_page(language)
     page.set_viewport_size({"width": 390, "height": 844})

@@ -76,7 +76,9 @@ def test_a_user_completes_onboarding(
 ) -> None:
     # 1.5 s per provider call: long enough to see the progress section.
     simulator = simulator_factory(latency=1500)
-    apply_face_settings(settings, simulator, NOTICE_VERSION=NOTICE, READ_TIMEOUT=10.0)
+    apply_face_settings(
+        settings, simulator, NOTICE_CURRENT_VERSION=NOTICE, READ_TIMEOUT_SECONDS=10.0
+    )
     photo = tmp_path / "selfie.jpg"
     photo.write_bytes(imagefactory.noise_jpeg(2400, 1800))  # > 1600 px: shrunk in the browser
     page = open_page(language)
@@ -122,7 +124,7 @@ def test_refused_input_shows_its_message(
     tmp_path: Path,
     language: str,
 ) -> None:
-    face_settings(NOTICE_VERSION=NOTICE)
+    face_settings(NOTICE_CURRENT_VERSION=NOTICE)
     page = open_page(language)
     log_in(page, live_server.url, f"refused-{language}")
     _accept(page)

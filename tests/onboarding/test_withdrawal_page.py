@@ -59,7 +59,7 @@ def test_a_keyboard_withdraws_queued_in_flight_decided_and_held_attempts(
     simulator: Any,
 ) -> None:
     # Four ID numbers from one account: over the default cap of distinct numbers per account.
-    face_settings(READ_TIMEOUT=15.0, MAX_ID_NUMBERS_PER_USER_PER_DAY=10)
+    face_settings(READ_TIMEOUT_SECONDS=15.0, MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=10)
     page = open_page("en")
     user = log_in(page, live_server.url, "page-withdrawer")
     decided = wait_terminal(_submit(user, magic.MATCH, enqueue=True).pk)

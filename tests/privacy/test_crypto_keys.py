@@ -223,12 +223,14 @@ def test_hash_keys_must_be_a_list(keys: object) -> None:
     the system check, never quietly taken."""
     from django.core.exceptions import ImproperlyConfigured
 
-    from face_idcard.checks import check_hash_keys
+    from face_idcard.checks import check_hash_keys, check_settings
 
     with settings_with(PII_HASH_KEYS=keys):
         with pytest.raises(ImproperlyConfigured, match="must be a list"):
             crypto.id_number_hash(NUMBER)
-        assert [message.id for message in check_hash_keys()] == ["face_idcard.E016"]
+        # Reported once, by the key's declaration or the hash keys' own check.
+        messages = check_settings() + check_hash_keys()
+        assert [m.id for m in messages if m.id == "face_idcard.E016"] == ["face_idcard.E016"]
 
 
 @pytest.mark.parametrize("keys", [KEY_A, KEY_A.encode()])

@@ -37,7 +37,7 @@ def test_each_hash_is_stored_with_its_key_id(face_settings: Any, settings: Any) 
 
 def test_the_daily_limit_survives_adding_a_hash_key(face_settings: Any, settings: Any) -> None:
     """Attempts hashed under the old key still count once a new key is put first."""
-    face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=3, MAX_ATTEMPTS_PER_USER_PER_DAY=0)
+    face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=3, MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=0)
     hash_keys(settings, "old-hash-key")
     for _ in range(2):
         submit()
@@ -56,7 +56,7 @@ def test_the_counts_under_each_key_add_up_each_capped_at_the_limit_plus_one(
 ) -> None:
     """The per-ID count is one capped count a live key, added up: over the limit whether
     the attempts sit under one key or are spread over both."""
-    face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=10**6, MAX_ATTEMPTS_PER_USER_PER_DAY=0)
+    face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=10**6, MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=0)
     hash_keys(settings, "old-hash-key")
     for _ in range(old):
         submit()
@@ -82,7 +82,7 @@ def test_the_counts_under_each_key_add_up_each_capped_at_the_limit_plus_one(
 
 
 def test_rotate_keys_rehashes_under_the_newest_hash_key(face_settings: Any, settings: Any) -> None:
-    face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=2, MAX_ATTEMPTS_PER_USER_PER_DAY=0)
+    face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=2, MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=0)
     hash_keys(settings, "old-hash-key")
     first = submit()
     hash_keys(settings, "new-hash-key", "old-hash-key")

@@ -76,7 +76,7 @@ def record_texts(records: list[logging.LogRecord]) -> list[str]:
 def test_full_runs_log_no_pii_or_secret(
     face_settings: Any, settings: Any, all_logs: pytest.LogCaptureFixture
 ) -> None:
-    face_settings(READ_TIMEOUT=0.3, MAX_RETRIES=1)
+    face_settings(READ_TIMEOUT_SECONDS=0.3, RETRY_MAX_COUNT=1)
     numbers = [magic.MATCH, magic.NAME_MISMATCH, magic.flaky(1, variant=7), magic.HANG]
     attempts = [
         services.submit(

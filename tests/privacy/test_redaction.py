@@ -82,7 +82,7 @@ def test_redact_deletes_the_attempts_idempotency_keys_only(face_settings: Any) -
 
 
 def test_a_redaction_does_not_reset_the_per_id_limit(face_settings: Any) -> None:
-    face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=2, MAX_ATTEMPTS_PER_USER_PER_DAY=0)
+    face_settings(MAX_ATTEMPTS_PER_ID_PER_DAY=2, MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=0)
     first = finished()
     finished()
     services.redact(first)

@@ -300,7 +300,7 @@ def test_each_alias_counts_its_own_quota(settings: Any) -> None:
         ),
         ({"default": {"BACKEND": "simulator", "THRESHOLD": 120}}, {}, "face_idcard.E003"),
         ({"default": {"BACKEND": "simulator", "REVIEW_BAND": -1}}, {}, "face_idcard.E004"),
-        ({"default": {"BACKEND": "simulator", "READ_TIMEOUT": 0}}, {}, "face_idcard.E007"),
+        ({"default": {"BACKEND": "simulator", "READ_TIMEOUT_SECONDS": 0}}, {}, "face_idcard.E007"),
         ({"default": {"BACKEND": "simulator", "RATE_LIMIT_PER_SECOND": 0}}, {}, "face_idcard.E012"),
         ({"default": {"BACKEND": "simulator", "SECRET_KY": "x"}}, {}, "face_idcard.E018"),
         ({"default": {"BACKEND": STRINGCODE, "APPID": "1"}}, {}, "face_idcard.E018"),
@@ -362,10 +362,10 @@ def test_each_backend_declares_its_options_required_and_secret() -> None:
 
     assert LegacyBackend.describe_options() == (
         "APPID (required), SECRET_ID (required), SECRET_KEY (required, secret), BUCKET, "
-        "ENDPOINT, SIGNATURE_LIFETIME"
+        "ENDPOINT, SIGNATURE_LIFETIME_SECONDS"
     )
     assert SimulatorBackend.describe_options() == (
-        "APPID, SECRET_ID, SECRET_KEY (secret), BUCKET, ENDPOINT, SIGNATURE_LIFETIME"
+        "APPID, SECRET_ID, SECRET_KEY (secret), BUCKET, ENDPOINT, SIGNATURE_LIFETIME_SECONDS"
     )
     assert FaceIdBackend.describe_options() == (
         "SECRET_ID (required), SECRET_KEY (required, secret), ENDPOINT, REGION, "

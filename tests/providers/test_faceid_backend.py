@@ -94,7 +94,7 @@ def faceid_calls(sim: SimulatorServer, attempt: VerificationAttempt) -> list[Any
             "account_problem",
             [False],
         ),
-        # Retried (MAX_RETRIES 3), then failed.
+        # Retried (RETRY_MAX_COUNT 3), then failed.
         (
             magic.INTERNAL_ERROR,
             "failed",
@@ -156,7 +156,14 @@ def test_request_limit_exceeded_is_retried_until_the_quota_allows(
     # Retries enough that no attempt runs out by bad luck: with no rate limit of the app's in
     # this test, the six compete for the quota at every retry, and with 8 one of them lost
     # every draw now and then (each retry's chance is about even).
-    use_faceid(sim, site={"MAX_RETRIES": 30, "RETRY_BACKOFF_BASE": 0.3, "RETRY_BACKOFF_MAX": 1.0})
+    use_faceid(
+        sim,
+        site={
+            "RETRY_MAX_COUNT": 30,
+            "RETRY_BACKOFF_BASE_SECONDS": 0.3,
+            "RETRY_BACKOFF_MAX_SECONDS": 1.0,
+        },
+    )
     attempts = [submit(magic.MATCH) for _ in range(6)]
     done = [wait_terminal(a.pk, timeout=60) for a in attempts]
     assert {a.status for a in done} == {"completed"}
@@ -185,7 +192,7 @@ def test_request_limit_exceeded_is_retried_until_the_quota_allows(
 def test_transport_faults_are_retried_then_fail(
     use_faceid: Callable[..., None], simulator: SimulatorServer, number: str, code: str
 ) -> None:
-    use_faceid(simulator, READ_TIMEOUT=0.5, site={"MAX_RETRIES": 1})
+    use_faceid(simulator, READ_TIMEOUT_SECONDS=0.5, site={"RETRY_MAX_COUNT": 1})
     done = wait_terminal(submit(number).pk, timeout=20)
     assert (done.status, done.error_code, done.error_class) == ("failed", code, "transient")
     assert [e["code"] for e in call_events(done)] == [code, code]
@@ -358,7 +365,9 @@ def test_the_request_as_sent(use_faceid: Callable[..., None], fake: FakeProvider
 def test_timeouts_and_endpoint_reach_the_sdk(settings: Any, simulator: SimulatorServer) -> None:
     settings.FACE_IDCARD = {
         **settings.FACE_IDCARD,
-        "BACKENDS": {"default": faceid_alias(simulator, CONNECT_TIMEOUT=1.5, READ_TIMEOUT=7)},
+        "BACKENDS": {
+            "default": faceid_alias(simulator, CONNECT_TIMEOUT_SECONDS=1.5, READ_TIMEOUT_SECONDS=7)
+        },
     }
     backend = get_backend("default")
     assert isinstance(backend, FaceIdBackend)

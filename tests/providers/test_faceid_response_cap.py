@@ -196,7 +196,7 @@ def test_through_the_pipeline_it_is_retried_as_a_bad_response_then_fails(
     use_faceid: Callable[..., None], simulator_factory: Callable[..., SimulatorServer], fault: str
 ) -> None:
     sim = simulator_factory(error_rates={fault: 1.0})
-    use_faceid(sim, site={"MAX_RETRIES": 1})
+    use_faceid(sim, site={"RETRY_MAX_COUNT": 1})
     done = wait_terminal(submit(magic.MATCH).pk, timeout=20)
     assert (done.status, done.decision, done.error_code, done.error_class) == (
         "failed",

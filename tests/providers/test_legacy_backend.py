@@ -184,7 +184,9 @@ def signature_lifetime(request: RecordedRequest) -> int:
     return int(fields["e"]) - int(fields["t"])
 
 
-@pytest.mark.parametrize(("options", "lifetime"), [({}, 300), ({"SIGNATURE_LIFETIME": 60}, 60)])
+@pytest.mark.parametrize(
+    ("options", "lifetime"), [({}, 300), ({"SIGNATURE_LIFETIME_SECONDS": 60}, 60)]
+)
 def test_signature_lifetime(
     legacy: Callable[..., LegacyBackend],
     fake: FakeProvider,
@@ -268,7 +270,7 @@ def test_a_timeout_is_an_outcome_of_the_legacy_catalogue(
     from tests.support.fakeprovider import Hang
 
     fake.script(Hang(seconds=2.0))
-    outcome = legacy(READ_TIMEOUT=0.2).verify(image_request())
+    outcome = legacy(READ_TIMEOUT_SECONDS=0.2).verify(image_request())
     assert (outcome.code, outcome.error_class, outcome.billable) == (
         "transport.timeout",
         ErrorClass.TRANSIENT,

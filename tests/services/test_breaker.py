@@ -197,6 +197,6 @@ def test_new_settings_drop_what_the_process_suspected(
     clock: Any, face_settings: Callable[..., None], django_assert_num_queries: Any
 ) -> None:
     fail(THRESHOLD)
-    face_settings(BREAKER_FAILURE_THRESHOLD=THRESHOLD, READ_TIMEOUT=1.5)
+    face_settings(BREAKER_FAILURE_THRESHOLD=THRESHOLD, READ_TIMEOUT_SECONDS=1.5)
     with django_assert_num_queries(0):
         assert breaker.admit(ALIAS, timezone.now()).allowed

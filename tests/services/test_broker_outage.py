@@ -137,7 +137,7 @@ class Site:
             "FACE_IDCARD_SIMULATOR_URL": f"http://127.0.0.1:{self.simulator_port}",
             "FACE_IDCARD_MAX_PER_ID_PER_DAY": "1000",
             "FACE_IDCARD_MAX_PER_USER_PER_DAY": "1000",
-            "FACE_IDCARD_READ_TIMEOUT": "10",
+            "FACE_IDCARD_READ_TIMEOUT_SECONDS": "10",
             "FACE_IDCARD_CLAIM_LEASE_SECONDS": "60",
             # Nothing may wait for the sweeper (and no beat runs one).
             "FACE_IDCARD_QUEUED_STALE_SECONDS": "3600",

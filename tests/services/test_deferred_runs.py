@@ -125,7 +125,7 @@ def test_a_holder_arriving_after_its_slot_reserves_again(limited: Any, clock: An
 def test_a_far_slot_is_parked_and_published_once_by_the_sweeper(
     limited: Any, clock: Any, simulator: Any, dispatched: RecordingDispatcher
 ) -> None:
-    limited(MAX_BROKER_COUNTDOWN_SECONDS=0)
+    limited(BROKER_MAX_COUNTDOWN_SECONDS=0)
     # Recorded, not sent: a Celery worker left running by another module must not race us.
     sent = dispatched.sent
     attempt = submit()
@@ -144,7 +144,7 @@ def test_a_far_slot_is_parked_and_published_once_by_the_sweeper(
 
 
 def test_the_sweeper_tells_a_deferred_attempt_from_a_lost_one(limited: Any, clock: Any) -> None:
-    limited(MAX_BROKER_COUNTDOWN_SECONDS=3600)
+    limited(BROKER_MAX_COUNTDOWN_SECONDS=3600)
     attempt = submit()
     # A backlog: this attempt's slot is twenty minutes ahead.
     ahead = timezone.now() + timedelta(minutes=20)

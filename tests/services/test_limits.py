@@ -140,7 +140,7 @@ def test_limit_per_id_number_holds_under_a_concurrent_burst(
     face_settings(
         SELFIE_STORAGE=SELFIE_ALIAS,
         MAX_ATTEMPTS_PER_ID_PER_DAY=LIMIT,
-        MAX_ATTEMPTS_PER_USER_PER_DAY=1000,
+        MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=1000,
     )
     result = burst([submitter(magic.MATCH) for _ in range(THREADS)])
 
@@ -162,8 +162,8 @@ def test_limit_per_user_holds_under_a_concurrent_burst(
     face_settings(
         SELFIE_STORAGE=SELFIE_ALIAS,
         MAX_ATTEMPTS_PER_ID_PER_DAY=1000,
-        MAX_ATTEMPTS_PER_USER_PER_DAY=LIMIT,
-        MAX_ID_NUMBERS_PER_USER_PER_DAY=0,
+        MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=LIMIT,
+        MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=0,
     )
     user = get_user_model().objects.create_user("mallory")
     other = get_user_model().objects.create_user("trent")
@@ -194,7 +194,7 @@ def test_both_limits_under_a_crossed_burst_without_deadlock(
     face_settings(
         SELFIE_STORAGE=SELFIE_ALIAS,
         MAX_ATTEMPTS_PER_ID_PER_DAY=per_id,
-        MAX_ATTEMPTS_PER_USER_PER_DAY=per_user,
+        MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=per_user,
     )
     users = [get_user_model().objects.create_user(name) for name in ("peggy", "victor")]
     numbers = [magic.NO_MATCH, magic.REVIEW]
@@ -232,7 +232,7 @@ def test_limit_per_id_number_counts_each_account_apart_under_a_burst(
     face_settings(
         SELFIE_STORAGE=SELFIE_ALIAS,
         MAX_ATTEMPTS_PER_ID_PER_DAY=per_id,
-        MAX_ATTEMPTS_PER_USER_PER_DAY=1000,
+        MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=1000,
         MAX_ACCOUNTS_PER_ID_PER_DAY=0,
     )
     users = [get_user_model().objects.create_user(name) for name in ("alice", "bob")]
@@ -259,7 +259,7 @@ def test_accounts_per_id_number_hold_under_a_burst(
     face_settings(
         SELFIE_STORAGE=SELFIE_ALIAS,
         MAX_ATTEMPTS_PER_ID_PER_DAY=1000,
-        MAX_ATTEMPTS_PER_USER_PER_DAY=1000,
+        MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=1000,
         MAX_ACCOUNTS_PER_ID_PER_DAY=ceiling,
     )
     users = [get_user_model().objects.create_user(f"prober-{index}") for index in range(THREADS)]
@@ -289,8 +289,8 @@ def test_id_numbers_per_account_hold_under_a_burst(
     face_settings(
         SELFIE_STORAGE=SELFIE_ALIAS,
         MAX_ATTEMPTS_PER_ID_PER_DAY=1000,
-        MAX_ATTEMPTS_PER_USER_PER_DAY=1000,
-        MAX_ID_NUMBERS_PER_USER_PER_DAY=cap,
+        MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=1000,
+        MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=cap,
     )
     user = get_user_model().objects.create_user("guesser")
     numbers = [magic.flaky(0, variant=index) for index in range(THREADS)]
@@ -313,8 +313,8 @@ def test_all_four_limits_under_a_crossed_burst_without_deadlock(
     face_settings(
         SELFIE_STORAGE=SELFIE_ALIAS,
         MAX_ATTEMPTS_PER_ID_PER_DAY=per_id,
-        MAX_ATTEMPTS_PER_USER_PER_DAY=per_user,
-        MAX_ID_NUMBERS_PER_USER_PER_DAY=numbers_per_user,
+        MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=per_user,
+        MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=numbers_per_user,
         MAX_ACCOUNTS_PER_ID_PER_DAY=accounts_per_id,
     )
     users = [get_user_model().objects.create_user(f"crossed-{index}") for index in range(4)]

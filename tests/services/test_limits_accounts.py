@@ -5,7 +5,7 @@ items 6 and 7), one submit at a time; ``test_limits.py`` runs them as concurrent
   person's own (a throwaway account cannot lock them out);
 * at most ``MAX_ACCOUNTS_PER_ID_PER_DAY`` accounts try one number: the next is refused and
   recorded once as an abuse event (``LimitEvent``);
-* at most ``MAX_ID_NUMBERS_PER_USER_PER_DAY`` distinct numbers from one account: enforced,
+* at most ``MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY`` distinct numbers from one account: enforced,
   not only flagged;
 * support staff with ``face_idcard.reset_limits`` restart a number's limits, audited.
 """
@@ -104,7 +104,7 @@ def test_the_ceiling_is_an_abuse_event_recorded_once_per_account(face_settings: 
 
 
 def test_the_distinct_numbers_of_an_account_are_capped(face_settings: Any) -> None:
-    face_settings(MAX_ID_NUMBERS_PER_USER_PER_DAY=2, MAX_ATTEMPTS_PER_USER_PER_DAY=100)
+    face_settings(MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=2, MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=100)
     guesser = account("guesser")
     submit(magic.MATCH, user=guesser)
     submit(magic.NO_MATCH, user=guesser)
@@ -126,7 +126,7 @@ def test_the_distinct_numbers_with_and_without_the_per_user_limit(
 ) -> None:
     """Counted by the per-user read when that limit is on, by a DISTINCT of their own when
     it is off: the same answer."""
-    face_settings(MAX_ID_NUMBERS_PER_USER_PER_DAY=1, MAX_ATTEMPTS_PER_USER_PER_DAY=per_user)
+    face_settings(MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=1, MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=per_user)
     user = account("one-number")
     submit(magic.MATCH, user=user)
     submit(magic.MATCH, user=user)
@@ -135,11 +135,11 @@ def test_the_distinct_numbers_with_and_without_the_per_user_limit(
 
 
 def test_one_number_under_two_hash_keys_is_one_number(face_settings: Any, settings: Any) -> None:
-    face_settings(MAX_ID_NUMBERS_PER_USER_PER_DAY=1, PII_HASH_KEYS=["old-hash-key-" + "x" * 32])
+    face_settings(MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=1, PII_HASH_KEYS=["old-hash-key-" + "x" * 32])
     user = account("rotated")
     submit(magic.MATCH, user=user)
     face_settings(
-        MAX_ID_NUMBERS_PER_USER_PER_DAY=1,
+        MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=1,
         PII_HASH_KEYS=["new-hash-key-" + "y" * 32, "old-hash-key-" + "x" * 32],
     )
     submit(magic.MATCH, user=user)
@@ -176,7 +176,7 @@ def test_support_staff_reset_the_limits_of_a_number(face_settings: Any) -> None:
 
 
 def test_the_reset_leaves_the_accounts_own_limits(face_settings: Any) -> None:
-    face_settings(MAX_ID_NUMBERS_PER_USER_PER_DAY=1)
+    face_settings(MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=1)
     user = account("one-number")
     attempt = submit(magic.MATCH, user=user)
     limits.reset_limits(attempt, actor=None)
@@ -242,7 +242,9 @@ def test_counts_stay_exact_after_the_limits_are_lowered(face_settings: Any) -> N
         submit(magic.MATCH, user=account("late"))
 
 
-@pytest.mark.parametrize("name", ["MAX_ID_NUMBERS_PER_USER_PER_DAY", "MAX_ACCOUNTS_PER_ID_PER_DAY"])
+@pytest.mark.parametrize(
+    "name", ["MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY", "MAX_ACCOUNTS_PER_ID_PER_DAY"]
+)
 @pytest.mark.parametrize("value", [-1, 1.5, "3", None])
 def test_the_new_limits_must_be_whole_numbers(face_settings: Any, name: str, value: Any) -> None:
     from face_idcard.checks import check_settings

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 #: Long enough that nothing here can be the lease's or the sweeper's doing.
 NO_SWEEPER = {"CLAIM_LEASE_SECONDS": 3600, "QUEUED_STALE_SECONDS": 3600}
-FAST_OUTAGE = {"OUTAGE_RETRY_BACKOFF_BASE": 0.1, "OUTAGE_RETRY_BACKOFF_MAX": 0.4}
+FAST_OUTAGE = {"OUTAGE_RETRY_BACKOFF_BASE_SECONDS": 0.1, "OUTAGE_RETRY_BACKOFF_MAX_SECONDS": 0.4}
 
 
 def closed_port() -> int:
@@ -217,7 +217,7 @@ def test_a_retry_the_broker_refuses_rejects_the_message_back_to_the_queue(
 def test_outage_backoff_grows_to_its_cap_and_is_never_zero(
     heal_settings: Callable[..., None],
 ) -> None:
-    heal_settings(OUTAGE_RETRY_BACKOFF_BASE=1.0, OUTAGE_RETRY_BACKOFF_MAX=10.0)
+    heal_settings(OUTAGE_RETRY_BACKOFF_BASE_SECONDS=1.0, OUTAGE_RETRY_BACKOFF_MAX_SECONDS=10.0)
     assert all(0.5 <= outage_backoff(0) <= 1.0 for _ in range(50))
     assert all(2.0 <= outage_backoff(2) <= 4.0 for _ in range(50))
     assert all(5.0 <= outage_backoff(40) <= 10.0 for _ in range(50))
@@ -260,7 +260,7 @@ def test_worker_waits_out_a_cache_outage(
         assert done.status == Status.COMPLETED
         assert (done.provider_calls, done.retry_count) == (1, 0)
         assert len(ledger_calls(simulator, attempt.pk)) == 1
-    # Within a backoff of the cache's return (OUTAGE_RETRY_BACKOFF_MAX 0.4 s here).
+    # Within a backoff of the cache's return (OUTAGE_RETRY_BACKOFF_MAX_SECONDS 0.4 s here).
     assert time.monotonic() - back < 5
 
 

@@ -107,7 +107,7 @@ def test_flaky_retried_then_success(face_settings: Any, simulator: Any) -> None:
 
 
 def test_retries_exhausted_then_failed(face_settings: Callable[..., None], simulator: Any) -> None:
-    face_settings(MAX_RETRIES=2)
+    face_settings(RETRY_MAX_COUNT=2)
     done = wait_terminal(submit(magic.INTERNAL_ERROR).pk)
     assert done.status == Status.FAILED
     assert (done.error_code, done.error_class, done.retry_count) == ("213", "transient", 2)
@@ -123,7 +123,7 @@ def test_arrears_failed_without_retry(face_settings: Any, simulator: Any) -> Non
 
 
 def test_hang_times_out_and_is_retried(face_settings: Callable[..., None], simulator: Any) -> None:
-    face_settings(READ_TIMEOUT=0.3, MAX_RETRIES=1)
+    face_settings(READ_TIMEOUT_SECONDS=0.3, RETRY_MAX_COUNT=1)
     done = wait_terminal(submit(magic.HANG).pk)
     assert done.status == Status.FAILED
     assert (done.error_code, done.retry_count) == ("transport.timeout", 1)

@@ -40,10 +40,10 @@ INTERVAL = 10
 THRESHOLD = 5
 #: The site's defaults but for the count: a minute of outage under them failed attempts.
 SETTINGS = {
-    "MAX_RETRIES": None,
+    "RETRY_MAX_COUNT": None,
     "RETRY_WINDOW_MINUTES": 15,
-    "RETRY_BACKOFF_BASE": 2.0,
-    "RETRY_BACKOFF_MAX": 300.0,
+    "RETRY_BACKOFF_BASE_SECONDS": 2.0,
+    "RETRY_BACKOFF_MAX_SECONDS": 300.0,
     "BREAKER_FAILURE_THRESHOLD": THRESHOLD,
     "BREAKER_PROBE_INTERVAL_SECONDS": INTERVAL,
 }
@@ -298,7 +298,9 @@ def test_with_a_real_worker_an_outage_ends_with_every_attempt_decided(
     simulator down for 3 s with a 1 s probe interval, then back."""
     breaker.forget()
     outage_settings(
-        BREAKER_PROBE_INTERVAL_SECONDS=1, RETRY_BACKOFF_BASE=0.05, RETRY_BACKOFF_MAX=0.2
+        BREAKER_PROBE_INTERVAL_SECONDS=1,
+        RETRY_BACKOFF_BASE_SECONDS=0.05,
+        RETRY_BACKOFF_MAX_SECONDS=0.2,
     )
     attempts = [submit_attempt() for _ in range(6)]
     wait_for(lambda: len(failed_calls()) >= THRESHOLD)

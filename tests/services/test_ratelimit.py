@@ -30,7 +30,7 @@ def _limit(settings: Any, limit: int | None, margin: float = 0.1, **more: Any) -
     settings.FACE_IDCARD = {
         **settings.FACE_IDCARD,
         "RATE_LIMIT_PER_SECOND": limit,
-        "RATE_LIMIT_MARGIN": margin,
+        "RATE_LIMIT_MARGIN_SECONDS": margin,
         **more,
     }
 

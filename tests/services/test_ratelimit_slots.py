@@ -29,7 +29,7 @@ def table_cache(settings: Any) -> None:
         **settings.FACE_IDCARD,
         "RATE_LIMIT_CACHE": CACHE,
         "RATE_LIMIT_PER_SECOND": 10,
-        "RATE_LIMIT_MARGIN": 0.1,
+        "RATE_LIMIT_MARGIN_SECONDS": 0.1,
     }
     caches[CACHE].clear()
 
@@ -38,7 +38,7 @@ def _limit(settings: Any, limit: int | float | None, margin: float | None = 0.1)
     settings.FACE_IDCARD = {
         **settings.FACE_IDCARD,
         "RATE_LIMIT_PER_SECOND": limit,
-        "RATE_LIMIT_MARGIN": margin,
+        "RATE_LIMIT_MARGIN_SECONDS": margin,
     }
 
 

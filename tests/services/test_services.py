@@ -123,7 +123,7 @@ def test_limit_per_id_number(face_settings: Callable[..., None]) -> None:
 
 
 def test_limit_per_user_with_the_same_message(face_settings: Callable[..., None]) -> None:
-    face_settings(MAX_ATTEMPTS_PER_USER_PER_DAY=2)
+    face_settings(MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=2)
     user = get_user_model().objects.create_user("carol")
     submit(magic.MATCH, user=user)
     submit(magic.NO_MATCH, user=user)
@@ -200,7 +200,7 @@ def test_decide_boundaries() -> None:
 
 
 def test_backoff_is_capped_full_jitter(face_settings: Callable[..., None]) -> None:
-    face_settings(RETRY_BACKOFF_BASE=2.0, RETRY_BACKOFF_MAX=10.0)
+    face_settings(RETRY_BACKOFF_BASE_SECONDS=2.0, RETRY_BACKOFF_MAX_SECONDS=10.0)
     first = [pipeline.backoff(0) for _ in range(200)]
     late = [pipeline.backoff(8) for _ in range(200)]
     assert all(0 <= d <= 2.0 for d in first)
@@ -398,7 +398,7 @@ def test_url_fetch_failure_is_retried_once(face_settings: Any, simulator: Any) -
         ("configuration", {}, ("failed", 0.0, {})),
         ("unknown", {}, ("failed", 0.0, {})),
         ("input", {}, ("rejected", 0.0, {})),
-        ("transient", {"retry_count": 3}, ("failed", 0.0, {})),  # FAST: MAX_RETRIES=3
+        ("transient", {"retry_count": 3}, ("failed", 0.0, {})),  # FAST: RETRY_MAX_COUNT=3
     ],
 )
 def test_next_step_by_error_class(

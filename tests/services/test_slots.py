@@ -100,7 +100,7 @@ def test_stored_instants_are_whole_microseconds_rounded_into_the_slot(
 def test_a_reserved_slot_is_stored_inside_the_reservation_and_parked_beyond_reach(
     settings: Any, max_countdown: int, parked: bool
 ) -> None:
-    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "MAX_BROKER_COUNTDOWN_SECONDS": max_countdown}
+    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "BROKER_MAX_COUNTDOWN_SECONDS": max_countdown}
     before = NOW + timedelta(seconds=max_countdown)  # each case its own slots
     with time_machine.travel(before, tick=False):
         slot = slots.reserve(5, "slots-table")

@@ -69,7 +69,9 @@ def test_live_lease_is_left_alone(face_settings: Any) -> None:
 def test_lease_lost_too_often_fails(face_settings: Any) -> None:
     attempt = submit()
     as_if_a_worker_died_mid_call(attempt, lease_left=-10)
-    VerificationAttempt.objects.filter(pk=attempt.pk).update(retry_count=3)  # FAST: MAX_RETRIES=3
+    VerificationAttempt.objects.filter(pk=attempt.pk).update(
+        retry_count=3
+    )  # FAST: RETRY_MAX_COUNT=3
     assert services.sweep()["failed"] == 1
     attempt.refresh_from_db()
     assert attempt.status == Status.FAILED

@@ -75,10 +75,10 @@ SCENARIOS: dict[str, Scenario] = {
     "E004": Scenario("REVIEW_BAND", {"REVIEW_BAND": -1}),
     "E005": Scenario("PII_ENCRYPTION_KEYS", {"PII_ENCRYPTION_KEYS": []}, {"DEBUG": False}),
     "E006": Scenario("PII_ENCRYPTION_KEYS", {"PII_ENCRYPTION_KEYS": ["short"]}),
-    "E007": Scenario("READ_TIMEOUT", {"READ_TIMEOUT": 0}),
+    "E007": Scenario("READ_TIMEOUT_SECONDS", {"READ_TIMEOUT_SECONDS": 0}),
     "E008": Scenario("PII_RETENTION_DAYS", {"PII_RETENTION_DAYS": -3}),
     "E009": Scenario("LOST_CALL_POLICY", {"LOST_CALL_POLICY": "retry"}),
-    "E010": Scenario("MAX_RETRIES", {"MAX_RETRIES": -1}),
+    "E010": Scenario("RETRY_MAX_COUNT", {"RETRY_MAX_COUNT": -1}),
     "E011": Scenario("CLAIM_LEASE_SECONDS", {"CLAIM_LEASE_SECONDS": 10}),
     "E012": Scenario("RATE_LIMIT_PER_SECOND", {"RATE_LIMIT_PER_SECOND": 0}),
     "E013": Scenario("RATE_LIMIT_CACHE", {"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "nope"}),
@@ -125,7 +125,6 @@ SCENARIOS: dict[str, Scenario] = {
     "W050": Scenario("FILING_THRESHOLD", {"FILING_THRESHOLD": 10}, rows=register_rows("a", 8)),
     "W051": Scenario("PII_HASH_KEYS", {}, rows=register_rows("retired", 1)),
     "W002": Scenario("SELFIE_RETENTION_DAYS", {"SELFIE_RETENTION_DAYS": 400}),
-    "W003": Scenario(None, {"THRESHLOD": 80}),
     "W004": Scenario("SELFIE_STORAGE", {"SELFIE_STORAGE": "default"}),
     "W005": Scenario(
         "RATE_LIMIT_CACHE", {"RATE_LIMIT_PER_SECOND": 20, "RATE_LIMIT_CACHE": "local"}
@@ -135,18 +134,32 @@ SCENARIOS: dict[str, Scenario] = {
     "E020": Scenario(None, {}, {"DATABASES": {"default": {"ENGINE": "django.db.backends.dummy"}}}),
     "E052": Scenario("NON_FACE_ALTERNATIVES", {"NON_FACE_ALTERNATIVES": ["two_element"]}),
     "W052": Scenario("NON_FACE_ALTERNATIVES", {"NON_FACE_ALTERNATIVES": []}),
+    "E019": Scenario(None, {"THRESHLOD": 80}),
+    "E021": Scenario(None, {"ALLOW_DEVELOPMENT_BACKENDS": "yes"}),
 }
 
 
 def ids_in_checks_module() -> set[str]:
+    """The ids checks.py writes out, and those the declarations of the settings and of the
+    backends' options name for their generated type and range checks."""
+    from face_idcard.backends import Option
+    from face_idcard.settings_spec import SETTINGS
+
     tree = ast.parse((PACKAGE / "checks.py").read_text(encoding="utf-8"))
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.keyword) and node.arg == "id":
+            if isinstance(node.value, ast.Attribute) and node.value.attr == "check":
+                continue  # a declaration's id, collected below
             assert isinstance(node.value, ast.Constant), "check ids are literals"
             match = CHECK_ID.fullmatch(str(node.value.value))
             assert match, node.value.value
             found.add(match.group(1))
+    declared = {setting.check for setting in SETTINGS} | {Option().check}
+    for check_id in declared:
+        match = CHECK_ID.fullmatch(check_id)
+        assert match, check_id
+        found.add(match.group(1))
     return found
 
 
@@ -204,19 +217,16 @@ def test_every_check_id_mentioned_exists() -> None:
             assert check_id in known, f"{name} names face_idcard.{check_id}, which does not exist"
 
 
-def test_conf_names_the_right_check_for_each_setting() -> None:
-    """A comment in DEFAULTS naming a check must sit above the key that check is about."""
-    pending: list[str] = []
-    pairs: list[tuple[str, str]] = []
-    for line in (PACKAGE / "conf.py").read_text(encoding="utf-8").splitlines():
-        stripped = line.strip()
-        if stripped.startswith("#"):
-            pending += CHECK_ID.findall(stripped)
-            continue
-        key = re.match(r'^"([A-Z_]+)":', stripped)
-        if key:
-            pairs += [(check_id, key.group(1)) for check_id in pending]
-        pending = []
-    assert pairs, "conf.py names no check next to a setting: update this test"
+def test_each_setting_names_the_right_checks() -> None:
+    """A declaration's doc naming a check must be about the key that check is about."""
+    from face_idcard.settings_spec import SETTINGS
+
+    pairs = [
+        (check_id, setting.name)
+        for setting in SETTINGS
+        for check_id in CHECK_ID.findall(str(setting.doc))
+    ]
+    assert pairs, "no setting's doc names a check: update this test"
     for check_id, key in pairs:
-        assert SCENARIOS[check_id].key == key, f"conf.py names {check_id} above {key}"
+        scenario = SCENARIOS[check_id]
+        assert scenario.key in (key, None), f"the doc of {key} names {check_id}"

@@ -53,8 +53,8 @@ class Site:
             "FACE_IDCARD_MAX_PER_USER_PER_DAY": "1000",
             "FACE_IDCARD_CLAIM_LEASE_SECONDS": str(LEASE_SECONDS),
             "FACE_IDCARD_QUEUED_STALE_SECONDS": "1",
-            "FACE_IDCARD_CONNECT_TIMEOUT": "0.5",
-            "FACE_IDCARD_READ_TIMEOUT": "4",
+            "FACE_IDCARD_CONNECT_TIMEOUT_SECONDS": "0.5",
+            "FACE_IDCARD_READ_TIMEOUT_SECONDS": "4",
         }
         self.children: list[subprocess.Popen[bytes]] = []
 

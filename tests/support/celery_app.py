@@ -42,13 +42,13 @@ import face_idcard.tasks  # noqa: E402, F401
 
 #: Settings for fast pipeline tests: short backoff and timeouts, limits out of the way.
 FAST: dict[str, Any] = {
-    "RETRY_BACKOFF_BASE": 0.02,
-    "RETRY_BACKOFF_MAX": 0.1,
-    "MAX_RETRIES": 3,
-    "CONNECT_TIMEOUT": 1.0,
-    "READ_TIMEOUT": 2.0,
+    "RETRY_BACKOFF_BASE_SECONDS": 0.02,
+    "RETRY_BACKOFF_MAX_SECONDS": 0.1,
+    "RETRY_MAX_COUNT": 3,
+    "CONNECT_TIMEOUT_SECONDS": 1.0,
+    "READ_TIMEOUT_SECONDS": 2.0,
     "MAX_ATTEMPTS_PER_ID_PER_DAY": 1000,
-    "MAX_ATTEMPTS_PER_USER_PER_DAY": 1000,
+    "MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY": 1000,
     "REVIEW_BAND": 2.0,
 }
 

@@ -70,7 +70,7 @@ def test_rotation_both_secrets_sign(receiver: Receiver, make_endpoint: Any) -> N
 def test_failures_are_retried_on_the_schedule_with_the_same_webhook_id(
     receiver: Receiver, make_endpoint: Any, hook_settings: Any
 ) -> None:
-    hook_settings(WEBHOOK_RETRY_SCHEDULE=[5, 300])
+    hook_settings(WEBHOOK_RETRY_SCHEDULE_SECONDS=[5, 300])
     endpoint, secret = make_endpoint(receiver.url)
     receiver.script(Reply(500, b"oops"), Reply(503), Reply(500))
     item = _ping(endpoint)
@@ -97,7 +97,7 @@ def test_failures_are_retried_on_the_schedule_with_the_same_webhook_id(
 def test_the_default_schedule_lasts_about_three_days() -> None:
     from face_idcard.conf import DEFAULTS
 
-    total = sum(DEFAULTS["WEBHOOK_RETRY_SCHEDULE"])
+    total = sum(DEFAULTS["WEBHOOK_RETRY_SCHEDULE_SECONDS"])
     assert timedelta(days=2.5) < timedelta(seconds=total) < timedelta(days=3.5)
 
 
@@ -137,7 +137,7 @@ def test_410_disables_the_endpoint(receiver: Receiver, make_endpoint: Any) -> No
 def test_retry_after_is_honoured(
     receiver: Receiver, make_endpoint: Any, hook_settings: Any, status: int
 ) -> None:
-    hook_settings(WEBHOOK_RETRY_SCHEDULE=[5, 10])
+    hook_settings(WEBHOOK_RETRY_SCHEDULE_SECONDS=[5, 10])
     endpoint, _ = make_endpoint(receiver.url)
     receiver.script(Reply(status, headers={"Retry-After": "120"}))
     item = _ping(endpoint)

@@ -12,8 +12,8 @@ from tests.support.checks import check_ids
     [
         ({"WEBHOOK_TIMEOUT_SECONDS": 0}, "face_idcard.E007"),
         ({"WEBHOOK_LEASE_SECONDS": "60"}, "face_idcard.E007"),
-        ({"WEBHOOK_RETRY_SCHEDULE": [5, 0]}, "face_idcard.E007"),
-        ({"WEBHOOK_RETRY_SCHEDULE": "5,300"}, "face_idcard.E007"),
+        ({"WEBHOOK_RETRY_SCHEDULE_SECONDS": [5, 0]}, "face_idcard.E007"),
+        ({"WEBHOOK_RETRY_SCHEDULE_SECONDS": "5,300"}, "face_idcard.E007"),
         ({"WEBHOOK_RESPONSE_MAX_BYTES": 0}, "face_idcard.E010"),
         ({"WEBHOOK_RETENTION_DAYS": -1}, "face_idcard.E010"),
         ({"WEBHOOK_DISABLE_AFTER_FAILURES": 0}, "face_idcard.E010"),

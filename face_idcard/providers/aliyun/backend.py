@@ -9,7 +9,7 @@ default when not sent, ``REAR_CAMERA_LIVENESS`` or ``NO_LIVENESS``) and ``THRESH
 (``"passed"``, the default: Alibaba Cloud's ``Passed`` decides, as it advises; ``"score"``: the
 alias's ``THRESHOLD`` decides on ``verifyScore``); and the generic ``THRESHOLD``,
 ``REVIEW_BAND``, ``RATE_LIMIT_PER_SECOND`` (default here 50, the account's quota),
-``CONNECT_TIMEOUT``, ``READ_TIMEOUT``.
+``CONNECT_TIMEOUT_SECONDS``, ``READ_TIMEOUT_SECONDS``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from ...outcome import (
     ProviderOutcome,
     ProviderVerdict,
 )
+from ...settings_spec import IDENTIFIER, STRING
 from .client import DEFAULT_ENDPOINT, CloudauthAnswer, CloudauthClient
 from .codes import (
     ALIYUN_CODES,
@@ -78,13 +79,51 @@ _NOT_ALPHANUMERIC = re.compile(r"[^0-9A-Za-z]")
 
 ALIYUN_OPTIONS: Mapping[str, Option] = MappingProxyType(
     {
-        "ACCESS_KEY_ID": Option(required=True),
-        "ACCESS_KEY_SECRET": Option(required=True, secret=True),
-        "SCENE_ID": Option(required=True),
-        "ENDPOINT": Option(default=DEFAULT_ENDPOINT),
-        # Not sent unless set: the API's default is FRONT_CAMERA_LIVENESS.
-        "MODEL": Option(default=""),
-        "THRESHOLD_POLICY": Option(default="passed"),
+        "ACCESS_KEY_ID": Option(
+            type=STRING,
+            required=True,
+            doc=_(
+                "The AccessKey ID of a RAM user with AliyunAntCloudAuthFullAccess (never the "
+                "account's own key)."
+            ),
+        ),
+        "ACCESS_KEY_SECRET": Option(
+            type=STRING,
+            required=True,
+            secret=True,
+            doc=_("The AccessKey secret: read it from the environment or a secret store."),
+        ),
+        "SCENE_ID": Option(
+            type=IDENTIFIER,
+            required=True,
+            doc=_("The number of the scene created in the console for this site."),
+        ),
+        "ENDPOINT": Option(
+            type=STRING,
+            default=DEFAULT_ENDPOINT,
+            doc=_(
+                "The API's address, or a url such as http://127.0.0.1:8701 for the simulator "
+                "(check --deploy refuses a loopback or plain-http endpoint)."
+            ),
+        ),
+        "MODEL": Option(
+            type=STRING,
+            choices=MODELS,
+            default="",
+            doc=_(
+                "The liveness model: not sent unless set, and the API's default is "
+                "FRONT_CAMERA_LIVENESS; NO_LIVENESS turns the built-in liveness check off."
+            ),
+        ),
+        "THRESHOLD_POLICY": Option(
+            type=STRING,
+            choices=THRESHOLD_POLICIES,
+            default="passed",
+            doc=_(
+                '"passed": Alibaba Cloud\'s own Passed decides, as it advises; "score": the '
+                "alias's THRESHOLD decides on verifyScore."
+            ),
+        ),
     }
 )
 
@@ -149,15 +188,6 @@ class AliyunBackend(Backend):
         scene = cls.option_value(config, "SCENE_ID")
         if scene is not None and not str(scene).strip().isdigit():
             problems.append(OptionProblem("unloadable", "SCENE_ID", "must be the scene's number"))
-        model = cls.option_value(config, "MODEL")
-        if model and model not in MODELS:
-            problems.append(
-                OptionProblem("unloadable", "MODEL", f"must be one of {', '.join(MODELS)}")
-            )
-        if cls.option_value(config, "THRESHOLD_POLICY") not in THRESHOLD_POLICIES:
-            problems.append(
-                OptionProblem("unloadable", "THRESHOLD_POLICY", 'must be "passed" or "score"')
-            )
         return problems
 
     @classmethod

@@ -4,7 +4,7 @@ Options per alias: ``SECRET_ID``, ``SECRET_KEY`` (required), ``ENDPOINT`` (a hos
 such as ``http://127.0.0.1:8701`` for the simulator; default ``faceid.tencentcloudapi.com``),
 ``REGION`` (not sent unless set: the API takes none), ``ENCRYPTION_PUBLIC_KEY`` (the PEM
 from the FaceID console: switches on the encryption of Name and IdCard), and the generic
-``THRESHOLD`` (default 70), ``REVIEW_BAND``, ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``.
+``THRESHOLD`` (default 70), ``REVIEW_BAND``, ``CONNECT_TIMEOUT_SECONDS``, ``READ_TIMEOUT_SECONDS``.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from ...outcome import (
     LivenessVerdict,
     ProviderOutcome,
 )
+from ...settings_spec import BOOLEAN, CALLS_PER_SECOND, NUMBER, STRING
 from .codes import FACEID_CODES, LOW_SIMILARITY, SUCCESS, TENCENT_PASS_MARK
 from .encryption import FieldEncryptor, load_public_key
 from .sdk import DEFAULT_ENDPOINT, PRECHECK_ACTION, FaceIdAnswer, FaceIdClient
@@ -52,17 +53,56 @@ FACE_INPUT_IMAGE = 1
 
 FACEID_OPTIONS: Mapping[str, Option] = MappingProxyType(
     {
-        "SECRET_ID": Option(required=True),
-        "SECRET_KEY": Option(required=True, secret=True),
-        "ENDPOINT": Option(default=DEFAULT_ENDPOINT),
-        # The API takes no region: not sent unless set.
-        "REGION": Option(default=""),
-        "ENCRYPTION_PUBLIC_KEY": Option(default=""),
-        # With the alias's LIVENESS on, DetectAIFakeFaces before each comparison (False: the
-        # alias cannot check liveness, so LIVENESS "require" is refused by face_idcard.E041).
-        "LIVENESS_PRECHECK": Option(default=True),
-        # DetectAIFakeFaces' own quota, calls per second.
-        "PRECHECK_RATE_LIMIT_PER_SECOND": Option(default=PRECHECK_CALLS_PER_SECOND),
+        "SECRET_ID": Option(
+            type=STRING,
+            required=True,
+            doc=_("The SecretId of a Tencent Cloud API key allowed to call FaceID."),
+        ),
+        "SECRET_KEY": Option(
+            type=STRING,
+            required=True,
+            secret=True,
+            doc=_("The SecretKey of that API key: read it from the environment or a secret store."),
+        ),
+        "ENDPOINT": Option(
+            type=STRING,
+            default=DEFAULT_ENDPOINT,
+            doc=_(
+                "The API's host, or a url such as http://127.0.0.1:8701 for the simulator "
+                "(check --deploy refuses a loopback or plain-http endpoint)."
+            ),
+        ),
+        "REGION": Option(
+            type=STRING,
+            default="",
+            doc=_(
+                "The region sent with each call; the API takes none, so it is not sent unless set."
+            ),
+        ),
+        "ENCRYPTION_PUBLIC_KEY": Option(
+            type=STRING,
+            default="",
+            doc=_(
+                "The RSA public key (PEM) from the FaceID console: when set, the name and the ID "
+                "number are sent encrypted."
+            ),
+        ),
+        "LIVENESS_PRECHECK": Option(
+            type=BOOLEAN,
+            default=True,
+            doc=_(
+                "With the alias's LIVENESS on, call DetectAIFakeFaces before each comparison. "
+                'False: the alias cannot check liveness, so LIVENESS "require" is refused '
+                "(face_idcard.E041)."
+            ),
+        ),
+        "PRECHECK_RATE_LIMIT_PER_SECOND": Option(
+            type=NUMBER,
+            unit=CALLS_PER_SECOND,
+            minimum=1,
+            default=PRECHECK_CALLS_PER_SECOND,
+            doc=_("DetectAIFakeFaces' own quota, paced apart from the comparison's."),
+        ),
     }
 )
 

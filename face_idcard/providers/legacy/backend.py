@@ -1,13 +1,14 @@
 """The legacy API as a backend: :class:`IdCardCompareClient` answers turned into outcomes.
 
 Options per alias: ``APPID``, ``SECRET_ID``, ``SECRET_KEY`` (required), ``BUCKET``,
-``ENDPOINT`` (default ``https://recognition.image.myqcloud.com``) and ``SIGNATURE_LIFETIME``
+``ENDPOINT`` (default ``https://recognition.image.myqcloud.com``) and ``SIGNATURE_LIFETIME_SECONDS``
 (seconds each request signature lives; default 300, at most 90 days), and the generic
-``THRESHOLD`` (default 75), ``REVIEW_BAND``, ``CONNECT_TIMEOUT``, ``READ_TIMEOUT``.
+``THRESHOLD`` (default 75), ``REVIEW_BAND``, ``CONNECT_TIMEOUT_SECONDS``, ``READ_TIMEOUT_SECONDS``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, ClassVar
@@ -15,11 +16,12 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
-from ...backends.base import Backend, Option, OptionProblem, VerificationRequest
+from ...backends.base import Backend, Option, VerificationRequest
 from ...backends.config import BackendSettings
 from ...images import ImageLimits
 from ...outcome import TRANSPORT_BAD_RESPONSE, ErrorClass, ProviderOutcome
 from ...sensitive import forget_locals_on_error
+from ...settings_spec import IDENTIFIER, INTEGER, SECONDS, STRING
 from . import signing
 from .client import DEFAULT_ENDPOINT, CompareResult, IdCardCompareClient
 from .codes import LEGACY_CODES
@@ -36,13 +38,43 @@ _EXTENSIONS = {"image/png": ".png", "image/bmp": ".bmp"}
 #: The legacy API's account options; the simulator's backend makes them optional.
 LEGACY_OPTIONS: Mapping[str, Option] = MappingProxyType(
     {
-        "APPID": Option(required=True),
-        "SECRET_ID": Option(required=True),
-        "SECRET_KEY": Option(required=True, secret=True),
-        "BUCKET": Option(default=""),
-        "ENDPOINT": Option(default=DEFAULT_ENDPOINT),
-        # Tencent allows up to 90 days; keep it short.
-        "SIGNATURE_LIFETIME": Option(default=signing.DEFAULT_LIFETIME_SECONDS),
+        "APPID": Option(
+            type=IDENTIFIER,
+            required=True,
+            doc=_("The AppID of the Tencent Cloud account the calls are billed to."),
+        ),
+        "SECRET_ID": Option(
+            type=STRING,
+            required=True,
+            doc=_("The SecretId of the API key that signs each call."),
+        ),
+        "SECRET_KEY": Option(
+            type=STRING,
+            required=True,
+            secret=True,
+            doc=_("The SecretKey of that API key: read it from the environment or a secret store."),
+        ),
+        "BUCKET": Option(
+            type=STRING,
+            default="",
+            doc=_("The bucket name the legacy API's signature names, where the account has one."),
+        ),
+        "ENDPOINT": Option(
+            type=STRING,
+            default=DEFAULT_ENDPOINT,
+            doc=_("The API's address (check --deploy refuses a loopback or plain-http endpoint)."),
+        ),
+        "SIGNATURE_LIFETIME_SECONDS": Option(
+            type=INTEGER,
+            unit=SECONDS,
+            minimum=1,
+            maximum=signing.MAX_LIFETIME_SECONDS,
+            default=signing.DEFAULT_LIFETIME_SECONDS,
+            doc=_(
+                "Seconds each request signature lives. Tencent allows up to 90 days; a short "
+                "life limits what a leaked request is worth."
+            ),
+        ),
     }
 )
 
@@ -76,29 +108,12 @@ class LegacyBackend(Backend):
                 bucket=str(self.option("BUCKET")),
                 endpoint=str(self.option("ENDPOINT")),
                 timeout=(config.connect_timeout, config.read_timeout),
-                signature_lifetime=int(self.option("SIGNATURE_LIFETIME")),
+                signature_lifetime=int(self.option("SIGNATURE_LIFETIME_SECONDS")),
                 pool_maxsize=config.http_pool_maxsize,
             )
         except (TypeError, ValueError) as exc:
             # The client's messages name the option, never a credential.
             raise ImproperlyConfigured(f"face_idcard: backend {self.alias!r}: {exc}") from None
-
-    @classmethod
-    def option_problems(cls, config: BackendSettings) -> list[OptionProblem]:
-        lifetime = cls.option_value(config, "SIGNATURE_LIFETIME")
-        if (
-            isinstance(lifetime, int)
-            and not isinstance(lifetime, bool)
-            and 0 < lifetime <= signing.MAX_LIFETIME_SECONDS
-        ):
-            return []
-        return [
-            OptionProblem(
-                "unusable",
-                "SIGNATURE_LIFETIME",
-                "must be a whole number of seconds from 1 to 90 days",
-            )
-        ]
 
     @forget_locals_on_error
     def call_provider(self, request: VerificationRequest) -> ProviderOutcome:
@@ -157,10 +172,13 @@ class SimulatorBackend(LegacyBackend):
     options: ClassVar[Mapping[str, Option]] = MappingProxyType(
         {
             **LEGACY_OPTIONS,
-            "APPID": Option(),
-            "SECRET_ID": Option(),
-            "SECRET_KEY": Option(secret=True),
-            "ENDPOINT": Option(default=SIMULATOR_DEFAULT_URL),
+            # The simulator's own account when left out.
+            "APPID": dataclasses.replace(LEGACY_OPTIONS["APPID"], required=False),
+            "SECRET_ID": dataclasses.replace(LEGACY_OPTIONS["SECRET_ID"], required=False),
+            "SECRET_KEY": dataclasses.replace(LEGACY_OPTIONS["SECRET_KEY"], required=False),
+            "ENDPOINT": dataclasses.replace(
+                LEGACY_OPTIONS["ENDPOINT"], default=SIMULATOR_DEFAULT_URL
+            ),
         }
     )
 

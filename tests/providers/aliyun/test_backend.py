@@ -139,7 +139,11 @@ def test_throttling_is_retried_until_the_quota_allows(
     use_aliyun(
         sim=sim,
         settings=settings,
-        site={"MAX_RETRIES": 30, "RETRY_BACKOFF_BASE": 0.3, "RETRY_BACKOFF_MAX": 1.0},
+        site={
+            "RETRY_MAX_COUNT": 30,
+            "RETRY_BACKOFF_BASE_SECONDS": 0.3,
+            "RETRY_BACKOFF_MAX_SECONDS": 1.0,
+        },
     )
     attempts = [submit(magic.MATCH) for _ in range(6)]
     done = [wait_terminal(a.pk, timeout=60) for a in attempts]
@@ -179,7 +183,7 @@ def test_the_alias_rate_limit_defers_calls_under_the_providers_quota(
 def test_transport_faults_are_retried_then_fail(
     settings: Any, simulator: SimulatorServer, number: str, code: str
 ) -> None:
-    use_aliyun(settings, simulator, READ_TIMEOUT=0.5, site={"MAX_RETRIES": 1})
+    use_aliyun(settings, simulator, READ_TIMEOUT_SECONDS=0.5, site={"RETRY_MAX_COUNT": 1})
     done = wait_terminal(submit(number).pk, timeout=20)
     assert (done.status, done.error_code, done.error_class) == ("failed", code, "transient")
     assert done.provider_calls == 2
