@@ -135,10 +135,10 @@ def text_sha256(texts: Mapping[str, str]) -> str:
 
 
 def configured_versions() -> list[str]:
-    """``NOTICE_VERSIONS``, else ``[NOTICE_VERSION]`` when set, else [] (the API's enum)."""
-    versions = [str(v) for v in face_idcard_settings.NOTICE_VERSIONS or []]
-    if not versions and face_idcard_settings.NOTICE_VERSION:
-        versions = [str(face_idcard_settings.NOTICE_VERSION)]
+    """``NOTICE_ACCEPTED_VERSIONS``, else ``[NOTICE_CURRENT_VERSION]`` when set, else [] (the API's enum)."""
+    versions = [str(v) for v in face_idcard_settings.NOTICE_ACCEPTED_VERSIONS or []]
+    if not versions and face_idcard_settings.NOTICE_CURRENT_VERSION:
+        versions = [str(face_idcard_settings.NOTICE_CURRENT_VERSION)]
     return versions
 
 
@@ -208,7 +208,7 @@ def current_notice() -> Any:
     A version is written down once: when the settings later make another text under the same
     version (a backend of another company added), the stored text stays what the version
     means, the new recipient is not covered by it (:func:`require_coverage` refuses), and a
-    warning asks for a new ``NOTICE_VERSION``, so that people are asked to consent again."""
+    warning asks for a new ``NOTICE_CURRENT_VERSION``, so that people are asked to consent again."""
     from .models import ConsentNotice
 
     draft = current_draft()
@@ -235,7 +235,7 @@ def current_notice() -> Any:
     if row.sha256 != draft.sha256:
         logger.warning(
             "privacy notice %r was first shown with another text (recipients %s); it keeps "
-            "that text. Set a new NOTICE_VERSION to ask for consent to the current one.",
+            "that text. Set a new NOTICE_CURRENT_VERSION to ask for consent to the current one.",
             row.version,
             ", ".join(sorted(set(row.recipients.values()))) or "none",
         )

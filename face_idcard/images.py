@@ -105,7 +105,7 @@ class ImageLimits:
     min_side: int = 64
     #: The provider's smallest photo, (longer side, shorter side) in pixels, after
     #: orientation: a rule of its service such as 640 x 480, kept whatever the site's
-    #: ``IMAGE_MIN_SIDE`` (which sets ``min_side``). (0, 0): no such rule.
+    #: ``IMAGE_MIN_SIDE_PIXELS`` (which sets ``min_side``). (0, 0): no such rule.
     min_box: tuple[int, int] = (0, 0)
     #: Longer side beyond which the image is downscaled (not refused).
     max_side: int = 4096

@@ -283,11 +283,15 @@ def _notices(since: datetime, until: datetime) -> Section:
         "notice_versions",
         _("Consent notice versions"),
         [
-            Row("configured", _("Notice version shown now"), face_idcard_settings.NOTICE_VERSION),
+            Row(
+                "configured",
+                _("Notice version shown now"),
+                face_idcard_settings.NOTICE_CURRENT_VERSION,
+            ),
             Row(
                 "accepted",
                 _("Notice versions accepted"),
-                list(face_idcard_settings.NOTICE_VERSIONS),
+                list(face_idcard_settings.NOTICE_ACCEPTED_VERSIONS),
             ),
             Row(
                 "attempts_by_version",

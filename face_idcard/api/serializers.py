@@ -261,7 +261,7 @@ class ConsentField(StrictBooleanField):
 
 
 def allowed_notice_versions() -> list[str]:
-    """``NOTICE_VERSIONS``, else ``[NOTICE_VERSION]`` when set, else [] (any passes here; the
+    """``NOTICE_ACCEPTED_VERSIONS``, else ``[NOTICE_CURRENT_VERSION]`` when set, else [] (any passes here; the
     consent's notice must still be one the site holds: ``services.submit``)."""
     return configured_versions()
 

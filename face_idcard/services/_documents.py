@@ -170,7 +170,7 @@ def submit_documents(
         raise ConsentRequired()
     consent_at = validate_consent_time(consent_at)
     if notice_version is None:
-        notice_version = str(face_idcard_settings.NOTICE_VERSION)
+        notice_version = str(face_idcard_settings.NOTICE_CURRENT_VERSION)
     notice_version = validate_text_length(
         notice_version,
         field=_("The privacy notice version"),

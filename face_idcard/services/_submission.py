@@ -109,7 +109,7 @@ def submit(
             _("Send either a photo or the address of a photo."), code="image_or_url"
         )
     if notice_version is None:
-        # The notice the site shows now (NOTICE_VERSIONS' first, NOTICE_VERSION, or the
+        # The notice the site shows now (NOTICE_ACCEPTED_VERSIONS' first, NOTICE_CURRENT_VERSION, or the
         # version made from its text).
         notice_version = current_draft().version
     notice_version = validate_text_length(

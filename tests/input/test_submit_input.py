@@ -58,7 +58,7 @@ def test_overlong_text_fields_are_refused_not_stored(face_settings: Any, field: 
     assert str(limit) in error.messages[0]
     if field == "notice_version":
         # A version is one whose text the site holds: here the one its settings name.
-        face_settings(NOTICE_VERSION="x" * limit)
+        face_settings(NOTICE_CURRENT_VERSION="x" * limit)
     assert submit(**{field: "x" * limit}).pk  # exactly at the limit is fine
 
 

@@ -286,7 +286,7 @@ def test_a_busy_provider_is_explained_while_the_check_waits_its_turn(
 
     from face_idcard import ratelimit
 
-    face_settings(NOTICE_VERSION=NOTICE, RATE_LIMIT_PER_SECOND=1)
+    face_settings(NOTICE_CURRENT_VERSION=NOTICE, RATE_LIMIT_PER_SECOND=1)
     # Other sites' calls have taken the account's next few seconds of quota.
     while True:
         taken = ratelimit.reserve(limit=1, scope="default")

@@ -58,7 +58,7 @@ def test_the_hash_is_the_sha256_of_the_texts_as_canonical_json() -> None:
 def test_the_notice_names_the_recipient_and_the_internet_in_each_language(
     face_settings: Any,
 ) -> None:
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     notice = consent.current_notice()
     assert notice.version == "2026-12"
     assert set(notice.texts) == {"en", "zh-hans"}
@@ -70,7 +70,7 @@ def test_the_notice_names_the_recipient_and_the_internet_in_each_language(
     canonical = json.dumps(notice.texts, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     assert notice.sha256 == hashlib.sha256(canonical.encode("utf-8")).hexdigest()
     # Stable: asked again (and after the settings are read afresh), the same row and hash.
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     again = consent.current_notice()
     assert (again.pk, again.sha256) == (notice.pk, notice.sha256)
     assert ConsentNotice.objects.count() == 1
@@ -79,12 +79,12 @@ def test_the_notice_names_the_recipient_and_the_internet_in_each_language(
 def test_without_a_version_set_the_version_follows_the_text(
     face_settings: Any, simulator: Any
 ) -> None:
-    """No NOTICE_VERSION: the version is made from the text's hash, so a recipient added is a
+    """No NOTICE_CURRENT_VERSION: the version is made from the text's hash, so a recipient added is a
     new version (and a new consent) by itself."""
-    face_settings(NOTICE_VERSION="", NOTICE_VERSIONS=[])
+    face_settings(NOTICE_CURRENT_VERSION="", NOTICE_ACCEPTED_VERSIONS=[])
     first = consent.current_notice()
     assert first.version == "auto-" + first.sha256[:12]
-    face_settings(NOTICE_VERSION="", BACKENDS=backends(simulator, other=OTHER))
+    face_settings(NOTICE_CURRENT_VERSION="", BACKENDS=backends(simulator, other=OTHER))
     second = consent.current_notice()
     assert second.version != first.version
     assert "Other Cloud" in second.texts["en"] and "Tencent Cloud" in second.texts["en"]
@@ -92,7 +92,7 @@ def test_without_a_version_set_the_version_follows_the_text(
 
 
 def test_a_stored_notice_is_never_changed_or_deleted(face_settings: Any) -> None:
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     notice = consent.current_notice()
     notice.texts = {"en": "something else"}
     with pytest.raises(AuditLogError):
@@ -109,7 +109,7 @@ def test_a_stored_notice_is_never_changed_or_deleted(face_settings: Any) -> None
 
 
 def test_an_attempt_records_its_notice_recipients_and_the_internet(face_settings: Any) -> None:
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     attempt = submit_attempt(enqueue=False)
     notice = ConsentNotice.objects.get()
     attempt.refresh_from_db()
@@ -122,7 +122,7 @@ def test_an_attempt_records_its_notice_recipients_and_the_internet(face_settings
 
 
 def test_a_version_the_site_never_showed_is_refused(face_settings: Any) -> None:
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     with pytest.raises(ValidationError) as refused:
         submit_attempt(notice_version="2020-01", enqueue=False)
     assert refused.value.code == "notice_version_unknown"
@@ -138,9 +138,9 @@ def test_submit_refuses_a_recipient_the_notice_does_not_name(
     """Version 2026-12 was shown naming Tencent Cloud only; the site then adds an alias sending
     to another company under the same version: refused before anything is stored or sent. A
     new version names both, and the same submission goes through."""
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     consent.current_notice()
-    face_settings(NOTICE_VERSION="2026-12", BACKENDS=backends(simulator, other=OTHER))
+    face_settings(NOTICE_CURRENT_VERSION="2026-12", BACKENDS=backends(simulator, other=OTHER))
     assert set(consent.current_notice().recipients.values()) == {"tencent_cloud"}
     with pytest.raises(ValidationError) as refused:
         submit_attempt(backend="other")
@@ -150,7 +150,7 @@ def test_submit_refuses_a_recipient_the_notice_does_not_name(
     # The default alias's recipient is named: that one goes through.
     assert submit_attempt(enqueue=False).consent_recipients == {"default": "tencent_cloud"}
 
-    face_settings(NOTICE_VERSION="2026-12b", BACKENDS=backends(simulator, other=OTHER))
+    face_settings(NOTICE_CURRENT_VERSION="2026-12b", BACKENDS=backends(simulator, other=OTHER))
     attempt = submit_attempt(backend="other", enqueue=False)
     assert attempt.notice_version == "2026-12b"
     assert set(attempt.consent_recipients.values()) == {"tencent_cloud", "other_cloud"}
@@ -162,10 +162,10 @@ def test_submit_refuses_a_recipient_the_notice_does_not_name(
 def test_the_api_refuses_it_in_the_request_language(
     face_settings: Any, simulator: Any, language: str, words: str
 ) -> None:
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     consent.current_notice()
     face_settings(
-        NOTICE_VERSION="2026-12",
+        NOTICE_CURRENT_VERSION="2026-12",
         BACKENDS=backends(simulator, other=OTHER),
         DEFAULT_BACKEND="other",
     )
@@ -182,14 +182,14 @@ def test_the_pipeline_refuses_before_any_provider_call(face_settings: Any, simul
     """Consent given while the alias sent to Tencent Cloud; the site then points the same alias
     at another company. The queued attempt fails (internal.consent_not_covering, not billed)
     without a call: the simulator's ledger shows none. The control: unchanged, it is called."""
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     sent = submit_attempt(enqueue=False)
     held = submit_attempt(magic.flaky(0, variant=2), enqueue=False)
     pipeline.run(sent.pk)
     assert simulator.ledger.total == 1  # the control: the same path reaches the simulator
 
     face_settings(
-        NOTICE_VERSION="2026-12",
+        NOTICE_CURRENT_VERSION="2026-12",
         BACKENDS={"default": {"BACKEND": OTHER, "ENDPOINT": simulator.base_url}},
     )
     outcome = pipeline.run(held.pk)
@@ -220,7 +220,7 @@ def test_an_attempt_from_before_consent_records_is_not_held_to_one(
 
 
 def test_the_api_returns_the_notice_of_an_attempt(face_settings: Any) -> None:
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     owner = plain_user("owner")
     response = create(client_for(owner))
     assert response.status_code == 202, response.content
@@ -245,7 +245,7 @@ def test_the_api_returns_the_notice_of_an_attempt(face_settings: Any) -> None:
 
 
 def test_the_admin_shows_the_notice_of_an_attempt(face_settings: Any) -> None:
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     attempt = submit_attempt(enqueue=False)
     client, _user = admin_helpers.client_for("notice-reader", "view_verificationattempt")
     html = client.get(admin_helpers.change_url(attempt)).content.decode()
@@ -259,7 +259,7 @@ def test_the_onboarding_page_shows_the_stored_text_and_its_hash(
 ) -> None:
     from django.contrib.auth import get_user_model
 
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     client.force_login(get_user_model().objects.create_user("page-user"))
     html = client.get("/verify/", headers={"Accept-Language": "zh-hans"}).content.decode()
     notice = ConsentNotice.objects.get()
@@ -275,12 +275,12 @@ def test_a_rerun_on_a_backend_the_consent_does_not_name_is_refused(
     another company, it is refused before anything is copied or sent."""
     from face_idcard import services
 
-    face_settings(NOTICE_VERSION="2026-12")
+    face_settings(NOTICE_CURRENT_VERSION="2026-12")
     attempt = submit_attempt(enqueue=False)
     pipeline.run(attempt.pk)
     attempt.refresh_from_db()
     face_settings(
-        NOTICE_VERSION="2026-12",
+        NOTICE_CURRENT_VERSION="2026-12",
         BACKENDS=backends(simulator, other=OTHER),
         DEFAULT_BACKEND="other",
     )

@@ -49,8 +49,8 @@ def fresh(face_settings: Callable[..., None]) -> Iterator[Callable[..., None]]:
         PII_HASH_KEYS=[OLD_KEY],
         # Many submits of one number and from one (anonymous) caller in a test.
         MAX_ATTEMPTS_PER_ID_PER_DAY=None,
-        MAX_ATTEMPTS_PER_USER_PER_DAY=None,
-        MAX_ID_NUMBERS_PER_USER_PER_DAY=None,
+        MAX_ATTEMPTS_PER_ACCOUNT_PER_DAY=None,
+        MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=None,
         MAX_ACCOUNTS_PER_ID_PER_DAY=None,
     )
     filing.forget_marks()

@@ -55,7 +55,7 @@ STAFF = "reviewer-wang-xiaoming"
 @pytest.fixture
 def site(face_settings: Callable[..., None]) -> dict[str, Any]:
     """Three people's attempts: decided, redacted, withdrawn, purged; a PII view; staff."""
-    face_settings(NOTICE_VERSION="2025-06", NOTICE_VERSIONS=["2025-06", "2025-01"])
+    face_settings(NOTICE_CURRENT_VERSION="2025-06", NOTICE_ACCEPTED_VERSIONS=["2025-06", "2025-01"])
     owner = user_with("owner-of-attempts", is_staff=False)
     attempts = [
         submit_attempt(number, idcard_name=name, image=IMAGE, enqueue=False, **extra)
@@ -262,7 +262,9 @@ def test_the_filing_page_and_the_warning_on_the_statistics_pages(
     assert b'data-figure="people">3<' in page.content
     stats = client.get("/admin/face_idcard/verificationstatistics/")
     assert b"face-idcard-filing-warning" not in stats.content
-    face_settings(NOTICE_VERSION="2025-06", FILING_THRESHOLD=3, FILING_WARNING_FRACTIONS=[0.8, 1.0])
+    face_settings(
+        NOTICE_CURRENT_VERSION="2025-06", FILING_THRESHOLD=3, FILING_WARNING_FRACTIONS=[0.8, 1.0]
+    )
     stats = client.get("/admin/face_idcard/verificationstatistics/")
     assert b"face-idcard-filing-warning" in stats.content
     deadline = filing.status().deadline
