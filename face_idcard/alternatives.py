@@ -27,6 +27,8 @@ def configured() -> list[str]:
     value = face_idcard_settings.NON_FACE_ALTERNATIVES or []
     if isinstance(value, str):
         value = [value]
+    if not isinstance(value, list | tuple):
+        return []  # not a list: its own check (E052) says so
     return [str(item) for item in value]
 
 

@@ -25,7 +25,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from face_idcard import crypto, records, services
+from face_idcard import consent, crypto, records, services
 from face_idcard.backends import backend_class
 from face_idcard.backends.config import resolve
 from face_idcard.conf import face_idcard_settings
@@ -55,6 +55,9 @@ STAFF = "reviewer-wang-xiaoming"
 @pytest.fixture
 def site(face_settings: Callable[..., None]) -> dict[str, Any]:
     """Three people's attempts: decided, redacted, withdrawn, purged; a PII view; staff."""
+    # The earlier notice was shown (so stored) before the current one.
+    face_settings(NOTICE_CURRENT_VERSION="2025-01")
+    consent.current_notice()
     face_settings(NOTICE_CURRENT_VERSION="2025-06", NOTICE_ACCEPTED_VERSIONS=["2025-06", "2025-01"])
     owner = user_with("owner-of-attempts", is_staff=False)
     attempts = [

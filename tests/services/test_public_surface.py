@@ -22,6 +22,12 @@ VERBS = {
     "sweep",
     "rotate_keys",
     "withdraw",
+    # The non-face alternative (a document review by staff).
+    "submit_documents",
+    "decide_documents",
+    "reveal_documents",
+    "redact_documents",
+    "set_documents_legal_hold",
 }
 
 
