@@ -335,6 +335,12 @@ class Backend(abc.ABC):
         except ProviderError as exc:
             elapsed = exc.elapsed if exc.elapsed is not None else time.monotonic() - started
             outcome = ProviderOutcome.from_code(self.catalogue, exc.code, elapsed=elapsed)
+            if exc.request_sent is not None:
+                # What the transport saw settles the billing of an unanswered check: a request
+                # that never left costs nothing; one whose answer was lost (a read timeout, a
+                # reset after sending) may have been done and billed (counted as possibly
+                # billed, like a comparison lost with its worker).
+                outcome = replace(outcome, billable=None if exc.request_sent else False)
         if outcome.liveness is None or outcome.error_class is not ErrorClass.SUCCESS:
             outcome = replace(
                 outcome,

@@ -3,7 +3,10 @@ pre-checks cost, and how many attempts the policy refused or sent to review.
 
 Attempts are counted by their stored verdict (one grouped query over the window's attempts);
 pre-check calls from their own audit events (``liveness_check``), never mixed with the
-comparison's ``provider_call`` events, so each API's calls and bill are counted apart.
+comparison's ``provider_call`` events, so each API's calls and bill are counted apart. A
+pre-check whose answer was lost after the request went out (``answer_lost``: a read timeout,
+a reset after sending) is counted as possibly billed, so the pre-check's bill lies between
+its billable calls and those plus the possibly billed ones.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ class AliasLiveness:
     precheck_calls: int = 0
     precheck_billable: int = 0
     precheck_billing_unknown: int = 0
+    #: Pre-checks sent whose answer was lost: each may have been billed with no verdict.
+    precheck_possibly_billed: int = 0
     #: Completed attempts decided no match, or sent to review, for liveness.
     refused_for_liveness: int = 0
     reviewed_for_liveness: int = 0
@@ -86,12 +91,14 @@ def compute(scope: Scope) -> list[AliasLiveness]:
         n=Count("*"),
         billed=Count("pk", filter=Q(data__billable=True)),
         free=Count("pk", filter=Q(data__billable=False)),
+        lost=Count("pk", filter=Q(data__answer_lost=True)),
     )
     for item in counted.order_by():
         current = row(item["attempt__backend"])
         current.precheck_calls += item["n"]
         current.precheck_billable += item["billed"]
         current.precheck_billing_unknown += item["n"] - item["billed"] - item["free"]
+        current.precheck_possibly_billed += item["lost"]
     touched = [
         figures
         for figures in rows.values()

@@ -88,6 +88,10 @@ class Precheck:
     ) -> Precheck:
         verdict = outcome.liveness or LivenessVerdict(Liveness.UNAVAILABLE)
         latency_ms = outcome.elapsed * 1000 if outcome.elapsed is not None else None
+        # No answer, and no saying it cost nothing (a read timeout, a reset after sending):
+        # the provider may have done and billed the check (insight.liveness counts these as
+        # possibly billed, as the sweeper's possibly_billed events are for comparisons).
+        lost = outcome.billable is None and outcome.http_status is None
         event = audit.event(
             attempt,
             EventKind.LIVENESS_CHECK,
@@ -101,6 +105,7 @@ class Precheck:
             http_status=outcome.http_status,
             billable=outcome.billable,
             backend=backend.alias,
+            **({"answer_lost": True} if lost else {}),
         )
         return cls(verdict, fields_for(verdict), event)
 
