@@ -105,8 +105,9 @@ class Precheck:
             http_status=outcome.http_status,
             billable=outcome.billable,
             backend=backend.alias,
-            **({"answer_lost": True} if lost else {}),
         )
+        if lost:
+            event.data["answer_lost"] = True
         return cls(verdict, fields_for(verdict), event)
 
 
