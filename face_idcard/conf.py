@@ -209,6 +209,11 @@ DEFAULTS: dict[str, Any] = {
     # Where the page sends a person under MINIMUM_AGE for the site's own guardian-consent
     # process (a path or URL name; None: the page asks them to contact the site).
     "ONBOARDING_GUARDIAN_URL": None,
+    # Whether the page offers "choose a photo" beside the camera, and the API accepts an
+    # attempt that says it came from a file (capture_source "file"): True, False, or "auto"
+    # (no file where the alias's LIVENESS is "require"). The server cannot tell a camera frame
+    # from a file; this refuses only what a client says (face_idcard.capture).
+    "ONBOARDING_FILE_UPLOAD": "auto",
     # --- REST API (face_idcard.api, the [drf] extra) -------------------------------------
     # Dotted paths of the DRF permission classes of every API view (None: IsAuthenticated).
     "API_PERMISSION_CLASSES": None,

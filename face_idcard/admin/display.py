@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import reasons
 from ..backends.base import scrub
+from ..capture import CAPTURE_SOURCE_CHOICES
 from ..models import EVENT_KIND_CHOICES, LIVENESS_CHOICES, AttemptEvent, VerificationAttempt
 from ..outcome import Reason
 from ..states import DECISION_CHOICES, STATUS_CHOICES, Decision, Status
@@ -307,3 +308,9 @@ def liveness_summary(attempt: VerificationAttempt) -> SafeString:
         label,
         " · ".join(details),
     )
+
+
+def capture_source_label(attempt: VerificationAttempt) -> str:
+    """How the client says the photo was taken (face_idcard.capture), in the active language:
+    shown beside the liveness verdict, as what the page did, not as proof."""
+    return str(dict(CAPTURE_SOURCE_CHOICES).get(attempt.capture_source, attempt.capture_source))

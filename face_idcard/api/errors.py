@@ -79,6 +79,7 @@ _FIELD_BY_CODE_PREFIX = (
     ("image_", "image"),
     ("url_", "url"),
     ("consent", "consent"),
+    ("capture_", "capture_source"),
     ("review_decision", "decision"),
     ("review_reason", "reason"),
 )
