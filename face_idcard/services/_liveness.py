@@ -88,10 +88,6 @@ class Precheck:
     ) -> Precheck:
         verdict = outcome.liveness or LivenessVerdict(Liveness.UNAVAILABLE)
         latency_ms = outcome.elapsed * 1000 if outcome.elapsed is not None else None
-        # No answer, and no saying it cost nothing (a read timeout, a reset after sending):
-        # the provider may have done and billed the check (insight.liveness counts these as
-        # possibly billed, as the sweeper's possibly_billed events are for comparisons).
-        lost = outcome.billable is None and outcome.http_status is None
         event = audit.event(
             attempt,
             EventKind.LIVENESS_CHECK,
@@ -106,7 +102,9 @@ class Precheck:
             billable=outcome.billable,
             backend=backend.alias,
         )
-        if lost:
+        if outcome.answer_lost:
+            # The provider may have done and billed the check: insight.liveness counts it as
+            # possibly billed (a lost comparison has a possibly_billed event of its own).
             event.data["answer_lost"] = True
         return cls(verdict, fields_for(verdict), event)
 

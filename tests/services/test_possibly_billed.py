@@ -195,3 +195,55 @@ def test_an_answer_not_kept_counts_unless_it_was_free(
     seen = figures()
     assert seen.lost_calls_unanswered == 0
     assert seen.possibly_billed_no_result == counted
+
+
+def test_a_comparison_whose_answer_was_lost_is_possibly_billed(
+    settings: Any, simulator_factory: Callable[..., SimulatorServer], dispatched: Any
+) -> None:
+    """The provider answers (and bills) after the client's read timeout: the call is audited
+    as possibly billed (reason answer_lost) and the bill stays within the figures."""
+    from tests.support.celery_app import apply_face_settings
+
+    slow = simulator_factory(latency=1500)
+    apply_face_settings(settings, slow, READ_TIMEOUT=0.5)
+    attempt = submit_attempt(enqueue=False)
+    assert pipeline.run(attempt.pk).status == Status.RETRY_WAIT.value
+    lost = AttemptEvent.objects.get(attempt=attempt.pk, kind=EventKind.POSSIBLY_BILLED.value)
+    assert lost.data == {"call": 1, "reason": "answer_lost"}
+    (call,) = ledger_calls(slow, attempt.pk)  # recorded once the late answer is written
+    assert call.billable
+    seen = figures()
+    assert (seen.billable_calls, seen.lost_calls_unanswered, seen.possibly_billed_no_result) == (
+        0,
+        1,
+        1,
+    )
+    assert billable(slow) == seen.billable_calls + seen.lost_calls_unanswered
+
+
+@pytest.mark.parametrize("backend", ["simulator", "faceid"])
+def test_a_call_that_never_left_is_not_possibly_billed(
+    face_settings: Callable[..., None], dispatched: Any, backend: str
+) -> None:
+    """A refused connection: nothing reached the provider, nothing is possibly billed (the
+    FaceID SDK reports a refusal as a connect timeout, whose billing alone is unknown)."""
+    import socket
+
+    from tests.support.faceid import faceid_alias
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nobody listens there
+    endpoint = f"http://127.0.0.1:{port}"
+    alias = (
+        faceid_alias(endpoint)
+        if backend == "faceid"
+        else {"BACKEND": "simulator", "ENDPOINT": endpoint}
+    )
+    face_settings(BACKENDS={"default": alias})
+    attempt = submit_attempt(enqueue=False)
+    pipeline.run(attempt.pk)
+    (call,) = AttemptEvent.objects.filter(attempt=attempt.pk, kind=EventKind.PROVIDER_CALL.value)
+    assert call.data["billable"] is False
+    assert not AttemptEvent.objects.filter(kind=EventKind.POSSIBLY_BILLED.value).exists()
+    assert figures().possibly_billed_no_result == 0

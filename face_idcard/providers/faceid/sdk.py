@@ -36,7 +36,7 @@ from tencentcloud.common.exception.tencent_cloud_sdk_exception import TencentClo
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.faceid.v20180301 import faceid_client
-from urllib3.exceptions import ConnectTimeoutError, ProtocolError, ReadTimeoutError
+from urllib3.exceptions import ConnectTimeoutError, ReadTimeoutError
 
 from ... import exceptions
 from ...outcome import (
@@ -45,6 +45,7 @@ from ...outcome import (
     TRANSPORT_CONNECTION,
     TRANSPORT_TIMEOUT,
 )
+from ..transport import request_sent
 
 __all__ = [
     "ACTION",
@@ -253,7 +254,7 @@ def _transport_error(exc: BaseException, elapsed: float) -> exceptions.ProviderE
             TRANSPORT_BAD_RESPONSE, elapsed=elapsed, detail=detail
         )
     if code in _SDK_TRANSPORT or _timed_out(exc) or _is_connection_failure(exc):
-        sent = _request_sent(exc)
+        sent = request_sent(exc)
         if _timed_out(exc):
             return exceptions.ProviderTimeout(
                 TRANSPORT_TIMEOUT, elapsed=elapsed, detail=detail, request_sent=sent
@@ -267,23 +268,6 @@ def _transport_error(exc: BaseException, elapsed: float) -> exceptions.ProviderE
             TRANSPORT_BAD_RESPONSE, elapsed=elapsed, detail=detail
         )
     return exceptions.UnknownProviderError(INTERNAL_ERROR, elapsed=elapsed, detail=detail)
-
-
-def _request_sent(exc: BaseException) -> bool | None:
-    """Whether the request left before the exchange failed, from the chain the SDK wrapped:
-    False for a connection never made (refused, connect timeout: urllib3's
-    NewConnectionError is a ConnectTimeoutError), True for a read timeout or a connection
-    closed while waiting for the answer, None when the chain does not say."""
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectTimeoutError | ConnectionRefusedError):
-            return False
-        if isinstance(current, ReadTimeoutError | ProtocolError | ConnectionResetError):
-            return True
-        current = current.__cause__ or current.__context__
-    return None
 
 
 def _too_large(exc: BaseException) -> ResponseTooLarge | None:
