@@ -247,3 +247,40 @@ def test_a_call_that_never_left_is_not_possibly_billed(
     assert call.data["billable"] is False
     assert not AttemptEvent.objects.filter(kind=EventKind.POSSIBLY_BILLED.value).exists()
     assert figures().possibly_billed_no_result == 0
+
+
+def test_a_stale_claim_keeps_its_precheck_and_its_call_on_the_trail(
+    settings: Any, simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch, dispatched: Any
+) -> None:
+    """A run that made the liveness pre-check and the comparison, then lost its lease to a
+    worker that finished the attempt: both of its (billed) calls stay on the audit trail, and
+    its late answer names its comparison, not its pre-check."""
+    from tests.support.celery_app import FAST
+    from tests.support.faceid import PHOTO, faceid_alias
+
+    settings.FACE_IDCARD = {
+        **settings.FACE_IDCARD,
+        **FAST,
+        "CLAIM_LEASE_SECONDS": LEASE,
+        "LIVENESS": "record",
+        "BACKENDS": {"default": faceid_alias(simulator, PRECHECK_RATE_LIMIT_PER_SECOND=1000)},
+    }
+    attempt = submit_attempt(enqueue=False, image=PHOTO)
+
+    def taken_over(_correlation: Any) -> None:
+        services.sweep(after_the_lease())
+        assert pipeline.run(attempt.pk).status == Status.COMPLETED.value  # another worker
+
+    answer_late(monkeypatch, taken_over)
+    pipeline.run(attempt.pk)
+    events = AttemptEvent.objects.filter(attempt=attempt.pk)
+    checks = events.filter(kind=EventKind.LIVENESS_CHECK.value)
+    calls = events.filter(kind=EventKind.PROVIDER_CALL.value)
+    # Two runs, each with its pre-check and its comparison, all billed by the provider.
+    assert (checks.count(), calls.count()) == (2, 2)
+    assert sum(1 for call in simulator.ledger.calls() if call.billable) == 4
+    (stale,) = [call for call in calls if call.data.get("late")]
+    assert stale.data["stale_claim"] is True
+    assert not any(check.data.get("late") for check in checks)
+    late = events.get(kind=EventKind.LATE_ANSWER.value)
+    assert late.data == {"call": stale.data["call"], "kept": False, "billable": True}
