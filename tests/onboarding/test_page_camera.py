@@ -223,6 +223,30 @@ def test_no_file_is_offered_under_require(
     assert not VerificationAttempt.objects.exists()
 
 
+def test_escape_closes_the_camera_and_turns_it_off(
+    live_server: Any, face_settings: Any, open_page: Any, simulator: Any
+) -> None:
+    face_settings(NOTICE_VERSION=NOTICE)
+    page = open_page("en")
+    _log_in(page, live_server.url, "camera-escape")
+    page.check("#fi-consent-box")
+    page.click("#fi-camera-start")
+    _wait_for_frames(page)
+    assert _focused(page) == "fi-camera-capture"
+    page.keyboard.press("Escape")
+    expect(page.locator("#fi-camera")).to_be_hidden()
+    assert _focused(page) == "fi-camera-start"
+    assert page.locator("#fi-camera-start").get_attribute("aria-expanded") == "false"
+    assert page.evaluate("document.getElementById('fi-video').srcObject") is None
+    expect(page.locator("#fi-photo-state")).to_have_text(_text("en", "photo_none"))
+    # Unticking the consent turns the camera off as well.
+    page.click("#fi-camera-start")
+    _wait_for_frames(page)
+    page.uncheck("#fi-consent-box")
+    expect(page.locator("#fi-camera")).to_be_hidden()
+    assert page.evaluate("document.getElementById('fi-video').srcObject") is None
+
+
 def test_a_file_is_offered_where_the_site_allows_it(
     live_server: Any, face_settings: Any, open_page: Any, simulator: Any
 ) -> None:

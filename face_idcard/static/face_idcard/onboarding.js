@@ -55,6 +55,12 @@
     var element = $(id);
     element.textContent = text || "";
     var controlId = id === "fi-photo-error" ? photoControlId() : CONTROL_OF[id];
+    if (id === "fi-photo-error") {
+      // The photo's error marks the one photo button shown: none of the others keeps it.
+      ["fi-camera-start", "fi-photo-take", "fi-photo-choose"].forEach(function (other) {
+        if ($(other)) $(other).removeAttribute("aria-invalid");
+      });
+    }
     var control = controlId && $(controlId);
     if (control) {
       if (text) control.setAttribute("aria-invalid", "true");
@@ -269,7 +275,8 @@
   $("fi-camera-capture").addEventListener("click", captureFrame);
   $("fi-camera-close").addEventListener("click", function () {
     stopCamera();
-    $("fi-photo-state").textContent = photo ? T.photo_chosen : T.photo_none;
+    $("fi-photo-state").textContent =
+      !photo ? T.photo_none : captureSource === "camera" ? T.photo_taken : T.photo_chosen;
     $("fi-camera-start").focus();
   });
   $("fi-camera").addEventListener("keydown", function (event) {
