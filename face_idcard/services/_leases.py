@@ -38,6 +38,7 @@ from ..states import (
     transition,
     transition_with_events,
 )
+from . import _liveness as liveness
 from . import _retries as retries
 from ._common import enqueue_on_commit, send_after_commit
 
@@ -94,6 +95,10 @@ def _recover(attempt: VerificationAttempt, now: datetime, reason: str = "lease_e
         reason=reason,
         policy=policy,
     )
+    if liveness.precheck_was_due(attempt):
+        # The run's liveness pre-check came first, and its event is written only with the
+        # run's next record: it may have been made (and billed) too (insight.liveness).
+        lost.data["precheck"] = True
     if policy == "fail":
         # The provider may have answered (and charged) the lost call: never call it again.
         return _fail(attempt, token, now, ErrorClass.UNKNOWN, lost, reason="lost_call")

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from face_idcard.backends import VerificationRequest, get_backend
 from face_idcard.insight import liveness as figures
@@ -127,3 +128,39 @@ def test_a_precheck_that_never_left_costs_nothing(settings: Any) -> None:
     )
     assert outcome.liveness is not None and outcome.liveness.verdict.value == "unavailable"
     assert outcome.billable is False
+
+
+def test_a_run_lost_after_its_precheck_leaves_the_precheck_possibly_billed(
+    settings: Any,
+    simulator: SimulatorServer,
+    dispatched: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The worker dies once the pre-check has answered (and been billed), before anything is
+    recorded: the sweeper's possibly_billed event says a pre-check was due, and the liveness
+    figures count it as possibly billed."""
+    from face_idcard import services
+    from face_idcard.services import _liveness
+
+    class WorkerKilled(BaseException):
+        pass
+
+    def die(*args: Any, **kwargs: Any) -> Any:
+        raise WorkerKilled
+
+    _use(settings, simulator)
+    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "CLAIM_LEASE_SECONDS": 120}
+    attempt = submit_attempt(magic.MATCH, image=portrait_jpeg(3))
+    monkeypatch.setattr(_liveness.Precheck, "of", classmethod(die))
+    with pytest.raises(WorkerKilled):
+        pipeline.run(attempt.pk)
+    monkeypatch.undo()
+    assert _prechecks_billed(simulator, 1) == 1
+    assert not attempt.events.filter(kind=EventKind.LIVENESS_CHECK).exists()
+
+    services.sweep(timezone.now() + timedelta(seconds=121))
+    lost = attempt.events.get(kind=EventKind.POSSIBLY_BILLED)
+    assert lost.data["precheck"] is True
+    (row,) = figures.compute(Scope.last(timedelta(hours=1)))
+    assert (row.precheck_billable, row.precheck_possibly_billed) == (0, 1)
+    assert row.precheck_billable <= 1 <= row.precheck_billable + row.precheck_possibly_billed
