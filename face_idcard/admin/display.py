@@ -219,6 +219,10 @@ EVENT_KEYS = {
     "status": _("status"),
     "threshold": _("threshold"),
     "what": _("what"),
+    # Issue 32: how the photo was taken, and calls that may have been billed without answer.
+    "capture_source": _("photo taken with"),
+    "answer_lost": _("answer lost"),
+    "precheck": _("liveness pre-check due"),
 }
 
 #: The words for the values that are codes (a decision, a status, a review action, ...).
@@ -240,6 +244,7 @@ EVENT_VALUES = {
     "sweeper": _("by the sweeper"),
     "lost_message": _("task message lost"),
     "lost_retry": _("retry lost"),
+    "answer_lost": _("answer lost after the request left"),
 }
 
 
@@ -256,6 +261,8 @@ def _event_value(key: str, value: Any) -> str:
         return milliseconds(float(value))
     if key == "purpose" and isinstance(value, str):
         return purpose_label(value)
+    if key == "capture_source" and isinstance(value, str):
+        return str(dict(CAPTURE_SOURCE_CHOICES).get(value, value))
     # A provider call's reason is a code; a reviewer's is free text, kept as written.
     if key == "reason" and isinstance(value, str) and value in REASON_CODES:
         return reasons.label(value)

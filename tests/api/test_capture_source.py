@@ -113,6 +113,8 @@ def test_staff_see_the_capture_source_beside_the_liveness_verdict(client: Any) -
     assert "Photo taken with" in html
     liveness_at = html.index('class="face-idcard-liveness"')
     assert html.index("Camera, in the page") > liveness_at
+    # The audit trail's created event says it in words too.
+    assert "photo taken with: Camera, in the page" in html
 
 
 @pytest.mark.parametrize(
