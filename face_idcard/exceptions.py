@@ -68,8 +68,10 @@ class ProviderError(FaceIdcardError):
         result: Any = None,
         elapsed: float | None = None,
         detail: str = "",
+        request_sent: bool | None = None,
     ) -> None:
         self.code = code
+        self.request_sent = request_sent
         self.meaning = meaning or (GENERIC.lookup(code).en if code in GENERIC else "")
         self.result = result
         self.elapsed = elapsed
@@ -83,13 +85,21 @@ class ProviderError(FaceIdcardError):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keep pickling (Celery result backends) working with keyword-only arguments.
-        return (_rebuild, (type(self), self.code, self.meaning, self.elapsed, self.detail))
+        return (
+            _rebuild,
+            (type(self), self.code, self.meaning, self.elapsed, self.detail, self.request_sent),
+        )
 
 
 def _rebuild(
-    cls: type[ProviderError], code: str, meaning: str, elapsed: float | None, detail: str
+    cls: type[ProviderError],
+    code: str,
+    meaning: str,
+    elapsed: float | None,
+    detail: str,
+    request_sent: bool | None = None,
 ) -> ProviderError:
-    return cls(code, meaning=meaning, elapsed=elapsed, detail=detail)
+    return cls(code, meaning=meaning, elapsed=elapsed, detail=detail, request_sent=request_sent)
 
 
 class TransientProviderError(ProviderError):

@@ -17,6 +17,7 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from .capture import CAPTURE_SOURCE_CHOICES
 from .exceptions import AuditLogError
 from .outcome import Liveness
 from .permissions import PERMISSIONS
@@ -128,6 +129,15 @@ class VerificationAttempt(models.Model):
     liveness_source = models.CharField(_("liveness checked by"), max_length=64, blank=True)
     liveness_risk_level = models.CharField(_("liveness risk level"), max_length=16, blank=True)
     liveness_attack_types = models.JSONField(_("liveness attack types"), default=list, blank=True)
+    # How the photo was taken, as the client said (face_idcard.capture): a record for the
+    # reviewer beside the liveness verdict, never proof (any client can say "camera").
+    capture_source = models.CharField(
+        _("photo taken with"),
+        max_length=16,
+        choices=CAPTURE_SOURCE_CHOICES,
+        blank=True,
+        default="",
+    )
     # The reserved rate-limit slot (next_attempt_at..slot_ends_at) is the liveness pre-check's
     # quota, not the comparison's: each is a permit only for its own call.
     slot_for_liveness = models.BooleanField(default=False, editable=False)

@@ -363,6 +363,13 @@ class ProviderOutcome:
         return self.reason.user_fixable
 
     @property
+    def answer_lost(self) -> bool:
+        """The request went out (or may have) and no answer came (a read timeout, the
+        connection closed while waiting), with nothing saying the call was free: the provider
+        may have done, and billed, it. Counted as possibly billed in the statistics."""
+        return self.billable is None and self.code in (TRANSPORT_TIMEOUT, TRANSPORT_CONNECTION)
+
+    @property
     def usable(self) -> bool:
         """A comparison the threshold can be applied to, or the provider's own verdict."""
         return self.error_class is ErrorClass.SUCCESS and (

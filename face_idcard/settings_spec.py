@@ -109,6 +109,9 @@ IMPORTABLES = ValueType(
 )
 FERNET_KEYS = ValueType("list of Fernet keys, newest first", _is_list_of(_is_fernet_key))
 ANY = ValueType("any value", lambda value: True)
+SWITCH_OR_AUTO = ValueType(
+    'True, False or "auto"', lambda value: isinstance(value, bool) or value == "auto"
+)
 
 
 # --- Declarations --------------------------------------------------------------------------
@@ -1075,6 +1078,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Where the page sends a person under MIN_AGE_YEARS for the site's own "
             "guardian-consent process (a path or URL name; None: the page asks them to contact "
             "the site)."
+        ),
+    ),
+    Setting(
+        name="ONBOARDING_FILE_UPLOAD",
+        section=ONBOARDING,
+        type=SWITCH_OR_AUTO,
+        default="auto",
+        doc=_(
+            'Whether the page offers "choose a photo" beside the camera, and the API accepts an '
+            'attempt that says it came from a file (capture_source "file"): True, False, or '
+            '"auto" (no file where the alias\'s LIVENESS is "require"). The server cannot tell '
+            "a camera frame from a file: this refuses only what a client says."
         ),
     ),
     # --- REST API ------------------------------------------------------------------------

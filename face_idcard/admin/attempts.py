@@ -175,6 +175,7 @@ class VerificationAttemptAdmin(_AdminBase):
                 "fields": (
                     "similarity_score",
                     "liveness_summary",
+                    "capture_source_label",
                     "threshold",
                     "provider_session_id",
                     "provider_request_id",
@@ -353,6 +354,10 @@ class VerificationAttemptAdmin(_AdminBase):
     @admin.display(description=_("privacy notice consented to"))
     def consent_notice(self, obj: VerificationAttempt) -> SafeString | str:
         return display.consent_notice(obj)
+
+    @admin.display(description=_("photo taken with"))
+    def capture_source_label(self, obj: VerificationAttempt) -> str:
+        return display.capture_source_label(obj)
 
     @admin.display(description=_("provider response (PII removed)"))
     def provider_data(self, obj: VerificationAttempt) -> SafeString:
@@ -722,6 +727,7 @@ class VerificationAttemptAdmin(_AdminBase):
                 attempt.similarity, attempt.threshold, workbench.review_band(attempt.backend)
             ),
             "liveness": workbench.liveness(attempt),
+            "capture_source": display.capture_source_label(attempt),
             "quality_notes": workbench.quality_notes(attempt),
             "same_person": [self._related_row(item) for item in person],
             "same_account": [self._related_row(item) for item in account],

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import consent, reasons
 from ..backends.base import scrub
+from ..capture import CAPTURE_SOURCE_CHOICES
 from ..models import EVENT_KIND_CHOICES, LIVENESS_CHOICES, AttemptEvent, VerificationAttempt
 from ..outcome import Reason
 from ..states import DECISION_CHOICES, STATUS_CHOICES, Decision, Status
@@ -218,6 +219,10 @@ EVENT_KEYS = {
     "status": _("status"),
     "threshold": _("threshold"),
     "what": _("what"),
+    # Issue 32: how the photo was taken, and calls that may have been billed without answer.
+    "capture_source": _("photo taken with"),
+    "answer_lost": _("answer lost"),
+    "precheck": _("liveness pre-check due"),
 }
 
 #: The words for the values that are codes (a decision, a status, a review action, ...).
@@ -239,6 +244,7 @@ EVENT_VALUES = {
     "sweeper": _("by the sweeper"),
     "lost_message": _("task message lost"),
     "lost_retry": _("retry lost"),
+    "answer_lost": _("answer lost after the request left"),
 }
 
 
@@ -255,6 +261,8 @@ def _event_value(key: str, value: Any) -> str:
         return milliseconds(float(value))
     if key == "purpose" and isinstance(value, str):
         return purpose_label(value)
+    if key == "capture_source" and isinstance(value, str):
+        return str(dict(CAPTURE_SOURCE_CHOICES).get(value, value))
     # A provider call's reason is a code; a reviewer's is free text, kept as written.
     if key == "reason" and isinstance(value, str) and value in REASON_CODES:
         return reasons.label(value)
@@ -331,3 +339,9 @@ def consent_notice(attempt: VerificationAttempt) -> SafeString | str:
         _("full text"),
         consent.text_in(notice),
     )
+
+
+def capture_source_label(attempt: VerificationAttempt) -> str:
+    """How the client says the photo was taken (face_idcard.capture), in the active language:
+    shown beside the liveness verdict, as what the page did, not as proof."""
+    return str(dict(CAPTURE_SOURCE_CHOICES).get(attempt.capture_source, attempt.capture_source))

@@ -80,6 +80,7 @@ _FIELD_BY_CODE_PREFIX = (
     ("url_", "url"),
     ("consent", "consent"),
     ("notice_", "notice_version"),
+    ("capture_", "capture_source"),
     ("review_decision", "decision"),
     ("review_reason", "reason"),
 )

@@ -22,6 +22,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import permissions
+from ..capture import CaptureSource
 from ..conf import face_idcard_settings
 from ..consent import configured_versions
 from ..identity import (
@@ -321,6 +322,16 @@ class AttemptCreateSerializer(serializers.Serializer[Any]):
     )
     guardian_consent = StrictBooleanField(
         required=False, default=False, help_text=_("A guardian consented (minors).")
+    )
+    # No default: a request without it keeps the Idempotency-Key fingerprint it had before.
+    capture_source = serializers.ChoiceField(
+        choices=[source.value for source in CaptureSource if source.value],
+        required=False,
+        help_text=_(
+            "How the photo was taken: camera (a frame from a live view), capture_input (a "
+            "capture input: the camera app on most phones) or file (a chosen file, refused "
+            "where the site allows none). What the client says, recorded for the reviewer."
+        ),
     )
 
     def validate_idcard_number(self, value: str) -> str:

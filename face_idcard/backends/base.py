@@ -302,11 +302,14 @@ class Backend(abc.ABC):
         except ProviderError as exc:
             elapsed = exc.elapsed if exc.elapsed is not None else time.monotonic() - started
             return self._with_liveness(
-                ProviderOutcome.from_code(
-                    self.catalogue,
-                    exc.code,
-                    error_class=self._actionable(exc.error_class, request),
-                    elapsed=elapsed,
+                _billed_as_sent(
+                    ProviderOutcome.from_code(
+                        self.catalogue,
+                        exc.code,
+                        error_class=self._actionable(exc.error_class, request),
+                        elapsed=elapsed,
+                    ),
+                    exc,
                 )
             )
         if outcome.error_class is ErrorClass.SUCCESS and not outcome.usable:
@@ -381,7 +384,9 @@ class Backend(abc.ABC):
             outcome = self.call_liveness_precheck(request)
         except ProviderError as exc:
             elapsed = exc.elapsed if exc.elapsed is not None else time.monotonic() - started
-            outcome = ProviderOutcome.from_code(self.catalogue, exc.code, elapsed=elapsed)
+            outcome = _billed_as_sent(
+                ProviderOutcome.from_code(self.catalogue, exc.code, elapsed=elapsed), exc
+            )
         if outcome.liveness is None or outcome.error_class is not ErrorClass.SUCCESS:
             outcome = replace(
                 outcome,
@@ -404,3 +409,12 @@ class Backend(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.alias}>"
+
+
+def _billed_as_sent(outcome: ProviderOutcome, exc: ProviderError) -> ProviderOutcome:
+    """What the transport saw settles the billing of an unanswered call: a request that never
+    left (refused, connect timeout) costs nothing; one whose answer was lost after it left (a
+    read timeout, a reset while waiting) may have been done and billed (``answer_lost``)."""
+    if exc.request_sent is None:
+        return outcome
+    return replace(outcome, billable=None if exc.request_sent else False)

@@ -3,7 +3,11 @@ pre-checks cost, and how many attempts the policy refused or sent to review.
 
 Attempts are counted by their stored verdict (one grouped query over the window's attempts);
 pre-check calls from their own audit events (``liveness_check``), never mixed with the
-comparison's ``provider_call`` events, so each API's calls and bill are counted apart.
+comparison's ``provider_call`` events, so each API's calls and bill are counted apart. A
+pre-check whose answer was lost after the request went out (``answer_lost``: a read timeout,
+a reset after sending), and a run lost with its worker while its pre-check was due (the
+sweeper's ``possibly_billed`` event with ``precheck``), are counted as possibly billed, so the
+pre-check's bill lies between its billable calls and those plus the possibly billed ones.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class AliasLiveness:
     precheck_calls: int = 0
     precheck_billable: int = 0
     precheck_billing_unknown: int = 0
+    #: Pre-checks sent whose answer was lost: each may have been billed with no verdict.
+    precheck_possibly_billed: int = 0
     #: Completed attempts decided no match, or sent to review, for liveness.
     refused_for_liveness: int = 0
     reviewed_for_liveness: int = 0
@@ -86,15 +92,32 @@ def compute(scope: Scope) -> list[AliasLiveness]:
         n=Count("*"),
         billed=Count("pk", filter=Q(data__billable=True)),
         free=Count("pk", filter=Q(data__billable=False)),
+        lost=Count("pk", filter=Q(data__answer_lost=True)),
     )
     for item in counted.order_by():
         current = row(item["attempt__backend"])
         current.precheck_calls += item["n"]
         current.precheck_billable += item["billed"]
         current.precheck_billing_unknown += item["n"] - item["billed"] - item["free"]
+        current.precheck_possibly_billed += item["lost"]
+    # Runs lost with their worker while a pre-check was due: it may have been made and billed
+    # (its event is written only with the run's next record, which never came).
+    lost_runs = AttemptEvent.objects.filter(
+        kind=EventKind.POSSIBLY_BILLED.value,
+        created_at__gte=scope.since,
+        created_at__lt=scope.until,
+        data__precheck=True,
+    )
+    if scope.backend:
+        lost_runs = lost_runs.filter(attempt__backend=scope.backend)
+    for item in lost_runs.values("attempt__backend").annotate(n=Count("*")).order_by():
+        row(item["attempt__backend"]).precheck_possibly_billed += item["n"]
     touched = [
         figures
         for figures in rows.values()
-        if figures.checked or figures.unavailable or figures.precheck_calls
+        if figures.checked
+        or figures.unavailable
+        or figures.precheck_calls
+        or figures.precheck_possibly_billed
     ]
     return sorted(touched, key=lambda figures: figures.backend)

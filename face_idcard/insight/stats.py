@@ -9,8 +9,10 @@ checked against the trail on every view. The review backlog is "now", whatever t
 
 Calls that may have cost money without their result being stored are counted apart (:func:`_lost_calls`):
 the calls of workers that lost their lease (``possibly_billed`` events, written by the
-sweeper), less those whose answer came after all (``late_answer`` events), plus the answers
-that came but were not kept. So the provider's bill lies between the billable calls and the
+sweeper), less those whose answer came after all (``late_answer`` events), and the calls whose
+answer was lost after they left (a read timeout, a reset while waiting: ``possibly_billed``
+events with the reason ``answer_lost``, written by the pipeline), plus the answers that came
+but were not kept. So the provider's bill lies between the billable calls and the
 billable calls plus the lost calls never answered.
 """
 
@@ -69,8 +71,9 @@ class Statistics:
     codes: list[CodeRow] = field(default_factory=list)
     provider_calls: int = 0
     billable_calls: int = 0
-    #: Calls whose worker lost its lease and whose answer never came: each may have been
-    #: billed (the provider's bill is at most billable_calls plus these).
+    #: Calls whose answer never came (their worker lost its lease, or the answer was lost
+    #: after the request left): each may have been billed (the provider's bill is at most
+    #: billable_calls plus these).
     lost_calls_unanswered: int = 0
     #: Calls that may have been billed with no result stored: the unanswered lost calls and
     #: the late answers not kept (billable or of unknown billing).

@@ -87,6 +87,23 @@ PAGE_TEXTS: dict[str, Any] = {
     "withdraw_yes": _("Yes, withdraw and delete"),
     "withdraw_no": _("No, keep my consent"),
     "withdraw_sending": _("Withdrawing…"),
+    # --- camera capture (issue 32 item 4) ----------------------------------------------------
+    "camera_start": _("Use the camera"),
+    "camera_guide": _(
+        "Put your face inside the oval, in good light, then press Capture. Nothing is sent "
+        "before you press Verify."
+    ),
+    "camera_capture": _("Capture"),
+    "camera_close": _("Close the camera"),
+    "camera_on": _("The camera is on. Put your face inside the oval, then press Capture."),
+    "camera_failed": _(
+        "The camera could not be opened. Allow this page to use the camera, or take a photo "
+        "with your device's camera app."
+    ),
+    "camera_not_ready": _("The camera is not ready yet. Try again in a moment."),
+    "photo_taken": _("Photo taken."),
+    "photo_needed_camera": _("Take a photo with the camera."),
+    # --- end of camera capture ---------------------------------------------------------------
 }
 
 #: The ID number messages, from the one place they are defined (the server's rule).

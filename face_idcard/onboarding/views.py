@@ -27,6 +27,8 @@ from django.utils.translation import get_language
 from django.views.decorators.clickjacking import xframe_options_deny
 
 from .. import alternatives, consent
+from ..backends import default_alias
+from ..capture import file_upload_allowed
 from ..conf import face_idcard_settings
 from ..states import TERMINAL
 from .languages import language_switch
@@ -126,6 +128,8 @@ def onboarding(request: HttpRequest) -> HttpResponse:
         # The person's latest attempt is asked for on load: a reload resumes it.
         "continueUrl": site_url(request, face_idcard_settings.ONBOARDING_CONTINUE_URL),
         "guardianUrl": site_url(request, face_idcard_settings.ONBOARDING_GUARDIAN_URL),
+        # camera capture (issue 32 item 4): whether a chosen file is offered at all.
+        "fileUpload": file_upload_allowed(default_alias()),
         "texts": {key: str(text) for key, text in PAGE_TEXTS.items()},
         "idTexts": {key: str(text) for key, text in ID_TEXTS.items()},
     }
@@ -138,6 +142,7 @@ def onboarding(request: HttpRequest) -> HttpResponse:
             "notice_version": config["noticeVersion"],
             "notice_text": consent.text_in(notice),
             "notice_sha256": notice.sha256,
+            "file_upload": config["fileUpload"],
             "language_switch": language_switch(request),
             # The non-face alternative, offered beside the face path (NON_FACE_ALTERNATIVES).
             "document_review_offered": alternatives.offers(alternatives.DOCUMENT_REVIEW),

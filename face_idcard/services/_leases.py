@@ -38,6 +38,7 @@ from ..states import (
     transition,
     transition_with_events,
 )
+from . import _liveness as liveness
 from . import _retries as retries
 from ._common import enqueue_on_commit, send_after_commit
 
@@ -94,6 +95,10 @@ def _recover(attempt: VerificationAttempt, now: datetime, reason: str = "lease_e
         reason=reason,
         policy=policy,
     )
+    if liveness.precheck_was_due(attempt):
+        # The run's liveness pre-check came first, and its event is written only with the
+        # run's next record: it may have been made (and billed) too (insight.liveness).
+        lost.data["precheck"] = True
     if policy == "fail":
         # The provider may have answered (and charged) the lost call: never call it again.
         return _fail(attempt, token, now, ErrorClass.UNKNOWN, lost, reason="lost_call")
@@ -201,6 +206,15 @@ def give_back(attempt_id: UUID, token: UUID, *, called: bool, now: datetime | No
 
 # --- Late results (the pipeline) -------------------------------------------------------------
 
+#: The events of a run's provider calls: kept on the audit trail even when their result is not.
+_CALL_KINDS = frozenset(
+    {
+        EventKind.LIVENESS_CHECK.value,
+        EventKind.PROVIDER_CALL.value,
+        EventKind.POSSIBLY_BILLED.value,
+    }
+)
+
 
 def record_late(
     attempt: VerificationAttempt,
@@ -210,14 +224,18 @@ def record_late(
     events: list[AttemptEvent],
     fields: dict[str, Any],
 ) -> bool:
-    """A result whose claim was taken back during the call (``events[0]`` is its provider-call
-    event; ``target``, ``fields`` and ``events`` what it would have recorded in time).
+    """A result whose claim was taken back during the call (``target``, ``fields`` and
+    ``events`` what it would have recorded in time: among them its provider-call event, after
+    the run's pre-check event if it made one).
 
     Recorded if nobody claimed the attempt since (the claim token, which the sweeper leaves on
-    the row, is still ours): True. Otherwise False, with the call audited: as a late result
-    when the attempt ended from our claim, else as a stale claim."""
-    call_event = events[0]
+    the row, is still ours): True. Otherwise False, with the calls audited (the pre-check's
+    too: each may have been billed): as a late result when the attempt ended from our claim,
+    else as a stale claim."""
+    call_event = next(e for e in events if e.kind == EventKind.PROVIDER_CALL.value)
     call_event.data["late"] = True
+    # What this run's calls cost, whatever becomes of their result.
+    calls = [e for e in events if e.kind in _CALL_KINDS]
 
     def answered(kept: bool) -> AttemptEvent:
         # Settles the sweeper's possibly_billed event of this call (insight.stats).
@@ -269,10 +287,10 @@ def record_late(
             similarity=outcome.similarity,
             billable=outcome.billable,
         )
-        audit.record_many([call_event, late, answered(False)])
+        audit.record_many([*calls, late, answered(False)])
         logger.warning("attempt %s: answer after the attempt ended; audited only", attempt.pk)
         return False
     call_event.data["stale_claim"] = True
-    audit.record_many([call_event, answered(False)])
+    audit.record_many([*calls, answered(False)])
     logger.warning("attempt %s: lease lost during the call; result discarded", attempt.pk)
     return False

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import audit
-from ..backends import Backend
+from ..backends import Backend, usable_backend
+from ..exceptions import BackendUnavailable
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..outcome import NOT_CHECKED, Liveness, LivenessVerdict, ProviderOutcome, Reason
 from ..states import Decision
@@ -28,6 +29,7 @@ __all__ = [
     "apply_policy",
     "failure_decision",
     "fields_for",
+    "precheck_was_due",
     "skips_comparison",
     "stored_verdict",
     "wants_precheck",
@@ -48,6 +50,16 @@ def wants_precheck(attempt: VerificationAttempt, backend: Backend) -> bool:
         and type(backend).liveness_precheck(backend.config)
         and not attempt.liveness_source
     )
+
+
+def precheck_was_due(attempt: VerificationAttempt) -> bool:
+    """Whether a run of ``attempt`` would have made the pre-check first: for the sweeper, whose
+    lost run may have made (and paid for) it. False when the alias cannot be built."""
+    try:
+        backend = usable_backend(attempt.backend)
+    except BackendUnavailable:
+        return False
+    return wants_precheck(attempt, backend)
 
 
 def fields_for(verdict: LivenessVerdict) -> dict[str, Any]:
@@ -102,6 +114,10 @@ class Precheck:
             billable=outcome.billable,
             backend=backend.alias,
         )
+        if outcome.answer_lost:
+            # The provider may have done and billed the check: insight.liveness counts it as
+            # possibly billed (a lost comparison has a possibly_billed event of its own).
+            event.data["answer_lost"] = True
         return cls(verdict, fields_for(verdict), event)
 
 

@@ -646,6 +646,20 @@ def _record(
         http_status=outcome.http_status,
         billable=outcome.billable,
     )
+    # A call whose answer was lost after it left may have been billed: audited as a worker's
+    # lost call is (insight.stats counts both as possibly billed, no result).
+    lost_answer = (
+        [
+            audit.event(
+                attempt,
+                EventKind.POSSIBLY_BILLED,
+                call=attempt.provider_calls,
+                reason="answer_lost",
+            )
+        ]
+        if outcome.answer_lost
+        else []
+    )
     if target is Status.COMPLETED:
         threshold = backend.threshold
         decision, reason = liveness.apply_policy(
@@ -691,12 +705,16 @@ def _record(
 
     try:
         transition_with_events(
-            attempt, target, [*earlier, call_event, *events], expected_claim_token=token, **fields
+            attempt,
+            target,
+            [*earlier, call_event, *lost_answer, *events],
+            expected_claim_token=token,
+            **fields,
         )
     except ConcurrentTransition:
         # The sweeper took the attempt back while we were calling (our lease expired).
         if not leases.record_late(
-            attempt, token, target, outcome, [*earlier, call_event, *events], fields
+            attempt, token, target, outcome, [*earlier, call_event, *lost_answer, *events], fields
         ):
             return RunOutcome("done", status=attempt.status)
 

@@ -20,6 +20,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import audit, crypto, filing
 from ..backends import default_alias, usable_backend
+from ..capture import validate_capture_source
 from ..consent import current_draft, notice_for_version, require_coverage, validate_consent_time
 from ..exceptions import ConsentRequired
 from ..identity import check_minimum_age, validate_id_number, validate_name
@@ -81,6 +82,7 @@ def submit(
     backend: str | None = None,
     enqueue: bool = True,
     guardian_consent: bool = False,
+    capture_source: str = "",
 ) -> VerificationAttempt:
     """Store a new attempt and (on commit) queue it for the pipeline.
 
@@ -91,7 +93,9 @@ def submit(
     daily limits, :class:`BackendUnavailable` when the backend cannot be built, ``TypeError``
     for a ``user`` or ``image`` of the wrong type.
     ``guardian_consent``: the caller states that a parent or guardian consented, which a
-    person under ``MIN_AGE_YEARS`` needs.
+    person under ``MIN_AGE_YEARS`` needs. ``capture_source``: how the client says the photo was
+    taken (``face_idcard.capture``); "file" is refused where ``ONBOARDING_FILE_UPLOAD``
+    allows no file for the backend.
 
     The attempt and its events are stored in one ``transaction.atomic``; called inside a
     transaction of the caller's, that is a savepoint in it, and the attempt is queued when
@@ -133,6 +137,7 @@ def submit(
     # The consent must name where the face goes: refused before anything is stored or sent
     # (a site that adds a provider asks for consent again, with a new notice version).
     consent = require_coverage(notice_for_version(notice_version), service)
+    capture_source = validate_capture_source(capture_source, backend_name)
     if url is not None and not service.accepts_url:
         raise ValidationError(
             _("This verification service does not take a photo address. Upload the photo."),
@@ -187,6 +192,7 @@ def submit(
                     now=now,
                     enqueue=enqueue,
                     guardian_consent=guardian_consent,
+                    capture_source=capture_source,
                 )
             )
             # No frame of ours keeps the photo or its address once it is sealed.
@@ -250,6 +256,7 @@ def _prepare(
     now: datetime,
     enqueue: bool,
     guardian_consent: bool,
+    capture_source: str,
 ) -> tuple[VerificationAttempt, list[Any], float | None]:
     """The costly part of :func:`submit`, after the limits: the image (prepared, sealed and
     stored) or the url, the attempt (not saved), its events and its publish countdown (None:
@@ -283,6 +290,7 @@ def _prepare(
         consent_at=consent_at,
         **consent,
         external_reference=external_reference,
+        capture_source=capture_source,
         status=Status.QUEUED.value,
         decision=Decision.NONE.value,
         created_at=now,
@@ -312,6 +320,7 @@ def _prepare(
             notice_version=attempt.notice_version,
             notice_sha256=attempt.notice_sha256,
             guardian_consent=guardian_consent,
+            **({"capture_source": capture_source} if capture_source else {}),
         ),
         # What is known now: the message is published after the commit (or by the caller);
         # a publish that fails records its own event then.

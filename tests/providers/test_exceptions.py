@@ -114,9 +114,10 @@ def test_exception_text_has_code_and_meaning_only() -> None:
 
 def test_exceptions_pickle() -> None:
     exc = exceptions.ProviderTimeout(
-        legacy_codes.TRANSPORT_TIMEOUT, elapsed=1.5, detail="ReadTimeout"
+        legacy_codes.TRANSPORT_TIMEOUT, elapsed=1.5, detail="ReadTimeout", request_sent=True
     )
     clone = pickle.loads(pickle.dumps(exc))
     assert type(clone) is exceptions.ProviderTimeout
     assert clone.code == exc.code and clone.elapsed == 1.5 and str(clone) == str(exc)
+    assert clone.request_sent is True
     assert isinstance(clone, exceptions.TransientProviderError)

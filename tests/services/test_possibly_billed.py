@@ -195,3 +195,92 @@ def test_an_answer_not_kept_counts_unless_it_was_free(
     seen = figures()
     assert seen.lost_calls_unanswered == 0
     assert seen.possibly_billed_no_result == counted
+
+
+def test_a_comparison_whose_answer_was_lost_is_possibly_billed(
+    settings: Any, simulator_factory: Callable[..., SimulatorServer], dispatched: Any
+) -> None:
+    """The provider answers (and bills) after the client's read timeout: the call is audited
+    as possibly billed (reason answer_lost) and the bill stays within the figures."""
+    from tests.support.celery_app import apply_face_settings
+
+    slow = simulator_factory(latency=1500)
+    apply_face_settings(settings, slow, READ_TIMEOUT_SECONDS=0.5)
+    attempt = submit_attempt(enqueue=False)
+    assert pipeline.run(attempt.pk).status == Status.RETRY_WAIT.value
+    lost = AttemptEvent.objects.get(attempt=attempt.pk, kind=EventKind.POSSIBLY_BILLED.value)
+    assert lost.data == {"call": 1, "reason": "answer_lost"}
+    (call,) = ledger_calls(slow, attempt.pk)  # recorded once the late answer is written
+    assert call.billable
+    seen = figures()
+    assert (seen.billable_calls, seen.lost_calls_unanswered, seen.possibly_billed_no_result) == (
+        0,
+        1,
+        1,
+    )
+    assert billable(slow) == seen.billable_calls + seen.lost_calls_unanswered
+
+
+@pytest.mark.parametrize("backend", ["simulator", "faceid"])
+def test_a_call_that_never_left_is_not_possibly_billed(
+    face_settings: Callable[..., None], dispatched: Any, backend: str
+) -> None:
+    """A refused connection: nothing reached the provider, nothing is possibly billed (the
+    FaceID SDK reports a refusal as a connect timeout, whose billing alone is unknown)."""
+    import socket
+
+    from tests.support.faceid import faceid_alias
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nobody listens there
+    endpoint = f"http://127.0.0.1:{port}"
+    alias = (
+        faceid_alias(endpoint)
+        if backend == "faceid"
+        else {"BACKEND": "simulator", "ENDPOINT": endpoint}
+    )
+    face_settings(BACKENDS={"default": alias})
+    attempt = submit_attempt(enqueue=False)
+    pipeline.run(attempt.pk)
+    (call,) = AttemptEvent.objects.filter(attempt=attempt.pk, kind=EventKind.PROVIDER_CALL.value)
+    assert call.data["billable"] is False
+    assert not AttemptEvent.objects.filter(kind=EventKind.POSSIBLY_BILLED.value).exists()
+    assert figures().possibly_billed_no_result == 0
+
+
+def test_a_stale_claim_keeps_its_precheck_and_its_call_on_the_trail(
+    settings: Any, simulator: SimulatorServer, monkeypatch: pytest.MonkeyPatch, dispatched: Any
+) -> None:
+    """A run that made the liveness pre-check and the comparison, then lost its lease to a
+    worker that finished the attempt: both of its (billed) calls stay on the audit trail, and
+    its late answer names its comparison, not its pre-check."""
+    from tests.support.celery_app import FAST
+    from tests.support.faceid import PHOTO, faceid_alias
+
+    settings.FACE_IDCARD = {
+        **settings.FACE_IDCARD,
+        **FAST,
+        "CLAIM_LEASE_SECONDS": LEASE,
+        "LIVENESS": "record",
+        "BACKENDS": {"default": faceid_alias(simulator, PRECHECK_RATE_LIMIT_PER_SECOND=1000)},
+    }
+    attempt = submit_attempt(enqueue=False, image=PHOTO)
+
+    def taken_over(_correlation: Any) -> None:
+        services.sweep(after_the_lease())
+        assert pipeline.run(attempt.pk).status == Status.COMPLETED.value  # another worker
+
+    answer_late(monkeypatch, taken_over)
+    pipeline.run(attempt.pk)
+    events = AttemptEvent.objects.filter(attempt=attempt.pk)
+    checks = events.filter(kind=EventKind.LIVENESS_CHECK.value)
+    calls = events.filter(kind=EventKind.PROVIDER_CALL.value)
+    # Two runs, each with its pre-check and its comparison, all billed by the provider.
+    assert (checks.count(), calls.count()) == (2, 2)
+    assert sum(1 for call in simulator.ledger.calls() if call.billable) == 4
+    (stale,) = [call for call in calls if call.data.get("late")]
+    assert stale.data["stale_claim"] is True
+    assert not any(check.data.get("late") for check in checks)
+    late = events.get(kind=EventKind.LATE_ANSWER.value)
+    assert late.data == {"call": stale.data["call"], "kept": False, "billable": True}

@@ -44,6 +44,11 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # A fake camera (a moving test pattern) whose permission is granted without a prompt: the
+    # onboarding page's camera capture (tests/onboarding/test_page_camera.py). Pages that do
+    # not ask for the camera never see it.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 
 

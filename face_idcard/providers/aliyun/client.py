@@ -34,6 +34,7 @@ from urllib3.exceptions import ReadTimeoutError
 from ... import exceptions
 from ...outcome import TRANSPORT_BAD_RESPONSE, TRANSPORT_CONNECTION, TRANSPORT_TIMEOUT
 from ...sensitive import forget_locals_on_error
+from ..transport import request_sent
 from . import signing
 
 __all__ = ["ACTION", "DEFAULT_ENDPOINT", "VERSION", "CloudauthAnswer", "CloudauthClient"]
@@ -240,13 +241,18 @@ class CloudauthClient:
 
 def _transport_error(exc: requests.RequestException, elapsed: float) -> exceptions.ProviderError:
     detail = type(exc).__name__
+    sent = request_sent(exc)
     # ConnectTimeout is also a ConnectionError, and requests reports a read timeout while
     # reading the body as a ConnectionError wrapping urllib3's ReadTimeoutError.
     if isinstance(exc, requests.Timeout) or any(
         isinstance(arg, ReadTimeoutError) for arg in exc.args
     ):
-        return exceptions.ProviderTimeout(TRANSPORT_TIMEOUT, elapsed=elapsed, detail=detail)
-    return exceptions.ProviderConnectionError(TRANSPORT_CONNECTION, elapsed=elapsed, detail=detail)
+        return exceptions.ProviderTimeout(
+            TRANSPORT_TIMEOUT, elapsed=elapsed, detail=detail, request_sent=sent
+        )
+    return exceptions.ProviderConnectionError(
+        TRANSPORT_CONNECTION, elapsed=elapsed, detail=detail, request_sent=sent
+    )
 
 
 def _parse(status: int, content: bytes, elapsed: float) -> CloudauthAnswer:

@@ -45,6 +45,7 @@ from ...outcome import (
     TRANSPORT_CONNECTION,
     TRANSPORT_TIMEOUT,
 )
+from ..transport import request_sent
 
 __all__ = [
     "ACTION",
@@ -253,10 +254,13 @@ def _transport_error(exc: BaseException, elapsed: float) -> exceptions.ProviderE
             TRANSPORT_BAD_RESPONSE, elapsed=elapsed, detail=detail
         )
     if code in _SDK_TRANSPORT or _timed_out(exc) or _is_connection_failure(exc):
+        sent = request_sent(exc)
         if _timed_out(exc):
-            return exceptions.ProviderTimeout(TRANSPORT_TIMEOUT, elapsed=elapsed, detail=detail)
+            return exceptions.ProviderTimeout(
+                TRANSPORT_TIMEOUT, elapsed=elapsed, detail=detail, request_sent=sent
+            )
         return exceptions.ProviderConnectionError(
-            TRANSPORT_CONNECTION, elapsed=elapsed, detail=detail
+            TRANSPORT_CONNECTION, elapsed=elapsed, detail=detail, request_sent=sent
         )
     if isinstance(exc, ValueError | KeyError | TypeError | IndexError | RecursionError):
         # JSONDecodeError, a body without Response or with a Response of the wrong shape.

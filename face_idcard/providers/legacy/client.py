@@ -29,6 +29,7 @@ from urllib3.exceptions import ReadTimeoutError
 from ... import exceptions
 from ...outcome import ErrorClass
 from ...sensitive import forget_locals_on_error
+from ..transport import request_sent
 from . import codes as errors
 from . import signing
 
@@ -192,16 +193,21 @@ def _transport_error(exc: requests.RequestException, elapsed: float) -> exceptio
     """Our exception for a failed exchange. Only the type name survives: requests' texts
     carry the url and the exception object carries the request with its body."""
     detail = type(exc).__name__
+    sent = request_sent(exc)
     if isinstance(exc, requests.Timeout):
         # ConnectTimeout is also a ConnectionError, so timeouts are checked first.
-        return exceptions.ProviderTimeout(errors.TRANSPORT_TIMEOUT, elapsed=elapsed, detail=detail)
+        return exceptions.ProviderTimeout(
+            errors.TRANSPORT_TIMEOUT, elapsed=elapsed, detail=detail, request_sent=sent
+        )
     if isinstance(exc, requests.ConnectionError) and any(
         isinstance(arg, ReadTimeoutError) for arg in exc.args
     ):
         # requests reports a read timeout while reading the body as a ConnectionError.
-        return exceptions.ProviderTimeout(errors.TRANSPORT_TIMEOUT, elapsed=elapsed, detail=detail)
+        return exceptions.ProviderTimeout(
+            errors.TRANSPORT_TIMEOUT, elapsed=elapsed, detail=detail, request_sent=sent
+        )
     return exceptions.ProviderConnectionError(
-        errors.TRANSPORT_CONNECTION, elapsed=elapsed, detail=detail
+        errors.TRANSPORT_CONNECTION, elapsed=elapsed, detail=detail, request_sent=sent
     )
 
 

@@ -14,6 +14,10 @@ Width                Answer
 ``MID_RISK_WIDTH``   611: ``Mid``
 ``HIGH_RISK_WIDTH``  612: ``High``
 ``FAILING_WIDTH``    613: ``FailedOperation.UnKnown`` (the check fails, not billed)
+``LOST_WIDTH``       614: checked and billed (``Low``), then the connection is closed
+                     without an answer: a reset after the request was sent
+``LATE_WIDTH``       615: checked and billed (``Low``), answered after ``LATE_MS``
+                     (a client with a shorter read timeout never sees the answer)
 anything else        ``Low``, no attack
 ===================  =========================================================
 
@@ -42,7 +46,7 @@ from PIL import Image, UnidentifiedImageError
 from .. import tc3
 from ..core import Verdict
 from ..outcomes import Outcome
-from .base import PendingRecord, ProtocolHandler, Reply, Request
+from .base import PendingRecord, ProtocolHandler, Reply, ReplyAction, Request
 from .faceid import SERVICE, _Answer, _check_headers_for, _request_id
 
 if TYPE_CHECKING:
@@ -54,6 +58,9 @@ __all__ = [
     "ATTACK_TYPES",
     "FAILING_WIDTH",
     "HIGH_RISK_WIDTH",
+    "LATE_MS",
+    "LATE_WIDTH",
+    "LOST_WIDTH",
     "MID_RISK_WIDTH",
     "QUOTA_PER_SECOND",
     "FaceIdDetectAIFakeFaces",
@@ -63,6 +70,9 @@ ACTION = "DetectAIFakeFaces"
 MID_RISK_WIDTH = 611
 HIGH_RISK_WIDTH = 612
 FAILING_WIDTH = 613
+LOST_WIDTH = 614
+LATE_WIDTH = 615
+LATE_MS = 2000.0
 ATTACK_HEIGHT = 401
 #: The attack types of the SDK's ``AttackRiskDetail.Type``.
 ATTACK_TYPES = (
@@ -169,6 +179,11 @@ class FaceIdDetectAIFakeFaces(ProtocolHandler):
             billable=True,
             injected=False,
         )
+        if width == LOST_WIDTH:
+            # The provider did the work (and bills it); the answer never reaches the client.
+            return Reply(action=ReplyAction.DROP, record=record)
+        if width == LATE_WIDTH:
+            return Reply(body=_json(body), record=record, delay_ms=LATE_MS)
         return Reply(body=_json(body), record=record)
 
 

@@ -11,6 +11,8 @@
   var T = config.texts;
   var $ = function (id) { return document.getElementById(id); };
   var photo = null; // the Blob to upload
+  // How the photo was taken (face_idcard.capture): "camera", "capture_input" or "file".
+  var captureSource = "";
   var sending = false;
 
   // --- the ID number rule, as face_idcard.identity applies it (GB 11643) ------------------
@@ -45,14 +47,21 @@
   var CONTROL_OF = {
     "fi-number-error": "fi-number",
     "fi-name-error": "fi-name",
-    "fi-photo-error": "fi-photo-choose",
+    "fi-photo-error": "",  // the first photo button shown: photoControlId()
     "fi-consent-error": "fi-consent-box"
   };
 
   function setError(id, text) {
     var element = $(id);
     element.textContent = text || "";
-    var control = CONTROL_OF[id] && $(CONTROL_OF[id]);
+    var controlId = id === "fi-photo-error" ? photoControlId() : CONTROL_OF[id];
+    if (id === "fi-photo-error") {
+      // The photo's error marks the one photo button shown: none of the others keeps it.
+      ["fi-camera-start", "fi-photo-take", "fi-photo-choose"].forEach(function (other) {
+        if ($(other)) $(other).removeAttribute("aria-invalid");
+      });
+    }
+    var control = controlId && $(controlId);
     if (control) {
       if (text) control.setAttribute("aria-invalid", "true");
       else control.removeAttribute("aria-invalid");
@@ -69,7 +78,10 @@
   function focusFirstError() {
     var order = ["fi-consent-error", "fi-photo-error", "fi-number-error", "fi-name-error"];
     for (var i = 0; i < order.length; i++) {
-      if ($(order[i]).textContent) { $(CONTROL_OF[order[i]]).focus(); return; }
+      if ($(order[i]).textContent) {
+        $(order[i] === "fi-photo-error" ? photoControlId() : CONTROL_OF[order[i]]).focus();
+        return;
+      }
     }
     if (!$("fi-guardian").hidden) { $("fi-guardian").focus(); return; }
     if ($("fi-form-error").textContent) $("fi-submit").focus();
@@ -90,6 +102,7 @@
   // --- consent ----------------------------------------------------------------------------
   function consentChanged() {
     var given = $("fi-consent-box").checked;
+    if (!given) stopCamera(); // no camera without consent (a declared function: hoisted)
     $("fi-fields").disabled = !given;
     $("fi-consent-hint").hidden = given;
     if (given) setError("fi-consent-error", "");
@@ -133,8 +146,9 @@
 
   function resetPhoto() {
     photo = null;
+    captureSource = "";
     $("fi-photo-camera").value = "";
-    $("fi-photo-file").value = "";
+    if ($("fi-photo-file")) $("fi-photo-file").value = "";
     $("fi-preview").hidden = true;
     $("fi-photo-note").hidden = true;
     $("fi-photo-state").textContent = T.photo_none;
@@ -146,10 +160,13 @@
     $("fi-photo-note").hidden = true;
     $("fi-preview").hidden = true;
     photo = null;
+    captureSource = "";
     if (!file) { $("fi-photo-state").textContent = T.photo_none; return; }
+    var source = event.target.id === "fi-photo-file" ? "file" : "capture_input";
     loadImage(file).then(function (loaded) {
       return shrink(file, loaded.image).then(function (result) {
         photo = result.blob;
+        captureSource = source;
         $("fi-preview").src = loaded.url;
         $("fi-preview").hidden = false;
         $("fi-photo-note").textContent = result.shrunk ? T.photo_shrunk : "";
@@ -160,13 +177,114 @@
       // Not decodable here: send it as it is and let the server say what is wrong with it
       // (a format this browser cannot show may still be one the server reads).
       photo = file;
+      captureSource = source;
       $("fi-photo-state").textContent = T.photo_chosen;
     });
   }
   $("fi-photo-camera").addEventListener("change", takePhoto);
-  $("fi-photo-file").addEventListener("change", takePhoto);
   $("fi-photo-take").addEventListener("click", function () { $("fi-photo-camera").click(); });
-  $("fi-photo-choose").addEventListener("click", function () { $("fi-photo-file").click(); });
+  // Rendered only where the site allows a chosen file (ONBOARDING_FILE_UPLOAD).
+  if ($("fi-photo-file")) {
+    $("fi-photo-file").addEventListener("change", takePhoto);
+    $("fi-photo-choose").addEventListener("click", function () { $("fi-photo-file").click(); });
+  }
+
+  // --- camera capture (issue 32 item 4): the camera in the page, a frame on Capture --------
+  // Where getUserMedia is there (HTTPS or localhost), "Use the camera" comes first and the
+  // capture input steps back; where the camera cannot be opened (refused, none, busy) the
+  // capture input comes back as the fallback, with the reason beside the photo buttons.
+  var stream = null;
+  var cameraUsable = !!(window.isSecureContext && navigator.mediaDevices &&
+    navigator.mediaDevices.getUserMedia);
+
+  /* The id of the first photo button shown: where the photo's error points and focus goes. */
+  function photoControlId() {
+    var ids = ["fi-camera-start", "fi-photo-take", "fi-photo-choose"];
+    for (var i = 0; i < ids.length; i++) {
+      if ($(ids[i]) && !$(ids[i]).hidden) return ids[i];
+    }
+    return "fi-photo-take";
+  }
+
+  function showCameraButton(usable) {
+    $("fi-camera-start").hidden = !usable;
+    $("fi-photo-take").hidden = usable;
+  }
+
+  function stopCamera() {
+    if (stream) stream.getTracks().forEach(function (track) { track.stop(); });
+    stream = null;
+    $("fi-video").srcObject = null;
+    $("fi-camera").hidden = true;
+    $("fi-camera-start").setAttribute("aria-expanded", "false");
+  }
+
+  function startCamera() {
+    setError("fi-photo-error", "");
+    $("fi-camera-start").disabled = true;
+    navigator.mediaDevices.getUserMedia({
+      video: { facingMode: "user", width: { ideal: 1280 }, height: { ideal: 960 } },
+      audio: false
+    }).then(function (opened) {
+      $("fi-camera-start").disabled = false;
+      stream = opened;
+      $("fi-video").srcObject = opened;
+      $("fi-camera").hidden = false;
+      $("fi-camera-start").setAttribute("aria-expanded", "true");
+      $("fi-photo-state").textContent = T.camera_on;
+      $("fi-camera-capture").focus();
+      var playing = $("fi-video").play();
+      if (playing && playing["catch"]) playing["catch"](function () { /* autoplay plays it */ });
+    }, function () {
+      // Refused, no camera, or in use elsewhere: the capture input is the way left.
+      $("fi-camera-start").disabled = false;
+      stopCamera();
+      showCameraButton(false);
+      setError("fi-photo-error", T.camera_failed);
+      $("fi-photo-take").focus();
+    });
+  }
+
+  function captureFrame() {
+    var video = $("fi-video");
+    var width = video.videoWidth, height = video.videoHeight;
+    if (!stream || !width || !height) { $("fi-photo-state").textContent = T.camera_not_ready; return; }
+    var scale = Math.min(1, config.shrinkMaxSide / Math.max(width, height));
+    var canvas = document.createElement("canvas");
+    canvas.width = Math.max(1, Math.round(width * scale));
+    canvas.height = Math.max(1, Math.round(height * scale));
+    canvas.getContext("2d").drawImage(video, 0, 0, canvas.width, canvas.height);
+    canvas.toBlob(function (blob) {
+      if (!blob) { $("fi-photo-state").textContent = T.camera_not_ready; return; }
+      stopCamera();
+      resetPhoto();
+      photo = blob;
+      captureSource = "camera";
+      $("fi-preview").src = URL.createObjectURL(blob);
+      $("fi-preview").hidden = false;
+      $("fi-photo-state").textContent = T.photo_taken;
+      $("fi-camera-start").focus();
+    }, "image/jpeg", 0.92);
+  }
+
+  showCameraButton(cameraUsable);
+  $("fi-camera-start").addEventListener("click", function () {
+    if (stream) { $("fi-camera-capture").focus(); return; }
+    startCamera();
+  });
+  $("fi-camera-capture").addEventListener("click", captureFrame);
+  $("fi-camera-close").addEventListener("click", function () {
+    stopCamera();
+    $("fi-photo-state").textContent =
+      !photo ? T.photo_none : captureSource === "camera" ? T.photo_taken : T.photo_chosen;
+    $("fi-camera-start").focus();
+  });
+  $("fi-camera").addEventListener("keydown", function (event) {
+    if (event.key === "Escape") { event.preventDefault(); $("fi-camera-close").click(); }
+  });
+  // The camera's light goes off when the page is left.
+  window.addEventListener("pagehide", stopCamera);
+  // --- end of camera capture -------------------------------------------------------------
 
   // Validation on input, never on blur: a blur that hides an error as the pointer goes down
   // on the button is how a click used to get lost.
@@ -208,6 +326,7 @@
     idcard_number: "fi-number-error",
     idcard_name: "fi-name-error",
     image: "fi-photo-error",
+    capture_source: "fi-photo-error",
     consent: "fi-consent-error",
     notice_version: "fi-consent-error"
   };
@@ -267,7 +386,10 @@
       return;
     }
     var ok = checkNumber() & checkName();
-    if (!photo) { setError("fi-photo-error", T.photo_needed); ok = false; }
+    if (!photo) {
+      setError("fi-photo-error", config.fileUpload ? T.photo_needed : T.photo_needed_camera);
+      ok = false;
+    }
     if (!ok) { setError("fi-form-error", T.fix_errors); focusFirstError(); return; }
     var form = new FormData();
     form.append("idcard_number", normalizeNumber($("fi-number").value));
@@ -275,6 +397,8 @@
     form.append("consent", "true");
     if (config.noticeVersion) form.append("notice_version", config.noticeVersion);
     form.append("image", photo, photo.name || "photo.jpg");
+    if (captureSource) form.append("capture_source", captureSource);
+    stopCamera();
     setSending(true);
     api(config.attemptsUrl, {
       method: "POST",
@@ -350,7 +474,8 @@
     showOnly("fi-form");
     clearErrors();
     resetPhoto();
-    $("fi-photo-choose").focus();
+    $("fi-photo-state").textContent = T.photo_none;
+    $(photoControlId()).focus();
   });
 
   // --- withdrawing consent: asked to confirm in the page, answered within the request ------
