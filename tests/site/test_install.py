@@ -271,7 +271,7 @@ def _site(tmp_path_factory: pytest.TempPathFactory, database_settings: str) -> I
         )
     ).split()
     assert len(made) == 2 and made[0] != made[1], made
-    env.update(zip(variables, made))
+    env.update(zip(variables, made, strict=True))
     bare.python("-m", "django", "startproject", "mysite")
     project = root / "mysite"
     package = project / "mysite"
@@ -448,7 +448,9 @@ def test_the_production_how_to_passes_check_deploy_in_the_same_site(site: Site) 
         "len(f['PII_ENCRYPTION_KEYS']), len(f['PII_HASH_KEYS']), settings.DEBUG)",
         env=env,
     )
-    assert shown.strip().splitlines()[-1].split() == ["faceid", "face_idcard", "1", "1", "False"], shown
+    assert shown.strip().splitlines()[-1].split() == ["faceid", "face_idcard", "1", "1", "False"], (
+        shown
+    )
     for missing in secrets:
         result = _run(
             [sys.executable, "manage.py", "check", "--settings=mysite.settings_production"],

@@ -29,11 +29,13 @@ CODE_BLOCK = re.compile(r"^(\s*)\.\. code-block:: *(\S+)\s*$")
 def pages() -> list[Path]:
     """Every reStructuredText page of the site and the two READMEs."""
     found = [
-        path
-        for path in DOCS.rglob("*.rst")
-        if not path.relative_to(DOCS).parts[0].startswith("_")
+        path for path in DOCS.rglob("*.rst") if not path.relative_to(DOCS).parts[0].startswith("_")
     ]
-    readmes = [REPO_ROOT / "README.rst", REPO_ROOT / "README.zh-CN.rst", REPO_ROOT / "CHANGELOG.rst"]
+    readmes = [
+        REPO_ROOT / "README.rst",
+        REPO_ROOT / "README.zh-CN.rst",
+        REPO_ROOT / "CHANGELOG.rst",
+    ]
     return sorted(found) + readmes
 
 
@@ -87,9 +89,7 @@ def code_blocks(text: str, path: Path = REPO_ROOT / "inline.rst") -> Iterator[Bl
 
 def all_code_blocks() -> list[Block]:
     return [
-        block
-        for path in pages()
-        for block in code_blocks(path.read_text(encoding="utf-8"), path)
+        block for path in pages() for block in code_blocks(path.read_text(encoding="utf-8"), path)
     ]
 
 
