@@ -37,9 +37,7 @@ def _text(html: Path) -> str:
     return " ".join(" ".join(parser.parts).split())
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("docs")
+def _build(out: Path, *options: str) -> Path:
     build = subprocess.run(
         [
             sys.executable,
@@ -51,6 +49,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "-q",
             "-c",
             "docs",
+            *options,
             ".",
             str(out),
         ],
@@ -63,6 +62,17 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # -q still prints warnings on stderr; -W turned each into a failure above, but say so.
     assert "WARNING" not in build.stderr, build.stderr[-4000:]
     return out
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _build(tmp_path_factory.mktemp("docs"))
+
+
+@pytest.fixture(scope="module")
+def site_zh(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The Chinese site, as ``make docs`` builds it (its catalogues compiled on the way)."""
+    return _build(tmp_path_factory.mktemp("docs-zh"), "-D", "language=zh_CN")
 
 
 def test_the_settings_reference_lists_every_key_with_its_default(site: Path) -> None:
@@ -146,4 +156,40 @@ def test_the_site_has_the_structure_of_a_manual(site: Path) -> None:
     assert (site / "CHANGELOG.html").is_file()
     # The tutorial's snippets are on the page as the install test reads them.
     tutorial = _text(site / "docs" / "tutorial.html")
-    assert "install-snippet" not in tutorial and 'INSTALLED_APPS += ["face_idcard"]' in tutorial
+    assert "install-snippet" not in tutorial
+    assert "INSTALLED_APPS" in tutorial and "secret_from_env" in tutorial
+
+
+def test_the_chinese_site_translates_the_path_to_a_first_user_and_falls_back_to_english(
+    site_zh: Path,
+) -> None:
+    assert 'lang="zh-CN"' in (site_zh / "docs" / "index.html").read_text(encoding="utf-8")
+    for page, title in (
+        ("docs/index", "入门"),
+        ("docs/quickstart", "快速开始：两条命令"),
+        ("docs/tutorial", "教程：网站核验第一位用户"),
+        ("docs/howto/production", "上线生产环境"),
+        ("docs/howto/pipl-request", "处理个人信息保护法（PIPL）请求"),
+    ):
+        assert title in _text(site_zh / f"{page}.html"), page
+    # The snippets are code, never translated: the install test's blocks read the same.
+    tutorial = _text(site_zh / "docs" / "tutorial.html")
+    assert "INSTALLED_APPS" in tutorial and 'secret_from_env ( "FACE_IDCARD_PII_KEY" )' in tutorial
+    # A page without a catalogue yet is the English page, not an empty one.
+    assert "Daily limits" in _text(site_zh / "docs" / "topics" / "limits.html")
+
+
+def test_every_chinese_catalogue_belongs_to_a_page_and_keeps_no_stale_entry() -> None:
+    from babel.messages.pofile import read_po
+
+    locale = ROOT / "docs" / "locale" / "zh_CN" / "LC_MESSAGES"
+    catalogues = sorted(locale.rglob("*.po"))
+    assert catalogues
+    for path in catalogues:
+        page = path.relative_to(locale).with_suffix(".rst")
+        assert (ROOT / page).is_file(), f"{path.name}: no page {page}"
+        with path.open("rb") as handle:
+            catalogue = read_po(handle)
+        assert not catalogue.obsolete, f"{path}: obsolete entries (run make docs-messages)"
+        translated = [m for m in catalogue if m.id and m.string and not m.fuzzy]
+        assert translated, f"{path} translates nothing"
