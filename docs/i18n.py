@@ -22,7 +22,7 @@ TEMPLATES = ROOT / "docs" / "_build" / "gettext"
 
 
 def main(new_pages: list[str]) -> None:
-    subprocess.run(
+    subprocess.run(  # noqa: S603 (this interpreter and fixed arguments)
         [sys.executable, "-m", "sphinx", "-b", "gettext", "-q", "-c", "docs", ".", str(TEMPLATES)],
         cwd=ROOT,
         check=True,
