@@ -193,3 +193,21 @@ def test_every_chinese_catalogue_belongs_to_a_page_and_keeps_no_stale_entry() ->
         assert not catalogue.obsolete, f"{path}: obsolete entries (run make docs-messages)"
         translated = [m for m in catalogue if m.id and m.string and not m.fuzzy]
         assert translated, f"{path} translates nothing"
+
+
+@pytest.mark.parametrize("readme", ["README.rst", "README.zh-CN.rst"])
+def test_the_readmes_link_only_to_files_that_exist_and_to_the_same_pages(readme: str) -> None:
+    """The READMEs are read on GitHub and PyPI, outside the site: their links are paths,
+    which Sphinx does not check, so this does; and the Chinese one links every page the
+    English one does."""
+    text = (ROOT / readme).read_text(encoding="utf-8")
+    targets = re.findall(r"`[^`<]*<([^>]+)>`_", text)
+    assert len(targets) > 15
+    for target in targets:
+        assert "://" not in target, f"{readme} links off the repository: {target}"
+        assert (ROOT / target).is_file(), f"{readme} links to {target}, which does not exist"
+    english = set(re.findall(r"`[^`<]*<([^>]+)>`_", (ROOT / "README.rst").read_text("utf-8")))
+    assert set(targets) - {"README.rst", "README.zh-CN.rst"} == english - {
+        "README.rst",
+        "README.zh-CN.rst",
+    }
