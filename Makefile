@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 EXTRAS ?= dev
 PIP_REMOVE ?=
 
-.PHONY: test demo demo-check lint docs format messages bench mutation clean
+.PHONY: test demo demo-check lint docs docs-messages format messages bench mutation clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,10 +36,16 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy face_idcard
 
-# The documentation site (docs/conf.py says why Sphinx), offline: -n makes a reference to
+# The documentation site (docs/conf.py says why Sphinx), offline, in English and in Chinese
+# (docs/_build/html/zh_CN, from the catalogues in docs/locale): -n makes a reference to
 # anything of the package's that does not exist an error, -W makes every warning one.
 docs: $(STAMP)
 	$(BIN)/python -m sphinx -n -W --keep-going -q -c docs . docs/_build/html
+	$(BIN)/python -m sphinx -n -W --keep-going -q -c docs -D language=zh_CN . docs/_build/html/zh_CN
+
+# After editing the English pages: merge their messages into the Chinese catalogues.
+docs-messages: $(STAMP)
+	$(BIN)/python docs/i18n.py
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

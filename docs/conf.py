@@ -5,9 +5,16 @@ Django developer already reads its layout, its cross-references and reStructured
 README's language too), and autodoc reads the services' signatures from the code itself.
 
 The source directory is the repository's root (``sphinx-build -c docs . docs/_build/html``) so
-that README.rst and README.zh-CN.rst are pages of the site as they are, images and links
-included, instead of copies that drift. ``include_patterns`` keeps everything else out.
+that CHANGELOG.rst is a page of the site as it is, instead of a copy that drifts.
+``include_patterns`` keeps everything else out (the READMEs are short and point here).
 The build needs no network: no intersphinx, no remote theme, no remote images.
+
+Chinese (``-D language=zh_CN``, ``make docs`` builds both) comes from gettext catalogues,
+``docs/locale/zh_CN/LC_MESSAGES/<page>.po``, one per page, not from a second set of pages: a
+paragraph nobody has translated yet, or one changed in English since, shows in English (a
+translation whose source changed no longer matches) instead of a Chinese page silently saying
+what the English one no longer says, which is how the old README.zh-CN.rst drifted. Sphinx
+compiles the catalogues itself (babel, no network); ``make docs-messages`` refreshes them.
 """
 
 from __future__ import annotations
@@ -36,8 +43,13 @@ release = __version__
 version = ".".join(__version__.split(".")[:2])
 
 root_doc = "docs/index"
-include_patterns = ["README.rst", "README.zh-CN.rst", "CHANGELOG.rst", "docs/**"]
-exclude_patterns = ["docs/_build", "docs/_ext"]
+include_patterns = ["CHANGELOG.rst", "docs/**"]
+exclude_patterns = ["docs/_build", "docs/_ext", "docs/locale"]
+
+locale_dirs = ["docs/locale/"]
+gettext_compact = False
+# A translation whose English source changed is dropped (shown in English), never kept stale.
+gettext_allow_fuzzy_translations = False
 
 extensions = [
     "sphinx.ext.autodoc",

@@ -4,7 +4,7 @@ A reviewer logs in, opens the queue, reveals the number, name and selfie (whose 
 colleague cannot open), approves with a reason and finds it all in the audit trail; a staff
 member without the PII permission sees only masks. In English and in Chinese. A failing test leaves a screenshot in ``$FACE_IDCARD_ARTIFACTS`` (default: a
 ``face_idcard-artifacts`` folder in the temporary directory). With
-``FACE_IDCARD_DOCS_SCREENSHOTS=docs`` the English run also writes the README's screenshots.
+``FACE_IDCARD_DOCS_SCREENSHOTS=<folder>`` the English run also writes the docs' screenshots (docs/screenshots.py).
 """
 
 from __future__ import annotations

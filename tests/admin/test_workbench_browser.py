@@ -5,7 +5,7 @@ decides from the score. In English and in Chinese, at 1280x800 and on a 768x1024
 no horizontal scrolling; axe-core finds no serious or critical violation on the workbench.
 
 A failing test leaves a screenshot in ``$FACE_IDCARD_ARTIFACTS`` (see tests/support/browser.py).
-With ``FACE_IDCARD_DOCS_SCREENSHOTS=docs`` the English desktop run also writes the README's
+With ``FACE_IDCARD_DOCS_SCREENSHOTS=<folder>`` (docs/screenshots.py) the English desktop run also writes the docs'
 screenshot of the workbench.
 """
 

@@ -42,7 +42,7 @@ pytestmark = MARKS
 
 
 def _docs_shot(page: Any, name: str) -> None:
-    """With ``FACE_IDCARD_DOCS_SCREENSHOTS=docs``: the README's screenshots, at a phone's size."""
+    """With ``FACE_IDCARD_DOCS_SCREENSHOTS=<folder>`` (docs/screenshots.py): the docs' screenshots, at a phone's size."""
     folder = os.environ.get("FACE_IDCARD_DOCS_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)

@@ -140,7 +140,7 @@ def test_a_value_read_during_a_reload_is_not_cached() -> None:
     assert fresh.REVIEW_BAND == DEFAULTS["REVIEW_BAND"]  # but did not cache them
 
 
-# --- secret_from_env: the README's settings snippet reads its secrets with it -----------------
+# --- secret_from_env: the docs' settings snippets read their secrets with it -----------------
 
 
 def test_secret_from_env_returns_the_value(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""The README and conf.py say what the code does: service signatures and system check ids.
+"""The docs and conf.py say what the code does: service signatures and system check ids.
 
 Both drifted before (``redact(attempt, reason=...)`` was a TypeError; conf.py named E004 for
 the PII key check, which is E005). Each test reads the document and compares with the code.
@@ -21,7 +21,8 @@ from tests.support.checks import check_ids
 from tests.support.paths import REPO_ROOT
 
 ROOT = REPO_ROOT
-README = (ROOT / "README.rst").read_text(encoding="utf-8")
+LIFECYCLE = (ROOT / "docs" / "topics" / "lifecycle.rst").read_text(encoding="utf-8")
+CONFIGURATION = (ROOT / "docs" / "topics" / "configuration.rst").read_text(encoding="utf-8")
 PACKAGE = ROOT / "face_idcard"
 CHECK_ID = re.compile(r"face_idcard\.([EW]\d{3})")
 
@@ -37,9 +38,9 @@ def bare_signature(function: Any) -> str:
 
 
 @pytest.mark.parametrize("name", DOCUMENTED_SERVICES)
-def test_readme_gives_each_service_signature_as_in_the_code(name: str) -> None:
+def test_the_lifecycle_page_gives_each_service_signature_as_in_the_code(name: str) -> None:
     line = bare_signature(getattr(services, name))
-    assert f"\n    {line}\n" in README, f"README.rst should list the signature {line}"
+    assert f"\n    {line}\n" in LIFECYCLE, f"docs/topics/lifecycle.rst should list {line}"
 
 
 @dataclass(frozen=True)
@@ -163,9 +164,9 @@ def ids_in_checks_module() -> set[str]:
     return found
 
 
-def readme_check_table() -> dict[str, str]:
-    """Id -> the row's text, from the README's "System checks" table."""
-    section = README.split("\nSystem checks\n-------------\n", 1)[1].split("\n\n\n", 1)[0]
+def docs_check_table() -> dict[str, str]:
+    """Id -> the row's text, from the "System checks" table of docs/topics/configuration.rst."""
+    section = CONFIGURATION.split("\nSystem checks\n-------------\n", 1)[1].split("\n\n\n", 1)[0]
     rows: dict[str, str] = {}
     current = ""
     for line in section.splitlines():
@@ -197,18 +198,21 @@ def test_every_check_has_a_scenario_and_fires_on_it() -> None:
     filing.forget_marks()
 
 
-def test_readme_lists_every_check_with_the_key_it_is_about() -> None:
-    rows = readme_check_table()
+def test_the_docs_list_every_check_with_the_key_it_is_about() -> None:
+    rows = docs_check_table()
     assert set(rows) == ids_in_checks_module()
     for check_id, text in rows.items():
         key = SCENARIOS[check_id].key
         if key is not None:
-            assert f"``{key}``" in text, f"README's row for {check_id} should name {key}"
+            assert f"``{key}``" in text, f"the docs' row for {check_id} should name {key}"
 
 
 def test_every_check_id_mentioned_exists() -> None:
     known = ids_in_checks_module()
-    sources = {"README.rst": README}
+    sources = {
+        str(p.relative_to(ROOT)): p.read_text(encoding="utf-8")
+        for p in [ROOT / "README.rst", ROOT / "README.zh-CN.rst", *(ROOT / "docs").rglob("*.rst")]
+    }
     sources |= {
         str(p.relative_to(ROOT)): p.read_text(encoding="utf-8") for p in PACKAGE.rglob("*.py")
     }

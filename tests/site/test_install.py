@@ -1,16 +1,13 @@
-"""README "Installing in a site", followed literally in a fresh ``startproject`` site.
+"""The docs' tutorial (docs/tutorial.rst), followed literally in a fresh ``startproject`` site,
+then its production how-to (docs/howto/production.rst) checked with ``check --deploy``.
 
-The README marks each snippet this test applies with a comment line right before its code block::
-
-    .. install-snippet: NAME
-
-    .. code-block:: python
-
-        ...
-
-``settings`` and ``simulator`` are appended to ``mysite/settings.py``, ``celery.py`` and
-``__init__.py`` are written into ``mysite/``, ``first-verification`` is run with
-``manage.py shell -c``. They are read from README.rst itself, so the two cannot drift.
+The pages mark each snippet this test applies (``.. install-snippet: NAME`` right before its
+code block, read by tests/support/snippets.py): ``settings`` is appended to
+``mysite/settings.py``, ``celery.py`` and ``__init__.py`` are written into ``mysite/``,
+``first-verification`` is run with ``manage.py shell -c``; ``production-backend`` and
+``production`` are appended to the site's settings in a settings module of their own (the
+tutorial's site keeps running on the simulator for the other tests). They are read from the
+pages themselves, so the two cannot drift.
 
 No network: the wheel is built from a copy of the source tree with the suite's own setuptools
 (``--no-build-isolation --no-index``) and installed with ``--no-deps --target DIR``; every child
@@ -18,14 +15,13 @@ runs with ``sys.executable`` (so it reuses the suite's installed Django, Celery,
 ``PYTHONPATH=DIR`` and a cwd outside the source tree, and proves it imported the installed copy.
 The Celery worker is a real ``celery -A mysite worker`` process on kombu's filesystem transport
 (or on the Redis broker when ``FACE_IDCARD_TEST_BROKER`` is set); the provider is a real
-``python -m face_idcard.simulator`` process. The only lines the test adds to the README's settings
+``python -m face_idcard.simulator`` process. The only lines the test adds to the tutorial's settings
 are the broker's (a folder in the temp dir, or a queue of its own on the shared Redis).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import signal
 import socket
@@ -42,38 +38,16 @@ import pytest
 
 from face_idcard.outcome import load_catalogue
 from tests.support.paths import BUILD_INPUTS, REPO_ROOT
+from tests.support.snippets import snippet
 
 SOURCE = REPO_ROOT
-README = SOURCE / "README.rst"
 STEP_TIMEOUT = 60.0
 
 # The suite's test database must exist (the site fixture creates the site's database from its
 # connection on PostgreSQL and MySQL/MariaDB); the tests themselves use the site's only.
 pytestmark = pytest.mark.django_db
 
-
-def install_snippet(name: str, text: str | None = None) -> str:
-    """The code block marked ``.. install-snippet: NAME`` in the README, dedented."""
-    lines = (README.read_text(encoding="utf-8") if text is None else text).splitlines()
-    marker = re.compile(rf"^(\s*)\.\. install-snippet: {re.escape(name)}\s*$")
-    starts = [i for i, line in enumerate(lines) if marker.match(line)]
-    assert len(starts) == 1, f"README.rst must mark exactly one snippet {name!r}"
-    index = starts[0] + 1
-    while not lines[index].strip():
-        index += 1
-    assert lines[index].strip().startswith(".. code-block::"), (
-        f"the install-snippet {name!r} marker must be followed by a code block"
-    )
-    index += 1
-    block: list[str] = []
-    indent = len(lines[starts[0]]) - len(lines[starts[0]].lstrip())
-    for line in lines[index:]:
-        if line.strip() and len(line) - len(line.lstrip()) <= indent:
-            break
-        block.append(line)
-    code = textwrap.dedent("\n".join(block)).strip("\n") + "\n"
-    assert code.strip(), f"the install-snippet {name!r} is empty"
-    return code
+install_snippet = snippet
 
 
 def test_install_snippet_reads_exactly_the_marked_block() -> None:
@@ -261,7 +235,7 @@ def site(
     django_db_setup: None,
     django_db_blocker: Any,
 ) -> Iterator[Site]:
-    """The README's site; on PostgreSQL or MySQL/MariaDB runs (FACE_IDCARD_TEST_DB) it
+    """The tutorial's site; on PostgreSQL or MySQL/MariaDB runs (FACE_IDCARD_TEST_DB) it
     migrates into a database of its own on the suite's server, else into SQLite."""
     from django.db import connection
 
@@ -282,9 +256,22 @@ def _site(tmp_path_factory: pytest.TempPathFactory, database_settings: str) -> I
     env = _clean_environment() | {"PYTHONPATH": str(target)}
     bare = Site(root=root, target=target, project=root, env=env)
 
-    # Step 2: the secrets, made with the README's command from the installed copy.
-    for variable in ("FACE_IDCARD_PII_KEY", "FACE_IDCARD_HASH_KEY"):
-        env[variable] = bare.python("-m", "face_idcard.crypto").strip()
+    # Step 2: the secrets, made by the tutorial's shell lines with the installed copy (its
+    # ``python`` is the suite's interpreter, first on PATH).
+    bin_dir = root / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "python").symlink_to(sys.executable)
+    variables = ("FACE_IDCARD_PII_KEY", "FACE_IDCARD_HASH_KEY")
+    shell = install_snippet("secrets") + "".join(f'printf "%s\\n" "${v}"\n' for v in variables)
+    made = _ok(
+        _run(
+            ["bash", "-euc", shell],
+            env=env | {"PATH": f"{bin_dir}{os.pathsep}{env.get('PATH', '')}"},
+            cwd=root,
+        )
+    ).split()
+    assert len(made) == 2 and made[0] != made[1], made
+    env.update(zip(variables, made, strict=True))
     bare.python("-m", "django", "startproject", "mysite")
     project = root / "mysite"
     package = project / "mysite"
@@ -295,7 +282,6 @@ def _site(tmp_path_factory: pytest.TempPathFactory, database_settings: str) -> I
     env["FACE_IDCARD_SIMULATOR_URL"] = f"http://127.0.0.1:{port}"
     with (package / "settings.py").open("a", encoding="utf-8") as settings:
         settings.write("\n" + install_snippet("settings"))
-        settings.write("\n" + install_snippet("simulator"))
         settings.write("\n# --- tests/site/test_install.py: a broker that needs no server ---\n")
         settings.write(broker_settings)
         if database_settings:
@@ -355,7 +341,7 @@ def test_a_missing_secret_stops_the_site_with_a_clear_message(site: Site, comman
     assert site.env["FACE_IDCARD_PII_KEY"] not in result.stderr
 
 
-def test_the_readme_path_verifies_a_person_through_a_real_worker(site: Site) -> None:
+def test_the_tutorial_verifies_a_person_through_a_real_worker(site: Site) -> None:
     from face_idcard.simulator.registry import demo_people
 
     site.manage("migrate", "--noinput", "-v", "0")
@@ -430,3 +416,49 @@ def test_pip_keeps_the_installed_django_beside_the_wheel(site: Site) -> None:
         if line.lower().startswith("django-face-idcard")
     ]
     assert complaints == [], checked.stdout
+
+
+def test_the_production_how_to_passes_check_deploy_in_the_same_site(site: Site) -> None:
+    """The how-to's two blocks appended to the tutorial's settings: the FaceID alias replaces
+    the simulator's, the tutorial's keys and private selfie storage stay, and Django's and the
+    app's deployment checks find nothing. Each secret the blocks read is missing in turn:
+    ``MissingSecret`` names it, never a ``KeyError``."""
+    production = site.project / "mysite" / "settings_production.py"
+    production.write_text(
+        "from .settings import *  # noqa: F403\n\n"
+        + install_snippet("production-backend")
+        + "\n"
+        + install_snippet("production"),
+        encoding="utf-8",
+    )
+    secrets = {
+        "TENCENTCLOUD_SECRET_ID": "AKIDinstalltestSecretId0123456789",
+        "TENCENTCLOUD_SECRET_KEY": "install-test-secret-key-0123456789",
+        "DJANGO_SECRET_KEY": site.python("-m", "face_idcard.crypto").strip() * 2,
+    }
+    env = site.env | secrets
+    checked = site.manage("check", "--deploy", "--settings=mysite.settings_production", env=env)
+    assert "System check identified no issues (0 silenced)." in checked, checked
+    shown = site.manage(
+        "shell",
+        "--settings=mysite.settings_production",
+        "-c",
+        "from django.conf import settings; f = settings.FACE_IDCARD; "
+        "print(f['BACKENDS']['default']['BACKEND'], f['SELFIE_STORAGE'], "
+        "len(f['PII_ENCRYPTION_KEYS']), len(f['PII_HASH_KEYS']), settings.DEBUG)",
+        env=env,
+    )
+    assert shown.strip().splitlines()[-1].split() == ["faceid", "face_idcard", "1", "1", "False"], (
+        shown
+    )
+    for missing in secrets:
+        result = _run(
+            [sys.executable, "manage.py", "check", "--settings=mysite.settings_production"],
+            env={k: v for k, v in env.items() if k != missing},
+            cwd=site.project,
+        )
+        assert result.returncode != 0
+        last_line = result.stderr.strip().splitlines()[-1]
+        assert last_line.startswith("face_idcard.exceptions.MissingSecret: "), result.stderr
+        assert f"{missing} is not set" in last_line
+        assert not any(value in result.stderr for value in secrets.values())

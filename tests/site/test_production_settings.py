@@ -1,16 +1,17 @@
-"""The README's production settings block passes Django's ``check --deploy`` and the app's.
+"""The production how-to's settings pass Django's ``check --deploy`` and the app's.
 
-The block (``.. install-snippet: production``) is executed and its settings laid over a
-site with Django's default middleware and a complete face_idcard configuration, then those
-settings are checked: no security warning of Django's, none of the app's, a cache every process
-shares and the API docs page for staff only.
+The how-to's blocks (docs/howto/production.rst: ``production-backend`` and ``production``, read
+from the page by tests/support/snippets.py) are executed after the tutorial's ``settings``
+block, over what ``startproject`` gives a site, and the result is checked: no security warning
+of Django's, none of the app's, a cache every process shares and the API docs page for staff
+only. tests/site/test_install.py runs the same blocks in a fresh site with ``manage.py``.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,35 +19,34 @@ from django.core.checks import run_checks
 from django.test import override_settings
 
 from face_idcard.conf import secret_from_env
-from tests.support.paths import REPO_ROOT
+from tests.support.snippets import snippet
 
-README = (REPO_ROOT / "README.rst").read_text(encoding="utf-8")
 FERNET = "3D6h9bCh8Tj7hYxXcP1o7fIhGq6f1b8oVZ0iA2cT4xE="
+SECRETS = {
+    "DJANGO_SECRET_KEY": "x" * 10 + "a-long-random-secret-key-0123456789-ABCDEFGHIJ",
+    "FACE_IDCARD_PII_KEY": FERNET,
+    "FACE_IDCARD_HASH_KEY": "Jq4v1u8Zb2yHk0cX7mTnR3sWfLp9dEaG-production",
+    "TENCENTCLOUD_SECRET_ID": "AKIDproductiontest0123456789",
+    "TENCENTCLOUD_SECRET_KEY": "production-test-secret-key",
+}
 
 
 def production_block() -> str:
-    """The code block after ``.. install-snippet: production``, dedented."""
-    lines = README.splitlines()
-    starts = [i for i, line in enumerate(lines) if line.strip() == ".. install-snippet: production"]
-    assert len(starts) == 1, "README.rst must mark one production block"
-    index = starts[0] + 1
-    while not lines[index].strip():
-        index += 1
-    assert lines[index].strip().startswith(".. code-block:: python")
-    block = []
-    for line in lines[index + 1 :]:
-        if line.strip() and not line.startswith(" "):
-            break
-        block.append(line)
-    return textwrap.dedent("\n".join(block)).strip() + "\n"
+    return snippet("production")
 
 
 def production_settings(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv(
-        "DJANGO_SECRET_KEY", "x" * 10 + "a-long-random-secret-key-0123456789-ABCDEFGHIJ"
-    )
-    namespace: dict[str, Any] = {"os": os, "secret_from_env": secret_from_env}
-    exec(production_block(), namespace)
+    """The settings a site has after the tutorial and the how-to, as Django would read them."""
+    for name, value in SECRETS.items():
+        monkeypatch.setenv(name, value)
+    # What startproject's settings.py defines before the tutorial's block is appended.
+    namespace: dict[str, Any] = {
+        "BASE_DIR": Path("/srv/mysite"),
+        "INSTALLED_APPS": ["django.contrib.admin", "django.contrib.auth"],
+        "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": "db"}},
+    }
+    for name in ("settings", "production-backend", "production"):
+        exec(snippet(name), namespace)
     return {key: value for key, value in namespace.items() if re.fullmatch(r"[A-Z_]+", key)}
 
 
@@ -59,6 +59,10 @@ def test_the_block_turns_debug_off_and_reads_the_secret_key(
     monkeypatch.delenv("DJANGO_SECRET_KEY")
     with pytest.raises(Exception, match="DJANGO_SECRET_KEY"):
         exec(production_block(), {"os": os, "secret_from_env": secret_from_env})
+    # The provider's account is read the same way: a missing one names its variable.
+    monkeypatch.delenv("TENCENTCLOUD_SECRET_KEY")
+    with pytest.raises(Exception, match="TENCENTCLOUD_SECRET_KEY"):
+        exec(snippet("production-backend"), {"FACE_IDCARD": {}, "secret_from_env": secret_from_env})
 
 
 def test_the_block_passes_djangos_deploy_checks(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -72,18 +76,13 @@ def test_the_block_passes_djangos_deploy_checks(monkeypatch: pytest.MonkeyPatch)
         "django.contrib.messages.middleware.MessageMiddleware",
         "django.middleware.clickjacking.XFrameOptionsMiddleware",
     ]
-    site = {
-        "MIDDLEWARE": middleware,
-        "FACE_IDCARD": {
-            "BACKENDS": {
-                "default": {"BACKEND": "legacy", "APPID": "1", "SECRET_ID": "i", "SECRET_KEY": "k"}
-            },
-            "PII_ENCRYPTION_KEYS": [FERNET],
-            "PII_HASH_KEYS": ["Jq4v1u8Zb2yHk0cX7mTnR3sWfLp9dEaG-production"],
-            "SELFIE_STORAGE": "face_idcard",
-        },
-    }
-    with override_settings(**(site | values)):
+    django = {key: values.pop(key) for key in ("INSTALLED_APPS", "DATABASES", "BASE_DIR")}
+    assert "face_idcard" in django["INSTALLED_APPS"]
+    # The how-to keeps the tutorial's keys and private storage and replaces the simulator.
+    assert values["FACE_IDCARD"]["BACKENDS"]["default"]["BACKEND"] == "faceid"
+    assert values["FACE_IDCARD"]["SELFIE_STORAGE"] == "face_idcard"
+    assert values["FACE_IDCARD"]["PII_HASH_KEYS"] == [SECRETS["FACE_IDCARD_HASH_KEY"]]
+    with override_settings(MIDDLEWARE=middleware, **values):
         messages = run_checks(include_deployment_checks=True, tags=["security", "face_idcard"])
     assert [m.id for m in messages] == []
 
