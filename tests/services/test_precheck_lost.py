@@ -47,7 +47,9 @@ def _use(settings: Any, endpoint: SimulatorServer | str) -> None:
         "LIVENESS": "record",
         "BACKENDS": {
             "default": faceid_alias(
-                endpoint, READ_TIMEOUT_SECONDS=READ_TIMEOUT_SECONDS, PRECHECK_RATE_LIMIT_PER_SECOND=1000
+                endpoint,
+                READ_TIMEOUT_SECONDS=READ_TIMEOUT_SECONDS,
+                PRECHECK_RATE_LIMIT_PER_SECOND=1000,
             )
         },
     }
