@@ -617,6 +617,13 @@ def run(plan: Plan, folder: Path) -> dict[str, Any]:
                 last_fault_end = time.monotonic()
                 last_fault_end_unix = time.time()
                 log(f"{fault} over")
+            # What the quota alone needs to drain the backlog left at the last fault's end.
+            backlog = not_ended()
+            log(
+                f"backlog {backlog} attempts: {backlog / RATE_LIMIT_PER_SECOND:.0f} s at "
+                f"the site's limit of {RATE_LIMIT_PER_SECOND}/s"
+            )
+            calls_at_last_fault = provider.server.ledger.total
             deadline = last_fault_end + plan.wait_seconds
             ended_at = None
             while time.monotonic() < deadline:
@@ -625,7 +632,12 @@ def run(plan: Plan, folder: Path) -> dict[str, Any]:
                     ended_at = time.monotonic()
                     break
                 time.sleep(0.5)
-            log(f"client done: {not thread.is_alive()}; {not_ended()} attempts not ended")
+            waited = time.monotonic() - last_fault_end
+            log(
+                f"client done: {not thread.is_alive()}; {not_ended()} attempts not ended; "
+                f"{(provider.server.ledger.total - calls_at_last_fault) / waited:.1f} provider "
+                f"calls/s since the last fault (the site's limit: {RATE_LIMIT_PER_SECOND}/s)"
+            )
             time.sleep(1.0)  # an answer is recorded just before it is sent
             result = counts(client, provider)
             result["drain_s"] = (
