@@ -95,7 +95,7 @@ class Plan:
     lease_seconds: int = 120
     read_timeout: float = 15.0
     #: The broker's visibility timeout: a message a killed or exiting worker held comes back
-    #: after it (docs/operations.rst: "to recover faster, lower MAX_BROKER_COUNTDOWN_SECONDS
+    #: after it (docs/operations.rst: "to recover faster, lower BROKER_MAX_COUNTDOWN_SECONDS
     #: with it"), and the longest broker countdown, under it.
     visibility_timeout: int = 60
     max_broker_countdown: int = 30
@@ -245,14 +245,14 @@ def site_environment(
             "EXAMPLE_SWEEP_EVERY_SECONDS": str(SWEEP_EVERY_SECONDS),
             "FACE_IDCARD_SIMULATOR_URL": provider.url,
             "FACE_IDCARD_RATE_LIMIT_PER_SECOND": str(RATE_LIMIT_PER_SECOND),
-            "FACE_IDCARD_RETRY_BACKOFF_BASE": "1",
-            "FACE_IDCARD_RETRY_BACKOFF_MAX": "10",
+            "FACE_IDCARD_RETRY_BACKOFF_BASE_SECONDS": "1",
+            "FACE_IDCARD_RETRY_BACKOFF_MAX_SECONDS": "10",
             "FACE_IDCARD_MAX_PER_ID_PER_DAY": "1000000",
             "FACE_IDCARD_MAX_PER_USER_PER_DAY": "1000000",
-            "FACE_IDCARD_MAX_ID_NUMBERS_PER_USER_PER_DAY": "1000000",
+            "FACE_IDCARD_MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY": "1000000",
             "FACE_IDCARD_API_CREATE_THROTTLE_RATE": "1000000/min",
             "FACE_IDCARD_CLAIM_LEASE_SECONDS": str(plan.lease_seconds),
-            "FACE_IDCARD_READ_TIMEOUT": str(plan.read_timeout),
+            "FACE_IDCARD_READ_TIMEOUT_SECONDS": str(plan.read_timeout),
         }
     )
     return env

@@ -22,11 +22,11 @@ DATABASES = {
 }
 FACE_IDCARD = {
     **_SITE_FACE_IDCARD,
-    # docs/operations.rst: "To recover faster, lower MAX_BROKER_COUNTDOWN_SECONDS with it" (the
+    # docs/operations.rst: "To recover faster, lower BROKER_MAX_COUNTDOWN_SECONDS with it" (the
     # visibility timeout, EXAMPLE_BROKER_VISIBILITY_TIMEOUT, set by the benchmark), and keep
-    # RETRY_BACKOFF_MAX under it.
-    "MAX_BROKER_COUNTDOWN_SECONDS": int(os.environ.get("CHAOS_MAX_BROKER_COUNTDOWN", "30")),
+    # RETRY_BACKOFF_MAX_SECONDS under it.
+    "BROKER_MAX_COUNTDOWN_SECONDS": int(os.environ.get("CHAOS_MAX_BROKER_COUNTDOWN", "30")),
     # Each submission has an ID number of its own; the accounts take turns.
-    "MAX_ID_NUMBERS_PER_USER_PER_DAY": 10**6,
+    "MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY": 10**6,
     "ABUSE_MAX_ID_NUMBERS_PER_ACCOUNT": 10**6,
 }
