@@ -166,7 +166,9 @@ def main() -> None:
         harness.reset_state(redis_url)
         from face_idcard.models import VerificationAttempt
 
-        tokens = create_tokens(50)
+        # One account per attempt, as on a site where each person verifies once (the daily
+        # limits per account stay in force).
+        tokens = create_tokens(N + WARM_UP)
         provider_ms = provider_baseline(photo)
         port = harness.free_port()
         web = gunicorn(port)
