@@ -284,6 +284,13 @@ def multipart(fields: dict[str, str], photo: bytes) -> tuple[bytes, str]:
 
 
 def post(port: int, path: str, token: str, fields: dict[str, str], photo: bytes) -> int:
+    return post_answer(port, path, token, fields, photo)[0]
+
+
+def post_answer(
+    port: int, path: str, token: str, fields: dict[str, str], photo: bytes
+) -> tuple[int, bytes]:
+    """POST a multipart attempt; the status and the body of the answer."""
     body, content_type = multipart(fields, photo)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
@@ -294,8 +301,7 @@ def post(port: int, path: str, token: str, fields: dict[str, str], photo: bytes)
             headers={"Authorization": f"Token {token}", "Content-Type": content_type},
         )
         response = connection.getresponse()
-        response.read()
-        return response.status
+        return response.status, response.read()
     finally:
         connection.close()
 

@@ -20,7 +20,6 @@ Last line: ``RESULT attempts=... p50_ms=... p99_ms=... provider_ms=... max_ms=..
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import subprocess
@@ -38,7 +37,7 @@ os.environ.setdefault("FACE_IDCARD_BENCH_REDIS", "redis://127.0.0.1:6379/12")
 os.environ["FACE_IDCARD_BENCH_RATE_LIMIT"] = os.environ.get("BENCH_QUOTA", "20")
 
 from bench import harness  # noqa: E402
-from bench.api import admin_connection, create_tokens, fields_for, multipart, valid_id_numbers  # noqa: E402
+from bench.api import admin_connection, create_tokens, fields_for, post_answer, valid_id_numbers  # noqa: E402
 
 N = int(os.environ.get("BENCH_N", "300"))
 RATE = float(os.environ.get("BENCH_RATE", "10"))
@@ -70,22 +69,10 @@ def gunicorn(port: int) -> subprocess.Popen[Any]:
 
 def submit(port: int, token: str, number: str, photo: bytes) -> tuple[int, str, float]:
     """POST one attempt; the status, the attempt's id and when the answer came (wall time)."""
-    body, content_type = multipart(fields_for(number), photo)
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    try:
-        connection.request(
-            "POST",
-            API_PATH,
-            body=body,
-            headers={"Authorization": f"Token {token}", "Content-Type": content_type},
-        )
-        response = connection.getresponse()
-        answer = response.read()
-        answered = time.time()
-        attempt_id = json.loads(answer).get("id", "") if response.status == 202 else ""
-        return response.status, attempt_id, answered
-    finally:
-        connection.close()
+    status, answer = post_answer(port, API_PATH, token, fields_for(number), photo)
+    answered = time.time()
+    attempt_id = json.loads(answer).get("id", "") if status == 202 else ""
+    return status, attempt_id, answered
 
 
 def steady_load(port: int, tokens: list[str], numbers: list[str], photo: bytes) -> list[Any]:

@@ -55,6 +55,17 @@ def _fill_current_slot(limit: int, alias: str) -> None:
         pass
 
 
+def _take_the_coming_seconds(alias: str) -> None:
+    """At 1 request a second, fill the current slot and reserve the coming ones, so that the
+    first free slot is more than twice the in-process wait away."""
+    _fill_current_slot(1, alias)
+    while True:
+        reservation = ratelimit.reserve(limit=1, scope=alias)
+        assert reservation is not None
+        if reservation.start - time.time() > 2 * slots.WAIT_IN_PROCESS_SECONDS:
+            return
+
+
 def _slot_starts(limit: int) -> float:
     """How far apart the quota's open slots start, in seconds."""
     plan = ratelimit.schedule(limit, ratelimit.span_seconds())
@@ -101,13 +112,7 @@ def test_a_slot_beyond_the_wait_goes_through_the_broker(
 ) -> None:
     limited(1)
     attempt = submit(magic.MATCH)
-    _fill_current_slot(1, attempt.backend)
-    # Take the coming slots so that the first free one is more than the wait away.
-    while True:
-        reservation = ratelimit.reserve(limit=1, scope=attempt.backend)
-        assert reservation is not None
-        if reservation.start - time.time() > 2 * slots.WAIT_IN_PROCESS_SECONDS:
-            break
+    _take_the_coming_seconds(attempt.backend)
     started = time.monotonic()
     outcome = pipeline.run(attempt.pk)
     # Deferred at once, not slept on: the claim is given back with the slot on the row.
@@ -151,12 +156,7 @@ def test_a_submit_for_a_far_slot_goes_through_the_broker(
 ) -> None:
     limited(1)
     first = submit(magic.MATCH)
-    _fill_current_slot(1, first.backend)
-    while True:
-        reservation = ratelimit.reserve(limit=1, scope=first.backend)
-        assert reservation is not None
-        if reservation.start - time.time() > 2 * slots.WAIT_IN_PROCESS_SECONDS:
-            break
+    _take_the_coming_seconds(first.backend)
     attempt = services.submit(
         idcard_number=magic.MATCH,
         idcard_name="赵六",
