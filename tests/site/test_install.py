@@ -260,7 +260,12 @@ def _site(tmp_path_factory: pytest.TempPathFactory, database_settings: str) -> I
     # ``python`` is the suite's interpreter, first on PATH).
     bin_dir = root / "bin"
     bin_dir.mkdir()
-    (bin_dir / "python").symlink_to(sys.executable)
+    # A script, not a symlink: a link to a virtual environment's interpreter, run from here,
+    # finds no pyvenv.cfg beside itself and runs the bare interpreter without the
+    # environment's packages (seen with Python 3.13 from pyenv).
+    wrapper = bin_dir / "python"
+    wrapper.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    wrapper.chmod(0o755)
     variables = ("FACE_IDCARD_PII_KEY", "FACE_IDCARD_HASH_KEY")
     shell = install_snippet("secrets") + "".join(f'printf "%s\\n" "${v}"\n' for v in variables)
     made = _ok(
