@@ -109,7 +109,13 @@ def backoff(retry_number: int) -> float:
 def countdown(attempt: VerificationAttempt, error_class: ErrorClass) -> float:
     """Seconds to wait before the retry of ``error_class``."""
     if error_class is ErrorClass.TRANSIENT:
-        return backoff(attempt.retry_count)
+        wait = backoff(attempt.retry_count)
+        if attempt.retry_until is not None:
+            # Never past the window's end: the last try comes as the window closes, not a
+            # whole backoff (up to RETRY_BACKOFF_MAX_SECONDS) after it.
+            left = (attempt.retry_until - timezone.now()).total_seconds()
+            wait = min(wait, max(0.0, left))
+        return wait
     if error_class is ErrorClass.RESIGN:
         return 0.0  # a fresh signature is all it needs
     return backoff(0)

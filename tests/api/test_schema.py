@@ -110,7 +110,12 @@ def test_links_are_followed_statefully(token: str) -> None:
     in place of the generated ones) and follows the links to the attempt and its cancel."""
     answers: list[tuple[str, int]] = []
 
-    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+    # The person's own state (one pending document review per account, a withdrawal that
+    # erases every attempt) would answer a replayed step differently from the first run, which
+    # hypothesis refuses as flaky data generation: those operations are fuzzed one by one above.
+    attempts_only = schema.exclude(path_regex=r"(document-reviews|withdrawal)")
+
+    class Workflow(attempts_only.as_state_machine()):  # type: ignore[misc]
         def before_call(self, case: Any) -> None:
             if case.operation.label == f"POST {BASE}" and isinstance(case.body, dict):
                 case.body = {
