@@ -29,7 +29,7 @@ from typing import IO, Any, cast
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import CharField, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -51,10 +51,9 @@ from ..models import DocumentReview, StaffAuditKind
 from ..models import DocumentReviewStatus as S
 from ..sensitive import Sensitive, forget_locals_on_error
 from ..signals import document_review_decided
-from ..textfields import validate_text_length
 from ._common import _SealedFile, current_selfie_storage_alias, selfie_storage
 from ._freetext import refuse_personal_data_in_reason
-from ._submission import _user_or_none
+from ._submission import _user_or_none, notice_and_reference
 
 logger = logging.getLogger("face_idcard.services")
 
@@ -113,12 +112,6 @@ def _binding(review_id: object, side: str) -> uuid.UUID:
     return review_uuid if side == FRONT else uuid.uuid5(review_uuid, side)
 
 
-def _field_limit(name: str) -> int:
-    field = DocumentReview._meta.get_field(name)
-    assert isinstance(field, CharField) and field.max_length is not None
-    return field.max_length
-
-
 def _save(data: bytes, review_id: object, side: str) -> str:
     folder = "/".join(
         part for part in (str(face_idcard_settings.SELFIE_UPLOAD_TO).strip("/"), FOLDER) if part
@@ -169,17 +162,8 @@ def submit_documents(
     if consent_at is None:
         raise ConsentRequired()
     consent_at = validate_consent_time(consent_at)
-    if notice_version is None:
-        notice_version = str(face_idcard_settings.NOTICE_CURRENT_VERSION)
-    notice_version = validate_text_length(
-        notice_version,
-        field=_("The privacy notice version"),
-        max_length=_field_limit("notice_version"),
-    )
-    external_reference = validate_text_length(
-        external_reference,
-        field=_("The external reference"),
-        max_length=_field_limit("external_reference"),
+    notice_version, external_reference = notice_and_reference(
+        notice_version, external_reference, DocumentReview
     )
     number = Sensitive.id_number(validate_id_number(idcard_number))
     name = Sensitive.name(validate_name(idcard_name))

@@ -14,7 +14,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import router
-from django.db.models import CharField
+from django.db.models import CharField, Model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -61,11 +61,35 @@ def _user_or_none(user: Any) -> Any:
     return user
 
 
-def _field_limit(name: str) -> int:
+def _field_limit(name: str, model: type[Model] = VerificationAttempt) -> int:
     """The column's max_length: the one place each length rule lives."""
-    field = VerificationAttempt._meta.get_field(name)
+    field = model._meta.get_field(name)
     assert isinstance(field, CharField) and field.max_length is not None
     return field.max_length
+
+
+def notice_and_reference(
+    notice_version: str | None,
+    external_reference: str,
+    model: type[Model] = VerificationAttempt,
+) -> tuple[str, str]:
+    """The notice version (None: the one the onboarding page shows now,
+    NOTICE_ACCEPTED_VERSIONS' first, NOTICE_CURRENT_VERSION, or the version made from its
+    text) and the external reference, checked; lengths are those of ``model``'s columns.
+    Shared by the face path and the document review."""
+    if notice_version is None:
+        notice_version = current_draft().version
+    notice_version = validate_text_length(
+        notice_version,
+        field=_("The privacy notice version"),
+        max_length=_field_limit("notice_version", model),
+    )
+    external_reference = validate_text_length(
+        external_reference,
+        field=_("The external reference"),
+        max_length=_field_limit("external_reference", model),
+    )
+    return notice_version, external_reference
 
 
 @forget_locals_on_error
@@ -112,20 +136,7 @@ def submit(
         raise ValidationError(
             _("Send either a photo or the address of a photo."), code="image_or_url"
         )
-    if notice_version is None:
-        # The notice the site shows now (NOTICE_ACCEPTED_VERSIONS' first, NOTICE_CURRENT_VERSION, or the
-        # version made from its text).
-        notice_version = current_draft().version
-    notice_version = validate_text_length(
-        notice_version,
-        field=_("The privacy notice version"),
-        max_length=_field_limit("notice_version"),
-    )
-    external_reference = validate_text_length(
-        external_reference,
-        field=_("The external reference"),
-        max_length=_field_limit("external_reference"),
-    )
+    notice_version, external_reference = notice_and_reference(notice_version, external_reference)
     # From here on the values are Sensitive (masked in every repr); the clear arguments are
     # dropped so that no frame of ours holds them (see face_idcard.sensitive).
     number = Sensitive.id_number(validate_id_number(idcard_number))
