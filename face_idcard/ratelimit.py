@@ -34,14 +34,26 @@ second) and ``1 <= p <= 4`` maximising ``c * j / p``. Achieved throughput, as a 
 100); per second, divide by ``T`` as well (default margin 0.1 s: at least 0.79 of ``L``
 for ``L >= 2``).
 
-Reserved slots
---------------
-:func:`reserve` gives a waiting request its own place in a future open slot: it counts itself
-there at once (the same ``incr`` as :func:`acquire`, so the bound above holds unchanged) and
-comes back once, when the slot opens. A next-free-slot hint per scope (a plain cache value,
-only ever a slot found full plus one) lets a long backlog skip the slots already taken
-instead of probing them one by one; a stale hint costs probes, never a request too many. A
-holder that reaches the provider after its slot ended reserves again (:func:`holds`).
+Reserved slots and places in line
+---------------------------------
+:func:`reserve` gives a waiting request its own place in an open slot that starts within a
+short horizon (``within`` seconds, a second in the pipeline): it counts itself there at once
+(the same ``incr`` as :func:`acquire`, so the bound above holds unchanged) and its holder waits
+for it in the worker, where a sleep of under a second is punctual. A next-free-slot hint per
+scope (a plain cache value, only ever a slot found full plus one) lets a probe skip the slots
+already taken; a stale hint costs probes, never a request too many. A holder that reaches the
+provider after its slot ended takes a permit again (:func:`holds`).
+
+A request with no free slot within the horizon takes a :func:`ticket` instead: a place in line,
+counted on keys of its own and *never* against the quota. Tickets are handed out at the
+quota's own pace (``capacity`` per open slot, after the ones already given), so a backlog
+comes back spread over time at the rate the provider will take it; its holder then takes a
+permit like any request (:func:`acquire`, or a reserved slot within the horizon). Counting a
+far slot in advance would waste it whenever its holder arrives late (a busy worker pool, a
+broker's countdown kept by a timer that wakes once a second), and under a backlog every
+late holder would go to the back of a line whose slots are all counted: the provider saw
+under a tenth of the quota while hundreds waited. A ticket holder that arrives late takes
+whichever slot is current; a slot nobody holds is used by whoever comes first.
 
 A denied caller of :func:`acquire` is told how long to wait: until an open slot, plus jitter within its first
 half so that deferred tasks do not all arrive at the same instant. The ``x``-th request over
@@ -90,6 +102,8 @@ _KEY_TTL_EXTRA = 5
 _RESERVED_ARRIVAL = 0.25
 # Bound on the probes of one reservation (each a cache incr); the hint keeps it to one or two.
 _MAX_PROBES = 100_000
+# Tickets (places in line) are counted on keys of their own: this marks their scope.
+_TICKETS = "line:"
 
 
 @dataclass(frozen=True)
@@ -228,11 +242,17 @@ def available(
 
 
 def reserve(
-    now: float | None = None, *, limit: int | None = _FROM_SETTINGS, scope: str = ""
+    now: float | None = None,
+    *,
+    limit: int | None = _FROM_SETTINGS,
+    scope: str = "",
+    within: float | None = None,
 ) -> Reservation | None:
     """Count one request in the first open slot after the current one that has room.
 
-    None when there is no limit (nothing to wait for).
+    ``within``: only a slot that starts within that many seconds of ``now`` is taken. None
+    when there is no limit (nothing to wait for) or no slot within ``within`` has room (take
+    a :func:`ticket` then).
     """
     if limit == _FROM_SETTINGS:
         limit = limit_per_second()
@@ -240,19 +260,50 @@ def reserve(
         return None
     plan = schedule(max(1, int(limit)), span_seconds())
     now = time.time() if now is None else now
+    horizon = None if within is None else now + within
+    return _first_free(plan, now, scope, counted=True, horizon=horizon)
+
+
+def ticket(
+    now: float | None = None, *, limit: int | None = _FROM_SETTINGS, scope: str = ""
+) -> Reservation | None:
+    """A place in line: the open slot in which to come back and ask for a permit.
+
+    Handed out at the quota's pace after the tickets already given, counted apart from the
+    quota (the holder still takes a permit when it comes back: a ticket admits nothing).
+    None when there is no limit.
+    """
+    if limit == _FROM_SETTINGS:
+        limit = limit_per_second()
+    if limit is None:
+        return None
+    plan = schedule(max(1, int(limit)), span_seconds())
+    now = time.time() if now is None else now
+    return _first_free(plan, now, scope, counted=False, horizon=None)
+
+
+def _first_free(
+    plan: Schedule, now: float, scope: str, *, counted: bool, horizon: float | None
+) -> Reservation | None:
+    """Take a place in the first open slot after ``now`` with room, on the quota's keys
+    (``counted``) or the tickets' own; None if the first one with room starts after
+    ``horizon``."""
     cache = caches[str(face_idcard_settings.RATE_LIMIT_CACHE)]
-    hint_key = _key(plan, "next", scope)
+    keys = scope if counted else f"{_TICKETS}{scope}"
+    hint_key = _key(plan, "next", keys)
     candidate = _next_open(plan, math.floor(now / plan.slot) + 1)
     with _reaching_cache():
         hint = cache.get(hint_key)
     if isinstance(hint, int) and hint > candidate:
         candidate = _next_open(plan, hint)
     for _ in range(_MAX_PROBES):
+        if horizon is not None and candidate * plan.slot > horizon:
+            return None
         ends = (candidate + 1) * plan.slot
         # The count must outlive the slot, however far ahead it is.
         ttl = math.ceil(ends - now) + _KEY_TTL_EXTRA
         with _reaching_cache():
-            count = _take(plan, candidate, scope, ttl)
+            count = _take(plan, candidate, keys, ttl)
             if count >= plan.capacity:
                 cache.set(hint_key, candidate + plan.period, timeout=ttl)
         if count <= plan.capacity:

@@ -465,14 +465,14 @@ def _wait_for_slot(
     precheck: bool = False,
     checked: liveness.Precheck | None = None,
 ) -> RunOutcome | None:
-    """Reserve the next free slot of ``scope``'s quota (``limit`` per second). A slot that
-    opens within :data:`._slots.WAIT_IN_PROCESS_SECONDS` is waited for here, holding the claim: None,
-    the caller may call now, in its slot. One further ahead is a deferral (``checked``: a
-    pre-check made in this run, recorded with it)."""
+    """Take the attempt's turn under ``scope``'s quota (``limit`` per second). A slot
+    reserved within :data:`._slots.WAIT_IN_PROCESS_SECONDS` is waited for here, holding the
+    claim: None, the caller may call now, in its slot. A place in line further ahead is a
+    deferral (``checked``: a pre-check made in this run, recorded with it)."""
     deadline = time.monotonic() + slots.WAIT_IN_PROCESS_SECONDS
     while True:
         slot = slots.reserve(limit, scope)
-        if slot.countdown != 0.0 or time.monotonic() + slot.wait > deadline:
+        if not slot.reserved or time.monotonic() + slot.wait > deadline:
             return _defer(attempt, token, calls_before, slot, precheck=precheck, checked=checked)
         time.sleep(slot.wait)
         # A busy machine can oversleep a short slot: then its place is lost (the quota is
@@ -490,12 +490,12 @@ def _defer(
     precheck: bool = False,
     checked: liveness.Precheck | None = None,
 ) -> RunOutcome:
-    """Record the reserved ``slot`` on the attempt, give the claim back, and come back once,
-    when the slot opens (``checked``: a pre-check made in this run, recorded with the
-    deferral).
+    """Record the attempt's turn (``slot``) on the attempt, give the claim back, and come
+    back once, when the turn comes (``checked``: a pre-check made in this run, recorded with
+    the deferral).
 
-    A slot further ahead than the broker can safely hold a message is parked: no message
-    goes out, and the sweeper publishes one when the slot comes within reach.
+    A turn further ahead than the broker can safely hold a message is parked: no message
+    goes out, and the sweeper publishes one when the turn comes within reach.
     """
     transition_with_events(
         attempt,

@@ -1,9 +1,14 @@
-"""A rate-limited attempt's reserved slot: reserved once, written on its row, published once.
+"""A rate-limited attempt's turn: a reserved slot within a second, or a place in line.
 
 Used at submit time (a burst of submits spreads itself over the coming slots instead of every
 message arriving at once and being deferred) and by the pipeline when a run finds the quota
-used up. A slot further ahead than ``BROKER_MAX_COUNTDOWN_SECONDS`` is *parked*: no message is
-published, and the sweeper publishes one when the slot comes within the broker's reach.
+used up. A slot that opens within :data:`WAIT_IN_PROCESS_SECONDS` is reserved (counted against
+the quota) and waited for in the worker. Further ahead the attempt takes a place in line
+(:func:`face_idcard.ratelimit.ticket`): its message comes back at the quota's pace and then
+takes a permit like any run, so a run that comes late, behind a busy pool or a broker's
+timer, wastes no slot and loses no place it held. A turn further ahead than
+``BROKER_MAX_COUNTDOWN_SECONDS`` is *parked*: no message is published, and the sweeper
+publishes one when the turn comes within the broker's reach.
 """
 
 from __future__ import annotations
@@ -30,17 +35,23 @@ WAIT_IN_PROCESS_SECONDS = 1.0
 
 @dataclass(frozen=True)
 class Slot:
-    #: The attempt's fields that record the reservation (next_attempt_at, slot_ends_at, parked).
+    #: The attempt's fields that record the turn (next_attempt_at, slot_ends_at, parked);
+    #: slot_ends_at is None for a place in line (it admits nothing).
     fields: dict[str, Any]
-    #: Seconds until the message should arrive: 0 for a slot within
-    #: :data:`WAIT_IN_PROCESS_SECONDS` (the worker waits), None when parked (no message now).
+    #: Seconds until the message should arrive: 0 for a reserved slot (within
+    #: :data:`WAIT_IN_PROCESS_SECONDS`: the worker waits), None when parked (no message now).
     countdown: float | None
-    #: Seconds from the reservation until the slot may be used (inside it, spread).
+    #: Seconds from now until the turn comes (inside the slot, spread).
     wait: float
+    #: Whether a slot of the quota is counted for this attempt (a permit when it opens), not
+    #: only a place in line.
+    reserved: bool = True
 
     def is_open(self) -> bool:
-        """Whether the slot may be used now."""
+        """Whether a reserved slot may be used now (never true for a place in line)."""
         start, end = self.fields["next_attempt_at"], self.fields["slot_ends_at"]
+        if not self.reserved or end is None:
+            return False
         return ratelimit.holds(start.timestamp(), end.timestamp())
 
 
@@ -63,16 +74,20 @@ def countdown_to(start: datetime, end: datetime | None, now: datetime) -> float:
 
 
 def reserve(limit: int, alias: str) -> Slot:
-    """Reserve the next free slot of ``alias``'s quota (``limit`` requests per second)."""
-    reservation = ratelimit.reserve(limit=limit, scope=alias)
-    assert reservation is not None  # a limit is given
-    countdown = max(0.0, reservation.arrival() + 2e-6 - time.time())
+    """The attempt's turn under ``alias``'s quota (``limit`` requests per second): a slot of
+    the quota within :data:`WAIT_IN_PROCESS_SECONDS`, else a place in line."""
+    now = time.time()
+    near = ratelimit.reserve(now, limit=limit, scope=alias, within=WAIT_IN_PROCESS_SECONDS)
+    if near is not None:
+        fields = {
+            "next_attempt_at": _aware(near.start, up=True),
+            "slot_ends_at": _aware(near.end, up=False),
+            "parked": False,
+        }
+        return Slot(fields, 0.0, max(0.0, near.arrival() + 2e-6 - now))
+    turn = ratelimit.ticket(now, limit=limit, scope=alias)
+    assert turn is not None  # a limit is given
+    countdown = max(0.0, turn.arrival() + 2e-6 - now)
     parked = countdown > float(face_idcard_settings.BROKER_MAX_COUNTDOWN_SECONDS)
-    fields = {
-        "next_attempt_at": _aware(reservation.start, up=True),
-        "slot_ends_at": _aware(reservation.end, up=False),
-        "parked": parked,
-    }
-    if parked:
-        return Slot(fields, None, countdown)
-    return Slot(fields, 0.0 if countdown <= WAIT_IN_PROCESS_SECONDS else countdown, countdown)
+    fields = {"next_attempt_at": _aware(turn.start, up=True), "slot_ends_at": None, "parked": parked}
+    return Slot(fields, None if parked else countdown, countdown, reserved=False)

@@ -1,5 +1,5 @@
-"""The pipeline at scale (issue 10): reserved rate-limit slots instead of polling, parking far
-slots in the database, the sweeper telling a deferred attempt from a lost one, and late results.
+"""The pipeline at scale (issue 10): places in line under the rate limit instead of polling
+(issue 27: a late holder loses nothing and wastes no slot), parking far turns in the database, the sweeper telling a deferred attempt from a lost one, and late results.
 
 ``pipeline.run`` is called directly on a simulated clock (time-machine), against the simulator
 over real HTTP; no sleeps.
@@ -82,7 +82,7 @@ def fill_current_slot(alias: str) -> None:
         pass
 
 
-def test_a_limited_attempt_reserves_its_slot_and_is_admitted_there(
+def test_a_limited_attempt_takes_a_place_in_line_and_is_admitted_when_it_comes(
     limited: Any, clock: Any, simulator: Any
 ) -> None:
     attempt = submit()
@@ -90,35 +90,81 @@ def test_a_limited_attempt_reserves_its_slot_and_is_admitted_there(
     outcome = pipeline.run(attempt.pk)
     assert outcome.action == "defer"
     row = VerificationAttempt.objects.get(pk=attempt.pk)
-    # The claim was given back, the slot is on the row, the countdown lands in it.
+    # The claim was given back, its turn is on the row, the countdown lands on it.
     assert row.status == Status.QUEUED
     assert row.claim_token is None
     assert row.provider_calls == 0
-    assert row.next_attempt_at is not None and row.slot_ends_at is not None
+    assert row.next_attempt_at is not None
+    # A place in line, not a slot of the quota: it admits nothing by itself.
+    assert row.slot_ends_at is None
     arrival = timezone.now() + timedelta(seconds=outcome.countdown)
-    assert row.next_attempt_at <= arrival < row.slot_ends_at
-    # The slot is counted already: a newcomer in it is turned away, the holder is not.
+    assert row.next_attempt_at <= arrival
     clock.move_to(arrival)
-    other = submit()
-    assert pipeline.run(other.pk).action == "defer"
     assert pipeline.run(attempt.pk).status == Status.COMPLETED.value
     assert len(ledger_calls(simulator, attempt.pk)) == 1
 
 
-def test_a_holder_arriving_after_its_slot_reserves_again(limited: Any, clock: Any) -> None:
+def test_a_place_in_line_counts_nothing_against_the_quota(limited: Any, clock: Any) -> None:
+    """Only a call (or a slot reserved within the in-process wait) counts: a line of a
+    hundred leaves every coming slot to whoever arrives first."""
+    attempts = [submit() for _ in range(3)]
+    fill_current_slot(attempts[0].backend)
+    for attempt in attempts:
+        assert pipeline.run(attempt.pk).action == "defer"
+    plan = ratelimit.schedule(LIMIT, ratelimit.span_seconds())
+    now = timezone.now().timestamp()
+    for _ in range(100):
+        ratelimit.ticket(now, limit=LIMIT, scope=attempts[0].backend)
+    rows = VerificationAttempt.objects.filter(pk__in=[a.pk for a in attempts])
+    last_turn = max(row.next_attempt_at for row in rows)
+    clock.move_to(last_turn)
+    assert ratelimit.available(limit=LIMIT, scope=attempts[0].backend)
+    # The next open slot admits its full capacity to newcomers: nothing was counted in it.
+    index = ratelimit._next_open(plan, int(timezone.now().timestamp() // plan.slot) + 1)
+    clock.move_to(datetime.fromtimestamp(index * plan.slot + 1e-4, tz=dt_timezone.utc))
+    admitted = [ratelimit.acquire(limit=LIMIT, scope=attempts[0].backend).allowed for _ in range(9)]
+    assert admitted.count(True) == plan.capacity
+
+
+def test_a_holder_arriving_late_takes_the_current_slot_if_it_has_room(
+    limited: Any, clock: Any, simulator: Any
+) -> None:
+    """A run that comes after its turn (a busy worker pool, a broker timer a second late)
+    loses nothing: it calls in whichever slot is current, rather than going to the back of
+    the line (under a backlog of 700 that was 70 s, and the missed slot went unused)."""
+    attempt = submit()
+    fill_current_slot(attempt.backend)
+    pipeline.run(attempt.pk)
+    row = VerificationAttempt.objects.get(pk=attempt.pk)
+    assert row.next_attempt_at is not None
+    # Others took places in line behind it: a long backlog.
+    for _ in range(700):
+        ratelimit.ticket(limit=LIMIT, scope=attempt.backend)
+    plan = ratelimit.schedule(LIMIT, ratelimit.span_seconds())
+    # Late by half a second, into an open slot nobody has used.
+    late = row.next_attempt_at.timestamp() + 0.5
+    index = ratelimit._next_open(plan, int(late // plan.slot))
+    clock.move_to(datetime.fromtimestamp(index * plan.slot + 1e-4, tz=dt_timezone.utc))
+    assert pipeline.run(attempt.pk).status == Status.COMPLETED.value
+    assert len(ledger_calls(simulator, attempt.pk)) == 1
+
+
+def test_a_holder_arriving_late_into_a_full_slot_takes_a_new_turn(
+    limited: Any, clock: Any
+) -> None:
     attempt = submit()
     fill_current_slot(attempt.backend)
     first = pipeline.run(attempt.pk)
     row = VerificationAttempt.objects.get(pk=attempt.pk)
-    assert row.slot_ends_at is not None
-    # Late (a busy worker): past its slot, into a slot someone else has filled.
-    clock.move_to(row.slot_ends_at + timedelta(milliseconds=1))
+    assert row.next_attempt_at is not None
+    # Late (a busy worker): past its turn, into a slot someone else has filled.
+    clock.move_to(row.next_attempt_at + timedelta(milliseconds=200))
     fill_current_slot(attempt.backend)
     again = pipeline.run(attempt.pk)
     assert first.action == again.action == "defer"
     later = VerificationAttempt.objects.get(pk=attempt.pk)
     assert later.next_attempt_at is not None
-    assert later.next_attempt_at >= row.slot_ends_at
+    assert later.next_attempt_at > timezone.now()
     assert later.provider_calls == 0
 
 
@@ -146,9 +192,9 @@ def test_a_far_slot_is_parked_and_published_once_by_the_sweeper(
 def test_the_sweeper_tells_a_deferred_attempt_from_a_lost_one(limited: Any, clock: Any) -> None:
     limited(BROKER_MAX_COUNTDOWN_SECONDS=3600)
     attempt = submit()
-    # A backlog: this attempt's slot is twenty minutes ahead.
+    # A backlog: this attempt's turn is twenty minutes ahead.
     ahead = timezone.now() + timedelta(minutes=20)
-    ratelimit.reserve(ahead.timestamp(), limit=LIMIT, scope=attempt.backend)
+    ratelimit.ticket(ahead.timestamp(), limit=LIMIT, scope=attempt.backend)
     fill_current_slot(attempt.backend)
     assert pipeline.run(attempt.pk).action == "defer"
     row = VerificationAttempt.objects.get(pk=attempt.pk)

@@ -56,14 +56,16 @@ def _fill_current_slot(limit: int, alias: str) -> None:
 
 
 def _take_the_coming_seconds(alias: str) -> None:
-    """At 1 request a second, fill the current slot and reserve the coming ones, so that the
-    first free slot is more than twice the in-process wait away."""
+    """At 1 request a second, fill the current slot, reserve the coming ones and take the
+    first places in line, so that both the first free slot and the next turn in line are
+    more than twice the in-process wait away."""
     _fill_current_slot(1, alias)
-    while True:
-        reservation = ratelimit.reserve(limit=1, scope=alias)
-        assert reservation is not None
-        if reservation.start - time.time() > 2 * slots.WAIT_IN_PROCESS_SECONDS:
-            return
+    for take in (ratelimit.reserve, ratelimit.ticket):
+        while True:
+            reservation = take(limit=1, scope=alias)
+            assert reservation is not None
+            if reservation.start - time.time() > 2 * slots.WAIT_IN_PROCESS_SECONDS:
+                break
 
 
 def _slot_starts(limit: int) -> float:

@@ -93,57 +93,117 @@ def test_stored_instants_are_whole_microseconds_rounded_into_the_slot(
 
 
 @pytest.mark.usefixtures("slot_cache")
+def test_a_near_slot_is_reserved_stored_inside_the_reservation_and_sent_at_once(
+    settings: Any,
+) -> None:
+    # Even a broker that may hold nothing: a reserved slot is waited for in the worker.
+    settings.FACE_IDCARD = {**settings.FACE_IDCARD, "BROKER_MAX_COUNTDOWN_SECONDS": 0}
+    with time_machine.travel(NOW, tick=False):
+        slot = slots.reserve(5, "slots-table")
+    assert slot.reserved
+    assert set(slot.fields) == {"next_attempt_at", "slot_ends_at", "parked"}
+    start, end = slot.fields["next_attempt_at"], slot.fields["slot_ends_at"]
+    # The next open slot after the current one: in the future, within the in-process wait.
+    plan = ratelimit.schedule(5, ratelimit.span_seconds())
+    assert NOW < start < end <= NOW + timedelta(seconds=slots.WAIT_IN_PROCESS_SECONDS + plan.slot)
+    assert (end - start).total_seconds() == pytest.approx(plan.slot, abs=2e-6)
+    assert slot.fields["parked"] is False
+    assert slot.countdown == 0.0  # sent now; the worker waits inside the slot
+    assert (start - NOW).total_seconds() < slot.wait < (end - NOW).total_seconds()
+    with time_machine.travel(start + timedelta(microseconds=1), tick=False):
+        assert slot.is_open()
+
+
+def _fill_near_slots(limit: int, alias: str) -> None:
+    """Reserve every slot of ``alias`` within the in-process wait."""
+    while ratelimit.reserve(
+        limit=limit, scope=alias, within=slots.WAIT_IN_PROCESS_SECONDS
+    ) is not None:
+        pass
+
+
+@pytest.mark.usefixtures("slot_cache")
 @pytest.mark.parametrize(
     ("max_countdown", "parked"),
     [(300, False), (0, True)],
 )
-def test_a_reserved_slot_is_stored_inside_the_reservation_and_parked_beyond_reach(
+def test_beyond_the_near_slots_a_place_in_line_is_taken_and_parked_beyond_reach(
     settings: Any, max_countdown: int, parked: bool
 ) -> None:
     settings.FACE_IDCARD = {**settings.FACE_IDCARD, "BROKER_MAX_COUNTDOWN_SECONDS": max_countdown}
     before = NOW + timedelta(seconds=max_countdown)  # each case its own slots
     with time_machine.travel(before, tick=False):
-        slot = slots.reserve(5, "slots-table")
-    assert set(slot.fields) == {"next_attempt_at", "slot_ends_at", "parked"}
-    start, end = slot.fields["next_attempt_at"], slot.fields["slot_ends_at"]
-    # The next open slot after the current one: in the future, at most a span ahead.
+        _fill_near_slots(5, "slots-line")
+        slot = slots.reserve(5, "slots-line")
+        # A place in line counts nothing against the quota.
+        assert ratelimit.available(limit=5, scope="slots-line") == ratelimit.available(
+            limit=5, scope="slots-line-untouched"
+        )
+    assert not slot.reserved
+    assert slot.fields["slot_ends_at"] is None  # admits nothing: the holder takes a permit
+    start = slot.fields["next_attempt_at"]
     plan = ratelimit.schedule(5, ratelimit.span_seconds())
-    assert before < start < end <= before + timedelta(seconds=plan.span + 2 * plan.slot)
-    assert (end - start).total_seconds() == pytest.approx(plan.slot, abs=2e-6)
+    # The line is empty: the next open slot after the current one.
+    assert before < start <= before + timedelta(seconds=plan.slot * plan.period + plan.slot)
     assert slot.fields["parked"] is parked
+    with time_machine.travel(start + timedelta(microseconds=1), tick=False):
+        assert not slot.is_open()
     if parked:
         assert slot.countdown is None
     else:
-        # A slot within the in-process wait goes out at once (the worker waits for it); its
-        # wait lands inside the slot either way.
-        assert slot.countdown is not None
-        assert 0.0 < slot.wait <= plan.span + 2 * plan.slot
-        if slot.wait <= slots.WAIT_IN_PROCESS_SECONDS:
-            assert slot.countdown == 0.0
-        else:
-            assert slot.countdown == slot.wait
+        assert slot.countdown == slot.wait > 0.0
 
 
 @pytest.mark.usefixtures("slot_cache")
 # Slots of 0.1 s, 1.1/19 s (no whole number of microseconds) and 0.06875 s.
 @pytest.mark.parametrize("limit", [3, 5, 17])
-def test_reservations_of_one_alias_fill_a_slot_then_move_on(limit: int) -> None:
+@pytest.mark.parametrize("take", ["reserve", "ticket"])
+def test_reservations_and_places_in_line_fill_a_slot_then_move_on(limit: int, take: str) -> None:
     plan = ratelimit.schedule(limit, ratelimit.span_seconds())
+    now = NOW.timestamp()
+    taking = getattr(ratelimit, take)
     with time_machine.travel(NOW, tick=False):
-        reserved = [slots.reserve(limit, "slots-fill").fields for _ in range(9)]
-        other = slots.reserve(limit, "slots-other").fields["next_attempt_at"]
-    taken = [fields["next_attempt_at"] for fields in reserved]
-    # `capacity` reservations per open slot, in order, never two slots at once.
+        reserved = [taking(now, limit=limit, scope="slots-fill") for _ in range(9)]
+        other = taking(now, limit=limit, scope="slots-other")
+        # Reservations and places in line are counted apart: the other kind starts afresh.
+        if take == "ticket":
+            first_reserved = ratelimit.reserve(now, limit=limit, scope="slots-fill")
+        else:
+            first_reserved = ratelimit.ticket(now, limit=limit, scope="slots-fill")
+    taken = [reservation.start for reservation in reserved]
+    # `capacity` per open slot, in order, never two slots at once.
     firsts = sorted(set(taken))
     assert len(firsts) == math.ceil(9 / plan.capacity)
     assert [taken.count(first) for first in firsts[:-1]] == [plan.capacity] * (len(firsts) - 1)
     assert taken == sorted(taken)
-    # A reservation of another alias counts apart.
-    assert other == firsts[0]
+    # Open slots only, one after another.
+    indexes = [round(first / plan.slot) for first in firsts]
+    assert all(index % plan.period == 0 for index in indexes)
+    assert [b - a for a, b in zip(indexes, indexes[1:], strict=False)] == [plan.period] * (
+        len(indexes) - 1
+    )
+    # Another alias counts apart.
+    assert other.start == firsts[0]
+    assert first_reserved.start == firsts[0]
+
+
+@pytest.mark.usefixtures("slot_cache")
+@pytest.mark.parametrize("limit", [3, 5, 17])
+def test_a_reserved_slot_is_stored_in_whole_microseconds_inside_the_reservation(
+    limit: int,
+) -> None:
+    plan = ratelimit.schedule(limit, ratelimit.span_seconds())
+    stored = []
+    with time_machine.travel(NOW, tick=False):
+        for _ in range(9):
+            slot = slots.reserve(limit, "slots-store")
+            if slot.reserved:
+                stored.append(slot.fields)
+    assert stored
     # Stored in whole microseconds inside the reserved slot [n * slot, (n + 1) * slot): the
     # start rounded up, the end down. Slack: a 2031 timestamp times 10**6 is a float with a
     # resolution of 0.25 us.
-    for fields in reserved:
+    for fields in stored:
         start, end = (_micros(fields[name]) for name in ("next_attempt_at", "slot_ends_at"))
         index = round(Fraction(start, 10**6) / Fraction(plan.slot))
         exact_start = Fraction(index * plan.slot) * 10**6
