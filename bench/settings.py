@@ -52,7 +52,7 @@ FACE_IDCARD = {
     "RETRY_BACKOFF_MAX_SECONDS": 2.0,
     "RETRY_MAX_COUNT": int(os.environ.get("FACE_IDCARD_BENCH_MAX_RETRIES", "8")),
     "CLAIM_LEASE_SECONDS": int(os.environ.get("FACE_IDCARD_BENCH_LEASE", "120")),
-    "QUEUED_STALE_SECONDS": int(os.environ.get("FACE_IDCARD_BENCH_STALE", "600")),
+    "QUEUED_STALE_SECONDS": int(os.environ.get("FACE_IDCARD_BENCH_STALE", "120")),
     "LOST_CALL_POLICY": os.environ.get("FACE_IDCARD_BENCH_LOST_CALL_POLICY", "requeue"),
     "SELFIE_STORAGE": "default",
     # The account's quota as the app paces it (bench/latency.py: 20); unset, no pacing.

@@ -763,10 +763,11 @@ SETTINGS: tuple[Setting, ...] = (
         type=INTEGER,
         unit=SECONDS,
         minimum=1,
-        default=600,
+        default=120,
         check="face_idcard.E010",
         doc=_(
-            "A queued attempt untouched for this long is considered lost and re-queued by the sweeper."
+            "A queued attempt untouched for this long (counted from its turn under the rate "
+            "limit, if it waits for one) is considered lost and re-queued by the sweeper."
         ),
     ),
     Setting(

@@ -101,6 +101,27 @@ def test_lost_queued_message_is_resent(face_settings: Any, simulator: Any) -> No
     }
 
 
+def test_a_lost_message_is_resent_two_minutes_after_its_queueing_by_default(
+    settings: Any,
+) -> None:
+    """A broker can lose what a worker killed hard had read and not yet recorded (kombu's
+    Redis transport between its BRPOP and its bookkeeping of the unacknowledged message):
+    the sweeper is the only way back, and ten minutes (the default before issue 27) left such
+    an attempt stuck long after the rest of a backlog had drained. A message sent twice is
+    harmless (the claim), so the default is short."""
+    settings.FACE_IDCARD = {
+        key: value
+        for key, value in settings.FACE_IDCARD.items()
+        if key != "QUEUED_STALE_SECONDS"
+    }
+    attempt = submit()
+    for age, resent in ((119, 0), (121, 1)):
+        VerificationAttempt.objects.filter(pk=attempt.pk).update(
+            queued_at=timezone.now() - timedelta(seconds=age)
+        )
+        assert services.sweep()["lost_queued"] == resent
+
+
 def test_lost_retry_message_is_resent(face_settings: Any, simulator: Any) -> None:
     attempt = submit(magic.flaky(1))
     outcome = pipeline.run(attempt.pk)  # 213: now waiting to retry, but nobody re-sends it
