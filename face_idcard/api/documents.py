@@ -7,14 +7,13 @@
   (:func:`services.submit_documents`). The person's choice of this path is that record.
 - ``GET document-reviews/{id}/``: one of the caller's own reviews (anyone else's is 404).
 
-The same frame as the attempts' endpoints: answers in the request's language, every POST
-field sensitive in crash reports, bodies capped before and while they are read, masked
-identity only, one log line per failure without the request.
+The same frame as the attempts' endpoints (:mod:`.frame`): answers in the request's language,
+every POST field sensitive in crash reports, one log line per failure without the request;
+bodies capped before and while they are read, masked identity only.
 """
 
 from __future__ import annotations
 
-import logging
 import uuid
 from typing import Any
 
@@ -23,18 +22,15 @@ from django.core.files.uploadhandler import (
     MemoryFileUploadHandler,
     TemporaryFileUploadHandler,
 )
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest
 from django.urls import reverse
-from django.utils import timezone, translation
-from django.utils.decorators import method_decorator
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -44,8 +40,8 @@ from ..exceptions import ConsentRequired
 from ..models import DocumentReview
 from ..services._documents import SIDES, DocumentImageRejected
 from .access import CREATE_SCOPE, CreateThrottle, configured_permission_classes
-from .caching import NoStore
-from .errors import PayloadTooLarge, _validation_response, exception_handler
+from .errors import PayloadTooLarge, _validation_response
+from .frame import APIFrame
 from .parsing import (
     MULTIPART_OVERHEAD_BYTES,
     CappedUploadHandler,
@@ -54,8 +50,6 @@ from .parsing import (
     upload_max_bytes,
 )
 from .serializers import AttemptCreateSerializer, ErrorSerializer
-
-logger = logging.getLogger("face_idcard.api")
 
 #: The operations' fixed ids (a generated client keeps its method names).
 OPERATION_IDS = {
@@ -117,44 +111,19 @@ def offered_paths() -> list[dict[str, Any]]:
     return paths
 
 
-class _Frame(NoStore):
-    """The language, the error body and the one log line of the API's other views."""
+class _Frame(APIFrame):
+    """The API's frame (language, error body, log line), the permissions and no query."""
 
-    renderer_classes = [JSONRenderer]  # noqa: RUF012
     #: The query parameters the view takes (none).
     declared_query: frozenset[str] = frozenset()
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        language = getattr(request, "LANGUAGE_CODE", None) or translation.get_language_from_request(
-            request
-        )
-        with translation.override(language):
-            response = super().dispatch(request, *args, **kwargs)
-            if isinstance(response, Response):
-                response.render()
-            response.setdefault("Content-Language", translation.get_language() or language)
-        return response
-
     def get_permissions(self) -> list[BasePermission]:
         return [permission() for permission in configured_permission_classes()]
-
-    def get_exception_handler(self) -> Any:
-        return exception_handler
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         if request.method in ("GET", "POST"):
             refuse_undeclared_query(request.query_params, self.declared_query)
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if response.status_code >= 400:
-            logger.warning(
-                "API %s %s: %d", request.method, type(self).__name__, response.status_code
-            )
-        return response
 
     def _user(self, request: Request) -> Any:
         user = request.user
@@ -164,6 +133,8 @@ class _Frame(NoStore):
 
 
 class VerificationPathsView(_Frame):
+    log_action = "verification_paths"
+
     @extend_schema(
         operation_id=OPERATION_IDS["paths"],
         summary="The ways to verify: with the face, and without it",
@@ -284,8 +255,8 @@ def _offered() -> None:
         raise exceptions.NotFound()
 
 
-@method_decorator(sensitive_post_parameters(), name="dispatch")
 class DocumentReviewListView(_Frame):
+    log_action = "document_reviews"
     parser_classes = [MultiPartParser]  # noqa: RUF012
     # The attempts' creation budget: a way around the face is no way around the rate.
     throttle_scope = CREATE_SCOPE
@@ -374,6 +345,8 @@ REVIEW_ID = OpenApiParameter(
 
 
 class DocumentReviewDetailView(_Frame):
+    log_action = "document_review"
+
     @extend_schema(
         operation_id=OPERATION_IDS["retrieve"],
         summary="One of your document reviews",

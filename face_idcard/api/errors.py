@@ -11,7 +11,7 @@ expected or not, so no input produces Django's HTML error page: a body Django's 
 finds suspicious (too many files, a malformed multipart) is a 400, an outage of the database,
 the cache or the broker (:mod:`face_idcard.outages`) a 503 ``unavailable`` with
 ``Retry-After``, an unexpected exception a 500 ``internal_error``. The handler logs nothing: the view writes one line for every 4xx and
-5xx (:mod:`face_idcard.api.views`), with the exception's type only (its text could hold
+5xx (:mod:`face_idcard.api.frame`), with the exception's type only (its text could hold
 request data).
 """
 

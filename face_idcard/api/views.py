@@ -1,32 +1,22 @@
 """The attempts endpoints: create (multipart or JSON, idempotent), read, list, cancel, review.
 
-Every view here answers with :mod:`.errors`' body whatever happens, in the request's language
-(``Accept-Language``, through ``LocaleMiddleware`` when the host has it, else read here).
+The API's frame (:mod:`.frame`): the request's language, the error body, no caching, every
+POST field sensitive in crash reports and one log line per 4xx and 5xx without the request.
 A user sees only their own attempts; anyone else's is 404. Users with ``face_idcard.review``
 also reach other people's attempts by id (to review or cancel them); the list is always the
 caller's own.
-
-Crash reports carry no personal information: every POST field of these views is marked
-sensitive (``sensitive_post_parameters``), so Django's error report and ``mail_admins`` show
-stars; every 4xx and 5xx is logged here, once, as one line without the request (logger
-``face_idcard.api``: the action, the status, the error code, the exception's type, the user
-id), and :class:`face_idcard.logfilters.APIResponsesLoggedByTheApp` keeps ``django.request``
-from logging the same response again with the request object attached.
 """
 
 from __future__ import annotations
 
 import functools
-import logging
 import uuid
 from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponseBase
-from django.utils import timezone, translation
-from django.utils.decorators import method_decorator
-from django.views.decorators.debug import sensitive_post_parameters
+from django.http import HttpRequest
+from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
@@ -34,7 +24,6 @@ from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
@@ -53,8 +42,8 @@ from .access import (
     refuse_over_url_failure_budget,
 )
 from .access import has_app_permission as _has_app_permission
-from .caching import NoStore
-from .errors import Conflict, exception_handler
+from .errors import Conflict
+from .frame import APIFrame
 from .parsing import (
     StrictJSONParser,
     check_content_length,
@@ -76,8 +65,6 @@ from .serializers import (
     may_see_similarity,
     represent,
 )
-
-logger = logging.getLogger("face_idcard.api")
 
 
 class AttemptPagination(CursorPagination):
@@ -141,11 +128,8 @@ ATTEMPT_EXAMPLE = OpenApiExample(
 )
 
 
-# Every field: the ID number and the name, and the url, the reference and whatever else a
-# client sends. Django's error reports and mail_admins then show stars in their place.
-@method_decorator(sensitive_post_parameters(), name="dispatch")
 class AttemptViewSet(
-    NoStore,
+    APIFrame,
     mixins.CreateModelMixin,
     mixins.RetrieveModelMixin,
     mixins.ListModelMixin,
@@ -154,35 +138,11 @@ class AttemptViewSet(
     serializer_class = AttemptSerializer
     pagination_class = AttemptPagination
     parser_classes = [StrictJSONParser, MultiPartParser]  # noqa: RUF012
-    renderer_classes = [JSONRenderer]  # noqa: RUF012
     throttle_scope = CREATE_SCOPE
     schema = AttemptSchema()
     lookup_value_regex = "[^/]+"  # any id reaches the view, and an invalid one is our 404
 
-    # --- the frame: language, body limits, errors -------------------------------------------
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        language = getattr(request, "LANGUAGE_CODE", None) or translation.get_language_from_request(
-            request
-        )
-        try:
-            with translation.override(language):
-                response = super().dispatch(request, *args, **kwargs)
-                if isinstance(response, Response):
-                    # Rendered here, inside the language: the data holds no lazy text, but
-                    # DRF's own messages are translated when rendered.
-                    response.render()
-                response.setdefault("Content-Language", translation.get_language() or language)
-        except Exception as error:
-            # Outside DRF's handler (reading the request's frame, rendering): Django answers
-            # 500, and its record of it is dropped (logfilters), so the line is written here.
-            logger.error(
-                "API %s: 500 internal_error (%s outside the handler)",
-                request.method,
-                type(error).__name__,
-            )
-            raise
-        return response
+    # --- the request: body limits, declared query -------------------------------------------
 
     def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Request:
         # Before anything reads the body (the session authentication's CSRF check may).
@@ -195,43 +155,6 @@ class AttemptViewSet(
         super().initial(request, *args, **kwargs)
         if self.action in OPERATION_IDS:  # not for a method the route lacks (405) or OPTIONS
             refuse_undeclared_query(request.query_params, DECLARED_QUERY.get(self.action, ()))
-
-    def get_exception_handler(self) -> Any:
-        return exception_handler
-
-    def handle_exception(self, exc: Exception) -> Response:
-        # Remembered for the log line: the type only (the text could hold request data).
-        self.failure = type(exc).__name__
-        return super().handle_exception(exc)
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if response.status_code >= 400:
-            self._log_failure(request, response)
-        return response
-
-    def _log_failure(self, request: Request, response: HttpResponseBase) -> None:
-        """The one line for a 4xx or 5xx: no path (an id typed into it could be an ID
-        number), no body, no request object."""
-        data = getattr(response, "data", None)
-        error = data.get("error") if isinstance(data, dict) else None
-        code = error.get("code") if isinstance(error, dict) else None
-        try:
-            user_id = getattr(request.user, "pk", None)
-        except Exception:  # authentication itself failed, before or now (the database down)
-            user_id = None
-        logger.log(
-            logging.ERROR if response.status_code >= 500 else logging.WARNING,
-            "API %s %s: %d %s (%s), user id %s",
-            request.method,
-            getattr(self, "action", None) or "-",
-            response.status_code,
-            code or "-",
-            getattr(self, "failure", None) or "-",
-            user_id,
-        )
 
     def get_permissions(self) -> list[BasePermission]:
         classes = configured_permission_classes()

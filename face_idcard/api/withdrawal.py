@@ -8,29 +8,20 @@ record of a check), in the request's language; never the reason of a hold, never
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
-from django.http import HttpRequest, HttpResponseBase
-from django.utils import translation
-from django.utils.decorators import method_decorator
 from django.utils.translation import gettext_lazy as _
-from django.views.decorators.debug import sensitive_post_parameters
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import BasePermission
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from .. import services
 from .access import configured_permission_classes
-from .caching import NoStore
-from .errors import exception_handler
+from .frame import APIFrame
 from .parsing import StrictJSONParser, check_content_length
 from .serializers import ErrorSerializer, StrictBooleanField
-
-logger = logging.getLogger("face_idcard.api")
 
 
 class WithdrawalRequestSerializer(serializers.Serializer[Any]):
@@ -87,41 +78,17 @@ def _error(description: str) -> OpenApiResponse:
     return OpenApiResponse(ErrorSerializer, description=description)
 
 
-@method_decorator(sensitive_post_parameters(), name="dispatch")
-class WithdrawalView(NoStore):
+class WithdrawalView(APIFrame):
     parser_classes = [StrictJSONParser]  # noqa: RUF012
-    renderer_classes = [JSONRenderer]  # noqa: RUF012
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        language = getattr(request, "LANGUAGE_CODE", None) or translation.get_language_from_request(
-            request
-        )
-        with translation.override(language):
-            response = super().dispatch(request, *args, **kwargs)
-            if isinstance(response, Response):
-                response.render()  # inside the language
-            response.setdefault("Content-Language", translation.get_language() or language)
-        return response
+    log_action = "withdrawal"
 
     def get_permissions(self) -> list[BasePermission]:
         return [permission() for permission in configured_permission_classes()]
-
-    def get_exception_handler(self) -> Any:
-        return exception_handler
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         if request.method == "POST":
             check_content_length(request)
         super().initial(request, *args, **kwargs)
-
-    def finalize_response(
-        self, request: Request, response: Response, *args: Any, **kwargs: Any
-    ) -> Response:
-        response = super().finalize_response(request, response, *args, **kwargs)
-        if response.status_code >= 400:
-            # One line, no body, no path (the API's rule, face_idcard.api.views).
-            logger.warning("API POST withdrawal: %d", response.status_code)
-        return response
 
     @extend_schema(
         summary="Withdraw your consent and delete your data",

@@ -240,3 +240,35 @@ def test_the_attempts_creation_budget_holds_here_too(face_settings: Any) -> None
     third = send(client)
     assert third.status_code == 429 and third["Retry-After"]
     assert not DocumentReview.objects.exists()
+
+
+def test_every_answer_is_no_store_private(face_settings: Any) -> None:
+    """As the attempts' answers: masked identity and a person's state, kept by no browser
+    cache or shared proxy, errors included."""
+    client = client_for(plain_user("cache-holder"))
+    created = send(client)
+    assert created.status_code == 201, created.content
+    answers = {
+        "paths": client.get(PATHS),
+        "create": created,
+        "retrieve": client.get(f"{REVIEWS}{created.json()['id']}/"),
+        "invalid": send(client_for(plain_user("cache-invalid")), consent="false"),
+        "pending": send(client),
+        "not found": client.get(f"{REVIEWS}00000000-0000-0000-0000-000000000000/"),
+        "method": client.get(REVIEWS),
+        "unauthenticated": client_for().get(f"{REVIEWS}{created.json()['id']}/"),
+    }
+    assert [answer.status_code for answer in answers.values()] == [
+        200,
+        201,
+        200,
+        400,
+        400,
+        404,
+        405,
+        401,
+    ]
+    for name, answer in answers.items():
+        assert answer["Content-Type"].startswith("application/json"), name
+        parts = {part.strip() for part in answer["Cache-Control"].split(",")}
+        assert {"no-store", "private"} <= parts, (name, answer["Cache-Control"])

@@ -398,5 +398,156 @@ def test_an_exception_outside_drfs_handler_is_logged_by_the_app(
     assert response.status_code == 500
     assert django_request_records.records == []
     own = [r.getMessage() for r in caplog.records if r.name == "face_idcard.api"]
-    assert own == ["API POST: 500 internal_error (Forced outside the handler)"]
+    # Before the view's action and the token's user are known: neither is in the line.
+    assert own == ["API POST -: 500 internal_error (Forced outside the handler), user id None"]
+    assert _with_pii([r.getMessage() for r in caplog.records] + _mail_texts(mailoutbox)) == []
+
+
+# --- The document review and the withdrawal: the same frame as the attempts -------------------
+
+DOCUMENT_REVIEWS = "/api/face-idcard/document-reviews/"
+WITHDRAWAL = "/api/face-idcard/withdrawal/"
+OTHER_ENDPOINTS = ["document_review", "withdrawal"]
+#: What each endpoint calls once the request is read, and the failures forced there.
+OTHER_FAILURES = {"database_error": "DatabaseError", "unexpected": "Forced"}
+
+
+def _post_other(endpoint: str, client: Any) -> Any:
+    """A document review's create (multipart: the ID number, the name and both sides of the
+    card), or a withdrawal (JSON) by a person whose document review holds them."""
+    from tests.support.api_helpers import photo_file
+
+    if endpoint == "document_review":
+        data = {
+            "idcard_number": API_NUMBER,
+            "idcard_name": NAME,
+            "consent": "true",
+            "external_reference": "order-1",
+            "front": photo_file(name="front.jpg"),
+            "back": photo_file(name="back.jpg"),
+        }
+        return client.post(DOCUMENT_REVIEWS, data, format="multipart")
+    # Encoded here: a test may break the JSON renderer, which the client would encode with.
+    return client.post(WITHDRAWAL, '{"confirm": true}', content_type="application/json")
+
+
+def _break_other(endpoint: str, failure: str, monkeypatch: Any) -> None:
+    from django.db import DatabaseError
+
+    error = DatabaseError("forced") if failure == "database_error" else Forced("forced failure")
+    name = "submit_documents" if endpoint == "document_review" else "withdraw"
+    monkeypatch.setattr(services, name, _fail_submit(error))
+
+
+def _other_client(endpoint: str) -> tuple[Any, Any]:
+    from django.core.cache import cache
+
+    from tests.support.api_helpers import client_for, plain_user
+
+    cache.clear()  # the creation throttle counts in the cache, which outlives a test
+    user = plain_user(f"crash-{endpoint}-user")
+    if endpoint == "withdrawal":  # what a withdrawal erases: a review with the number and name
+        services.submit_documents(
+            user=user,
+            idcard_number=API_NUMBER,
+            idcard_name=NAME,
+            front=IMAGE,
+            back=IMAGE,
+            consent_at=timezone.now(),
+        )
+    return user, client_for(user)
+
+
+@pytest.mark.parametrize("failure", list(OTHER_FAILURES))
+@pytest.mark.parametrize("endpoint", OTHER_ENDPOINTS)
+def test_other_api_5xx_is_one_error_line_with_code_type_and_user(
+    endpoint: str,
+    failure: str,
+    face_settings: Any,
+    settings: Any,
+    monkeypatch: Any,
+    mailoutbox: list[Any],
+    caplog: pytest.LogCaptureFixture,
+    django_request_records: _Records,
+) -> None:
+    """As the attempts' 5xx: Django logs nothing, the app one ERROR line with the error code,
+    the exception's type and the user id, and no ID number or name anywhere."""
+    settings.ADMINS = ADMINS
+    settings.DEBUG = False
+    user, client = _other_client(endpoint)
+    _break_other(endpoint, failure, monkeypatch)
+    caplog.set_level(logging.INFO)
+    response = _post_other(endpoint, client)
+    assert response.status_code >= 500
+    assert django_request_records.records == []
+    own = [r for r in caplog.records if r.name == "face_idcard.api"]
+    assert len(own) == 1
+    line = own[0].getMessage()
+    assert own[0].levelno == logging.ERROR
+    code = response.json()["error"]["code"]
+    assert f": {response.status_code} {code} ({OTHER_FAILURES[failure]})" in line
+    assert line.endswith(f"user id {user.pk}")
+    assert not hasattr(own[0], "request")
+    texts = [record.getMessage() for record in caplog.records] + _mail_texts(mailoutbox)
+    assert _with_pii(texts) == []
+
+
+@pytest.mark.parametrize("failure", list(OTHER_FAILURES))
+@pytest.mark.parametrize("endpoint", OTHER_ENDPOINTS)
+def test_other_api_post_data_is_marked_sensitive_for_django_reports(
+    endpoint: str,
+    failure: str,
+    face_settings: Any,
+    settings: Any,
+    monkeypatch: Any,
+    mailoutbox: list[Any],
+    django_request_records: _Records,
+) -> None:
+    """Where Django logs the request (the app's filter taken off), the mail and the rendered
+    report show the document review's fields as stars, and neither holds the number or name."""
+    from face_idcard import logfilters
+
+    settings.ADMINS = ADMINS
+    settings.DEBUG = False
+    _user, client = _other_client(endpoint)
+    _break_other(endpoint, failure, monkeypatch)
+    logfilters.uninstall_request_filter()
+    try:
+        response = _post_other(endpoint, client)
+    finally:
+        logfilters.install_request_filter()
+    assert response.status_code >= 500
+    assert len(django_request_records.records) == 1
+    assert len(mailoutbox) == 1
+    texts = _rendered(django_request_records.records[0]) + _mail_texts(mailoutbox)
+    if endpoint == "document_review":
+        assert any("idcard_number" in text and "*****" in text for text in texts)
+    assert _with_pii(texts) == []
+
+
+@pytest.mark.parametrize("endpoint", OTHER_ENDPOINTS)
+def test_an_exception_outside_drfs_handler_in_other_api_views_is_logged_by_the_app(
+    endpoint: str,
+    face_settings: Any,
+    monkeypatch: Any,
+    mailoutbox: list[Any],
+    caplog: pytest.LogCaptureFixture,
+    django_request_records: _Records,
+) -> None:
+    """A failure while the answer is rendered (after DRF's handler): Django's record of it is
+    dropped by the app's filter, so the view writes the line itself."""
+    from rest_framework.renderers import JSONRenderer
+
+    user, client = _other_client(endpoint)
+    monkeypatch.setattr(JSONRenderer, "render", force)
+    client.raise_request_exception = False
+    caplog.set_level(logging.INFO)
+    response = _post_other(endpoint, client)
+    assert response.status_code == 500
+    assert django_request_records.records == []
+    own = [r for r in caplog.records if r.name == "face_idcard.api"]
+    assert [r.levelno for r in own] == [logging.ERROR]
+    line = own[0].getMessage()
+    assert ": 500 internal_error (Forced outside the handler)" in line
+    assert line.endswith(f"user id {user.pk}")
     assert _with_pii([r.getMessage() for r in caplog.records] + _mail_texts(mailoutbox)) == []

@@ -15,7 +15,13 @@ from django.utils import timezone
 
 from face_idcard import services
 from face_idcard.exceptions import AttemptLimitExceeded
-from face_idcard.models import AttemptEvent, EventKind, IdempotencyKey, VerificationAttempt
+from face_idcard.models import (
+    AttemptEvent,
+    DocumentReview,
+    EventKind,
+    IdempotencyKey,
+    VerificationAttempt,
+)
 from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from tests.support import imagefactory
@@ -186,3 +192,41 @@ def test_ordinary_reasons_pass_and_reach_the_trail(face_settings: Any) -> None:
     )
     attempt.refresh_from_db()
     assert attempt.review_reason == "the face matches"
+
+
+def test_the_scheduled_purge_keeps_what_only_a_redaction_erases(face_settings: Any) -> None:
+    """docs/privacy.rst's retention table: past PII_RETENTION_DAYS the purge erases the ID
+    number, the name, their masks and the hash, and keeps the review's reason, the provider's
+    ids and raw answer and the external reference (a redaction takes those, above); of a
+    document review it keeps the hash, the reviewer's reason and the reference."""
+    attempt = finished(external_reference="crm-4711")
+    services.review(attempt, reviewer=reviewer(), decision="match", reason="photo is clear")
+    VerificationAttempt.objects.filter(pk=attempt.pk).update(provider_request_id="req-1")
+    person = plain_user("purged-card-holder")
+    review = services.submit_documents(
+        user=person,
+        idcard_number=magic.MATCH,
+        idcard_name=NAME,
+        front=IMAGE,
+        back=IMAGE,
+        consent_at=timezone.now(),
+        external_reference="crm-4712",
+    )
+    services.decide_documents(
+        review, reviewer=reviewer(), decision="approve", reason="photos match the record"
+    )
+    long_ago = timezone.now() - timedelta(days=400)
+    VerificationAttempt.objects.filter(pk=attempt.pk).update(finished_at=long_ago)
+    DocumentReview.objects.filter(pk=review.pk).update(decided_at=long_ago)
+
+    counts = services.purge()
+    assert (counts["pii"], counts["document_pii"]) == (1, 1)
+    attempt.refresh_from_db()
+    assert not attempt.has_pii and attempt.idcard_number_masked == attempt.idcard_hash == ""
+    assert attempt.review_reason == "photo is clear"
+    assert attempt.provider_session_id and attempt.provider_request_id == "req-1"
+    assert attempt.raw_response is not None and attempt.external_reference == "crm-4711"
+    review.refresh_from_db()
+    assert review.idcard_number_encrypted == review.idcard_number_masked == ""
+    assert review.idcard_hash != "" and review.review_reason == "photos match the record"
+    assert review.external_reference == "crm-4712"
