@@ -78,19 +78,21 @@ _DOCUMENT_FIELDS: dict[str, Any] = {
     "front_content_type": "",
     "back_content_type": "",
 }
+#: The purge past ``PII_RETENTION_DAYS`` takes the number, the name and the keyed hash of the
+#: number (a pseudonym of the person, like an attempt's, and as the attempts' purge does).
 _PII_FIELDS: dict[str, Any] = {
     **_DOCUMENT_FIELDS,
     "idcard_number_encrypted": "",
     "idcard_name_encrypted": "",
     "idcard_number_masked": "",
     "idcard_name_masked": "",
-}
-#: A redaction (or withdrawal) also takes what leads back to the person: the hash, the
-#: reviewer's words and the caller's reference.
-_REDACTED_FIELDS: dict[str, Any] = {
-    **_PII_FIELDS,
     "idcard_hash": "",
     "idcard_hash_key_id": "",
+}
+#: A redaction (or withdrawal) also takes what leads back to the person: the reviewer's words
+#: and the caller's reference.
+_REDACTED_FIELDS: dict[str, Any] = {
+    **_PII_FIELDS,
     "review_reason": "",
     "external_reference": "",
 }
