@@ -1,5 +1,11 @@
 """Backends: which comparison service the pipeline calls, by alias.
 
+A provider of a site's own imports what it needs from here: :class:`Backend` and
+:class:`Option`, and the neutral outcome it returns (:class:`ProviderOutcome`, built from a
+:class:`Catalogue` of :class:`CodeInfo` entries, each with its :class:`ErrorClass` and
+:class:`Reason`, falling back on :data:`GENERIC` for the transport codes it raises; a
+:class:`LivenessVerdict` where the provider judges liveness) and :class:`ImageLimits`.
+
 ``get_backend(alias)`` returns the shared instance for an alias of ``FACE_IDCARD["BACKENDS"]``
 (see :mod:`face_idcard.backends.config`); with no alias, the default one. One instance (one
 pooled HTTP client) per alias per process, rebuilt when ``FACE_IDCARD`` changes.
@@ -17,20 +23,48 @@ from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
 from ..exceptions import BackendUnavailable
+from ..images import ImageLimits
+from ..outcome import (
+    GENERIC,
+    TRANSPORT_BAD_RESPONSE,
+    TRANSPORT_CONNECTION,
+    TRANSPORT_TIMEOUT,
+    Catalogue,
+    CodeInfo,
+    ErrorClass,
+    Liveness,
+    LivenessVerdict,
+    ProviderOutcome,
+    Reason,
+    load_catalogue,
+)
 from ..providers import BUILTIN_BACKENDS
 from .base import Backend, Option, OptionProblem, VerificationRequest
 from .config import BackendSettings, default_alias, resolve
 
 __all__ = [
+    "GENERIC",
+    "TRANSPORT_BAD_RESPONSE",
+    "TRANSPORT_CONNECTION",
+    "TRANSPORT_TIMEOUT",
     "Backend",
     "BackendSettings",
     "BackendUnavailable",
+    "Catalogue",
+    "CodeInfo",
+    "ErrorClass",
+    "ImageLimits",
+    "Liveness",
+    "LivenessVerdict",
     "Option",
     "OptionProblem",
+    "ProviderOutcome",
+    "Reason",
     "VerificationRequest",
     "backend_class",
     "default_alias",
     "get_backend",
+    "load_catalogue",
     "reset_backends",
     "usable_backend",
 ]

@@ -14,19 +14,23 @@ from typing import Any
 
 import requests
 
-from face_idcard.backends import Backend, BackendSettings, Option, VerificationRequest
-from face_idcard.exceptions import ProviderBadResponse, ProviderConnectionError
-from face_idcard.images import ImageLimits
-from face_idcard.outcome import (
+# A provider of a site's own needs nothing beyond the backends package and the exceptions.
+from face_idcard.backends import (
     GENERIC,
     TRANSPORT_BAD_RESPONSE,
     TRANSPORT_CONNECTION,
+    Backend,
+    BackendSettings,
     Catalogue,
     CodeInfo,
     ErrorClass,
+    ImageLimits,
+    Option,
     ProviderOutcome,
     Reason,
+    VerificationRequest,
 )
+from face_idcard.exceptions import ProviderBadResponse, ProviderConnectionError
 
 _S, _I, _T, _C, _R, _U = (
     ErrorClass.SUCCESS,
