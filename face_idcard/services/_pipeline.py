@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from .. import audit, consent, crypto, ratelimit
 from ..backends import Backend, VerificationRequest, usable_backend
-from ..exceptions import BackendUnavailable
+from ..exceptions import BackendUnavailable, ConcurrentTransition
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..outcome import (
     GENERIC,
@@ -43,7 +43,6 @@ from ..sensitive import Sensitive, SensitiveBytes, forget_locals_on_error
 from ..signals import attempt_decided, attempt_finished
 from ..states import (
     CLAIMABLE,
-    ConcurrentTransition,
     Decision,
     Status,
     transition,
