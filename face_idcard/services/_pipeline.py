@@ -31,7 +31,6 @@ from ..outcome import (
     INTERNAL_CONSENT_NOT_COVERING,
     INTERNAL_ERROR,
     INTERNAL_PII_UNREADABLE,
-    INTERNAL_WORKER_LOST,
     TRANSPORT_CONNECTION,
     ErrorClass,
     Liveness,
@@ -61,11 +60,6 @@ from ._retention import erase_selfie_once_final
 from ._retries import backoff
 
 logger = logging.getLogger("face_idcard.pipeline")
-
-#: Pseudo-codes for outcomes that happen on our side (kept here under their old names).
-CODE_INTERNAL = INTERNAL_ERROR
-CODE_PII_UNREADABLE = INTERNAL_PII_UNREADABLE
-CODE_WORKER_LOST = INTERNAL_WORKER_LOST
 
 __all__ = ["RunOutcome", "backoff", "decide", "run"]
 
