@@ -32,7 +32,7 @@ from .exceptions import ConcurrentTransition, IllegalTransition
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from django.utils.functional import _StrOrPromise as StrOrPromise
+    from django_stubs_ext import StrOrPromise
 
     from .models import AttemptEvent, VerificationAttempt
 
