@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from .conf import face_idcard_settings
 
 if TYPE_CHECKING:
-    from django.utils.functional import _StrOrPromise as StrOrPromise
+    from django_stubs_ext import StrOrPromise
 
 __all__ = [
     "CAPTURE_SOURCE_CHOICES",

@@ -93,7 +93,8 @@ NOTICE_LOCAL = _(
     "stored encrypted, and deleted after the retention period. You can withdraw your consent "
     "and ask for deletion at any time."
 )
-#: Between the recipients' names, by language ("Tencent Cloud, Alibaba Cloud"; "腾讯云、阿里云").
+#: Between the recipients' names, by language ("A Cloud, B Cloud" in English; "A云、B云" in
+#: Chinese).
 LIST_SEPARATORS = {"zh-hans": "、"}
 
 NOTICE_MESSAGES: dict[str, Any] = {

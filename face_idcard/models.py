@@ -29,7 +29,7 @@ from .webhooks.models import WebhookEndpoint as WebhookEndpoint
 from .webhooks.models import WebhookMessage as WebhookMessage
 
 if TYPE_CHECKING:
-    from django.utils.functional import _StrOrPromise as StrOrPromise
+    from django_stubs_ext import StrOrPromise
 
 from .states import (
     DECISION_CHOICES,

@@ -2,9 +2,10 @@
 
 The guarantee
 -------------
-Tencent (and the simulator's ``qps`` option) count requests in a *sliding* one-second window.
-With ``RATE_LIMIT_PER_SECOND = L`` and ``RATE_LIMIT_MARGIN_SECONDS = m`` this limiter admits at most
-``L`` requests in any interval of length ``T = 1 + m`` seconds, wherever that interval starts:
+A provider's quota (and the simulator's ``qps`` option) counts requests in a *sliding* one-second
+window. With ``RATE_LIMIT_PER_SECOND = L`` and ``RATE_LIMIT_MARGIN_SECONDS = m`` this limiter
+admits at most ``L`` requests in any interval of length ``T = 1 + m`` seconds, wherever that
+interval starts:
 any ``L + 1`` admitted requests are more than ``T`` seconds apart (first to last). The margin
 absorbs what the limiter cannot see: clock differences between hosts and the varying delay
 between taking a permit and the request reaching the provider (database claim, reading the

@@ -31,7 +31,7 @@ from django.utils.translation import gettext_lazy as _
 from .settings_history import RENAMED
 
 if TYPE_CHECKING:
-    from django.utils.functional import _StrOrPromise as StrOrPromise
+    from django_stubs_ext import StrOrPromise
 
 __all__ = [
     "DEFAULTS",

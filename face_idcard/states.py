@@ -27,14 +27,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
-# Re-exported: the lifecycle exceptions lived here before face_idcard.exceptions held them all.
-from .exceptions import ConcurrentTransition as ConcurrentTransition
-from .exceptions import IllegalTransition as IllegalTransition
+from .exceptions import ConcurrentTransition, IllegalTransition
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from django.utils.functional import _StrOrPromise as StrOrPromise
+    from django_stubs_ext import StrOrPromise
 
     from .models import AttemptEvent, VerificationAttempt
 

@@ -37,7 +37,7 @@ from ..sensitive import forget_locals_on_error
 from ..settings_spec import Declaration
 
 if TYPE_CHECKING:
-    from django.utils.functional import _StrOrPromise as StrOrPromise
+    from django_stubs_ext import StrOrPromise
 
     from .config import BackendSettings
 

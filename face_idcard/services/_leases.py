@@ -28,12 +28,12 @@ from django.utils import timezone
 
 from .. import audit
 from ..conf import face_idcard_settings
+from ..exceptions import ConcurrentTransition
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..outcome import GENERIC, INTERNAL_WORKER_LOST, ErrorClass, ProviderOutcome
 from ..signals import attempt_finished
 from ..states import (
     TERMINAL,
-    ConcurrentTransition,
     Status,
     transition,
     transition_with_events,

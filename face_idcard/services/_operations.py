@@ -12,11 +12,11 @@ from django.utils.translation import gettext_lazy as _
 
 from .. import audit, crypto, permissions
 from ..conf import face_idcard_settings
-from ..exceptions import PersonalInformationUnavailable, SelfReviewRefused
+from ..exceptions import IllegalTransition, PersonalInformationUnavailable, SelfReviewRefused
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..sensitive import forget_locals_on_error
 from ..signals import attempt_finished, attempt_reviewed
-from ..states import Decision, IllegalTransition, ReviewDecision, Status, transition
+from ..states import Decision, ReviewDecision, Status, transition
 from ._common import load_selfie, send_after_commit
 from ._freetext import refuse_personal_data_in_reason
 from ._retention import erase_selfie_once_final

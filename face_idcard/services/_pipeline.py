@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from .. import audit, consent, crypto, ratelimit
 from ..backends import Backend, VerificationRequest, usable_backend
-from ..exceptions import BackendUnavailable
+from ..exceptions import BackendUnavailable, ConcurrentTransition
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..outcome import (
     GENERIC,
@@ -31,7 +31,6 @@ from ..outcome import (
     INTERNAL_CONSENT_NOT_COVERING,
     INTERNAL_ERROR,
     INTERNAL_PII_UNREADABLE,
-    INTERNAL_WORKER_LOST,
     TRANSPORT_CONNECTION,
     ErrorClass,
     Liveness,
@@ -43,7 +42,6 @@ from ..sensitive import Sensitive, SensitiveBytes, forget_locals_on_error
 from ..signals import attempt_decided, attempt_finished
 from ..states import (
     CLAIMABLE,
-    ConcurrentTransition,
     Decision,
     Status,
     transition,
@@ -62,11 +60,6 @@ from ._retention import erase_selfie_once_final
 from ._retries import backoff
 
 logger = logging.getLogger("face_idcard.pipeline")
-
-#: Pseudo-codes for outcomes that happen on our side (kept here under their old names).
-CODE_INTERNAL = INTERNAL_ERROR
-CODE_PII_UNREADABLE = INTERNAL_PII_UNREADABLE
-CODE_WORKER_LOST = INTERNAL_WORKER_LOST
 
 __all__ = ["RunOutcome", "backoff", "decide", "run"]
 

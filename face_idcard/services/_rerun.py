@@ -21,10 +21,10 @@ from django.utils import timezone
 from .. import audit, consent, crypto, filing, permissions
 from ..backends import backend_class, default_alias
 from ..backends.config import resolve
-from ..exceptions import PersonalInformationUnavailable
+from ..exceptions import IllegalTransition, PersonalInformationUnavailable
 from ..models import EventKind, VerificationAttempt
 from ..sensitive import Sensitive, forget_locals_on_error
-from ..states import Decision, IllegalTransition, Status, is_terminal
+from ..states import Decision, Status, is_terminal
 from ._common import (
     current_selfie_storage_alias,
     delete_selfie,

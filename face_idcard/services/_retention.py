@@ -23,10 +23,10 @@ from django.utils import timezone
 
 from .. import audit, crypto, filing, permissions
 from ..conf import face_idcard_settings
-from ..exceptions import LegalHoldActive
+from ..exceptions import IllegalTransition, LegalHoldActive
 from ..models import EventKind, IdempotencyKey, VerificationAttempt
 from ..signals import attempt_redacted
-from ..states import Decision, IllegalTransition, Status, is_terminal
+from ..states import Decision, Status, is_terminal
 from ..webhooks import delivery as webhooks_delivery
 from ..webhooks import secrets as webhook_secrets
 from . import _documents as documents

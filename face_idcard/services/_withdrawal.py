@@ -38,9 +38,10 @@ from django.utils.translation import gettext_lazy as _
 from .. import audit, crypto, permissions
 from ..backends import backend_class
 from ..backends.config import resolve
+from ..exceptions import ConcurrentTransition
 from ..models import EventKind, IdempotencyKey, VerificationAttempt
 from ..signals import attempt_finished, attempt_withdrawn
-from ..states import CLAIMABLE, ConcurrentTransition, Status, transition
+from ..states import CLAIMABLE, Status, transition
 from ._common import send_after_commit
 from ._documents import withdraw_documents
 from ._retention import _erase

@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from ..states import StrChoice
 
 if TYPE_CHECKING:
-    from django.utils.functional import _StrOrPromise as StrOrPromise
+    from django_stubs_ext import StrOrPromise
 
 
 class EventType(StrChoice):

@@ -8,39 +8,23 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.utils import timezone
 
-from face_idcard import services
 from face_idcard.exceptions import AttemptLimitExceeded
 from face_idcard.models import AttemptEvent, EventKind, LimitEvent, LimitEventKind
-from face_idcard.simulator import magic
-from tests.support import imagefactory
 from tests.support.admin_helpers import action, change_url, client_for
 from tests.support.api_helpers import plain_user
+from tests.support.factories import submit_attempt
 
 pytestmark = pytest.mark.django_db
-
-IMAGE = imagefactory.jpeg(160, 120)
-
-
-def submit(user: Any) -> Any:
-    return services.submit(
-        idcard_number=magic.MATCH,
-        idcard_name="张三",
-        image=IMAGE,
-        user=user,
-        consent_at=timezone.now(),
-        enqueue=False,
-    )
 
 
 def locked_out(face_settings: Any) -> tuple[Any, Any]:
     """A throwaway account used the number's only account slot; the person is refused."""
     face_settings(MAX_ACCOUNTS_PER_ID_PER_DAY=1)
-    throwaway = submit(plain_user("throwaway"))
+    throwaway = submit_attempt(user=plain_user("throwaway"), enqueue=False)
     victim = plain_user("victim")
     with pytest.raises(AttemptLimitExceeded):
-        submit(victim)
+        submit_attempt(user=victim, enqueue=False)
     return victim, throwaway
 
 
@@ -59,7 +43,7 @@ def test_support_staff_reset_a_persons_limits(face_settings: Any) -> None:
     audited = AttemptEvent.objects.get(kind=EventKind.LIMITS_RESET)
     assert audited.attempt_id == attempt.pk and audited.actor_id == support.pk
     # The person verifies now.
-    submit(victim)
+    submit_attempt(user=victim, enqueue=False)
 
 
 def test_the_reset_is_offered_on_the_attempts_page_to_holders_only(face_settings: Any) -> None:
@@ -78,4 +62,4 @@ def test_without_the_permission_nothing_is_reset(face_settings: Any) -> None:
     assert not LimitEvent.objects.filter(kind=LimitEventKind.LIMITS_RESET.value).exists()
     assert not AttemptEvent.objects.filter(kind=EventKind.LIMITS_RESET).exists()
     with pytest.raises(AttemptLimitExceeded):
-        submit(victim)
+        submit_attempt(user=victim, enqueue=False)

@@ -10,9 +10,7 @@ from django.utils import timezone
 
 from face_idcard import permissions, services
 from face_idcard.models import VerificationAttempt
-from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
-from tests.support import imagefactory
 from tests.support.api_helpers import (
     BASE,
     NAME,
@@ -22,6 +20,7 @@ from tests.support.api_helpers import (
     field_codes,
     plain_user,
 )
+from tests.support.factories import finished_attempt, submit_attempt
 from tests.support.users import user_with
 
 pytestmark = pytest.mark.django_db
@@ -32,21 +31,8 @@ def _fresh_throttle_cache() -> None:
     cache.clear()
 
 
-def queued_attempt(owner: Any) -> VerificationAttempt:
-    return services.submit(
-        idcard_number=magic.MATCH,
-        idcard_name=NAME,
-        image=imagefactory.jpeg(),
-        user=owner,
-        consent_at=timezone.now(),
-        enqueue=False,
-    )
-
-
 def completed_attempt(owner: Any) -> VerificationAttempt:
-    attempt = queued_attempt(owner)
-    pipeline.run(attempt.pk)
-    attempt.refresh_from_db()
+    attempt = finished_attempt(user=owner)
     assert attempt.status == "completed"
     return attempt
 
@@ -125,7 +111,11 @@ MATRIX = {
 @pytest.mark.parametrize("endpoint", list(MATRIX))
 def test_authorization_matrix(endpoint: str, role: str, people: dict[str, Any]) -> None:
     owner = people["owner"]
-    attempt = completed_attempt(owner) if endpoint == "review" else queued_attempt(owner)
+    attempt = (
+        completed_attempt(owner)
+        if endpoint == "review"
+        else submit_attempt(user=owner, enqueue=False)
+    )
     client = client_for(people[role])
     detail = f"{BASE}{attempt.pk}/"
     before = VerificationAttempt.objects.count()
@@ -232,7 +222,7 @@ def test_error_messages_in_both_languages(face_settings: Any) -> None:
 
 def test_list_filters_and_cursor_pagination(face_settings: Any) -> None:
     owner = plain_user("owner")
-    made = [queued_attempt(owner) for _ in range(3)]
+    made = [submit_attempt(user=owner, enqueue=False) for _ in range(3)]
     services.cancel(made[0], actor=owner)
     VerificationAttempt.objects.filter(pk=made[1].pk).update(external_reference="ref-1")
     client = client_for(owner)
@@ -254,7 +244,7 @@ def test_list_filters_and_cursor_pagination(face_settings: Any) -> None:
 
 def test_cancel_twice_is_a_conflict(face_settings: Any) -> None:
     owner = plain_user("owner")
-    attempt = queued_attempt(owner)
+    attempt = submit_attempt(user=owner, enqueue=False)
     client = client_for(owner)
     assert client.post(f"{BASE}{attempt.pk}/cancel/").status_code == 200
     again = client.post(f"{BASE}{attempt.pk}/cancel/")
@@ -273,7 +263,7 @@ def test_review_validation_and_conflicts(face_settings: Any) -> None:
     assert client.post(url, {"decision": "match", "reason": "ok"}, format="json").status_code == 200
     again = client.post(url, {"decision": "match", "reason": "ok"}, format="json")
     assert again.status_code == 409 and error_code(again) == "not_reviewable"
-    queued = queued_attempt(plain_user("owner"))
+    queued = submit_attempt(user=plain_user("owner"), enqueue=False)
     early = client.post(
         f"{BASE}{queued.pk}/review/", {"decision": "match", "reason": "ok"}, format="json"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.utils import timezone, translation
+from django.utils import translation
 from playwright.sync_api import expect
 
 from face_idcard import services
@@ -18,7 +18,6 @@ from face_idcard.models import EventKind, VerificationAttempt
 from face_idcard.onboarding.texts import PAGE_TEXTS
 from face_idcard.simulator import magic
 from face_idcard.states import Status
-from tests.support import imagefactory
 from tests.support.browser import (
     MARKS,
     browser_type_launch_args,
@@ -28,6 +27,7 @@ from tests.support.browser import (
     tab_to,
 )
 from tests.support.celery_app import wait_for, wait_terminal
+from tests.support.factories import submit_attempt
 
 __all__ = ["browser_type_launch_args", "live_server", "open_page"]
 
@@ -38,17 +38,6 @@ pytestmark = MARKS
 def _text(language: str, key: str) -> str:
     with translation.override(language):
         return str(PAGE_TEXTS[key])
-
-
-def _submit(user: Any, number: str, *, enqueue: bool) -> VerificationAttempt:
-    return services.submit(
-        user=user,
-        idcard_number=number,
-        idcard_name="张三",
-        image=imagefactory.jpeg(320, 240),
-        consent_at=timezone.now(),
-        enqueue=enqueue,
-    )
 
 
 def test_a_keyboard_withdraws_queued_in_flight_decided_and_held_attempts(
@@ -62,11 +51,11 @@ def test_a_keyboard_withdraws_queued_in_flight_decided_and_held_attempts(
     face_settings(READ_TIMEOUT_SECONDS=15.0, MAX_ID_NUMBERS_PER_ACCOUNT_PER_DAY=10)
     page = open_page("en")
     user = log_in(page, live_server.url, "page-withdrawer")
-    decided = wait_terminal(_submit(user, magic.MATCH, enqueue=True).pk)
-    held = wait_terminal(_submit(user, magic.NO_MATCH, enqueue=True).pk)
+    decided = wait_terminal(submit_attempt(magic.MATCH, user=user).pk)
+    held = wait_terminal(submit_attempt(magic.NO_MATCH, user=user).pk)
     services.set_legal_hold(held, hold=True, reason="court case 2026-17")
-    waiting = _submit(user, magic.REVIEW, enqueue=False)  # no message: stays queued
-    in_flight = _submit(user, magic.slow(4000), enqueue=True)
+    waiting = submit_attempt(magic.REVIEW, user=user, enqueue=False)  # no message: stays queued
+    in_flight = submit_attempt(magic.slow(4000), user=user)
     wait_for(lambda: VerificationAttempt.objects.get(pk=in_flight.pk).status == Status.PROCESSING)
     page.reload()
 

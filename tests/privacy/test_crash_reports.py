@@ -9,15 +9,16 @@ HTML of ``django.views.debug.ExceptionReporter``.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterator
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import pytest
 import requests
 from django.core.files.storage import FileSystemStorage
-from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
 from face_idcard import services
@@ -26,6 +27,8 @@ from face_idcard.sensitive import Sensitive, SensitiveBytes
 from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from tests.support import imagefactory
+from tests.support.factories import submit_attempt
+from tests.support.paths import TESTS_DIR
 from tests.support.users import user_with
 
 pytestmark = pytest.mark.django_db
@@ -51,11 +54,19 @@ def chain(exc: BaseException | None) -> Iterator[BaseException]:
         exc = exc.__cause__ or exc.__context__
 
 
+def app_traceback(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback from its first frame outside the tests on: the test and the factory it
+    calls are the caller, not the app (``submit_attempt``'s own frame holds the number and
+    the name it was given, as a site's view would)."""
+    while tb is not None and Path(tb.tb_frame.f_code.co_filename).is_relative_to(TESTS_DIR):
+        tb = tb.tb_next
+    return tb
+
+
 def frames(tb: TracebackType | None) -> Iterator[Any]:
+    tb = app_traceback(tb)
     while tb is not None:
-        # Not the test function itself (it holds nothing personal, but is the caller).
-        if not tb.tb_frame.f_code.co_name.startswith("test_"):
-            yield tb.tb_frame
+        yield tb.tb_frame
         tb = tb.tb_next
 
 
@@ -71,7 +82,7 @@ def report_texts(error: BaseException) -> list[str]:
                     texts.append(f"{frame.f_code.co_name}.{name}={value!r}")
                 except Exception as repr_error:  # a broken repr is not a leak
                     texts.append(type(repr_error).__name__)
-    reporter = ExceptionReporter(None, type(error), error, error.__traceback__)
+    reporter = ExceptionReporter(None, type(error), error, app_traceback(error.__traceback__))
     texts.append(reporter.get_traceback_text())
     texts.append(reporter.get_traceback_html())
     return texts
@@ -84,16 +95,8 @@ def assert_no_pii(error: BaseException) -> None:
     assert found == []
 
 
-# Not tests.support.factories.submit_attempt: these tests read the locals of every frame of
-# the traceback but the test's own, and the factory's frame holds the number and the name.
-def submit_now(**kwargs: Any) -> Any:
-    return services.submit(
-        idcard_number=NUMBER,
-        idcard_name=NAME,
-        consent_at=timezone.now(),
-        enqueue=False,
-        **({"image": IMAGE} | kwargs),
-    )
+#: The number and name through the one factory, stored without a message.
+submit_now = functools.partial(submit_attempt, NUMBER, idcard_name=NAME, image=IMAGE, enqueue=False)
 
 
 def test_submit_failing_in_the_validators(face_settings: Any, monkeypatch: Any) -> None:

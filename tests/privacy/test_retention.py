@@ -12,11 +12,15 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from face_idcard import crypto, services
-from face_idcard.exceptions import LegalHoldActive, PersonalInformationUnavailable
+from face_idcard.exceptions import (
+    IllegalTransition,
+    LegalHoldActive,
+    PersonalInformationUnavailable,
+)
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
 from face_idcard.services._common import load_selfie, selfie_storage
 from face_idcard.simulator import magic
-from face_idcard.states import IllegalTransition, Status
+from face_idcard.states import Status
 from tests.support.retention import IMAGE, finished, without_orphans
 from tests.support.users import user_with
 

@@ -15,12 +15,17 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from face_idcard import services
-from face_idcard.exceptions import AttemptLimitExceeded, ConsentRequired
+from face_idcard.exceptions import (
+    AttemptLimitExceeded,
+    ConcurrentTransition,
+    ConsentRequired,
+    IllegalTransition,
+)
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
 from face_idcard.services import _pipeline as pipeline
 from face_idcard.signals import attempt_decided, attempt_finished, attempt_reviewed
 from face_idcard.simulator import magic
-from face_idcard.states import ConcurrentTransition, Decision, IllegalTransition, Status
+from face_idcard.states import Decision, Status
 from tests.support import imagefactory
 from tests.support.celery_app import ledger_calls
 from tests.support.factories import submit_attempt

@@ -13,12 +13,11 @@ import uuid
 import pytest
 
 from face_idcard import audit
+from face_idcard.exceptions import ConcurrentTransition, IllegalTransition
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
 from face_idcard.states import (
     CLAIMABLE,
     TERMINAL,
-    ConcurrentTransition,
-    IllegalTransition,
     Status,
     can_transition,
     check_transition,

@@ -7,16 +7,9 @@ import uuid
 import pytest
 from django.utils import timezone
 
+from face_idcard.exceptions import ConcurrentTransition, IllegalTransition
 from face_idcard.models import VerificationAttempt
-from face_idcard.states import (
-    ALLOWED,
-    TERMINAL,
-    ConcurrentTransition,
-    IllegalTransition,
-    Status,
-    can_transition,
-    transition,
-)
+from face_idcard.states import ALLOWED, TERMINAL, Status, can_transition, transition
 from tests.support.factories import make_attempt
 
 
@@ -134,3 +127,25 @@ def test_transition_with_events_writes_both_or_neither() -> None:
         ("decided", staff.pk, {"decision": "match", "nested": {"a": [1]}}),
     ]
     assert rows[0].created_at == events[0].created_at
+
+
+def test_the_lifecycle_exceptions_are_imported_from_their_one_home() -> None:
+    """``states`` raises them but does not re-export them: code, tests and benchmarks import
+    them from ``face_idcard.exceptions`` (mypy's strict mode checks the package; this checks
+    the rest)."""
+    import ast
+
+    from tests.support.paths import REPO_ROOT
+
+    found = []
+    for folder in ("face_idcard", "tests", "bench", "example_project"):
+        for path in sorted((REPO_ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if (
+                    isinstance(node, ast.ImportFrom)
+                    and (node.module or "").split(".")[-1] == "states"
+                    and {alias.name for alias in node.names}
+                    & {"ConcurrentTransition", "IllegalTransition"}
+                ):
+                    found.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    assert found == []

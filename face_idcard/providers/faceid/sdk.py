@@ -333,7 +333,13 @@ class FaceIdClient:
         """(connect, read) timeouts and a pool as large as the worker's concurrency.
 
         Reaches into ``ApiRequest.conn`` (a ``ProxyConnection`` with a ``requests.Session``)
-        of SDK 3.1; tests/providers/test_faceid_backend.py fails if a new SDK moves them.
+        of SDK 3.1: ``conn.timeout`` is a public attribute, but the session is the private
+        ``_session``, and the SDK offers no public way to it (``HttpProfile`` takes one timeout,
+        a proxy, a CA bundle, keep-alive and ``pre_conn_pool_size``, which mounts the SDK's own
+        adapter; nothing takes a session or an adapter), while the response cap and the pool
+        size need an adapter of ours. tests/providers/test_faceid_backend.py
+        (``test_timeouts_and_endpoint_reach_the_sdk``) and test_faceid_response_cap.py
+        (``test_the_sdk_session_is_capped``) fail if a new SDK moves them.
         """
         connection = getattr(getattr(self._client, "request", None), "conn", None)
         if connection is None or not hasattr(connection, "timeout"):
