@@ -89,5 +89,9 @@ def reserve(limit: int, alias: str) -> Slot:
     assert turn is not None  # a limit is given
     countdown = max(0.0, turn.arrival() + 2e-6 - now)
     parked = countdown > float(face_idcard_settings.BROKER_MAX_COUNTDOWN_SECONDS)
-    fields = {"next_attempt_at": _aware(turn.start, up=True), "slot_ends_at": None, "parked": parked}
+    fields = {
+        "next_attempt_at": _aware(turn.start, up=True),
+        "slot_ends_at": None,
+        "parked": parked,
+    }
     return Slot(fields, None if parked else countdown, countdown, reserved=False)

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import requests
 from django.core.files.storage import FileSystemStorage
+from django.utils import timezone
 from django.views.debug import ExceptionReporter
 
 from face_idcard import services

@@ -149,9 +149,7 @@ def test_a_holder_arriving_late_takes_the_current_slot_if_it_has_room(
     assert len(ledger_calls(simulator, attempt.pk)) == 1
 
 
-def test_a_holder_arriving_late_into_a_full_slot_takes_a_new_turn(
-    limited: Any, clock: Any
-) -> None:
+def test_a_holder_arriving_late_into_a_full_slot_takes_a_new_turn(limited: Any, clock: Any) -> None:
     attempt = submit()
     fill_current_slot(attempt.backend)
     first = pipeline.run(attempt.pk)

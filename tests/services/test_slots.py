@@ -7,6 +7,7 @@ No database and no worker: the limiter counts in a LocMem cache of its own.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import math
 import random
 from datetime import datetime, timedelta
@@ -116,9 +117,10 @@ def test_a_near_slot_is_reserved_stored_inside_the_reservation_and_sent_at_once(
 
 def _fill_near_slots(limit: int, alias: str) -> None:
     """Reserve every slot of ``alias`` within the in-process wait."""
-    while ratelimit.reserve(
-        limit=limit, scope=alias, within=slots.WAIT_IN_PROCESS_SECONDS
-    ) is not None:
+    while (
+        ratelimit.reserve(limit=limit, scope=alias, within=slots.WAIT_IN_PROCESS_SECONDS)
+        is not None
+    ):
         pass
 
 
@@ -179,9 +181,7 @@ def test_reservations_and_places_in_line_fill_a_slot_then_move_on(limit: int, ta
     # Open slots only, one after another.
     indexes = [round(first / plan.slot) for first in firsts]
     assert all(index % plan.period == 0 for index in indexes)
-    assert [b - a for a, b in zip(indexes, indexes[1:], strict=False)] == [plan.period] * (
-        len(indexes) - 1
-    )
+    assert [b - a for a, b in itertools.pairwise(indexes)] == [plan.period] * (len(indexes) - 1)
     # Another alias counts apart.
     assert other.start == firsts[0]
     assert first_reserved.start == firsts[0]

@@ -110,9 +110,7 @@ def test_a_lost_message_is_resent_two_minutes_after_its_queueing_by_default(
     an attempt stuck long after the rest of a backlog had drained. A message sent twice is
     harmless (the claim), so the default is short."""
     settings.FACE_IDCARD = {
-        key: value
-        for key, value in settings.FACE_IDCARD.items()
-        if key != "QUEUED_STALE_SECONDS"
+        key: value for key, value in settings.FACE_IDCARD.items() if key != "QUEUED_STALE_SECONDS"
     }
     attempt = submit()
     for age, resent in ((119, 0), (121, 1)):
