@@ -50,7 +50,7 @@ class Slot:
     def is_open(self) -> bool:
         """Whether a reserved slot may be used now (never true for a place in line)."""
         start, end = self.fields["next_attempt_at"], self.fields["slot_ends_at"]
-        if not self.reserved or end is None:
+        if end is None:  # a place in line records no end
             return False
         return ratelimit.holds(start.timestamp(), end.timestamp())
 

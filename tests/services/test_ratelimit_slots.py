@@ -346,3 +346,124 @@ def test_a_limit_of_one_is_read_against_its_own_plan() -> None:
     inside = start + plan.slot * 0.6
     assert ratelimit.available(inside, limit=1)
     assert not ratelimit.available(start + plan.slot * 1.5, limit=1)
+
+
+# --- Reservations within a horizon, and places in line ----------------------------------------
+
+
+@pytest.mark.usefixtures("table_cache")
+def test_a_reservation_within_a_horizon_takes_only_a_slot_that_starts_in_it() -> None:
+    start = _open_slot(10**9 + 81)
+    next_open = start + PLAN_10.period * PLAN_10.slot
+    now = start + 1e-4
+    # The next open slot starts PLAN_10.period slots ahead: a horizon short of it gets nothing
+    # and counts nothing there.
+    short = next_open - now - 1e-3
+    assert ratelimit.reserve(now, within=short) is None
+    assert ratelimit.reserve(now, within=short + 2e-3) is not None  # it, the first time
+    # Full (capacity 1): the one after is beyond the same horizon, so nothing.
+    assert ratelimit.reserve(now, within=short + 2e-3) is None
+    # Without a horizon, the one after.
+    later = ratelimit.reserve(now)
+    assert later is not None
+    assert later.start == pytest.approx(next_open + PLAN_10.period * PLAN_10.slot, abs=1e-6)
+
+
+@pytest.mark.usefixtures("table_cache")
+def test_a_horizon_counts_nothing_in_the_slot_it_refuses() -> None:
+    start = _open_slot(10**9 + 91)
+    now = start + 1e-4
+    next_open = start + PLAN_10.period * PLAN_10.slot
+    for _ in range(5):
+        assert ratelimit.reserve(now, within=0.0) is None
+    # The refused slot was never counted: the first reservation without a horizon takes it.
+    reservation = ratelimit.reserve(now)
+    assert reservation is not None
+    assert reservation.start == pytest.approx(next_open, abs=1e-6)
+
+
+@pytest.mark.usefixtures("table_cache")
+def test_places_in_line_are_handed_out_at_the_quotas_pace_and_count_nothing_against_it() -> None:
+    start = _open_slot(10**9 + 101)
+    now = start + 1e-4
+    places = [ratelimit.ticket(now) for _ in range(6)]
+    starts = [place.start for place in places if place is not None]
+    assert len(starts) == 6
+    # One place per open slot (capacity 1), from the next open slot on, in order.
+    step = PLAN_10.period * PLAN_10.slot
+    first = start + step
+    assert starts == pytest.approx([first + n * step for n in range(6)], abs=1e-6)
+    # The quota did not move: the current slot still admits, and the next open slot's first
+    # reservation is that slot itself.
+    assert ratelimit.available(now)
+    reservation = ratelimit.reserve(now)
+    assert reservation is not None
+    assert reservation.start == pytest.approx(first, abs=1e-6)
+    # Each scope has its own line.
+    other = ratelimit.ticket(now, scope="another-account")
+    assert other is not None and other.start == pytest.approx(first, abs=1e-6)
+
+
+@pytest.mark.usefixtures("table_cache")
+def test_a_place_in_line_follows_the_settings_and_the_clock(settings: Any) -> None:
+    start = _open_slot(10**9 + 111)
+    with time_machine.travel(start + 1e-4, tick=False):
+        place = ratelimit.ticket()
+    assert place is not None
+    assert place.start == pytest.approx(start + PLAN_10.period * PLAN_10.slot, abs=1e-6)
+    # Its own limit: at 20 a second every slot is open.
+    plan = ratelimit.schedule(20, SPAN)
+    fast = ratelimit.ticket(start + 1e-4, limit=20, scope="fast")
+    assert fast is not None
+    assert fast.start == pytest.approx((math.floor((start + 1e-4) / plan.slot) + 1) * plan.slot)
+    _limit(settings, None)
+    assert ratelimit.ticket(start) is None
+    assert ratelimit.ticket(start, limit=None) is None
+
+
+@pytest.mark.usefixtures("table_cache")
+def test_a_search_skips_full_slots_when_its_hint_is_gone() -> None:
+    """The next-free-slot hint is a plain cache value that can be evicted: the search then
+    probes forward past the full slots, one open slot at a time."""
+    start = _open_slot(10**9 + 121)
+    now = start + 1e-4
+    for take in (ratelimit.reserve, ratelimit.ticket):
+        taken = [take(now, scope=f"evicted-{take.__name__}") for _ in range(4)]
+        # The hint gone (evicted): the quota's, or the line's.
+        caches[CACHE].delete_many(
+            [
+                ratelimit._key(PLAN_10, "next", f"evicted-{take.__name__}"),
+                ratelimit._key(PLAN_10, "next", f"line:evicted-{take.__name__}"),
+            ]
+        )
+        following = take(now, scope=f"evicted-{take.__name__}")
+        assert following is not None
+        last = taken[-1]
+        assert last is not None
+        assert following.start == pytest.approx(
+            last.start + PLAN_10.period * PLAN_10.slot, abs=1e-6
+        )
+
+
+def test_a_cache_that_cannot_be_reached_is_an_outage_not_a_guess(settings: Any) -> None:
+    """Redis down: admitting blindly could exceed the quota, refusing blindly would fail
+    attempts for an outage of ours. Every call says so (a port nothing listens on)."""
+    from face_idcard.exceptions import CacheUnavailable
+
+    settings.CACHES = {
+        **settings.CACHES,
+        "unreachable": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
+        },
+    }
+    settings.FACE_IDCARD = {
+        **settings.FACE_IDCARD,
+        "RATE_LIMIT_CACHE": "unreachable",
+        "RATE_LIMIT_PER_SECOND": 10,
+    }
+    start = _open_slot(10**9 + 131)
+    for call in (ratelimit.acquire, ratelimit.available, ratelimit.reserve, ratelimit.ticket):
+        with pytest.raises(CacheUnavailable):
+            call(start + 1e-4)

@@ -223,3 +223,21 @@ def test_a_slot_cannot_be_changed_once_reserved() -> None:
     slot = slots.Slot({"parked": False}, 1.0, 1.0)
     with pytest.raises(dataclasses.FrozenInstanceError):
         slot.countdown = None  # type: ignore[misc]
+
+
+@pytest.mark.usefixtures("slot_cache")
+def test_a_free_slot_more_than_the_in_process_wait_ahead_is_a_place_in_line() -> None:
+    """At 1 a second an open slot comes every 1.47 s: one that opens 1.2 s ahead is beyond
+    the second a worker may wait, so the attempt takes a place in line (through the broker)
+    instead of holding a process."""
+    plan = ratelimit.schedule(1, ratelimit.span_seconds())
+    every = plan.slot * plan.period
+    assert every > slots.WAIT_IN_PROCESS_SECONDS + 0.3
+    index = 10**9 * plan.period  # an open slot
+    # 1.2 s before the open slot after it, inside the closed slots.
+    at = (index + plan.period) * plan.slot - 1.2
+    with time_machine.travel(at, tick=False):
+        slot = slots.reserve(1, "slots-far")
+    assert not slot.reserved
+    assert slot.fields["slot_ends_at"] is None
+    assert slot.countdown == pytest.approx(1.2, abs=plan.slot)
