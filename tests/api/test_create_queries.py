@@ -37,12 +37,13 @@ POSTGRES = connection.vendor == "postgresql"
 #: Transaction control, which Django logs beside the statements.
 CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|SET)\b", re.I)
 
-#: The statements of one creation without a key: the token; the early limit counts (per ID
-#: number, per user); the locks (PostgreSQL, MySQL: one statement), the counts again under them,
+#: The statements of one creation without a key: the token; the locks (PostgreSQL, MySQL: one
+#: statement); the limit counts, per ID number and per user (one UNION ALL where the database
+#: takes one, PostgreSQL and MySQL; on SQLite two reads before the INSERT and two after it);
 #: the attempt, its events, the release of the locks (MySQL); the filing register's look-up of
-#: the person and, for a new person, their row and the count's UPDATE (face_idcard.filing).
-#: Each database sends a subset.
-CREATE_BOUND = 12
+#: the person and, for a new person, their row and the count's UPDATE (and the count's row
+#: for its shard's first person; face_idcard.filing).
+CREATE_BOUND = {"postgresql": 9, "mysql": 10}.get(connection.vendor, 11)
 
 
 @pytest.fixture(autouse=True)
@@ -84,8 +85,9 @@ def test_one_create_with_an_idempotency_key(face_settings: Any) -> None:
     client = client_for(plain_user("owner"))
     assert create(client).status_code == 202
     statements = post_once(client, magic.flaky(0, variant=5), {"Idempotency-Key": "a"})
-    # As without a key, plus the key's look-up and its INSERT.
-    assert len(statements) <= CREATE_BOUND + 2, statements
+    # As without a key, plus the key's look-up and its INSERT; on MySQL the counts are then
+    # locking reads (in the view's transaction), which cannot be one UNION: one more.
+    assert len(statements) <= CREATE_BOUND + 2 + (connection.vendor == "mysql"), statements
     assert inserts_into(statements, IdempotencyKey) == 1
     # A replay: the token and the key's look-up, nothing written.
     replay = post_once(client, magic.flaky(0, variant=5), {"Idempotency-Key": "a"})
@@ -359,12 +361,12 @@ def _plan_of_check(user: Any, per_user: int) -> list[str]:
 
 
 def explained(queries: CaptureQueriesContext, explain: str) -> list[str]:
-    """The plans of every capped count captured (one a key: per ID hash, per user), in
-    order."""
+    """The plans of every capped count captured (one a key: per ID hash, per user, one
+    statement for both where the database takes them as one UNION ALL), in order."""
     plan: list[str] = []
     for query in queries.captured_queries:
         # Each count reads the keys of at most limit + 1 rows of its window.
-        assert query["sql"].lstrip().upper().startswith("SELECT"), query["sql"]
+        assert query["sql"].lstrip(" (").upper().startswith("SELECT"), query["sql"]
         assert " LIMIT " in query["sql"].upper(), query["sql"]
         with connection.cursor() as cursor:
             cursor.execute(explain + query["sql"])
