@@ -32,6 +32,7 @@ from .exceptions import ConcurrentTransition, IllegalTransition
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from django.db.models import Q
     from django_stubs_ext import StrOrPromise
 
     from .models import AttemptEvent, VerificationAttempt
@@ -144,20 +145,24 @@ def transition(
     target: str,
     *,
     expected_claim_token: Any = None,
+    condition: Q | None = None,
     **fields: Any,
 ) -> None:
     """Move ``attempt`` to ``target`` and write ``fields`` in one conditional UPDATE.
 
     The UPDATE only matches while the row still has the status this instance was loaded with
-    (and, when given, the worker's ``expected_claim_token``); otherwise nothing is written and
-    :class:`ConcurrentTransition` is raised. On success the instance is updated in place.
+    (and, when given, the worker's ``expected_claim_token`` and the further ``condition`` on
+    the row); otherwise nothing is written and :class:`ConcurrentTransition` is raised. On
+    success the instance is updated in place.
     """
     current = str(attempt.status)
     target = str(target)
     check_transition(current, target)
-    queryset = type(attempt)._base_manager.filter(pk=attempt.pk, status=current)
+    where: dict[str, Any] = {"pk": attempt.pk, "status": current}
     if expected_claim_token is not None:
-        queryset = queryset.filter(claim_token=expected_claim_token)
+        where["claim_token"] = expected_claim_token
+    # One filter() call: each one clones the query, on the worker's hot path.
+    queryset = type(attempt)._base_manager.filter(*([condition] if condition else []), **where)
     updated = queryset.update(status=target, **fields)
     if updated != 1:
         raise ConcurrentTransition(current, target, detail="the attempt changed meanwhile")
@@ -172,6 +177,7 @@ def transition_with_events(
     events: Sequence[AttemptEvent],
     *,
     expected_claim_token: Any = None,
+    condition: Q | None = None,
     **fields: Any,
 ) -> None:
     """:func:`transition` plus audit events, atomically: both are written or neither."""
@@ -180,6 +186,12 @@ def transition_with_events(
     check_transition(str(attempt.status), str(target))  # before the database is touched
     alias = router.db_for_write(type(attempt))
     with transaction.atomic(using=alias):
-        transition(attempt, target, expected_claim_token=expected_claim_token, **fields)
+        transition(
+            attempt,
+            target,
+            expected_claim_token=expected_claim_token,
+            condition=condition,
+            **fields,
+        )
         if events:
             type(events[0]).objects.using(alias).bulk_create(list(events))

@@ -14,6 +14,7 @@ MariaDB) the ORM's ``QuerySet.update``, then a read of the row by its new claim 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -64,26 +65,21 @@ def claim(attempt_id: UUID, now: datetime) -> VerificationAttempt | None:
     return claimed
 
 
-def _claim_returning(
-    alias: str, attempt_id: UUID, now: datetime, token: UUID
-) -> VerificationAttempt | None:
-    """The same conditional UPDATE as the ORM path, returning the claimed row (raw SQL: the
-    ORM cannot say ``RETURNING`` for an UPDATE). Only quoted names from the model's metadata
-    and placeholders go into the text; every value is a parameter, prepared by its field."""
-    connection = connections[alias]
-    meta = VerificationAttempt._meta
-    quote = connection.ops.quote_name
+def _field(name: str) -> Field[Any, Any]:
+    found = VerificationAttempt._meta.get_field(name)
+    assert isinstance(found, Field)
+    return found
 
-    def field(name: str) -> Field[Any, Any]:
-        found = meta.get_field(name)
-        assert isinstance(found, Field)
-        return found
+
+@functools.lru_cache(maxsize=8)
+def _returning_sql(alias: str, vendor: str) -> str:
+    """The claim's ``UPDATE … RETURNING`` text on database ``alias`` (of ``vendor``, so that
+    a test that points the alias elsewhere gets its own): made once per process, not per
+    attempt. Only quoted names from the model's metadata and placeholders go into it."""
+    quote = connections[alias].ops.quote_name
 
     def column(name: str) -> str:
-        return quote(str(field(name).column))
-
-    def value(name: str, raw: Any) -> Any:
-        return field(name).get_db_prep_value(raw, connection)
+        return quote(str(_field(name).column))
 
     status, token_column, lease = (
         column("status"),
@@ -95,15 +91,29 @@ def _claim_returning(
         column("provider_calls"),
         column("next_attempt_at"),
     )
-    queued, waiting = sorted(CLAIMABLE)
-    sql = (
-        f"UPDATE {quote(meta.db_table)} SET {status} = %s, {token_column} = %s, {lease} = %s, "  # noqa: S608
+    return (
+        f"UPDATE {quote(VerificationAttempt._meta.db_table)} SET {status} = %s, "  # noqa: S608
+        f"{token_column} = %s, {lease} = %s, "
         f"{started} = COALESCE({started}, %s), {calls} = {calls} + 1 "
         f"WHERE {column('id')} = %s AND {status} IN (%s, %s) "
         f"AND ({lease} IS NULL OR {lease} < %s) "
         f"AND ({next_at} IS NULL OR {next_at} <= %s) "
         "RETURNING *"
     )
+
+
+def _claim_returning(
+    alias: str, attempt_id: UUID, now: datetime, token: UUID
+) -> VerificationAttempt | None:
+    """The same conditional UPDATE as the ORM path, returning the claimed row (raw SQL: the
+    ORM cannot say ``RETURNING`` for an UPDATE). Every value is a parameter, prepared by its
+    field."""
+    connection = connections[alias]
+
+    def value(name: str, raw: Any) -> Any:
+        return _field(name).get_db_prep_value(raw, connection)
+
+    queued, waiting = sorted(CLAIMABLE)
     params = [
         Status.PROCESSING.value,
         value("claim_token", token),
@@ -115,5 +125,6 @@ def _claim_returning(
         value("lease_expires_at", now),
         value("next_attempt_at", now),
     ]
+    sql = _returning_sql(alias, connection.vendor)
     rows = list(VerificationAttempt._base_manager.using(alias).raw(sql, params))
     return rows[0] if rows else None

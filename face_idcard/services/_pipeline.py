@@ -18,7 +18,7 @@ from typing import Any, Literal
 from uuid import UUID
 
 from django.db import DatabaseError, transaction
-from django.db.models import Case, Field, Value, When
+from django.db.models import Case, Field, Q, Value, When
 from django.utils import timezone
 
 from .. import audit, consent, crypto, ratelimit
@@ -569,11 +569,17 @@ def _next_step(
     return Status.FAILED, 0.0, {}
 
 
+#: The record's condition on the hot path: the attempt was not redacted during the call (a
+#: withdrawal while it was in flight), so the provider's identifiers go in as plain values.
+_NOT_REDACTED = Q(redacted_at__isnull=True)
+
+
 def _unless_withdrawn(answered: dict[str, Any]) -> dict[str, Any]:
     """The provider's identifiers of the call and its answer, written only where the attempt
     was not redacted during the call (a withdrawal while it was in flight): the late result
-    is stored without what leads back to the person, in the same UPDATE (no extra statement
-    on the worker's hot path)."""
+    is stored without what leads back to the person. One CASE per value: the record's
+    second try only (:func:`_write_record`), after the hot path's UPDATE found the row
+    redacted or the claim lost; on the hot path they doubled the UPDATE's CPU."""
     guarded: dict[str, Any] = {}
     for name, value in answered.items():
         field = VerificationAttempt._meta.get_field(name)
@@ -585,6 +591,49 @@ def _unless_withdrawn(answered: dict[str, Any]) -> dict[str, Any]:
             output_field=field,
         )
     return guarded
+
+
+def _write_record(
+    attempt: VerificationAttempt,
+    token: UUID,
+    target: Status,
+    outcome: ProviderOutcome,
+    events: list[AttemptEvent],
+    fields: dict[str, Any],
+    answered: dict[str, Any],
+) -> bool:
+    """Write the run's record: ``fields``, the provider's identifiers (``answered``) unless
+    the attempt was redacted during the call, and ``events``. False when the claim was lost
+    and the result not kept (:func:`._leases.record_late` audited it).
+
+    The hot path is one conditional UPDATE with the identifiers as plain values, on the
+    condition that the row is not redacted. Where it matches nothing (a withdrawal while the
+    call was in flight, or a lease taken back: both rare), the record is tried again with the
+    identifiers guarded per value, then handed to the late-result rules."""
+    try:
+        transition_with_events(
+            attempt,
+            target,
+            events,
+            expected_claim_token=token,
+            condition=_NOT_REDACTED,
+            **fields,
+            **answered,
+        )
+        return True
+    except ConcurrentTransition:
+        pass
+    guarded = {**fields, **_unless_withdrawn(answered)}
+    try:
+        transition_with_events(attempt, target, events, expected_claim_token=token, **guarded)
+    except ConcurrentTransition:
+        # The sweeper took the attempt back while we were calling (our lease expired).
+        if not leases.record_late(attempt, token, target, outcome, events, guarded):
+            return False
+    # The instance holds what the provider said (transition() set the guarded expressions).
+    for name, value in answered.items():
+        setattr(attempt, name, value)
+    return True
 
 
 def _record(
@@ -617,7 +666,6 @@ def _record(
         answered["provider_request_id"] = outcome.request_id[:128]
     if outcome.raw is not None:
         answered["raw_response"] = outcome.raw
-    fields.update(_unless_withdrawn(answered))
     if checked is not None:
         fields.update(checked.fields)
     if outcome.liveness is not None:
@@ -696,24 +744,16 @@ def _record(
             audit.event(attempt, EventKind.FINISHED, status=target.value, code=outcome.code)
         )
 
-    try:
-        transition_with_events(
-            attempt,
-            target,
-            [*earlier, call_event, *lost_answer, *events],
-            expected_claim_token=token,
-            **fields,
-        )
-    except ConcurrentTransition:
-        # The sweeper took the attempt back while we were calling (our lease expired).
-        if not leases.record_late(
-            attempt, token, target, outcome, [*earlier, call_event, *lost_answer, *events], fields
-        ):
-            return RunOutcome("done", status=attempt.status)
-
-    # The instance holds what the provider said (transition() set the guarded expressions).
-    for name, value in answered.items():
-        setattr(attempt, name, value)
+    if not _write_record(
+        attempt,
+        token,
+        target,
+        outcome,
+        [*earlier, call_event, *lost_answer, *events],
+        fields,
+        answered,
+    ):
+        return RunOutcome("done", status=attempt.status)
     if target is Status.COMPLETED:
         send_after_commit(attempt_decided, attempt)
         erase_selfie_once_final(attempt)

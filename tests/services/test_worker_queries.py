@@ -63,6 +63,17 @@ def test_a_completed_run_stays_within_its_statements(face_settings: Any) -> None
     assert kinds[-2:] == [EventKind.PROVIDER_CALL.value, EventKind.DECIDED.value]
 
 
+def test_the_record_guards_against_a_withdrawal_in_its_condition(face_settings: Any) -> None:
+    """The record's UPDATE writes the provider's identifiers as plain values on the condition
+    that the attempt was not redacted during the call: no CASE per value on the hot path (one
+    per identifier doubled the UPDATE's CPU, bench/profile_worker.py). A redaction during the
+    call is test_withdrawal's."""
+    _, statements = _second_run()
+    record = [s for s in statements if s.lstrip().upper().startswith("UPDATE")][-1]
+    assert "CASE" not in record.upper(), record
+    assert "redacted_at" in record, record
+
+
 def test_a_duplicate_delivery_costs_two_statements_and_no_call(face_settings: Any) -> None:
     attempt = _submit()
     pipeline.run(attempt.pk)
