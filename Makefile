@@ -2,7 +2,8 @@
 # Each one builds its own virtual environment on first use (or when pyproject.toml changes).
 # A CI configuration picks its own interpreter and environment with PYTHON= and VENV=, the
 # package's extras with EXTRAS=, what to remove afterwards with PIP_REMOVE= (psycopg, to run
-# on psycopg2) and which tests with PYTEST_ARGS=; pip's own PIP_CONSTRAINT= pins a Django.
+# on psycopg2) and which tests with PYTEST_ARGS=; pip's own PIP_CONSTRAINT= pins a Django (and,
+# for the oldest stack, every dependency at its floor: several files, separated by spaces).
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin

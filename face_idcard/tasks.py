@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import logging
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from celery import Task, shared_task
@@ -56,7 +56,15 @@ from .services import dispatch
 logger = logging.getLogger("face_idcard.tasks")
 
 
-class HealingTask(Task[Any, Any]):
+if TYPE_CHECKING:
+    _TaskBase = Task[Any, Any]
+else:
+    # celery-types makes Task generic for the type checker; Celery itself accepts Task[...] at
+    # run time only from 5.7, and pyproject.toml supports 5.5 (the floor .ci/run installs).
+    _TaskBase = Task
+
+
+class HealingTask(_TaskBase):
     """face_idcard's tasks: each one starts and ends with a usable database connection."""
 
     def before_start(self, task_id: str, args: Any, kwargs: Any) -> None:

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
@@ -14,7 +13,6 @@ from django.db import connection
 from django.test import override_settings
 
 from face_idcard.checks import SUPPORTED_DATABASE_VENDORS
-from tests.support.paths import REPO_ROOT
 
 
 class AppElsewhere:
@@ -78,25 +76,3 @@ def test_a_database_the_routers_keep_the_app_out_of_is_not_checked() -> None:
             )
             == []
         )
-
-
-ROOT = REPO_ROOT
-
-
-def test_the_support_page_says_what_pyproject_declares() -> None:
-    """docs/databases.rst's table of Django and Python versions, the classifiers and the
-    dependency range agree (they are what .ci/run tests)."""
-    pyproject = (ROOT / "pyproject.toml").read_text(encoding="utf-8")
-    page = (ROOT / "docs" / "databases.rst").read_text(encoding="utf-8")
-    djangos = re.findall(r'"Framework :: Django :: (\d+\.\d+)"', pyproject)
-    pythons = re.findall(r'"Programming Language :: Python :: (3\.\d+)"', pyproject)
-    rows = re.findall(r"^(\d+\.\d+)(?: LTS)?\s{2,}(3\.\d+(?:, 3\.\d+)*)\s*$", page, re.M)
-    assert [django for django, _ in rows] == djangos
-    assert sorted({p for _, listed in rows for p in listed.split(", ")}) == sorted(pythons)
-    lowest, highest = djangos[0], djangos[-1]
-    major, minor = highest.split(".")
-    # The floor is a patch release of the lowest series (tests/site/test_dependency_floors.py).
-    assert re.search(
-        rf'"Django>={re.escape(lowest)}(\.\d+)?,<{major}\.{int(minor) + 1}"', pyproject
-    )
-    assert f'requires-python = ">={min(pythons, key=lambda v: int(v.split(".")[1]))}"' in pyproject

@@ -12,9 +12,11 @@ from importlib.metadata import version
 
 import pytest
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from tests.support.paths import REPO_ROOT
+from tools import floors
 
 #: The lowest acceptable floor per security-relevant dependency.
 SECURE_FLOORS = {
@@ -47,3 +49,23 @@ def test_the_test_environment_satisfies_the_floor(name: str) -> None:
     assert requirement.specifier.contains(version(name), prereleases=True), (
         f"{name} {version(name)} does not satisfy {requirement}"
     )
+
+
+def test_the_floors_tool_pins_every_lower_bound_of_every_extra() -> None:
+    """tools/floors.py (the constraints of .ci/run's oldest stack) reads pyproject.toml as text,
+    for Python 3.10: it finds what tomllib finds."""
+    tomllib = pytest.importorskip("tomllib")
+    text = (REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8")
+    project = tomllib.loads(text)["project"]
+    strings = list(project["dependencies"])
+    for extra in project["optional-dependencies"].values():
+        strings += extra
+    expected: dict[str, str] = {}
+    for string in strings:
+        requirement = Requirement(string)
+        name = canonicalize_name(requirement.name)
+        for specifier in requirement.specifier:
+            if specifier.operator == ">=" and name != "django-face-idcard":
+                expected[name] = specifier.version
+    assert {"django", "djangorestframework", "celery", "psycopg", "mysqlclient"} <= set(expected)
+    assert floors.floors(text) == expected
