@@ -114,6 +114,12 @@ else:
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": ":memory:",
+            # BEGIN IMMEDIATE: a transaction takes the write lock when it begins, waiting for
+            # it (busy timeout). A deferred BEGIN that has read and then writes while the
+            # worker thread writes gets "database is locked" at once, busy timeout or not
+            # (SQLite refuses the upgrade rather than risk a deadlock): seen in CI when a
+            # caller's transaction around submit met a late message of an earlier test.
+            "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
             # tools/mutation.py names its own (one per concurrent child, kept with --reuse-db).
             "TEST": {
                 "NAME": os.environ.get(
