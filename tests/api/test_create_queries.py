@@ -37,13 +37,12 @@ POSTGRES = connection.vendor == "postgresql"
 #: Transaction control, which Django logs beside the statements.
 CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|SET)\b", re.I)
 
-#: The statements of one creation without a key: the token; the locks (PostgreSQL, MySQL: one
-#: statement); the limit counts, per ID number and per user (one UNION ALL where the database
-#: takes one, PostgreSQL and MySQL; on SQLite two reads before the INSERT and two after it);
+#: The statements of one creation without a key: the token; the early limit counts (per ID
+#: number, per user); the locks (PostgreSQL, MySQL: one statement), the counts again under them,
 #: the attempt, its events, the release of the locks (MySQL); the filing register's look-up of
-#: the person and, for a new person, their row and the count's UPDATE (and the count's row
-#: for its shard's first person; face_idcard.filing).
-CREATE_BOUND = {"postgresql": 9, "mysql": 10}.get(connection.vendor, 11)
+#: the person and, for a new person, their row and the count's UPDATE (face_idcard.filing).
+#: Each database sends a subset.
+CREATE_BOUND = 12
 
 
 @pytest.fixture(autouse=True)
@@ -85,9 +84,8 @@ def test_one_create_with_an_idempotency_key(face_settings: Any) -> None:
     client = client_for(plain_user("owner"))
     assert create(client).status_code == 202
     statements = post_once(client, magic.flaky(0, variant=5), {"Idempotency-Key": "a"})
-    # As without a key, plus the key's look-up and its INSERT; on MySQL the counts are then
-    # locking reads (in the view's transaction), which cannot be one UNION: one more.
-    assert len(statements) <= CREATE_BOUND + 2 + (connection.vendor == "mysql"), statements
+    # As without a key, plus the key's look-up and its INSERT.
+    assert len(statements) <= CREATE_BOUND + 2, statements
     assert inserts_into(statements, IdempotencyKey) == 1
     # A replay: the token and the key's look-up, nothing written.
     replay = post_once(client, magic.flaky(0, variant=5), {"Idempotency-Key": "a"})
