@@ -218,35 +218,6 @@ def _distinct(queryset: Any, field: str, cap: int, *, locking: bool) -> set[Any]
     return set(queryset.order_by(field).values_list(field, flat=True).distinct()[:cap])
 
 
-def _read_rows(
-    reads: Sequence[tuple[Any, int]], *, using: str, locking: bool
-) -> list[list[tuple[Any, str]]]:
-    """``(user, idcard_hash)`` of the first ``cap`` rows of each ordered queryset of
-    ``reads``, as listed. Where the database takes an ordered, limited SELECT in a compound
-    statement (PostgreSQL, MySQL/MariaDB), one ``UNION ALL`` of them all, each tagged with its
-    place: one round trip for the counts of a submit, which waits for it under the limit
-    locks. Each part keeps its ORDER BY and LIMIT, hence its own index (see
-    :func:`_capped`). A locking read (not allowed in a compound statement) or SQLite reads
-    them one by one."""
-    columns = ("user", "idcard_hash")
-    features = connections[using].features
-    if locking or len(reads) < 2 or not features.supports_slicing_ordering_in_compound:
-        return [
-            list(
-                (queryset.select_for_update() if locking else queryset).values_list(*columns)[:cap]
-            )
-            for queryset, cap in reads
-        ]
-    parts = []
-    for index, (queryset, cap) in enumerate(reads):
-        tagged = queryset.annotate(face_idcard_read=Value(index))
-        parts.append(tagged.values_list("face_idcard_read", *columns)[:cap])
-    found: list[list[tuple[Any, str]]] = [[] for _ in reads]
-    for index, row_user, row_hash in parts[0].union(*parts[1:], all=True):
-        found[index].append((row_user, row_hash))
-    return found
-
-
 @dataclass(frozen=True)
 class Counts:
     """What :func:`count_recent` found; each count exact up to the cap it was asked for."""
@@ -275,34 +246,24 @@ def count_recent(
     ``locking``: a locking read (see the module's MySQL notes)."""
     id_since = window_of_id(using, idcard_hashes, since) if caps.by_id else since
     owner = {"user": user.pk} if user is not None else {"user__isnull": True}
-    numbers_read = [
-        _recent(using, "idcard_hash", value, id_since)
-        for value in (idcard_hashes if caps.by_id else ())
-    ]
-    of_user = _recent(using, "user", user.pk, since) if user is not None and caps.by_user else None
-    # Both counts of a number from one read of its rows: within the limits there are at
-    # most ``per_id`` a group (each account, and the anonymous one) for at most
-    # ``accounts_per_id`` + 1 groups, so a read cut short at this cap is a number the limits
-    # never let get there (a limit lowered since): counted apart then.
-    both = bool(caps.per_id and caps.accounts_per_id and user is not None)
-    both_cap = (caps.accounts_per_id + 2) * caps.per_id
-    reads = [
-        (of_number.order_by("idcard_hash", "created_at", "user"), both_cap)
-        for of_number in (numbers_read if both else ())
-    ]
-    if of_user is not None and caps.per_user:
-        # One read for both of the account's: the numbers of at most ``per_user`` rows are
-        # all of them when the account is within its limit, and it is refused anyway when not.
-        reads.append((of_user.order_by("user", "created_at", "idcard_hash"), caps.per_user))
-    found = _read_rows(reads, using=using, locking=locking)
     per_id = 0
     accounts: set[Any] = set()
-    for index, of_number in enumerate(numbers_read):
+    for value in idcard_hashes if caps.by_id else ():
         # One capped count per live hash key, added up: one of them at the cap, or all
         # counted in full, their sum still tells "over".
+        of_number = _recent(using, "idcard_hash", value, id_since)
+        both = caps.per_id and caps.accounts_per_id and user is not None
         if both:
-            users = [row_user for row_user, _hash in found[index]]
-            if len(users) < both_cap:
+            # Both counts from one read of the number's rows: within the limits there are
+            # at most ``per_id`` a group (each account, and the anonymous one) for at most
+            # ``accounts_per_id`` + 1 groups, so a read cut short at this cap is a number
+            # the limits never let get there (a limit lowered since): counted apart then.
+            cap = (caps.accounts_per_id + 2) * caps.per_id
+            ordered = of_number.order_by("idcard_hash", "created_at", "user")
+            if locking:
+                ordered = ordered.select_for_update()
+            users = list(ordered.values_list("user", flat=True)[:cap])
+            if len(users) < cap:
                 per_id += min(users.count(user.pk), caps.per_id)
                 accounts |= {other for other in users if other not in (None, user.pk)}
                 continue
@@ -318,9 +279,15 @@ def count_recent(
             accounts |= _distinct(others, "user", caps.accounts_per_id, locking=locking)
     per_user = 0
     numbers: set[str] = set()
-    if of_user is not None:
+    if user is not None and caps.by_user:
+        of_user = _recent(using, "user", user.pk, since)
         if caps.per_user:
-            rows = [row_hash for _user, row_hash in found[-1]]
+            # One read for both: the numbers of at most ``per_user`` rows are all of them
+            # when the account is within its limit, and it is refused anyway when not.
+            ordered = of_user.order_by("user", "created_at", "idcard_hash")
+            if locking:
+                ordered = ordered.select_for_update()
+            rows = list(ordered.values_list("idcard_hash", flat=True)[: caps.per_user])
             per_user, numbers = len(rows), set(rows)
         elif caps.numbers_per_user:
             # Room for this number's own hashes and an erased one among the values.
