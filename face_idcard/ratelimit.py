@@ -176,6 +176,16 @@ def span_seconds() -> float:
 _FROM_SETTINGS: int | None = -1
 
 
+def _plan(limit: int | None) -> Schedule | None:
+    """The plan for ``limit`` requests a second (``_FROM_SETTINGS``: the setting's), or None
+    when there is no limit."""
+    if limit == _FROM_SETTINGS:
+        limit = limit_per_second()
+    if limit is None:
+        return None
+    return schedule(max(1, int(limit)), span_seconds())
+
+
 def acquire(
     now: float | None = None, *, limit: int | None = _FROM_SETTINGS, scope: str = ""
 ) -> Permit:
@@ -184,11 +194,9 @@ def acquire(
     ``limit`` is the requests per second for ``scope`` (a backend alias: each account has
     its own quota); left out, ``RATE_LIMIT_PER_SECOND``. None means no limit.
     """
-    if limit == _FROM_SETTINGS:
-        limit = limit_per_second()
-    if limit is None:
+    plan = _plan(limit)
+    if plan is None:
         return ALLOWED
-    plan = schedule(max(1, int(limit)), span_seconds())
     now = time.time() if now is None else now
     index = math.floor(now / plan.slot)
     if index % plan.period:
@@ -228,11 +236,9 @@ def available(
     now: float | None = None, *, limit: int | None = _FROM_SETTINGS, scope: str = ""
 ) -> bool:
     """Whether the current slot may still admit a request (a read: takes nothing)."""
-    if limit == _FROM_SETTINGS:
-        limit = limit_per_second()
-    if limit is None:
+    plan = _plan(limit)
+    if plan is None:
         return True
-    plan = schedule(max(1, int(limit)), span_seconds())
     now = time.time() if now is None else now
     index = math.floor(now / plan.slot)
     if index % plan.period:
@@ -255,11 +261,9 @@ def reserve(
     when there is no limit (nothing to wait for) or no slot within ``within`` has room (take
     a :func:`ticket` then).
     """
-    if limit == _FROM_SETTINGS:
-        limit = limit_per_second()
-    if limit is None:
+    plan = _plan(limit)
+    if plan is None:
         return None
-    plan = schedule(max(1, int(limit)), span_seconds())
     now = time.time() if now is None else now
     horizon = None if within is None else now + within
     return _first_free(plan, now, scope, counted=True, horizon=horizon)
@@ -274,11 +278,9 @@ def ticket(
     quota (the holder still takes a permit when it comes back: a ticket admits nothing).
     None when there is no limit.
     """
-    if limit == _FROM_SETTINGS:
-        limit = limit_per_second()
-    if limit is None:
+    plan = _plan(limit)
+    if plan is None:
         return None
-    plan = schedule(max(1, int(limit)), span_seconds())
     now = time.time() if now is None else now
     return _first_free(plan, now, scope, counted=False, horizon=None)
 
