@@ -16,7 +16,7 @@ from face_idcard.signals import attempt_decided, attempt_finished
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, Status
 from face_idcard.tasks import verify_attempt
-from tests.support.celery_app import ledger_calls, wait_terminal
+from tests.support.celery_app import ledger_calls, wait_for, wait_terminal
 from tests.support.factories import submit_attempt
 
 pytestmark = [
@@ -71,6 +71,9 @@ def test_full_run(
     try:
         attempt = submit(number)
         done = wait_terminal(attempt.pk)
+        # The signals are sent after the worker's commit, so a poll can see the finished row a
+        # moment before they arrive: wait for them before disconnecting the receivers.
+        wait_for(lambda: bool(finished and decided), 5.0)
     finally:
         attempt_finished.disconnect(on_finished)
         attempt_decided.disconnect(on_decided)
