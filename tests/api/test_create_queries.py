@@ -23,6 +23,7 @@ from face_idcard.services import _submission as submission
 from face_idcard.simulator import magic
 from tests.support.api_helpers import client_for, create, plain_user
 from tests.support.celery_app import PARKED_QUEUE, queued_messages
+from tests.support.factories import submit_attempt
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),  # as in production: no atomic around
@@ -299,14 +300,7 @@ def test_reruns_are_not_counted_by_the_limits(face_settings: Any) -> None:
 
 def _history(user: Any) -> list[str]:
     """One attempt of ``user``'s and 20,000 copies of it two days old; the columns copied."""
-    services.submit(
-        idcard_number=magic.MATCH,
-        idcard_name="张三",
-        image=photo(),
-        user=user,
-        consent_at=now(),
-        enqueue=False,
-    )
+    submit_attempt(magic.MATCH, idcard_name="张三", image=photo(), user=user, enqueue=False)
     table = VerificationAttempt._meta.db_table
     copied = [
         field.column

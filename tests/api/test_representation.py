@@ -14,13 +14,13 @@ from django.test import override_settings
 from django.utils import timezone, translation
 from rest_framework import serializers
 
-from face_idcard import services
 from face_idcard.api.serializers import AttemptSerializer, represent
 from face_idcard.models import VerificationAttempt
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, ReviewDecision, Status
 from tests.support import imagefactory
 from tests.support.api_helpers import NAME, plain_user
+from tests.support.factories import submit_attempt
 
 pytestmark = pytest.mark.django_db
 
@@ -33,17 +33,14 @@ def drf_rendering(attempt: VerificationAttempt, show: bool) -> dict[str, Any]:
 
 
 def stored(**fields: Any) -> VerificationAttempt:
-    attempt = services.submit(
-        idcard_number=magic.MATCH,
+    return submit_attempt(
+        magic.MATCH,
         idcard_name=NAME,
         image=imagefactory.jpeg(),
         user=plain_user("owner"),
-        consent_at=timezone.now(),
         external_reference="order-9",
+        update=fields,
     )
-    VerificationAttempt.objects.filter(pk=attempt.pk).update(**fields)
-    attempt.refresh_from_db()
-    return attempt
 
 
 KINDS = {

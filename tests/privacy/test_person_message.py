@@ -23,6 +23,7 @@ from face_idcard.simulator import magic
 from face_idcard.states import Decision, ReviewDecision, Status
 from tests.support import imagefactory
 from tests.support.api_helpers import BASE, NAME, client_for, plain_user
+from tests.support.factories import submit_attempt
 from tests.support.users import user_with
 
 VERIFIED = "Your identity has been verified."
@@ -133,25 +134,21 @@ def test_verified_only_when_the_final_decision_is_a_match() -> None:
 
 
 def _review_band(reason: str) -> VerificationAttempt:
-    owner = plain_user("message-owner")
-    stored = services.submit(
-        idcard_number=magic.MATCH,
+    return submit_attempt(
+        magic.MATCH,
         idcard_name=NAME,
         image=imagefactory.jpeg(),
-        user=owner,
-        consent_at=timezone.now(),
+        user=plain_user("message-owner"),
         enqueue=False,
+        update={
+            "status": Status.COMPLETED.value,
+            "decision": Decision.REVIEW.value,
+            "reason": reason,
+            "similarity": 69.5,
+            "threshold": 70.0,
+            "finished_at": timezone.now(),
+        },
     )
-    VerificationAttempt.objects.filter(pk=stored.pk).update(
-        status=Status.COMPLETED.value,
-        decision=Decision.REVIEW.value,
-        reason=reason,
-        similarity=69.5,
-        threshold=70.0,
-        finished_at=timezone.now(),
-    )
-    stored.refresh_from_db()
-    return stored
 
 
 def _told(one: VerificationAttempt, language: str = "en") -> str:

@@ -24,23 +24,23 @@ from face_idcard.services._common import selfie_storage
 from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory
+from tests.support.factories import submit_attempt
 
 IMAGE = imagefactory.jpeg(160, 120)
 
 
 def finished(*, url: bool, days_ago: float = 0) -> VerificationAttempt:
-    attempt = services.submit(
-        idcard_number=magic.MATCH,
+    photo = {"image": None, "url": "https://images.example.com/p.jpg"} if url else {"image": IMAGE}
+    return submit_attempt(
+        magic.MATCH,
         idcard_name="赵六",
-        consent_at=timezone.now(),
         enqueue=False,
-        **({"url": "https://images.example.com/p.jpg"} if url else {"image": IMAGE}),
+        **photo,
+        update={
+            "status": Status.COMPLETED.value,
+            "finished_at": timezone.now() - timedelta(days=days_ago),
+        },
     )
-    VerificationAttempt.objects.filter(pk=attempt.pk).update(
-        status=Status.COMPLETED.value, finished_at=timezone.now() - timedelta(days=days_ago)
-    )
-    attempt.refresh_from_db()
-    return attempt
 
 
 def in_another_thread(action: Callable[[], object]) -> None:

@@ -8,13 +8,11 @@ import base64
 from typing import Any
 
 import pytest
-from django.utils import timezone
 from tencentcloud.common import credential
 from tencentcloud.common.profile.client_profile import ClientProfile
 from tencentcloud.common.profile.http_profile import HttpProfile
 from tencentcloud.faceid.v20180301 import faceid_client, models
 
-from face_idcard import services
 from face_idcard.models import VerificationAttempt
 from face_idcard.simulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_KEY, SimulatorServer, magic
 from face_idcard.simulator.portraits import portrait_jpeg
@@ -29,6 +27,7 @@ from tests.support.admin_helpers import change_url
 from tests.support.admin_helpers import client_for as admin_client_for
 from tests.support.api_helpers import BASE, NAME, client_for, plain_user
 from tests.support.checks import LEGACY, check_ids
+from tests.support.factories import submit_attempt
 
 ALIYUN = {
     "BACKEND": "aliyun",
@@ -81,24 +80,21 @@ def test_unknown_policy_words_are_errors(site: dict[str, Any], alias: dict[str, 
 
 
 def _spoofed_attempt(owner: Any) -> VerificationAttempt:
-    attempt = services.submit(
-        idcard_number=magic.MATCH,
+    return submit_attempt(
+        magic.MATCH,
         idcard_name=NAME,
         image=imagefactory.jpeg(),
         user=owner,
-        consent_at=timezone.now(),
+        update={
+            "status": "completed",
+            "decision": "review",
+            "reason": "spoof_suspected",
+            "liveness": "spoof_suspected",
+            "liveness_source": "faceid.DetectAIFakeFaces",
+            "liveness_risk_level": "Mid",
+            "liveness_attack_types": ["SuspectedSpoofingAttack"],
+        },
     )
-    VerificationAttempt.objects.filter(pk=attempt.pk).update(
-        status="completed",
-        decision="review",
-        reason="spoof_suspected",
-        liveness="spoof_suspected",
-        liveness_source="faceid.DetectAIFakeFaces",
-        liveness_risk_level="Mid",
-        liveness_attack_types=["SuspectedSpoofingAttack"],
-    )
-    attempt.refresh_from_db()
-    return attempt
 
 
 @pytest.mark.django_db

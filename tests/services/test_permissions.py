@@ -13,10 +13,10 @@ from django.utils import timezone
 from face_idcard import permissions, services
 from face_idcard.exceptions import LegalHoldActive, PermissionRequired
 from face_idcard.models import EventKind, VerificationAttempt
-from face_idcard.services import _pipeline as pipeline
 from face_idcard.simulator import magic
 from face_idcard.states import Status
 from tests.support import imagefactory
+from tests.support.factories import finished_attempt
 from tests.support.users import user_with
 
 pytestmark = pytest.mark.django_db
@@ -25,16 +25,7 @@ IMAGE = imagefactory.jpeg(320, 240)
 
 
 def completed(**kwargs: Any) -> VerificationAttempt:
-    attempt = services.submit(
-        idcard_number=magic.MATCH,
-        idcard_name="张三",
-        image=IMAGE,
-        consent_at=timezone.now(),
-        enqueue=False,
-        **kwargs,
-    )
-    pipeline.run(attempt.pk)
-    attempt.refresh_from_db()
+    attempt = finished_attempt(magic.MATCH, image=IMAGE, **kwargs)
     assert attempt.status == Status.COMPLETED
     return attempt
 

@@ -1,9 +1,12 @@
 """Factories for the tests: one way to submit an attempt through the service, one way to store
 an attempt's row directly. A module that needs other defaults (a name of its own, a smaller
-photo, no enqueue) passes them as keywords, e.g. through ``functools.partial``."""
+photo, no enqueue) passes them as keywords, e.g. through ``functools.partial``; a module
+that needs a row in some state after the submit passes ``update=``. Helpers outside this
+package do not call ``services.submit`` themselves (tests/site/test_test_helpers.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.utils import timezone
@@ -17,9 +20,16 @@ NAME = "张三"
 IMAGE = imagefactory.jpeg(320, 240)
 
 
-def submit_attempt(number: str = magic.MATCH, **kw: Any) -> VerificationAttempt:
+def submit_attempt(
+    number: str = magic.MATCH, *, update: Mapping[str, Any] | None = None, **kw: Any
+) -> VerificationAttempt:
     """``services.submit`` for ``number`` with a name, a photo and consent given now; any
-    keyword overrides those or adds another argument (``enqueue=False``, ``user=``...)."""
+    keyword overrides those or adds another argument (``enqueue=False``, ``user=``...; a
+    ``url=`` needs ``image=None``).
+
+    ``update``: fields then written onto the stored row with ``QuerySet.update`` (no
+    ``save()``, no signal, no event), and the attempt read back (also for ``{}``): a row in
+    a state the test sets up without running the pipeline (``{"status": "completed"}``)."""
     params: dict[str, Any] = {
         "idcard_number": number,
         "idcard_name": NAME,
@@ -27,7 +37,11 @@ def submit_attempt(number: str = magic.MATCH, **kw: Any) -> VerificationAttempt:
         "consent_at": timezone.now(),
     }
     params.update(kw)
-    return services.submit(**params)
+    attempt = services.submit(**params)
+    if update is not None:
+        VerificationAttempt.objects.filter(pk=attempt.pk).update(**update)
+        attempt.refresh_from_db()
+    return attempt
 
 
 def make_attempt(**fields: Any) -> VerificationAttempt:
