@@ -7,9 +7,9 @@ warm-up, the changelist, the review queue, a search by ID number, the statistics
 days, the widest window, then 7 days, 24 hours and 30 days of one backend), the calibration
 and the abuse signals; the median time and the query count of each are printed, and the time
 to build the daily provider-call summaries from nothing (and to check them again). Then the
-filing threshold's count read (face_idcard.filing, over a register of the 400,000 distinct
+filing threshold's count read (face_idcard._filing, over a register of the 400,000 distinct
 hashes) and a 30-day export of the processing records streamed through the admin
-(face_idcard.records). Targets: changelist, queue and search at most 300 ms, statistics at
+(face_idcard._records). Targets: changelist, queue and search at most 300 ms, statistics at
 most 1 s, the count read at most 50 ms, the export at most 5 s. The database is dropped at
 the end.
 
@@ -111,7 +111,8 @@ def load(rows: int) -> None:
     from django.contrib.auth import get_user_model
     from django.db import connection
 
-    from face_idcard import crypto, filing
+    from face_idcard import _filing as filing
+    from face_idcard import crypto
     from face_idcard.models import VerificationAttempt
 
     get_user_model().objects.bulk_create(
@@ -136,7 +137,7 @@ def load(rows: int) -> None:
             f"FROM {table}"
         )
         # The filing register as submits would have left it: one row per distinct hash, first
-        # seen at its first attempt, and the counts per key and shard (face_idcard.filing).
+        # seen at its first attempt, and the counts per key and shard (face_idcard._filing).
         cursor.execute(
             "INSERT INTO face_idcard_filingperson (idcard_hash, hash_key_id, first_seen_at) "
             f"SELECT idcard_hash, 'bench', min(created_at) FROM {table} GROUP BY idcard_hash"
@@ -192,7 +193,7 @@ def measure_filing_and_records(client: Any, base: str) -> dict[str, float]:
 
     from django.utils import timezone
 
-    from face_idcard import filing
+    from face_idcard import _filing as filing
 
     def timed(run: Any, runs: int = RUNS) -> float:
         run()

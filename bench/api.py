@@ -87,7 +87,7 @@ def valid_id_numbers(count: int) -> list[str]:
     """``count`` distinct valid ID numbers (Dongcheng, Beijing; born 1970 to 1999)."""
     from stdnum.cn import ric
 
-    from face_idcard.identity import validate_id_number
+    from face_idcard._identity import validate_id_number
 
     numbers = []
     day = date(1970, 1, 1)

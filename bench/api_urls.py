@@ -21,8 +21,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from face_idcard._images import limits_for, read_upload, validate_image
 from face_idcard.backends import get_backend
-from face_idcard.images import limits_for, read_upload, validate_image
 
 
 class BaselineUpload(APIView):

@@ -36,7 +36,7 @@ def run_one(path: str) -> None:
     """In the child: one call of prepare_image, measured."""
     from PIL import Image
 
-    from face_idcard.images import ImageRejected, prepare_image
+    from face_idcard._images import ImageRejected, prepare_image
 
     data = Path(path).read_bytes()
     rss_before = _status_kb("VmRSS")

@@ -70,7 +70,8 @@ def main() -> None:
         # Through setting_changed: a plain assignment would leave the app's settings and any
         # backend already built (each holds its own limit) on the old values, unlimited.
         override_settings(CACHES=caches, FACE_IDCARD=changed).enable()
-        from face_idcard import ratelimit, services, tasks
+        from face_idcard import _ratelimit as ratelimit
+        from face_idcard import services, tasks
         from face_idcard.services import _pipeline as pipeline
         from face_idcard.services import _slots as slots
         from face_idcard.services.dispatch import set_dispatcher

@@ -108,7 +108,7 @@ if os.environ.get("BENCH_BACKEND", "legacy") == "aliyun":
             # The simulator has no quota here: not the account's 50 calls/s, which would
             # measure the pacing rather than the pipeline. The backend always paces (None is
             # its default of 50), so the limiter's cache round trips stay in the measurement;
-            # 10,000/s is a plan whose every slot is open (face_idcard.ratelimit.schedule).
+            # 10,000/s is a plan whose every slot is open (face_idcard._ratelimit.schedule).
             "RATE_LIMIT_PER_SECOND": 10_000,
         }
     }

@@ -14,7 +14,8 @@ from django.core.cache import caches
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.core.files.storage import storages
 
-from . import settings_history, settings_spec
+from . import _settings_history as settings_history
+from . import settings_spec
 from .conf import face_idcard_settings as fs
 
 
@@ -642,7 +643,7 @@ def check_filing_threshold(
     configured (W051)."""
     from django.db import DatabaseError, router
 
-    from . import filing
+    from . import _filing as filing
     from .models import FilingCount
 
     if not databases or check_filing_settings():
@@ -691,7 +692,7 @@ def check_filing_threshold(
 def check_non_face_alternatives(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
     """``NON_FACE_ALTERNATIVES``: every entry a known alternative (E052), and at least one
     (W052: the 2025 measures forbid making the face the only way to verify)."""
-    from .alternatives import KNOWN, configured
+    from ._alternatives import KNOWN, configured
 
     messages: list[CheckMessage] = []
     names = configured()

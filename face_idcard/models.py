@@ -17,11 +17,11 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .capture import CAPTURE_SOURCE_CHOICES
+from ._capture import CAPTURE_SOURCE_CHOICES
+from ._reasons import REASON_CHOICES
 from .exceptions import AuditLogError
 from .outcome import Liveness
 from .permissions import PERMISSIONS
-from .reasons import REASON_CHOICES
 
 # The webhook tables, declared in their package and registered with the app's models here.
 from .webhooks.models import WebhookDelivery as WebhookDelivery
@@ -90,7 +90,7 @@ class VerificationAttempt(models.Model):
     url_encrypted = models.TextField(blank=True, editable=False)
     consent_at = models.DateTimeField(_("consent given at"))
     notice_version = models.CharField(_("privacy notice version"), max_length=64, blank=True)
-    # What the consent covered (face_idcard.consent): the notice's full text hash (its text is
+    # What the consent covered (face_idcard._consent): the notice's full text hash (its text is
     # the ConsentNotice of that version and hash), who the face may go to, by alias, and
     # that it travels over the Internet. Null: an attempt made before consent records existed.
     notice_sha256 = models.CharField(
@@ -129,7 +129,7 @@ class VerificationAttempt(models.Model):
     liveness_source = models.CharField(_("liveness checked by"), max_length=64, blank=True)
     liveness_risk_level = models.CharField(_("liveness risk level"), max_length=16, blank=True)
     liveness_attack_types = models.JSONField(_("liveness attack types"), default=list, blank=True)
-    # How the photo was taken, as the client said (face_idcard.capture): a record for the
+    # How the photo was taken, as the client said (face_idcard._capture): a record for the
     # reviewer beside the liveness verdict, never proof (any client can say "camera").
     capture_source = models.CharField(
         _("photo taken with"),
@@ -540,7 +540,7 @@ class ProviderCallBucket(models.Model):
 
 class StaffAuditKind(StrChoice):
     ID_SEARCH = "id_search"
-    #: Processing records exported (face_idcard.records): the period, format, language and
+    #: Processing records exported (face_idcard._records): the period, format, language and
     #: the stored record's id and digest.
     RECORDS_EXPORTED = "records_exported"
     # --- A document review (the non-face alternative, DocumentReview): its whole trail ---
@@ -611,10 +611,10 @@ class StaffAuditEvent(AppendOnlyModel):
 
 class ConsentNotice(AppendOnlyModel):
     """One version of the privacy notice a person consents to, as it was shown: its full text
-    in each language, the SHA-256 of that text (``face_idcard.consent.text_sha256``), the
-    recipient the face goes to for each backend alias, and whether it travels over the
-    Internet. Written once, when the version is first used, and never changed or deleted: an
-    attempt's notice is read back from here (the admin, ``GET attempts/{id}/notice/``)."""
+    in each language, the SHA-256 of that text, the recipient the face goes to for each
+    backend alias, and whether it travels over the Internet. Written once, when the version is
+    first used, and never changed or deleted: an attempt's notice is read back from here (the
+    admin, ``GET attempts/{id}/notice/``)."""
 
     version = models.CharField(_("version"), max_length=64, unique=True)
     texts = models.JSONField(_("full text, by language"))
@@ -728,7 +728,7 @@ class LimitEvent(AppendOnlyModel):
 
 class FilingPerson(models.Model):
     """One person whose face information the site holds or has sent, by the keyed hash of
-    their ID number: the register the filing threshold counts (face_idcard.filing).
+    their ID number: the register the filing threshold counts (docs/privacy.rst).
 
     Never the number, the name or the face: a hash under one ``PII_HASH_KEYS`` entry and that
     key's id. Rows are re-keyed to the newest key when the person is seen again (a submit, a
@@ -801,7 +801,7 @@ class FilingMark(models.Model):
 
 
 class ProcessingRecord(AppendOnlyModel):
-    """An export of the processing records (face_idcard.records), kept as it was sent: the
+    """An export of the processing records (face_idcard._records), kept as it was sent: the
     records and the impact assessment's inputs are to be kept at least 3 years (PIPL Art.
     56). Holds no personal information; never updated, and never deleted by the app."""
 

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Generic, NoReturn, ParamSpec, TypeVar
 
-from .masking import MASK_CHAR, mask_id_number, mask_name
+from ._masking import MASK_CHAR, mask_id_number, mask_name
 
 __all__ = ["Sensitive", "SensitiveBytes", "forget_locals_on_error"]
 

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils.translation import gettext_lazy as _
 
-from .settings_history import RENAMED
+from ._settings_history import RENAMED
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise

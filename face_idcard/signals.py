@@ -19,7 +19,7 @@ that really needs the clear text calls ``services.reveal_pii`` (audited).
 One signal is about the site, not an attempt:
 
 - ``filing_level_reached``: the people whose face information the site holds or has sent
-  reached a warning level of ``FILING_THRESHOLD`` (face_idcard.filing); sent once per level
+  reached a warning level of ``FILING_THRESHOLD`` (docs/privacy.rst); sent once per level
   with ``sender=FilingMark``, ``mark=``, ``people=``, ``threshold=``, ``fraction=`` and
   ``deadline=`` (the last day to file, a date, once the threshold itself is reached; else
   None).

@@ -48,7 +48,8 @@ from celery import Task, shared_task
 from celery.exceptions import Reject
 from django.db import close_old_connections
 
-from . import filing, services
+from . import _filing as filing
+from . import services
 from .conf import face_idcard_settings
 from .exceptions import InfrastructureUnavailable
 from .services import dispatch

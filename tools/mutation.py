@@ -71,16 +71,16 @@ MODULES: dict[str, list[str]] = {
     ],
     "face_idcard/providers/faceid/encryption.py": ["tests/providers/test_faceid_encryption.py"],
     # The direct tables first: -x stops a killed mutant before the database is set up.
-    "face_idcard/identity.py": [
+    "face_idcard/_identity.py": [
         *("tests/input/test_identity.py", "tests/site/test_translations.py"),
         "tests/input/test_submit_input.py",
     ],
-    "face_idcard/consent.py": ["tests/input/test_consent.py", "tests/input/test_submit_input.py"],
-    "face_idcard/textfields.py": [
+    "face_idcard/_consent.py": ["tests/input/test_consent.py", "tests/input/test_submit_input.py"],
+    "face_idcard/_textfields.py": [
         "tests/input/test_textfields.py",
         "tests/input/test_submit_input.py",
     ],
-    "face_idcard/images.py": [
+    "face_idcard/_images.py": [
         *("tests/input/test_image_metadata.py", "tests/input/test_image_uploads.py"),
         *("tests/input/test_image_header_checks.py", "tests/input/test_image_conversion.py"),
         *(
@@ -90,17 +90,17 @@ MODULES: dict[str, list[str]] = {
         ),
         *("tests/input/test_crafted_images.py", "tests/input/test_submit_input.py"),
     ],
-    "face_idcard/imagescan.py": [
+    "face_idcard/_imagescan.py": [
         *(
             "tests/input/test_imagescan.py",
             "tests/input/test_crafted_images.py",
             "tests/input/test_prepare_image.py",
         ),
     ],
-    "face_idcard/netpolicy.py": [
+    "face_idcard/_netpolicy.py": [
         *("tests/input/test_netpolicy.py", "tests/input/test_photo_urls.py"),
     ],
-    "face_idcard/masking.py": ["tests/privacy/test_masking.py"],
+    "face_idcard/_masking.py": ["tests/privacy/test_masking.py"],
     "face_idcard/crypto.py": [
         *(
             "tests/privacy/test_crypto_keys.py",
@@ -120,7 +120,7 @@ MODULES: dict[str, list[str]] = {
     # The Celery pipeline test is marked `pipeline` and left out: it needs a worker and the
     # quota of real seconds; the unit tests pin the limiter's arithmetic (the tables first:
     # simulated clock, no database).
-    "face_idcard/ratelimit.py": [
+    "face_idcard/_ratelimit.py": [
         *(
             "tests/services/test_ratelimit_slots.py",
             "tests/services/test_ratelimit.py",

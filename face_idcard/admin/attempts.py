@@ -31,9 +31,9 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods
 
 from .. import crypto, permissions, services
+from .._identity import validate_id_number
 from ..backends.config import configured
 from ..exceptions import PermissionRequired, PersonalInformationUnavailable
-from ..identity import validate_id_number
 from ..insight import abuse
 from ..models import AttemptAwaitingReview, AttemptEvent, EventKind, VerificationAttempt
 from ..services._operations import pending_review, read_recorded_selfie, record_selfie_reveal

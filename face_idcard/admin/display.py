@@ -16,9 +16,10 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
-from .. import consent, reasons
+from .. import _consent as consent
+from .. import _reasons as reasons
+from .._capture import CAPTURE_SOURCE_CHOICES
 from ..backends.base import scrub
-from ..capture import CAPTURE_SOURCE_CHOICES
 from ..models import EVENT_KIND_CHOICES, LIVENESS_CHOICES, AttemptEvent, VerificationAttempt
 from ..outcome import Reason
 from ..states import DECISION_CHOICES, STATUS_CHOICES, Decision, Status
@@ -342,6 +343,6 @@ def consent_notice(attempt: VerificationAttempt) -> SafeString | str:
 
 
 def capture_source_label(attempt: VerificationAttempt) -> str:
-    """How the client says the photo was taken (face_idcard.capture), in the active language:
+    """How the client says the photo was taken (face_idcard._capture), in the active language:
     shown beside the liveness verdict, as what the page did, not as proof."""
     return str(dict(CAPTURE_SOURCE_CHOICES).get(attempt.capture_source, attempt.capture_source))

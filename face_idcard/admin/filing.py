@@ -1,5 +1,5 @@
 """The filing threshold's page and the processing records' export, among the statistics pages
-(face_idcard.filing, face_idcard.records).
+(face_idcard._filing, face_idcard._records).
 
 The filing page needs the console's view permission; the records export needs
 ``face_idcard.export_audit``, like the audit trail's.
@@ -17,7 +17,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .. import filing, records
+from .. import _filing as filing
+from .. import _records as records
 from ..models import ProcessingRecord
 
 

@@ -21,7 +21,8 @@ from typing import Any
 from django.core.cache import caches
 from django.db import transaction
 
-from .. import audit, crypto
+from .. import _audit as audit
+from .. import crypto
 from ..conf import face_idcard_settings
 from ..models import EventKind, StaffAuditKind, VerificationAttempt
 

@@ -35,7 +35,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from .. import alternatives, services
+from .. import _alternatives as alternatives
+from .. import services
 from ..exceptions import ConsentRequired
 from ..models import DocumentReview
 from ..services._documents import SIDES, DocumentImageRejected

@@ -1,7 +1,7 @@
 """How the API reads request bodies: JSON and multipart only, sizes capped before and while
 reading, duplicate fields refused, one file part only (``image``).
 
-The upload limit is ``UPLOAD_MAX_BYTES``, read through :func:`face_idcard.images.limits_for` as
+The upload limit is ``UPLOAD_MAX_BYTES``, read through :func:`face_idcard._images.limits_for` as
 the services read it. A body announced larger (``Content-Length``) is refused before a byte of
 it is read; a file that grows past the limit while streaming (a lying or absent length) is
 refused at the chunk that crosses it.
@@ -25,7 +25,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, parsers
 from rest_framework.request import Request
 
-from ..images import limits_for
+from .._images import limits_for
 from .errors import PayloadTooLarge
 
 #: Room for the multipart boundaries, headers and text fields around the photo.

@@ -22,10 +22,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .. import permissions
-from ..capture import CaptureSource
-from ..conf import face_idcard_settings
-from ..consent import configured_versions
-from ..identity import (
+from .._capture import CaptureSource
+from .._consent import configured_versions
+from .._identity import (
     _HAN,
     ID_MESSAGES,
     NAME_DOT_LOOKALIKES,
@@ -33,17 +32,18 @@ from ..identity import (
     validate_id_number,
     validate_name,
 )
-from ..masking import ID_NUMBER_LENGTH, NAME_SEPARATOR
-from ..models import VerificationAttempt
-from ..netpolicy import URL_MESSAGES
-from ..outcome import Liveness, Reason
-from ..reasons import (
+from .._masking import ID_NUMBER_LENGTH, NAME_SEPARATOR
+from .._netpolicy import URL_MESSAGES
+from .._reasons import (
     NOT_CONFIRMED_REASON,
     has_identity_detail,
     person_message,
     public_reason,
     public_status,
 )
+from ..conf import face_idcard_settings
+from ..models import VerificationAttempt
+from ..outcome import Liveness, Reason
 from ..states import Decision, ReviewDecision, Status
 from .access import has_app_permission
 
@@ -142,7 +142,7 @@ _FULLWIDTH_DIGITS = "\uff10-\uff19"
 def id_number_rule() -> TextRule:
     """18 characters (digits, then a digit or X), in ASCII or full-width forms, a space at
     most between two of them and at either end: what
-    :func:`~face_idcard.identity.normalize_id_number` turns into the 18 characters it
+    :func:`~face_idcard._identity.normalize_id_number` turns into the 18 characters it
     validates."""
     digit = f"[0-9{_FULLWIDTH_DIGITS}]"
     last = f"[0-9Xx{_FULLWIDTH_DIGITS}\\uff38\\uff58]"
@@ -425,7 +425,7 @@ def may_see_similarity(user: Any) -> bool:
 
 
 def may_see_reason_detail(user: Any) -> bool:
-    """Whether ``user`` is shown the detailed reason and message (:mod:`face_idcard.reasons`):
+    """Whether ``user`` is shown the detailed reason and message (:mod:`face_idcard._reasons`):
     staff (``face_idcard.review`` or ``view_pii``), or everyone where the site sets
     ``SHOW_IDENTITY_REASONS_TO_USERS``."""
     if face_idcard_settings.SHOW_IDENTITY_REASONS_TO_USERS:
@@ -622,7 +622,7 @@ class ErrorSerializer(serializers.Serializer[Any]):
 
 
 class NoticeSerializer(serializers.Serializer[Any]):
-    """The privacy notice an attempt's consent refers to (``face_idcard.consent.describe``)."""
+    """The privacy notice an attempt's consent refers to (``face_idcard._consent.describe``)."""
 
     version = serializers.CharField()
     sha256 = serializers.CharField(

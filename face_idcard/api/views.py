@@ -28,10 +28,11 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle
 
-from .. import consent, permissions, services
+from .. import _consent as consent
+from .. import permissions, services
+from .._reasons import public_filter
 from ..exceptions import ConsentRequired, IllegalTransition
 from ..models import VerificationAttempt
-from ..reasons import public_filter
 from . import idempotency
 from .access import (
     CREATE_SCOPE,

@@ -22,8 +22,8 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
+from .._images import ImageLimits
 from ..exceptions import BackendUnavailable
-from ..images import ImageLimits
 from ..outcome import (
     GENERIC,
     TRANSPORT_BAD_RESPONSE,

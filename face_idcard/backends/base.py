@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, NamedTuple, final
 
 from django.core.exceptions import ImproperlyConfigured
 
+from .._images import ImageLimits
 from ..exceptions import ProviderError
-from ..images import ImageLimits
 from ..outcome import (
     GENERIC,
     INTERNAL_ERROR,
@@ -123,7 +123,7 @@ class Backend(abc.ABC):
     provider: ClassVar[str] = ""
     #: Who receives the face: a stable identity of the company the provider call sends the
     #: photo to (two APIs of one company share it), recorded in each consent per alias
-    #: (face_idcard.consent). Empty: the provider family stands in.
+    #: (face_idcard._consent). Empty: the provider family stands in.
     recipient: ClassVar[str] = ""
     #: The recipient's name as the privacy notice shows it to the person (translatable).
     recipient_name: ClassVar[StrOrPromise] = ""

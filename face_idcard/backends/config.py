@@ -30,8 +30,8 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 from .. import settings_spec
+from .._images import ImageLimits
 from ..conf import face_idcard_settings
-from ..images import ImageLimits
 
 #: Keys every alias may set, whatever its backend; each defaults to the site-wide key of the
 #: same name in ``FACE_IDCARD`` (declared with ``per_alias=True`` in settings_spec).
@@ -70,7 +70,7 @@ class BackendSettings:
 
     def image_limits(self, base: ImageLimits) -> ImageLimits:
         """The provider's limits, narrowed by the site's image settings."""
-        from ..images import limits_for
+        from .._images import limits_for
 
         return limits_for(base)
 

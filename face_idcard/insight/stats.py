@@ -25,7 +25,7 @@ from datetime import datetime
 from django.db.models import Count, Exists, Min, OuterRef, Q
 from django.utils.translation import get_language
 
-from .. import reasons
+from .. import _reasons as reasons
 from ..models import AttemptEvent, EventKind, VerificationAttempt
 from ..states import Decision, Status
 from . import liveness as liveness_figures

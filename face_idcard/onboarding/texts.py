@@ -6,7 +6,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from ..identity import ID_MESSAGES
+from .._identity import ID_MESSAGES
 
 #: What the page says; the JavaScript receives them as JSON (``json_script``).
 PAGE_TEXTS: dict[str, Any] = {
@@ -16,7 +16,7 @@ PAGE_TEXTS: dict[str, Any] = {
         "It takes about a minute."
     ),
     "consent_heading": _("Before you start"),
-    # The notice itself is the stored text of its version (face_idcard.consent).
+    # The notice itself is the stored text of its version (face_idcard._consent).
     "consent_version": _("Privacy notice version"),
     "consent_hash": _("SHA-256 of the notice's full text"),
     "consent_accept": _("I have read this notice and I agree to the processing described."),

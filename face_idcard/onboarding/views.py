@@ -26,9 +26,10 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import get_language
 from django.views.decorators.clickjacking import xframe_options_deny
 
-from .. import alternatives, consent
+from .. import _alternatives as alternatives
+from .. import _consent as consent
+from .._capture import file_upload_allowed
 from ..backends import default_alias
-from ..capture import file_upload_allowed
 from ..conf import face_idcard_settings
 from ..states import TERMINAL
 from .languages import language_switch

@@ -6,7 +6,7 @@ These functions are the only code that changes a review. Each is audited in the 
 (:class:`~face_idcard.models.StaffAuditEvent`, ``document_review`` set) and holds to the
 attempts' rules:
 
-- the photos go through the bounded scan and validation of :mod:`face_idcard.images` (the same
+- the photos go through the bounded scan and validation of :mod:`face_idcard._images` (the same
   limits as a selfie, metadata stripped), sealed with the review's id (each side its own
   binding) in the selfie storage under ``documents/``;
 - deciding takes ``face_idcard.review`` and is never one's own review; the reason is refused
@@ -33,10 +33,14 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import audit, crypto, permissions
-from ..alternatives import DOCUMENT_REVIEW, offers
+from .. import _audit as audit
+from .. import crypto, permissions
+from .._alternatives import DOCUMENT_REVIEW, offers
+from .._consent import validate_consent_time
+from .._identity import check_minimum_age, validate_id_number, validate_name
+from .._images import check_upload_type, limits_for, read_upload, validate_image
+from .._masking import mask_id_number, mask_name
 from ..conf import face_idcard_settings
-from ..consent import validate_consent_time
 from ..exceptions import (
     ConsentRequired,
     IllegalTransition,
@@ -44,9 +48,6 @@ from ..exceptions import (
     PersonalInformationUnavailable,
     SelfReviewRefused,
 )
-from ..identity import check_minimum_age, validate_id_number, validate_name
-from ..images import check_upload_type, limits_for, read_upload, validate_image
-from ..masking import mask_id_number, mask_name
 from ..models import DocumentReview, StaffAuditKind
 from ..models import DocumentReviewStatus as S
 from ..sensitive import Sensitive, forget_locals_on_error

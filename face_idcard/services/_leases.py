@@ -26,7 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit
+from .. import _audit as audit
 from ..conf import face_idcard_settings
 from ..exceptions import ConcurrentTransition
 from ..models import AttemptEvent, EventKind, VerificationAttempt

@@ -89,7 +89,8 @@ from django.db import DatabaseError, OperationalError, connections, router, tran
 from django.db.models import BooleanField, DateTimeField, F, Func, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from .. import audit, permissions
+from .. import _audit as audit
+from .. import permissions
 from ..conf import face_idcard_settings
 from ..exceptions import AttemptLimitExceeded, PersonalInformationUnavailable
 from ..models import EventKind, LimitEvent, LimitEventKind, VerificationAttempt

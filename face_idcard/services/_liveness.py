@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .. import audit
+from .. import _audit as audit
 from ..backends import Backend, usable_backend
 from ..exceptions import BackendUnavailable
 from ..models import AttemptEvent, EventKind, VerificationAttempt

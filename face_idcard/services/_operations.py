@@ -10,7 +10,8 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import audit, crypto, permissions
+from .. import _audit as audit
+from .. import crypto, permissions
 from ..conf import face_idcard_settings
 from ..exceptions import IllegalTransition, PersonalInformationUnavailable, SelfReviewRefused
 from ..models import AttemptEvent, EventKind, VerificationAttempt

@@ -21,7 +21,10 @@ from django.db import DatabaseError, transaction
 from django.db.models import Case, Field, Q, Value, When
 from django.utils import timezone
 
-from .. import audit, consent, crypto, ratelimit
+from .. import _audit as audit
+from .. import _consent as consent
+from .. import _ratelimit as ratelimit
+from .. import crypto
 from ..backends import Backend, VerificationRequest, usable_backend
 from ..exceptions import BackendUnavailable, ConcurrentTransition
 from ..models import AttemptEvent, EventKind, VerificationAttempt

@@ -18,7 +18,10 @@ from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .. import audit, consent, crypto, filing, permissions
+from .. import _audit as audit
+from .. import _consent as consent
+from .. import _filing as filing
+from .. import crypto, permissions
 from ..backends import backend_class, default_alias
 from ..backends.config import resolve
 from ..exceptions import IllegalTransition, PersonalInformationUnavailable

@@ -21,7 +21,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import audit, crypto, filing, permissions
+from .. import _audit as audit
+from .. import _filing as filing
+from .. import crypto, permissions
 from ..conf import face_idcard_settings
 from ..exceptions import IllegalTransition, LegalHoldActive
 from ..models import EventKind, IdempotencyKey, VerificationAttempt
@@ -411,7 +413,7 @@ def _rotate_one(attempt: VerificationAttempt) -> int | None:
         if updated == 1:
             audit.record(attempt, EventKind.KEYS_ROTATED)
             if every_hash:
-                # The filing register's row of the person re-keyed too (face_idcard.filing).
+                # The filing register's row of the person re-keyed too (face_idcard._filing).
                 filing.record_person(
                     key_id=fields["idcard_hash_key_id"],
                     idcard_hash=fields["idcard_hash"],

@@ -4,7 +4,7 @@ Used at submit time (a burst of submits spreads itself over the coming slots ins
 message arriving at once and being deferred) and by the pipeline when a run finds the quota
 used up. A slot that opens within :data:`WAIT_IN_PROCESS_SECONDS` is reserved (counted against
 the quota) and waited for in the worker. Further ahead the attempt takes a place in line
-(:func:`face_idcard.ratelimit.ticket`): its message comes back at the quota's pace and then
+(:func:`face_idcard._ratelimit.ticket`): its message comes back at the quota's pace and then
 takes a permit like any run, so a run that comes late, behind a busy pool or a broker's
 timer, wastes no slot and loses no place it held. A turn further ahead than
 ``BROKER_MAX_COUNTDOWN_SECONDS`` is *parked*: no message is published, and the sweeper
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 from typing import Any
 
-from .. import ratelimit
+from .. import _ratelimit as ratelimit
 from ..conf import face_idcard_settings
 
 #: A slot that opens within this many seconds is waited for in the worker, not through the

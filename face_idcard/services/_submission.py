@@ -18,19 +18,21 @@ from django.db.models import CharField, Model
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import audit, crypto, filing
+from .. import _audit as audit
+from .. import _filing as filing
+from .. import crypto
+from .._capture import validate_capture_source
+from .._consent import current_draft, notice_for_version, require_coverage, validate_consent_time
+from .._identity import check_minimum_age, validate_id_number, validate_name
+from .._images import check_upload_type, limits_for, read_upload, validate_image
+from .._masking import mask_id_number, mask_name
+from .._netpolicy import validate_url
+from .._textfields import validate_text_length
 from ..backends import default_alias, usable_backend
-from ..capture import validate_capture_source
-from ..consent import current_draft, notice_for_version, require_coverage, validate_consent_time
 from ..exceptions import ConsentRequired
-from ..identity import check_minimum_age, validate_id_number, validate_name
-from ..images import check_upload_type, limits_for, read_upload, validate_image
-from ..masking import mask_id_number, mask_name
 from ..models import AttemptEvent, EventKind, VerificationAttempt
-from ..netpolicy import validate_url
 from ..sensitive import Sensitive, forget_locals_on_error
 from ..states import Decision, Status
-from ..textfields import validate_text_length
 from . import _limits as limits
 from . import _slots as slots
 from ._common import (
@@ -118,8 +120,8 @@ def submit(
     for a ``user`` or ``image`` of the wrong type.
     ``guardian_consent``: the caller states that a parent or guardian consented, which a
     person under ``MIN_AGE_YEARS`` needs. ``capture_source``: how the client says the photo was
-    taken (``face_idcard.capture``); "file" is refused where ``ONBOARDING_FILE_UPLOAD``
-    allows no file for the backend.
+    taken (``camera``, ``capture_input`` or ``file``); "file" is refused where
+    ``ONBOARDING_FILE_UPLOAD`` allows no file for the backend.
 
     The attempt and its events are stored in one ``transaction.atomic``; called inside a
     transaction of the caller's, that is a savepoint in it, and the attempt is queued when

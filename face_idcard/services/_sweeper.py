@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from .. import audit
+from .. import _audit as audit
 from ..conf import face_idcard_settings
 from ..models import EventKind, VerificationAttempt
 from ..states import Status

@@ -35,7 +35,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .. import audit, crypto, permissions
+from .. import _audit as audit
+from .. import crypto, permissions
 from ..backends import backend_class
 from ..backends.config import resolve
 from ..exceptions import ConcurrentTransition

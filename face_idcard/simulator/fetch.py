@@ -1,6 +1,6 @@
 """url mode: download the image like the real service, with a timeout and a size cap.
 
-Only public destinations are fetched (the same :mod:`face_idcard.netpolicy` rule as the
+Only public destinations are fetched (the same :mod:`face_idcard._netpolicy` rule as the
 Django side), unless the simulator runs with ``url_allow_private`` for local tests. Every
 redirect target is checked the same way before it is followed.
 
@@ -18,7 +18,7 @@ import ssl
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-from .. import netpolicy
+from .. import _netpolicy as netpolicy
 
 __all__ = ["FetchError", "fetch_image"]
 

@@ -2,7 +2,7 @@
 
 Each record holds the time, protocol, session_id, code, outcome, whether it is billable (see
 :mod:`.outcomes` for the rule), whether a fault was injected, the latency and a masked ID
-number (``1101**********0014``, by :mod:`face_idcard.masking`, the app's rule). Never the full ID number, the name or the image.
+number (``1101**********0014``, by :mod:`face_idcard._masking`, the app's rule). Never the full ID number, the name or the image.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from stdnum.cn import ric
 
-from ..masking import mask_id_number
+from .._masking import mask_id_number
 from . import similarity
 from .portraits import portrait_jpeg
 

@@ -33,7 +33,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
 
-from .. import netpolicy
+from .. import _netpolicy as netpolicy
 from ..conf import face_idcard_settings
 from . import secrets
 from .models import DeliveryStatus, DisabledReason, WebhookDelivery, WebhookEndpoint

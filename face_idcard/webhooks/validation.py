@@ -7,7 +7,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .. import netpolicy
+from .. import _netpolicy as netpolicy
 from ..conf import face_idcard_settings
 from .secrets import MalformedSecret, validate_secret
 

@@ -15,9 +15,10 @@ from django.core.cache import caches
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from face_idcard import audit, crypto
+from face_idcard import _audit as audit
+from face_idcard import crypto
+from face_idcard._identity import validate_id_number
 from face_idcard.exceptions import AuditLogError
-from face_idcard.identity import validate_id_number
 from face_idcard.insight import export
 from face_idcard.models import AttemptEvent, EventKind, StaffAuditEvent, StaffAuditKind
 from face_idcard.simulator import magic

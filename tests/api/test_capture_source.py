@@ -2,7 +2,7 @@
 stored on the attempt and shown to staff beside the liveness verdict; a chosen file is refused
 where ``ONBOARDING_FILE_UPLOAD`` allows none ("auto": under ``LIVENESS = "require"``), with
 a message in the request's language and nothing stored or sent. What the server cannot check
-(a client may say "camera" of any file) is documented in face_idcard.capture.
+(a client may say "camera" of any file) is documented in face_idcard._capture.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE SAVEPOINT|SE
 #: The statements of one creation without a key: the token; the early limit counts (per ID
 #: number, per user); the locks (PostgreSQL, MySQL: one statement), the counts again under them,
 #: the attempt, its events, the release of the locks (MySQL); the filing register's look-up of
-#: the person and, for a new person, their row and the count's UPDATE (face_idcard.filing).
+#: the person and, for a new person, their row and the count's UPDATE (face_idcard._filing).
 #: Each database sends a subset.
 CREATE_BOUND = 12
 

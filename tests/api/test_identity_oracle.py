@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from face_idcard._reasons import IDENTITY_REASONS, MESSAGES, NOT_CONFIRMED_REASON
 from face_idcard.models import AttemptEvent, VerificationAttempt
 from face_idcard.outcome import Reason
-from face_idcard.reasons import IDENTITY_REASONS, MESSAGES, NOT_CONFIRMED_REASON
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, ReviewDecision, Status
 from tests.support.api_helpers import BASE, client_for, create, error_code, plain_user

@@ -1,4 +1,4 @@
-"""The one rule of what a user without the detail is shown (face_idcard.reasons), checked over
+"""The one rule of what a user without the detail is shown (face_idcard._reasons), checked over
 every (status, decision, review, reason) combination the model allows: the filter the API's
 list uses selects exactly the attempts whose shown status and decision match, and a person
 is never told a verification went through that did not."""
@@ -10,9 +10,7 @@ import itertools
 import pytest
 from django.utils import timezone
 
-from face_idcard.models import VerificationAttempt
-from face_idcard.outcome import Reason
-from face_idcard.reasons import (
+from face_idcard._reasons import (
     NOT_CONFIRMED_REASON,
     is_not_confirmed,
     not_confirmed_filter,
@@ -20,6 +18,8 @@ from face_idcard.reasons import (
     public_reason,
     public_status,
 )
+from face_idcard.models import VerificationAttempt
+from face_idcard.outcome import Reason
 from face_idcard.states import Decision, ReviewDecision, Status
 
 pytestmark = pytest.mark.django_db

@@ -1,4 +1,4 @@
-"""face_idcard.consent: the consent time of a submission (an aware time, not in the future
+"""face_idcard._consent: the consent time of a submission (an aware time, not in the future
 beyond the clock skew ``CONSENT_CLOCK_SKEW_SECONDS`` allows), as tables."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import timezone as django_timezone
 
-from face_idcard.consent import validate_consent_time
+from face_idcard._consent import validate_consent_time
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 

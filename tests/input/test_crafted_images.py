@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, JpegImagePlugin
 
-from face_idcard import images
-from face_idcard.images import ImageLimits, ImageRejected, prepare_image
-from face_idcard.imagescan import scan
+from face_idcard import _images as images
+from face_idcard._images import ImageLimits, ImageRejected, prepare_image
+from face_idcard._imagescan import scan
 from tests.support import imagefactory as factory
 
 

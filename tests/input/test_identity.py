@@ -1,4 +1,4 @@
-"""face_idcard.identity: the ID number (its checksum, birth date, region and the minimum age it
+"""face_idcard._identity: the ID number (its checksum, birth date, region and the minimum age it
 implies) and the name as printed on the ID card, as every entry point validates them."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from django.core.exceptions import ValidationError
 from django.test import override_settings
 from django.utils import timezone, translation
 
-from face_idcard.identity import (
+from face_idcard._identity import (
     check_minimum_age,
     normalize_id_number,
     normalize_name,

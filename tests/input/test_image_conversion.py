@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from face_idcard.images import ImageLimits, _to_rgb, prepare_image
+from face_idcard._images import ImageLimits, _to_rgb, prepare_image
 from tests.support import imagefactory as factory
 
 

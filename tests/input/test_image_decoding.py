@@ -12,7 +12,7 @@ import struct
 import pytest
 from PIL import Image, JpegImagePlugin
 
-from face_idcard.images import ImageLimits, ImageRejected, PreparedImage, prepare_image
+from face_idcard._images import ImageLimits, ImageRejected, PreparedImage, prepare_image
 from tests.support import imagefactory as factory
 from tests.support.imagebytes import ENTROPY, EOI, SOS, chunk
 from tests.support.imagebytes import seg as segment
@@ -112,7 +112,7 @@ def test_a_photo_pillow_cannot_open_is_undecodable() -> None:
 
 
 def test_an_app15_like_marker_beyond_the_app_range_is_structure() -> None:
-    from face_idcard.images import strip_metadata
+    from face_idcard._images import strip_metadata
 
     data = b"\xff\xd8" + segment(0xF0, b"jpg extension") + frame() + SOS + ENTROPY + EOI
     assert strip_metadata(data, "JPEG") == data
@@ -240,7 +240,7 @@ def test_an_exact_pixel_count_one_over_the_default_is_refused() -> None:
     ids=["jpeg", "png", "bmp", "jpeg-exif", "jpeg-comment", "png-text", "png-text-after-idat"],
 )
 def test_what_counts_as_metadata_left_in_a_file_about_to_be_sent(data: bytes, left: bool) -> None:
-    from face_idcard.images import _metadata_left
+    from face_idcard._images import _metadata_left
 
     assert _metadata_left(data) is left
 

@@ -10,9 +10,9 @@ import warnings
 
 import pytest
 
-from face_idcard import images
-from face_idcard.images import ImageRejected, prepare_image
-from face_idcard.imagescan import scan
+from face_idcard import _images as images
+from face_idcard._images import ImageRejected, prepare_image
+from face_idcard._imagescan import scan
 from tests.support import imagefactory as factory
 from tests.support.imagebytes import ENTROPY, EOI, SOS, chunk
 from tests.support.imagebytes import seg as segment

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from PIL import Image, ImageFile
 
-from face_idcard import images
-from face_idcard.images import ImageRejected, prepare_image
+from face_idcard import _images as images
+from face_idcard._images import ImageRejected, prepare_image
 from tests.support import imagefactory as factory
 
 

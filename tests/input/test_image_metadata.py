@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw, JpegImagePlugin
 
-from face_idcard.images import ImageLimits, ImageRejected, prepare_image, strip_metadata
+from face_idcard._images import ImageLimits, ImageRejected, prepare_image, strip_metadata
 from tests.support import imagefactory as factory
 from tests.support.imagebytes import ENTROPY, EOI, IDAT, IEND, SIGNATURE, SOS, chunk, ihdr
 from tests.support.imagebytes import seg as segment

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from PIL import Image, ImageDraw
 
-from face_idcard import images
-from face_idcard.images import ImageLimits, ImageRejected, prepare_image, strip_metadata
+from face_idcard import _images as images
+from face_idcard._images import ImageLimits, ImageRejected, prepare_image, strip_metadata
 from tests.support import imagefactory as factory
 from tests.support.imagebytes import ENTROPY, EOI, SOS, chunk
 from tests.support.imagebytes import seg as segment
@@ -154,7 +154,7 @@ def test_an_exif_that_does_not_load_means_upright(payload: bytes) -> None:
 )
 def test_metadata_only_the_scan_sees_counts_as_left(data: bytes) -> None:
     # Pillow reports neither an unknown APPn nor a private chunk in `info`.
-    from face_idcard.images import _metadata_left
+    from face_idcard._images import _metadata_left
 
     assert _metadata_left(data) is True
 

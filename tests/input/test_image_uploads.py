@@ -1,4 +1,4 @@
-"""face_idcard.images, the side every entry point calls: ``read_upload`` (bytes, binary file
+"""face_idcard._images, the side every entry point calls: ``read_upload`` (bytes, binary file
 objects and Django uploads, never more than the limit plus one byte, text refused),
 ``validate_image`` (each refusal its code, and a message that shows the limit) and
 ``limits_for`` (a backend's limits narrowed by the site's settings, the upload cap included).
@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploadedFile
 from django.test import override_settings
 
-from face_idcard.images import (
+from face_idcard._images import (
     ImageLimits,
     check_upload_type,
     limits_for,

@@ -9,8 +9,8 @@ import struct
 
 import pytest
 
-from face_idcard.images import ImageLimits, prepare_image
-from face_idcard.imagescan import ImageRejected, scan
+from face_idcard._images import ImageLimits, prepare_image
+from face_idcard._imagescan import ImageRejected, scan
 from tests.support.imagebytes import ENTROPY, EOI, IDAT, IEND, SIGNATURE, SOS, chunk, ihdr, seg, sof
 
 # The caps as documented (literals, not the module's names: a changed cap must fail here).

@@ -9,8 +9,8 @@ from collections.abc import Iterable
 
 import pytest
 
-from face_idcard import netpolicy
-from face_idcard.netpolicy import DestinationRefused
+from face_idcard import _netpolicy as netpolicy
+from face_idcard._netpolicy import DestinationRefused
 
 V4 = ipaddress.IPv4Address
 V6 = ipaddress.IPv6Address

@@ -1,4 +1,4 @@
-"""face_idcard.netpolicy.validate_url: the photo url of a submission (http or https, no
+"""face_idcard._netpolicy.validate_url: the photo url of a submission (http or https, no
 credentials, spaces or control characters, a length cap) and its destination (public only,
 every spelling of an address, names through the configured resolver)."""
 
@@ -11,7 +11,7 @@ import pytest
 from django.test import override_settings
 from django.utils import translation
 
-from face_idcard.netpolicy import validate_url
+from face_idcard._netpolicy import validate_url
 from tests.support.validation import error_in_english, error_of, message_in_english, messages
 
 # --- URLs ------------------------------------------------------------------------------------
@@ -294,7 +294,7 @@ def test_the_url_rule_and_the_simulator_import_no_django() -> None:
     """The simulator runs without Django and fetches urls by netpolicy's rule: importing it
     must not pull Django in (validate_url imports Django when it runs)."""
     code = (
-        "import sys; import face_idcard.netpolicy, face_idcard.simulator.fetch; "
+        "import sys; import face_idcard._netpolicy, face_idcard.simulator.fetch; "
         "print(sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')))"
     )
     out = subprocess.run(

@@ -1,4 +1,4 @@
-"""face_idcard.images.prepare_image: format, integrity, bombs, orientation, size, metadata."""
+"""face_idcard._images.prepare_image: format, integrity, bombs, orientation, size, metadata."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 from PIL import Image, ImageFile, ImageOps
 
-from face_idcard.images import (
+from face_idcard._images import (
     ImageLimits,
     ImageRejected,
     PreparedImage,

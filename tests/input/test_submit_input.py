@@ -17,8 +17,8 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone, translation
 
 from face_idcard import services
+from face_idcard._identity import age_on
 from face_idcard.exceptions import AttemptLimitExceeded
-from face_idcard.identity import age_on
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
 from tests.support import imagefactory
 from tests.support.factories import submit_attempt

@@ -1,4 +1,4 @@
-"""face_idcard.textfields: the free-text fields of a submission are text, and no longer than
+"""face_idcard._textfields: the free-text fields of a submission are text, and no longer than
 their column, with a message that names the field, as tables."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import translation
 
-from face_idcard.textfields import validate_text_length
+from face_idcard._textfields import validate_text_length
 
 
 @pytest.mark.parametrize(

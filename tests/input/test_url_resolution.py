@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from face_idcard import netpolicy
-from face_idcard.netpolicy import validate_url
+from face_idcard import _netpolicy as netpolicy
+from face_idcard._netpolicy import validate_url
 from tests.support.resolver import PUBLIC
 
 

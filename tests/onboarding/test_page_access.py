@@ -284,7 +284,7 @@ def test_a_busy_provider_is_explained_while_the_check_waits_its_turn(
     check waits its turn (the API's waiting_until), then shows the result."""
     import time
 
-    from face_idcard import ratelimit
+    from face_idcard import _ratelimit as ratelimit
 
     face_settings(NOTICE_CURRENT_VERSION=NOTICE, RATE_LIMIT_PER_SECOND=1)
     # Other sites' calls have taken the account's next few seconds of quota.

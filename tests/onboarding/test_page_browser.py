@@ -19,8 +19,8 @@ import pytest
 from django.utils import translation
 from playwright.sync_api import expect
 
-from face_idcard import reasons
-from face_idcard.identity import ID_MESSAGES
+from face_idcard import _reasons as reasons
+from face_idcard._identity import ID_MESSAGES
 from face_idcard.models import VerificationAttempt
 from face_idcard.onboarding.texts import PAGE_TEXTS
 from face_idcard.simulator import magic

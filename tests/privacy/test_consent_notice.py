@@ -19,7 +19,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
 
-from face_idcard import consent
+from face_idcard import _consent as consent
 from face_idcard.exceptions import AuditLogError
 from face_idcard.models import AttemptEvent, ConsentNotice, VerificationAttempt
 from face_idcard.outcome import INTERNAL_CONSENT_NOT_COVERING

@@ -101,7 +101,7 @@ submit_now = functools.partial(submit_attempt, NUMBER, idcard_name=NAME, image=I
 
 
 def test_submit_failing_in_the_validators(face_settings: Any, monkeypatch: Any) -> None:
-    monkeypatch.setattr("face_idcard.identity.normalize_name", force)
+    monkeypatch.setattr("face_idcard._identity.normalize_name", force)
     with pytest.raises(Forced) as raised:
         submit_now()
     assert_no_pii(raised.value)

@@ -1,4 +1,4 @@
-"""The filing threshold's count (face_idcard.filing) against a direct count.
+"""The filing threshold's count (face_idcard._filing) against a direct count.
 
 What it pins: the count read from the count rows equals both the register's rows and the
 number of distinct people the test submitted, after submits, re-runs, redactions, purges,
@@ -23,7 +23,8 @@ from django.core.management import call_command
 from django.db import connections, transaction
 from django.utils import timezone
 
-from face_idcard import crypto, filing, services, tasks
+from face_idcard import _filing as filing
+from face_idcard import crypto, services, tasks
 from face_idcard.models import FilingCount, FilingMark, FilingPerson, VerificationAttempt
 from face_idcard.signals import filing_level_reached
 from face_idcard.states import Status

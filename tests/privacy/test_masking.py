@@ -1,4 +1,4 @@
-"""face_idcard.masking: what a person's ID number and name look like on screen."""
+"""face_idcard._masking: what a person's ID number and name look like on screen."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from face_idcard.masking import mask_id_number, mask_name
+from face_idcard._masking import mask_id_number, mask_name
 
 
 @pytest.mark.parametrize(
@@ -72,7 +72,7 @@ def test_masking_and_the_simulator_import_no_django() -> None:
     import sys
 
     code = (
-        "import sys; import face_idcard.masking, face_idcard.simulator.registry, "
+        "import sys; import face_idcard._masking, face_idcard.simulator.registry, "
         "face_idcard.simulator.ledger; "
         "print(sorted(m for m in sys.modules if m == 'django' or m.startswith('django.')))"
     )

@@ -1,5 +1,5 @@
 """What a person is told follows the attempt's status, decision and review, never the
-provider's reason alone (face_idcard.reasons.person_message, the API's ``message``).
+provider's reason alone (face_idcard._reasons.person_message, the API's ``message``).
 
 The table covers every (status, decision, review, reason) combination the model's fields
 allow, in English and Chinese; the API tests replay the two cases of the issue: a review-band
@@ -16,9 +16,9 @@ import pytest
 from django.utils import timezone, translation
 
 from face_idcard import services
+from face_idcard._reasons import MESSAGES, person_message
 from face_idcard.models import VerificationAttempt
 from face_idcard.outcome import Reason
-from face_idcard.reasons import MESSAGES, person_message
 from face_idcard.simulator import magic
 from face_idcard.states import Decision, ReviewDecision, Status
 from tests.support import imagefactory

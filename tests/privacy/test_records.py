@@ -1,4 +1,4 @@
-"""The processing records export (face_idcard.records) against the database.
+"""The processing records export (face_idcard._records) against the database.
 
 What it pins: each figure of an export (attempts, distinct people, selfies held, redactions,
 purges, withdrawals and their handling, notice versions, who holds which permission, audited
@@ -25,7 +25,9 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
-from face_idcard import consent, crypto, records, services
+from face_idcard import _consent as consent
+from face_idcard import _records as records
+from face_idcard import crypto, services
 from face_idcard.backends import backend_class
 from face_idcard.backends.config import resolve
 from face_idcard.conf import face_idcard_settings
@@ -255,7 +257,7 @@ def test_the_admin_page_streams_an_export_to_a_holder_of_export_audit(
 def test_the_filing_page_and_the_warning_on_the_statistics_pages(
     site: dict[str, Any], face_settings: Callable[..., None]
 ) -> None:
-    from face_idcard import filing
+    from face_idcard import _filing as filing
 
     filing.forget_marks()
     client = Client()

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 
-from face_idcard import ratelimit, reasons
+from face_idcard import _ratelimit as ratelimit
+from face_idcard import _reasons as reasons
 from face_idcard.backends import VerificationRequest, get_backend
 from face_idcard.models import VerificationAttempt
 from face_idcard.outcome import ErrorClass, Reason
@@ -492,10 +493,10 @@ def test_generic_modules_name_no_provider() -> None:
         for name in (
             "conf.py",
             "checks.py",
-            "consent.py",
-            "images.py",
+            "_consent.py",
+            "_images.py",
             "outcome.py",
-            "ratelimit.py",
+            "_ratelimit.py",
         )
     ]
     generic += sorted((package / "backends").glob("*.py"))

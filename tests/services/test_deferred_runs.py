@@ -18,7 +18,8 @@ from celery.signals import before_task_publish
 from django.core.cache import caches
 from django.utils import timezone
 
-from face_idcard import ratelimit, services
+from face_idcard import _ratelimit as ratelimit
+from face_idcard import services
 from face_idcard.models import EventKind, VerificationAttempt
 from face_idcard.services import _pipeline as pipeline
 from face_idcard.services._claim import claim

@@ -27,7 +27,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db import connections, transaction
 
-from face_idcard import consent, crypto
+from face_idcard import _consent as consent
+from face_idcard import crypto
 from face_idcard.exceptions import AttemptLimitExceeded
 from face_idcard.models import AttemptEvent, LimitEvent, LimitEventKind, VerificationAttempt
 from face_idcard.services import _limits as limits

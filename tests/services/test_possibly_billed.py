@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
-from face_idcard import audit, services
+from face_idcard import _audit as audit
+from face_idcard import services
 from face_idcard.backends import Backend, VerificationRequest
 from face_idcard.insight import stats
 from face_idcard.insight.windows import Scope

@@ -21,7 +21,7 @@ from django.core.cache import caches
 from django.db import connections
 from django.utils import timezone
 
-from face_idcard import reasons
+from face_idcard import _reasons as reasons
 from face_idcard.models import AttemptEvent, EventKind, ProviderBreaker, VerificationAttempt
 from face_idcard.services import _breaker as breaker
 from face_idcard.services import _pipeline as pipeline

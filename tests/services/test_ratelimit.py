@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.conf import settings as django_settings
 
-from face_idcard import ratelimit
+from face_idcard import _ratelimit as ratelimit
 from face_idcard.models import EventKind, VerificationAttempt
 from face_idcard.simulator import SimulatorServer
 from face_idcard.states import Status

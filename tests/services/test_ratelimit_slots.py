@@ -13,7 +13,7 @@ import pytest
 import time_machine
 from django.core.cache import caches
 
-from face_idcard import ratelimit
+from face_idcard import _ratelimit as ratelimit
 
 SPAN = 1.1  # the default margin of 0.1 s
 CACHE = "ratelimit_table"

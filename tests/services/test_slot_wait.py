@@ -18,7 +18,8 @@ import pytest
 from django.core.cache import caches
 from django.utils import timezone
 
-from face_idcard import ratelimit, services
+from face_idcard import _ratelimit as ratelimit
+from face_idcard import services
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
 from face_idcard.services import _pipeline as pipeline
 from face_idcard.services import _slots as slots

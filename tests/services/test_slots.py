@@ -19,7 +19,7 @@ import pytest
 import time_machine
 from django.core.cache import caches
 
-from face_idcard import ratelimit
+from face_idcard import _ratelimit as ratelimit
 from face_idcard.services import _slots as slots
 
 NOW = datetime(2031, 6, 7, 8, 9, 10, tzinfo=dt_timezone.utc)

@@ -12,7 +12,7 @@ import uuid
 
 import pytest
 
-from face_idcard import audit
+from face_idcard import _audit as audit
 from face_idcard.exceptions import ConcurrentTransition, IllegalTransition
 from face_idcard.models import AttemptEvent, EventKind, VerificationAttempt
 from face_idcard.states import (

@@ -85,7 +85,7 @@ def test_claim_token_must_match() -> None:
 def test_transition_with_events_writes_both_or_neither() -> None:
     from django.contrib.auth import get_user_model
 
-    from face_idcard import audit
+    from face_idcard import _audit as audit
     from face_idcard.models import AttemptEvent, EventKind
     from face_idcard.states import transition_with_events
 

@@ -181,7 +181,7 @@ def docs_check_table() -> dict[str, str]:
 
 @pytest.mark.django_db
 def test_every_check_has_a_scenario_and_fires_on_it() -> None:
-    from face_idcard import filing
+    from face_idcard import _filing as filing
     from face_idcard.models import FilingCount
 
     assert set(SCENARIOS) == ids_in_checks_module()

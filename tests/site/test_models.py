@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.db.models import ProtectedError
 
-from face_idcard import audit
+from face_idcard import _audit as audit
 from face_idcard.models import AttemptEvent, AuditLogError, EventKind, VerificationAttempt
 from tests.support.factories import make_attempt
 

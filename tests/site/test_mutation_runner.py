@@ -85,7 +85,7 @@ def test_every_target_exists_with_its_test_files() -> None:
 
 def test_a_short_run_kills_the_mutants_and_reports() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "tools.mutation", "face_idcard/masking.py", "--limit", "2"],
+        [sys.executable, "-m", "tools.mutation", "face_idcard/_masking.py", "--limit", "2"],
         capture_output=True,
         text=True,
         timeout=300,
@@ -101,7 +101,7 @@ def test_a_short_run_kills_the_mutants_and_reports() -> None:
 def test_each_slot_has_its_own_test_database_made_once(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(mutation, "_RUNNER", 4242)
     monkeypatch.delenv("FACE_IDCARD_SQLITE_TEST_NAME", raising=False)
-    path = "face_idcard/masking.py"
+    path = "face_idcard/_masking.py"
     baseline = mutation._selection(path, 0, baseline=True)
     assert baseline[-2:] == ["--reuse-db", "--create-db"]
     first = os.environ["FACE_IDCARD_SQLITE_TEST_NAME"]

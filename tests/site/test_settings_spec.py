@@ -16,7 +16,8 @@ from django.core.checks import run_checks
 from django.test import override_settings
 from django.utils import translation
 
-from face_idcard import settings_history, settings_spec
+from face_idcard import _settings_history as settings_history
+from face_idcard import settings_spec
 from face_idcard.backends import backend_class
 from face_idcard.conf import DEFAULTS
 from face_idcard.providers import BUILTIN_BACKENDS

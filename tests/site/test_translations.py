@@ -21,11 +21,11 @@ from django.utils import translation
 
 import face_idcard
 from face_idcard import states
+from face_idcard._identity import validate_id_number, validate_name
+from face_idcard._images import validate_image
+from face_idcard._netpolicy import validate_url
 from face_idcard.exceptions import AttemptLimitExceeded, ConsentRequired
-from face_idcard.identity import validate_id_number, validate_name
-from face_idcard.images import validate_image
 from face_idcard.models import EVENT_KIND_CHOICES, AttemptEvent, VerificationAttempt
-from face_idcard.netpolicy import validate_url
 from tests.support import imagefactory as factory
 
 if TYPE_CHECKING:

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from face_idcard import netpolicy
+from face_idcard import _netpolicy as netpolicy
 from face_idcard.webhooks import delivery, outbox
 from face_idcard.webhooks.models import WebhookDelivery, WebhookEndpoint
 from face_idcard.webhooks.validation import validate_endpoint_url

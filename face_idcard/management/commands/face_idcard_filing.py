@@ -1,4 +1,4 @@
-"""``manage.py face_idcard_filing``: the filing threshold's count (face_idcard.filing)."""
+"""``manage.py face_idcard_filing``: the filing threshold's count (face_idcard._filing)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from ... import filing
+from ... import _filing as filing
 
 
 class Command(BaseCommand):

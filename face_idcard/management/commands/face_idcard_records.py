@@ -1,5 +1,5 @@
 """``manage.py face_idcard_records``: export the processing records of a period
-(face_idcard.records), stored and audited like an export from the admin."""
+(face_idcard._records), stored and audited like an export from the admin."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
-from ... import records
+from ... import _records as records
 
 
 def _day(value: str) -> date:

@@ -6,7 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from ... import filing, services
+from ... import _filing as filing
+from ... import services
 
 
 class Command(BaseCommand):

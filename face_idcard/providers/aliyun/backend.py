@@ -24,9 +24,9 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from ..._images import ImageLimits
 from ...backends.base import Backend, Option, OptionProblem, VerificationRequest
 from ...backends.config import BackendSettings
-from ...images import ImageLimits
 from ...outcome import (
     TRANSPORT_BAD_RESPONSE,
     ErrorClass,

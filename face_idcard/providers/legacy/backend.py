@@ -16,9 +16,9 @@ from typing import Any, ClassVar
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.translation import gettext_lazy as _
 
+from ..._images import ImageLimits
 from ...backends.base import Backend, Option, VerificationRequest
 from ...backends.config import BackendSettings
-from ...images import ImageLimits
 from ...outcome import TRANSPORT_BAD_RESPONSE, ErrorClass, ProviderOutcome
 from ...sensitive import forget_locals_on_error
 from ...settings_spec import IDENTIFIER, INTEGER, SECONDS, STRING

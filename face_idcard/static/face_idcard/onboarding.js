@@ -11,11 +11,11 @@
   var T = config.texts;
   var $ = function (id) { return document.getElementById(id); };
   var photo = null; // the Blob to upload
-  // How the photo was taken (face_idcard.capture): "camera", "capture_input" or "file".
+  // How the photo was taken (face_idcard._capture): "camera", "capture_input" or "file".
   var captureSource = "";
   var sending = false;
 
-  // --- the ID number rule, as face_idcard.identity applies it (GB 11643) ------------------
+  // --- the ID number rule, as face_idcard._identity applies it (GB 11643) ------------------
   var WEIGHTS = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
   var CHECK = "10X98765432";
 
@@ -445,7 +445,7 @@
     var result = $("fi-result");
     result.dataset.status = attempt.status;
     result.dataset.decision = attempt.decision;
-    // What the person is told is the server's one rule (face_idcard.reasons.person_message):
+    // What the person is told is the server's one rule (face_idcard._reasons.person_message):
     // it follows the status, the decision and the review.
     var verified = attempt.decision === "match";
     var waiting = attempt.decision === "review" && !attempt.reviewed;

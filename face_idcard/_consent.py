@@ -4,7 +4,7 @@ PIPL asks for consent before a face is compared; ``submit`` refuses a submission
 consent time, and :func:`validate_consent_time` refuses one that cannot be the moment consent
 was given (a naive time, or one in the future beyond the clock skew a client may have). The
 consent a minor needs from a guardian is decided with the birth date, in
-:func:`face_idcard.identity.check_minimum_age`.
+:func:`face_idcard._identity.check_minimum_age`.
 
 The consent covers a notice (:class:`~face_idcard.models.ConsentNotice`): a version, its full
 text in each language with the text's SHA-256, the company the face goes to for each backend

@@ -4,7 +4,7 @@ Every entry point (API, admin, Python calls) takes a photo the same way: :func:`
 reads the upload with a cap, :func:`validate_image` checks and prepares it, both held to the
 limits :func:`limits_for` builds (a backend's own narrowed by the site's settings: the one place
 the two meet). The work is :func:`prepare_image`, Pillow after the bounded scan of
-:mod:`face_idcard.imagescan`; the rest only turns its refusals into translated
+:mod:`face_idcard._imagescan`; the rest only turns its refusals into translated
 ``ValidationError`` messages.
 
 What :func:`prepare_image` guarantees about its output:
@@ -44,8 +44,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext_lazy as _
 from PIL import Image, UnidentifiedImageError
 
+from ._imagescan import ImageRejected, JpegSegment, Scan, scan
 from .conf import face_idcard_settings
-from .imagescan import ImageRejected, JpegSegment, Scan, scan
 
 __all__ = [
     "IMAGE_MESSAGES",
@@ -291,7 +291,7 @@ def strip_metadata(data: bytes, image_format: str, structure: Scan | None = None
     with nothing to remove is returned as it is. ``data`` must be a whole image of
     ``image_format`` (as :func:`prepare_image` has checked by then); BMP has no metadata.
 
-    ``structure`` is :func:`~face_idcard.imagescan.scan`'s result for ``data`` when the
+    ``structure`` is :func:`~face_idcard._imagescan.scan`'s result for ``data`` when the
     caller has it (the file is not scanned twice). Raises ``ValueError``
     (:class:`ImageRejected`) if the file stops before the end of the image.
     """

@@ -51,5 +51,5 @@ REMOVED: Mapping[str, str] = {
     "ENDPOINT": _PROVIDER_OPTION,
     "SIMULATOR_URL": _PROVIDER_OPTION,
     "SIGNATURE_LIFETIME": _PROVIDER_OPTION,
-    "ID_MASK": "nothing read it; the masks are fixed (face_idcard.masking).",
+    "ID_MASK": "nothing read it; the masks are fixed.",
 }

@@ -21,11 +21,10 @@ from django.utils.translation import gettext_lazy as _
 from stdnum.cn import ric
 from stdnum.exceptions import InvalidComponent
 
-from .conf import face_idcard_settings
-
 # The ID number's length and the name separator are defined once, in the masking module
 # (which the simulator uses without Django).
-from .masking import ID_NUMBER_LENGTH, NAME_SEPARATOR
+from ._masking import ID_NUMBER_LENGTH, NAME_SEPARATOR
+from .conf import face_idcard_settings
 
 __all__ = [
     "ID_MESSAGES",

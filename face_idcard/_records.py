@@ -36,7 +36,9 @@ from django.db.models.fields.json import KeyTextTransform
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from . import audit, crypto, filing, permissions
+from . import _audit as audit
+from . import _filing as filing
+from . import crypto, permissions
 from .backends import backend_class
 from .backends.config import configured, resolve
 from .conf import face_idcard_settings
