@@ -199,3 +199,22 @@ def test_message_carries_only_the_attempt_id(
         text = repr(message)
         for secret in (NAME, number, "0014"):
             assert secret not in text
+
+
+def test_the_worker_reads_the_session_queue_only_even_after_a_publish_elsewhere(
+    parked_publishes: str,
+) -> None:
+    """Celery creates a queue at the first publish to it (the parked queue here), in the same
+    ``app.amqp.queues`` the session worker reads; the consumer the worker builds when it starts
+    (first used after such a publish, or again after a lost connection) must still read the
+    session's queue only. Celery before 5.7 builds it from every queue of that dict (on 5.5.0
+    the worker took the webhook tests' parked deliveries): it is started with its queue named."""
+    from tests.support.celery_app import app, queued_messages
+
+    submit(magic.MATCH)
+    assert queued_messages(parked_publishes) == 1
+    assert parked_publishes in app.amqp.queues
+    with app.connection_for_read() as connection:
+        # What the worker's Tasks bootstep builds when its consumer starts.
+        consumer = app.amqp.TaskConsumer(connection, auto_declare=False)
+        assert [queue.name for queue in consumer.queues] == [app.conf.task_default_queue]

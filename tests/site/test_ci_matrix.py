@@ -120,10 +120,16 @@ def test_the_classifiers_and_ranges_name_what_the_script_runs() -> None:
     major, minor = numeric(highest)
     # The floor is a patch release of the lowest series (tests/site/test_dependency_floors.py).
     assert re.search(rf'"Django>={re.escape(lowest)}(\.\d+)?,<{major}\.{minor + 1}"', PYPROJECT)
-    # The floors are no configuration yet (docs/databases.rst says why); if one comes, it is
-    # the oldest stack's.
-    for floors in (c for c in configurations if c.dependencies == "floors"):
-        assert (floors.python, floors.django) == (min(pythons, key=numeric), lowest)
+    # The floors (tools/floors.py) are a configuration: the oldest stack's, on the whole suite,
+    # so that each lower bound of pyproject.toml is one CI runs.
+    floors = [c for c in configurations if c.dependencies == "floors"]
+    assert floors, "no configuration installs the dependency floors"
+    for configuration in floors:
+        assert (configuration.python, configuration.django, configuration.tests) == (
+            min(pythons, key=numeric),
+            lowest,
+            "whole suite",
+        )
 
 
 def test_the_page_says_which_django_runs_on_which_python() -> None:

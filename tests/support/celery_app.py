@@ -87,6 +87,12 @@ def running_worker() -> Iterator[Celery]:
     purge_broker()
     with start_worker(
         app,
+        # The session's queue, named (a worker's -Q). Unnamed, Celery before 5.7 reads every
+        # queue of app.amqp.queues when the worker's consumer starts (at first use, or again
+        # after a lost connection), and this process adds to that dict each queue it first
+        # publishes to: started after a test that parked its publishes (tests/api's create
+        # queries run before the first pipeline test), the worker took PARKED_QUEUE's messages.
+        queues=[app.conf.task_default_queue],
         pool="solo",
         concurrency=1,
         perform_ping_check=False,
