@@ -7,8 +7,9 @@ until every one is set (and system check face_idcard.E031 refuses the published 
 
 Everything comes from the environment, with defaults that need no server: SQLite and kombu's
 filesystem transport, both in a ``var/`` folder (``EXAMPLE_VAR_DIR``, default
-``example_project/var``). ``DATABASE_URL`` (``postgres://…``) and ``CELERY_BROKER_URL``
-(``redis://…``, ``amqp://…``) switch to PostgreSQL and Redis or RabbitMQ.
+``example_project/var``). ``DATABASE_URL`` (``postgres://…``, ``mysql://…``) and
+``CELERY_BROKER_URL`` (``redis://…``, ``amqp://…``) switch to PostgreSQL or MySQL/MariaDB and
+Redis or RabbitMQ.
 """
 
 from __future__ import annotations
@@ -85,7 +86,8 @@ TEMPLATES = [
 
 
 def _database_from_url(url: str) -> dict[str, object]:
-    """``postgres://user:password@host:port/name`` or ``sqlite:///path`` (DATABASE_URL)."""
+    """``postgres://user:password@host:port/name``, ``mysql://…`` (MySQL or MariaDB, through
+    mysqlclient) or ``sqlite:///path`` (DATABASE_URL)."""
     from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(url)
@@ -102,6 +104,17 @@ def _database_from_url(url: str) -> dict[str, object]:
             "PASSWORD": unquote(parts.password or ""),
             "HOST": parts.hostname or "",
             "PORT": str(parts.port or ""),
+        }
+    if parts.scheme in ("mysql", "mariadb"):
+        return {
+            "ENGINE": "django.db.backends.mysql",
+            "NAME": unquote(parts.path.lstrip("/")),
+            "USER": unquote(parts.username or ""),
+            "PASSWORD": unquote(parts.password or ""),
+            "HOST": parts.hostname or "",
+            "PORT": str(parts.port or ""),
+            # Four-byte UTF-8 (names in rare characters); docs/databases.rst says why.
+            "OPTIONS": {"charset": "utf8mb4"},
         }
     raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r}")
 

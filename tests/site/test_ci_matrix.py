@@ -105,6 +105,34 @@ def test_the_script_is_read_whole() -> None:
     assert {"1", "2", "3", "4", "4b", "5", "6", "7"} <= set(numbers)
 
 
+def commands_of_the_script(script: str) -> dict[str, str]:
+    return dict(
+        re.findall(r'^\s*configuration "(\d+[a-z]?) [^"]*" \\\n((?:.*\\\n)*.*)$', script, re.M)
+    )
+
+
+def test_every_configuration_runs_the_suite_the_demo_and_lint_in_its_environment() -> None:
+    """The 1.0 core's "done when": the suite, make demo-check, lint and types pass in every CI
+    configuration, each in that configuration's interpreter, Django and dependencies; the demo
+    runs on the configuration's own database server."""
+    every_check = (REPO_ROOT / ".ci" / "every-check").read_text(encoding="utf-8")
+    for target in ("make test", "make demo-check", "make lint"):
+        assert re.search(rf"^\s*(\S+=\S+ )?{target} \"\$@\"", every_check, re.M), target
+    commands = commands_of_the_script(CI_SCRIPT)
+    assert commands
+    for number, command in commands.items():
+        assert ".ci/every-check PYTHON=" in command, f"configuration {number}"
+        assert "make test" not in command, f"configuration {number} runs the suite alone"
+        database = re.search(r"FACE_IDCARD_TEST_DB=(\w+)", command)
+        expected = {"postgres": "$PG_DEMO_URL", "mysql": "$MYSQL_DEMO_URL"}.get(
+            database.group(1) if database else "sqlite"
+        )
+        if expected:
+            assert f'DEMO_DATABASE_URL="{expected}"' in command, f"configuration {number}"
+        else:
+            assert "DEMO_DATABASE_URL" not in command, f"configuration {number}"
+
+
 def test_the_support_page_lists_each_configuration_of_the_script() -> None:
     assert configurations_of_the_page(PAGE) == configurations_of_the_script(CI_SCRIPT)
 
