@@ -72,7 +72,7 @@ def compute(scope: Scope) -> Signals:
     found: Any = list(shared_numbers[: SHARED_AS_LIST + 1])
     if len(found) > SHARED_AS_LIST:
         found = shared_numbers
-    shared = list(
+    shared_query = (
         with_account.filter(idcard_hash__in=found)
         .values("idcard_hash")
         .annotate(
@@ -81,9 +81,12 @@ def compute(scope: Scope) -> Signals:
         .filter(accounts__gte=2)
         .order_by("-accounts", "-attempts", "idcard_hash")[:LIMIT]
     )
+    # The page's rows are plain dicts: they outgrow the query's rows (the hash shortened
+    # under a key of its own, the accounts named).
+    shared: list[dict[str, Any]] = [dict(number) for number in shared_query]
     for row in shared:
         row["hash"] = row.pop("idcard_hash")[:HASH_SHOWN]
-    many = list(
+    many_query = (
         with_account.values("user")
         .annotate(
             numbers=Count("idcard_hash", distinct=True),
@@ -94,7 +97,8 @@ def compute(scope: Scope) -> Signals:
         .filter(numbers__gt=max_numbers)
         .order_by("-numbers", "user")[:LIMIT]
     )
-    bursts = list(
+    many: list[dict[str, Any]] = [dict(account) for account in many_query]
+    bursts_query = (
         attempts.filter(user__isnull=False, reason=Reason.NAME_MISMATCH.value)
         .annotate(hour=TruncHour("created_at", tzinfo=dt_timezone.utc))
         .values("user", "hour")
@@ -102,6 +106,7 @@ def compute(scope: Scope) -> Signals:
         .filter(mismatches__gte=burst)
         .order_by("-mismatches", "-hour")[:LIMIT]
     )
+    bursts: list[dict[str, Any]] = [dict(burst_row) for burst_row in bursts_query]
     _name_accounts(many + bursts)
     return Signals(shared, many, bursts, max_numbers, burst)
 

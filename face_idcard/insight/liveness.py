@@ -70,17 +70,17 @@ def compute(scope: Scope) -> list[AliasLiveness]:
         return rows.setdefault(backend, AliasLiveness(backend))
 
     attempts = VerificationAttempt.objects.filter(scope.attempts())
-    for item in attempts.values("backend", "liveness").annotate(n=Count("*")).order_by():
-        verdict = item["liveness"]
+    for verdicts in attempts.values("backend", "liveness").annotate(n=Count("*")).order_by():
+        verdict = verdicts["liveness"]
         if verdict in (v.value for v in Liveness):
-            current = row(item["backend"])
-            setattr(current, verdict, getattr(current, verdict) + item["n"])
+            current = row(verdicts["backend"])
+            setattr(current, verdict, getattr(current, verdict) + verdicts["n"])
     decided = attempts.filter(status=Status.COMPLETED.value, reason__in=LIVENESS_REASONS)
-    for item in decided.values("backend", "decision").annotate(n=Count("*")).order_by():
-        if item["decision"] == Decision.NO_MATCH.value:
-            row(item["backend"]).refused_for_liveness += item["n"]
-        elif item["decision"] == Decision.REVIEW.value:
-            row(item["backend"]).reviewed_for_liveness += item["n"]
+    for decisions in decided.values("backend", "decision").annotate(n=Count("*")).order_by():
+        if decisions["decision"] == Decision.NO_MATCH.value:
+            row(decisions["backend"]).refused_for_liveness += decisions["n"]
+        elif decisions["decision"] == Decision.REVIEW.value:
+            row(decisions["backend"]).reviewed_for_liveness += decisions["n"]
     events = AttemptEvent.objects.filter(
         kind=EventKind.LIVENESS_CHECK.value,
         created_at__gte=scope.since,
@@ -94,12 +94,12 @@ def compute(scope: Scope) -> list[AliasLiveness]:
         free=Count("pk", filter=Q(data__billable=False)),
         lost=Count("pk", filter=Q(data__answer_lost=True)),
     )
-    for item in counted.order_by():
-        current = row(item["attempt__backend"])
-        current.precheck_calls += item["n"]
-        current.precheck_billable += item["billed"]
-        current.precheck_billing_unknown += item["n"] - item["billed"] - item["free"]
-        current.precheck_possibly_billed += item["lost"]
+    for calls in counted.order_by():
+        current = row(calls["attempt__backend"])
+        current.precheck_calls += calls["n"]
+        current.precheck_billable += calls["billed"]
+        current.precheck_billing_unknown += calls["n"] - calls["billed"] - calls["free"]
+        current.precheck_possibly_billed += calls["lost"]
     # Runs lost with their worker while a pre-check was due: it may have been made and billed
     # (its event is written only with the run's next record, which never came).
     lost_runs = AttemptEvent.objects.filter(
@@ -110,8 +110,8 @@ def compute(scope: Scope) -> list[AliasLiveness]:
     )
     if scope.backend:
         lost_runs = lost_runs.filter(attempt__backend=scope.backend)
-    for item in lost_runs.values("attempt__backend").annotate(n=Count("*")).order_by():
-        row(item["attempt__backend"]).precheck_possibly_billed += item["n"]
+    for runs in lost_runs.values("attempt__backend").annotate(n=Count("*")).order_by():
+        row(runs["attempt__backend"]).precheck_possibly_billed += runs["n"]
     touched = [
         figures
         for figures in rows.values()

@@ -37,6 +37,8 @@ def _publish_parked(now: datetime) -> int:
     published = 0
     rows = due.order_by("next_attempt_at").values_list("pk", "next_attempt_at", "slot_ends_at")
     for pk, at, ends in list(rows[:BATCH]):
+        # next_attempt_at__lte above never matches a NULL: every row has its slot's start.
+        assert at is not None
         with transaction.atomic():
             if manager.filter(pk=pk, parked=True, next_attempt_at=at).update(parked=False):
                 enqueue_on_commit(pk, slots.countdown_to(at, ends, now))

@@ -153,7 +153,9 @@ class MagicNumber:
 
 def _complete(first17: str) -> str:
     """Append the check character (PROTOCOLS.md §4)."""
-    return first17 + ric.calc_check_digit(first17 + "0")
+    # Annotated: python-stdnum before 2.0 has no type hints (its answer would be Any).
+    check: str = ric.calc_check_digit(first17 + "0")
+    return first17 + check
 
 
 def _encode(address: str, value: int) -> str:

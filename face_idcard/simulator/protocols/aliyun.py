@@ -499,7 +499,8 @@ def _identity(number: str, name: str) -> str:
 
 def _under_age(number: str, at: float) -> bool:
     try:
-        born = ric.get_birth_date(number)
+        # Annotated: python-stdnum before 2.0 has no type hints (its answer would be Any).
+        born: datetime.date = ric.get_birth_date(number)
     except ValueError:
         return False
     today = datetime.datetime.fromtimestamp(at, datetime.timezone.utc).date()
