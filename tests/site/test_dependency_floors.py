@@ -69,3 +69,21 @@ def test_the_floors_tool_pins_every_lower_bound_of_every_extra() -> None:
                 expected[name] = specifier.version
     assert {"django", "djangorestframework", "celery", "psycopg", "mysqlclient"} <= set(expected)
     assert floors.floors(text) == expected
+
+
+def test_the_suites_clock_travel_leaves_the_monotonic_clock_alone() -> None:
+    """The dev extra's time-machine floor (3.0): older releases move ``time.monotonic`` with a
+    travel, for every thread (2.16 even leaves it on the wall clock afterwards). The session's
+    live Celery worker runs beside the tests that travel, and kombu times its waits on that
+    clock: on 2.14 (the old floor) its loop outlived the travel and the worker did not stop
+    within its shutdown timeout, one run in two of the webhook and pipeline tests."""
+    import datetime
+    import time
+
+    import time_machine
+
+    before = time.monotonic()
+    with time_machine.travel(datetime.datetime(2030, 1, 1, tzinfo=datetime.timezone.utc)):
+        during = time.monotonic()
+    after = time.monotonic()
+    assert before <= during <= after < before + 60
