@@ -96,26 +96,19 @@ def _database_from_url(url: str) -> dict[str, object]:
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": unquote(parts.path[1:]) or ":memory:",
         }
+    # A server's database: the same fields from the URL whichever engine serves it.
+    server = {
+        "NAME": unquote(parts.path.lstrip("/")),
+        "USER": unquote(parts.username or ""),
+        "PASSWORD": unquote(parts.password or ""),
+        "HOST": parts.hostname or "",
+        "PORT": str(parts.port or ""),
+    }
     if parts.scheme in ("postgres", "postgresql"):
-        return {
-            "ENGINE": "django.db.backends.postgresql",
-            "NAME": unquote(parts.path.lstrip("/")),
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
-        }
+        return {"ENGINE": "django.db.backends.postgresql", **server}
     if parts.scheme in ("mysql", "mariadb"):
-        return {
-            "ENGINE": "django.db.backends.mysql",
-            "NAME": unquote(parts.path.lstrip("/")),
-            "USER": unquote(parts.username or ""),
-            "PASSWORD": unquote(parts.password or ""),
-            "HOST": parts.hostname or "",
-            "PORT": str(parts.port or ""),
-            # Four-byte UTF-8 (names in rare characters); docs/databases.rst says why.
-            "OPTIONS": {"charset": "utf8mb4"},
-        }
+        # Four-byte UTF-8 (names in rare characters); docs/databases.rst says why.
+        return {"ENGINE": "django.db.backends.mysql", **server, "OPTIONS": {"charset": "utf8mb4"}}
     raise ValueError(f"DATABASE_URL: unsupported scheme {parts.scheme!r}")
 
 
